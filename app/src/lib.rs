@@ -1,0 +1,11 @@
+//! Cipherfold's shared crate. It compiles for the server (`ssr`) and for the browser
+//! (`hydrate`, wasm32), so anything both sides must agree on lives here: wire types,
+//! the domain catalog, pure logic and the UI itself. It never depends on the database,
+//! the object store or tfhe; those are the server's business.
+#![forbid(unsafe_code)]
+
+pub mod model;
+pub mod ui;
+
+/// The version every build of the workspace reports (footer, `/api/health`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

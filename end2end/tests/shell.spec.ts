@@ -1,0 +1,102 @@
+import { test, expect, type Page } from "@playwright/test";
+
+/** Collects console errors and uncaught exceptions so a test can assert there were none. */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") errors.push(msg.text());
+  });
+  page.on("pageerror", (err) => errors.push(err.message));
+  return errors;
+}
+
+test("home page is rendered on the server, before any script runs", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/");
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Train better models together");
+  await expect(page.getByLabel("Domain")).toHaveValue("healthcare");
+  await expect(page.getByTestId("subdomains")).toContainText("Cardiology");
+  await expect(page.getByTestId("version")).toHaveText(/^v\d+\.\d+\.\d+$/);
+  await context.close();
+});
+
+test("page hydrates: the domain picker updates the subdomains, with no console errors", async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto("/");
+  const picker = page.getByLabel("Domain");
+  const subdomains = page.getByTestId("subdomains");
+  // Hydration has attached handlers once the wasm has run; retry the selection until it takes.
+  await expect(async () => {
+    await picker.selectOption("finance");
+    await expect(subdomains).toContainText("Fraud detection", { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(subdomains).not.toContainText("Cardiology");
+  // Keyboard works too: focus the picker and move to the next domain.
+  await picker.focus();
+  await page.keyboard.press("ArrowDown");
+  await expect(picker).toHaveValue("technology");
+  await expect(subdomains).toContainText("Cybersecurity");
+  expect(errors).toEqual([]);
+});
+
+test("manifest is valid and its icons are the sizes it claims", async ({ request }) => {
+  const res = await request.get("/manifest.webmanifest");
+  expect(res.status()).toBe(200);
+  expect(res.headers()["content-type"]).toContain("application/manifest+json");
+  const m = await res.json();
+  expect(m.name).toBe("Cipherfold");
+  expect(m.short_name).toBe("Cipherfold");
+  expect(m.start_url).toBe("/");
+  expect(m.display).toBe("standalone");
+  expect(m.theme_color).toMatch(/^#[0-9a-f]{6}$/i);
+  for (const size of [192, 512]) {
+    const icon = m.icons.find((i: { sizes: string }) => i.sizes === `${size}x${size}`);
+    expect(icon, `${size} px icon listed`).toBeTruthy();
+    const png = await (await request.get(icon.src)).body();
+    // PNG signature, then IHDR width and height (big-endian) at bytes 16..24.
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
+    expect(png.readUInt32BE(16)).toBe(size);
+    expect(png.readUInt32BE(20)).toBe(size);
+  }
+});
+
+test("service worker activates, caches the shell, and serves it offline", async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto("/");
+  const state = await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    return reg.active?.state;
+  });
+  expect(state).toBe("activated");
+  // The cache is named after the build, and holds the wasm bundle.
+  const cached = await page.evaluate(async () => {
+    const keys = await caches.keys();
+    const cache = await caches.open(keys.find((k) => k.startsWith("cipherfold-"))!);
+    return { keys, wasm: !!(await cache.match("/pkg/cipherfold_bg.wasm")) };
+  });
+  expect(cached.keys.some((k) => /^cipherfold-[0-9a-f]{16}$/.test(k))).toBe(true);
+  expect(cached.wasm).toBe(true);
+
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Train better models together");
+  // Offline, the cached bundle still hydrates the page.
+  await expect(async () => {
+    await page.getByLabel("Domain").selectOption("retail");
+    await expect(page.getByTestId("subdomains")).toContainText("Supply chain", { timeout: 1_000 });
+  }).toPass({ timeout: 30_000 });
+  await context.setOffline(false);
+  expect(errors).toEqual([]);
+  await context.close();
+});
+
+test("an unknown address shows a helpful 404 page", async ({ page }) => {
+  const res = await page.goto("/does-not-exist");
+  expect(res?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await page.getByRole("link", { name: "Go to the home page" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});

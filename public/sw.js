@@ -1,0 +1,56 @@
+// Cipherfold service worker. scripts/build-site.sh replaces __BUILD_ID__ with a hash of the
+// build, so each build gets its own cache and the old one is dropped on activation.
+const CACHE = "cipherfold-__BUILD_ID__";
+const SHELL = [
+  "/",
+  "/pkg/cipherfold.js",
+  "/pkg/cipherfold_bg.wasm",
+  "/pkg/cipherfold.css",
+  "/manifest.webmanifest",
+  "/sw-register.js",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting())
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("cipherfold-") && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim())
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  // API answers are live data: never from cache.
+  if (url.pathname.startsWith("/api/")) return;
+
+  if (req.mode === "navigate") {
+    // Network first so pages are fresh; the cached shell when offline.
+    event.respondWith(
+      fetch(req)
+        .then((res) => {
+          if (res.ok && url.pathname === "/") {
+            const copy = res.clone();
+            caches.open(CACHE).then((c) => c.put("/", copy));
+          }
+          return res;
+        })
+        .catch(() => caches.match(req).then((hit) => hit || caches.match("/")))
+    );
+    return;
+  }
+
+  // Build assets are content-versioned through the cache name: cache first.
+  event.respondWith(caches.match(req).then((hit) => hit || fetch(req)));
+});

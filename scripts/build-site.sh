@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the browser bundle and assembles the site the server serves:
+#   $CARGO_TARGET_DIR/site/{pkg/cipherfold.js, pkg/cipherfold_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
+# Same layout as cargo-leptos (see [[workspace.metadata.leptos]]), without needing it installed.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_wasm_toolchain
+ensure_wasm_bindgen
+ensure_wasm_opt
+
+PROFILE=wasm-release
+log "building the browser bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
+cd "$REPO"
+if [ "$WASM_MODE" = debian ]; then
+    # Debian's 1.96 with the standard library compiled from source; /usr/bin first for this build only.
+    PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo build -q -p frontend --lib --target wasm32-unknown-unknown \
+        --profile "$PROFILE" -Zbuild-std=std,panic_abort
+else
+    cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE"
+fi
+
+WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/frontend.wasm"
+NEW="$SITE_ROOT.new"
+rm -rf "$NEW"
+mkdir -p "$NEW/pkg"
+wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name cipherfold "$WASM"
+if command -v wasm-opt >/dev/null; then
+    wasm-opt -Oz "$NEW/pkg/cipherfold_bg.wasm" -o "$NEW/pkg/cipherfold_bg.wasm.opt"
+    mv "$NEW/pkg/cipherfold_bg.wasm.opt" "$NEW/pkg/cipherfold_bg.wasm"
+fi
+cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
+cp -r "$REPO/public/." "$NEW/"
+
+# The service worker's cache is named after the build's content, so a new build replaces it.
+BUILD_ID="$(cat "$NEW"/pkg/* "$REPO/public/sw.js" | sha256sum | cut -c1-16)"
+sed -i "s/__BUILD_ID__/$BUILD_ID/g" "$NEW/sw.js"
+
+rm -rf "$SITE_ROOT.old"
+[ -d "$SITE_ROOT" ] && mv "$SITE_ROOT" "$SITE_ROOT.old"
+mv "$NEW" "$SITE_ROOT"
+rm -rf "$SITE_ROOT.old"
+raw=$(stat -c %s "$SITE_ROOT/pkg/cipherfold_bg.wasm")
+gz=$(gzip -9 -c "$SITE_ROOT/pkg/cipherfold_bg.wasm" | wc -c)
+log "site assembled in $SITE_ROOT (build $BUILD_ID; wasm $raw bytes, $gz gzipped)"

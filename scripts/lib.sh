@@ -1,0 +1,76 @@
+# Shared by the scripts: paths, and idempotent installs of what the build needs.
+# Sourced, not run. Every ensure_* checks first and installs only what is missing.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+TOOLS_DIR="${CIPHERFOLD_TOOLS_DIR:-$HOME/.cache/cipherfold/tools}"
+SITE_ROOT="$CARGO_TARGET_DIR/site"
+export CIPHERFOLD_SITE_ROOT="${CIPHERFOLD_SITE_ROOT:-$SITE_ROOT}"
+mkdir -p "$TOOLS_DIR"
+export PATH="$TOOLS_DIR/bin:$TOOLS_DIR/npm/node_modules/.bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        die "need root to run: $* (install it by hand or run as root)"; fi
+}
+
+_apt_updated=0
+# ensure_apt PKG...: installs the Debian packages that are not installed yet.
+ensure_apt() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    if [ $_apt_updated = 0 ]; then as_root apt-get update -qq; _apt_updated=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# WASM_MODE=rustup where the rustup wasm32 target exists, else Debian's rustc-web with build-std.
+ensure_wasm_toolchain() {
+    if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        WASM_MODE=rustup
+    else
+        ensure_apt rustc-web rust-web-src lld-22
+        WASM_MODE=debian
+    fi
+}
+
+# The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+lock_version() {
+    awk -v n="$1" '$0=="name = \""n"\"" {getline; gsub(/version = |"/,""); print; exit}' "$REPO/Cargo.lock"
+}
+
+ensure_wasm_bindgen() {
+    local want have
+    want="$(lock_version wasm-bindgen)"
+    [ -n "$want" ] || die "wasm-bindgen is not in Cargo.lock"
+    have="$("$TOOLS_DIR/bin/wasm-bindgen" --version 2>/dev/null | awk '{print $2}' || true)"
+    if [ "$have" != "$want" ]; then
+        log "installing wasm-bindgen-cli $want (once, into $TOOLS_DIR)"
+        # Not --locked: its lock file names a webpki-roots release the registry here lacks.
+        cargo install -q wasm-bindgen-cli --version "=$want" --root "$TOOLS_DIR" --force
+    fi
+}
+
+# wasm-opt is optional: it shrinks the bundle; without it the site still builds.
+ensure_wasm_opt() {
+    command -v wasm-opt >/dev/null && return 0
+    command -v npm >/dev/null || ensure_apt nodejs npm
+    log "installing wasm-opt (npm binaryen@132) into $TOOLS_DIR/npm"
+    npm install -s --no-audit --no-fund --prefix "$TOOLS_DIR/npm" binaryen@132 >/dev/null 2>&1 \
+        || log "wasm-opt unavailable; the bundle will be larger but works"
+}
+
+ensure_node() {
+    command -v node >/dev/null && command -v npm >/dev/null || ensure_apt nodejs npm
+}
+
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] || ensure_apt chromium
+}

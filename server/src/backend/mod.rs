@@ -1,0 +1,53 @@
+//! The server's side of every operation: database, object store, and (in later layers)
+//! auth, datasets, jobs and audit. Routes and server functions hold a `Backend` and call it.
+
+pub mod db;
+pub mod store;
+
+use std::sync::Arc;
+
+use app::model::{ComponentStatus, HealthReport};
+use object_store::ObjectStore;
+
+use crate::config::Config;
+use crate::error::ServerError;
+
+#[derive(Clone)]
+pub struct Backend {
+    pub db: db::Db,
+    pub store: Arc<dyn ObjectStore>,
+}
+
+impl Backend {
+    /// Prepares the data directory, connects the database and opens the object store.
+    pub async fn open(config: &Config) -> Result<Self, ServerError> {
+        prepare_data_dir(&config.data_dir)?;
+        let db = db::connect(&config.database).await?;
+        let store = store::open(&config.object_store)?;
+        Ok(Backend { db, store })
+    }
+
+    /// Checks each part with a real round trip, not just "is the handle there".
+    pub async fn health(&self) -> HealthReport {
+        let (db, store) = tokio::join!(db::check(&self.db), store::check(self.store.as_ref()));
+        HealthReport::new(to_status(db), to_status(store))
+    }
+}
+
+fn to_status(r: Result<(), ServerError>) -> ComponentStatus {
+    match r {
+        Ok(()) => ComponentStatus::Ok,
+        Err(e) => ComponentStatus::Failed(e.to_string()),
+    }
+}
+
+/// Creates the data directory and proves it is writable, so that a mistake shows at start
+/// with the directory named, not later as an obscure database error.
+pub fn prepare_data_dir(dir: &std::path::Path) -> Result<(), ServerError> {
+    let fail = |e: std::io::Error| ServerError::DataDir { path: dir.to_path_buf(), reason: e.to_string() };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".write-probe");
+    std::fs::write(&probe, b"ok").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)?;
+    Ok(())
+}

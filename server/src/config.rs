@@ -1,0 +1,212 @@
+//! Configuration from flags, `CIPHERFOLD_*` environment variables and an optional `.env`
+//! (read before the flags are parsed, so it fills the same environment variables).
+//! Everything is validated here, once, so the rest of the server receives typed values.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+use crate::error::ServerError;
+
+#[derive(Debug, Parser)]
+#[command(name = "cipherfold", version, about = "Collaborative machine learning on encrypted data")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options of `serve`, accepted without the sub-command since serving is the default.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and the API (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CIPHERFOLD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: String,
+    /// Directory for the embedded database, local objects and keys.
+    #[arg(long, env = "CIPHERFOLD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database: `surrealkv://PATH` (default: under the data directory), `mem://`, or `ws://HOST:PORT`.
+    #[arg(long, env = "CIPHERFOLD_DATABASE")]
+    pub database: Option<String>,
+    /// Object store: `file://PATH` (default: `DATA_DIR/objects`) or `s3://BUCKET[/PREFIX]` with the usual AWS_* variables.
+    #[arg(long, env = "CIPHERFOLD_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// Directory holding the built site (`pkg/`, icons, manifest, service worker).
+    #[arg(long, env = "CIPHERFOLD_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "CIPHERFOLD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
+    pub log_format: String,
+}
+
+/// Where the database lives. The SDK's `connect` takes the URL as is; the variant lets us
+/// prepare (create directories for) the embedded one and describe it in logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    SurrealKv(PathBuf),
+    Memory,
+    Remote(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ServerError> {
+        let bad = |why: &str| ServerError::Config(format!("database URL {raw:?} {why}; use surrealkv://PATH, mem:// or ws://HOST:PORT"));
+        let (scheme, rest) = raw.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+        match scheme {
+            "surrealkv" if !rest.is_empty() => Ok(DatabaseUrl::SurrealKv(PathBuf::from(rest))),
+            "surrealkv" => Err(bad("has no path")),
+            "mem" | "memory" => Ok(DatabaseUrl::Memory),
+            "ws" | "wss" | "http" | "https" => {
+                Url::parse(raw).map_err(|e| bad(&format!("is not a valid URL ({e})")))?;
+                Ok(DatabaseUrl::Remote(raw.to_owned()))
+            }
+            other => Err(bad(&format!("has the unsupported scheme {other:?}"))),
+        }
+    }
+
+    /// The endpoint string the SurrealDB SDK's `engine::any::connect` accepts.
+    pub fn endpoint(&self) -> String {
+        match self {
+            DatabaseUrl::SurrealKv(p) => format!("surrealkv://{}", p.display()),
+            DatabaseUrl::Memory => "mem://".to_owned(),
+            DatabaseUrl::Remote(u) => u.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectStoreUrl {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl ObjectStoreUrl {
+    pub fn parse(raw: &str) -> Result<Self, ServerError> {
+        let bad = |why: &str| ServerError::Config(format!("object store URL {raw:?} {why}; use file://PATH or s3://BUCKET[/PREFIX]"));
+        let (scheme, rest) = raw.split_once("://").ok_or_else(|| bad("has no scheme"))?;
+        match scheme {
+            "file" if !rest.is_empty() => Ok(ObjectStoreUrl::Local(PathBuf::from(rest))),
+            "file" => Err(bad("has no path")),
+            "s3" => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    return Err(bad("has no bucket"));
+                }
+                Ok(ObjectStoreUrl::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() })
+            }
+            other => Err(bad(&format!("has the unsupported scheme {other:?}"))),
+        }
+    }
+}
+
+/// The validated configuration `serve` runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub object_store: ObjectStoreUrl,
+    pub site_root: PathBuf,
+}
+
+impl Config {
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ServerError> {
+        let addr = args
+            .addr
+            .parse()
+            .map_err(|_| ServerError::Config(format!("address {:?} is not HOST:PORT (for example 127.0.0.1:3000)", args.addr)))?;
+        let database = match &args.database {
+            Some(raw) => DatabaseUrl::parse(raw)?,
+            None => DatabaseUrl::SurrealKv(args.data_dir.join("db")),
+        };
+        let object_store = match &args.object_store {
+            Some(raw) => ObjectStoreUrl::parse(raw)?,
+            None => ObjectStoreUrl::Local(args.data_dir.join("objects")),
+        };
+        Ok(Config { addr, data_dir: args.data_dir.clone(), database, object_store, site_root: args.site_root.clone() })
+    }
+
+    /// A configuration for tests: in-memory database, objects under `dir`.
+    pub fn for_tests(dir: &Path) -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: dir.to_path_buf(),
+            database: DatabaseUrl::Memory,
+            object_store: ObjectStoreUrl::Local(dir.join("objects")),
+            site_root: dir.join("site"),
+        }
+    }
+}
+
+/// Loads `.env` from the working directory if there is one. A malformed file is an error
+/// rather than silently ignored, since it usually holds the settings someone meant to use.
+pub fn load_dotenv() -> Result<(), ServerError> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(e) if e.not_found() => Ok(()),
+        Err(e) => Err(ServerError::Config(format!(".env could not be read: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["cipherfold"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).expect("valid flags").serve
+    }
+
+    #[test]
+    fn defaults_put_everything_under_the_data_directory() {
+        let mut a = args(&["--data-dir", "/srv/cf"]);
+        a.database = None;
+        a.object_store = None;
+        a.addr = "127.0.0.1:3000".into();
+        let c = Config::from_args(&a).unwrap();
+        assert_eq!(c.database, DatabaseUrl::SurrealKv(PathBuf::from("/srv/cf/db")));
+        assert_eq!(c.object_store, ObjectStoreUrl::Local(PathBuf::from("/srv/cf/objects")));
+        assert_eq!(c.addr.port(), 3000);
+    }
+
+    #[test]
+    fn database_urls_are_recognised_or_explained() {
+        assert_eq!(DatabaseUrl::parse("mem://").unwrap(), DatabaseUrl::Memory);
+        assert_eq!(DatabaseUrl::parse("surrealkv:///tmp/x").unwrap(), DatabaseUrl::SurrealKv("/tmp/x".into()));
+        assert_eq!(DatabaseUrl::parse("ws://127.0.0.1:8000").unwrap(), DatabaseUrl::Remote("ws://127.0.0.1:8000".into()));
+        let e = DatabaseUrl::parse("postgres://x").unwrap_err().to_string();
+        assert!(e.contains("unsupported scheme \"postgres\"") && e.contains("surrealkv://PATH"), "{e}");
+        let e = DatabaseUrl::parse("localhost").unwrap_err().to_string();
+        assert!(e.contains("no scheme"), "{e}");
+        assert!(DatabaseUrl::parse("ws://[bad").is_err());
+    }
+
+    #[test]
+    fn object_store_urls_are_recognised_or_explained() {
+        assert_eq!(
+            ObjectStoreUrl::parse("s3://bucket/some/prefix/").unwrap(),
+            ObjectStoreUrl::S3 { bucket: "bucket".into(), prefix: "some/prefix".into() }
+        );
+        assert_eq!(ObjectStoreUrl::parse("s3://b").unwrap(), ObjectStoreUrl::S3 { bucket: "b".into(), prefix: "".into() });
+        assert!(ObjectStoreUrl::parse("s3://").unwrap_err().to_string().contains("no bucket"));
+        assert!(ObjectStoreUrl::parse("gs://b").unwrap_err().to_string().contains("unsupported scheme"));
+    }
+
+    #[test]
+    fn a_bad_address_names_the_expected_form() {
+        let mut a = args(&[]);
+        a.addr = "localhost".into();
+        let e = Config::from_args(&a).unwrap_err().to_string();
+        assert!(e.contains("HOST:PORT"), "{e}");
+    }
+}

@@ -1,0 +1,89 @@
+//! The Cipherfold server as a library, so integration tests start the same server the
+//! binary runs.
+#![forbid(unsafe_code)]
+
+pub mod backend;
+pub mod config;
+pub mod error;
+pub mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use leptos::config::{Env, LeptosOptions};
+use tokio::net::TcpListener;
+
+use backend::Backend;
+use config::Config;
+use error::ServerError;
+use routes::AppState;
+
+/// A server whose socket is bound and whose backend is open: everything that can fail at
+/// start has failed or succeeded by the time this exists.
+pub struct Server {
+    listener: TcpListener,
+    router: axum::Router,
+    pub addr: SocketAddr,
+    pub backend: Backend,
+}
+
+impl Server {
+    pub async fn bind(config: &Config) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(config.addr).await.map_err(|e| ServerError::listen(config.addr, &e))?;
+        let addr = listener.local_addr()?;
+        let backend = Backend::open(config).await?;
+        let pkg = config.site_root.join("pkg");
+        if !pkg.join(format!("{}.js", app::ui::OUTPUT_NAME)).exists() {
+            tracing::warn!(
+                site_root = %config.site_root.display(),
+                "browser bundle not found: pages render but will not hydrate; build it with scripts/build-site.sh"
+            );
+        }
+        let leptos_options = LeptosOptions::builder()
+            .output_name(app::ui::OUTPUT_NAME)
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(addr)
+            .env(Env::PROD)
+            .build();
+        let router = routes::router(AppState { leptos_options, backend: backend.clone() });
+        Ok(Server { listener, router, addr, backend })
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+        tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,59 @@
+//! Server-side rendering and static files, checked on the HTML the server sends (before any
+//! script runs).
+
+mod common;
+
+use common::{client, TestServer};
+
+#[tokio::test]
+async fn home_page_is_rendered_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let res = client().get(srv.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..80.min(html.len())]);
+    assert!(html.contains("Train better models together"), "hero missing");
+    assert!(html.contains(r#"<label for="domain-select">Domain</label>"#), "label not tied to select");
+    assert!(html.contains("Cardiology"), "first domain's subdomains not rendered server-side");
+    assert!(html.contains(&format!("v{}", env!("CARGO_PKG_VERSION"))), "footer version missing");
+    assert!(html.contains(r#"<link rel="manifest" href="/manifest.webmanifest""#));
+    assert!(html.contains("/pkg/cipherfold.js"), "hydration script missing");
+    assert!(html.contains("<title>Cipherfold</title>"), "title missing");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_path_is_a_404_page_with_a_way_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let res = client().get(srv.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains(r#"href="/""#));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn static_site_files_are_served_with_their_types() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("manifest.webmanifest"), br#"{"name":"Cipherfold"}"#).unwrap();
+    std::fs::write(site.join("sw.js"), b"// sw").unwrap();
+    std::fs::write(site.join("pkg/cipherfold_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let c = client();
+    for (path, ty) in [
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/sw.js", "text/javascript"),
+        ("/pkg/cipherfold_bg.wasm", "application/wasm"),
+    ] {
+        let res = c.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let got = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(got.starts_with(ty), "{path}: content-type {got}, want {ty}");
+    }
+    srv.stop().await;
+}

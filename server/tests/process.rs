@@ -1,0 +1,132 @@
+//! The real binary as an operator meets it: start-up errors are one clear line with a
+//! non-zero exit, never a panic; SIGTERM shuts down cleanly.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn cipherfold() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cipherfold"));
+    // Keep the developer's own settings out of the test.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CIPHERFOLD_") {
+            c.env_remove(k);
+        }
+    }
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+fn run_to_end(mut c: Command) -> (i32, String) {
+    let out = c.output().expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+fn error_line(stderr: &str) -> &str {
+    stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line in: {stderr}"))
+}
+
+#[test]
+fn port_in_use_is_one_clear_line() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cipherfold();
+    c.args(["serve", "--addr", &addr, "--database", "mem://", "--data-dir"]).arg(dir.path());
+    let (code, stderr) = run_to_end(c);
+    assert_eq!(code, 1, "{stderr}");
+    let line = error_line(&stderr);
+    assert!(line.contains(&addr) && line.contains("already in use") && line.contains("--addr"), "{line}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unwritable_data_directory_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let bad = file.join("data"); // a directory under a regular file cannot exist
+    let mut c = cipherfold();
+    c.args(["--addr", "127.0.0.1:0", "--data-dir"]).arg(&bad);
+    let (code, stderr) = run_to_end(c);
+    assert_eq!(code, 1, "{stderr}");
+    let line = error_line(&stderr);
+    assert!(line.contains("data directory") && line.contains(&bad.display().to_string()), "{line}");
+    assert!(line.contains("--data-dir"), "{line}");
+}
+
+#[test]
+fn bad_urls_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, expect) in [
+        ("--database", "postgres://db", "surrealkv://PATH"),
+        ("--object-store", "ftp://x", "s3://BUCKET"),
+        ("--addr", "not-an-address", "HOST:PORT"),
+    ] {
+        let mut c = cipherfold();
+        c.args([flag, value, "--data-dir"]).arg(dir.path());
+        let (code, stderr) = run_to_end(c);
+        assert_eq!(code, 1, "{flag} {value}: {stderr}");
+        let line = error_line(&stderr);
+        assert!(line.contains(value) || flag == "--addr", "{line}");
+        assert!(line.contains(expect), "{line}");
+    }
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut c = cipherfold();
+    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(dir.path());
+    let mut child = c.spawn().unwrap();
+
+    // Wait until it answers health over plain HTTP/1.1.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            panic!("server exited early ({status}): {err}");
+        }
+        if http_get_status(&addr, "/api/health") == Some(200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The default embedded database went to the data directory.
+    assert!(dir.path().join("db").exists(), "surrealkv directory missing");
+    assert!(dir.path().join("objects").is_dir(), "object directory missing");
+
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "server did not stop within 10 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "exit {status}: {err}");
+    assert!(err.contains("shutting down") && err.contains("stopped"), "{err}");
+}
+
+/// A minimal HTTP/1.1 GET, so this test needs no client library and no runtime.
+fn http_get_status(addr: &str, path: &str) -> Option<u16> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}
