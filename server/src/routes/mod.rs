@@ -26,7 +26,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/health", get(health::get))
         .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -7,7 +7,7 @@ use leptos_router::components::A;
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
-        resp.set_status(leptos_axum::http::StatusCode::NOT_FOUND);
+        resp.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
         <Title text="Page not found"/>
