@@ -24,6 +24,37 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and the API (the default).
     Serve(ServeArgs),
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; exits non-zero at the first break.
+    Verify(StorageArgs),
+}
+
+/// Where the data lives; shared by `serve` and the maintenance commands.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the embedded database, local objects and keys.
+    #[arg(long, env = "CIPHERFOLD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database: `surrealkv://PATH` (default: under the data directory), `mem://`, or `ws://HOST:PORT`.
+    #[arg(long, env = "CIPHERFOLD_DATABASE")]
+    pub database: Option<String>,
+}
+
+impl StorageArgs {
+    pub fn database_url(&self) -> Result<DatabaseUrl, ServerError> {
+        match &self.database {
+            Some(raw) => DatabaseUrl::parse(raw),
+            None => Ok(DatabaseUrl::SurrealKv(self.data_dir.join("db"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -31,12 +62,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CIPHERFOLD_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: String,
-    /// Directory for the embedded database, local objects and keys.
-    #[arg(long, env = "CIPHERFOLD_DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// Database: `surrealkv://PATH` (default: under the data directory), `mem://`, or `ws://HOST:PORT`.
-    #[arg(long, env = "CIPHERFOLD_DATABASE")]
-    pub database: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
     /// Object store: `file://PATH` (default: `DATA_DIR/objects`) or `s3://BUCKET[/PREFIX]` with the usual AWS_* variables.
     #[arg(long, env = "CIPHERFOLD_OBJECT_STORE")]
     pub object_store: Option<String>,
@@ -46,6 +73,16 @@ pub struct ServeArgs {
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "CIPHERFOLD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
+    /// A username that becomes admin when it registers (the first user always does).
+    #[arg(long, env = "CIPHERFOLD_ADMIN")]
+    pub admin: Option<String>,
+    /// Token signing key, hex (at least 32 bytes); default: generated once in DATA_DIR/keys.
+    #[arg(long, env = "CIPHERFOLD_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Mark session cookies `Secure`: set this when users reach the server over HTTPS
+    /// (requests with `X-Forwarded-Proto: https` get it anyway).
+    #[arg(long, env = "CIPHERFOLD_SECURE_COOKIES")]
+    pub secure_cookies: bool,
 }
 
 /// Where the database lives. The SDK's `connect` takes the URL as is; the variant lets us
@@ -116,6 +153,9 @@ pub struct Config {
     pub database: DatabaseUrl,
     pub object_store: ObjectStoreUrl,
     pub site_root: PathBuf,
+    pub admin: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub secure_cookies: bool,
 }
 
 impl Config {
@@ -124,15 +164,22 @@ impl Config {
             .addr
             .parse()
             .map_err(|_| ServerError::Config(format!("address {:?} is not HOST:PORT (for example 127.0.0.1:3000)", args.addr)))?;
-        let database = match &args.database {
-            Some(raw) => DatabaseUrl::parse(raw)?,
-            None => DatabaseUrl::SurrealKv(args.data_dir.join("db")),
-        };
+        let database = args.storage.database_url()?;
+        let data_dir = args.storage.data_dir.clone();
         let object_store = match &args.object_store {
             Some(raw) => ObjectStoreUrl::parse(raw)?,
-            None => ObjectStoreUrl::Local(args.data_dir.join("objects")),
+            None => ObjectStoreUrl::Local(data_dir.join("objects")),
         };
-        Ok(Config { addr, data_dir: args.data_dir.clone(), database, object_store, site_root: args.site_root.clone() })
+        Ok(Config {
+            addr,
+            data_dir,
+            database,
+            object_store,
+            site_root: args.site_root.clone(),
+            admin: args.admin.clone(),
+            jwt_secret: args.jwt_secret.clone(),
+            secure_cookies: args.secure_cookies,
+        })
     }
 
     /// A configuration for tests: in-memory database, objects under `dir`.
@@ -143,6 +190,9 @@ impl Config {
             database: DatabaseUrl::Memory,
             object_store: ObjectStoreUrl::Local(dir.join("objects")),
             site_root: dir.join("site"),
+            admin: None,
+            jwt_secret: None,
+            secure_cookies: false,
         }
     }
 }
@@ -170,7 +220,7 @@ mod tests {
     #[test]
     fn defaults_put_everything_under_the_data_directory() {
         let mut a = args(&["--data-dir", "/srv/cf"]);
-        a.database = None;
+        a.storage.database = None;
         a.object_store = None;
         a.addr = "127.0.0.1:3000".into();
         let c = Config::from_args(&a).unwrap();

@@ -15,6 +15,8 @@ pub enum ServerError {
     Database { endpoint: String, reason: String },
     #[error("object store: {0}")]
     Store(String),
+    #[error("{0}")]
+    AuditBroken(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }

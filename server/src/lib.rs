@@ -46,14 +46,16 @@ impl Server {
             .site_addr(addr)
             .env(Env::PROD)
             .build();
-        let router = routes::router(AppState { leptos_options, backend: backend.clone() });
+        let router = routes::router(AppState { leptos_options, backend: backend.clone(), secure_cookies: config.secure_cookies });
         Ok(Server { listener, router, addr, backend })
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         tracing::info!("stopped");
         Ok(())
     }

@@ -1,7 +1,11 @@
 //! Types shared by the server and the browser, and sent over the wire.
 
+pub mod audit;
+pub mod auth;
 pub mod catalog;
+pub mod error;
 pub mod health;
 
 pub use catalog::{Domain, Subdomain, CATALOG};
+pub use error::{ApiError, FieldErrors};
 pub use health::{ComponentStatus, HealthReport};

@@ -1,8 +1,13 @@
 //! The server's side of every operation: database, object store, and (in later layers)
 //! auth, datasets, jobs and audit. Routes and server functions hold a `Backend` and call it.
 
+pub mod audit;
+pub mod auth;
+pub mod authz;
 pub mod db;
+pub mod schema;
 pub mod store;
+pub mod util;
 
 use std::sync::Arc;
 
@@ -16,6 +21,8 @@ use crate::error::ServerError;
 pub struct Backend {
     pub db: db::Db,
     pub store: Arc<dyn ObjectStore>,
+    pub audit: Arc<audit::AuditLog>,
+    pub auth: Arc<auth::Auth>,
 }
 
 impl Backend {
@@ -23,8 +30,12 @@ impl Backend {
     pub async fn open(config: &Config) -> Result<Self, ServerError> {
         prepare_data_dir(&config.data_dir)?;
         let db = db::connect(&config.database).await?;
+        schema::apply(&db).await?;
         let store = store::open(&config.object_store)?;
-        Ok(Backend { db, store })
+        let keys = auth::tokens::TokenKeys::load(&config.data_dir, config.jwt_secret.as_deref())?;
+        let audit = Arc::new(audit::AuditLog::new(db.clone()));
+        let auth = Arc::new(auth::Auth::new(db.clone(), keys, audit.clone(), config.admin.clone()));
+        Ok(Backend { db, store, audit, auth })
     }
 
     /// Checks each part with a real round trip, not just "is the handle there".

@@ -1,6 +1,8 @@
 //! The axum router: API routes that are not server functions, the Leptos pages, and the
 //! static site (wasm bundle, CSS, icons, manifest, service worker).
 
+pub mod api;
+pub mod auth;
 pub mod health;
 
 use axum::extract::FromRef;
@@ -18,6 +20,7 @@ use crate::backend::Backend;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub backend: Backend,
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -25,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/api/health", get(health::get))
+        .merge(auth::routes())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http())

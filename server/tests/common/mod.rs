@@ -56,3 +56,59 @@ impl TestServer {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
+
+/// A registered user with a live session.
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestServer {
+    pub async fn register(&self, username: &str, domain: &str, subdomain: &str) -> reqwest::Response {
+        client()
+            .post(self.url("/api/auth/register"))
+            .json(&serde_json::json!({
+                "username": username,
+                "email": format!("{username}@example.org"),
+                "password": "correct horse battery",
+                "domain": domain,
+                "subdomain": subdomain,
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        client()
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers and logs in; panics if either fails, since the test is about something else.
+    pub async fn user(&self, username: &str) -> User {
+        let r = self.register(username, "healthcare", "oncology").await;
+        assert_eq!(r.status(), 201, "register {username}: {}", r.text().await.unwrap());
+        let id = r.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let r = self.login(username, "correct horse battery").await;
+        assert_eq!(r.status(), 200, "login {username}");
+        let t: serde_json::Value = r.json().await.unwrap();
+        User {
+            id,
+            username: username.to_owned(),
+            password: "correct horse battery".to_owned(),
+            access: t["access_token"].as_str().unwrap().to_owned(),
+            refresh: t["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        client().get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+}

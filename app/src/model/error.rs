@@ -1,0 +1,75 @@
+//! The error every API answer uses, whether it came through a REST route or a server
+//! function, so the browser and API clients read failures the same way.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Field name to message, for inline validation next to each input.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum ApiError {
+    #[error("some fields are invalid")]
+    Validation { fields: FieldErrors },
+    #[error("{message}")]
+    Conflict { message: String, field: Option<String> },
+    #[error("{message}")]
+    Unauthorized { message: String },
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("too many attempts; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("internal error: {message}")]
+    Internal { message: String },
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation { .. } => 422,
+            ApiError::Conflict { .. } => 409,
+            ApiError::Unauthorized { .. } => 401,
+            ApiError::Forbidden => 403,
+            ApiError::NotFound => 404,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Internal { .. } => 500,
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::Unauthorized { message: message.into() }
+    }
+
+    pub fn field(name: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation { fields: FieldErrors::from([(name.to_owned(), message.into())]) }
+    }
+
+    /// The message for one field, if this is a validation error that names it.
+    pub fn field_message(&self, name: &str) -> Option<&str> {
+        match self {
+            ApiError::Validation { fields } => fields.get(name).map(String::as_str),
+            ApiError::Conflict { field: Some(f), message } if f == name => Some(message),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_serialise_with_a_tag_and_map_to_statuses() {
+        let e = ApiError::field("email", "not an email address");
+        assert_eq!(e.status(), 422);
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json, serde_json::json!({"error":"validation","fields":{"email":"not an email address"}}));
+        assert_eq!(ApiError::RateLimited { retry_after: 3 }.status(), 429);
+        let back: ApiError = serde_json::from_value(json).unwrap();
+        assert_eq!(back.field_message("email"), Some("not an email address"));
+    }
+}

@@ -1,0 +1,408 @@
+//! Accounts and sessions: registration, login, refresh-token rotation, logout, profile
+//! changes. Every operation records an audit entry, successful or not.
+
+pub mod password;
+pub mod ratelimit;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use surrealdb::types::SurrealValue;
+use tokio::sync::Mutex;
+
+use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest, RegisteredUser, Role};
+use app::model::ApiError;
+
+use super::audit::{AuditLog, Event};
+use super::authz::{authorize, Action, Actor};
+use super::db::Db;
+use super::util::{db_error, now_rfc3339, now_unix, random_id};
+use ratelimit::LoginLimiter;
+use tokens::{new_refresh_token, TokenKeys, ACCESS_TTL_SECS, REFRESH_TTL_SECS};
+
+pub const ANONYMOUS: &str = "anonymous";
+
+#[derive(Debug, Clone, SurrealValue)]
+struct AccountRow {
+    uid: String,
+    username: String,
+    email: String,
+    password_hash: String,
+    domain: String,
+    subdomain: String,
+    role: String,
+    created_at: String,
+}
+
+impl AccountRow {
+    fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    fn me(&self) -> Me {
+        Me {
+            id: self.uid.clone(),
+            username: self.username.clone(),
+            email: self.email.clone(),
+            domain: self.domain.clone(),
+            subdomain: self.subdomain.clone(),
+            role: self.role(),
+            created_at: self.created_at.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+struct RefreshRow {
+    token_hash: String,
+    user_id: String,
+    family: String,
+    expires_at: i64,
+    used: bool,
+    revoked: bool,
+}
+
+/// A new session: what API clients get in the body, what browsers get as cookies.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub access_expires_in: u64,
+    pub refresh_token: String,
+    pub refresh_expires_in: u64,
+    pub me: Me,
+}
+
+pub struct Auth {
+    db: Db,
+    keys: TokenKeys,
+    audit: Arc<AuditLog>,
+    limiter: LoginLimiter,
+    /// A username that is made admin when it registers (configuration), besides the first user.
+    admin_username: Option<String>,
+    /// Serialises registrations so that "the first user is admin" holds under concurrency.
+    registering: Mutex<()>,
+}
+
+fn wrong_credentials() -> ApiError {
+    ApiError::unauthorized("wrong username or password")
+}
+
+fn refresh_invalid() -> ApiError {
+    ApiError::unauthorized("your session has ended; log in again")
+}
+
+impl Auth {
+    pub fn new(db: Db, keys: TokenKeys, audit: Arc<AuditLog>, admin_username: Option<String>) -> Self {
+        Auth {
+            db,
+            keys,
+            audit,
+            limiter: LoginLimiter::default(),
+            admin_username: admin_username.map(|u| u.trim().to_lowercase()),
+            registering: Mutex::new(()),
+        }
+    }
+
+    async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
+        self.audit.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
+    }
+
+    /// Records a failure, then returns it; the audit write's own failure wins if there is one.
+    async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
+        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. } | ApiError::RateLimited { .. }) {
+            "denied"
+        } else {
+            "failed"
+        };
+        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
+        Err(err)
+    }
+
+    async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>, ApiError> {
+        let sql = format!("SELECT * OMIT id FROM account WHERE {field} = $v LIMIT 1");
+        let mut r = self.db.query(sql).bind(("v", value.to_owned())).await.map_err(db_error)?;
+        r.take::<Option<AccountRow>>(0).map_err(db_error)
+    }
+
+    pub async fn register(&self, req: RegisterRequest, client: &str) -> Result<RegisteredUser, ApiError> {
+        const ACTION: &str = "auth.register";
+        let req = req.normalised();
+        if let Err(e) = req.validate() {
+            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+        }
+        let _one_at_a_time = self.registering.lock().await;
+        if self.find_by("username", &req.username).await?.is_some() {
+            let e = ApiError::Conflict { message: "this username is taken".into(), field: Some("username".into()) };
+            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+        }
+        if self.find_by("email", &req.email).await?.is_some() {
+            let e = ApiError::Conflict {
+                message: "an account with this email exists; log in instead".into(),
+                field: Some("email".into()),
+            };
+            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+        }
+        let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await.map_err(db_error)?;
+        let count: Option<i64> = r.take((0, "n")).map_err(db_error)?;
+        let first = count.unwrap_or(0) == 0;
+        let role = if first || self.admin_username.as_deref() == Some(req.username.as_str()) { Role::Admin } else { Role::User };
+        let row = AccountRow {
+            uid: random_id(),
+            username: req.username.clone(),
+            email: req.email.clone(),
+            password_hash: password::hash(req.password).await?,
+            domain: req.domain,
+            subdomain: req.subdomain,
+            role: role.as_str().to_owned(),
+            created_at: now_rfc3339(),
+        };
+        let created = self.db.query("CREATE account CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
+        if let Err(e) = created {
+            let msg = e.to_string();
+            if msg.contains("account_username") || msg.contains("account_email") {
+                let e = ApiError::Conflict { message: "this username or email is taken".into(), field: None };
+                return self.refuse(ANONYMOUS, ACTION, &row.username, client, e).await;
+            }
+            return Err(db_error(e));
+        }
+        self.record(&row.uid, ACTION, &row.uid, client, &format!("ok (role {})", role.as_str())).await?;
+        Ok(RegisteredUser { id: row.uid, username: row.username, domain: row.domain, subdomain: row.subdomain })
+    }
+
+    pub async fn login(&self, username: &str, password: String, client: &str) -> Result<Session, ApiError> {
+        const ACTION: &str = "auth.login";
+        let username = username.trim().to_lowercase();
+        if let Err(e) = self.limiter.check(&username, client) {
+            return self.refuse(ANONYMOUS, ACTION, &username, client, e).await;
+        }
+        let account = self.find_by("username", &username).await?;
+        let ok = password::verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
+        match account {
+            Some(a) if ok => {
+                let session = self.new_session(&a, &random_id()).await?;
+                self.record(&a.uid, ACTION, &a.uid, client, "ok").await?;
+                Ok(session)
+            }
+            _ => self.refuse(ANONYMOUS, ACTION, &username, client, wrong_credentials()).await,
+        }
+    }
+
+    async fn new_session(&self, a: &AccountRow, family: &str) -> Result<Session, ApiError> {
+        let (access_token, _) = self.keys.issue(&a.uid, a.role())?;
+        let (refresh_token, hash) = new_refresh_token();
+        let row = RefreshRow {
+            token_hash: hash,
+            user_id: a.uid.clone(),
+            family: family.to_owned(),
+            expires_at: now_unix() + REFRESH_TTL_SECS,
+            used: false,
+            revoked: false,
+        };
+        self.db.query("CREATE refresh_token CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()).map_err(db_error)?;
+        Ok(Session {
+            access_token,
+            access_expires_in: ACCESS_TTL_SECS as u64,
+            refresh_token,
+            refresh_expires_in: REFRESH_TTL_SECS as u64,
+            me: a.me(),
+        })
+    }
+
+    /// Rotates a refresh token. A token that was already rotated is a sign it was stolen:
+    /// its whole family (every token descended from the same login) is revoked.
+    pub async fn refresh(&self, token: &str, client: &str) -> Result<Session, ApiError> {
+        const ACTION: &str = "auth.refresh";
+        let hash = super::util::sha256_hex(token.as_bytes());
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
+            .bind(("h", hash.clone()))
+            .await
+            .map_err(db_error)?;
+        let Some(row) = r.take::<Option<RefreshRow>>(0).map_err(db_error)? else {
+            return self.refuse(ANONYMOUS, ACTION, "unknown token", client, refresh_invalid()).await;
+        };
+        if row.used || row.revoked {
+            if row.used && !row.revoked {
+                self.revoke_family(&row.family).await?;
+                self.record(&row.user_id, "auth.refresh_reuse", &row.family, client, "denied: rotated token reused; session family revoked").await?;
+            }
+            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+        }
+        if row.expires_at <= now_unix() {
+            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+        }
+        // Mark used only if nobody else did in the meantime (two racing refreshes: one wins).
+        let mut upd = self
+            .db
+            .query("UPDATE refresh_token SET used = true WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
+            .bind(("h", hash))
+            .await
+            .map_err(db_error)?;
+        let won: Vec<RefreshRow> = upd.take(0).map_err(db_error)?;
+        if won.is_empty() {
+            self.revoke_family(&row.family).await?;
+            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+        }
+        let Some(account) = self.find_by("uid", &row.user_id).await? else {
+            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+        };
+        let session = self.new_session(&account, &row.family).await?;
+        self.record(&account.uid, ACTION, &row.family, client, "ok").await?;
+        Ok(session)
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
+        self.db
+            .query("UPDATE refresh_token SET revoked = true WHERE family = $f")
+            .bind(("f", family.to_owned()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Checks an access token and that its user still exists and it was not logged out.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
+        let claims = self.keys.verify(token)?;
+        let mut r = self
+            .db
+            .query("SELECT count() AS n FROM revoked_access WHERE jti = $j GROUP ALL")
+            .bind(("j", claims.jti.clone()))
+            .await
+            .map_err(db_error)?;
+        let revoked: Option<i64> = r.take((0, "n")).map_err(db_error)?;
+        if revoked.unwrap_or(0) > 0 {
+            return Err(ApiError::unauthorized("you have logged out; log in again"));
+        }
+        let Some(a) = self.find_by("uid", &claims.sub).await? else {
+            return Err(ApiError::unauthorized("this account no longer exists"));
+        };
+        Ok(Actor {
+            user_id: a.uid.clone(),
+            username: a.username.clone(),
+            // The stored role, not the token's: a demotion takes effect at once.
+            role: a.role(),
+            domain: a.domain,
+            subdomain: a.subdomain,
+            token_id: claims.jti,
+            token_exp: claims.exp,
+        })
+    }
+
+    /// Ends a session: revokes the refresh token's family and, when known, the access token.
+    pub async fn logout(&self, actor: Option<&Actor>, refresh_token: Option<&str>, client: &str) -> Result<(), ApiError> {
+        let mut who = actor.map(|a| a.user_id.clone());
+        if let Some(token) = refresh_token {
+            let hash = super::util::sha256_hex(token.as_bytes());
+            let mut r = self
+                .db
+                .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
+                .bind(("h", hash))
+                .await
+                .map_err(db_error)?;
+            if let Some(row) = r.take::<Option<RefreshRow>>(0).map_err(db_error)? {
+                self.revoke_family(&row.family).await?;
+                who.get_or_insert(row.user_id);
+            }
+        }
+        if let Some(a) = actor {
+            self.db
+                .query("CREATE revoked_access CONTENT { jti: $j, expires_at: $e }")
+                .bind(("j", a.token_id.clone()))
+                .bind(("e", a.token_exp))
+                .await
+                .and_then(|r| r.check())
+                .map_err(db_error)?;
+        }
+        let who = who.unwrap_or_else(|| ANONYMOUS.to_owned());
+        self.record(&who, "auth.logout", &who, client, "ok").await
+    }
+
+    pub async fn me(&self, actor: &Actor) -> Result<Me, ApiError> {
+        authorize(actor, Action::ReadAccount { owner: &actor.user_id })?;
+        self.find_by("uid", &actor.user_id).await?.map(|a| a.me()).ok_or(ApiError::NotFound)
+    }
+
+    pub async fn update_profile(&self, actor: &Actor, owner: &str, update: ProfileUpdate, client: &str) -> Result<Me, ApiError> {
+        const ACTION: &str = "user.update_profile";
+        if let Err(e) = authorize(actor, Action::UpdateAccount { owner }) {
+            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+        }
+        if let Err(e) = update.validate() {
+            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+        }
+        let mut r = self
+            .db
+            .query("UPDATE account SET domain = $d, subdomain = $s WHERE uid = $u RETURN AFTER")
+            .bind(("d", update.domain.clone()))
+            .bind(("s", update.subdomain.clone()))
+            .bind(("u", owner.to_owned()))
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<AccountRow> = r.take(0).map_err(db_error)?;
+        let Some(a) = rows.into_iter().next() else {
+            return self.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
+        };
+        self.record(&actor.user_id, ACTION, owner, client, &format!("ok ({}/{})", a.domain, a.subdomain)).await?;
+        Ok(a.me())
+    }
+
+    /// Changes the password and ends every other session of the account.
+    pub async fn change_password(&self, actor: &Actor, change: PasswordChange, client: &str) -> Result<(), ApiError> {
+        const ACTION: &str = "user.change_password";
+        let owner = actor.user_id.clone();
+        if let Err(e) = authorize(actor, Action::UpdateAccount { owner: &owner }) {
+            return self.refuse(&owner, ACTION, &owner, client, e).await;
+        }
+        if let Err(e) = change.validate() {
+            return self.refuse(&owner, ACTION, &owner, client, e).await;
+        }
+        let Some(a) = self.find_by("uid", &owner).await? else {
+            return self.refuse(&owner, ACTION, &owner, client, ApiError::NotFound).await;
+        };
+        if !password::verify(change.current_password, Some(a.password_hash.clone())).await? {
+            let e = ApiError::field("current_password", "this is not your current password");
+            return self.refuse(&owner, ACTION, &owner, client, e).await;
+        }
+        let hash = password::hash(change.new_password).await?;
+        self.db
+            .query("UPDATE account SET password_hash = $p WHERE uid = $u; UPDATE refresh_token SET revoked = true WHERE user_id = $u;")
+            .bind(("p", hash))
+            .bind(("u", owner.clone()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(db_error)?;
+        self.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
+    }
+
+    pub async fn delete_account(&self, actor: &Actor, owner: &str, client: &str) -> Result<(), ApiError> {
+        const ACTION: &str = "user.delete";
+        if let Err(e) = authorize(actor, Action::DeleteAccount { owner }) {
+            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+        }
+        let mut r = self
+            .db
+            .query("DELETE account WHERE uid = $u RETURN BEFORE; UPDATE refresh_token SET revoked = true WHERE user_id = $u;")
+            .bind(("u", owner.to_owned()))
+            .await
+            .map_err(db_error)?;
+        let gone: Vec<AccountRow> = r.take(0).map_err(db_error)?;
+        if gone.is_empty() {
+            return self.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
+        }
+        self.record(&actor.user_id, ACTION, owner, client, "ok").await
+    }
+
+    pub async fn audit_list(
+        &self,
+        actor: &Actor,
+        q: &app::model::audit::AuditQuery,
+        client: &str,
+    ) -> Result<Vec<app::model::audit::AuditEntry>, ApiError> {
+        if let Err(e) = authorize(actor, Action::ReadAudit) {
+            return self.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
+        }
+        self.audit.list(q).await
+    }
+}

@@ -1,0 +1,55 @@
+//! Tables and indexes, defined idempotently at every start. Unique indexes are the final word
+//! on duplicates (two registrations racing on two nodes), not the checks before an insert.
+
+use super::db::Db;
+use crate::error::ServerError;
+
+const SCHEMA: &str = r#"
+DEFINE TABLE IF NOT EXISTS account SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS uid ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS username ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS email ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS password_hash ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS domain ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS subdomain ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS role ON account TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON account TYPE string;
+DEFINE INDEX IF NOT EXISTS account_uid ON account FIELDS uid UNIQUE;
+DEFINE INDEX IF NOT EXISTS account_username ON account FIELDS username UNIQUE;
+DEFINE INDEX IF NOT EXISTS account_email ON account FIELDS email UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS refresh_token SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS token_hash ON refresh_token TYPE string;
+DEFINE FIELD IF NOT EXISTS user_id ON refresh_token TYPE string;
+DEFINE FIELD IF NOT EXISTS family ON refresh_token TYPE string;
+DEFINE FIELD IF NOT EXISTS expires_at ON refresh_token TYPE int;
+DEFINE FIELD IF NOT EXISTS used ON refresh_token TYPE bool;
+DEFINE FIELD IF NOT EXISTS revoked ON refresh_token TYPE bool;
+DEFINE INDEX IF NOT EXISTS refresh_token_hash ON refresh_token FIELDS token_hash UNIQUE;
+DEFINE INDEX IF NOT EXISTS refresh_token_family ON refresh_token FIELDS family;
+
+DEFINE TABLE IF NOT EXISTS revoked_access SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS jti ON revoked_access TYPE string;
+DEFINE FIELD IF NOT EXISTS expires_at ON revoked_access TYPE int;
+DEFINE INDEX IF NOT EXISTS revoked_access_jti ON revoked_access FIELDS jti UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS audit SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS seq ON audit TYPE int;
+DEFINE FIELD IF NOT EXISTS at ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS actor ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS action ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS target ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS client ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS outcome ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS prev_hash ON audit TYPE string;
+DEFINE FIELD IF NOT EXISTS hash ON audit TYPE string;
+DEFINE INDEX IF NOT EXISTS audit_seq ON audit FIELDS seq UNIQUE;
+"#;
+
+pub async fn apply(db: &Db) -> Result<(), ServerError> {
+    db.query(SCHEMA).await.and_then(|r| r.check()).map_err(|e| ServerError::Database {
+        endpoint: "schema".into(),
+        reason: e.to_string(),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Small helpers the backend modules share: ids, clocks, hashing, database error mapping.
+
+use app::model::ApiError;
+use sha2::{Digest, Sha256};
+
+/// 128 random bits as 32 hex characters: ids and token ids nobody can guess.
+pub fn random_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+pub fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| now_unix().to_string())
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A database failure becomes a 500 whose message is logged, not sent: it may name internals.
+pub fn db_error(e: surrealdb::Error) -> ApiError {
+    tracing::error!("database error: {e}");
+    ApiError::Internal { message: "the database failed; try again, and tell an administrator if it persists".into() }
+}

@@ -1,0 +1,136 @@
+//! Plumbing shared by the JSON API routes: the error response, the JSON body extractor that
+//! reports bad bodies as field errors, the client address, and authentication from a Bearer
+//! header or the session cookie.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+
+use app::model::ApiError;
+
+use super::AppState;
+use crate::backend::authz::Actor;
+
+pub const ACCESS_COOKIE: &str = "cf_access";
+pub const REFRESH_COOKIE: &str = "cf_refresh";
+
+/// `ApiError` as an HTTP response: its status, a JSON body with a `message` a person can
+/// read, and `Retry-After` for rate limits.
+#[derive(Debug)]
+pub struct ApiFailure(pub ApiError);
+
+impl From<ApiError> for ApiFailure {
+    fn from(e: ApiError) -> Self {
+        ApiFailure(e)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = serde_json::to_value(&e).unwrap_or_else(|_| serde_json::json!({}));
+        if let Some(obj) = body.as_object_mut() {
+            obj.insert("message".into(), e.to_string().into());
+        }
+        let mut res = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after } = e {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}
+
+/// A JSON body whose problems (not JSON, wrong shape, missing field) come back as a 422 in
+/// the same shape as every other validation error.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiFailure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(ApiFailure(ApiError::field("body", rej.body_text()))),
+        }
+    }
+}
+
+/// The client's address, for rate limits and the audit log.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        Ok(ClientAddr(addr))
+    }
+}
+
+pub fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// The access token from `Authorization: Bearer …`, else from the session cookie.
+pub fn access_token(parts: &Parts) -> Option<String> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| t.trim().to_owned());
+    bearer.or_else(|| cookie_value(parts, ACCESS_COOKIE))
+}
+
+/// An authenticated caller; a route that takes one answers 401 to everybody else.
+pub struct Authenticated(pub Actor);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = access_token(parts).ok_or_else(|| ApiError::unauthorized("log in first"))?;
+        Ok(Authenticated(state.backend.auth.authenticate(&token).await?))
+    }
+}
+
+/// Whether cookies must be `Secure`: configured, or the request came through HTTPS.
+pub fn wants_secure(parts_headers: &axum::http::HeaderMap, configured: bool) -> bool {
+    configured
+        || parts_headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+}
+
+/// HttpOnly, SameSite=Strict session cookies. `max_age = 0` clears them.
+pub fn session_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let c = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,88 @@
+//! The authorization harness: who × what × on whose resource → expected status, over HTTP.
+//! Later layers add rows for their resources (datasets, jobs, models).
+
+mod common;
+
+use common::{client, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Anonymous,
+    /// The owner of the resource (alice).
+    Owner,
+    /// Another ordinary user (bob).
+    Other,
+    Admin,
+}
+
+struct Case {
+    who: Who,
+    method: Method,
+    /// `{owner}` is replaced by alice's id.
+    path: &'static str,
+    body: Option<Value>,
+    expect: u16,
+}
+
+fn case(who: Who, method: Method, path: &'static str, body: Option<Value>, expect: u16) -> Case {
+    Case { who, method, path, body, expect }
+}
+
+fn table() -> Vec<Case> {
+    use Who::*;
+    let profile = || Some(json!({"domain": "finance", "subdomain": "trading"}));
+    let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
+    vec![
+        case(Anonymous, Method::GET, "/api/me", None, 401),
+        case(Owner, Method::GET, "/api/me", None, 200),
+        case(Anonymous, Method::PATCH, "/api/me", profile(), 401),
+        case(Owner, Method::PATCH, "/api/me", profile(), 200),
+        case(Anonymous, Method::POST, "/api/me/password", password(), 401),
+        case(Owner, Method::POST, "/api/me/password", password(), 204),
+        case(Anonymous, Method::DELETE, "/api/users/{owner}", None, 401),
+        case(Other, Method::DELETE, "/api/users/{owner}", None, 403),
+        case(Owner, Method::DELETE, "/api/users/{owner}", None, 204),
+        case(Admin, Method::DELETE, "/api/users/{owner}", None, 204),
+        case(Admin, Method::DELETE, "/api/users/no-such-user", None, 404),
+        case(Anonymous, Method::GET, "/api/audit", None, 401),
+        case(Owner, Method::GET, "/api/audit", None, 403),
+        case(Admin, Method::GET, "/api/audit", None, 200),
+        case(Anonymous, Method::GET, "/api/domains", None, 200),
+        case(Anonymous, Method::GET, "/api/health", None, 200),
+    ]
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
+    let mut failures = Vec::new();
+    for c in table() {
+        // A fresh server per row, so one row's effect (a deletion) cannot change another's.
+        let dir = tempfile::tempdir().unwrap();
+        let srv = TestServer::in_memory(dir.path()).await;
+        let admin = srv.user("root").await; // first user: admin
+        let alice = srv.user("alice").await;
+        let bob = srv.user("bob").await;
+        let token = match c.who {
+            Who::Anonymous => None,
+            Who::Owner => Some(alice.access.clone()),
+            Who::Other => Some(bob.access.clone()),
+            Who::Admin => Some(admin.access.clone()),
+        };
+        let path = c.path.replace("{owner}", &alice.id);
+        let mut req = client().request(c.method.clone(), srv.url(&path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = &c.body {
+            req = req.json(b);
+        }
+        let status = req.send().await.unwrap().status().as_u16();
+        if status != c.expect {
+            failures.push(format!("{:?} {} {}: got {status}, want {}", c.who, c.method, c.path, c.expect));
+        }
+        srv.stop().await;
+    }
+    assert!(failures.is_empty(), "authorization table mismatches:\n{}", failures.join("\n"));
+}
