@@ -74,3 +74,20 @@ ensure_node() {
 ensure_chromium() {
     [ -x /usr/bin/chromium ] || ensure_apt chromium
 }
+
+# A Python with the independent checkers (PyJWT, later cryptography and scikit-learn),
+# reinstalled only when the requirements change.
+ensure_python_checkers() {
+    local venv="$TOOLS_DIR/venv" req="$REPO/server/tests/independent/requirements.txt"
+    command -v python3 >/dev/null || ensure_apt python3 python3-venv
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" || { ensure_apt python3-venv; python3 -m venv "$venv"; }
+    fi
+    local stamp="$venv/.requirements"
+    if ! cmp -s "$req" "$stamp"; then
+        log "installing the Python checkers ($(tr '\n' ' ' < "$req"))"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+        cp "$req" "$stamp"
+    fi
+    export CIPHERFOLD_PYTHON="$venv/bin/python"
+}

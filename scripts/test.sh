@@ -8,6 +8,7 @@ cd "$REPO"
 
 ensure_node
 ensure_chromium
+ensure_python_checkers
 
 log "checking that app stays free of server-only crates (DESIGN §1)"
 forbidden="$(cargo tree -q -p app -e normal --prefix none | awk '{print $1}' | grep -Ex 'surrealdb|tfhe|object_store' || true)"

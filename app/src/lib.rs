@@ -4,6 +4,7 @@
 //! the object store or tfhe; those are the server's business.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod model;
 pub mod ui;
 

@@ -1,14 +1,5 @@
-import { test, expect, type Page } from "@playwright/test";
-
-/** Collects console errors and uncaught exceptions so a test can assert there were none. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(msg.text());
-  });
-  page.on("pageerror", (err) => errors.push(err.message));
-  return errors;
-}
+import { test, expect } from "@playwright/test";
+import { watchErrors } from "./helpers";
 
 test("home page is rendered on the server, before any script runs", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });

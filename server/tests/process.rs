@@ -130,3 +130,79 @@ fn http_get_status(addr: &str, path: &str) -> Option<u16> {
     s.read_to_string(&mut buf).ok()?;
     buf.split_whitespace().nth(1)?.parse().ok()
 }
+
+#[test]
+fn audit_verify_command_passes_an_intact_log_and_names_a_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut c = cipherfold();
+    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(dir.path());
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get_status(&addr, "/api/health") != Some(200) {
+        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (user, pass) in [("root", "correct horse battery"), ("alice", "correct horse battery")] {
+        let body = format!(
+            r#"{{"username":"{user}","email":"{user}@example.org","password":"{pass}","domain":"retail","subdomain":"pricing"}}"#
+        );
+        assert_eq!(http_post_json(&addr, "/api/auth/register", &body), Some(201));
+    }
+    assert_eq!(http_post_json(&addr, "/api/auth/login", r#"{"username":"alice","password":"wrong password!!"}"#), Some(401));
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+
+    let verify = || {
+        let mut c = cipherfold();
+        c.args(["audit", "verify", "--data-dir"]).arg(dir.path());
+        let out = c.output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stdout, stderr) = verify();
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("audit log intact: 3 entries"), "{stdout}");
+
+    // Rewrite history: make the failed login look successful.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let db = server::backend::db::connect(&server::config::DatabaseUrl::SurrealKv(dir.path().join("db"))).await.unwrap();
+        db.query("UPDATE audit SET outcome = 'ok' WHERE seq = 3").await.unwrap().check().unwrap();
+        // The embedded engine closes (and releases its lock) in a background task after the
+        // last handle is dropped: give it the runtime until the lock is free.
+        drop(db);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let probe = server::backend::db::connect(&server::config::DatabaseUrl::SurrealKv(dir.path().join("db"))).await;
+            if let Ok(db) = probe {
+                drop(db);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                break;
+            }
+        }
+    });
+    drop(rt);
+    let (code, stdout, stderr) = verify();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("audit log broken at entry 3"), "{stderr}");
+}
+
+fn http_post_json(addr: &str, path: &str, body: &str) -> Option<u16> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,16 +1,20 @@
 //! The Leptos UI: rendered on the server, hydrated in the browser by the same code.
 
+mod form;
 mod layout;
 pub mod pages;
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    SsrMode, StaticSegment,
 };
 
 use layout::Layout;
+use pages::account::{LoginPage, ProfilePage, RegisterPage};
+use pages::audit::AuditPage;
 use pages::{home::HomePage, not_found::NotFound};
 
 /// The name wasm-bindgen gives the browser bundle; `pkg/{OUTPUT_NAME}.js`, `_bg.wasm` and `.css`.
@@ -43,6 +47,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    session::provide_session();
+    // Effects run only in the browser, after hydration: a marker tests (and curious people) can wait for.
+    Effect::new(|| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Title formatter=|page: String| if page.is_empty() { "Cipherfold".to_owned() } else { format!("{page} · Cipherfold") }/>
@@ -50,6 +61,12 @@ pub fn App() -> impl IntoView {
             <Layout>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage/>
+                    <Route path=StaticSegment("register") view=RegisterPage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
+                    // Protected pages render completely before answering, so that a logged-out
+                    // visitor gets a real redirect to the login page.
+                    <Route path=StaticSegment("profile") view=ProfilePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

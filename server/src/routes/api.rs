@@ -70,12 +70,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "unknown".to_owned());
-        Ok(ClientAddr(addr))
+        Ok(ClientAddr(client_addr(parts)))
     }
 }
 
@@ -123,14 +118,44 @@ pub fn wants_secure(parts_headers: &axum::http::HeaderMap, configured: bool) -> 
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-/// HttpOnly, SameSite=Strict session cookies. `max_age = 0` clears them.
-pub fn session_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
-    let c = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+/// An HttpOnly, SameSite=Strict cookie on `/`. `max_age = 0` clears it.
+fn session_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    cookie::Cookie::build((name.to_owned(), value.to_owned()))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Strict)
         .secure(secure)
         .max_age(cookie::time::Duration::seconds(max_age_secs))
-        .build();
-    HeaderValue::from_str(&c.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
+        .build()
+        .to_string()
+}
+
+/// The two cookies of a browser session. The refresh cookie is on `/` too, so that a page
+/// load with an expired access cookie can renew the session without a round trip.
+pub fn session_cookies(s: &crate::backend::auth::Session, secure: bool) -> Vec<String> {
+    vec![
+        session_cookie(ACCESS_COOKIE, &s.access_token, s.access_expires_in as i64, secure),
+        session_cookie(REFRESH_COOKIE, &s.refresh_token, s.refresh_expires_in as i64, secure),
+    ]
+}
+
+pub fn cleared_cookies(secure: bool) -> Vec<String> {
+    vec![session_cookie(ACCESS_COOKIE, "", 0, secure), session_cookie(REFRESH_COOKIE, "", 0, secure)]
+}
+
+pub fn set_cookies(res: &mut Response, cookies: Vec<String>) {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+/// The client address from a request's parts (see `ClientAddr`).
+pub fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -13,8 +13,8 @@ use app::model::auth::{LoginRequest, PasswordChange, ProfileUpdate, RegisterRequ
 use app::model::{ApiError, CATALOG};
 
 use super::api::{
-    access_token, cookie_value, session_cookie, wants_secure, ApiFailure, ApiJson, Authenticated, ClientAddr,
-    ACCESS_COOKIE, REFRESH_COOKIE,
+    access_token, cleared_cookies, cookie_value, session_cookies, set_cookies, wants_secure, ApiFailure, ApiJson,
+    Authenticated, ClientAddr, REFRESH_COOKIE,
 };
 use super::AppState;
 use crate::backend::auth::Session;
@@ -53,10 +53,8 @@ fn session_response(session: Session, secure: bool, include_refresh: bool) -> Re
         refresh_token: include_refresh.then(|| session.refresh_token.clone()),
     };
     let mut res = Json(body).into_response();
-    let h = res.headers_mut();
-    h.append(header::SET_COOKIE, session_cookie(ACCESS_COOKIE, &session.access_token, session.access_expires_in as i64, secure));
-    h.append(header::SET_COOKIE, session_cookie(REFRESH_COOKIE, &session.refresh_token, session.refresh_expires_in as i64, secure));
-    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    set_cookies(&mut res, session_cookies(&session, secure));
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     res
 }
 
@@ -110,8 +108,7 @@ async fn logout(State(state): State<AppState>, ClientAddr(client): ClientAddr, r
     state.backend.auth.logout(actor.as_ref(), refresh.as_deref(), &client).await?;
     let secure = wants_secure(&parts.headers, state.secure_cookies);
     let mut res = StatusCode::NO_CONTENT.into_response();
-    res.headers_mut().append(header::SET_COOKIE, session_cookie(ACCESS_COOKIE, "", 0, secure));
-    res.headers_mut().append(header::SET_COOKIE, session_cookie(REFRESH_COOKIE, "", 0, secure));
+    set_cookies(&mut res, cleared_cookies(secure));
     Ok(res)
 }
 

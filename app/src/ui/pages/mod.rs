@@ -1,4 +1,6 @@
 //! One module a page.
 
+pub mod account;
+pub mod audit;
 pub mod home;
 pub mod not_found;

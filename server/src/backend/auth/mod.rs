@@ -252,6 +252,13 @@ impl Auth {
         Ok(session)
     }
 
+    /// A new session for an account that has just proven itself some other way (a password
+    /// change, which ends the old sessions).
+    pub async fn session_for(&self, user_id: &str) -> Result<Session, ApiError> {
+        let a = self.find_by("uid", user_id).await?.ok_or(ApiError::NotFound)?;
+        self.new_session(&a, &random_id()).await
+    }
+
     async fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
         self.db
             .query("UPDATE refresh_token SET revoked = true WHERE family = $f")

@@ -1,0 +1,112 @@
+//! Server functions the UI calls. They are thin: they hand the request to the server's
+//! `UiBackend` (provided as context), which authenticates and authorises through the same
+//! code as the JSON API, then they set the cookies it returns.
+//!
+//! Each returns `Result<Result<T, ApiError>, ServerFnError>`: the outer error is transport
+//! (the server could not be reached), the inner one is the answer a form shows next to its
+//! fields.
+
+use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use std::sync::Arc;
+
+use crate::model::audit::{AuditEntry, AuditQuery};
+use crate::model::auth::Me;
+#[cfg(feature = "ssr")]
+use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
+use crate::model::ApiError;
+
+/// Set-Cookie header values to send with the response.
+pub type Cookies = Vec<String>;
+
+/// What the server provides to server functions. `parts` is the request (cookies, client
+/// address); returned cookies are set on the response.
+#[cfg(feature = "ssr")]
+#[async_trait::async_trait]
+pub trait UiBackend: Send + Sync + 'static {
+    /// The logged-in user, refreshing an expired access cookie from the refresh cookie.
+    async fn current_user(&self, parts: &http::request::Parts) -> (Option<Me>, Cookies);
+    async fn register(&self, parts: &http::request::Parts, req: RegisterRequest) -> Result<(Me, Cookies), ApiError>;
+    async fn login(&self, parts: &http::request::Parts, username: String, password: String) -> Result<(Me, Cookies), ApiError>;
+    async fn logout(&self, parts: &http::request::Parts) -> Cookies;
+    async fn update_profile(&self, parts: &http::request::Parts, update: ProfileUpdate) -> Result<(Me, Cookies), ApiError>;
+    async fn change_password(&self, parts: &http::request::Parts, change: PasswordChange) -> Result<Cookies, ApiError>;
+    async fn audit(&self, parts: &http::request::Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError>;
+}
+
+#[cfg(feature = "ssr")]
+fn context() -> Result<(Arc<dyn UiBackend>, http::request::Parts), ServerFnError> {
+    let backend = use_context::<Arc<dyn UiBackend>>().ok_or_else(|| ServerFnError::new("server backend missing"))?;
+    let parts = use_context::<http::request::Parts>().ok_or_else(|| ServerFnError::new("request missing"))?;
+    Ok((backend, parts))
+}
+
+#[cfg(feature = "ssr")]
+fn set_cookies(cookies: Cookies) {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        for c in cookies {
+            if let Ok(v) = http::HeaderValue::from_str(&c) {
+                res.append_header(http::header::SET_COOKIE, v);
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn finish<T>(r: Result<(T, Cookies), ApiError>) -> Result<Result<T, ApiError>, ServerFnError> {
+    Ok(r.map(|(v, cookies)| {
+        set_cookies(cookies);
+        v
+    }))
+}
+
+#[server(prefix = "/api/ui", endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
+    let (b, parts) = context()?;
+    let (me, cookies) = b.current_user(&parts).await;
+    set_cookies(cookies);
+    Ok(me)
+}
+
+#[server(prefix = "/api/ui", endpoint = "register")]
+pub async fn register(
+    username: String,
+    email: String,
+    password: String,
+    domain: String,
+    subdomain: String,
+) -> Result<Result<Me, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.register(&parts, RegisterRequest { username, email, password, domain, subdomain }).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<Result<Me, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.login(&parts, username, password).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "logout")]
+pub async fn logout() -> Result<(), ServerFnError> {
+    let (b, parts) = context()?;
+    set_cookies(b.logout(&parts).await);
+    Ok(())
+}
+
+#[server(prefix = "/api/ui", endpoint = "update_profile")]
+pub async fn update_profile(domain: String, subdomain: String) -> Result<Result<Me, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.update_profile(&parts, ProfileUpdate { domain, subdomain }).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<Result<(), ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.change_password(&parts, PasswordChange { current_password, new_password }).await.map(|c| ((), c)))
+}
+
+#[server(prefix = "/api/ui", endpoint = "audit_log")]
+pub async fn audit_log(query: AuditQuery) -> Result<Result<Vec<AuditEntry>, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.audit(&parts, query).await)
+}

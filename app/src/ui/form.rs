@@ -1,0 +1,101 @@
+//! Form pieces every page uses: a labelled field with its inline error, the error banner.
+
+use leptos::prelude::*;
+
+use crate::model::ApiError;
+
+/// A label, an input and the message for that field, tied together for screen readers.
+#[component]
+pub fn Field(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] minlength: Option<usize>,
+    #[prop(into)] error: Signal<Option<ApiError>>,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_message(name).map(str::to_owned));
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described = if hint.is_some() { format!("{hint_id} {err_id}") } else { err_id.clone() };
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                required
+                autocomplete=autocomplete
+                minlength=minlength
+                aria-describedby=described
+                aria-invalid=move || if message().is_some() { "true" } else { "false" }
+            />
+            <p class="field-error" id=err_id role="alert">{message}</p>
+        </div>
+    }
+}
+
+/// The part of an error that belongs to no one field (wrong password, rate limit, outage).
+#[component]
+pub fn FormError(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
+    let text = move || {
+        error.get().and_then(|e| match e {
+            ApiError::Validation { .. } => Some("Please correct the fields marked below.".to_owned()),
+            ApiError::Conflict { field: Some(_), .. } => None,
+            other => Some(other.to_string()),
+        })
+    };
+    view! {
+        <Show when=move || text().is_some()>
+            <p class="form-error" role="alert">{move || text().map(|t| capitalise(&t))}</p>
+        </Show>
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Domain and subdomain selects; the subdomain list follows the chosen domain.
+#[component]
+pub fn DomainPicker(
+    #[prop(into)] initial_domain: String,
+    #[prop(into)] initial_subdomain: String,
+    #[prop(into)] error: Signal<Option<ApiError>>,
+) -> impl IntoView {
+    use crate::model::catalog::{self, CATALOG};
+    let (domain, set_domain) = signal(initial_domain);
+    let subdomains = move || domain.with(|d| catalog::domain(d).map(|d| d.subdomains).unwrap_or_default());
+    let msg = move |f: &'static str| move || error.get().and_then(|e| e.field_message(f).map(str::to_owned));
+    view! {
+        <div class="field">
+            <label for="domain">"Domain"</label>
+            <select id="domain" name="domain" aria-describedby="domain-error"
+                on:change=move |ev| set_domain.set(event_target_value(&ev))>
+                {CATALOG.iter().map(|d| {
+                    let selected = domain.get_untracked() == d.id;
+                    view! { <option value=d.id selected=selected>{d.name}</option> }
+                }).collect_view()}
+            </select>
+            <p class="field-error" id="domain-error" role="alert">{msg("domain")}</p>
+        </div>
+        <div class="field">
+            <label for="subdomain">"Subdomain"</label>
+            <select id="subdomain" name="subdomain" aria-describedby="subdomain-error">
+                {move || subdomains().iter().map(|s| {
+                    let selected = s.id == initial_subdomain;
+                    view! { <option value=s.id selected=selected>{s.name}</option> }
+                }).collect_view()}
+            </select>
+            <p class="field-error" id="subdomain-error" role="alert">{msg("subdomain")}</p>
+        </div>
+    }
+}

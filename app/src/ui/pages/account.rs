@@ -1,0 +1,149 @@
+//! Register, log in, profile: the account pages.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Redirect, A};
+use leptos_router::hooks::{use_navigate, use_query_map};
+
+use crate::model::auth::{Me, PASSWORD_MIN};
+use crate::model::catalog;
+use crate::ui::form::{DomainPicker, Field, FormError};
+use crate::ui::session::{action_error, safe_next, use_session};
+
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let session = use_session();
+    let action = session.register;
+    let error = Signal::derive(move || action_error(action.value().get()));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(_))) = action.value().get() {
+            navigate("/profile", Default::default());
+        }
+    });
+    view! {
+        <Title text="Create an account"/>
+        <section class="page narrow">
+            <h1>"Create an account"</h1>
+            <p>"Pick the field you work in; you will see datasets and models shared in it."</p>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error/>
+                <Field id="reg-username" name="username" label="Username" autocomplete="username"
+                    hint="3 to 32 lowercase letters, digits, '_', '-' or '.'" error/>
+                <Field id="reg-email" name="email" label="Email" kind="email" autocomplete="email" error/>
+                <Field id="reg-password" name="password" label="Password" kind="password" autocomplete="new-password"
+                    hint="At least 10 characters; a passphrase of several words is best." minlength=PASSWORD_MIN error/>
+                <DomainPicker initial_domain=catalog::CATALOG[0].id initial_subdomain="" error/>
+                <button type="submit" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Creating your account…" } else { "Create account" }}
+                </button>
+            </ActionForm>
+            <p>"Already have an account? " <A href="/login">"Log in"</A></p>
+        </section>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let session = use_session();
+    let action = session.login;
+    let error = Signal::derive(move || action_error(action.value().get()));
+    let query = use_query_map();
+    let next = move || safe_next(query.read().get("next"));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(_))) = action.value().get() {
+            navigate(&next(), Default::default());
+        }
+    });
+    view! {
+        <Title text="Log in"/>
+        <section class="page narrow">
+            <h1>"Log in"</h1>
+            <ActionForm action=action attr:class="form" attr:novalidate=true>
+                <FormError error/>
+                <Field id="login-username" name="username" label="Username" autocomplete="username" error/>
+                <Field id="login-password" name="password" label="Password" kind="password" autocomplete="current-password" error/>
+                <button type="submit" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Logging in…" } else { "Log in" }}
+                </button>
+            </ActionForm>
+            <p>"New here? " <A href="/register">"Create an account"</A></p>
+        </section>
+    }
+}
+
+/// Renders `child` for a logged-in user, or sends the visitor to the login page and back.
+#[component]
+pub fn RequireUser<F, V>(path: &'static str, child: F) -> impl IntoView
+where
+    F: Fn(Me) -> V + Send + Sync + Clone + 'static,
+    V: IntoView + 'static,
+{
+    let session = use_session();
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                let child = child.clone();
+                Suspend::new(async move {
+                    match session.user.await {
+                        Ok(Some(me)) => child(me).into_any(),
+                        _ => view! { <Redirect path=format!("/login?next={path}")/> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn ProfilePage() -> impl IntoView {
+    view! {
+        <Title text="Your profile"/>
+        <section class="page narrow">
+            <h1>"Your profile"</h1>
+            <RequireUser path="/profile" child=|me: Me| view! { <ProfileForms me/> }/>
+        </section>
+    }
+}
+
+#[component]
+fn ProfileForms(me: Me) -> impl IntoView {
+    let session = use_session();
+    let profile = session.update_profile;
+    let password = session.change_password;
+    let profile_error = Signal::derive(move || action_error(profile.value().get()));
+    let password_error = Signal::derive(move || action_error(password.value().get()));
+    let saved = move || matches!(profile.value().get(), Some(Ok(Ok(_))));
+    let changed = move || matches!(password.value().get(), Some(Ok(Ok(_))));
+    let role = if me.role == crate::model::auth::Role::Admin { "administrator" } else { "member" };
+    view! {
+        <dl class="facts">
+            <dt>"Username"</dt><dd data-testid="profile-username">{me.username.clone()}</dd>
+            <dt>"Email"</dt><dd>{me.email.clone()}</dd>
+            <dt>"Role"</dt><dd>{role}</dd>
+            <dt>"Member since"</dt><dd>{me.created_at.get(..10).unwrap_or_default().to_owned()}</dd>
+        </dl>
+        <h2>"Your field"</h2>
+        <ActionForm action=profile attr:class="form">
+            <FormError error=profile_error/>
+            <DomainPicker initial_domain=me.domain.clone() initial_subdomain=me.subdomain.clone() error=profile_error/>
+            <button type="submit" disabled=move || profile.pending().get()>"Save field"</button>
+            <Show when=saved>
+                <p class="success" role="status">"Saved. Your field is now shown in the navigation."</p>
+            </Show>
+        </ActionForm>
+        <h2>"Change password"</h2>
+        <ActionForm action=password attr:class="form" attr:novalidate=true>
+            <FormError error=password_error/>
+            <Field id="current-password" name="current_password" label="Current password" kind="password"
+                autocomplete="current-password" error=password_error/>
+            <Field id="new-password" name="new_password" label="New password" kind="password"
+                autocomplete="new-password" hint="At least 10 characters." minlength=PASSWORD_MIN error=password_error/>
+            <button type="submit" disabled=move || password.pending().get()>"Change password"</button>
+            <Show when=changed>
+                <p class="success" role="status">"Password changed. Your other sessions have been logged out."</p>
+            </Show>
+        </ActionForm>
+    }
+}

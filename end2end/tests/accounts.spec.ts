@@ -1,0 +1,94 @@
+import { test, expect } from "@playwright/test";
+import { gotoHydrated, watchErrors } from "./helpers";
+
+// One server for the whole run: the first account registered here is the administrator.
+test.describe.configure({ mode: "serial" });
+
+const user = { name: "dana.e2e", email: "dana@example.org", password: "a long enough passphrase" };
+
+test("a logged-out visit to a protected page goes to the login page and back", async ({ page }) => {
+  const res = await page.goto("/profile");
+  expect(res?.status()).toBe(200);
+  await expect(page).toHaveURL(/\/login\?next=\/profile$/);
+  await expect(page.getByRole("heading", { name: "Log in" })).toBeVisible();
+});
+
+test("registration explains bad input next to each field and creates nothing", async ({ page }) => {
+  await gotoHydrated(page, "/register");
+  await page.getByLabel("Username").fill("X");
+  await page.getByLabel("Email").fill("not-an-email");
+  await page.getByLabel("Password", { exact: true }).fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator("#reg-username-error")).toContainText("characters");
+  await expect(page.locator("#reg-email-error")).toContainText("email address");
+  await expect(page.locator("#reg-password-error")).toContainText("at least 10 characters");
+  await expect(page.getByLabel("Password", { exact: true })).toHaveAttribute("aria-invalid", "true");
+  await expect(page).toHaveURL(/\/register$/);
+});
+
+test("register, log out, log in, change subdomain, log out", async ({ page }) => {
+  const errors = watchErrors(page);
+  await gotoHydrated(page, "/register");
+  await page.getByLabel("Username").fill(user.name);
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password", { exact: true }).fill(user.password);
+  await page.getByLabel("Domain").selectOption("finance");
+  await page.getByLabel("Subdomain").selectOption("fraud-detection");
+  await page.getByRole("button", { name: "Create account" }).click();
+
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId("profile-username")).toHaveText(user.name);
+  const who = page.getByTestId("who");
+  await expect(who).toContainText(`Signed in as ${user.name}`);
+  await expect(who).toContainText("Finance · Fraud detection");
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page).toHaveURL(/\/$/);
+
+  // A wrong password is refused with a message, not a field-by-field error.
+  await gotoHydrated(page, "/login?next=/profile");
+  await page.getByLabel("Username").fill(user.name);
+  await page.getByLabel("Password").fill("not the password");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Wrong username or password" })).toBeVisible();
+
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(who).toContainText(`Signed in as ${user.name}`);
+
+  await page.getByLabel("Subdomain").selectOption("insurance");
+  await page.getByRole("button", { name: "Save field" }).click();
+  await expect(page.getByRole("status")).toContainText("Saved");
+  await expect(who).toContainText("Finance · Insurance");
+
+  // The change survives a reload (it is on the server, not just in the page).
+  await gotoHydrated(page, "/profile");
+  await expect(page.getByLabel("Subdomain")).toHaveValue("insurance");
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await page.goto("/profile");
+  await expect(page).toHaveURL(/\/login\?next=\/profile$/);
+  expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
+});
+
+test("the first account is the administrator and can filter the audit log", async ({ page }) => {
+  await gotoHydrated(page, "/login");
+  await page.getByLabel("Username").fill(user.name);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("who")).toContainText(user.name);
+  await page.getByRole("link", { name: "Audit log" }).click();
+  await expect(page).toHaveURL(/\/audit$/);
+  const table = page.getByTestId("audit-table");
+  await expect(table).toContainText("auth.register");
+  await expect(table).toContainText("user.update_profile");
+  await page.getByLabel("Outcome").selectOption("denied");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/outcome=denied/);
+  await expect(table).toContainText("auth.login");
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(table).toContainText("wrong username or password");
+});
