@@ -32,7 +32,7 @@ test("register, log out, log in, change subdomain, log out", async ({ page }) =>
   await page.getByLabel("Username").fill(user.name);
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password", { exact: true }).fill(user.password);
-  await page.getByLabel("Domain").selectOption("finance");
+  await page.getByLabel("Domain", { exact: true }).selectOption("finance");
   await page.getByLabel("Subdomain").selectOption("fraud-detection");
   await page.getByRole("button", { name: "Create account" }).click();
 
