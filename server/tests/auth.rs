@@ -312,3 +312,19 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn the_configured_admin_is_admin_even_when_not_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_tests(dir.path());
+    config.admin = Some("Carol".into());
+    let srv = TestServer::start(config).await;
+    let first = srv.user("root").await;
+    let bob = srv.user("bob").await;
+    let carol = srv.user("carol").await;
+    for (u, role) in [(&first, "admin"), (&bob, "user"), (&carol, "admin")] {
+        let me: Value = srv.get_as(&u.access, "/api/me").await.json().await.unwrap();
+        assert_eq!(me["role"], role, "{}", u.username);
+    }
+    srv.stop().await;
+}

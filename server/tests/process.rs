@@ -156,6 +156,10 @@ fn audit_verify_command_passes_an_intact_log_and_names_a_tampered_entry() {
     assert_eq!(http_post_json(&addr, "/api/auth/login", r#"{"username":"alice","password":"wrong password!!"}"#), Some(401));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("listening"), "{log}");
+    assert!(!log.contains("correct horse battery") && !log.contains("wrong password"), "a password reached the log:\n{log}");
 
     let verify = || {
         let mut c = cipherfold();
@@ -205,4 +209,15 @@ fn http_post_json(addr: &str, path: &str, body: &str) -> Option<u16> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn settings_in_a_dotenv_file_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "CIPHERFOLD_DATABASE=postgres://from-dotenv\n").unwrap();
+    let mut c = cipherfold();
+    c.current_dir(dir.path()).args(["--addr", "127.0.0.1:0"]);
+    let (code, stderr) = run_to_end(c);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(error_line(&stderr).contains("postgres://from-dotenv"), "{stderr}");
 }
