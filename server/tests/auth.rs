@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{client, TestServer};
+use common::{client, walk, TestServer};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -300,18 +300,6 @@ async fn passwords_and_tokens_never_reach_the_database_in_clear() {
     assert!(haystack.windows(5).any(|w| w == b"alice"));
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
 
 #[tokio::test]
 async fn the_configured_admin_is_admin_even_when_not_first() {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{client, TestServer};
+use common::{client, walk, TestServer};
 use serde_json::Value;
 use server::config::{Config, DatabaseUrl};
 
@@ -60,17 +60,3 @@ async fn broken_object_store_is_named_with_503() {
     srv.stop().await;
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}

@@ -77,29 +77,7 @@ fn bad_urls_are_explained() {
 #[test]
 fn sigterm_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let mut c = cipherfold();
-    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(dir.path());
-    let mut child = c.spawn().unwrap();
-
-    // Wait until it answers health over plain HTTP/1.1.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("server exited early ({status}): {err}");
-        }
-        if http_get_status(&addr, "/api/health") == Some(200) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, _addr) = spawn_healthy(dir.path());
     // The default embedded database went to the data directory.
     assert!(dir.path().join("db").exists(), "surrealkv directory missing");
     assert!(dir.path().join("objects").is_dir(), "object directory missing");
@@ -120,6 +98,32 @@ fn sigterm_shuts_down_gracefully() {
     assert!(err.contains("shutting down") && err.contains("stopped"), "{err}");
 }
 
+/// Starts `cipherfold serve` on a free port with its data in `data_dir` and waits until it
+/// answers health.
+fn spawn_healthy(data_dir: &std::path::Path) -> (std::process::Child, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut c = cipherfold();
+    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(data_dir);
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            panic!("server exited early ({status}): {err}");
+        }
+        if http_get_status(&addr, "/api/health") == Some(200) {
+            return (child, addr);
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A minimal HTTP/1.1 GET, so this test needs no client library and no runtime.
 fn http_get_status(addr: &str, path: &str) -> Option<u16> {
     use std::io::Write;
@@ -134,19 +138,7 @@ fn http_get_status(addr: &str, path: &str) -> Option<u16> {
 #[test]
 fn audit_verify_command_passes_an_intact_log_and_names_a_tampered_entry() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let addr = format!("127.0.0.1:{port}");
-    let mut c = cipherfold();
-    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(dir.path());
-    let mut child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http_get_status(&addr, "/api/health") != Some(200) {
-        assert!(Instant::now() < deadline && child.try_wait().unwrap().is_none(), "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, addr) = spawn_healthy(dir.path());
     for (user, pass) in [("root", "correct horse battery"), ("alice", "correct horse battery")] {
         let body = format!(
             r#"{{"username":"{user}","email":"{user}@example.org","password":"{pass}","domain":"retail","subdomain":"pricing"}}"#

@@ -112,3 +112,19 @@ impl TestServer {
         client().get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 }
+
+/// Every file below `dir` (none if it does not exist).
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
