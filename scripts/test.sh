@@ -15,11 +15,20 @@ forbidden="$(cargo tree -q -p app -e normal --prefix none | awk '{print $1}' | g
 [ -z "$forbidden" ] || die "crate app depends on: $forbidden (keep these in server)"
 
 log "cargo tests"
-cargo test -p app -p server --no-fail-fast
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+cargo test -p app -p server --no-fail-fast 2>&1 | tee "$results/cargo.log"
 
 scripts/build-site.sh
 
 log "browser tests (Playwright + Chromium)"
 cd "$REPO/end2end"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
-CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" npx playwright test
+CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" PLAYWRIGHT_JSON_OUTPUT_NAME="$results/e2e.json" \
+    npx playwright test --reporter=list,json
+
+# One closing line over both runners.
+read -r rust_pass rust_fail < <(awk '/^test result:/ {p+=$4; f+=$6} END {print p+0, f+0}' "$results/cargo.log")
+read -r e2e_pass e2e_fail < <(node -e 'const s=require(process.argv[1]).stats; console.log(s.expected, s.unexpected)' "$results/e2e.json")
+echo "cargo: $rust_pass passed, browser: $e2e_pass passed"
+echo "all: $((rust_pass + e2e_pass)) passed, $((rust_fail + e2e_fail)) failed"

@@ -92,3 +92,31 @@ test("the first account is the administrator and can filter the audit log", asyn
   await expect(table.locator("tbody tr")).toHaveCount(1);
   await expect(table).toContainText("wrong username or password");
 });
+
+test("an expired access cookie is renewed from the refresh cookie on the next page load", async ({ page, context }) => {
+  await gotoHydrated(page, "/login");
+  await page.getByLabel("Username").fill(user.name);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("who")).toContainText(user.name);
+
+  const cookie = async (name: string) => (await context.cookies()).find((c) => c.name === name);
+  const before = await cookie("cf_refresh");
+  expect(before?.httpOnly).toBe(true);
+  expect(before?.sameSite).toBe("Strict");
+  // Replace the access cookie with one that no longer verifies, as an expired one would not.
+  const access = (await cookie("cf_access"))!;
+  await context.addCookies([{ ...access, value: "expired.or.garbage" }]);
+
+  await page.goto("/profile");
+  await expect(page).toHaveURL(/\/profile$/);
+  await expect(page.getByTestId("profile-username")).toHaveText(user.name);
+  const after = await cookie("cf_refresh");
+  expect(after?.value).not.toBe(before?.value);
+  expect((await cookie("cf_access"))?.value).not.toBe("expired.or.garbage");
+
+  // The renewed session keeps working, which it would not if the new cookies had been lost
+  // (the old refresh token is spent, and using it again would end the session).
+  await page.reload();
+  await expect(page.getByTestId("profile-username")).toHaveText(user.name);
+});

@@ -57,9 +57,16 @@ test("service worker activates, caches the shell, and serves it offline", async 
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto("/");
+  // `ready` resolves once there is an active worker, which may still be "activating".
   const state = await page.evaluate(async () => {
     const reg = await navigator.serviceWorker.ready;
-    return reg.active?.state;
+    const sw = reg.active!;
+    if (sw.state !== "activated") {
+      await new Promise<void>((resolve) =>
+        sw.addEventListener("statechange", () => sw.state === "activated" && resolve())
+      );
+    }
+    return sw.state;
   });
   expect(state).toBe("activated");
   // The cache is named after the build, and holds the wasm bundle.

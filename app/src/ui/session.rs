@@ -23,7 +23,9 @@ pub fn provide_session() {
     let register = ServerAction::<Register>::new();
     let update_profile = ServerAction::<UpdateProfile>::new();
     let change_password = ServerAction::<ChangePassword>::new();
-    let user = Resource::new(
+    // Blocking: the server holds the page's head until this resolves, so the cookies of a
+    // silent session renewal (set while answering it) are in the response headers.
+    let user = Resource::new_blocking(
         move || {
             (
                 login.version().get(),
