@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Builds the site and the release server (installing whatever is missing), then serves
-# Cipherfold on http://127.0.0.1:3000 with the embedded database and object store under
-# ./data. Extra arguments go to `cipherfold serve` (see `cipherfold serve --help`).
+# Builds the site and the server (installing whatever is missing), then serves Cipherfold on
+# http://127.0.0.1:3000 with the embedded database and object store under ./data.
+# Extra arguments go to `cipherfold serve` (see `cipherfold serve --help`).
+# CIPHERFOLD_PROFILE=dev uses the debug build that scripts/test.sh already made (faster to
+# get going, slower to run); the default is an optimised release build.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 
+profile="${CIPHERFOLD_PROFILE:-release}"
+case "$profile" in
+    release) dir=release ;;
+    dev) dir=debug ;;
+    *) die "CIPHERFOLD_PROFILE must be release or dev, not '$profile'" ;;
+esac
 scripts/build-site.sh
-log "building the server (release)"
-cargo build -q --release -p server --bin cipherfold
-exec "$CARGO_TARGET_DIR/release/cipherfold" serve "$@"
+log "building the server (profile $profile; the first release build takes a while)"
+cargo build -q --profile "$profile" -p server --bin cipherfold
+exec "$CARGO_TARGET_DIR/$dir/cipherfold" serve "$@"
