@@ -28,7 +28,7 @@ ensure_apt() {
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing Debian packages: ${missing[*]}"
     if [ $_apt_updated = 0 ]; then as_root apt-get update -qq; _apt_updated=1; fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # WASM_MODE=rustup where the rustup wasm32 target exists, else Debian's rustc-web with build-std.
