@@ -213,13 +213,7 @@ impl Auth {
     pub async fn refresh(&self, token: &str, client: &str) -> Result<Session, ApiError> {
         const ACTION: &str = "auth.refresh";
         let hash = super::util::sha256_hex(token.as_bytes());
-        let mut r = self
-            .db
-            .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
-            .bind(("h", hash.clone()))
-            .await
-            .map_err(db_error)?;
-        let Some(row) = r.take::<Option<RefreshRow>>(0).map_err(db_error)? else {
+        let Some(row) = self.find_refresh(&hash).await? else {
             return self.refuse(ANONYMOUS, ACTION, "unknown token", client, refresh_invalid()).await;
         };
         if row.used || row.revoked {
@@ -257,6 +251,16 @@ impl Auth {
     pub async fn session_for(&self, user_id: &str) -> Result<Session, ApiError> {
         let a = self.find_by("uid", user_id).await?.ok_or(ApiError::NotFound)?;
         self.new_session(&a, &random_id()).await
+    }
+
+    async fn find_refresh(&self, hash: &str) -> Result<Option<RefreshRow>, ApiError> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
+            .bind(("h", hash.to_owned()))
+            .await
+            .map_err(db_error)?;
+        r.take::<Option<RefreshRow>>(0).map_err(db_error)
     }
 
     async fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
@@ -301,14 +305,7 @@ impl Auth {
     pub async fn logout(&self, actor: Option<&Actor>, refresh_token: Option<&str>, client: &str) -> Result<(), ApiError> {
         let mut who = actor.map(|a| a.user_id.clone());
         if let Some(token) = refresh_token {
-            let hash = super::util::sha256_hex(token.as_bytes());
-            let mut r = self
-                .db
-                .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
-                .bind(("h", hash))
-                .await
-                .map_err(db_error)?;
-            if let Some(row) = r.take::<Option<RefreshRow>>(0).map_err(db_error)? {
+            if let Some(row) = self.find_refresh(&super::util::sha256_hex(token.as_bytes())).await? {
                 self.revoke_family(&row.family).await?;
                 who.get_or_insert(row.user_id);
             }
