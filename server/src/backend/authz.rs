@@ -49,8 +49,9 @@ impl Action<'_> {
 
 pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
     let allowed = match action {
-        Action::ReadAccount { owner } | Action::UpdateAccount { owner } => owner == actor.user_id || actor.is_admin(),
-        Action::DeleteAccount { owner } => owner == actor.user_id || actor.is_admin(),
+        Action::ReadAccount { owner } | Action::UpdateAccount { owner } | Action::DeleteAccount { owner } => {
+            owner == actor.user_id || actor.is_admin()
+        }
         Action::ReadAudit => actor.is_admin(),
     };
     if allowed {

@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 
 use app::api::{Cookies, UiBackend};
 use app::model::audit::{AuditEntry, AuditQuery};
-use app::model::auth::{LoginRequest, Me, PasswordChange, ProfileUpdate, RegisterRequest};
+use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::ApiError;
 
 use super::api::{access_token, cleared_cookies, client_addr, cookie_value, session_cookies, wants_secure, REFRESH_COOKIE};
@@ -50,10 +50,9 @@ impl UiBackend for UiAdapter {
     }
 
     async fn register(&self, parts: &Parts, req: RegisterRequest) -> Result<(Me, Cookies), ApiError> {
-        let client = client_addr(parts);
-        let login = LoginRequest { username: req.username.clone(), password: req.password.clone() };
-        self.backend.auth.register(req, &client).await?;
-        self.login(parts, login.username, login.password).await
+        let (username, password) = (req.username.clone(), req.password.clone());
+        self.backend.auth.register(req, &client_addr(parts)).await?;
+        self.login(parts, username, password).await
     }
 
     async fn login(&self, parts: &Parts, username: String, password: String) -> Result<(Me, Cookies), ApiError> {
