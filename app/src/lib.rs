@@ -5,7 +5,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod crypto;
 pub mod model;
+pub mod table;
 pub mod ui;
 
 /// The version every build of the workspace reports (footer, `/api/health`).

@@ -1,0 +1,106 @@
+//! `app::table` on the shared datasets and on the malformed inputs people actually upload.
+
+use app::table::{Cell, ColumnKind, ColumnStats, Format, Location, ParseOptions, Table, TableError};
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).expect("test data")
+}
+
+fn parse(bytes: &[u8], format: Format) -> Result<Table, TableError> {
+    Table::parse(bytes, format, &ParseOptions::default())
+}
+
+#[test]
+fn iris_reads_the_same_from_csv_json_and_excel() {
+    let csv = parse(&data("iris.csv"), Format::Csv).unwrap();
+    let json = parse(&data("iris.json"), Format::Json).unwrap();
+    let xlsx = parse(&data("iris.xlsx"), Format::Xlsx).unwrap();
+    assert_eq!(csv.rows.len(), 150);
+    let names: Vec<&str> = csv.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "species"]);
+    let kinds: Vec<ColumnKind> = csv.columns.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds[..4], [ColumnKind::Numeric; 4]);
+    assert_eq!(kinds[4], ColumnKind::Categorical);
+    assert_eq!(csv.rows[0], vec![Cell::Number(5.1), Cell::Number(3.5), Cell::Number(1.4), Cell::Number(0.2), Cell::Text("setosa".into())]);
+    assert_eq!(csv, json);
+    assert_eq!(csv, xlsx);
+    let s = csv.summaries();
+    assert_eq!(s[4].stats, ColumnStats::Categorical {
+        distinct: 3,
+        top: vec![("setosa".into(), 50), ("versicolor".into(), 50), ("virginica".into(), 50)],
+    });
+    let ColumnStats::Numeric { min, max, mean } = s[0].stats.clone() else { panic!("numeric") };
+    assert_eq!((min, max), (Some(4.3), Some(7.9)));
+    assert!((mean.unwrap() - 5.843333).abs() < 1e-5);
+}
+
+#[test]
+fn diabetes_has_442_numeric_rows() {
+    let t = parse(&data("diabetes.csv"), Format::Csv).unwrap();
+    assert_eq!((t.rows.len(), t.columns.len()), (442, 11));
+    assert!(t.columns.iter().all(|c| c.kind == ColumnKind::Numeric));
+    assert_eq!(t.columns[10].name, "progression");
+}
+
+#[test]
+fn csv_dialects_bom_quotes_delimiters_missing_and_booleans() {
+    let text = "\u{feff}name;score;passed;note\n\"Smith; J\";1,5;TRUE;\"said \"\"hi\"\"\"\nLee;NA;false;\n\nKim;3;true;x\n";
+    let t = parse(text.as_bytes(), Format::Csv).unwrap();
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["name", "score", "passed", "note"]);
+    // "1,5" is not a number in this file's dialect, so the column is categorical, as pandas would say.
+    assert_eq!(t.columns[1].kind, ColumnKind::Categorical);
+    assert_eq!(t.columns[2].kind, ColumnKind::Boolean);
+    assert_eq!(t.rows[0][0], Cell::Text("Smith; J".into()));
+    assert_eq!(t.rows[0][3], Cell::Text("said \"hi\"".into()));
+    assert_eq!(t.rows[1][1], Cell::Missing);
+    assert_eq!(t.rows[1][2], Cell::Bool(false));
+    assert_eq!(t.rows.len(), 3, "the blank line is not a row");
+    assert_eq!(t.summaries()[1].missing, 1);
+
+    let tsv = parse(b"1\t2\n3\t4\n", Format::Csv).unwrap();
+    assert_eq!(tsv.columns[0].name, "column_1", "a numeric first row is data, not a header");
+    assert_eq!(tsv.rows.len(), 2);
+    let forced = Table::parse(b"a,b\nc,d\n", Format::Csv, &ParseOptions { header: Some(false), sheet: None }).unwrap();
+    assert_eq!(forced.rows.len(), 2);
+}
+
+#[test]
+fn a_ragged_csv_names_its_line() {
+    let err = parse(b"a,b,c\n1,2,3\n4,5,6\n7,8\n", Format::Csv).unwrap_err();
+    assert_eq!(err, TableError::Invalid {
+        at: Location::Line { line: 4, field: None },
+        message: "expected 3 fields like the first line, found 2".into(),
+    });
+    assert_eq!(err.to_string(), "line 4: expected 3 fields like the first line, found 2");
+    let latin1 = parse(b"a,b\n1,caf\xe9\n", Format::Csv).unwrap_err();
+    assert!(matches!(latin1, TableError::Invalid { at: Location::Line { line: 2, field: Some(2) }, .. }), "{latin1:?}");
+    assert!(matches!(parse(b"", Format::Csv), Err(TableError::Empty(_))));
+    assert!(matches!(parse(b"a,b\n", Format::Csv), Err(TableError::Empty(_))));
+}
+
+#[test]
+fn json_lines_and_errors_with_places() {
+    let t = parse(b"{\"a\":1,\"b\":\"x\"}\n{\"b\":\"y\",\"c\":true}\n", Format::Json).unwrap();
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "keys in first-seen order");
+    assert_eq!(t.rows[1], vec![Cell::Missing, Cell::Text("y".into()), Cell::Bool(true)]);
+
+    let err = parse(b"[{\"a\":1},\n {\"a\":2,}]", Format::Json).unwrap_err();
+    assert!(matches!(err, TableError::Invalid { at: Location::Line { line: 2, .. }, .. }), "{err:?}");
+    let err = parse(b"[{\"a\":1},{\"a\":{\"nested\":1}}]", Format::Json).unwrap_err();
+    assert_eq!(err.to_string(), "record 2, key “a”: expected a number, string, boolean or null, found an object");
+    let err = parse(b"[{\"a\":1}, 3]", Format::Json).unwrap_err();
+    assert_eq!(err.to_string(), "record 2: expected a record ({…}), found a number");
+    let err = parse(b"{\"a\":1}\n{\"a\":\n", Format::Json).unwrap_err();
+    assert!(matches!(err, TableError::Invalid { at: Location::Line { line: 2, .. }, .. }), "{err:?}");
+}
+
+#[test]
+fn excel_sheets_by_name_and_unreadable_files() {
+    let err = Table::parse(&data("iris.xlsx"), Format::Xlsx, &ParseOptions { sheet: Some("Nope".into()), header: None })
+        .unwrap_err();
+    assert!(matches!(err, TableError::UnknownSheet { .. }), "{err:?}");
+    assert!(err.to_string().contains("Nope"));
+    assert!(matches!(parse(b"not a zip", Format::Xlsx), Err(TableError::Unreadable { .. })));
+}
