@@ -79,6 +79,12 @@ pub struct ServeArgs {
     /// Token signing key, hex (at least 32 bytes); default: generated once in DATA_DIR/keys.
     #[arg(long, env = "CIPHERFOLD_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// The trainer's X25519 private key, hex (32 bytes); default: generated once in DATA_DIR/keys.
+    #[arg(long, env = "CIPHERFOLD_TRAINER_KEY", hide_env_values = true)]
+    pub trainer_key: Option<String>,
+    /// Largest dataset (plaintext bytes) an upload may declare.
+    #[arg(long, env = "CIPHERFOLD_MAX_DATASET_BYTES", default_value_t = app::model::dataset::DEFAULT_MAX_BYTES)]
+    pub max_dataset_bytes: u64,
     /// Mark session cookies `Secure`: set this when users reach the server over HTTPS
     /// (requests with `X-Forwarded-Proto: https` get it anyway).
     #[arg(long, env = "CIPHERFOLD_SECURE_COOKIES")]
@@ -155,6 +161,8 @@ pub struct Config {
     pub site_root: PathBuf,
     pub admin: Option<String>,
     pub jwt_secret: Option<String>,
+    pub trainer_key: Option<String>,
+    pub max_dataset_bytes: u64,
     pub secure_cookies: bool,
 }
 
@@ -178,6 +186,8 @@ impl Config {
             site_root: args.site_root.clone(),
             admin: args.admin.clone(),
             jwt_secret: args.jwt_secret.clone(),
+            trainer_key: args.trainer_key.clone(),
+            max_dataset_bytes: args.max_dataset_bytes,
             secure_cookies: args.secure_cookies,
         })
     }
@@ -192,6 +202,8 @@ impl Config {
             site_root: dir.join("site"),
             admin: None,
             jwt_secret: None,
+            trainer_key: None,
+            max_dataset_bytes: app::model::dataset::DEFAULT_MAX_BYTES,
             secure_cookies: false,
         }
     }

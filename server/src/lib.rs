@@ -53,12 +53,31 @@ impl Server {
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
         tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        // Background work holds the backend; it ends with the server so the database closes.
+        let sweeper = spawn_sweeper(self.backend.clone());
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
-            .await?;
+            .await;
+        sweeper.abort();
+        let _ = sweeper.await;
+        served?;
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Removes uploads a crash left unfinished: at start, then every ten minutes.
+fn spawn_sweeper(backend: Backend) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match backend.datasets.sweep_stale(backend::datasets::STALE_PENDING_SECS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("removed {n} unfinished dataset uploads"),
+                Err(e) => tracing::warn!("sweeping unfinished uploads failed: {e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        }
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

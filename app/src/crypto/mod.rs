@@ -86,12 +86,12 @@ pub fn new_dataset_id() -> Result<String, CryptoError> {
     Ok(hex::encode(id))
 }
 
-pub(crate) fn b64(bytes: &[u8]) -> String {
+pub fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-pub(crate) fn unb64(what: &'static str, s: &str) -> Result<Vec<u8>, CryptoError> {
+pub fn unb64(what: &'static str, s: &str) -> Result<Vec<u8>, CryptoError> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
         .decode(s)

@@ -23,6 +23,8 @@ pub enum ApiError {
     NotFound,
     #[error("too many attempts; try again in {retry_after} s")]
     RateLimited { retry_after: u64 },
+    #[error("{message}")]
+    TooLarge { message: String },
     #[error("internal error: {message}")]
     Internal { message: String },
 }
@@ -36,6 +38,7 @@ impl ApiError {
             ApiError::Forbidden => 403,
             ApiError::NotFound => 404,
             ApiError::RateLimited { .. } => 429,
+            ApiError::TooLarge { .. } => 413,
             ApiError::Internal { .. } => 500,
         }
     }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod dataset;
 pub mod error;
 pub mod health;
 

@@ -34,6 +34,16 @@ pub enum Action<'a> {
     DeleteAccount { owner: &'a str },
     /// Read the audit log.
     ReadAudit,
+    /// Declare a dataset in an area (domain, subdomain).
+    CreateDataset { domain: &'a str, subdomain: &'a str },
+    /// See a dataset's metadata.
+    ReadDataset { owner: &'a str, domain: &'a str, subdomain: &'a str, shared: bool },
+    /// Send a dataset's ciphertext.
+    UploadDataset { owner: &'a str },
+    /// Fetch a dataset's ciphertext (to open it with the owner's key).
+    DownloadDataset { owner: &'a str },
+    /// Remove a dataset and its ciphertext.
+    DeleteDataset { owner: &'a str },
 }
 
 impl Action<'_> {
@@ -43,6 +53,11 @@ impl Action<'_> {
             Action::UpdateAccount { .. } => "user.update",
             Action::DeleteAccount { .. } => "user.delete",
             Action::ReadAudit => "audit.read",
+            Action::CreateDataset { .. } => "dataset.create",
+            Action::ReadDataset { .. } => "dataset.read",
+            Action::UploadDataset { .. } => "dataset.upload",
+            Action::DownloadDataset { .. } => "dataset.download",
+            Action::DeleteDataset { .. } => "dataset.delete",
         }
     }
 }
@@ -53,6 +68,16 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
             owner == actor.user_id || actor.is_admin()
         }
         Action::ReadAudit => actor.is_admin(),
+        Action::CreateDataset { domain, subdomain } => domain == actor.domain && subdomain == actor.subdomain,
+        // Shared metadata is visible inside its area; admins see everything for support.
+        Action::ReadDataset { owner, domain, subdomain, shared } => {
+            owner == actor.user_id
+                || actor.is_admin()
+                || (shared && domain == actor.domain && subdomain == actor.subdomain)
+        }
+        // Only the owner holds a key that opens the ciphertext; nobody else needs it.
+        Action::UploadDataset { owner } | Action::DownloadDataset { owner } => owner == actor.user_id,
+        Action::DeleteDataset { owner } => owner == actor.user_id || actor.is_admin(),
     };
     if allowed {
         Ok(())
@@ -86,5 +111,20 @@ mod tests {
         assert_eq!(authorize(&alice, Action::ReadAudit), Err(ApiError::Forbidden));
         assert!(authorize(&admin, Action::ReadAudit).is_ok());
         assert!(authorize(&admin, Action::DeleteAccount { owner: "bob" }).is_ok());
+    }
+
+    #[test]
+    fn datasets_shared_within_their_area_only() {
+        let alice = actor("alice", Role::User);
+        let admin = actor("root", Role::Admin);
+        let read = |owner, domain, subdomain, shared| Action::ReadDataset { owner, domain, subdomain, shared };
+        assert!(authorize(&alice, read("alice", "finance", "banking", false)).is_ok());
+        assert!(authorize(&alice, read("bob", "healthcare", "oncology", true)).is_ok());
+        assert!(authorize(&alice, read("bob", "healthcare", "oncology", false)).is_err());
+        assert!(authorize(&alice, read("bob", "healthcare", "cardiology", true)).is_err());
+        assert!(authorize(&admin, read("bob", "healthcare", "cardiology", false)).is_ok());
+        assert!(authorize(&admin, Action::DownloadDataset { owner: "bob" }).is_err());
+        assert!(authorize(&admin, Action::DeleteDataset { owner: "bob" }).is_ok());
+        assert!(authorize(&alice, Action::CreateDataset { domain: "healthcare", subdomain: "cardiology" }).is_err());
     }
 }

@@ -4,7 +4,10 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod datasets;
 pub mod db;
+pub mod keyfile;
+pub mod keys;
 pub mod schema;
 pub mod store;
 pub mod util;
@@ -23,6 +26,8 @@ pub struct Backend {
     pub store: Arc<dyn ObjectStore>,
     pub audit: Arc<audit::AuditLog>,
     pub auth: Arc<auth::Auth>,
+    pub trainer_keys: Arc<keys::TrainerKeys>,
+    pub datasets: Arc<datasets::Datasets>,
 }
 
 impl Backend {
@@ -35,7 +40,15 @@ impl Backend {
         let keys = auth::tokens::TokenKeys::load(&config.data_dir, config.jwt_secret.as_deref())?;
         let audit = Arc::new(audit::AuditLog::new(db.clone()));
         let auth = Arc::new(auth::Auth::new(db.clone(), keys, audit.clone(), config.admin.clone()));
-        Ok(Backend { db, store, audit, auth })
+        let trainer_keys = Arc::new(keys::TrainerKeys::load(&config.data_dir, config.trainer_key.as_deref())?);
+        let datasets = Arc::new(datasets::Datasets::new(
+            db.clone(),
+            store.clone(),
+            audit.clone(),
+            trainer_keys.clone(),
+            config.max_dataset_bytes,
+        ));
+        Ok(Backend { db, store, audit, auth, trainer_keys, datasets })
     }
 
     /// Checks each part with a real round trip, not just "is the handle there".

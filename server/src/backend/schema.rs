@@ -44,6 +44,38 @@ DEFINE FIELD IF NOT EXISTS outcome ON audit TYPE string;
 DEFINE FIELD IF NOT EXISTS prev_hash ON audit TYPE string;
 DEFINE FIELD IF NOT EXISTS hash ON audit TYPE string;
 DEFINE INDEX IF NOT EXISTS audit_seq ON audit FIELDS seq UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS owner_key SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS user_id ON owner_key TYPE string;
+DEFINE FIELD IF NOT EXISTS public_key ON owner_key TYPE string;
+DEFINE FIELD IF NOT EXISTS key_id ON owner_key TYPE string;
+DEFINE FIELD IF NOT EXISTS sealed_secret ON owner_key TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON owner_key TYPE string;
+DEFINE INDEX IF NOT EXISTS owner_key_user ON owner_key FIELDS user_id UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS dataset SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS uid ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS owner_id ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS owner ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS domain ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS subdomain ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS format ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS parse_options ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS schema ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS rows ON dataset TYPE int;
+DEFINE FIELD IF NOT EXISTS plaintext_size ON dataset TYPE int;
+DEFINE FIELD IF NOT EXISTS ciphertext_size ON dataset TYPE int;
+DEFINE FIELD IF NOT EXISTS wrapped_keys ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS envelope_header ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS shared ON dataset TYPE bool;
+DEFINE FIELD IF NOT EXISTS target ON dataset TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS status ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS created_at ON dataset TYPE string;
+DEFINE FIELD IF NOT EXISTS created_unix ON dataset TYPE int;
+DEFINE INDEX IF NOT EXISTS dataset_uid ON dataset FIELDS uid UNIQUE;
+DEFINE INDEX IF NOT EXISTS dataset_owner ON dataset FIELDS owner_id;
+DEFINE INDEX IF NOT EXISTS dataset_area ON dataset FIELDS domain, subdomain;
 "#;
 
 pub async fn apply(db: &Db) -> Result<(), ServerError> {

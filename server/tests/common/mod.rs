@@ -10,6 +10,8 @@ use server::config::Config;
 use server::Server;
 use tokio::sync::oneshot;
 
+pub mod sealed;
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub backend: server::backend::Backend,

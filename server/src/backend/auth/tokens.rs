@@ -1,6 +1,5 @@
 //! Access tokens (HS256 JWTs, 15 minutes) and refresh tokens (random, stored hashed).
 
-use std::io::Write;
 use std::path::Path;
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -38,32 +37,16 @@ impl TokenKeys {
     /// The key from `CIPHERFOLD_JWT_SECRET` (hex, at least 32 bytes), else from the data
     /// directory, else a new random one written there with mode 0600.
     pub fn load(data_dir: &Path, from_env: Option<&str>) -> Result<Self, ServerError> {
-        if let Some(hexkey) = from_env {
-            let key = decode_key(hexkey.trim())
-                .ok_or_else(|| ServerError::Config("CIPHERFOLD_JWT_SECRET must be at least 64 hex characters (32 bytes)".into()))?;
-            return Ok(Self::from_secret(&key));
-        }
-        let path = data_dir.join(KEY_FILE);
-        let fail = |e: std::io::Error| ServerError::DataDir { path: path.clone(), reason: e.to_string() };
-        if path.exists() {
-            restrict(&path).map_err(fail)?;
-            let text = std::fs::read_to_string(&path).map_err(fail)?;
-            let key = decode_key(text.trim()).ok_or_else(|| ServerError::DataDir {
-                path: path.clone(),
-                reason: "is not a hex key of at least 32 bytes; remove it to have a new one made (all sessions end)".into(),
-            })?;
-            return Ok(Self::from_secret(&key));
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(fail)?;
-            restrict_dir(dir).map_err(fail)?;
-        }
-        let key: [u8; 32] = rand::random();
-        let mut f = create_private(&path).map_err(fail)?;
-        f.write_all(hex::encode(key).as_bytes()).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        tracing::info!(path = %path.display(), "generated a new token signing key");
-        Ok(Self::from_secret(&key))
+        let secret = crate::backend::keyfile::load_or_create(
+            data_dir,
+            KEY_FILE,
+            from_env,
+            "CIPHERFOLD_JWT_SECRET",
+            "token signing key (at least 32 bytes)",
+            |k| k.len() >= 32,
+            || zeroize::Zeroizing::new(rand::random::<[u8; 32]>().to_vec()),
+        )?;
+        Ok(Self::from_secret(&secret.bytes))
     }
 
     pub fn issue(&self, user_id: &str, role: Role) -> Result<(String, Claims), ApiError> {
@@ -90,40 +73,6 @@ impl TokenKeys {
             }
         })
     }
-}
-
-fn decode_key(hexkey: &str) -> Option<Vec<u8>> {
-    hex::decode(hexkey).ok().filter(|k| k.len() >= 32)
-}
-
-#[cfg(unix)]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
-}
-#[cfg(not(unix))]
-fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
-}
-
-#[cfg(unix)]
-fn restrict(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-}
-#[cfg(not(unix))]
-fn restrict(_: &Path) -> std::io::Result<()> {
-    Ok(())
-}
-
-#[cfg(unix)]
-fn restrict_dir(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-}
-#[cfg(not(unix))]
-fn restrict_dir(_: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 /// A refresh token: what the client holds, and the hash we store.

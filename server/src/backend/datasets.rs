@@ -1,0 +1,488 @@
+//! Encrypted datasets: metadata in SurrealDB, the envelope in the object store under
+//! `datasets/{id}`. The server checks shape (length, header) but cannot read a byte of it;
+//! only [`Datasets::open_for_training`] can, with the trainer's key, and every call is audited.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use surrealdb::types::SurrealValue;
+use zeroize::Zeroizing;
+
+use app::crypto::envelope::{Header, StreamOpener, HEADER_LEN};
+use app::crypto::{dataset_id_bytes, unb64, wrap, Recipient, WrappedKey};
+use app::model::dataset::{DatasetInfo, DatasetStatus, NewDataset};
+use app::model::ApiError;
+use app::table::{Format, ParseOptions, Table};
+
+use super::audit::{AuditLog, Event};
+use super::authz::{authorize, Action, Actor};
+use super::db::Db;
+use super::keys::{owner_key, TrainerKeys};
+use super::util::{db_error, now_rfc3339, now_unix};
+
+/// Uploads that never finished (the server died mid-upload) are removed after this long.
+pub const STALE_PENDING_SECS: i64 = 60 * 60;
+/// Parts in flight per upload: enough to keep S3 busy, little enough memory (5 MiB each).
+const UPLOAD_CONCURRENCY: usize = 4;
+
+#[derive(Debug, Clone, SurrealValue)]
+struct DatasetRow {
+    uid: String,
+    name: String,
+    owner_id: String,
+    owner: String,
+    domain: String,
+    subdomain: String,
+    format: String,
+    parse_options: String,
+    schema: String,
+    rows: i64,
+    plaintext_size: i64,
+    ciphertext_size: i64,
+    wrapped_keys: String,
+    envelope_header: String,
+    shared: bool,
+    target: Option<String>,
+    status: String,
+    created_at: String,
+    created_unix: i64,
+}
+
+fn corrupt(what: &str) -> ApiError {
+    ApiError::Internal { message: format!("the stored dataset record is unreadable ({what})") }
+}
+
+impl DatasetRow {
+    fn wrapped_keys(&self) -> Result<Vec<WrappedKey>, ApiError> {
+        serde_json::from_str(&self.wrapped_keys).map_err(|_| corrupt("wrapped keys"))
+    }
+
+    fn parse_options(&self) -> Result<ParseOptions, ApiError> {
+        serde_json::from_str(&self.parse_options).map_err(|_| corrupt("parse options"))
+    }
+
+    fn format(&self) -> Result<Format, ApiError> {
+        Format::parse_name(&self.format).ok_or_else(|| corrupt("format"))
+    }
+
+    fn info(&self, viewer: &Actor) -> Result<DatasetInfo, ApiError> {
+        let owner_view = viewer.user_id == self.owner_id;
+        Ok(DatasetInfo {
+            id: self.uid.clone(),
+            name: self.name.clone(),
+            owner_id: self.owner_id.clone(),
+            owner: self.owner.clone(),
+            domain: self.domain.clone(),
+            subdomain: self.subdomain.clone(),
+            format: self.format()?,
+            parse_options: self.parse_options()?,
+            schema: serde_json::from_str(&self.schema).map_err(|_| corrupt("schema"))?,
+            rows: self.rows.max(0) as u64,
+            plaintext_size: self.plaintext_size.max(0) as u64,
+            ciphertext_size: self.ciphertext_size.max(0) as u64,
+            shared: self.shared,
+            target: self.target.clone(),
+            status: if self.status == "ready" { DatasetStatus::Ready } else { DatasetStatus::Pending },
+            created_at: self.created_at.clone(),
+            owner_wrapped_key: if owner_view {
+                self.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Owner)
+            } else {
+                None
+            },
+        })
+    }
+
+    fn read_action(&self) -> Action<'_> {
+        Action::ReadDataset { owner: &self.owner_id, domain: &self.domain, subdomain: &self.subdomain, shared: self.shared }
+    }
+}
+
+pub fn blob_path(id: &str) -> StorePath {
+    StorePath::from(format!("datasets/{id}"))
+}
+
+/// Why an upload was refused; the record is removed, so the client starts again from `POST`.
+fn upload_error(message: impl Into<String>) -> ApiError {
+    ApiError::field("body", message)
+}
+
+pub struct Datasets {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    audit: Arc<AuditLog>,
+    trainer: Arc<TrainerKeys>,
+    max_bytes: u64,
+}
+
+impl Datasets {
+    pub fn new(db: Db, store: Arc<dyn ObjectStore>, audit: Arc<AuditLog>, trainer: Arc<TrainerKeys>, max_bytes: u64) -> Self {
+        Datasets { db, store, audit, trainer, max_bytes }
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
+        self.audit.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
+    }
+
+    /// Audits a refusal or failure, then returns it.
+    async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
+        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. }) { "denied" } else { "failed" };
+        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
+        Err(err)
+    }
+
+    async fn row(&self, id: &str) -> Result<Option<DatasetRow>, ApiError> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM dataset WHERE uid = $id LIMIT 1")
+            .bind(("id", id.to_owned()))
+            .await
+            .map_err(db_error)?;
+        r.take::<Option<DatasetRow>>(0).map_err(db_error)
+    }
+
+    /// The row if the actor may do `action` to it. Someone who may not even read it gets 404,
+    /// so ids of other people's datasets cannot be probed.
+    async fn authorized_row(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        action: fn(&DatasetRow) -> Action<'_>,
+        client: &str,
+    ) -> Result<DatasetRow, ApiError> {
+        let Some(row) = self.row(id).await? else {
+            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        };
+        if authorize(actor, row.read_action()).is_err() {
+            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        }
+        if let Err(e) = authorize(actor, action(&row)) {
+            return self.refuse(&actor.user_id, name, id, client, e).await;
+        }
+        Ok(row)
+    }
+
+    pub async fn create(&self, actor: &Actor, req: NewDataset, client: &str) -> Result<DatasetInfo, ApiError> {
+        const ACTION: &str = "dataset.create";
+        let header = match req.validate(self.max_bytes) {
+            Ok(h) => h,
+            Err(e) => return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await,
+        };
+        if req.domain != actor.domain || req.subdomain != actor.subdomain {
+            let e = ApiError::field(
+                "domain",
+                format!("datasets go in your own area ({} · {}); change it on your profile first", actor.domain, actor.subdomain),
+            );
+            return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+        }
+        if let Err(e) = authorize(actor, Action::CreateDataset { domain: &req.domain, subdomain: &req.subdomain }) {
+            return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+        }
+        // The key ids must be the current ones, or the trainer (or the owner) could never open it.
+        let trainer_id = self.trainer.pair().key_id();
+        let owner = owner_key(&self.db, &actor.user_id).await?;
+        for w in &req.wrapped_keys {
+            let expected = match w.recipient {
+                Recipient::Trainer => Some(trainer_id.clone()),
+                Recipient::Owner => owner.as_ref().map(|k| k.key_id.clone()),
+            };
+            if expected.as_deref() != Some(w.key_id.as_str()) {
+                let e = ApiError::field(
+                    "wrapped_keys",
+                    "a data key is wrapped to a key this server does not know; fetch /api/keys/trainer and /api/keys/me again",
+                );
+                return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+            }
+        }
+        let row = DatasetRow {
+            uid: req.id.clone(),
+            name: req.name.trim().to_owned(),
+            owner_id: actor.user_id.clone(),
+            owner: actor.username.clone(),
+            domain: req.domain.clone(),
+            subdomain: req.subdomain.clone(),
+            format: req.format.as_str().to_owned(),
+            parse_options: serde_json::to_string(&req.parse_options).map_err(internal)?,
+            schema: serde_json::to_string(&req.schema).map_err(internal)?,
+            rows: req.rows as i64,
+            plaintext_size: req.plaintext_size as i64,
+            ciphertext_size: header.envelope_len(req.plaintext_size) as i64,
+            wrapped_keys: serde_json::to_string(&req.wrapped_keys).map_err(internal)?,
+            envelope_header: req.envelope_header.clone(),
+            shared: req.shared,
+            target: req.target.clone(),
+            status: "pending".into(),
+            created_at: now_rfc3339(),
+            created_unix: now_unix(),
+        };
+        let created = self.db.query("CREATE dataset CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
+        if let Err(e) = created {
+            if e.to_string().contains("dataset_uid") {
+                let e = ApiError::Conflict { message: "a dataset with this id exists; seal again with a new id".into(), field: Some("id".into()) };
+                return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+            }
+            return Err(db_error(e));
+        }
+        self.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
+        row.info(actor)
+    }
+
+    /// Streams the envelope into the object store as a multipart upload. It becomes `ready`
+    /// only if exactly the declared length arrives and starts with the declared header;
+    /// anything else aborts the upload and removes the record.
+    pub async fn upload<S, E>(&self, actor: &Actor, id: &str, mut body: S, client: &str) -> Result<DatasetInfo, ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        const ACTION: &str = "dataset.upload";
+        let row = self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
+        // Claim the upload, so two concurrent PUTs cannot interleave.
+        let mut claimed = self
+            .db
+            .query("UPDATE dataset SET status = 'uploading' WHERE uid = $id AND status = 'pending' RETURN AFTER")
+            .bind(("id", id.to_owned()))
+            .await
+            .map_err(db_error)?;
+        let claimed: Vec<DatasetRow> = claimed.take(0).map_err(db_error)?;
+        if claimed.is_empty() {
+            let e = ApiError::Conflict { message: "this dataset is already uploaded or being uploaded".into(), field: None };
+            return self.refuse(&actor.user_id, ACTION, id, client, e).await;
+        }
+        let expected = row.ciphertext_size.max(0) as u64;
+        let header = unb64("envelope header", &row.envelope_header).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        let path = blob_path(id);
+        let result = async {
+            let upload = self.store.put_multipart(&path).await.map_err(store_error)?;
+            let mut writer = WriteMultipart::new(upload);
+            let mut received: u64 = 0;
+            let mut head: Vec<u8> = Vec::with_capacity(HEADER_LEN);
+            let outcome = loop {
+                let chunk = match body.next().await {
+                    None => break Ok(()),
+                    Some(Err(e)) => break Err(upload_error(format!("the upload was interrupted: {e}"))),
+                    Some(Ok(c)) => c,
+                };
+                received += chunk.len() as u64;
+                if received > expected {
+                    break Err(upload_error(format!(
+                        "the upload is longer than the {expected} bytes the envelope's metadata describes"
+                    )));
+                }
+                if head.len() < HEADER_LEN {
+                    let take = (HEADER_LEN - head.len()).min(chunk.len());
+                    head.extend_from_slice(&chunk[..take]);
+                    if head.len() == HEADER_LEN && head != header {
+                        break Err(upload_error("the upload does not start with the declared envelope header"));
+                    }
+                }
+                if let Err(e) = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await {
+                    break Err(store_error(e));
+                }
+                writer.write(&chunk);
+            };
+            let outcome = outcome.and_then(|()| {
+                if received == expected {
+                    Ok(())
+                } else {
+                    Err(upload_error(format!("the upload ended after {received} of {expected} bytes")))
+                }
+            });
+            match outcome {
+                Ok(()) => writer.finish().await.map(|_| ()).map_err(store_error),
+                Err(e) => {
+                    if let Err(abort) = writer.abort().await {
+                        tracing::warn!(dataset = id, "aborting the multipart upload failed: {abort}");
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                self.db
+                    .query("UPDATE dataset SET status = 'ready' WHERE uid = $id")
+                    .bind(("id", id.to_owned()))
+                    .await
+                    .and_then(|r| r.check())
+                    .map_err(db_error)?;
+                self.record(&actor.user_id, ACTION, id, client, &format!("ok ({expected} bytes)")).await?;
+                let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
+                row.info(actor)
+            }
+            Err(e) => {
+                self.remove(id).await;
+                self.refuse(&actor.user_id, ACTION, id, client, e).await
+            }
+        }
+    }
+
+    /// Removes the blob (if any) and the record; used for failed uploads and stale ones.
+    async fn remove(&self, id: &str) {
+        match self.store.delete(&blob_path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(dataset = id, "could not delete the blob: {e}"),
+        }
+        if let Err(e) = self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await {
+            tracing::warn!(dataset = id, "could not delete the record: {e}");
+        }
+    }
+
+    pub async fn owner_key(&self, actor: &Actor) -> Result<Option<app::model::dataset::OwnerKey>, ApiError> {
+        owner_key(&self.db, &actor.user_id).await
+    }
+
+    /// Stores the caller's key pair (public half, passphrase-sealed secret half), once.
+    pub async fn set_owner_key(&self, actor: &Actor, key: &app::model::dataset::OwnerKey, client: &str) -> Result<(), ApiError> {
+        const ACTION: &str = "key.owner.create";
+        match super::keys::put_owner_key(&self.db, &actor.user_id, key).await {
+            Ok(()) => self.record(&actor.user_id, ACTION, &key.key_id, client, "ok").await,
+            Err(e) => self.refuse(&actor.user_id, ACTION, &key.key_id, client, e).await,
+        }
+    }
+
+    /// Own datasets (any status but mid-upload) and ready ones shared into the caller's area.
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<DatasetInfo>, ApiError> {
+        let mut r = self
+            .db
+            .query(
+                "SELECT * OMIT id FROM dataset WHERE status = 'ready' AND (owner_id = $me OR \
+                 (shared = true AND domain = $d AND subdomain = $s)) ORDER BY created_unix DESC, uid",
+            )
+            .bind(("me", actor.user_id.clone()))
+            .bind(("d", actor.domain.clone()))
+            .bind(("s", actor.subdomain.clone()))
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+        rows.iter().map(|row| row.info(actor)).collect()
+    }
+
+    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<DatasetInfo, ApiError> {
+        let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
+        row.info(actor)
+    }
+
+    /// The ciphertext, streamed from the store, for the owner to open in their browser.
+    pub async fn blob(
+        &self,
+        actor: &Actor,
+        id: &str,
+        client: &str,
+    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + use<>), ApiError> {
+        const ACTION: &str = "dataset.download";
+        let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadDataset { owner: &r.owner_id }, client).await?;
+        if row.status != "ready" {
+            return self.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
+        }
+        let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
+        let size = got.meta.size;
+        self.record(&actor.user_id, ACTION, id, client, "ok").await?;
+        Ok((size, got.into_stream()))
+    }
+
+    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<(), ApiError> {
+        const ACTION: &str = "dataset.delete";
+        self.authorized_row(actor, id, ACTION, |r| Action::DeleteDataset { owner: &r.owner_id }, client).await?;
+        match self.store.delete(&blob_path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+        self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
+        self.record(&actor.user_id, ACTION, id, client, "ok").await
+    }
+
+    /// Removes uploads that were declared but never completed, e.g. after a crash mid-upload.
+    pub async fn sweep_stale(&self, older_than_secs: i64) -> Result<usize, ApiError> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM dataset WHERE status != 'ready' AND created_unix < $t")
+            .bind(("t", now_unix() - older_than_secs))
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+        for row in &rows {
+            self.remove(&row.uid).await;
+            self.record("system", "dataset.sweep", &row.uid, "-", "removed an unfinished upload").await?;
+        }
+        Ok(rows.len())
+    }
+
+    /// The trainer's door to plaintext: unwraps the data key with the trainer's private key,
+    /// verifies and decrypts the envelope as it streams in, parses it with `app::table`, and
+    /// checks it against the recorded schema. The decrypted bytes are zeroized on return.
+    /// `purpose` names the job (or test) on whose behalf this runs, for the audit log.
+    pub async fn open_for_training(&self, id: &str, purpose: &str) -> Result<Table, ApiError> {
+        const ACTION: &str = "dataset.open";
+        let result = self.open_inner(id).await;
+        let outcome = match &result {
+            Ok(t) => format!("ok ({purpose}; {} rows)", t.rows.len()),
+            Err(e) => format!("failed ({purpose}): {e}"),
+        };
+        self.record("trainer", ACTION, id, "-", &outcome).await?;
+        result
+    }
+
+    async fn open_inner(&self, id: &str) -> Result<Table, ApiError> {
+        let row = self.row(id).await?.filter(|r| r.status == "ready").ok_or(ApiError::NotFound)?;
+        let dataset_id = dataset_id_bytes(id).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        let wrapped = row
+            .wrapped_keys()?
+            .into_iter()
+            .find(|w| w.recipient == Recipient::Trainer)
+            .ok_or_else(|| corrupt("no trainer key"))?;
+        let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id).map_err(open_error)?;
+        let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
+        let mut opener = StreamOpener::new(key, dataset_id, got.meta.size);
+        let mut plain = Zeroizing::new(Vec::with_capacity(row.plaintext_size.max(0) as usize));
+        let mut stream = got.into_stream();
+        while let Some(piece) = stream.next().await {
+            opener.feed(&piece.map_err(store_error)?, &mut plain).map_err(open_error)?;
+        }
+        opener.finish().map_err(open_error)?;
+        let table = Table::parse(&plain, row.format()?, &row.parse_options()?)
+            .map_err(|e| ApiError::Internal { message: format!("the opened dataset does not parse: {e}") })?;
+        drop(plain);
+        let schema: Vec<app::table::Column> = serde_json::from_str(&row.schema).map_err(|_| corrupt("schema"))?;
+        if table.columns != schema || table.rows.len() as i64 != row.rows {
+            return Err(ApiError::Internal {
+                message: format!(
+                    "the opened dataset has {} rows and columns {:?}, but was declared with {} rows and {:?}",
+                    table.rows.len(),
+                    table.columns.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                    row.rows,
+                    schema.iter().map(|c| &c.name).collect::<Vec<_>>()
+                ),
+            });
+        }
+        Ok(table)
+    }
+
+    /// The parsed header of a stored dataset, for tests and diagnostics.
+    pub async fn header(&self, id: &str) -> Result<Header, ApiError> {
+        let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
+        let bytes = unb64("envelope header", &row.envelope_header).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        Header::parse(&bytes).map_err(|e| ApiError::Internal { message: e.to_string() })
+    }
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::Internal { message: e.to_string() }
+}
+
+fn store_error(e: object_store::Error) -> ApiError {
+    tracing::error!("object store error: {e}");
+    ApiError::Internal { message: "the object store failed; try again, and tell an administrator if it persists".into() }
+}
+
+fn open_error(e: app::crypto::CryptoError) -> ApiError {
+    ApiError::Internal { message: format!("the dataset could not be opened: {e}") }
+}

@@ -1,0 +1,105 @@
+//! `/api/keys/*` and `/api/datasets*`: see docs/api.md. Uploads and downloads stream; the
+//! server never holds a whole dataset in memory.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+
+use app::model::dataset::{NewDataset, OwnerKey};
+use app::model::ApiError;
+
+use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
+use super::AppState;
+use crate::backend::Backend;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/keys/trainer", get(trainer_key))
+        .route("/api/keys/me", get(my_key).put(put_my_key))
+        .route("/api/datasets", get(list).post(create))
+        .route("/api/datasets/{id}", get(one).delete(remove))
+        .route("/api/datasets/{id}/blob", put(upload).get(download))
+}
+
+type ApiResult<T> = Result<T, ApiFailure>;
+
+/// Public: anyone may wrap a key to the trainer; only the trainer can unwrap it.
+async fn trainer_key(State(b): State<Backend>) -> Response {
+    Json(b.trainer_keys.public()).into_response()
+}
+
+async fn my_key(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<Json<OwnerKey>> {
+    Ok(Json(b.datasets.owner_key(&actor).await?.ok_or(ApiError::NotFound)?))
+}
+
+async fn put_my_key(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ApiJson(key): ApiJson<OwnerKey>,
+) -> ApiResult<impl IntoResponse> {
+    b.datasets.set_owner_key(&actor, &key, &client).await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+async fn create(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<NewDataset>,
+) -> ApiResult<impl IntoResponse> {
+    let info = b.datasets.create(&actor, req, &client).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+async fn list(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.datasets.list(&actor).await?))
+}
+
+async fn one(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.datasets.get(&actor, &id, &client).await?))
+}
+
+async fn upload(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let info = b.datasets.upload(&actor, &id, body.into_data_stream(), &client).await?;
+    Ok(Json(info))
+}
+
+async fn download(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (size, stream) = b.datasets.blob(&actor, &id, &client).await?;
+    let mut res = Body::from_stream(stream).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn remove(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    b.datasets.delete(&actor, &id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
