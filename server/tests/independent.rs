@@ -33,3 +33,89 @@ async fn pyjwt_verifies_an_access_token_the_server_issued() {
     assert_eq!(v["ttl"], 900);
     srv.stop().await;
 }
+
+fn envelope_script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/envelope.py")
+}
+
+fn run_python(args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg(envelope_script())
+        .args(args)
+        .output()
+        .expect("python runs (set CIPHERFOLD_PYTHON or pip install cryptography)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "envelope.py {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+/// Rust seals (the code the browser runs), Python opens by docs/envelope.md alone.
+#[tokio::test]
+async fn python_opens_an_envelope_rust_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let plain = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/diabetes.csv")).unwrap();
+    let s = srv.seal(&plain, app::table::Format::Csv, None, 4096).await;
+    srv.store_dataset(&alice.access, &s).await;
+    let env_path = dir.path().join("envelope.bin");
+    std::fs::write(&env_path, &s.envelope).unwrap();
+    let wrapped_path = dir.path().join("wrapped.json");
+    std::fs::write(&wrapped_path, serde_json::to_vec(&s.declared.wrapped_keys[0]).unwrap()).unwrap();
+    let secret = std::fs::read_to_string(dir.path().join(server::backend::keys::TRAINER_KEY_FILE)).unwrap();
+    let out_path = dir.path().join("opened.csv");
+    run_python(&[
+        "open",
+        "--secret",
+        secret.trim(),
+        "--wrapped",
+        wrapped_path.to_str().unwrap(),
+        "--id",
+        &s.id,
+        "--envelope",
+        env_path.to_str().unwrap(),
+        "--out",
+        out_path.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&out_path).unwrap(), plain);
+    srv.stop().await;
+}
+
+/// Python seals by docs/envelope.md, uploads through the API, and the trainer's `open` reads it.
+#[tokio::test]
+async fn the_trainer_opens_an_envelope_python_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let input = concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv");
+    let plain = std::fs::read(input).unwrap();
+    // The metadata the browser would declare; only the envelope and the wrap come from Python.
+    let mut s = srv.seal(&plain, app::table::Format::Csv, None, 1024).await;
+    let trainer = srv.trainer_key().await;
+    let env_path = dir.path().join("py-envelope.bin");
+    let wrapped_path = dir.path().join("py-wrapped.json");
+    run_python(&[
+        "seal",
+        "--public",
+        &trainer.public_key,
+        "--id",
+        &s.id,
+        "--chunk-size",
+        "1024",
+        "--input",
+        input,
+        "--envelope",
+        env_path.to_str().unwrap(),
+        "--wrapped",
+        wrapped_path.to_str().unwrap(),
+    ]);
+    let envelope = std::fs::read(&env_path).unwrap();
+    s.declared.envelope_header = app::crypto::b64(&envelope[..40]);
+    s.declared.wrapped_keys = vec![serde_json::from_slice(&std::fs::read(&wrapped_path).unwrap()).unwrap()];
+    s.envelope = envelope;
+    srv.store_dataset(&alice.access, &s).await;
+    let table = srv.backend.datasets.open_for_training(&s.id, "python interop").await.unwrap();
+    assert_eq!(table.rows.len(), 150);
+    assert_eq!(table, app::table::Table::parse(&plain, app::table::Format::Csv, &Default::default()).unwrap());
+    srv.stop().await;
+}
