@@ -12,15 +12,18 @@ enum Who {
     Anonymous,
     /// The owner of the resource (alice).
     Owner,
-    /// Another ordinary user (bob).
+    /// Another ordinary user in the owner's domain and subdomain (bob).
     Other,
+    /// A user in another area (carol, finance / trading).
+    Outsider,
     Admin,
 }
 
 struct Case {
     who: Who,
     method: Method,
-    /// `{owner}` is replaced by alice's id.
+    /// `{owner}` is replaced by alice's id, `{dataset}` by her private dataset's, `{shared}`
+    /// by the one she shares with her area.
     path: &'static str,
     body: Option<Value>,
     expect: u16,
@@ -51,6 +54,32 @@ fn table() -> Vec<Case> {
         case(Admin, Method::GET, "/api/audit", None, 200),
         case(Anonymous, Method::GET, "/api/domains", None, 200),
         case(Anonymous, Method::GET, "/api/health", None, 200),
+        case(Anonymous, Method::GET, "/api/keys/trainer", None, 200),
+        case(Anonymous, Method::GET, "/api/keys/me", None, 401),
+        case(Owner, Method::GET, "/api/keys/me", None, 200),
+        case(Other, Method::GET, "/api/keys/me", None, 404),
+        case(Anonymous, Method::GET, "/api/datasets", None, 401),
+        case(Owner, Method::GET, "/api/datasets", None, 200),
+        case(Anonymous, Method::POST, "/api/datasets", Some(json!({})), 401),
+        case(Anonymous, Method::GET, "/api/datasets/{dataset}", None, 401),
+        case(Owner, Method::GET, "/api/datasets/{dataset}", None, 200),
+        case(Other, Method::GET, "/api/datasets/{dataset}", None, 404),
+        case(Admin, Method::GET, "/api/datasets/{dataset}", None, 200),
+        case(Other, Method::GET, "/api/datasets/{shared}", None, 200),
+        case(Outsider, Method::GET, "/api/datasets/{shared}", None, 404),
+        case(Anonymous, Method::GET, "/api/datasets/{dataset}/blob", None, 401),
+        case(Owner, Method::GET, "/api/datasets/{dataset}/blob", None, 200),
+        case(Other, Method::GET, "/api/datasets/{dataset}/blob", None, 404),
+        case(Other, Method::GET, "/api/datasets/{shared}/blob", None, 403),
+        case(Admin, Method::GET, "/api/datasets/{dataset}/blob", None, 403),
+        case(Other, Method::PUT, "/api/datasets/{shared}/blob", None, 403),
+        case(Owner, Method::PUT, "/api/datasets/{dataset}/blob", None, 409),
+        case(Anonymous, Method::DELETE, "/api/datasets/{dataset}", None, 401),
+        case(Other, Method::DELETE, "/api/datasets/{dataset}", None, 404),
+        case(Other, Method::DELETE, "/api/datasets/{shared}", None, 403),
+        case(Outsider, Method::DELETE, "/api/datasets/{shared}", None, 404),
+        case(Owner, Method::DELETE, "/api/datasets/{dataset}", None, 204),
+        case(Admin, Method::DELETE, "/api/datasets/{dataset}", None, 204),
     ]
 }
 
@@ -64,13 +93,24 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         let admin = srv.user("root").await; // first user: admin
         let alice = srv.user("alice").await;
         let bob = srv.user("bob").await;
+        assert_eq!(srv.register("carol", "finance", "trading").await.status(), 201);
+        let carol: Value = srv.login("carol", "correct horse battery").await.json().await.unwrap();
+        let carol = carol["access_token"].as_str().unwrap().to_owned();
+        let iris = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+        let owner_key = srv.owner_key(&alice.access).await;
+        let private = srv.seal(&iris, app::table::Format::Csv, Some(&owner_key), 1 << 20).await;
+        srv.store_dataset(&alice.access, &private).await;
+        let mut shared = srv.seal(&iris, app::table::Format::Csv, Some(&owner_key), 1 << 20).await;
+        shared.declared.shared = true;
+        srv.store_dataset(&alice.access, &shared).await;
         let token = match c.who {
             Who::Anonymous => None,
             Who::Owner => Some(alice.access.clone()),
             Who::Other => Some(bob.access.clone()),
+            Who::Outsider => Some(carol.clone()),
             Who::Admin => Some(admin.access.clone()),
         };
-        let path = c.path.replace("{owner}", &alice.id);
+        let path = c.path.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id);
         let mut req = client().request(c.method.clone(), srv.url(&path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
