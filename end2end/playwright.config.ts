@@ -7,7 +7,8 @@ import { join } from "node:path";
 const bin = process.env.CIPHERFOLD_BIN;
 if (!bin) throw new Error("CIPHERFOLD_BIN is not set: run the tests through scripts/test.sh");
 const port = Number(process.env.CIPHERFOLD_E2E_PORT ?? 3457);
-const dataDir = mkdtempSync(join(tmpdir(), "cipherfold-e2e-"));
+// Made once by the runner; its workers inherit the variable, so tests can inspect the server's files.
+const dataDir = (process.env.CIPHERFOLD_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "cipherfold-e2e-")));
 export const baseURL = `http://127.0.0.1:${port}`;
 
 export default defineConfig({

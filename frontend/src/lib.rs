@@ -1,7 +1,10 @@
-//! Browser entry point. The server renders every page; this crate only hydrates it,
-//! so the page is usable before the wasm arrives and interactive after.
+//! Browser entry point. The server renders every page; this crate hydrates it, so the page
+//! is usable before the wasm arrives and interactive after. The same bundle is loaded by the
+//! sealing worker, which calls the exports in [`sealing`].
 
 use wasm_bindgen::prelude::wasm_bindgen;
+
+pub mod sealing;
 
 /// Called by the hydration script that `leptos::HydrationScripts` puts in the page.
 #[wasm_bindgen]

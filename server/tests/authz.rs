@@ -57,7 +57,7 @@ fn table() -> Vec<Case> {
         case(Anonymous, Method::GET, "/api/keys/trainer", None, 200),
         case(Anonymous, Method::GET, "/api/keys/me", None, 401),
         case(Owner, Method::GET, "/api/keys/me", None, 200),
-        case(Other, Method::GET, "/api/keys/me", None, 404),
+        case(Other, Method::GET, "/api/keys/me", None, 204),
         case(Anonymous, Method::GET, "/api/datasets", None, 401),
         case(Owner, Method::GET, "/api/datasets", None, 200),
         case(Anonymous, Method::POST, "/api/datasets", Some(json!({})), 401),

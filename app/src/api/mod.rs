@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::model::audit::{AuditEntry, AuditQuery};
 use crate::model::auth::Me;
+use crate::model::dataset::DatasetInfo;
 #[cfg(feature = "ssr")]
 use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
 use crate::model::ApiError;
@@ -32,6 +33,8 @@ pub trait UiBackend: Send + Sync + 'static {
     async fn update_profile(&self, parts: &http::request::Parts, update: ProfileUpdate) -> Result<(Me, Cookies), ApiError>;
     async fn change_password(&self, parts: &http::request::Parts, change: PasswordChange) -> Result<Cookies, ApiError>;
     async fn audit(&self, parts: &http::request::Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError>;
+    async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
+    async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
 }
 
 #[cfg(feature = "ssr")]
@@ -109,4 +112,16 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub async fn audit_log(query: AuditQuery) -> Result<Result<Vec<AuditEntry>, ApiError>, ServerFnError> {
     let (b, parts) = context()?;
     finish(b.audit(&parts, query).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "datasets")]
+pub async fn list_datasets() -> Result<Result<Vec<DatasetInfo>, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.datasets(&parts).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "dataset")]
+pub async fn get_dataset(id: String) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.dataset(&parts, id).await)
 }

@@ -140,6 +140,10 @@ pub struct DatasetInfo {
     pub created_at: String,
     /// The owner's own wrapping of the data key; present only in the owner's view.
     pub owner_wrapped_key: Option<WrappedKey>,
+    /// Every wrapping (trainer and owner), in the owner's view only: harmless to show, since
+    /// each opens only with its recipient's private key, and it lets independent tools check.
+    #[serde(default)]
+    pub wrapped_keys: Vec<WrappedKey>,
 }
 
 /// `GET /api/keys/trainer`: where browsers wrap data keys to.

@@ -9,12 +9,13 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 use layout::Layout;
 use pages::account::{LoginPage, ProfilePage, RegisterPage};
 use pages::audit::AuditPage;
+use pages::datasets::{DatasetPage, DatasetsPage, UploadPage};
 use pages::{home::HomePage, not_found::NotFound};
 
 /// The name wasm-bindgen gives the browser bundle; `pkg/{OUTPUT_NAME}.js`, `_bg.wasm` and `.css`.
@@ -67,6 +68,9 @@ pub fn App() -> impl IntoView {
                     // visitor gets a real redirect to the login page.
                     <Route path=StaticSegment("profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("datasets") view=DatasetsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("datasets"), StaticSegment("new")) view=UploadPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("datasets"), ParamSegment("id")) view=DatasetPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

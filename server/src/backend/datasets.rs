@@ -92,6 +92,7 @@ impl DatasetRow {
             } else {
                 None
             },
+            wrapped_keys: if owner_view { self.wrapped_keys()? } else { Vec::new() },
         })
     }
 

@@ -9,7 +9,6 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 
 use app::model::dataset::{NewDataset, OwnerKey};
-use app::model::ApiError;
 
 use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
 use super::AppState;
@@ -31,8 +30,12 @@ async fn trainer_key(State(b): State<Backend>) -> Response {
     Json(b.trainer_keys.public()).into_response()
 }
 
-async fn my_key(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<Json<OwnerKey>> {
-    Ok(Json(b.datasets.owner_key(&actor).await?.ok_or(ApiError::NotFound)?))
+/// 204 before the first upload: "no key yet" is a normal state, not a missing resource.
+async fn my_key(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<Response> {
+    Ok(match b.datasets.owner_key(&actor).await? {
+        Some(k) => Json(k).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 async fn put_my_key(

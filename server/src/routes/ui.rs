@@ -4,6 +4,7 @@
 use axum::http::request::Parts;
 
 use app::api::{Cookies, UiBackend};
+use app::model::dataset::DatasetInfo;
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::ApiError;
@@ -93,5 +94,15 @@ impl UiBackend for UiAdapter {
         let (actor, cookies) = self.actor(parts).await?;
         let entries = self.backend.auth.audit_list(&actor, &q, &client_addr(parts)).await?;
         Ok((entries, cookies))
+    }
+
+    async fn datasets(&self, parts: &Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.datasets.list(&actor).await?, cookies))
+    }
+
+    async fn dataset(&self, parts: &Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.datasets.get(&actor, &id, &client_addr(parts)).await?, cookies))
     }
 }

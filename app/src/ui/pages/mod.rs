@@ -2,5 +2,6 @@
 
 pub mod account;
 pub mod audit;
+pub mod datasets;
 pub mod home;
 pub mod not_found;

@@ -1,0 +1,145 @@
+import { test, expect, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gotoHydrated, watchErrors } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+const data = (name: string) => join(__dirname, "../../app/tests/data", name);
+const user = { username: "erin.e2e", password: "erin's long password", passphrase: "erin's dataset passphrase" };
+
+async function login(page: Page) {
+  const r = await page.request.post("/api/auth/login", { data: { username: user.username, password: user.password } });
+  expect(r.status()).toBe(200);
+}
+
+async function datasets(page: Page): Promise<any[]> {
+  const r = await page.request.get("/api/datasets");
+  expect(r.status()).toBe(200);
+  return r.json();
+}
+
+async function upload(page: Page, file: string, firstUpload: boolean) {
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(file);
+  await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser");
+  await expect(page.locator("#u-table table")).toBeVisible();
+  if (firstUpload) {
+    await page.getByLabel("Dataset key passphrase (at least 10 characters)").fill(user.passphrase);
+    await page.getByLabel("The same passphrase again").fill(user.passphrase);
+  } else {
+    await expect(page.locator("#u-key")).toBeHidden();
+  }
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
+  await expect(page.getByRole("link", { name: "View the dataset" })).toBeVisible();
+}
+
+test("register the uploader", async ({ page }) => {
+  const r = await page.request.post("/api/auth/register", {
+    data: { username: user.username, email: "erin@example.org", password: user.password, domain: "healthcare", subdomain: "oncology" },
+  });
+  expect(r.status()).toBe(201);
+});
+
+test("iris.xlsx, iris.json and diabetes.csv upload through the page, sealed in the browser", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  await upload(page, data("iris.xlsx"), true);
+  await upload(page, data("iris.json"), false);
+  await upload(page, data("diabetes.csv"), false);
+  const list = await datasets(page);
+  expect(list.map((d) => [d.name, d.format, d.rows, d.status]).sort()).toEqual([
+    ["diabetes", "csv", 442, "ready"],
+    ["iris", "json", 150, "ready"],
+    ["iris", "xlsx", 150, "ready"],
+  ]);
+  await gotoHydrated(page, "/datasets");
+  await expect(page.getByRole("heading", { name: "Healthcare · Oncology" })).toBeVisible();
+  await expect(page.getByTestId("dataset-table").locator("tbody tr")).toHaveCount(3);
+  expect(errors).toEqual([]);
+});
+
+test("a malformed CSV names its line and uploads nothing", async ({ page }) => {
+  await login(page);
+  const before = (await datasets(page)).length;
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles({
+    name: "broken.csv",
+    mimeType: "text/csv",
+    buffer: Buffer.from("a,b,c\n1,2,3\n4,5,6\n7,8\n9,10,11\n"),
+  });
+  await expect(page.getByRole("alert")).toContainText("line 4: expected 3 fields like the first line, found 2");
+  await expect(page.getByRole("button", { name: "Seal and upload" })).toBeDisabled();
+  expect((await datasets(page)).length).toBe(before);
+});
+
+test("the owner downloads and opens a dataset and sees the same rows", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  const iris = (await datasets(page)).find((d) => d.format === "json");
+  await gotoHydrated(page, `/datasets/${iris.id}`);
+  await page.getByLabel("Dataset key passphrase").fill("not the passphrase");
+  await page.getByRole("button", { name: "Download and open" }).click();
+  await expect(page.locator("#o-error")).toContainText("passphrase is wrong");
+  await page.getByLabel("Dataset key passphrase").fill(user.passphrase);
+  await page.getByRole("button", { name: "Download and open" }).click();
+  await expect(page.locator("#o-status")).toContainText("Opened in this browser: 150 rows.");
+  const rows = page.locator("#o-table tbody tr");
+  await expect(rows).toHaveCount(150);
+  await expect(rows.first().locator("td")).toHaveText(["5.1", "3.5", "1.4", "0.2", "setosa"]);
+  await expect(rows.last().locator("td")).toHaveText(["5.9", "3", "5.1", "1.8", "virginica"]);
+  expect(errors).toEqual([]);
+});
+
+test("Python's independent reader opens what the browser sealed, following docs/envelope.md", async ({ page }) => {
+  await login(page);
+  const diabetes = (await datasets(page)).find((d) => d.format === "csv");
+  const info = await (await page.request.get(`/api/datasets/${diabetes.id}`)).json();
+  const blob = await page.request.get(`/api/datasets/${diabetes.id}/blob`);
+  const dir = mkdtempSync(join(tmpdir(), "cf-interop-"));
+  writeFileSync(join(dir, "envelope.bin"), await blob.body());
+  writeFileSync(join(dir, "wrapped.json"), JSON.stringify(info.wrapped_keys.find((w: any) => w.recipient === "trainer")));
+  const dataDir = process.env.CIPHERFOLD_E2E_DATA_DIR!;
+  const secret = readFileSync(join(dataDir, "keys/trainer-x25519.hex"), "utf8").trim();
+  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
+    join(__dirname, "../../server/tests/independent/envelope.py"), "open", "--secret", secret,
+    "--wrapped", join(dir, "wrapped.json"), "--id", diabetes.id, "--envelope", join(dir, "envelope.bin"),
+    "--out", join(dir, "opened.csv"),
+  ]);
+  expect(readFileSync(join(dir, "opened.csv")).equals(readFileSync(data("diabetes.csv")))).toBe(true);
+});
+
+test("no plaintext row is in the server's data directory", async () => {
+  const dataDir = process.env.CIPHERFOLD_E2E_DATA_DIR!;
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d)) {
+      const p = join(d, e);
+      if (statSync(p).isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  walk(dataDir);
+  expect(files.some((f) => f.includes("/objects/datasets/"))).toBe(true);
+  const needles = ["5.1,3.5,1.4,0.2,setosa", "setosa", "versicolor", "59.0,2.0,32.1,101.0", "4.8598"];
+  for (const f of files) {
+    const bytes = readFileSync(f);
+    for (const n of needles) expect(bytes.includes(Buffer.from(n)), `${f} contains ${n}`).toBe(false);
+  }
+});
+
+test("WebCrypto and the wasm aes-gcm seal the same bytes", async ({ page }) => {
+  await gotoHydrated(page, "/");
+  const result = await page.evaluate(async () => {
+    const w = new Worker("/seal-worker.js", { type: "module" });
+    return await new Promise<any>((resolve) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.postMessage({ type: "bench", mb: 2 });
+    });
+  });
+  expect(result.type).toBe("bench");
+  expect(result.same).toBe(true);
+});
