@@ -57,7 +57,7 @@ fn DatasetList() -> impl IntoView {
                         areas.into_iter().map(|(area, ds)| view! {
                             <h2>{area.clone()}</h2>
                             <table class="data" data-testid="dataset-table">
-                                <caption>{format!("{} datasets in {area}", ds.len())}</caption>
+                                <caption>{format!("{} {} in {area}", ds.len(), if ds.len() == 1 { "dataset" } else { "datasets" })}</caption>
                                 <thead><tr>
                                     <th scope="col">"Name"</th><th scope="col">"Owner"</th><th scope="col">"Format"</th>
                                     <th scope="col">"Rows"</th><th scope="col">"Columns"</th><th scope="col">"Size"</th>
