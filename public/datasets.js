@@ -74,6 +74,9 @@ function uploadPage(form) {
     if (!file) return;
     status.textContent = `Reading ${file.name} in this browser…`;
     $('u-name').value = file.name.replace(/\.[^.]+$/, '');
+    $('p-parse').value = 0;
+    $('u-parse').hidden = false;
+    $('u-cancel').hidden = false;
     w.postMessage({ type: 'parse', file, sheet: $('u-sheet').value });
   };
   $('u-file').addEventListener('change', parse);
@@ -105,6 +108,7 @@ function uploadPage(form) {
     const m = e.data;
     if (m.type === 'parsed') {
       parsed = m.parsed;
+      $('u-cancel').hidden = true;
       status.textContent = `${parsed.rows} rows and ${parsed.columns.length} columns read from ${file.name}. Nothing has left this browser.`;
       renderTable($('u-table'), parsed.columns, parsed.preview, `First ${parsed.preview.length} of ${parsed.rows} rows`);
       const list = $('u-summaries');
@@ -119,7 +123,7 @@ function uploadPage(form) {
       $('u-preview').hidden = false;
       details.disabled = false;
     } else if (m.type === 'progress') {
-      const bar = m.phase === 'seal' ? $('p-seal') : $('p-upload');
+      const bar = { parse: $('p-parse'), seal: $('p-seal'), upload: $('p-upload') }[m.phase];
       bar.value = Math.round((100 * m.done) / Math.max(1, m.total));
     } else if (m.type === 'status') {
       status.textContent = m.message;
@@ -136,6 +140,7 @@ function uploadPage(form) {
       status.textContent = 'Cancelled; nothing was kept on the server.';
     } else if (m.type === 'error') {
       setBusy(false);
+      $('u-cancel').hidden = true;
       status.textContent = '';
       showError(error, parsed ? `The upload failed: ${m.message}` : `This file cannot be used: ${m.message}. Fix it and pick it again; nothing was uploaded.`);
     }

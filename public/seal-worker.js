@@ -2,10 +2,13 @@
 // ciphertext, off the page's thread. The format and all cryptography except the bulk AES-GCM
 // are the Rust code in the wasm bundle (app::table, app::crypto); WebCrypto does the bulk
 // cipher with nonces and associated data that Rust computes, because it is many times faster.
-import init, { parse_preview, SealSession, create_owner_key, open_owned } from '/pkg/cipherfold.js';
+import init, { parse_preview, CsvScan, SealSession, create_owner_key, open_owned } from '/pkg/cipherfold_worker.js';
 
-const ready = init({ module_or_path: '/pkg/cipherfold_bg.wasm' });
+const ready = init({ module_or_path: '/pkg/cipherfold_worker_bg.wasm' });
 const CHUNK = 1 << 20;
+// CSV is read in pieces of this size; JSON and Excel are read whole, up to WHOLE_LIMIT.
+const PIECE = 8 << 20;
+const WHOLE_LIMIT = 256 << 20;
 
 let cancelled = false;
 let xhr = null;
@@ -127,6 +130,34 @@ async function upload(m) {
   }
 }
 
+async function parse(m) {
+  cancelled = false;
+  const file = m.file;
+  if (/\.(csv|tsv|txt)$/i.test(file.name)) {
+    const scan = new CsvScan();
+    try {
+      for (let off = 0; off < file.size; off += PIECE) {
+        if (cancelled) return post({ type: 'cancelled' });
+        scan.push(new Uint8Array(await file.slice(off, Math.min(file.size, off + PIECE)).arrayBuffer()));
+        post({ type: 'progress', phase: 'parse', done: Math.min(file.size, off + PIECE), total: file.size });
+      }
+      post({ type: 'parsed', parsed: JSON.parse(scan.finish()) });
+    } finally {
+      scan.free();
+    }
+    return;
+  }
+  if (file.size > WHOLE_LIMIT) {
+    const mb = (file.size / 1048576).toFixed(0);
+    throw new Error(`JSON and Excel files are read whole in the browser, and this one is ${mb} MiB (the limit is 256 MiB); save it as CSV, which is read in pieces`);
+  }
+  post({ type: 'progress', phase: 'parse', done: 0, total: file.size });
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const parsed = JSON.parse(parse_preview(bytes, file.name, m.sheet || undefined));
+  post({ type: 'progress', phase: 'parse', done: file.size, total: file.size });
+  post({ type: 'parsed', parsed });
+}
+
 async function openDataset(m) {
   post({ type: 'status', message: 'Downloading the ciphertext…' });
   const res = await fetch(`/api/datasets/${m.id}/blob`, { credentials: 'same-origin' });
@@ -185,8 +216,7 @@ self.onmessage = async (e) => {
   try {
     await ready;
     if (m.type === 'parse') {
-      const bytes = new Uint8Array(await m.file.arrayBuffer());
-      post({ type: 'parsed', parsed: JSON.parse(parse_preview(bytes, m.file.name, m.sheet || undefined)) });
+      await parse(m);
     } else if (m.type === 'upload') {
       await upload(m);
     } else if (m.type === 'open') {

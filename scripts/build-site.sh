@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser bundle and assembles the site the server serves:
-#   $CARGO_TARGET_DIR/site/{pkg/cipherfold.js, pkg/cipherfold_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
+#   $CARGO_TARGET_DIR/site/{pkg/cipherfold{,_worker}.js, pkg/cipherfold{,_worker}_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
 # Same layout as cargo-leptos (see [[workspace.metadata.leptos]]), without needing it installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -9,25 +9,35 @@ ensure_wasm_bindgen
 ensure_wasm_opt
 
 PROFILE=wasm-release
-log "building the browser bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
-cd "$REPO"
-if [ "$WASM_MODE" = debian ]; then
-    # Debian's 1.96 with the standard library compiled from source; /usr/bin first for this build only.
-    PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo build -q -p frontend --lib --target wasm32-unknown-unknown \
-        --profile "$PROFILE" -Zbuild-std=std,panic_abort
-else
-    cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE"
-fi
-
 WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/frontend.wasm"
 NEW="$SITE_ROOT.new"
 rm -rf "$NEW"
 mkdir -p "$NEW/pkg"
-wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name cipherfold "$WASM"
-if command -v wasm-opt >/dev/null; then
-    wasm-opt -Oz "$NEW/pkg/cipherfold_bg.wasm" -o "$NEW/pkg/cipherfold_bg.wasm.opt"
-    mv "$NEW/pkg/cipherfold_bg.wasm.opt" "$NEW/pkg/cipherfold_bg.wasm"
-fi
+cd "$REPO"
+
+# build_bundle NAME CARGO-FEATURE-ARGS...: one wasm bundle into $NEW/pkg/NAME.js and NAME_bg.wasm.
+build_bundle() {
+    local name="$1"
+    shift
+    log "building the $name bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
+    if [ "$WASM_MODE" = debian ]; then
+        # Debian's 1.96 with the standard library compiled from source; /usr/bin first for this build only.
+        PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo build -q -p frontend --lib --target wasm32-unknown-unknown \
+            --profile "$PROFILE" -Zbuild-std=std,panic_abort "$@"
+    else
+        cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "$@"
+    fi
+    wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name "$name" "$WASM"
+    if command -v wasm-opt >/dev/null; then
+        wasm-opt -Oz "$NEW/pkg/${name}_bg.wasm" -o "$NEW/pkg/${name}_bg.wasm.opt"
+        mv "$NEW/pkg/${name}_bg.wasm.opt" "$NEW/pkg/${name}_bg.wasm"
+    fi
+}
+
+# The page's bundle (hydration), and the sealing worker's (parsers and crypto).
+build_bundle cipherfold
+build_bundle cipherfold_worker --no-default-features --features worker
+
 cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
 cp -r "$REPO/public/." "$NEW/"
 
@@ -39,6 +49,10 @@ rm -rf "$SITE_ROOT.old"
 [ -d "$SITE_ROOT" ] && mv "$SITE_ROOT" "$SITE_ROOT.old"
 mv "$NEW" "$SITE_ROOT"
 rm -rf "$SITE_ROOT.old"
-raw=$(stat -c %s "$SITE_ROOT/pkg/cipherfold_bg.wasm")
-gz=$(gzip -9 -c "$SITE_ROOT/pkg/cipherfold_bg.wasm" | wc -c)
-log "site assembled in $SITE_ROOT (build $BUILD_ID; wasm $raw bytes, $gz gzipped)"
+sizes=""
+for name in cipherfold cipherfold_worker; do
+    raw=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm")
+    gz=$(gzip -9 -c "$SITE_ROOT/pkg/${name}_bg.wasm" | wc -c)
+    sizes="$sizes $name: $raw bytes, $gz gzipped;"
+done
+log "site assembled in $SITE_ROOT (build $BUILD_ID;$sizes)"

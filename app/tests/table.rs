@@ -104,3 +104,44 @@ fn excel_sheets_by_name_and_unreadable_files() {
     assert!(err.to_string().contains("Nope"));
     assert!(matches!(parse(b"not a zip", Format::Xlsx), Err(TableError::Unreadable { .. })));
 }
+
+/// The streaming scanner the browser uses agrees with the whole-file parser the trainer uses,
+/// whatever the piece size, on schema, row count, preview, summaries and errors.
+#[test]
+fn the_streaming_csv_scanner_agrees_with_the_parser() {
+    use app::table::scan::{CsvScanner, Scan};
+    let dialect = "\u{feff}name;score;passed;note\n\"Smith; J\";1,5;TRUE;\"said \"\"hi\"\"\nover two lines\"\nLee;NA;false;\n\nKim;3;true;x\n";
+    let mut big = String::from("a,b,flag,cat\n");
+    for i in 0..20_000 {
+        big.push_str(&format!("{i},{},{},{}\n", i as f64 / 7.0, i % 2 == 0, ["x", "y", "z"][i % 3]));
+    }
+    let inputs: Vec<Vec<u8>> = vec![data("iris.csv"), data("diabetes.csv"), dialect.as_bytes().to_vec(), big.into_bytes()];
+    for bytes in &inputs {
+        let table = parse(bytes, Format::Csv).unwrap();
+        let expected = Scan::of_table(&table, Format::Csv, ParseOptions::default());
+        for piece in [1, 7, 4096, 70_000, bytes.len()] {
+            let mut s = CsvScanner::new(ParseOptions::default());
+            for p in bytes.chunks(piece) {
+                s.push(p).unwrap();
+            }
+            assert_eq!(s.finish().unwrap(), expected, "piece {piece}");
+        }
+    }
+    let ragged = b"a,b,c\n1,2,3\n4,5,6\n7,8\n";
+    let mut s = CsvScanner::new(ParseOptions::default());
+    let err = s.push(ragged).and_then(|()| s.finish().map(|_| ())).unwrap_err();
+    assert_eq!(err, parse(ragged, Format::Csv).unwrap_err());
+    // Far into a file pushed in pieces, the line number still counts from the top.
+    let mut long = String::from("a,b\n");
+    for i in 0..100_000 {
+        long.push_str(&format!("{i},{i}\n"));
+    }
+    long.push_str("oops\n");
+    let mut s = CsvScanner::new(ParseOptions::default());
+    let mut result = Ok(());
+    for p in long.as_bytes().chunks(65_536) {
+        result = result.and_then(|()| s.push(p));
+    }
+    let err = result.and_then(|()| s.finish().map(|_| ())).unwrap_err();
+    assert_eq!(err.to_string(), "line 100002: expected 2 fields like the first line, found 1");
+}

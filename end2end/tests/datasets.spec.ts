@@ -76,6 +76,22 @@ test("a malformed CSV names its line and uploads nothing", async ({ page }) => {
   expect((await datasets(page)).length).toBe(before);
 });
 
+test("reading a large CSV shows progress and can be cancelled", async ({ page }) => {
+  await login(page);
+  const before = (await datasets(page)).length;
+  await gotoHydrated(page, "/datasets/new");
+  const lines = ["a,b,c,label"];
+  for (let i = 0; i < 1_500_000; i++) lines.push(`${i},${i % 97},${(i / 13).toFixed(4)},${i % 2 ? "yes" : "no"}`);
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles({
+    name: "large.csv", mimeType: "text/csv", buffer: Buffer.from(lines.join("\n") + "\n"),
+  });
+  await expect(page.getByLabel("Reading and checking the file")).toBeVisible();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByRole("status").first()).toContainText("Cancelled");
+  await expect(page.getByRole("button", { name: "Seal and upload" })).toBeDisabled();
+  expect((await datasets(page)).length).toBe(before);
+});
+
 test("the owner downloads and opens a dataset and sees the same rows", async ({ page }) => {
   const errors = watchErrors(page);
   await login(page);

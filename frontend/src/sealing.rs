@@ -1,4 +1,5 @@
-//! What the sealing worker (`public/seal-worker.js`) calls: parsing for the preview, the
+//! The sealing worker's bundle (`pkg/cipherfold_worker.js`, built with `--features worker`):
+//! what `public/seal-worker.js` calls: parsing for the preview, the
 //! envelope and key wrapping, the owner's key, and opening a download. All of it is
 //! `app::table` and `app::crypto`; this file only converts to and from JavaScript.
 
@@ -6,12 +7,11 @@ use app::crypto::envelope::{open, Header, Sealer};
 use app::crypto::passphrase::{open_secret, seal_secret};
 use app::crypto::{b64, dataset_id_bytes, new_dataset_id, unb64, wrap, DataKey, KeyPair, Recipient, WrappedKey};
 use app::model::dataset::OwnerKey;
+use app::table::scan::{CsvScanner, Scan};
 use app::table::{Format, ParseOptions, Table};
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Rows a preview carries back to the page; the whole file is still parsed and checked.
-const PREVIEW_ROWS: usize = 20;
 /// Rows the owner's "open" view shows at most.
 const OPEN_ROWS: usize = 1000;
 
@@ -19,17 +19,7 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-#[derive(Serialize)]
-struct Preview<'a> {
-    format: Format,
-    parse_options: ParseOptions,
-    columns: &'a [app::table::Column],
-    rows: usize,
-    preview: &'a [Vec<app::table::Cell>],
-    summaries: Vec<app::table::ColumnSummary>,
-}
-
-/// Parses a whole file (so every error is found before anything is sealed) and returns the
+/// Parses a whole JSON or Excel file (CSV goes through [`CsvScan`] in pieces) and returns the
 /// schema, row count, first rows and column summaries as JSON.
 #[wasm_bindgen]
 pub fn parse_preview(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Result<String, String> {
@@ -37,15 +27,34 @@ pub fn parse_preview(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Re
         .ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
     let options = ParseOptions { sheet: sheet.filter(|s| !s.trim().is_empty()), header: None };
     let table = Table::parse(bytes, format, &options).map_err(err)?;
-    let preview = Preview {
-        format,
-        parse_options: options,
-        columns: &table.columns,
-        rows: table.rows.len(),
-        preview: &table.rows[..table.rows.len().min(PREVIEW_ROWS)],
-        summaries: table.summaries(),
-    };
-    serde_json::to_string(&preview).map_err(err)
+    serde_json::to_string(&Scan::of_table(&table, format, options)).map_err(err)
+}
+
+/// A CSV file read in pieces: memory stays flat however large the file is.
+#[wasm_bindgen]
+pub struct CsvScan(Option<CsvScanner>);
+
+#[wasm_bindgen]
+impl CsvScan {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> CsvScan {
+        CsvScan(Some(CsvScanner::new(ParseOptions::default())))
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.0.as_mut().ok_or("the scan is finished")?.push(bytes).map_err(err)
+    }
+
+    pub fn finish(&mut self) -> Result<String, String> {
+        let scan = self.0.take().ok_or("the scan is finished")?.finish().map_err(err)?;
+        serde_json::to_string(&scan).map_err(err)
+    }
+}
+
+impl Default for CsvScan {
+    fn default() -> Self {
+        CsvScan::new()
+    }
 }
 
 /// One dataset being sealed: its id, data key, header and the key's wrappings.

@@ -4,9 +4,9 @@ use super::{infer::parse_number, Location, ParseOptions, RawCell, RawTable, Tabl
 
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Enough lines to tell the delimiter apart, small enough to try four times.
-const SAMPLE_BYTES: usize = 64 * 1024;
+pub(crate) const SAMPLE_BYTES: usize = 64 * 1024;
 
-fn reader(bytes: &[u8], delimiter: u8, flexible: bool) -> ::csv::Reader<&[u8]> {
+pub(crate) fn reader(bytes: &[u8], delimiter: u8, flexible: bool) -> ::csv::Reader<&[u8]> {
     ::csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
@@ -15,7 +15,7 @@ fn reader(bytes: &[u8], delimiter: u8, flexible: bool) -> ::csv::Reader<&[u8]> {
 }
 
 /// The delimiter that splits the sample into the most fields, the same number on every line.
-fn detect_delimiter(bytes: &[u8]) -> u8 {
+pub(crate) fn detect_delimiter(bytes: &[u8]) -> u8 {
     let mut sample = &bytes[..bytes.len().min(SAMPLE_BYTES)];
     if sample.len() < bytes.len() {
         // Drop the partial last line so it cannot look inconsistent.
@@ -35,7 +35,7 @@ fn detect_delimiter(bytes: &[u8]) -> u8 {
 }
 
 /// A first row is a header when none of its cells is a number or empty; the person can override.
-fn looks_like_header(first: &[String]) -> bool {
+pub(crate) fn looks_like_header(first: &[String]) -> bool {
     first.iter().all(|c| !c.trim().is_empty() && parse_number(c).is_none())
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, Ta
     })
 }
 
-fn describe(err: ::csv::Error) -> TableError {
+pub(crate) fn describe(err: ::csv::Error) -> TableError {
     use ::csv::ErrorKind;
     match err.into_kind() {
         ErrorKind::UnequalLengths { pos, expected_len, len } => TableError::Invalid {

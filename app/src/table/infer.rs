@@ -5,12 +5,12 @@ use super::{Cell, Column, ColumnKind, RawCell, RawTable, Table, TableError};
 /// Spellings of "no value" seen in exported spreadsheets and R/pandas output.
 const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "null", "none", "?"];
 
-fn is_missing_text(s: &str) -> bool {
+pub(crate) fn is_missing_text(s: &str) -> bool {
     let t = s.trim();
     t.is_empty() || MISSING.iter().any(|m| t.eq_ignore_ascii_case(m))
 }
 
-fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("true") {
         Some(true)
@@ -59,7 +59,7 @@ fn kind_of(rows: &[Vec<RawCell>], col: usize) -> ColumnKind {
     }
 }
 
-fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
+pub(crate) fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
     match (cell, kind) {
         (RawCell::Missing, _) => Cell::Missing,
         (RawCell::Number(n), ColumnKind::Numeric) => Cell::Number(n),

@@ -6,6 +6,7 @@
 mod csv;
 mod infer;
 mod json;
+pub mod scan;
 mod summary;
 mod xlsx;
 

@@ -114,6 +114,10 @@ fn UploadForm(me: Me) -> impl IntoView {
                 <label for="u-sheet">"Excel sheet (leave empty for the first sheet)"</label>
                 <input id="u-sheet" type="text"/>
             </div>
+            <div id="u-parse" class="field" hidden>
+                <label for="p-parse">"Reading and checking the file"</label>
+                <progress id="p-parse" max="100" value="0"></progress>
+            </div>
             <p id="u-status" role="status" aria-live="polite"></p>
             <p id="u-error" class="form-error" role="alert" tabindex="-1" hidden></p>
             <div id="u-preview" hidden>
@@ -149,8 +153,8 @@ fn UploadForm(me: Me) -> impl IntoView {
                     </div>
                 </div>
                 <button type="submit" id="u-submit">"Seal and upload"</button>
-                <button type="button" id="u-cancel" hidden>"Cancel"</button>
             </fieldset>
+            <button type="button" id="u-cancel" hidden>"Cancel"</button>
             <div id="u-progress" hidden>
                 <div class="field">
                     <label for="p-seal">"Sealing"</label>
