@@ -56,6 +56,13 @@ async fn upload_list_download_open_and_delete() {
     let data_key = wrap::unwrap(list[0].owner_wrapped_key.as_ref().unwrap(), &pair, &id).unwrap();
     assert_eq!(open(&data_key, &id, &blob).unwrap().as_slice(), iris.as_slice());
 
+    // The trainer's private key is the data directory's secret: owner-only, like the token key.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(server::backend::keys::TRAINER_KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     // The trainer opens it too, and the table is the one the browser declared.
     let table = srv.backend.datasets.open_for_training(&s.id, "test").await.unwrap();
     assert_eq!(table, Table::parse(&iris, Format::Csv, &ParseOptions::default()).unwrap());
