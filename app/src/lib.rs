@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod crypto;
+pub mod ml;
 pub mod model;
 pub mod table;
 pub mod ui;

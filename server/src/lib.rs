@@ -70,7 +70,8 @@ impl Server {
 fn spawn_sweeper(backend: Backend) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            match backend.datasets.sweep_stale(backend::datasets::STALE_PENDING_SECS).await {
+            let (pending, uploading) = (backend::datasets::STALE_PENDING_SECS, backend::datasets::STALE_UPLOADING_SECS);
+            match backend.datasets.sweep_stale(pending, uploading).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("removed {n} unfinished dataset uploads"),
                 Err(e) => tracing::warn!("sweeping unfinished uploads failed: {e}"),

@@ -262,3 +262,26 @@ async fn no_plaintext_row_at_rest() {
         }
     }
 }
+
+/// A declaration whose upload never came (the browser closed, the server restarted) is swept;
+/// ready datasets are not.
+#[tokio::test]
+async fn the_sweeper_removes_abandoned_declarations_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let abandoned = srv.seal(&data("iris.csv"), Format::Csv, None, MIN_CHUNK_SIZE).await;
+    assert_eq!(srv.declare(&alice.access, &abandoned.declared).await.status(), 201);
+    let kept = srv.seal(&data("iris.csv"), Format::Csv, None, MIN_CHUNK_SIZE).await;
+    srv.store_dataset(&alice.access, &kept).await;
+    // Young declarations survive a sweep with the real limits.
+    let limits = (server::backend::datasets::STALE_PENDING_SECS, server::backend::datasets::STALE_UPLOADING_SECS);
+    assert_eq!(srv.backend.datasets.sweep_stale(limits.0, limits.1).await.unwrap(), 0);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(srv.backend.datasets.sweep_stale(0, 0).await.unwrap(), 1);
+    assert_eq!(srv.get_as(&alice.access, &format!("/api/datasets/{}", abandoned.id)).await.status(), 404);
+    assert_eq!(srv.get_as(&alice.access, &format!("/api/datasets/{}", kept.id)).await.status(), 200);
+    // Its upload, should it arrive after all, finds nothing to complete.
+    assert_eq!(srv.upload(&alice.access, &abandoned.id, abandoned.envelope.clone()).await.status(), 404);
+    srv.stop().await;
+}

@@ -23,8 +23,11 @@ use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
 use super::util::{db_error, now_rfc3339, now_unix};
 
-/// Uploads that never finished (the server died mid-upload) are removed after this long.
+/// Declarations whose upload never began are removed after this long.
 pub const STALE_PENDING_SECS: i64 = 60 * 60;
+/// Uploads that began but never finished (the server died mid-upload) are removed after this
+/// long; generous, so that a slow link sending a large file is never swept from under itself.
+pub const STALE_UPLOADING_SECS: i64 = 24 * 60 * 60;
 /// Parts in flight per upload: enough to keep S3 busy, little enough memory (5 MiB each).
 const UPLOAD_CONCURRENCY: usize = 4;
 
@@ -309,12 +312,18 @@ impl Datasets {
         .await;
         match result {
             Ok(()) => {
-                self.db
-                    .query("UPDATE dataset SET status = 'ready' WHERE uid = $id")
+                let mut marked = self
+                    .db
+                    .query("UPDATE dataset SET status = 'ready' WHERE uid = $id AND status = 'uploading' RETURN AFTER")
                     .bind(("id", id.to_owned()))
                     .await
-                    .and_then(|r| r.check())
                     .map_err(db_error)?;
+                let marked: Vec<DatasetRow> = marked.take(0).map_err(db_error)?;
+                if marked.is_empty() {
+                    // Deleted (or swept) while the bytes were arriving: do not leave them behind.
+                    self.remove(id).await;
+                    return self.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
+                }
                 self.record(&actor.user_id, ACTION, id, client, &format!("ok ({expected} bytes)")).await?;
                 let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
                 row.info(actor)
@@ -401,12 +410,17 @@ impl Datasets {
         self.record(&actor.user_id, ACTION, id, client, "ok").await
     }
 
-    /// Removes uploads that were declared but never completed, e.g. after a crash mid-upload.
-    pub async fn sweep_stale(&self, older_than_secs: i64) -> Result<usize, ApiError> {
+    /// Removes declarations never uploaded within `pending_secs`, and uploads never finished
+    /// within `uploading_secs` (a crash mid-upload).
+    pub async fn sweep_stale(&self, pending_secs: i64, uploading_secs: i64) -> Result<usize, ApiError> {
         let mut r = self
             .db
-            .query("SELECT * OMIT id FROM dataset WHERE status != 'ready' AND created_unix < $t")
-            .bind(("t", now_unix() - older_than_secs))
+            .query(
+                "SELECT * OMIT id FROM dataset WHERE (status = 'pending' AND created_unix < $p) \
+                 OR (status = 'uploading' AND created_unix < $u)",
+            )
+            .bind(("p", now_unix() - pending_secs))
+            .bind(("u", now_unix() - uploading_secs))
             .await
             .map_err(db_error)?;
         let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
