@@ -1,7 +1,11 @@
-//! Machine learning that runs the same in the trainer and in the browser (federated clients):
-//! metrics and cross-validation splits so far; the models of DESIGN §3 build on these.
+//! Machine learning that runs the same in the trainer and in the browser (federated clients).
+//! So far: preprocessing fitted on training rows, linear and logistic regression, metrics and
+//! cross-validation splits. The rest of DESIGN §3 (trees, forests, ensembles, DQN, search)
+//! builds on these.
 
 pub mod metrics;
+pub mod models;
+pub mod prep;
 pub mod split;
 
 /// Why training or scoring could not proceed; messages name the parameter or the shape.
