@@ -28,7 +28,7 @@ fn iris_logistic_regression_is_within_two_points_of_scikit_learn() {
     for fold in stratified_k_fold(&y, 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<usize> = fold.train.iter().map(|i| y[*i]).collect();
-        let model = fit_logistic(prep.transform(&t, &fold.train), &ytr, labels.len(), 1.0, 200).unwrap();
+        let model = fit_logistic(prep.transform(&t, &fold.train), &ytr, labels.len(), 1.0, 200, None).unwrap();
         let xte = prep.transform(&t, &fold.test);
         let proba = model.predict_proba(&xte);
         for row in proba.outer_iter() {
@@ -75,4 +75,24 @@ fn a_categorical_target_is_refused_for_regression_and_a_one_class_target_for_cla
     assert!(numeric_target(&t, "species").unwrap_err().to_string().contains("not numeric"));
     let one = Table::parse(b"x,y\n1,a\n2,a\n", Format::Csv, &ParseOptions::default()).unwrap();
     assert!(class_target(&one, "y").unwrap_err().to_string().contains("two classes"));
+}
+
+/// A federated round continues from the global model: starting from converged weights, one
+/// more iteration stays where it started, while one iteration from zero is far away.
+#[test]
+fn logistic_regression_continues_from_given_weights() {
+    let t = table("iris.csv");
+    let (labels, y) = class_target(&t, "species").unwrap();
+    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let rows: Vec<usize> = (0..t.rows.len()).collect();
+    let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
+    let x = prep.transform(&t, &rows);
+    let converged = fit_logistic(x.clone(), &y, labels.len(), 1.0, 500, None).unwrap();
+    let continued = fit_logistic(x.clone(), &y, labels.len(), 1.0, 1, Some(&converged)).unwrap();
+    let cold = fit_logistic(x.clone(), &y, labels.len(), 1.0, 1, None).unwrap();
+    let distance = |a: &Fitted, b: &Fitted| a.params().iter().zip(b.params()).map(|(p, q)| (p - q).powi(2)).sum::<f64>().sqrt();
+    assert!(distance(&continued, &converged) < 1e-2, "warm start moved {}", distance(&continued, &converged));
+    assert!(distance(&cold, &converged) > 1.0, "one cold iteration is {} from converged", distance(&cold, &converged));
+    let wrong = Fitted::Logistic { classes: 2, intercept: vec![0.0; 2], coef: vec![0.0; 8] };
+    assert!(fit_logistic(x, &y, labels.len(), 1.0, 1, Some(&wrong)).is_err());
 }

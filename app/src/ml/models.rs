@@ -77,18 +77,28 @@ pub fn fit_linear(x: Array2<f64>, y: Vec<f64>) -> Result<Fitted, MlError> {
     Ok(Fitted::Linear { intercept: fitted.intercept(), coef: fitted.params().to_vec() })
 }
 
-/// Logistic regression (multinomial, also for two classes) with L2 penalty `alpha`, by L-BFGS.
+/// Logistic regression (multinomial, also for two classes) with L2 penalty `alpha`, by L-BFGS,
+/// starting from `init` when given (a federated round continues from the global model).
 /// Every one of `classes` must occur in `y`.
-pub fn fit_logistic(x: Array2<f64>, y: &[usize], classes: usize, alpha: f64, max_iterations: u64) -> Result<Fitted, MlError> {
+pub fn fit_logistic(
+    x: Array2<f64>,
+    y: &[usize],
+    classes: usize,
+    alpha: f64,
+    max_iterations: u64,
+    init: Option<&Fitted>,
+) -> Result<Fitted, MlError> {
     if x.nrows() != y.len() || x.nrows() == 0 {
         return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
     }
     if (0..classes).any(|c| !y.contains(&c)) {
         return Err(MlError::Shape("a class has no training rows".into()));
     }
-    let fitted = MultiLogisticRegression::default()
-        .alpha(alpha)
-        .max_iterations(max_iterations)
+    let mut params = MultiLogisticRegression::default().alpha(alpha).max_iterations(max_iterations);
+    if let Some(start) = init {
+        params = params.initial_params(initial_params(start, x.ncols(), classes)?);
+    }
+    let fitted = params
         .fit(&Dataset::new(x, Array1::from(y.to_vec())))
         .map_err(|e| MlError::Parameter(format!("logistic regression failed: {e}")))?;
     // linfa orders the probability columns by `classes()`; ours are 0..classes in that order.
@@ -103,4 +113,25 @@ pub fn fit_logistic(x: Array2<f64>, y: &[usize], classes: usize, alpha: f64, max
         flat.extend(row.iter().copied());
     }
     Ok(Fitted::Logistic { classes, intercept: fitted.intercept().to_vec(), coef: flat })
+}
+
+/// linfa's starting point: one row per feature, then the intercepts, one column per class.
+fn initial_params(start: &Fitted, features: usize, classes: usize) -> Result<Array2<f64>, MlError> {
+    match start {
+        Fitted::Logistic { classes: c, intercept, coef } if *c == classes && coef.len() == features * classes => {
+            let mut w = Array2::zeros((features + 1, classes));
+            for j in 0..features {
+                for k in 0..classes {
+                    w[[j, k]] = coef[j * classes + k];
+                }
+            }
+            for k in 0..classes {
+                w[[features, k]] = intercept[k];
+            }
+            Ok(w)
+        }
+        _ => Err(MlError::Shape(format!(
+            "the starting model does not fit {features} features and {classes} classes"
+        ))),
+    }
 }
