@@ -96,3 +96,37 @@ fn logistic_regression_continues_from_given_weights() {
     let wrong = Fitted::Logistic { classes: 2, intercept: vec![0.0; 2], coef: vec![0.0; 8] };
     assert!(fit_logistic(x, &y, labels.len(), 1.0, 1, Some(&wrong)).is_err());
 }
+
+/// The fixed-point model homomorphic inference will evaluate gives the float model's classes
+/// on every iris row at 8 bits of scale, and its regression outputs to within 0.1 on diabetes.
+#[test]
+fn quantised_models_agree_with_the_float_models() {
+    let t = table("iris.csv");
+    let (labels, y) = class_target(&t, "species").unwrap();
+    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let rows: Vec<usize> = (0..t.rows.len()).collect();
+    let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
+    let x = prep.transform(&t, &rows);
+    let model = fit_logistic(x.clone(), &y, labels.len(), 1.0, 200, None).unwrap();
+    let q = model.quantise(8).unwrap();
+    let float_classes = model.predict(&x);
+    for (row, expected) in x.outer_iter().zip(float_classes) {
+        let scores = q.scores(&q.quantise_features(row.as_slice().unwrap()));
+        let class = (0..scores.len()).max_by_key(|k| scores[*k]).unwrap();
+        assert_eq!(class as f64, expected);
+    }
+
+    let d = table("diabetes.csv");
+    let yd: Vec<f64> = numeric_target(&d, "progression").unwrap().into_iter().map(Option::unwrap).collect();
+    let rows: Vec<usize> = (0..d.rows.len()).collect();
+    let prep = Preprocessor::fit(&d, &rows, &features(&d, "progression")).unwrap();
+    let x = prep.transform(&d, &rows);
+    let model = fit_linear(x.clone(), yd).unwrap();
+    let q = model.quantise(12).unwrap();
+    let scale = (1u64 << 24) as f64;
+    for (row, expected) in x.outer_iter().zip(model.predict(&x)) {
+        let got = q.scores(&q.quantise_features(row.as_slice().unwrap()))[0] as f64 / scale;
+        assert!((got - expected).abs() < 0.1, "quantised {got} vs float {expected}");
+    }
+    assert!(model.quantise(0).is_err());
+}
