@@ -4,7 +4,9 @@
 //! Fold assignment cannot match numpy's shuffle exactly, so small differences are expected.
 
 use app::ml::metrics::{classification, regression};
+use app::ml::forest::{Forest, ForestParams};
 use app::ml::models::{fit_linear, fit_logistic, Fitted};
+use app::ml::tree::Task;
 use app::ml::prep::{class_target, numeric_target, Preprocessor};
 use app::ml::split::{k_fold, stratified_k_fold};
 use app::table::{Format, ParseOptions, Table};
@@ -129,4 +131,43 @@ fn quantised_models_agree_with_the_float_models() {
         assert!((got - expected).abs() < 0.1, "quantised {got} vs float {expected}");
     }
     assert!(model.quantise(0).is_err());
+}
+
+/// Random forests of 100 trees: iris accuracy and diabetes R² beside scikit-learn's
+/// RandomForestClassifier / RandomForestRegressor defaults (0.940 and 0.419).
+#[test]
+fn random_forests_are_within_two_points_of_scikit_learn() {
+    let t = table("iris.csv");
+    let (labels, y) = class_target(&t, "species").unwrap();
+    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
+    let feats = features(&t, "species");
+    let mut acc = Vec::new();
+    for fold in stratified_k_fold(&y, 5, 0).unwrap() {
+        let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
+        let ytr: Vec<f64> = fold.train.iter().map(|i| yf[*i]).collect();
+        let forest = Forest::fit(&prep.transform(&t, &fold.train), &ytr, Task::Classification { classes: 3 }, &ForestParams::default()).unwrap();
+        let pred: Vec<usize> = forest.predict(&prep.transform(&t, &fold.test)).iter().map(|p| *p as usize).collect();
+        let truth: Vec<usize> = fold.test.iter().map(|i| y[*i]).collect();
+        acc.push(classification(&labels, &truth, &pred, None).unwrap().accuracy);
+    }
+    let mean_acc = acc.iter().sum::<f64>() / 5.0;
+
+    let d = table("diabetes.csv");
+    let yd: Vec<f64> = numeric_target(&d, "progression").unwrap().into_iter().map(Option::unwrap).collect();
+    let feats = features(&d, "progression");
+    let mut r2 = Vec::new();
+    for fold in k_fold(d.rows.len(), 5, 0).unwrap() {
+        let prep = Preprocessor::fit(&d, &fold.train, &feats).unwrap();
+        let ytr: Vec<f64> = fold.train.iter().map(|i| yd[*i]).collect();
+        let forest = Forest::fit(&prep.transform(&d, &fold.train), &ytr, Task::Regression, &ForestParams::default()).unwrap();
+        let pred = forest.predict(&prep.transform(&d, &fold.test));
+        let truth: Vec<f64> = fold.test.iter().map(|i| yd[*i]).collect();
+        r2.push(regression(&truth, &pred).unwrap().r2);
+    }
+    let mean_r2 = r2.iter().sum::<f64>() / 5.0;
+    println!("iris, random forest (100 trees), 5-fold stratified CV accuracy: {mean_acc:.3} (scikit-learn 0.940); folds {acc:.3?}");
+    println!("diabetes, random forest (100 trees), 5-fold CV R²: {mean_r2:.3} (scikit-learn 0.419); folds {r2:.3?}");
+    assert!((mean_acc - 0.940).abs() <= 0.02, "accuracy {mean_acc:.3} is more than 2 points from 0.940");
+    assert!((mean_r2 - 0.419).abs() <= 0.02, "R² {mean_r2:.3} is more than 2 points from 0.419");
 }

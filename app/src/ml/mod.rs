@@ -1,12 +1,14 @@
 //! Machine learning that runs the same in the trainer and in the browser (federated clients).
-//! So far: preprocessing fitted on training rows, linear and logistic regression, metrics and
-//! cross-validation splits. The rest of DESIGN §3 (trees, forests, ensembles, DQN, search)
-//! builds on these.
+//! So far: preprocessing fitted on training rows, linear and logistic regression, CART trees and
+//! random forests, metrics and cross-validation splits. The rest of DESIGN §3 (ensembles, DQN,
+//! search, the `Model` trait over all of them) builds on these.
 
+pub mod forest;
 pub mod metrics;
 pub mod models;
 pub mod prep;
 pub mod split;
+pub mod tree;
 
 /// Why training or scoring could not proceed; messages name the parameter or the shape.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

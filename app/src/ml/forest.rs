@@ -1,0 +1,90 @@
+//! Random forests: trees grown on bootstrap samples, each split choosing among a random subset
+//! of features (√d for classification, all for regression, as scikit-learn's defaults), and
+//! predictions averaged. Seeded, so a job's forest is reproducible.
+
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::tree::{Task, Tree, TreeParams};
+use super::MlError;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    pub trees: usize,
+    pub max_depth: Option<usize>,
+    pub min_samples_leaf: usize,
+    /// `None`: √features for classification, all features for regression.
+    pub max_features: Option<usize>,
+    pub seed: u64,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams { trees: 100, max_depth: None, min_samples_leaf: 1, max_features: None, seed: 0 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    pub task: Task,
+    pub trees: Vec<Tree>,
+}
+
+impl Forest {
+    pub fn fit(x: &Array2<f64>, y: &[f64], task: Task, params: &ForestParams) -> Result<Forest, MlError> {
+        if params.trees == 0 {
+            return Err(MlError::Parameter("a forest needs at least one tree".into()));
+        }
+        let d = x.ncols();
+        let max_features = params.max_features.unwrap_or(match task {
+            Task::Classification { .. } => ((d as f64).sqrt().floor() as usize).max(1),
+            Task::Regression => d,
+        });
+        let tree_params = TreeParams {
+            max_depth: params.max_depth,
+            min_samples_split: 2,
+            min_samples_leaf: params.min_samples_leaf,
+            max_features: Some(max_features),
+        };
+        let mut rng = StdRng::seed_from_u64(params.seed);
+        let n = x.nrows();
+        let trees = (0..params.trees)
+            .map(|_| {
+                let sample: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+                Tree::fit(x, y, sample, task, &tree_params, &mut rng)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Forest { task, trees })
+    }
+
+    /// Averaged leaf values: class probabilities (one column per class) or the mean (one column).
+    pub fn predict_proba(&self, x: &Array2<f64>) -> Array2<f64> {
+        let width = match self.task {
+            Task::Classification { classes } => classes,
+            Task::Regression => 1,
+        };
+        let mut out = Array2::zeros((x.nrows(), width));
+        for (i, row) in x.outer_iter().enumerate() {
+            for t in &self.trees {
+                for (k, v) in t.leaf(row).iter().enumerate() {
+                    out[[i, k]] += v / self.trees.len() as f64;
+                }
+            }
+        }
+        out
+    }
+
+    /// The most probable class index (as f64), or the regression value.
+    pub fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
+        let p = self.predict_proba(x);
+        match self.task {
+            Task::Regression => p.column(0).to_vec(),
+            Task::Classification { .. } => p
+                .outer_iter()
+                .map(|r| r.iter().enumerate().fold((0, f64::MIN), |b, (i, v)| if *v > b.1 { (i, *v) } else { b }).0 as f64)
+                .collect(),
+        }
+    }
+}

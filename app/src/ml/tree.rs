@@ -1,0 +1,230 @@
+//! CART decision trees for classification (Gini) and regression (squared error), the base of
+//! the random forest. Written here rather than taken from linfa-trees because that crate grows
+//! classification trees only, and the forest needs regression trees too.
+
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::MlError;
+
+/// What a tree predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    Classification { classes: usize },
+    Regression,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TreeParams {
+    pub max_depth: Option<usize>,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    /// Features tried at each split; `None` tries all (a plain tree).
+    pub max_features: Option<usize>,
+}
+
+impl Default for TreeParams {
+    fn default() -> Self {
+        TreeParams { max_depth: None, min_samples_split: 2, min_samples_leaf: 1, max_features: None }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "node", rename_all = "snake_case")]
+pub enum Node {
+    /// Class probabilities (classification) or the mean (regression, one value).
+    Leaf { value: Vec<f64> },
+    /// Rows with `x[feature] <= threshold` go left.
+    Split { feature: usize, threshold: f64, left: usize, right: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    pub task: Task,
+    pub nodes: Vec<Node>,
+}
+
+/// Targets as the tree sees them: class indices or values, as f64 either way.
+struct Fit<'a> {
+    x: &'a Array2<f64>,
+    y: &'a [f64],
+    task: Task,
+    params: &'a TreeParams,
+    nodes: Vec<Node>,
+}
+
+impl Fit<'_> {
+    fn leaf_value(&self, rows: &[usize]) -> Vec<f64> {
+        match self.task {
+            Task::Classification { classes } => {
+                let mut counts = vec![0.0; classes];
+                for r in rows {
+                    counts[self.y[*r] as usize] += 1.0;
+                }
+                counts.iter().map(|c| c / rows.len() as f64).collect()
+            }
+            Task::Regression => vec![rows.iter().map(|r| self.y[*r]).sum::<f64>() / rows.len() as f64],
+        }
+    }
+
+    /// Impurity × count (Gini or sum of squared deviations), from running sums.
+    fn cost(&self, counts: &[f64], n: f64, sum: f64, sum_sq: f64) -> f64 {
+        match self.task {
+            Task::Classification { .. } => n - counts.iter().map(|c| c * c).sum::<f64>() / n,
+            Task::Regression => sum_sq - sum * sum / n,
+        }
+    }
+
+    /// The best (feature, threshold, cost) over `features`, or None if no split is allowed.
+    fn best_split(&self, rows: &[usize], features: &[usize]) -> Option<(usize, f64, f64)> {
+        let k = match self.task {
+            Task::Classification { classes } => classes,
+            Task::Regression => 0,
+        };
+        let min_leaf = self.params.min_samples_leaf.max(1);
+        let mut best: Option<(usize, f64, f64)> = None;
+        let mut sorted = rows.to_vec();
+        for &f in features {
+            sorted.sort_by(|a, b| self.x[[*a, f]].total_cmp(&self.x[[*b, f]]));
+            let (mut lc, mut rc) = (vec![0.0; k], vec![0.0; k]);
+            let (mut ls, mut lss, mut rs, mut rss) = (0.0, 0.0, 0.0, 0.0);
+            for r in &sorted {
+                let y = self.y[*r];
+                if k > 0 {
+                    rc[y as usize] += 1.0;
+                }
+                rs += y;
+                rss += y * y;
+            }
+            let n = sorted.len();
+            for i in 0..n - 1 {
+                let y = self.y[sorted[i]];
+                if k > 0 {
+                    lc[y as usize] += 1.0;
+                    rc[y as usize] -= 1.0;
+                }
+                ls += y;
+                lss += y * y;
+                rs -= y;
+                rss -= y * y;
+                let (a, b) = (self.x[[sorted[i], f]], self.x[[sorted[i + 1], f]]);
+                if a == b || i + 1 < min_leaf || n - i - 1 < min_leaf {
+                    continue;
+                }
+                let cost = self.cost(&lc, (i + 1) as f64, ls, lss) + self.cost(&rc, (n - i - 1) as f64, rs, rss);
+                if best.is_none_or(|(_, _, c)| cost < c - 1e-12) {
+                    best = Some((f, a + (b - a) / 2.0, cost));
+                }
+            }
+        }
+        best
+    }
+
+    fn grow(&mut self, rows: Vec<usize>, depth: usize, rng: &mut StdRng) -> usize {
+        let id = self.nodes.len();
+        self.nodes.push(Node::Leaf { value: self.leaf_value(&rows) });
+        let pure = rows.iter().all(|r| self.y[*r] == self.y[rows[0]]);
+        if pure || rows.len() < self.params.min_samples_split.max(2) || self.params.max_depth.is_some_and(|d| depth >= d) {
+            return id;
+        }
+        let mut features: Vec<usize> = (0..self.x.ncols()).collect();
+        if let Some(m) = self.params.max_features {
+            features.shuffle(rng);
+            features.truncate(m.clamp(1, self.x.ncols()));
+        }
+        let Some((feature, threshold, _)) = self.best_split(&rows, &features) else { return id };
+        let (l, r): (Vec<usize>, Vec<usize>) = rows.into_iter().partition(|i| self.x[[*i, feature]] <= threshold);
+        let left = self.grow(l, depth + 1, rng);
+        let right = self.grow(r, depth + 1, rng);
+        self.nodes[id] = Node::Split { feature, threshold, left, right };
+        id
+    }
+}
+
+impl Tree {
+    /// Grows a tree on `rows` of `x` (all rows when `rows` is None); `y` holds class indices
+    /// (as f64) for classification.
+    pub fn fit(
+        x: &Array2<f64>,
+        y: &[f64],
+        rows: Vec<usize>,
+        task: Task,
+        params: &TreeParams,
+        rng: &mut StdRng,
+    ) -> Result<Tree, MlError> {
+        if x.nrows() != y.len() {
+            return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
+        }
+        if rows.is_empty() || x.ncols() == 0 {
+            return Err(MlError::Shape("a tree needs at least one row and one feature".into()));
+        }
+        if let Task::Classification { classes } = task {
+            if let Some(bad) = y.iter().find(|v| **v < 0.0 || **v as usize >= classes || v.fract() != 0.0) {
+                return Err(MlError::Shape(format!("class {bad} outside 0..{classes}")));
+            }
+        }
+        let mut fit = Fit { x, y, task, params, nodes: Vec::new() };
+        fit.grow(rows, 0, rng);
+        Ok(Tree { task, nodes: fit.nodes })
+    }
+
+    /// The leaf value for one row: class probabilities, or `[mean]`.
+    pub fn leaf(&self, row: ndarray::ArrayView1<f64>) -> &[f64] {
+        let mut i = 0;
+        loop {
+            match &self.nodes[i] {
+                Node::Leaf { value } => return value,
+                Node::Split { feature, threshold, left, right } => {
+                    i = if row[*feature] <= *threshold { *left } else { *right };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_tree_separates_what_one_threshold_separates() {
+        let x = array![[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [10.0, 5.0], [11.0, 5.0]];
+        let y = [0.0, 0.0, 0.0, 1.0, 1.0];
+        let t = Tree::fit(&x, &y, (0..5).collect(), Task::Classification { classes: 2 }, &TreeParams::default(), &mut StdRng::seed_from_u64(0)).unwrap();
+        assert_eq!(t.nodes.len(), 3);
+        assert_eq!(t.nodes[0], Node::Split { feature: 0, threshold: 6.5, left: 1, right: 2 });
+        assert_eq!(t.leaf(array![2.5, 0.0].view()), &[1.0, 0.0]);
+        assert_eq!(t.leaf(array![7.0, 0.0].view()), &[0.0, 1.0]);
+    }
+
+    /// Regression: y = 1 for x < 3, 5 for x ≥ 3; depth 1 finds it and predicts the means.
+    #[test]
+    fn a_regression_stump_predicts_the_means_on_each_side() {
+        let x = array![[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]];
+        let y = [1.0, 1.0, 1.0, 5.0, 5.0, 5.0];
+        let params = TreeParams { max_depth: Some(1), ..TreeParams::default() };
+        let t = Tree::fit(&x, &y, (0..6).collect(), Task::Regression, &params, &mut StdRng::seed_from_u64(0)).unwrap();
+        assert_eq!(t.leaf(array![0.5].view()), &[1.0]);
+        assert_eq!(t.leaf(array![4.5].view()), &[5.0]);
+        let deep = Tree::fit(&x, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (0..6).collect(), Task::Regression, &TreeParams::default(), &mut StdRng::seed_from_u64(0)).unwrap();
+        assert_eq!(deep.leaf(array![2.0].view()), &[3.0], "an unlimited tree fits every training row");
+    }
+
+    #[test]
+    fn min_samples_leaf_and_bad_classes_are_respected() {
+        let x = array![[1.0], [2.0], [3.0], [4.0]];
+        let params = TreeParams { min_samples_leaf: 2, ..TreeParams::default() };
+        let t = Tree::fit(&x, &[0.0, 1.0, 0.0, 1.0], (0..4).collect(), Task::Classification { classes: 2 }, &params, &mut StdRng::seed_from_u64(0)).unwrap();
+        for n in &t.nodes {
+            if let Node::Leaf { value } = n {
+                assert!(value.iter().any(|v| *v < 1.0), "no leaf of one row");
+            }
+        }
+        assert!(Tree::fit(&x, &[0.0, 2.0, 0.0, 1.0], (0..4).collect(), Task::Classification { classes: 2 }, &params, &mut StdRng::seed_from_u64(0)).is_err());
+    }
+}
