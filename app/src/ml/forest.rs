@@ -83,7 +83,7 @@ impl Forest {
             Task::Regression => p.column(0).to_vec(),
             Task::Classification { .. } => p
                 .outer_iter()
-                .map(|r| r.iter().enumerate().fold((0, f64::MIN), |b, (i, v)| if *v > b.1 { (i, *v) } else { b }).0 as f64)
+                .map(|r| super::argmax(r.iter().copied()) as f64)
                 .collect(),
         }
     }

@@ -18,3 +18,8 @@ pub enum MlError {
     #[error("invalid parameter: {0}")]
     Parameter(String),
 }
+
+/// Index of the largest value (the first on ties): the predicted class from probabilities.
+pub fn argmax(values: impl IntoIterator<Item = f64>) -> usize {
+    values.into_iter().enumerate().fold((0, f64::MIN), |best, (i, v)| if v > best.1 { (i, v) } else { best }).0
+}

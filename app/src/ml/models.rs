@@ -38,7 +38,7 @@ impl Fitted {
             Fitted::Logistic { .. } => self
                 .predict_proba(x)
                 .outer_iter()
-                .map(|p| p.iter().enumerate().fold((0, f64::MIN), |best, (i, v)| if *v > best.1 { (i, *v) } else { best }).0 as f64)
+                .map(|p| super::argmax(p.iter().copied()) as f64)
                 .collect(),
         }
     }

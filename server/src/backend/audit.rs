@@ -85,6 +85,23 @@ impl AuditLog {
         Ok(row.map(|r| (r.seq.max(0) as u64, r.hash)).unwrap_or((0, GENESIS.to_owned())))
     }
 
+    /// Appends an entry from its parts; what backend operations call after acting.
+    pub async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
+        self.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
+    }
+
+    /// Records a refusal (`denied: …`) or failure (`failed: …`), then returns it; the audit
+    /// write's own failure wins if there is one.
+    pub async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
+        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. } | ApiError::RateLimited { .. }) {
+            "denied"
+        } else {
+            "failed"
+        };
+        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
+        Err(err)
+    }
+
     pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry, ApiError> {
         let mut last = self.last.lock().await;
         for _ in 0..5 {

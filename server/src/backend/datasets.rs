@@ -17,7 +17,7 @@ use app::model::dataset::{DatasetInfo, DatasetStatus, NewDataset};
 use app::model::ApiError;
 use app::table::{Format, ParseOptions, Table};
 
-use super::audit::{AuditLog, Event};
+use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
@@ -130,15 +130,19 @@ impl Datasets {
         self.max_bytes
     }
 
-    async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
-        self.audit.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
-    }
-
-    /// Audits a refusal or failure, then returns it.
-    async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
-        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. }) { "denied" } else { "failed" };
-        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
-        Err(err)
+    /// Moves a dataset from status `from` to `to` if it is still in `from`; false if it was not.
+    /// Atomic in the database, so two uploads of one dataset cannot both claim it.
+    async fn transition(&self, id: &str, from: &str, to: &str) -> Result<bool, ApiError> {
+        let mut r = self
+            .db
+            .query("UPDATE dataset SET status = $to WHERE uid = $id AND status = $from RETURN AFTER")
+            .bind(("id", id.to_owned()))
+            .bind(("from", from.to_owned()))
+            .bind(("to", to.to_owned()))
+            .await
+            .map_err(db_error)?;
+        let moved: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+        Ok(!moved.is_empty())
     }
 
     async fn row(&self, id: &str) -> Result<Option<DatasetRow>, ApiError> {
@@ -162,13 +166,13 @@ impl Datasets {
         client: &str,
     ) -> Result<DatasetRow, ApiError> {
         let Some(row) = self.row(id).await? else {
-            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
         };
         if authorize(actor, row.read_action()).is_err() {
-            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
         }
         if let Err(e) = authorize(actor, action(&row)) {
-            return self.refuse(&actor.user_id, name, id, client, e).await;
+            return self.audit.refuse(&actor.user_id, name, id, client, e).await;
         }
         Ok(row)
     }
@@ -177,17 +181,17 @@ impl Datasets {
         const ACTION: &str = "dataset.create";
         let header = match req.validate(self.max_bytes) {
             Ok(h) => h,
-            Err(e) => return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await,
+            Err(e) => return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await,
         };
         if req.domain != actor.domain || req.subdomain != actor.subdomain {
             let e = ApiError::field(
                 "domain",
                 format!("datasets go in your own area ({} · {}); change it on your profile first", actor.domain, actor.subdomain),
             );
-            return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
         }
         if let Err(e) = authorize(actor, Action::CreateDataset { domain: &req.domain, subdomain: &req.subdomain }) {
-            return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
         }
         // The key ids must be the current ones, or the trainer (or the owner) could never open it.
         let trainer_id = self.trainer.pair().key_id();
@@ -202,7 +206,7 @@ impl Datasets {
                     "wrapped_keys",
                     "a data key is wrapped to a key this server does not know; fetch /api/keys/trainer and /api/keys/me again",
                 );
-                return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+                return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
             }
         }
         let row = DatasetRow {
@@ -230,11 +234,11 @@ impl Datasets {
         if let Err(e) = created {
             if e.to_string().contains("dataset_uid") {
                 let e = ApiError::Conflict { message: "a dataset with this id exists; seal again with a new id".into(), field: Some("id".into()) };
-                return self.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
+                return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
             }
             return Err(db_error(e));
         }
-        self.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
+        self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
         row.info(actor)
     }
 
@@ -249,16 +253,9 @@ impl Datasets {
         const ACTION: &str = "dataset.upload";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
         // Claim the upload, so two concurrent PUTs cannot interleave.
-        let mut claimed = self
-            .db
-            .query("UPDATE dataset SET status = 'uploading' WHERE uid = $id AND status = 'pending' RETURN AFTER")
-            .bind(("id", id.to_owned()))
-            .await
-            .map_err(db_error)?;
-        let claimed: Vec<DatasetRow> = claimed.take(0).map_err(db_error)?;
-        if claimed.is_empty() {
+        if !self.transition(id, "pending", "uploading").await? {
             let e = ApiError::Conflict { message: "this dataset is already uploaded or being uploaded".into(), field: None };
-            return self.refuse(&actor.user_id, ACTION, id, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
         let expected = row.ciphertext_size.max(0) as u64;
         let header = unb64("envelope header", &row.envelope_header).map_err(|e| ApiError::Internal { message: e.to_string() })?;
@@ -312,25 +309,18 @@ impl Datasets {
         .await;
         match result {
             Ok(()) => {
-                let mut marked = self
-                    .db
-                    .query("UPDATE dataset SET status = 'ready' WHERE uid = $id AND status = 'uploading' RETURN AFTER")
-                    .bind(("id", id.to_owned()))
-                    .await
-                    .map_err(db_error)?;
-                let marked: Vec<DatasetRow> = marked.take(0).map_err(db_error)?;
-                if marked.is_empty() {
+                if !self.transition(id, "uploading", "ready").await? {
                     // Deleted (or swept) while the bytes were arriving: do not leave them behind.
                     self.remove(id).await;
-                    return self.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
+                    return self.audit.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
                 }
-                self.record(&actor.user_id, ACTION, id, client, &format!("ok ({expected} bytes)")).await?;
+                self.audit.record(&actor.user_id, ACTION, id, client, &format!("ok ({expected} bytes)")).await?;
                 let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
                 row.info(actor)
             }
             Err(e) => {
                 self.remove(id).await;
-                self.refuse(&actor.user_id, ACTION, id, client, e).await
+                self.audit.refuse(&actor.user_id, ACTION, id, client, e).await
             }
         }
     }
@@ -354,8 +344,8 @@ impl Datasets {
     pub async fn set_owner_key(&self, actor: &Actor, key: &app::model::dataset::OwnerKey, client: &str) -> Result<(), ApiError> {
         const ACTION: &str = "key.owner.create";
         match super::keys::put_owner_key(&self.db, &actor.user_id, key).await {
-            Ok(()) => self.record(&actor.user_id, ACTION, &key.key_id, client, "ok").await,
-            Err(e) => self.refuse(&actor.user_id, ACTION, &key.key_id, client, e).await,
+            Ok(()) => self.audit.record(&actor.user_id, ACTION, &key.key_id, client, "ok").await,
+            Err(e) => self.audit.refuse(&actor.user_id, ACTION, &key.key_id, client, e).await,
         }
     }
 
@@ -391,11 +381,11 @@ impl Datasets {
         const ACTION: &str = "dataset.download";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadDataset { owner: &r.owner_id }, client).await?;
         if row.status != "ready" {
-            return self.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
+            return self.audit.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
         }
         let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
         let size = got.meta.size;
-        self.record(&actor.user_id, ACTION, id, client, "ok").await?;
+        self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?;
         Ok((size, got.into_stream()))
     }
 
@@ -407,7 +397,7 @@ impl Datasets {
             Err(e) => return Err(store_error(e)),
         }
         self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
-        self.record(&actor.user_id, ACTION, id, client, "ok").await
+        self.audit.record(&actor.user_id, ACTION, id, client, "ok").await
     }
 
     /// Removes declarations never uploaded within `pending_secs`, and uploads never finished
@@ -426,7 +416,7 @@ impl Datasets {
         let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
         for row in &rows {
             self.remove(&row.uid).await;
-            self.record("system", "dataset.sweep", &row.uid, "-", "removed an unfinished upload").await?;
+            self.audit.record("system", "dataset.sweep", &row.uid, "-", "removed an unfinished upload").await?;
         }
         Ok(rows.len())
     }
@@ -442,7 +432,7 @@ impl Datasets {
             Ok(t) => format!("ok ({purpose}; {} rows)", t.rows.len()),
             Err(e) => format!("failed ({purpose}): {e}"),
         };
-        self.record("trainer", ACTION, id, "-", &outcome).await?;
+        self.audit.record("trainer", ACTION, id, "-", &outcome).await?;
         result
     }
 

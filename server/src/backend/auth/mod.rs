@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest, RegisteredUser, Role};
 use app::model::ApiError;
 
-use super::audit::{AuditLog, Event};
+use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::util::{db_error, now_rfc3339, now_unix, random_id};
@@ -103,21 +103,6 @@ impl Auth {
         }
     }
 
-    async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
-        self.audit.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
-    }
-
-    /// Records a failure, then returns it; the audit write's own failure wins if there is one.
-    async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
-        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. } | ApiError::RateLimited { .. }) {
-            "denied"
-        } else {
-            "failed"
-        };
-        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
-        Err(err)
-    }
-
     async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>, ApiError> {
         let sql = format!("SELECT * OMIT id FROM account WHERE {field} = $v LIMIT 1");
         let mut r = self.db.query(sql).bind(("v", value.to_owned())).await.map_err(db_error)?;
@@ -128,19 +113,19 @@ impl Auth {
         const ACTION: &str = "auth.register";
         let req = req.normalised();
         if let Err(e) = req.validate() {
-            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+            return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
         let _one_at_a_time = self.registering.lock().await;
         if self.find_by("username", &req.username).await?.is_some() {
             let e = ApiError::Conflict { message: "this username is taken".into(), field: Some("username".into()) };
-            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+            return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
         if self.find_by("email", &req.email).await?.is_some() {
             let e = ApiError::Conflict {
                 message: "an account with this email exists; log in instead".into(),
                 field: Some("email".into()),
             };
-            return self.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
+            return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
         let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await.map_err(db_error)?;
         let count: Option<i64> = r.take((0, "n")).map_err(db_error)?;
@@ -161,11 +146,11 @@ impl Auth {
             let msg = e.to_string();
             if msg.contains("account_username") || msg.contains("account_email") {
                 let e = ApiError::Conflict { message: "this username or email is taken".into(), field: None };
-                return self.refuse(ANONYMOUS, ACTION, &row.username, client, e).await;
+                return self.audit.refuse(ANONYMOUS, ACTION, &row.username, client, e).await;
             }
             return Err(db_error(e));
         }
-        self.record(&row.uid, ACTION, &row.uid, client, &format!("ok (role {})", role.as_str())).await?;
+        self.audit.record(&row.uid, ACTION, &row.uid, client, &format!("ok (role {})", role.as_str())).await?;
         Ok(RegisteredUser { id: row.uid, username: row.username, domain: row.domain, subdomain: row.subdomain })
     }
 
@@ -173,17 +158,17 @@ impl Auth {
         const ACTION: &str = "auth.login";
         let username = username.trim().to_lowercase();
         if let Err(e) = self.limiter.check(&username, client) {
-            return self.refuse(ANONYMOUS, ACTION, &username, client, e).await;
+            return self.audit.refuse(ANONYMOUS, ACTION, &username, client, e).await;
         }
         let account = self.find_by("username", &username).await?;
         let ok = password::verify(password, account.as_ref().map(|a| a.password_hash.clone())).await?;
         match account {
             Some(a) if ok => {
                 let session = self.new_session(&a, &random_id()).await?;
-                self.record(&a.uid, ACTION, &a.uid, client, "ok").await?;
+                self.audit.record(&a.uid, ACTION, &a.uid, client, "ok").await?;
                 Ok(session)
             }
-            _ => self.refuse(ANONYMOUS, ACTION, &username, client, wrong_credentials()).await,
+            _ => self.audit.refuse(ANONYMOUS, ACTION, &username, client, wrong_credentials()).await,
         }
     }
 
@@ -214,17 +199,17 @@ impl Auth {
         const ACTION: &str = "auth.refresh";
         let hash = super::util::sha256_hex(token.as_bytes());
         let Some(row) = self.find_refresh(&hash).await? else {
-            return self.refuse(ANONYMOUS, ACTION, "unknown token", client, refresh_invalid()).await;
+            return self.audit.refuse(ANONYMOUS, ACTION, "unknown token", client, refresh_invalid()).await;
         };
         if row.used || row.revoked {
             if row.used && !row.revoked {
                 self.revoke_family(&row.family).await?;
-                self.record(&row.user_id, "auth.refresh_reuse", &row.family, client, "denied: rotated token reused; session family revoked").await?;
+                self.audit.record(&row.user_id, "auth.refresh_reuse", &row.family, client, "denied: rotated token reused; session family revoked").await?;
             }
-            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+            return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }
         if row.expires_at <= now_unix() {
-            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+            return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }
         // Mark used only if nobody else did in the meantime (two racing refreshes: one wins).
         let mut upd = self
@@ -236,13 +221,13 @@ impl Auth {
         let won: Vec<RefreshRow> = upd.take(0).map_err(db_error)?;
         if won.is_empty() {
             self.revoke_family(&row.family).await?;
-            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+            return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }
         let Some(account) = self.find_by("uid", &row.user_id).await? else {
-            return self.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+            return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         };
         let session = self.new_session(&account, &row.family).await?;
-        self.record(&account.uid, ACTION, &row.family, client, "ok").await?;
+        self.audit.record(&account.uid, ACTION, &row.family, client, "ok").await?;
         Ok(session)
     }
 
@@ -320,7 +305,7 @@ impl Auth {
                 .map_err(db_error)?;
         }
         let who = who.unwrap_or_else(|| ANONYMOUS.to_owned());
-        self.record(&who, "auth.logout", &who, client, "ok").await
+        self.audit.record(&who, "auth.logout", &who, client, "ok").await
     }
 
     pub async fn me(&self, actor: &Actor) -> Result<Me, ApiError> {
@@ -331,10 +316,10 @@ impl Auth {
     pub async fn update_profile(&self, actor: &Actor, owner: &str, update: ProfileUpdate, client: &str) -> Result<Me, ApiError> {
         const ACTION: &str = "user.update_profile";
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner }) {
-            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
         }
         if let Err(e) = update.validate() {
-            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
         }
         let mut r = self
             .db
@@ -346,9 +331,9 @@ impl Auth {
             .map_err(db_error)?;
         let rows: Vec<AccountRow> = r.take(0).map_err(db_error)?;
         let Some(a) = rows.into_iter().next() else {
-            return self.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
+            return self.audit.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
         };
-        self.record(&actor.user_id, ACTION, owner, client, &format!("ok ({}/{})", a.domain, a.subdomain)).await?;
+        self.audit.record(&actor.user_id, ACTION, owner, client, &format!("ok ({}/{})", a.domain, a.subdomain)).await?;
         Ok(a.me())
     }
 
@@ -357,17 +342,17 @@ impl Auth {
         const ACTION: &str = "user.change_password";
         let owner = actor.user_id.clone();
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner: &owner }) {
-            return self.refuse(&owner, ACTION, &owner, client, e).await;
+            return self.audit.refuse(&owner, ACTION, &owner, client, e).await;
         }
         if let Err(e) = change.validate() {
-            return self.refuse(&owner, ACTION, &owner, client, e).await;
+            return self.audit.refuse(&owner, ACTION, &owner, client, e).await;
         }
         let Some(a) = self.find_by("uid", &owner).await? else {
-            return self.refuse(&owner, ACTION, &owner, client, ApiError::NotFound).await;
+            return self.audit.refuse(&owner, ACTION, &owner, client, ApiError::NotFound).await;
         };
         if !password::verify(change.current_password, Some(a.password_hash.clone())).await? {
             let e = ApiError::field("current_password", "this is not your current password");
-            return self.refuse(&owner, ACTION, &owner, client, e).await;
+            return self.audit.refuse(&owner, ACTION, &owner, client, e).await;
         }
         let hash = password::hash(change.new_password).await?;
         self.db
@@ -377,13 +362,13 @@ impl Auth {
             .await
             .and_then(|r| r.check())
             .map_err(db_error)?;
-        self.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
+        self.audit.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
     }
 
     pub async fn delete_account(&self, actor: &Actor, owner: &str, client: &str) -> Result<(), ApiError> {
         const ACTION: &str = "user.delete";
         if let Err(e) = authorize(actor, Action::DeleteAccount { owner }) {
-            return self.refuse(&actor.user_id, ACTION, owner, client, e).await;
+            return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
         }
         let mut r = self
             .db
@@ -393,9 +378,9 @@ impl Auth {
             .map_err(db_error)?;
         let gone: Vec<AccountRow> = r.take(0).map_err(db_error)?;
         if gone.is_empty() {
-            return self.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
+            return self.audit.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
         }
-        self.record(&actor.user_id, ACTION, owner, client, "ok").await
+        self.audit.record(&actor.user_id, ACTION, owner, client, "ok").await
     }
 
     pub async fn audit_list(
@@ -405,7 +390,7 @@ impl Auth {
         client: &str,
     ) -> Result<Vec<app::model::audit::AuditEntry>, ApiError> {
         if let Err(e) = authorize(actor, Action::ReadAudit) {
-            return self.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
+            return self.audit.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
         }
         self.audit.list(q).await
     }
