@@ -30,8 +30,8 @@ fn iris_logistic_regression_is_within_two_points_of_scikit_learn() {
     for fold in stratified_k_fold(&y, 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<usize> = fold.train.iter().map(|i| y[*i]).collect();
-        let model = fit_logistic(prep.transform(&t, &fold.train), &ytr, labels.len(), 1.0, 200, None).unwrap();
-        let xte = prep.transform(&t, &fold.test);
+        let model = fit_logistic(prep.transform(&t, &fold.train).unwrap(), &ytr, labels.len(), 1.0, 200, None).unwrap();
+        let xte = prep.transform(&t, &fold.test).unwrap();
         let proba = model.predict_proba(&xte);
         for row in proba.outer_iter() {
             assert!((row.sum() - 1.0).abs() < 1e-9, "probabilities sum to 1");
@@ -60,8 +60,8 @@ fn diabetes_linear_regression_is_within_two_points_of_scikit_learn() {
     for fold in k_fold(t.rows.len(), 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| y[*i]).collect();
-        let model = fit_linear(prep.transform(&t, &fold.train), ytr).unwrap();
-        let pred = model.predict(&prep.transform(&t, &fold.test));
+        let model = fit_linear(prep.transform(&t, &fold.train).unwrap(), ytr).unwrap();
+        let pred = model.predict(&prep.transform(&t, &fold.test).unwrap());
         let truth: Vec<f64> = fold.test.iter().map(|i| y[*i]).collect();
         r2s.push(regression(&truth, &pred).unwrap().r2);
         assert_eq!(model.params().len(), 11);
@@ -88,7 +88,7 @@ fn logistic_regression_continues_from_given_weights() {
     let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
     let rows: Vec<usize> = (0..t.rows.len()).collect();
     let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
-    let x = prep.transform(&t, &rows);
+    let x = prep.transform(&t, &rows).unwrap();
     let converged = fit_logistic(x.clone(), &y, labels.len(), 1.0, 500, None).unwrap();
     let continued = fit_logistic(x.clone(), &y, labels.len(), 1.0, 1, Some(&converged)).unwrap();
     let cold = fit_logistic(x.clone(), &y, labels.len(), 1.0, 1, None).unwrap();
@@ -108,7 +108,7 @@ fn quantised_models_agree_with_the_float_models() {
     let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
     let rows: Vec<usize> = (0..t.rows.len()).collect();
     let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
-    let x = prep.transform(&t, &rows);
+    let x = prep.transform(&t, &rows).unwrap();
     let model = fit_logistic(x.clone(), &y, labels.len(), 1.0, 200, None).unwrap();
     let q = model.quantise(8).unwrap();
     let float_classes = model.predict(&x);
@@ -122,7 +122,7 @@ fn quantised_models_agree_with_the_float_models() {
     let yd: Vec<f64> = numeric_target(&d, "progression").unwrap().into_iter().map(Option::unwrap).collect();
     let rows: Vec<usize> = (0..d.rows.len()).collect();
     let prep = Preprocessor::fit(&d, &rows, &features(&d, "progression")).unwrap();
-    let x = prep.transform(&d, &rows);
+    let x = prep.transform(&d, &rows).unwrap();
     let model = fit_linear(x.clone(), yd).unwrap();
     let q = model.quantise(12).unwrap();
     let scale = (1u64 << 24) as f64;
@@ -146,8 +146,8 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     for fold in stratified_k_fold(&y, 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| yf[*i]).collect();
-        let forest = Forest::fit(&prep.transform(&t, &fold.train), &ytr, Task::Classification { classes: 3 }, &ForestParams::default()).unwrap();
-        let pred: Vec<usize> = forest.predict(&prep.transform(&t, &fold.test)).iter().map(|p| *p as usize).collect();
+        let forest = Forest::fit(&prep.transform(&t, &fold.train).unwrap(), &ytr, Task::Classification { classes: 3 }, &ForestParams::default()).unwrap();
+        let pred: Vec<usize> = forest.predict(&prep.transform(&t, &fold.test).unwrap()).iter().map(|p| *p as usize).collect();
         let truth: Vec<usize> = fold.test.iter().map(|i| y[*i]).collect();
         acc.push(classification(&labels, &truth, &pred, None).unwrap().accuracy);
     }
@@ -160,8 +160,8 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     for fold in k_fold(d.rows.len(), 5, 0).unwrap() {
         let prep = Preprocessor::fit(&d, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| yd[*i]).collect();
-        let forest = Forest::fit(&prep.transform(&d, &fold.train), &ytr, Task::Regression, &ForestParams::default()).unwrap();
-        let pred = forest.predict(&prep.transform(&d, &fold.test));
+        let forest = Forest::fit(&prep.transform(&d, &fold.train).unwrap(), &ytr, Task::Regression, &ForestParams::default()).unwrap();
+        let pred = forest.predict(&prep.transform(&d, &fold.test).unwrap());
         let truth: Vec<f64> = fold.test.iter().map(|i| yd[*i]).collect();
         r2.push(regression(&truth, &pred).unwrap().r2);
     }

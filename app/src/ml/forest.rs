@@ -8,9 +8,11 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::tree::{Task, Tree, TreeParams};
+use super::model::{check_cancel, Monitor, Quiet};
 use super::MlError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ForestParams {
     pub trees: usize,
     pub max_depth: Option<usize>,
@@ -34,8 +36,22 @@ pub struct Forest {
 
 impl Forest {
     pub fn fit(x: &Array2<f64>, y: &[f64], task: Task, params: &ForestParams) -> Result<Forest, MlError> {
+        Forest::fit_monitored(x, y, task, params, &mut Quiet)
+    }
+
+    /// As `fit`, reporting each tree to `monitor` and stopping between trees when it cancels.
+    pub fn fit_monitored(
+        x: &Array2<f64>,
+        y: &[f64],
+        task: Task,
+        params: &ForestParams,
+        monitor: &mut dyn Monitor,
+    ) -> Result<Forest, MlError> {
         if params.trees == 0 {
             return Err(MlError::Parameter("a forest needs at least one tree".into()));
+        }
+        if params.min_samples_leaf == 0 || params.max_features == Some(0) {
+            return Err(MlError::Parameter("min_samples_leaf and max_features must be at least 1".into()));
         }
         let d = x.ncols();
         let max_features = params.max_features.unwrap_or(match task {
@@ -50,12 +66,13 @@ impl Forest {
         };
         let mut rng = StdRng::seed_from_u64(params.seed);
         let n = x.nrows();
-        let trees = (0..params.trees)
-            .map(|_| {
-                let sample: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
-                Tree::fit(x, y, sample, task, &tree_params, &mut rng)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut trees = Vec::with_capacity(params.trees);
+        for t in 0..params.trees {
+            check_cancel(monitor)?;
+            let sample: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
+            trees.push(Tree::fit(x, y, sample, task, &tree_params, &mut rng)?);
+            monitor.step(t + 1, params.trees, None);
+        }
         Ok(Forest { task, trees })
     }
 

@@ -38,6 +38,31 @@ pub struct RegressionReport {
     pub mae: f64,
 }
 
+/// A model's figures, by task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum Metrics {
+    Classification(ClassificationReport),
+    Regression(RegressionReport),
+}
+
+impl Metrics {
+    /// The figure models are ranked by: accuracy or R².
+    pub fn score(&self) -> f64 {
+        match self {
+            Metrics::Classification(c) => c.accuracy,
+            Metrics::Regression(r) => r.r2,
+        }
+    }
+
+    pub fn score_name(&self) -> &'static str {
+        match self {
+            Metrics::Classification(_) => "accuracy",
+            Metrics::Regression(_) => "r2",
+        }
+    }
+}
+
 fn check_lengths(a: usize, b: usize) -> Result<(), MlError> {
     if a != b {
         return Err(MlError::Shape(format!("{a} true values but {b} predictions")));

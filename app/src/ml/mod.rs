@@ -1,13 +1,20 @@
 //! Machine learning that runs the same in the trainer and in the browser (federated clients).
-//! So far: preprocessing fitted on training rows, linear and logistic regression, CART trees and
-//! random forests, metrics and cross-validation splits. The rest of DESIGN §3 (ensembles, DQN,
-//! search, the `Model` trait over all of them) builds on these.
+//! Every model kind behind one `Model` trait (`model`), preprocessing fitted on training rows
+//! (`prep`), SMOTE, cross-validation splits, search spaces, metrics, combining several owners'
+//! fits (`combine`), and `train`, the whole run from tables to a fitted model.
 
+pub mod combine;
+pub mod dqn;
+pub mod ensemble;
 pub mod forest;
 pub mod metrics;
+pub mod model;
 pub mod models;
 pub mod prep;
+pub mod search;
+pub mod smote;
 pub mod split;
+pub mod train;
 pub mod tree;
 
 /// Why training or scoring could not proceed; messages name the parameter or the shape.
@@ -17,6 +24,8 @@ pub enum MlError {
     Shape(String),
     #[error("invalid parameter: {0}")]
     Parameter(String),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Index of the largest value (the first on ties): the predicted class from probabilities.

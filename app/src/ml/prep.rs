@@ -23,40 +23,83 @@ pub enum Coding {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Preprocessor {
     pub codings: Vec<Coding>,
-    #[serde(skip)]
-    indices: Vec<usize>,
+}
+
+/// Count, mean and sum of squared deviations of one part's values, combined across parts
+/// with Chan et al.'s pairwise update, so several owners' statistics give exactly the
+/// figures of their rows together without the rows ever meeting.
+#[derive(Clone, Copy, Default)]
+struct Moments {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    fn of(values: impl Iterator<Item = f64>) -> Moments {
+        let values: Vec<f64> = values.collect();
+        let n = values.len() as f64;
+        if n == 0.0 {
+            return Moments::default();
+        }
+        let mean = values.iter().sum::<f64>() / n;
+        Moments { n, mean, m2: values.iter().map(|v| (v - mean).powi(2)).sum() }
+    }
+
+    fn merge(self, o: Moments) -> Moments {
+        let n = self.n + o.n;
+        if n == 0.0 {
+            return self;
+        }
+        let delta = o.mean - self.mean;
+        Moments { n, mean: self.mean + delta * o.n / n, m2: self.m2 + o.m2 + delta * delta * self.n * o.n / n }
+    }
 }
 
 impl Preprocessor {
     /// Fits on `rows` of `table`, for the columns named in `features`.
     pub fn fit(table: &Table, rows: &[usize], features: &[String]) -> Result<Preprocessor, MlError> {
-        if rows.is_empty() {
+        Preprocessor::fit_parts(&[(table, rows)], features)
+    }
+
+    /// Fits on several tables' rows at once (several owners' data, same columns) from per-part
+    /// statistics: the same result as one table holding all the rows.
+    pub fn fit_parts(parts: &[(&Table, &[usize])], features: &[String]) -> Result<Preprocessor, MlError> {
+        if parts.iter().all(|(_, rows)| rows.is_empty()) {
             return Err(MlError::Shape("no training rows".into()));
         }
         let mut codings = Vec::with_capacity(features.len());
-        let mut indices = Vec::with_capacity(features.len());
         for name in features {
-            let c = table.column_index(name).ok_or_else(|| MlError::Parameter(format!("no column named “{name}”")))?;
-            indices.push(c);
-            let cells = rows.iter().map(|r| &table.rows[*r][c]);
-            codings.push(match table.columns[c].kind {
+            let mut columns = Vec::with_capacity(parts.len());
+            for (table, rows) in parts {
+                let c = table.column_index(name).ok_or_else(|| MlError::Parameter(format!("no column named “{name}”")))?;
+                columns.push((table.columns[c].kind, rows.iter().map(move |r| &table.rows[*r][c])));
+            }
+            let kind = columns[0].0;
+            if columns.iter().any(|(k, _)| *k != kind) {
+                return Err(MlError::Parameter(format!("the column “{name}” has different kinds in different datasets")));
+            }
+            codings.push(match kind {
                 ColumnKind::Numeric => {
-                    let values: Vec<f64> = cells.filter_map(Cell::as_f64).collect();
-                    let n = values.len().max(1) as f64;
-                    let mean = values.iter().sum::<f64>() / n;
+                    let m = columns
+                        .into_iter()
+                        .map(|(_, cells)| Moments::of(cells.filter_map(Cell::as_f64)))
+                        .fold(Moments::default(), Moments::merge);
                     // Population standard deviation, as scikit-learn's StandardScaler.
-                    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                    Coding::Standardised { column: name.clone(), mean, std: if std > 0.0 { std } else { 1.0 } }
+                    let std = (m.m2 / m.n.max(1.0)).sqrt();
+                    Coding::Standardised { column: name.clone(), mean: m.mean, std: if std > 0.0 { std } else { 1.0 } }
                 }
                 ColumnKind::Boolean => {
-                    let (t, n) = cells.fold((0usize, 0usize), |(t, n), c| match c {
+                    let (t, n) = columns.into_iter().flat_map(|(_, cells)| cells).fold((0usize, 0usize), |(t, n), c| match c {
                         Cell::Bool(b) => (t + usize::from(*b), n + 1),
                         _ => (t, n),
                     });
                     Coding::Boolean { column: name.clone(), share_true: t as f64 / n.max(1) as f64 }
                 }
                 ColumnKind::Categorical => {
-                    let mut categories: Vec<String> = cells
+                    let mut categories: Vec<String> = columns
+                        .into_iter()
+                        .flat_map(|(_, cells)| cells)
                         .filter_map(|c| match c {
                             Cell::Text(s) => Some(s.clone()),
                             _ => None,
@@ -68,7 +111,14 @@ impl Preprocessor {
                 }
             });
         }
-        Ok(Preprocessor { codings, indices })
+        Ok(Preprocessor { codings })
+    }
+
+    /// The input columns, in order.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.codings.iter().map(|c| match c {
+            Coding::Standardised { column, .. } | Coding::Boolean { column, .. } | Coding::OneHot { column, .. } => column.as_str(),
+        })
     }
 
     /// Number of features after encoding.
@@ -82,11 +132,16 @@ impl Preprocessor {
             .sum()
     }
 
-    pub fn transform(&self, table: &Table, rows: &[usize]) -> Array2<f64> {
+    /// Encodes `rows` of `table` (any table with the fitted columns, found by name).
+    pub fn transform(&self, table: &Table, rows: &[usize]) -> Result<Array2<f64>, MlError> {
+        let indices = self
+            .columns()
+            .map(|name| table.column_index(name).ok_or_else(|| MlError::Parameter(format!("no column named “{name}”"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut x = Array2::zeros((rows.len(), self.width()));
         for (i, r) in rows.iter().enumerate() {
             let mut j = 0;
-            for (coding, c) in self.codings.iter().zip(&self.indices) {
+            for (coding, c) in self.codings.iter().zip(&indices) {
                 let cell = &table.rows[*r][*c];
                 match coding {
                     Coding::Standardised { mean, std, .. } => {
@@ -111,7 +166,7 @@ impl Preprocessor {
                 }
             }
         }
-        x
+        Ok(x)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod dataset;
 pub mod error;
 pub mod health;
+pub mod job;
 
 pub use catalog::{Domain, Subdomain, CATALOG};
 pub use error::{ApiError, FieldErrors};

@@ -1,0 +1,413 @@
+//! A training run from tables to a fitted model: check the request against the columns,
+//! cross-validate every search candidate (preprocessing and SMOTE fitted on each training fold
+//! only), pick the best, refit it on all rows. Several tables are several owners' data: they
+//! are split, encoded and fitted part by part and combined (`combine`), never concatenated.
+//! Pure: the trainer runs it on a worker thread, and it reports through a `TrainMonitor`.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::combine::fit_parts;
+use super::metrics::{self, regression, Metrics};
+use super::model::{AnyModel, Model, ModelKind, Monitor, Target};
+use super::prep::Preprocessor;
+use super::search::SearchSpace;
+use super::smote::{oversample, SmoteParams};
+use super::split::{k_fold, stratified_k_fold, Fold};
+use super::tree::Task;
+use super::MlError;
+use crate::model::job::JobEvent;
+use crate::table::{Cell, Column, ColumnKind, Table};
+
+pub const DEFAULT_FOLDS: usize = 5;
+pub const MAX_FOLDS: usize = 20;
+
+fn default_folds() -> usize {
+    DEFAULT_FOLDS
+}
+
+/// The model to train: a kind with hyperparameters, and optionally a space to search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub kind: ModelKind,
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    #[serde(default)]
+    pub search: Option<SearchSpace>,
+}
+
+/// What to learn from the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub target: String,
+    /// Input columns; all but the target when absent.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    pub model: ModelSpec,
+    #[serde(default = "default_folds")]
+    pub cv_folds: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Oversample the rarer classes of each training fold (classification only).
+    #[serde(default)]
+    pub smote: Option<SmoteParams>,
+}
+
+/// A request that does not fit the data, with the request field to correct.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SpecError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn spec_error(field: &'static str, message: impl Into<String>) -> SpecError {
+    SpecError { field, message: message.into() }
+}
+
+impl TrainSpec {
+    /// The input columns this spec uses.
+    pub fn feature_names(&self, columns: &[Column]) -> Vec<String> {
+        match &self.features {
+            Some(f) => f.clone(),
+            None => columns.iter().map(|c| c.name.clone()).filter(|n| *n != self.target).collect(),
+        }
+    }
+
+    /// Whether this is classification: a categorical or boolean target, or a classifier asked
+    /// for on a numeric one (its distinct values become the classes).
+    pub fn is_classification(&self, target: &Column) -> bool {
+        target.kind != ColumnKind::Numeric || matches!(self.model.kind, ModelKind::Logistic | ModelKind::Dqn)
+    }
+
+    /// Checks everything that can be checked from the columns alone, so a bad request is
+    /// refused before it is queued, with the field to correct.
+    pub fn check(&self, columns: &[Column]) -> Result<(), SpecError> {
+        let names = || columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+        let target = columns
+            .iter()
+            .find(|c| c.name == self.target)
+            .ok_or_else(|| spec_error("target", format!("no column named “{}”; the columns are {}", self.target, names())))?;
+        let features = self.feature_names(columns);
+        if features.is_empty() {
+            return Err(spec_error("features", "choose at least one input column besides the target"));
+        }
+        for f in &features {
+            if f == &self.target {
+                return Err(spec_error("features", format!("“{f}” is the target; it cannot also be an input")));
+            }
+            if !columns.iter().any(|c| &c.name == f) {
+                return Err(spec_error("features", format!("no column named “{f}”; the columns are {}", names())));
+            }
+        }
+        if !(2..=MAX_FOLDS).contains(&self.cv_folds) {
+            return Err(spec_error("cv_folds", format!("cross-validation needs 2 to {MAX_FOLDS} folds, got {}", self.cv_folds)));
+        }
+        let classification = self.is_classification(target);
+        let task = if classification { Task::Classification { classes: 2 } } else { Task::Regression };
+        if target.kind != ColumnKind::Numeric && self.model.kind == ModelKind::Linear {
+            return Err(spec_error(
+                "model.kind",
+                format!("“{}” is categorical, and linear regression predicts numbers; choose logistic regression, a tree or a forest", self.target),
+            ));
+        }
+        AnyModel::build(self.model.kind, &self.model.params, task, self.seed).map_err(|e| spec_error("model.params", e.to_string()))?;
+        if let Some(space) = &self.model.search {
+            for c in space.candidates(&self.model.params, self.seed).map_err(|e| spec_error("model.search", e.to_string()))? {
+                AnyModel::build(self.model.kind, &c, task, self.seed).map_err(|e| spec_error("model.search", e.to_string()))?;
+            }
+        }
+        if let Some(s) = &self.smote {
+            if !classification {
+                return Err(spec_error("smote", "SMOTE oversamples classes; the target is numeric"));
+            }
+            if s.k == 0 || !(s.ratio > 0.0 && s.ratio <= 1.0) {
+                return Err(spec_error("smote", "k must be ≥ 1 and ratio in (0, 1]"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a run reports and learns that it should stop.
+pub trait TrainMonitor {
+    fn event(&mut self, event: JobEvent);
+    fn cancelled(&self) -> bool;
+}
+
+/// A fitted model with everything needed to use it on new rows and to judge it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trained {
+    pub model: AnyModel,
+    pub preprocessor: Preprocessor,
+    pub target: String,
+    /// Classes in the order of the model's outputs; `None` for regression.
+    pub labels: Option<Vec<String>>,
+    /// Cross-validated metrics of the chosen parameters (pooled out-of-fold predictions).
+    pub metrics: Metrics,
+    pub params: Map<String, Value>,
+    /// Every search candidate with its mean fold score.
+    pub trials: Vec<(Map<String, Value>, f64)>,
+    /// Rows used from each table (rows with a missing target are left out).
+    pub rows: Vec<usize>,
+}
+
+/// One owner's table, with the rows that have a target and their targets.
+struct Part<'a> {
+    table: &'a Table,
+    rows: Vec<usize>,
+    target: Target,
+    folds: Vec<Fold>,
+}
+
+/// Passes a fit's steps on as `Step` events.
+struct Steps<'a> {
+    monitor: &'a mut dyn TrainMonitor,
+    trial: usize,
+    fold: Option<usize>,
+}
+
+impl Monitor for Steps<'_> {
+    fn step(&mut self, done: usize, total: usize, loss: Option<f64>) {
+        self.monitor.event(JobEvent::Step { trial: self.trial, fold: self.fold, done, total, loss });
+    }
+    fn cancelled(&self) -> bool {
+        self.monitor.cancelled()
+    }
+}
+
+pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor) -> Result<Trained, MlError> {
+    let first = tables.first().ok_or_else(|| MlError::Shape("no data".into()))?;
+    spec.check(&first.columns).map_err(|e| MlError::Parameter(e.to_string()))?;
+    for (i, t) in tables.iter().enumerate().skip(1) {
+        let same = t.columns.len() == first.columns.len()
+            && t.columns.iter().zip(&first.columns).all(|(a, b)| a.name == b.name && a.kind == b.kind);
+        if !same {
+            return Err(MlError::Parameter(format!("dataset {} has different columns from the first; a joint job needs the same columns", i + 1)));
+        }
+    }
+    let features = spec.feature_names(&first.columns);
+    let target_col = first.column_index(&spec.target).ok_or_else(|| MlError::Parameter("no target".into()))?;
+    let classification = spec.is_classification(&first.columns[target_col]);
+    let text = |c: &Cell| if c.is_missing() { None } else { Some(c.to_string()) };
+    let labels = if classification {
+        let mut l: Vec<String> = tables.iter().flat_map(|t| t.rows.iter().filter_map(|r| text(&r[target_col]))).collect();
+        l.sort();
+        l.dedup();
+        if l.len() < 2 {
+            return Err(MlError::Parameter(format!("the target “{}” needs at least two classes", spec.target)));
+        }
+        Some(l)
+    } else {
+        None
+    };
+    let task = match &labels {
+        Some(l) => Task::Classification { classes: l.len() },
+        None => Task::Regression,
+    };
+    let mut parts = Vec::with_capacity(tables.len());
+    for (p, table) in tables.iter().enumerate() {
+        let (rows, target) = match &labels {
+            Some(l) => {
+                let (rows, y): (Vec<usize>, Vec<usize>) = table
+                    .rows
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, r)| text(&r[target_col]).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
+                    .unzip();
+                (rows, Target::Classes { y, classes: l.len() })
+            }
+            None => {
+                let (rows, y): (Vec<usize>, Vec<f64>) =
+                    table.rows.iter().enumerate().filter_map(|(i, r)| r[target_col].as_f64().map(|v| (i, v))).unzip();
+                (rows, Target::Values(y))
+            }
+        };
+        let seed = spec.seed.wrapping_add(p as u64);
+        let folds = match &target {
+            Target::Classes { y, .. } => stratified_k_fold(y, spec.cv_folds, seed),
+            Target::Values(v) => k_fold(v.len(), spec.cv_folds, seed),
+        }
+        .map_err(|e| if tables.len() > 1 { MlError::Parameter(format!("dataset {}: {e}", p + 1)) } else { e })?;
+        parts.push(Part { table, rows, target, folds });
+    }
+    let candidates = match &spec.model.search {
+        Some(space) => space.candidates(&spec.model.params, spec.seed)?,
+        None => vec![spec.model.params.clone()],
+    };
+    let total_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
+    let width = Preprocessor::fit_parts(&parts.iter().map(|p| (p.table, &p.rows[..])).collect::<Vec<_>>(), &features)?.width();
+    monitor.event(JobEvent::Loaded {
+        rows: total_rows,
+        features: width,
+        datasets: tables.len(),
+        task: if classification { "classification" } else { "regression" }.into(),
+        candidates: candidates.len(),
+        folds: spec.cv_folds,
+    });
+
+    let mut trials = Vec::with_capacity(candidates.len());
+    let mut best: Option<(usize, f64, Metrics)> = None;
+    for (t, params) in candidates.iter().enumerate() {
+        // Out-of-fold predictions and positive-class scores, per part, in `rows` order.
+        let mut pred: Vec<Vec<f64>> = parts.iter().map(|p| vec![0.0; p.rows.len()]).collect();
+        let mut score: Vec<Vec<f64>> = parts.iter().map(|p| vec![0.0; p.rows.len()]).collect();
+        let mut fold_scores = Vec::with_capacity(spec.cv_folds);
+        for f in 0..spec.cv_folds {
+            let train_positions: Vec<Vec<usize>> = parts.iter().map(|p| p.folds[f].train.clone()).collect();
+            let mut steps = Steps { monitor: &mut *monitor, trial: t, fold: Some(f) };
+            let (model, prep) = fit_on(&parts, &train_positions, &features, spec, params, task, &mut steps)?;
+            let (mut fold_truth, mut fold_pred) = (Vec::new(), Vec::new());
+            for (pi, part) in parts.iter().enumerate() {
+                let test = &part.folds[f].test;
+                let table_rows: Vec<usize> = test.iter().map(|i| part.rows[*i]).collect();
+                let x = prep.transform(part.table, &table_rows)?;
+                let out = model.predict(&x)?;
+                let proba = model.predict_proba(&x)?;
+                for (j, i) in test.iter().enumerate() {
+                    pred[pi][*i] = out[j];
+                    score[pi][*i] = proba.as_ref().filter(|p| p.ncols() == 2).map_or(0.0, |p| p[[j, 1]]);
+                }
+                fold_truth.extend(part.target.subset(test).as_f64());
+                fold_pred.extend(out);
+            }
+            let s = main_score(&labels, &fold_truth, &fold_pred)?;
+            fold_scores.push(s);
+            monitor.event(JobEvent::Fold { trial: t, fold: f, folds: spec.cv_folds, score: s });
+        }
+        let mean = fold_scores.iter().sum::<f64>() / fold_scores.len() as f64;
+        monitor.event(JobEvent::Trial { trial: t, trials: candidates.len(), params: params.clone(), score: mean });
+        trials.push((params.clone(), mean));
+        if best.as_ref().is_none_or(|(_, b, _)| mean > *b) {
+            let truth: Vec<f64> = parts.iter().flat_map(|p| p.target.as_f64()).collect();
+            let pred: Vec<f64> = pred.concat();
+            let metrics = match &labels {
+                Some(l) => {
+                    let idx = |v: &[f64]| v.iter().map(|c| *c as usize).collect::<Vec<_>>();
+                    let scores = score.concat();
+                    Metrics::Classification(metrics::classification(l, &idx(&truth), &idx(&pred), (l.len() == 2).then_some(&scores[..]))?)
+                }
+                None => Metrics::Regression(regression(&truth, &pred)?),
+            };
+            best = Some((t, mean, metrics));
+        }
+    }
+    let (best_index, _, metrics) = best.ok_or_else(|| MlError::Parameter("no candidates".into()))?;
+    let params = candidates[best_index].clone();
+    let every: Vec<Vec<usize>> = parts.iter().map(|p| (0..p.rows.len()).collect()).collect();
+    let mut steps = Steps { monitor: &mut *monitor, trial: best_index, fold: None };
+    let (model, preprocessor) = fit_on(&parts, &every, &features, spec, &params, task, &mut steps)?;
+    Ok(Trained {
+        model,
+        preprocessor,
+        target: spec.target.clone(),
+        labels,
+        metrics,
+        params,
+        trials,
+        rows: parts.iter().map(|p| p.rows.len()).collect(),
+    })
+}
+
+/// Fits preprocessing and a model on some rows of each part: `positions[p]` index the part's
+/// `rows` (and its target).
+fn fit_on(
+    parts: &[Part],
+    positions: &[Vec<usize>],
+    features: &[String],
+    spec: &TrainSpec,
+    params: &Map<String, Value>,
+    task: Task,
+    monitor: &mut dyn Monitor,
+) -> Result<(AnyModel, Preprocessor), MlError> {
+    let table_rows: Vec<Vec<usize>> = parts.iter().zip(positions).map(|(p, pos)| pos.iter().map(|i| p.rows[*i]).collect()).collect();
+    let prep = Preprocessor::fit_parts(&parts.iter().zip(&table_rows).map(|(p, r)| (p.table, &r[..])).collect::<Vec<_>>(), features)?;
+    let mut data: Vec<(Array2<f64>, Target)> = Vec::with_capacity(parts.len());
+    for ((p, rows), pos) in parts.iter().zip(&table_rows).zip(positions) {
+        let x = prep.transform(p.table, rows)?;
+        let y = p.target.subset(pos);
+        data.push(match (&spec.smote, &y) {
+            (Some(s), Target::Classes { y, classes }) => {
+                let (x, y) = oversample(&x, y, *classes, s, spec.seed)?;
+                (x, Target::Classes { y, classes: *classes })
+            }
+            _ => (x, y),
+        });
+    }
+    let mut model = AnyModel::build(spec.model.kind, params, task, spec.seed)?;
+    fit_parts(&mut model, &data, monitor)?;
+    Ok((model, prep))
+}
+
+/// Accuracy for classification, R² for regression: what folds and trials are ranked by.
+fn main_score(labels: &Option<Vec<String>>, truth: &[f64], pred: &[f64]) -> Result<f64, MlError> {
+    Ok(match labels {
+        Some(_) => {
+            if truth.is_empty() {
+                return Err(MlError::Shape("no rows to score".into()));
+            }
+            truth.iter().zip(pred).filter(|(a, b)| a == b).count() as f64 / truth.len() as f64
+        }
+        None => regression(truth, pred)?.r2,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Format, ParseOptions};
+
+    struct Record(Vec<JobEvent>);
+    impl TrainMonitor for Record {
+        fn event(&mut self, e: JobEvent) {
+            self.0.push(e);
+        }
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+
+    fn table(csv: &str) -> Table {
+        Table::parse(csv.as_bytes(), Format::Csv, &ParseOptions::default()).unwrap()
+    }
+
+    fn spec(json: &str) -> TrainSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn requests_that_do_not_fit_the_columns_name_the_field() {
+        let t = table("a,b,label\n1,2,x\n2,3,y\n3,4,x\n4,5,y\n");
+        let field = |json: &str| spec(json).check(&t.columns).unwrap_err().field;
+        assert_eq!(field(r#"{"target": "nope", "model": {"kind": "forest"}}"#), "target");
+        assert_eq!(field(r#"{"target": "label", "model": {"kind": "linear"}}"#), "model.kind");
+        assert_eq!(field(r#"{"target": "label", "features": ["zz"], "model": {"kind": "tree"}}"#), "features");
+        assert_eq!(field(r#"{"target": "label", "model": {"kind": "tree", "params": {"depth": 3}}}"#), "model.params");
+        assert_eq!(field(r#"{"target": "label", "model": {"kind": "tree", "search": {"grid": {}}}}"#), "model.search");
+        assert_eq!(field(r#"{"target": "label", "cv_folds": 1, "model": {"kind": "tree"}}"#), "cv_folds");
+        assert_eq!(field(r#"{"target": "a", "smote": {}, "model": {"kind": "forest"}}"#), "smote");
+        assert!(spec(r#"{"target": "label", "model": {"kind": "forest"}}"#).check(&t.columns).is_ok());
+    }
+
+    /// A grid search reports every fold and trial, keeps the best, and the events add up.
+    #[test]
+    fn a_search_scores_every_candidate_by_cross_validation() {
+        let mut csv = String::from("x,noise,y\n");
+        for i in 0..60 {
+            csv.push_str(&format!("{},{},{}\n", i % 20, (i * 7) % 5, if i % 20 < 10 { "lo" } else { "hi" }));
+        }
+        let t = table(&csv);
+        let s = spec(r#"{"target": "y", "cv_folds": 3, "model": {"kind": "tree", "search": {"grid": {"max_depth": [1, 3]}}}}"#);
+        let mut rec = Record(Vec::new());
+        let out = train(&[&t], &s, &mut rec).unwrap();
+        assert_eq!(out.trials.len(), 2);
+        assert_eq!(rec.0.iter().filter(|e| matches!(e, JobEvent::Fold { .. })).count(), 6);
+        assert_eq!(rec.0.iter().filter(|e| matches!(e, JobEvent::Trial { .. })).count(), 2);
+        let Metrics::Classification(m) = &out.metrics else { panic!() };
+        assert_eq!(m.accuracy, 1.0, "one split on x separates the classes");
+        assert_eq!(out.labels.as_deref(), Some(&["hi".to_string(), "lo".to_string()][..]));
+        assert_eq!(out.rows, vec![60]);
+    }
+}
