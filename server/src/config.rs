@@ -85,6 +85,16 @@ pub struct ServeArgs {
     /// Largest dataset (plaintext bytes) an upload may declare.
     #[arg(long, env = "CIPHERFOLD_MAX_DATASET_BYTES", default_value_t = app::model::dataset::DEFAULT_MAX_BYTES)]
     pub max_dataset_bytes: u64,
+    /// Training jobs run at once (each on its own thread).
+    #[arg(long, env = "CIPHERFOLD_WORKERS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=64))]
+    pub workers: u16,
+    /// Seconds a worker's claim on a job lasts without a heartbeat; after it, the job returns
+    /// to the queue (a worker that died).
+    #[arg(long, env = "CIPHERFOLD_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub job_lease_secs: u64,
+    /// Attempts a job gets before an interrupted job is marked failed.
+    #[arg(long, env = "CIPHERFOLD_JOB_MAX_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub job_max_attempts: u32,
     /// Mark session cookies `Secure`: set this when users reach the server over HTTPS
     /// (requests with `X-Forwarded-Proto: https` get it anyway).
     #[arg(long, env = "CIPHERFOLD_SECURE_COOKIES")]
@@ -163,7 +173,22 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     pub trainer_key: Option<String>,
     pub max_dataset_bytes: u64,
+    pub jobs: JobsConfig,
     pub secure_cookies: bool,
+}
+
+/// How the trainer runs jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobsConfig {
+    pub workers: u16,
+    pub lease_secs: u64,
+    pub max_attempts: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig { workers: 1, lease_secs: 30, max_attempts: 3 }
+    }
 }
 
 impl Config {
@@ -188,6 +213,7 @@ impl Config {
             jwt_secret: args.jwt_secret.clone(),
             trainer_key: args.trainer_key.clone(),
             max_dataset_bytes: args.max_dataset_bytes,
+            jobs: JobsConfig { workers: args.workers, lease_secs: args.job_lease_secs, max_attempts: args.job_max_attempts },
             secure_cookies: args.secure_cookies,
         })
     }
@@ -204,6 +230,7 @@ impl Config {
             jwt_secret: None,
             trainer_key: None,
             max_dataset_bytes: app::model::dataset::DEFAULT_MAX_BYTES,
+            jobs: JobsConfig::default(),
             secure_cookies: false,
         }
     }

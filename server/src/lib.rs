@@ -55,11 +55,16 @@ impl Server {
         tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
         // Background work holds the backend; it ends with the server so the database closes.
         let sweeper = spawn_sweeper(self.backend.clone());
+        let workers = self.backend.jobs.start();
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;
         sweeper.abort();
         let _ = sweeper.await;
+        for w in workers {
+            w.abort();
+            let _ = w.await;
+        }
         served?;
         tracing::info!("stopped");
         Ok(())

@@ -137,6 +137,9 @@ pub struct DatasetInfo {
     pub shared: bool,
     pub target: Option<String>,
     pub status: DatasetStatus,
+    /// When the owner consented to joint training (other people's jobs in the area).
+    #[serde(default)]
+    pub consent_at: Option<String>,
     pub created_at: String,
     /// The owner's own wrapping of the data key; present only in the owner's view.
     pub owner_wrapped_key: Option<WrappedKey>,

@@ -167,6 +167,23 @@ impl Table {
         infer::finish(raw)
     }
 
+    /// Overwrites every value in place (text with zeros) before the table is dropped: the
+    /// trainer calls this when a job is done with decrypted rows.
+    pub fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        for row in &mut self.rows {
+            for cell in row.iter_mut() {
+                match cell {
+                    Cell::Text(s) => s.zeroize(),
+                    Cell::Number(n) => n.zeroize(),
+                    Cell::Bool(b) => *b = false,
+                    Cell::Missing => {}
+                }
+            }
+        }
+        self.rows.clear();
+    }
+
     pub fn column_index(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
     }

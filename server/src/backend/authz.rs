@@ -44,6 +44,10 @@ pub enum Action<'a> {
     DownloadDataset { owner: &'a str },
     /// Remove a dataset and its ciphertext.
     DeleteDataset { owner: &'a str },
+    /// See a training job, its events and its model.
+    ReadJob { owner: &'a str },
+    /// Stop a training job.
+    CancelJob { owner: &'a str },
 }
 
 impl Action<'_> {
@@ -58,6 +62,8 @@ impl Action<'_> {
             Action::UploadDataset { .. } => "dataset.upload",
             Action::DownloadDataset { .. } => "dataset.download",
             Action::DeleteDataset { .. } => "dataset.delete",
+            Action::ReadJob { .. } => "job.read",
+            Action::CancelJob { .. } => "job.cancel",
         }
     }
 }
@@ -78,6 +84,8 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
         // Only the owner holds a key that opens the ciphertext; nobody else needs it.
         Action::UploadDataset { owner } | Action::DownloadDataset { owner } => owner == actor.user_id,
         Action::DeleteDataset { owner } => owner == actor.user_id || actor.is_admin(),
+        // A job's owner, and admins for support (it shows no rows, only metrics).
+        Action::ReadJob { owner } | Action::CancelJob { owner } => owner == actor.user_id || actor.is_admin(),
     };
     if allowed {
         Ok(())

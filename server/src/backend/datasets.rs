@@ -52,6 +52,20 @@ struct DatasetRow {
     status: String,
     created_at: String,
     created_unix: i64,
+    /// When the owner agreed that other people's jobs in the area may train on this dataset.
+    consent_at: Option<String>,
+}
+
+/// What the trainer needs to know of a dataset to plan a job, after authorisation.
+#[derive(Debug, Clone)]
+pub struct JobDataset {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub domain: String,
+    pub subdomain: String,
+    pub schema: Vec<app::table::Column>,
+    pub consent_at: Option<String>,
 }
 
 fn corrupt(what: &str) -> ApiError {
@@ -89,6 +103,7 @@ impl DatasetRow {
             shared: self.shared,
             target: self.target.clone(),
             status: if self.status == "ready" { DatasetStatus::Ready } else { DatasetStatus::Pending },
+            consent_at: self.consent_at.clone(),
             created_at: self.created_at.clone(),
             owner_wrapped_key: if owner_view {
                 self.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Owner)
@@ -229,6 +244,7 @@ impl Datasets {
             status: "pending".into(),
             created_at: now_rfc3339(),
             created_unix: now_unix(),
+            consent_at: None,
         };
         let created = self.db.query("CREATE dataset CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
         if let Err(e) = created {
@@ -398,6 +414,40 @@ impl Datasets {
         }
         self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await
+    }
+
+    /// Records (or withdraws) the owner's consent to joint training on this dataset.
+    pub async fn set_consent(&self, actor: &Actor, id: &str, allow: bool, client: &str) -> Result<DatasetInfo, ApiError> {
+        const ACTION: &str = "dataset.consent";
+        self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
+        let at = allow.then(now_rfc3339);
+        self.db
+            .query("UPDATE dataset SET consent_at = $at WHERE uid = $id")
+            .bind(("at", at))
+            .bind(("id", id.to_owned()))
+            .await
+            .and_then(|r| r.check())
+            .map_err(db_error)?;
+        self.audit.record(&actor.user_id, ACTION, id, client, if allow { "ok (granted)" } else { "ok (withdrawn)" }).await?;
+        self.row(id).await?.ok_or(ApiError::NotFound)?.info(actor)
+    }
+
+    /// A ready dataset the actor may read, described for planning a job; someone who may not
+    /// read it gets 404 (audited, like every refusal).
+    pub async fn for_job(&self, actor: &Actor, id: &str, client: &str) -> Result<JobDataset, ApiError> {
+        let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
+        if row.status != "ready" {
+            return Err(ApiError::NotFound);
+        }
+        Ok(JobDataset {
+            id: row.uid.clone(),
+            name: row.name.clone(),
+            owner_id: row.owner_id.clone(),
+            domain: row.domain.clone(),
+            subdomain: row.subdomain.clone(),
+            schema: serde_json::from_str(&row.schema).map_err(|_| corrupt("schema"))?,
+            consent_at: row.consent_at.clone(),
+        })
     }
 
     /// Removes declarations never uploaded within `pending_secs`, and uploads never finished

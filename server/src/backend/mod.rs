@@ -5,9 +5,11 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod datasets;
+pub mod jobs;
 pub mod db;
 pub mod keyfile;
 pub mod keys;
+pub mod models;
 pub mod schema;
 pub mod store;
 pub mod util;
@@ -28,6 +30,8 @@ pub struct Backend {
     pub auth: Arc<auth::Auth>,
     pub trainer_keys: Arc<keys::TrainerKeys>,
     pub datasets: Arc<datasets::Datasets>,
+    pub models: Arc<models::Models>,
+    pub jobs: Arc<jobs::Jobs>,
 }
 
 impl Backend {
@@ -48,7 +52,10 @@ impl Backend {
             trainer_keys.clone(),
             config.max_dataset_bytes,
         ));
-        Ok(Backend { db, store, audit, auth, trainer_keys, datasets })
+        let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone()));
+        let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(_));
+        let jobs = Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), config.jobs, embedded));
+        Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs })
     }
 
     /// Checks each part with a real round trip, not just "is the handle there".

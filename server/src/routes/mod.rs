@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod datasets;
 pub mod health;
+pub mod jobs;
 pub mod ui;
 
 use axum::extract::FromRef;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/health", get(health::get))
         .merge(auth::routes())
         .merge(datasets::routes())
+        .merge(jobs::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(TraceLayer::new_for_http())

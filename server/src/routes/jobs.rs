@@ -1,0 +1,109 @@
+//! `/api/jobs*` (see docs/api.md): submit, list, read, cancel, and the live event stream as
+//! server-sent events, resumable with `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+
+use app::model::job::JobRequest;
+
+use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
+use super::AppState;
+use crate::backend::Backend;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/jobs", get(list).post(submit))
+        .route("/api/jobs/{id}", get(one))
+        .route("/api/jobs/{id}/cancel", post(cancel))
+        .route("/api/jobs/{id}/events", get(events))
+        .route("/api/datasets/{id}/consent", put(consent))
+}
+
+type ApiResult<T> = Result<T, ApiFailure>;
+
+async fn submit(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ApiJson(req): ApiJson<JobRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let info = b.jobs.submit(&actor, req, &client).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+async fn list(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.list(&actor).await?))
+}
+
+async fn one(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.get(&actor, &id, &client).await?))
+}
+
+async fn cancel(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.cancel(&actor, &id, &client).await?))
+}
+
+#[derive(Deserialize)]
+struct After {
+    after: Option<u64>,
+}
+
+/// Replays events after `Last-Event-ID` (or `?after=`), then follows the job live; the stream
+/// ends after the job's last event.
+async fn events(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .or(query.after)
+        .unwrap_or(0);
+    let rx = b.jobs.subscribe(&actor, &id, after, &client).await?;
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let record = rx.recv().await?;
+        let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());
+        let event = Event::default().id(record.seq.to_string()).event(record.event.name()).data(data);
+        Some((Ok(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[derive(Deserialize)]
+struct Consent {
+    allow: bool,
+}
+
+async fn consent(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Consent>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.datasets.set_consent(&actor, &id, body.allow, &client).await?))
+}

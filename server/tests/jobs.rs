@@ -1,0 +1,284 @@
+//! Training jobs over HTTP with a real server: submit, follow the server-sent events (and
+//! replay them), read the stored model, cancel, refuse bad requests by field, joint jobs only
+//! with consent, and leases that expire.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::ml::metrics::Metrics;
+use app::ml::model::Model;
+use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobStatus};
+use app::table::{Format, ParseOptions, Table};
+use common::{client, TestServer};
+use object_store::ObjectStoreExt;
+use serde_json::json;
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../app/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+async fn submit(srv: &TestServer, token: &str, body: serde_json::Value) -> reqwest::Response {
+    client().post(srv.url("/api/jobs")).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+async fn job(srv: &TestServer, token: &str, id: &str) -> JobInfo {
+    srv.get_as(token, &format!("/api/jobs/{id}")).await.json().await.unwrap()
+}
+
+/// Reads a server-sent-events stream until it ends (the server closes it after the job's last
+/// event) or `limit` passes.
+async fn read_events(srv: &TestServer, token: &str, id: &str, last_event_id: Option<u64>, limit: Duration) -> Vec<JobEventRecord> {
+    let mut req = client().get(srv.url(&format!("/api/jobs/{id}/events"))).bearer_auth(token);
+    if let Some(l) = last_event_id {
+        req = req.header("Last-Event-ID", l.to_string());
+    }
+    let mut res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut buf = String::new();
+    let mut out = Vec::new();
+    let deadline = Instant::now() + limit;
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline.into(), res.chunk()).await.unwrap_or(Ok(None)) {
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let (mut id, mut name, mut data) = (None, None, None);
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = Some(v.trim().parse::<u64>().unwrap());
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    name = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data = Some(v.trim().to_owned());
+                }
+            }
+            if let (Some(id), Some(name), Some(data)) = (id, name, data) {
+                let record: JobEventRecord = serde_json::from_str(&data).unwrap();
+                assert_eq!((record.seq, record.event.name()), (id, name.as_str()), "the SSE id and name match the payload");
+                out.push(record);
+            }
+        }
+    }
+    out
+}
+
+async fn iris_dataset(srv: &TestServer, token: &str) -> String {
+    let s = srv.seal(&data("iris.csv"), Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
+    srv.store_dataset(token, &s).await;
+    s.id
+}
+
+#[tokio::test]
+async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+
+    let r = submit(&srv, &alice.access, json!({
+        "dataset_ids": [ds], "target": "species", "cv_folds": 5, "seed": 0,
+        "model": {"kind": "forest", "params": {"trees": 25}}
+    }))
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let info: JobInfo = r.json().await.unwrap();
+    let events = read_events(&srv, &alice.access, &info.id, None, Duration::from_secs(120)).await;
+    let names: Vec<&str> = events.iter().map(|e| e.event.name()).collect();
+    assert_eq!(&names[..3], ["queued", "started", "loaded"], "{names:?}");
+    assert_eq!(names.last(), Some(&"finished"), "{names:?}");
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "sequence numbers have no gaps");
+    let folds: Vec<f64> = events.iter().filter_map(|e| if let JobEvent::Fold { score, .. } = e.event { Some(score) } else { None }).collect();
+    assert_eq!(folds.len(), 5);
+    assert!(names.contains(&"step"), "trees are reported as steps");
+    let JobEvent::Finished { score, model_id, metric } = &events.last().unwrap().event else { panic!() };
+    assert_eq!(metric, "accuracy");
+    assert!((score - folds.iter().sum::<f64>() / 5.0).abs() < 1e-9 || *score > 0.9, "{score}");
+
+    let done = job(&srv, &alice.access, &info.id).await;
+    assert_eq!((done.status, done.progress, done.attempts), (JobStatus::Succeeded, 1.0, 1));
+    let Some(Metrics::Classification(m)) = &done.metrics else { panic!("{:?}", done.metrics) };
+    assert!(m.accuracy > 0.9 && m.confusion.len() == 3, "{m:?}");
+    assert_eq!(done.model_id.as_ref(), Some(model_id));
+
+    // The model is sealed at rest: no label, no parameter text in the object.
+    let raw = srv.backend.store.get(&server::backend::models::model_path(model_id)).await.unwrap().bytes().await.unwrap();
+    assert_eq!(&raw[..8], b"CFENVLP\0");
+    assert!(!raw.windows(6).any(|w| w == b"setosa") && !raw.windows(9).any(|w| w == b"threshold"));
+    // …and opens with the trainer key to a model that predicts like its cross-validated figures.
+    let artifact = srv.backend.models.load(model_id).await.unwrap();
+    assert_eq!(artifact.job_id, info.id);
+    let table = Table::parse(&data("iris.csv"), Format::Csv, &ParseOptions::default()).unwrap();
+    let x = artifact.preprocessor.transform(&table, &(0..150).collect::<Vec<_>>()).unwrap();
+    let pred = artifact.model.predict(&x).unwrap();
+    let labels = artifact.labels.unwrap();
+    let species = table.column_index("species").unwrap();
+    let right = (0..150).filter(|i| labels[pred[*i] as usize] == table.rows[*i][species].to_string()).count();
+    assert!(right >= 145, "a forest fits its own training rows: {right}/150");
+
+    // A late subscriber replays from Last-Event-ID and the stream still ends at the end.
+    let replay = read_events(&srv, &alice.access, &info.id, Some(3), Duration::from_secs(10)).await;
+    assert_eq!(replay.first().map(|e| e.seq), Some(4));
+    assert_eq!(replay, events[3..].to_vec());
+    // Someone else sees nothing of it.
+    let bob = srv.user("bob").await;
+    assert_eq!(srv.get_as(&bob.access, &format!("/api/jobs/{}", info.id)).await.status(), 404);
+    assert_eq!(srv.get_as(&bob.access, &format!("/api/jobs/{}/events", info.id)).await.status(), 404);
+    let mine: Vec<JobInfo> = srv.get_as(&bob.access, "/api/jobs").await.json().await.unwrap();
+    assert!(mine.is_empty());
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field_to_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let cases = [
+        (json!({"dataset_ids": [], "target": "species", "model": {"kind": "forest"}}), "dataset_ids", "at least one"),
+        (json!({"dataset_ids": ["0123456789abcdef0123456789abcdef"], "target": "species", "model": {"kind": "forest"}}), "dataset_ids", "no dataset"),
+        (json!({"dataset_ids": [ds], "target": "colour", "model": {"kind": "forest"}}), "target", "no column named “colour”"),
+        (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "linear"}}), "model.kind", "categorical"),
+        (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "search": {"grid": {}}}}), "model.search", "empty"),
+        (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "params": {"tres": 5}}}), "model.params", "unknown field `tres`"),
+        (json!({"dataset_ids": [ds], "target": "species", "cv_folds": 1, "model": {"kind": "tree"}}), "cv_folds", "2 to 20"),
+    ];
+    for (body, field, text) in cases {
+        let r = submit(&srv, &alice.access, body.clone()).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let e: app::model::ApiError = r.json().await.unwrap();
+        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
+        assert!(msg.contains(text), "{field}: {msg}");
+    }
+    let r = submit(&srv, &alice.access, json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "boosting"}})).await;
+    assert_eq!(r.status(), 422, "an unknown kind is refused: {}", r.text().await.unwrap());
+    let jobs: Vec<JobInfo> = srv.get_as(&alice.access, "/api/jobs").await.json().await.unwrap();
+    assert!(jobs.is_empty(), "nothing was queued");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let r = submit(&srv, &alice.access, json!({
+        "dataset_ids": [ds], "target": "species",
+        "model": {"kind": "dqn", "params": {"epochs": 100000}}
+    }))
+    .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<JobInfo>().await.unwrap().id;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = job(&srv, &alice.access, &id).await;
+        let history = srv.backend.jobs.history(&srv_actor(&srv, &alice).await, &id, "-").await.unwrap();
+        if j.status == JobStatus::Running && j.progress > 0.0 && history.iter().any(|e| e.event.name() == "step") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never made progress: {j:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let started = Instant::now();
+    let r = client().post(srv.url(&format!("/api/jobs/{id}/cancel"))).bearer_auth(&alice.access).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let j: JobInfo = r.json().await.unwrap();
+    assert_eq!(j.status, JobStatus::Cancelled, "cancelled by the time the answer came");
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    let events = read_events(&srv, &alice.access, &id, None, Duration::from_secs(5)).await;
+    assert_eq!(events.last().map(|e| e.event.name()), Some("cancelled"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = read_events(&srv, &alice.access, &id, None, Duration::from_secs(5)).await;
+    assert_eq!(after.len(), events.len(), "nothing is recorded after the cancel");
+    let again = client().post(srv.url(&format!("/api/jobs/{id}/cancel"))).bearer_auth(&alice.access).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn joint_jobs_need_each_owners_consent_and_train_per_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let bob = srv.user("bob").await;
+    let csv = String::from_utf8(data("iris.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    // Alice holds the even rows, Bob the odd ones; both have all three species.
+    let half = |parity| format!("{header}\n{}\n", rows.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, r)| *r).collect::<Vec<_>>().join("\n"));
+    let a = srv.seal(half(0).as_bytes(), Format::Csv, None, 4096).await;
+    srv.store_dataset(&alice.access, &a).await;
+    let mut b = srv.seal(half(1).as_bytes(), Format::Csv, None, 4096).await;
+    b.declared.shared = true;
+    srv.store_dataset(&bob.access, &b).await;
+    let body = json!({"dataset_ids": [a.id, b.id], "target": "species", "model": {"kind": "logistic"}});
+
+    let r = submit(&srv, &alice.access, body.clone()).await;
+    assert_eq!(r.status(), 422);
+    let e: app::model::ApiError = r.json().await.unwrap();
+    assert!(e.field_message("dataset_ids").unwrap().contains("has not consented"), "{e:?}");
+    // Only the owner can consent.
+    let consent = |token: String, allow| {
+        let url = srv.url(&format!("/api/datasets/{}/consent", b.id));
+        async move { client().put(url).bearer_auth(token).json(&json!({"allow": allow})).send().await.unwrap().status() }
+    };
+    assert_eq!(consent(alice.access.clone(), true).await, 403);
+    assert_eq!(consent(bob.access.clone(), true).await, 200);
+    let tree = json!({"dataset_ids": [a.id, b.id], "target": "species", "model": {"kind": "tree"}});
+    let r = submit(&srv, &alice.access, tree).await;
+    assert_eq!(r.status(), 422, "a single tree cannot be combined");
+
+    let r = submit(&srv, &alice.access, body).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let id = r.json::<JobInfo>().await.unwrap().id;
+    let events = read_events(&srv, &alice.access, &id, None, Duration::from_secs(120)).await;
+    assert!(matches!(events.iter().find(|e| e.event.name() == "loaded").map(|e| &e.event), Some(JobEvent::Loaded { datasets: 2, rows: 150, .. })));
+    let j = job(&srv, &alice.access, &id).await;
+    assert_eq!(j.status, JobStatus::Succeeded, "{:?}", j.error);
+    assert_eq!(j.dataset_names.len(), 2);
+    let score = j.metrics.unwrap().score();
+    assert!(score > 0.9, "FedAvg logistic on two halves of iris: {score}");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_lease_returns_the_job_to_the_queue_until_the_attempts_run_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_tests(dir.path());
+    config.jobs.workers = 0; // nobody picks the job up: this test plays the dead worker
+    config.jobs.max_attempts = 2;
+    let srv = TestServer::start(config).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let r = submit(&srv, &alice.access, json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "tree"}})).await;
+    let id = r.json::<JobInfo>().await.unwrap().id;
+    let db = &srv.backend.db;
+    let die = |attempts: i64| {
+        db.query("UPDATE job SET status = 'running', lease_owner = 'dead-worker', lease_until = 1, attempts = $a WHERE uid = $id")
+            .bind(("a", attempts))
+            .bind(("id", id.clone()))
+    };
+    die(1).await.unwrap().check().unwrap();
+    // A live lease is left alone.
+    db.query("UPDATE job SET lease_until = 99999999999999 WHERE uid = $id").bind(("id", id.clone())).await.unwrap();
+    assert_eq!(srv.backend.jobs.requeue(true).await.unwrap(), 0);
+    die(1).await.unwrap().check().unwrap();
+    assert_eq!(srv.backend.jobs.requeue(true).await.unwrap(), 1);
+    let j = job(&srv, &alice.access, &id).await;
+    assert_eq!(j.status, JobStatus::Queued);
+    die(2).await.unwrap().check().unwrap();
+    assert_eq!(srv.backend.jobs.requeue(true).await.unwrap(), 1);
+    let j = job(&srv, &alice.access, &id).await;
+    assert_eq!(j.status, JobStatus::Failed);
+    assert!(j.error.as_deref().unwrap().contains("attempt 2, the last allowed"), "{:?}", j.error);
+    let history: Vec<String> = srv.backend.jobs.history(&srv_actor(&srv, &alice).await, &id, "-").await.unwrap().iter().map(|e| e.event.name().to_owned()).collect();
+    assert_eq!(history, ["queued", "requeued", "failed"]);
+    srv.stop().await;
+}
+
+async fn srv_actor(srv: &TestServer, user: &common::User) -> server::backend::authz::Actor {
+    srv.backend.auth.authenticate(&user.access).await.unwrap()
+}
