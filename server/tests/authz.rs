@@ -23,7 +23,8 @@ struct Case {
     who: Who,
     method: Method,
     /// `{owner}` is replaced by alice's id, `{dataset}` by her private dataset's, `{shared}`
-    /// by the one she shares with her area.
+    /// by the one she shares with her area (no consent to joint training), `{job}` by her
+    /// queued job's (in the path and the body).
     path: &'static str,
     body: Option<Value>,
     expect: u16,
@@ -36,6 +37,8 @@ fn case(who: Who, method: Method, path: &'static str, body: Option<Value>, expec
 fn table() -> Vec<Case> {
     use Who::*;
     let profile = || Some(json!({"domain": "finance", "subdomain": "trading"}));
+    let job = || Some(json!({"dataset_ids": ["{dataset}"], "target": "species", "model": {"kind": "tree"}}));
+    let shared_job = || Some(json!({"dataset_ids": ["{shared}"], "target": "species", "model": {"kind": "tree"}}));
     let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
     vec![
         case(Anonymous, Method::GET, "/api/me", None, 401),
@@ -80,6 +83,28 @@ fn table() -> Vec<Case> {
         case(Outsider, Method::DELETE, "/api/datasets/{shared}", None, 404),
         case(Owner, Method::DELETE, "/api/datasets/{dataset}", None, 204),
         case(Admin, Method::DELETE, "/api/datasets/{dataset}", None, 204),
+        case(Anonymous, Method::PUT, "/api/datasets/{dataset}/consent", Some(json!({"allow": true})), 401),
+        case(Owner, Method::PUT, "/api/datasets/{shared}/consent", Some(json!({"allow": true})), 200),
+        case(Other, Method::PUT, "/api/datasets/{shared}/consent", Some(json!({"allow": true})), 403),
+        case(Outsider, Method::PUT, "/api/datasets/{shared}/consent", Some(json!({"allow": true})), 404),
+        case(Anonymous, Method::GET, "/api/jobs", None, 401),
+        case(Owner, Method::GET, "/api/jobs", None, 200),
+        case(Anonymous, Method::POST, "/api/jobs", job(), 401),
+        case(Owner, Method::POST, "/api/jobs", job(), 201),
+        case(Other, Method::POST, "/api/jobs", job(), 422),
+        case(Other, Method::POST, "/api/jobs", shared_job(), 422),
+        case(Outsider, Method::POST, "/api/jobs", shared_job(), 422),
+        case(Anonymous, Method::GET, "/api/jobs/{job}", None, 401),
+        case(Owner, Method::GET, "/api/jobs/{job}", None, 200),
+        case(Other, Method::GET, "/api/jobs/{job}", None, 404),
+        case(Outsider, Method::GET, "/api/jobs/{job}", None, 404),
+        case(Admin, Method::GET, "/api/jobs/{job}", None, 200),
+        case(Owner, Method::GET, "/api/jobs/{job}/events", None, 200),
+        case(Other, Method::GET, "/api/jobs/{job}/events", None, 404),
+        case(Anonymous, Method::POST, "/api/jobs/{job}/cancel", None, 401),
+        case(Other, Method::POST, "/api/jobs/{job}/cancel", None, 404),
+        case(Owner, Method::POST, "/api/jobs/{job}/cancel", None, 200),
+        case(Admin, Method::POST, "/api/jobs/{job}/cancel", None, 200),
     ]
 }
 
@@ -89,7 +114,10 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
     for c in table() {
         // A fresh server per row, so one row's effect (a deletion) cannot change another's.
         let dir = tempfile::tempdir().unwrap();
-        let srv = TestServer::in_memory(dir.path()).await;
+        // No workers: a job stays queued, so cancelling it is always possible.
+        let mut config = server::config::Config::for_tests(dir.path());
+        config.jobs.workers = 0;
+        let srv = TestServer::start(config).await;
         let admin = srv.user("root").await; // first user: admin
         let alice = srv.user("alice").await;
         let bob = srv.user("bob").await;
@@ -110,13 +138,17 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
             Who::Outsider => Some(carol.clone()),
             Who::Admin => Some(admin.access.clone()),
         };
-        let path = c.path.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id);
+        let body = json!({"dataset_ids": [private.id], "target": "species", "model": {"kind": "tree"}});
+        let r = client().post(srv.url("/api/jobs")).bearer_auth(&alice.access).json(&body).send().await.unwrap();
+        let job = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let fill = |s: &str| s.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id).replace("{job}", &job);
+        let path = fill(c.path);
         let mut req = client().request(c.method.clone(), srv.url(&path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
         if let Some(b) = &c.body {
-            req = req.json(b);
+            req = req.json(&serde_json::from_str::<Value>(&fill(&b.to_string())).unwrap());
         }
         let status = req.send().await.unwrap().status().as_u16();
         if status != c.expect {

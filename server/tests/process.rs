@@ -1,6 +1,8 @@
 //! The real binary as an operator meets it: start-up errors are one clear line with a
 //! non-zero exit, never a panic; SIGTERM shuts down cleanly.
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -212,4 +214,72 @@ fn settings_in_a_dotenv_file_are_used() {
     let (code, stderr) = run_to_end(c);
     assert_eq!(code, 1, "{stderr}");
     assert!(error_line(&stderr).contains("postgres://from-dotenv"), "{stderr}");
+}
+
+/// The trainer survives a SIGKILL mid-job: the restarted server finds the job its dead
+/// predecessor was running, puts it back in the queue, runs it again and finishes it.
+#[test]
+fn a_job_killed_mid_run_is_picked_up_again_after_a_restart() {
+    use app::model::job::{JobEvent, JobInfo, JobStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = spawn_healthy(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let first = common::Remote { addr: addr.parse().unwrap() };
+    let iris = std::fs::read(format!("{}/../app/tests/data/iris.csv", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (token, id) = rt.block_on(async {
+        let alice = first.user("alice").await;
+        let s = first.seal(&iris, app::table::Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
+        first.store_dataset(&alice.access, &s).await;
+        let body = serde_json::json!({"dataset_ids": [s.id], "target": "species", "model": {"kind": "forest", "params": {"trees": 300}}});
+        let r = common::client().post(first.url("/api/jobs")).bearer_auth(&alice.access).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 201);
+        let id = r.json::<JobInfo>().await.unwrap().id;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let j: JobInfo = first.get_as(&alice.access, &format!("/api/jobs/{id}")).await.json().await.unwrap();
+            if j.status == JobStatus::Running && j.progress > 0.05 {
+                break;
+            }
+            assert!(Instant::now() < deadline && !j.status.is_final(), "the job should be running: {j:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (alice.access, id)
+    });
+    Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+
+    let (mut again, addr) = spawn_healthy(dir.path());
+    let second = common::Remote { addr: addr.parse().unwrap() };
+    let (job, events) = rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let j: JobInfo = second.get_as(&token, &format!("/api/jobs/{id}")).await.json().await.unwrap();
+            if j.status.is_final() {
+                let r = second.get_as(&token, &format!("/api/jobs/{id}/events")).await.text().await.unwrap();
+                break (j, r);
+            }
+            assert!(Instant::now() < deadline, "the job did not finish after the restart: {j:?}");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    Command::new("kill").args(["-TERM", &again.id().to_string()]).status().unwrap();
+    again.wait().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    assert_eq!(job.attempts, 2);
+    assert!(job.metrics.unwrap().score() > 0.9);
+    let names: Vec<String> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .map(|d| serde_json::from_str::<app::model::job::JobEventRecord>(d.trim()).unwrap().event)
+        .map(|e| match e {
+            JobEvent::Requeued { reason } => format!("requeued: {reason}"),
+            JobEvent::Started { attempt } => format!("started {attempt}"),
+            other => other.name().to_owned(),
+        })
+        .filter(|n| n != "step" && n != "fold")
+        .collect();
+    assert_eq!(
+        names,
+        ["queued", "started 1", "loaded", "requeued: the server restarted during attempt 1", "started 2", "loaded", "trial", "finished"],
+    );
 }

@@ -12,7 +12,19 @@ use tokio::sync::oneshot;
 
 pub mod sealed;
 
+/// A running server reached over HTTP only: in this process or a spawned binary.
+pub struct Remote {
+    pub addr: SocketAddr,
+}
+
+impl Remote {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
 pub struct TestServer {
+    pub remote: Remote,
     pub addr: SocketAddr,
     pub backend: server::backend::Backend,
     stop: Option<oneshot::Sender<()>>,
@@ -33,16 +45,12 @@ impl TestServer {
                 .await
                 .expect("server runs");
         });
-        TestServer { addr, backend, stop: Some(tx), handle: Some(handle) }
+        TestServer { remote: Remote { addr }, addr, backend, stop: Some(tx), handle: Some(handle) }
     }
 
     /// In-memory database, objects in `dir`.
     pub async fn in_memory(dir: &Path) -> TestServer {
         TestServer::start(Config::for_tests(dir)).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
     }
 
     pub async fn stop(mut self) {
@@ -68,7 +76,14 @@ pub struct User {
     pub refresh: String,
 }
 
-impl TestServer {
+impl std::ops::Deref for TestServer {
+    type Target = Remote;
+    fn deref(&self) -> &Remote {
+        &self.remote
+    }
+}
+
+impl Remote {
     pub async fn register(&self, username: &str, domain: &str, subdomain: &str) -> reqwest::Response {
         client()
             .post(self.url("/api/auth/register"))

@@ -7,7 +7,7 @@ use app::crypto::{b64, dataset_id_bytes, new_dataset_id, wrap, DataKey, KeyPair,
 use app::model::dataset::{NewDataset, OwnerKey, TrainerKey};
 use app::table::{Format, ParseOptions, Table};
 
-use super::{client, TestServer};
+use super::{client, Remote};
 
 pub const PASSPHRASE: &str = "owner passphrase for tests";
 
@@ -19,7 +19,7 @@ pub struct Sealed {
     pub declared: NewDataset,
 }
 
-impl TestServer {
+impl Remote {
     pub async fn trainer_key(&self) -> TrainerKey {
         client().get(self.url("/api/keys/trainer")).send().await.unwrap().json().await.unwrap()
     }
