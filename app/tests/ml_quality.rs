@@ -3,7 +3,7 @@
 //! issue's: iris logistic accuracy 0.960, diabetes linear R² 0.489. The bar is 2 points.
 //! Fold assignment cannot match numpy's shuffle exactly, so small differences are expected.
 
-use app::ml::metrics::{classification, regression};
+use app::ml::metrics::{classification, regression, Metrics};
 use app::ml::forest::{Forest, ForestParams};
 use app::ml::models::{fit_linear, fit_logistic, Fitted};
 use app::ml::tree::Task;
@@ -170,4 +170,97 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     println!("diabetes, random forest (100 trees), 5-fold CV R²: {mean_r2:.3} (scikit-learn 0.419); folds {r2:.3?}");
     assert!((mean_acc - 0.940).abs() <= 0.02, "accuracy {mean_acc:.3} is more than 2 points from 0.940");
     assert!((mean_r2 - 0.419).abs() <= 0.02, "R² {mean_r2:.3} is more than 2 points from 0.419");
+}
+
+struct Quiet;
+impl app::ml::train::TrainMonitor for Quiet {
+    fn event(&mut self, _: app::model::job::JobEvent) {}
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+fn run(tables: &[&Table], json: serde_json::Value) -> app::ml::train::Trained {
+    let spec: app::ml::train::TrainSpec = serde_json::from_value(json).unwrap();
+    app::ml::train::train(tables, &spec, &mut Quiet).unwrap()
+}
+
+/// Rows `parity` (0 = even, 1 = odd) of a table: one owner's half.
+fn half(t: &Table, parity: usize) -> Table {
+    Table { columns: t.columns.clone(), rows: t.rows.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, r)| r.clone()).collect() }
+}
+
+/// Ensembles through the whole pipeline (cross-validated, seed 0): soft voting and stacking
+/// over logistic regression, a depth-5 tree and a 50-tree forest.
+#[test]
+fn ensembles_on_iris_and_diabetes() {
+    let iris = table("iris.csv");
+    let diabetes = table("diabetes.csv");
+    for method in ["soft_voting", "stacking"] {
+        let c = run(&[&iris], serde_json::json!({"target": "species", "model": {"kind": "ensemble", "params": {"method": method}}}));
+        let r = run(&[&diabetes], serde_json::json!({"target": "progression", "model": {"kind": "ensemble", "params": {"method": method}}}));
+        println!("ensemble ({method}): iris accuracy {:.3}, diabetes R² {:.3}", c.metrics.score(), r.metrics.score());
+        assert!(c.metrics.score() >= 0.90, "iris {method}: {}", c.metrics.score());
+        assert!(r.metrics.score() >= 0.40, "diabetes {method}: {}", r.metrics.score());
+    }
+}
+
+/// Two owners, each with half the rows (even / odd), never in one matrix: the joint score
+/// beside the single-table score on the same pipeline.
+#[test]
+fn joint_training_over_two_owners_scores_like_one_table() {
+    let iris = table("iris.csv");
+    let diabetes = table("diabetes.csv");
+    let (ia, ib) = (half(&iris, 0), half(&iris, 1));
+    let (da, db) = (half(&diabetes, 0), half(&diabetes, 1));
+    let cases = [
+        ("iris", "species", "logistic", &iris, &ia, &ib),
+        ("iris", "species", "forest", &iris, &ia, &ib),
+        ("diabetes", "progression", "linear", &diabetes, &da, &db),
+        ("diabetes", "progression", "forest", &diabetes, &da, &db),
+    ];
+    for (name, target, kind, whole, a, b) in cases {
+        let spec = serde_json::json!({"target": target, "model": {"kind": kind}});
+        let single = run(&[whole], spec.clone()).metrics.score();
+        let joint = run(&[a, b], spec).metrics.score();
+        println!("{name}, {kind}: one table {single:.3}, two owners {joint:.3}");
+        assert!((single - joint).abs() <= 0.03, "{name} {kind}: {single:.3} vs {joint:.3}");
+    }
+}
+
+/// An imbalanced set from diabetes: "high" when progression is in the top 4 % (18 of 442
+/// rows). The DQN classifier beside logistic regression with and without balanced class
+/// weights: F1 of the minority class and G-mean (√(recall_high · recall_low)), 5-fold
+/// stratified CV, seed 0.
+#[test]
+fn dqn_on_an_imbalanced_set_against_logistic_regression() {
+    let d = table("diabetes.csv");
+    let p = d.column_index("progression").unwrap();
+    let mut values: Vec<f64> = d.rows.iter().map(|r| r[p].as_f64().unwrap()).collect();
+    values.sort_by(f64::total_cmp);
+    let cut = values[values.len() - 18];
+    let mut t = d.clone();
+    t.columns[p] = app::table::Column { name: "high".into(), kind: app::table::ColumnKind::Categorical };
+    for r in &mut t.rows {
+        let v = r[p].as_f64().unwrap();
+        r[p] = app::table::Cell::Text(if v >= cut { "yes" } else { "no" }.into());
+    }
+    let minority = t.rows.iter().filter(|r| r[p] == app::table::Cell::Text("yes".into())).count();
+    assert!((9..=22).contains(&minority), "{minority} minority rows: 2–5 % of 442");
+    let mut report = Vec::new();
+    for (name, model) in [
+        ("logistic", serde_json::json!({"kind": "logistic"})),
+        ("logistic, balanced weights", serde_json::json!({"kind": "logistic", "params": {"class_weight": "balanced"}})),
+        ("DQN", serde_json::json!({"kind": "dqn"})),
+    ] {
+        let out = run(&[&t], serde_json::json!({"target": "high", "model": model}));
+        let Metrics::Classification(c) = &out.metrics else { panic!() };
+        let yes = c.labels.iter().position(|l| l == "yes").unwrap();
+        let (f1, r_yes, r_no) = (c.per_class[yes].f1, c.per_class[yes].recall, c.per_class[1 - yes].recall);
+        let g = (r_yes * r_no).sqrt();
+        println!("imbalanced diabetes ({minority}/442 high), {name}: minority F1 {f1:.3}, G-mean {g:.3}, recall high {r_yes:.3}, recall low {r_no:.3}");
+        report.push((f1, g));
+    }
+    let (plain, dqn) = (report[0], report[2]);
+    assert!(dqn.1 > plain.1 + 0.2, "the DQN's G-mean {:.3} should clearly beat plain logistic's {:.3}", dqn.1, plain.1);
 }

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gotoHydrated, watchErrors } from "./helpers";
+import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -22,19 +22,7 @@ async function datasets(page: Page): Promise<any[]> {
 }
 
 async function upload(page: Page, file: string, firstUpload: boolean) {
-  await gotoHydrated(page, "/datasets/new");
-  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(file);
-  await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser");
-  await expect(page.locator("#u-table table")).toBeVisible();
-  if (firstUpload) {
-    await page.getByLabel("Dataset key passphrase (at least 10 characters)").fill(user.passphrase);
-    await page.getByLabel("The same passphrase again").fill(user.passphrase);
-  } else {
-    await expect(page.locator("#u-key")).toBeHidden();
-  }
-  await page.getByRole("button", { name: "Seal and upload" }).click();
-  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
-  await expect(page.getByRole("link", { name: "View the dataset" })).toBeVisible();
+  await uploadThroughPage(page, file, firstUpload ? user.passphrase : undefined);
 }
 
 test("register the uploader", async ({ page }) => {

@@ -15,3 +15,23 @@ export async function gotoHydrated(page: Page, path: string) {
   await page.goto(path);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
 }
+
+/**
+ * Uploads `file` through the upload page, as a person would: the page parses and seals it in
+ * the browser. `passphrase` is set on the user's first upload only.
+ */
+export async function uploadThroughPage(page: Page, file: string, passphrase?: string) {
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(file);
+  await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser");
+  await expect(page.locator("#u-table table")).toBeVisible();
+  if (passphrase) {
+    await page.getByLabel("Dataset key passphrase (at least 10 characters)").fill(passphrase);
+    await page.getByLabel("The same passphrase again").fill(passphrase);
+  } else {
+    await expect(page.locator("#u-key")).toBeHidden();
+  }
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
+  await expect(page.getByRole("link", { name: "View the dataset" })).toBeVisible();
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::model::audit::{AuditEntry, AuditQuery};
 use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
+use crate::model::job::{JobEventRecord, JobInfo};
 #[cfg(feature = "ssr")]
 use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
 use crate::model::ApiError;
@@ -35,6 +36,10 @@ pub trait UiBackend: Send + Sync + 'static {
     async fn audit(&self, parts: &http::request::Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError>;
     async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
     async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
+    async fn jobs(&self, parts: &http::request::Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError>;
+    async fn job(&self, parts: &http::request::Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError>;
+    async fn submit_job(&self, parts: &http::request::Parts, request: crate::model::job::JobRequest) -> Result<(JobInfo, Cookies), ApiError>;
+    async fn cancel_job(&self, parts: &http::request::Parts, id: String) -> Result<(JobInfo, Cookies), ApiError>;
 }
 
 #[cfg(feature = "ssr")]
@@ -124,4 +129,34 @@ pub async fn list_datasets() -> Result<Result<Vec<DatasetInfo>, ApiError>, Serve
 pub async fn get_dataset(id: String) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
     let (b, parts) = context()?;
     finish(b.dataset(&parts, id).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "jobs")]
+pub async fn list_jobs() -> Result<Result<Vec<JobInfo>, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.jobs(&parts).await)
+}
+
+/// A job and its history so far (the job page draws from it, then follows the live events).
+#[server(prefix = "/api/ui", endpoint = "job")]
+pub async fn get_job(id: String) -> Result<Result<(JobInfo, Vec<JobEventRecord>), ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.job(&parts, id).await)
+}
+
+/// `request` is a `JobRequest` as JSON (the same body as `POST /api/jobs`).
+#[server(prefix = "/api/ui", endpoint = "submit_job")]
+pub async fn submit_job(request: String) -> Result<Result<JobInfo, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    let request = match serde_json::from_str(&request) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ApiError::field("request", format!("the request is not valid: {e}")))),
+    };
+    finish(b.submit_job(&parts, request).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "cancel_job")]
+pub async fn cancel_job(id: String) -> Result<Result<JobInfo, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.cancel_job(&parts, id).await)
 }

@@ -91,6 +91,10 @@ pub enum JobEvent {
 }
 
 impl JobEvent {
+    /// Every event name, as sent in the SSE `event:` field.
+    pub const NAMES: [&'static str; 10] =
+        ["queued", "started", "requeued", "loaded", "step", "fold", "trial", "finished", "failed", "cancelled"];
+
     pub fn name(&self) -> &'static str {
         match self {
             JobEvent::Queued => "queued",
@@ -118,4 +122,67 @@ pub struct JobEventRecord {
     pub seq: u64,
     pub at: String,
     pub event: JobEvent,
+}
+
+/// How far a job is, from its events: work is counted in fold fits (every candidate × every
+/// fold, plus the final fit on all rows), and a fit's steps fill in its share.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobProgress {
+    folds: usize,
+    units: usize,
+    done: f64,
+    finished: bool,
+}
+
+impl JobProgress {
+    pub fn update(&mut self, e: &JobEvent) {
+        match e {
+            JobEvent::Started { .. } => *self = JobProgress::default(),
+            JobEvent::Loaded { candidates, folds, .. } => {
+                self.folds = *folds;
+                self.units = candidates * folds + 1;
+            }
+            JobEvent::Fold { trial, fold, .. } => self.done = (trial * self.folds + fold + 1) as f64,
+            JobEvent::Step { trial, fold, done, total, .. } => {
+                let base = match fold {
+                    Some(f) => trial * self.folds + f,
+                    None => self.units.saturating_sub(1),
+                };
+                self.done = base as f64 + *done as f64 / (*total).max(1) as f64;
+            }
+            JobEvent::Finished { .. } => self.finished = true,
+            _ => {}
+        }
+    }
+
+    /// 0 to 1; 1 only once the job has finished.
+    pub fn fraction(&self) -> f64 {
+        if self.finished {
+            1.0
+        } else if self.units == 0 {
+            0.0
+        } else {
+            (self.done / self.units as f64).min(0.99)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_fold_fits_and_steps_within_them() {
+        let mut p = JobProgress::default();
+        p.update(&JobEvent::Loaded { rows: 10, features: 2, datasets: 1, task: "regression".into(), candidates: 2, folds: 2 });
+        assert_eq!(p.fraction(), 0.0);
+        p.update(&JobEvent::Step { trial: 0, fold: Some(0), done: 1, total: 2, loss: None });
+        assert!((p.fraction() - 0.5 / 5.0).abs() < 1e-12);
+        p.update(&JobEvent::Fold { trial: 1, fold: 1, folds: 2, score: 0.5 });
+        assert!((p.fraction() - 4.0 / 5.0).abs() < 1e-12);
+        p.update(&JobEvent::Step { trial: 1, fold: None, done: 1, total: 1, loss: None });
+        assert_eq!(p.fraction(), 0.99, "not done until finished");
+        p.update(&JobEvent::Finished { metric: "r2".into(), score: 0.5, model_id: "m".into() });
+        assert_eq!(p.fraction(), 1.0);
+    }
 }

@@ -1,5 +1,6 @@
 //! The Leptos UI: rendered on the server, hydrated in the browser by the same code.
 
+pub mod chart;
 mod form;
 mod layout;
 pub mod pages;
@@ -16,6 +17,7 @@ use layout::Layout;
 use pages::account::{LoginPage, ProfilePage, RegisterPage};
 use pages::audit::AuditPage;
 use pages::datasets::{DatasetPage, DatasetsPage, UploadPage};
+use pages::jobs::{JobPage, JobsPage, NewJobPage};
 use pages::{home::HomePage, not_found::NotFound};
 
 /// The name wasm-bindgen gives the browser bundle; `pkg/{OUTPUT_NAME}.js`, `_bg.wasm` and `.css`.
@@ -71,6 +73,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("datasets") view=DatasetsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("datasets"), StaticSegment("new")) view=UploadPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("datasets"), ParamSegment("id")) view=DatasetPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("jobs"), StaticSegment("new")) view=NewJobPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

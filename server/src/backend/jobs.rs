@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc, Notify};
 use app::ml::model::ModelKind;
 use app::ml::train::{train, TrainMonitor, Trained};
 use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
-use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobRequest, JobStatus};
+use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use app::model::ApiError;
 use app::table::Table;
 
@@ -716,7 +716,7 @@ impl Jobs {
 
     /// Persists and broadcasts the fit's events (steps throttled) and keeps `progress` current.
     async fn forward(self: Arc<Self>, id: String, mut rx: mpsc::UnboundedReceiver<JobEvent>, control: Arc<Control>) {
-        let mut progress = Progress::default();
+        let mut progress = JobProgress::default();
         let mut last_step: Option<Instant> = None;
         let mut last_saved = 0.0;
         while let Some(event) = rx.recv().await {
@@ -739,42 +739,6 @@ impl Jobs {
                 last_saved = p;
                 let _ = self.db.query("UPDATE job SET progress = $p WHERE uid = $id").bind(("p", p)).bind(("id", id.clone())).await;
             }
-        }
-    }
-}
-
-/// Work done so far, in units of one fold fit (plus the final fit).
-#[derive(Default)]
-struct Progress {
-    folds: usize,
-    units: usize,
-    done: f64,
-}
-
-impl Progress {
-    fn update(&mut self, e: &JobEvent) {
-        match e {
-            JobEvent::Loaded { candidates, folds, .. } => {
-                self.folds = *folds;
-                self.units = candidates * folds + 1;
-            }
-            JobEvent::Fold { trial, fold, .. } => self.done = (trial * self.folds + fold + 1) as f64,
-            JobEvent::Step { trial, fold, done, total, .. } => {
-                let base = match fold {
-                    Some(f) => trial * self.folds + f,
-                    None => self.units.saturating_sub(1),
-                };
-                self.done = base as f64 + *done as f64 / (*total).max(1) as f64;
-            }
-            _ => {}
-        }
-    }
-
-    fn fraction(&self) -> f64 {
-        if self.units == 0 {
-            0.0
-        } else {
-            (self.done / self.units as f64).min(0.99)
         }
     }
 }

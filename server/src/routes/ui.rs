@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 
 use app::api::{Cookies, UiBackend};
 use app::model::dataset::DatasetInfo;
+use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::ApiError;
@@ -104,5 +105,28 @@ impl UiBackend for UiAdapter {
     async fn dataset(&self, parts: &Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError> {
         let (actor, cookies) = self.actor(parts).await?;
         Ok((self.backend.datasets.get(&actor, &id, &client_addr(parts)).await?, cookies))
+    }
+
+    async fn jobs(&self, parts: &Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.jobs.list(&actor).await?, cookies))
+    }
+
+    async fn job(&self, parts: &Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        let client = client_addr(parts);
+        let info = self.backend.jobs.get(&actor, &id, &client).await?;
+        let history = self.backend.jobs.history(&actor, &id, &client).await?;
+        Ok(((info, history), cookies))
+    }
+
+    async fn submit_job(&self, parts: &Parts, request: JobRequest) -> Result<(JobInfo, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.jobs.submit(&actor, request, &client_addr(parts)).await?, cookies))
+    }
+
+    async fn cancel_job(&self, parts: &Parts, id: String) -> Result<(JobInfo, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.jobs.cancel(&actor, &id, &client_addr(parts)).await?, cookies))
     }
 }

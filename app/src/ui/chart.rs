@@ -1,0 +1,118 @@
+//! Line charts drawn with plotters into SVG text: the server draws the first paint, the
+//! browser redraws the same chart as events arrive.
+
+use plotters::prelude::*;
+
+use crate::model::job::{JobEvent, JobEventRecord};
+
+/// One named line of points.
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+const COLOURS: [RGBColor; 4] = [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110)];
+
+/// An SVG line chart with points; empty series draw empty axes.
+pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
+    let mut svg = String::new();
+    let points = || series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+    let (mut y0, mut y1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 - x0 < 1e-9 {
+        (x0, x1) = (x0 - 1.0, x1 + 1.0);
+    }
+    let pad = ((y1 - y0) * 0.1).max(1e-3);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let root = SVGBackend::with_string(&mut svg, (640, 300)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        // Folds and epochs are whole numbers: label whole numbers only.
+        let ticks = ((x1 - x0).round() as usize + 1).clamp(2, 10);
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(ticks)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (i, s) in series.iter().enumerate() {
+            let colour = COLOURS[i % COLOURS.len()];
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))?
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+            chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
+        }
+        if !series.is_empty() {
+            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    if drawn.is_err() {
+        return String::new();
+    }
+    svg
+}
+
+/// The score of every cross-validation fold, one line per search candidate.
+pub fn fold_scores(events: &[JobEventRecord]) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for e in events {
+        if let JobEvent::Fold { trial, fold, score, .. } = &e.event {
+            while out.len() <= *trial {
+                out.push(Series { name: format!("candidate {}", out.len() + 1), points: Vec::new() });
+            }
+            out[*trial].points.push(((fold + 1) as f64, *score));
+        }
+    }
+    out
+}
+
+/// Training loss per step (DQN epochs), one line per fit (each fold, then the final fit).
+pub fn losses(events: &[JobEventRecord]) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    let mut current: Option<(usize, Option<usize>)> = None;
+    for e in events {
+        if let JobEvent::Step { trial, fold, done, loss: Some(loss), .. } = &e.event {
+            if current != Some((*trial, *fold)) {
+                current = Some((*trial, *fold));
+                let name = match fold {
+                    Some(f) => format!("fold {}", f + 1),
+                    None => "final fit".to_owned(),
+                };
+                out.push(Series { name, points: Vec::new() });
+            }
+            if let Some(s) = out.last_mut() {
+                s.points.push((*done as f64, *loss));
+            }
+        }
+    }
+    // Many folds make an unreadable legend: keep the last four fits.
+    let skip = out.len().saturating_sub(4);
+    out.into_iter().skip(skip).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chart_is_svg_with_its_title_and_legend() {
+        let s = line_chart("Score per fold", "fold", "accuracy", &[Series { name: "candidate 1".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] }]);
+        assert!(s.starts_with("<svg") && s.contains("Score per fold") && s.contains("candidate 1"), "{s}");
+        assert!(s.contains("<circle"), "points are drawn");
+        assert!(line_chart("Empty", "x", "y", &[]).starts_with("<svg"));
+    }
+}

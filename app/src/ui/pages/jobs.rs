@@ -1,0 +1,488 @@
+//! Training pages: the list of one's jobs, the form that starts one, and a job's page with a
+//! progress bar, a cancel button and plotters charts redrawn as server-sent events arrive.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use serde_json::{Map, Value};
+
+use crate::api::{cancel_job, get_job, list_datasets, list_jobs, submit_job};
+use crate::ml::metrics::Metrics;
+use crate::ml::model::ModelKind;
+use crate::model::auth::Me;
+use crate::model::dataset::DatasetInfo;
+use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
+use crate::model::ApiError;
+use crate::ui::chart::{fold_scores, line_chart, losses};
+use crate::ui::pages::account::RequireUser;
+
+fn when(at: &str) -> String {
+    at.replace('T', " ").trim_end_matches('Z').to_owned()
+}
+
+fn status_text(s: JobStatus) -> &'static str {
+    match s {
+        JobStatus::Queued => "Queued",
+        JobStatus::Running => "Running",
+        JobStatus::Succeeded => "Finished",
+        JobStatus::Failed => "Failed",
+        JobStatus::Cancelled => "Cancelled",
+    }
+}
+
+fn kind_label(j: &JobInfo) -> &'static str {
+    j.request.spec.model.kind.label()
+}
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    view! {
+        <Title text="Training jobs"/>
+        <section class="page">
+            <h1>"Training jobs"</h1>
+            <RequireUser path="/jobs" child=|_me: Me| view! { <JobList/> }/>
+        </section>
+    }
+}
+
+#[component]
+fn JobList() -> impl IntoView {
+    let jobs = Resource::new(|| (), |_| list_jobs());
+    view! {
+        <p><a class="button" href="/jobs/new" rel="external">"Start a training job"</a></p>
+        <Suspense fallback=|| view! { <p class="loading">"Loading jobs…"</p> }>
+            {move || Suspend::new(async move {
+                match jobs.await {
+                    Ok(Ok(rows)) if rows.is_empty() => view! { <p>"No training jobs yet."</p> }.into_any(),
+                    Ok(Ok(rows)) => view! {
+                        <table class="data" data-testid="job-table">
+                            <caption>{format!("{} training jobs, newest first", rows.len())}</caption>
+                            <thead><tr>
+                                <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Datasets"</th>
+                                <th scope="col">"Status"</th><th scope="col">"Score"</th><th scope="col">"Started (UTC)"</th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().map(|j| view! {
+                                    <tr>
+                                        <td><a href=format!("/jobs/{}", j.id) rel="external">{kind_label(&j)}</a></td>
+                                        <td>{j.request.spec.target.clone()}</td>
+                                        <td>{j.dataset_names.join(", ")}</td>
+                                        <td>{status_text(j.status)}</td>
+                                        <td>{j.metrics.as_ref().map(|m| format!("{} {:.3}", m.score_name(), m.score())).unwrap_or_default()}</td>
+                                        <td>{when(&j.created_at)}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Sensible starting parameters for each kind, shown (and editable) in the form.
+pub fn default_params(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::Linear => "{}",
+        ModelKind::Logistic => "{\"alpha\": 1.0, \"max_iterations\": 200}",
+        ModelKind::Tree => "{\"max_depth\": 5}",
+        ModelKind::Forest => "{\"trees\": 100}",
+        ModelKind::Ensemble => "{\"method\": \"soft_voting\"}",
+        ModelKind::Dqn => "{\"epochs\": 15, \"hidden\": [32, 32]}",
+    }
+}
+
+#[component]
+pub fn NewJobPage() -> impl IntoView {
+    view! {
+        <Title text="Start a training job"/>
+        <section class="page">
+            <h1>"Start a training job"</h1>
+            <RequireUser path="/jobs/new" child=|_me: Me| view! { <NewJob/> }/>
+        </section>
+    }
+}
+
+#[component]
+fn NewJob() -> impl IntoView {
+    let datasets = Resource::new(|| (), |_| list_datasets());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
+            {move || Suspend::new(async move {
+                match datasets.await {
+                    Ok(Ok(rows)) if rows.is_empty() => view! {
+                        <p>"There is no dataset to train on yet. "<a href="/datasets/new" rel="external">"Upload one first"</a>"."</p>
+                    }.into_any(),
+                    Ok(Ok(rows)) => view! { <JobForm datasets=rows/> }.into_any(),
+                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
+    let first = datasets.first().map(|d| d.id.clone()).into_iter().collect::<Vec<_>>();
+    let selected = RwSignal::new(first);
+    let all = StoredValue::new(datasets.clone());
+    let columns = Memo::new(move |_| {
+        let ids = selected.get();
+        all.with_value(|ds| ds.iter().find(|d| ids.first() == Some(&d.id)).map(|d| d.schema.clone()).unwrap_or_default())
+    });
+    let default_target = move || {
+        let ids = selected.get();
+        all.with_value(|ds| ds.iter().find(|d| ids.first() == Some(&d.id)).and_then(|d| d.target.clone()))
+    };
+    let target = RwSignal::new(String::new());
+    let kind = RwSignal::new(ModelKind::Forest);
+    let params = RwSignal::new(default_params(ModelKind::Forest).to_owned());
+    let search = RwSignal::new(String::new());
+    let folds = RwSignal::new("5".to_owned());
+    let seed = RwSignal::new("0".to_owned());
+    let error = RwSignal::new(None::<ApiError>);
+    let submit = Action::new(|req: &String| submit_job(req.clone()));
+    Effect::new(move |_| match submit.value().get() {
+        Some(Ok(Ok(job))) => {
+            let _ = window().location().set_href(&format!("/jobs/{}", job.id));
+        }
+        Some(Ok(Err(e))) => error.set(Some(e)),
+        Some(Err(e)) => error.set(Some(ApiError::Internal { message: format!("the server could not be reached ({e}); try again") })),
+        None => {}
+    });
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let bad = |f: &str, m: String| error.set(Some(ApiError::field(f, m)));
+        let params: Map<String, Value> = match serde_json::from_str(&params.get_untracked()) {
+            Ok(p) => p,
+            Err(e) => return bad("model.params", format!("write the parameters as a JSON object, like {{\"trees\": 100}} ({e})")),
+        };
+        let search_text = search.get_untracked();
+        let search: Option<Value> = if search_text.trim().is_empty() {
+            None
+        } else {
+            match serde_json::from_str(&search_text) {
+                Ok(s) => Some(s),
+                Err(e) => return bad("model.search", format!("write the search space as JSON, like {{\"grid\": {{\"trees\": [50, 100]}}}} ({e})")),
+            }
+        };
+        let Ok(cv_folds) = folds.get_untracked().trim().parse::<u64>() else {
+            return bad("cv_folds", "enter a whole number of folds from 2 to 20".into());
+        };
+        let Ok(seed) = seed.get_untracked().trim().parse::<u64>() else {
+            return bad("seed", "enter a whole number (any, for example 0)".into());
+        };
+        let target = match target.get_untracked() {
+            t if t.is_empty() => default_target().unwrap_or_default(),
+            t => t,
+        };
+        let mut model = serde_json::json!({"kind": kind.get_untracked(), "params": params});
+        if let Some(s) = search {
+            model["search"] = s;
+        }
+        let request = serde_json::json!({
+            "dataset_ids": selected.get_untracked(), "target": target, "model": model, "cv_folds": cv_folds, "seed": seed,
+        });
+        error.set(None);
+        submit.dispatch(request.to_string());
+    };
+    let msg = move |f: &'static str| move || error.get().and_then(|e| e.field_message(f).map(str::to_owned));
+    let general = move || {
+        error.get().and_then(|e| match e {
+            ApiError::Validation { .. } => Some("Please correct the fields marked below.".to_owned()),
+            other => Some(other.to_string()),
+        })
+    };
+    view! {
+        <p>"The trainer opens the chosen datasets with its key, cross-validates the model, keeps the best "
+            "parameters and stores the fitted model encrypted. Progress appears live on the job's page."</p>
+        <form class="stack" on:submit=on_submit novalidate>
+            <Show when=move || general().is_some()>
+                <p class="form-error" role="alert">{general}</p>
+            </Show>
+            <fieldset aria-describedby="j-datasets-error">
+                <legend>"Datasets (several owners' datasets train per owner and are combined)"</legend>
+                {datasets.iter().map(|d| {
+                    let id = d.id.clone();
+                    let input_id = format!("ds-{}", d.id);
+                    let checked = selected.get_untracked().contains(&d.id);
+                    let toggle = {
+                        let id = id.clone();
+                        move |ev: leptos::ev::Event| {
+                            let on = event_target_checked(&ev);
+                            selected.update(|s| {
+                                s.retain(|x| *x != id);
+                                if on {
+                                    s.push(id.clone());
+                                }
+                            });
+                            target.set(String::new());
+                        }
+                    };
+                    view! {
+                        <div class="field checkbox">
+                            <input type="checkbox" id=input_id.clone() checked=checked on:change=toggle/>
+                            <label for=input_id>{format!("{} ({}, {} rows, {} columns)", d.name, d.owner, d.rows, d.schema.len())}</label>
+                        </div>
+                    }
+                }).collect_view()}
+                <p class="field-error" id="j-datasets-error" role="alert">{msg("dataset_ids")}</p>
+            </fieldset>
+            <div class="field">
+                <label for="j-target">"Target column (what the model learns to predict)"</label>
+                <select id="j-target" aria-describedby="j-target-error" on:change=move |ev| target.set(event_target_value(&ev))>
+                    {move || {
+                        let chosen = default_target();
+                        columns.get().into_iter().map(|c| {
+                            let selected = chosen.as_deref() == Some(c.name.as_str());
+                            view! { <option value=c.name.clone() selected=selected>{format!("{} ({:?})", c.name, c.kind).to_lowercase().replacen(&c.name.to_lowercase(), &c.name, 1)}</option> }
+                        }).collect_view()
+                    }}
+                </select>
+                <p class="field-error" id="j-target-error" role="alert">{msg("target")}</p>
+            </div>
+            <div class="field">
+                <label for="j-kind">"Model"</label>
+                <select id="j-kind" aria-describedby="j-kind-error" on:change=move |ev| {
+                    if let Some(k) = ModelKind::parse(&event_target_value(&ev)) {
+                        kind.set(k);
+                        params.set(default_params(k).to_owned());
+                    }
+                }>
+                    {ModelKind::ALL.into_iter().map(|k| view! {
+                        <option value=k.as_str() selected=k == ModelKind::Forest>{k.label()}</option>
+                    }).collect_view()}
+                </select>
+                <p class="field-error" id="j-kind-error" role="alert">{msg("model.kind")}</p>
+            </div>
+            <div class="field">
+                <label for="j-params">"Parameters (JSON)"</label>
+                <textarea id="j-params" rows="3" aria-describedby="j-params-error" prop:value=move || params.get()
+                    on:input=move |ev| params.set(event_target_value(&ev))></textarea>
+                <p class="field-error" id="j-params-error" role="alert">{msg("model.params")}</p>
+            </div>
+            <div class="field">
+                <label for="j-search">"Search space (JSON, optional)"</label>
+                <p class="hint" id="j-search-hint">"For example {\"grid\": {\"trees\": [50, 100], \"max_depth\": [3, null]}} or "
+                    "{\"random\": {\"trials\": 8, \"params\": {\"alpha\": {\"log_uniform\": [0.01, 10]}}}}. Every candidate is cross-validated; the best is refitted on all rows."</p>
+                <textarea id="j-search" rows="3" aria-describedby="j-search-hint j-search-error" prop:value=move || search.get()
+                    on:input=move |ev| search.set(event_target_value(&ev))></textarea>
+                <p class="field-error" id="j-search-error" role="alert">{msg("model.search")}</p>
+            </div>
+            <div class="field">
+                <label for="j-folds">"Cross-validation folds"</label>
+                <input id="j-folds" type="number" min="2" max="20" aria-describedby="j-folds-error" prop:value=move || folds.get()
+                    on:input=move |ev| folds.set(event_target_value(&ev))/>
+                <p class="field-error" id="j-folds-error" role="alert">{msg("cv_folds")}</p>
+            </div>
+            <div class="field">
+                <label for="j-seed">"Seed (the same seed gives the same folds and the same model)"</label>
+                <input id="j-seed" type="number" min="0" aria-describedby="j-seed-error" prop:value=move || seed.get()
+                    on:input=move |ev| seed.set(event_target_value(&ev))/>
+                <p class="field-error" id="j-seed-error" role="alert">{msg("seed")}</p>
+            </div>
+            <button type="submit" disabled=move || submit.pending().get()>
+                {move || if submit.pending().get() { "Starting…" } else { "Start training" }}
+            </button>
+        </form>
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! {
+        <Title text="Training job"/>
+        <section class="page">
+            <RequireUser path="/jobs" child=move |_me: Me| {
+                let job = Resource::new(id, get_job);
+                view! {
+                    <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {move || Suspend::new(async move {
+                            match job.await {
+                                Ok(Ok((info, history))) => view! { <JobView info history/> }.into_any(),
+                                Ok(Err(e)) => view! {
+                                    <h1>"Job not found"</h1>
+                                    <p class="form-error" role="alert">{format!("{e}. It may belong to someone else.")}</p>
+                                    <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
+                                }.into_any(),
+                                Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                            }
+                        })}
+                    </Suspense>
+                }
+            }/>
+        </section>
+    }
+}
+
+#[component]
+fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
+    let id = info.id.clone();
+    let job = RwSignal::new(info);
+    let events = RwSignal::new(history);
+    follow_events(id.clone(), job, events);
+    let progress = Memo::new(move |_| {
+        let mut p = JobProgress::default();
+        events.with(|es| es.iter().for_each(|e| p.update(&e.event)));
+        if job.with(|j| j.status == JobStatus::Succeeded) { 100.0 } else { (p.fraction() * 100.0).round() }
+    });
+    let status = move || job.with(|j| j.status);
+    let metric = move || job.with(|j| if j.request.spec.model.kind == ModelKind::Linear { "R²" } else { "score (accuracy or R²)" });
+    let score_chart = move || events.with(|es| line_chart("Score per cross-validation fold", "fold", "score", &fold_scores(es)));
+    let loss_series = Memo::new(move |_| events.with(|es| !losses(es).is_empty()));
+    let loss_chart = move || events.with(|es| line_chart("Training loss per epoch", "epoch", "loss", &losses(es)));
+    let cancel = Action::new(move |_: &()| cancel_job(id.clone()));
+    let cancel_error = RwSignal::new(None::<String>);
+    Effect::new(move |_| match cancel.value().get() {
+        Some(Ok(Ok(j))) => job.set(j),
+        Some(Ok(Err(e))) => cancel_error.set(Some(e.to_string())),
+        Some(Err(e)) => cancel_error.set(Some(format!("the server could not be reached: {e}"))),
+        None => {}
+    });
+    let summary = move || {
+        events.with(|es| {
+            let folds: Vec<f64> = fold_scores(es).iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
+            match folds.len() {
+                0 => "No folds scored yet.".to_owned(),
+                n => format!("{n} folds scored so far; the last scored {:.3}.", folds[n - 1]),
+            }
+        })
+    };
+    view! {
+        <h1>{move || job.with(|j| format!("{} on {}", kind_label(j), j.dataset_names.join(", ")))}</h1>
+        <dl class="facts">
+            <dt>"Status"</dt><dd data-testid="job-status" role="status" aria-live="polite">{move || status_text(status())}</dd>
+            <dt>"Target"</dt><dd>{move || job.with(|j| j.request.spec.target.clone())}</dd>
+            <dt>"Folds"</dt><dd>{move || job.with(|j| j.request.spec.cv_folds)}</dd>
+            <dt>"Attempts"</dt><dd>{move || job.with(|j| j.attempts)}</dd>
+            <dt>"Created (UTC)"</dt><dd>{move || job.with(|j| when(&j.created_at))}</dd>
+        </dl>
+        <div class="field">
+            <label for="job-progress">"Progress"</label>
+            <progress id="job-progress" max="100" value=move || progress.get()>{move || format!("{}%", progress.get())}</progress>
+        </div>
+        <Show when=move || !status().is_final()>
+            <button type="button" class="danger" on:click=move |_| { cancel.dispatch(()); } disabled=move || cancel.pending().get()>
+                "Cancel this job"
+            </button>
+        </Show>
+        <Show when=move || cancel_error.get().is_some()>
+            <p class="form-error" role="alert">{move || cancel_error.get()}</p>
+        </Show>
+        <Show when=move || job.with(|j| j.error.is_some())>
+            <p class="form-error" role="alert">{move || job.with(|j| format!("The job failed: {}", j.error.clone().unwrap_or_default()))}</p>
+        </Show>
+        <figure class="chart" data-testid="score-chart">
+            <div role="img" aria-label=move || format!("Chart of the {} of each fold. {}", metric(), summary()) inner_html=score_chart></div>
+            <figcaption>{summary}</figcaption>
+        </figure>
+        <Show when=move || loss_series.get()>
+            <figure class="chart">
+                <div role="img" aria-label="Chart of the DQN's training loss per epoch" inner_html=loss_chart></div>
+                <figcaption>"Mean squared temporal-difference error per epoch."</figcaption>
+            </figure>
+        </Show>
+        {move || job.with(|j| j.metrics.clone()).map(|m| view! { <MetricsView m/> })}
+        <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
+    }
+}
+
+#[component]
+fn MetricsView(m: Metrics) -> impl IntoView {
+    match m {
+        Metrics::Regression(r) => view! {
+            <h2>"Cross-validated metrics"</h2>
+            <dl class="facts" data-testid="metrics">
+                <dt>"R²"</dt><dd>{format!("{:.4}", r.r2)}</dd>
+                <dt>"RMSE"</dt><dd>{format!("{:.4}", r.rmse)}</dd>
+                <dt>"MAE"</dt><dd>{format!("{:.4}", r.mae)}</dd>
+            </dl>
+        }
+        .into_any(),
+        Metrics::Classification(c) => view! {
+            <h2>"Cross-validated metrics"</h2>
+            <dl class="facts" data-testid="metrics">
+                <dt>"Accuracy"</dt><dd>{format!("{:.4}", c.accuracy)}</dd>
+                <dt>"Precision (macro)"</dt><dd>{format!("{:.4}", c.precision_macro)}</dd>
+                <dt>"Recall (macro)"</dt><dd>{format!("{:.4}", c.recall_macro)}</dd>
+                <dt>"F1 (macro)"</dt><dd>{format!("{:.4}", c.f1_macro)}</dd>
+                {c.roc_auc.map(|a| view! { <dt>"ROC-AUC"</dt><dd>{format!("{a:.4}")}</dd> })}
+            </dl>
+            <table class="data">
+                <caption>"Confusion matrix: rows are the true class, columns the predicted class"</caption>
+                <thead><tr><th scope="col">"True \\ predicted"</th>
+                    {c.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}
+                </tr></thead>
+                <tbody>
+                    {c.confusion.iter().zip(&c.labels).map(|(row, l)| view! {
+                        <tr><th scope="row">{l.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}</tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <table class="data">
+                <caption>"Per class"</caption>
+                <thead><tr><th scope="col">"Class"</th><th scope="col">"Precision"</th><th scope="col">"Recall"</th><th scope="col">"F1"</th><th scope="col">"Rows"</th></tr></thead>
+                <tbody>
+                    {c.per_class.iter().map(|k| view! {
+                        <tr><td>{k.label.clone()}</td><td>{format!("{:.3}", k.precision)}</td><td>{format!("{:.3}", k.recall)}</td>
+                            <td>{format!("{:.3}", k.f1)}</td><td>{k.support}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any(),
+    }
+}
+
+/// In the browser: follows `/api/jobs/{id}/events` from the last event already shown, adds
+/// each event, and reloads the job when its last event arrives. The browser's EventSource
+/// reconnects by itself (sending Last-Event-ID) if the connection drops.
+#[cfg(feature = "hydrate")]
+fn follow_events(id: String, job: RwSignal<JobInfo>, events: RwSignal<Vec<JobEventRecord>>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    Effect::new(move |_| {
+        if job.with_untracked(|j| j.status.is_final()) {
+            return;
+        }
+        let after = events.with_untracked(|e| e.last().map_or(0, |r| r.seq));
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/jobs/{id}/events?after={after}")) else {
+            return;
+        };
+        let id = id.clone();
+        let closer = source.clone();
+        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            let Some(data) = ev.data().as_string() else { return };
+            let Ok(record) = serde_json::from_str::<JobEventRecord>(&data) else { return };
+            let last = record.event.is_final();
+            events.update(|v| {
+                if v.last().is_none_or(|l| record.seq > l.seq) {
+                    v.push(record);
+                }
+            });
+            if last {
+                closer.close();
+                let id = id.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(Ok((info, _))) = get_job(id).await {
+                        job.set(info);
+                    }
+                });
+            }
+        });
+        for name in crate::model::job::JobEvent::NAMES {
+            let _ = source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+        }
+        // The page lives as long as the listener: leak the closure rather than drop it early.
+        on_event.forget();
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow_events(_id: String, _job: RwSignal<JobInfo>, _events: RwSignal<Vec<JobEventRecord>>) {}

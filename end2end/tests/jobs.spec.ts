@@ -1,0 +1,84 @@
+import { test, expect, type Page } from "@playwright/test";
+import { join } from "node:path";
+import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+const user = { username: "frank.e2e", password: "frank's long password", passphrase: "frank's dataset passphrase" };
+const shots = process.env.CIPHERFOLD_SCREENSHOTS;
+
+async function login(page: Page) {
+  const r = await page.request.post("/api/auth/login", { data: { username: user.username, password: user.password } });
+  expect(r.status()).toBe(200);
+}
+
+async function startJob(page: Page, kind: string, params: string) {
+  await gotoHydrated(page, "/jobs/new");
+  await page.getByLabel("iris (frank.e2e, 150 rows, 5 columns)").check();
+  await page.getByLabel("Target column (what the model learns to predict)").selectOption("species");
+  await page.getByLabel("Model", { exact: true }).selectOption(kind);
+  await page.getByLabel("Parameters (JSON)").fill(params);
+  await page.getByLabel("Cross-validation folds").fill("5");
+  await page.getByRole("button", { name: "Start training" }).click();
+  await page.waitForURL(/\/jobs\/[0-9a-f]{32}$/);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
+}
+
+test("register and upload iris", async ({ page }) => {
+  const r = await page.request.post("/api/auth/register", {
+    data: { username: user.username, email: "frank@example.org", password: user.password, domain: "healthcare", subdomain: "oncology" },
+  });
+  expect(r.status()).toBe(201);
+  await login(page);
+  await uploadThroughPage(page, join(__dirname, "../../app/tests/data/iris.csv"), user.passphrase);
+});
+
+test("a bad parameter is shown next to its field and starts nothing", async ({ page }) => {
+  await login(page);
+  await gotoHydrated(page, "/jobs/new");
+  await page.getByLabel("Target column (what the model learns to predict)").selectOption("species");
+  await page.getByLabel("Parameters (JSON)").fill('{"tres": 10}');
+  await page.getByRole("button", { name: "Start training" }).click();
+  await expect(page.locator("#j-params-error")).toContainText("unknown field `tres`");
+  await page.getByLabel("Model", { exact: true }).selectOption("linear");
+  await page.getByRole("button", { name: "Start training" }).click();
+  await expect(page.locator("#j-kind-error")).toContainText("categorical");
+  const jobs = await (await page.request.get("/api/jobs")).json();
+  expect(jobs).toEqual([]);
+});
+
+test("a random forest on iris: the chart and the progress bar follow the job to the end", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  await startJob(page, "forest", '{"trees": 300}');
+  const chart = page.getByTestId("score-chart");
+  const progress = page.locator("#job-progress");
+  // Live: fold points appear one by one while the job runs.
+  await expect(chart).toContainText(/[1-4] folds? scored so far/, { timeout: 60_000 });
+  const midway = Number(await progress.getAttribute("value"));
+  expect(midway).toBeLessThan(100);
+  if (shots) await page.screenshot({ path: `${shots}/job-running.png`, fullPage: true });
+  await expect(page.getByTestId("job-status")).toHaveText("Finished", { timeout: 120_000 });
+  await expect(chart).toContainText("5 folds scored so far");
+  await expect(chart.locator("svg circle")).toHaveCount(5);
+  await expect(progress).toHaveAttribute("value", "100");
+  const accuracy = Number(await page.getByTestId("metrics").locator("dd").first().textContent());
+  expect(accuracy).toBeGreaterThan(0.9);
+  await expect(page.getByRole("table", { name: /Confusion matrix/ })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Cancel this job" })).toBeHidden();
+  if (shots) await page.screenshot({ path: `${shots}/job-finished.png`, fullPage: true });
+  await gotoHydrated(page, "/jobs");
+  await expect(page.getByTestId("job-table").locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByTestId("job-table")).toContainText("Finished");
+  expect(errors).toEqual([]);
+});
+
+test("a long DQN job is cancelled from its page", async ({ page }) => {
+  await login(page);
+  await startJob(page, "dqn", '{"epochs": 100000}');
+  await expect(page.getByTestId("job-status")).toHaveText("Running", { timeout: 30_000 });
+  await page.getByRole("button", { name: "Cancel this job" }).click();
+  await expect(page.getByTestId("job-status")).toHaveText("Cancelled", { timeout: 5_000 });
+  const jobs = await (await page.request.get("/api/jobs")).json();
+  expect(jobs.map((j: any) => j.status).sort()).toEqual(["cancelled", "succeeded"]);
+});
