@@ -145,3 +145,18 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     let err = result.and_then(|()| s.finish().map(|_| ())).unwrap_err();
     assert_eq!(err.to_string(), "line 100002: expected 2 fields like the first line, found 1");
 }
+
+/// Numbers are parsed as they are read; a column that later shows text keeps every value's
+/// original spelling (zip codes, ids), and the first row counts as data when it is not a header.
+#[test]
+fn a_column_that_turns_out_categorical_keeps_its_original_spelling() {
+    let t = parse(b"zip,amount\n007,1.50\n\n0100,NA\nN/A,2\nabc,3e2\n", Format::Csv).unwrap();
+    assert_eq!((t.columns[0].kind, t.columns[1].kind), (ColumnKind::Categorical, ColumnKind::Numeric));
+    let zips: Vec<&Cell> = t.rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(zips, [&Cell::Text("007".into()), &Cell::Text("0100".into()), &Cell::Missing, &Cell::Text("abc".into())]);
+    let amounts: Vec<&Cell> = t.rows.iter().map(|r| &r[1]).collect();
+    assert_eq!(amounts, [&Cell::Number(1.5), &Cell::Missing, &Cell::Number(2.0), &Cell::Number(300.0)]);
+    let no_header = parse(b"1,x\n2,y\n", Format::Csv).unwrap();
+    assert_eq!(no_header.rows.len(), 2);
+    assert_eq!(no_header.rows[0], vec![Cell::Number(1.0), Cell::Text("x".into())]);
+}

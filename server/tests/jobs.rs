@@ -120,6 +120,11 @@ async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
     let replay = read_events(&srv, &alice.access, &info.id, Some(3), Duration::from_secs(10)).await;
     assert_eq!(replay.first().map(|e| e.seq), Some(4));
     assert_eq!(replay, events[3..].to_vec());
+    // Resuming after the last event ends at once rather than waiting for events that never come.
+    let last = events.last().unwrap().seq;
+    let started = Instant::now();
+    assert!(read_events(&srv, &alice.access, &info.id, Some(last), Duration::from_secs(10)).await.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(5), "the stream ended promptly");
     // Someone else sees nothing of it.
     let bob = srv.user("bob").await;
     assert_eq!(srv.get_as(&bob.access, &format!("/api/jobs/{}", info.id)).await.status(), 404);

@@ -36,6 +36,7 @@ pub trait UiBackend: Send + Sync + 'static {
     async fn audit(&self, parts: &http::request::Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError>;
     async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
     async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
+    async fn set_consent(&self, parts: &http::request::Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError>;
     async fn jobs(&self, parts: &http::request::Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError>;
     async fn job(&self, parts: &http::request::Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError>;
     async fn submit_job(&self, parts: &http::request::Parts, request: crate::model::job::JobRequest) -> Result<(JobInfo, Cookies), ApiError>;
@@ -159,4 +160,11 @@ pub async fn submit_job(request: String) -> Result<Result<JobInfo, ApiError>, Se
 pub async fn cancel_job(id: String) -> Result<Result<JobInfo, ApiError>, ServerFnError> {
     let (b, parts) = context()?;
     finish(b.cancel_job(&parts, id).await)
+}
+
+/// Records (or withdraws) the owner's consent to joint training on a dataset.
+#[server(prefix = "/api/ui", endpoint = "set_consent")]
+pub async fn set_consent(id: String, allow: bool) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.set_consent(&parts, id, allow).await)
 }

@@ -1,6 +1,7 @@
 //! Delimited text: delimiter and header detection on top of the `csv` crate's reader.
 
-use super::{infer::parse_number, Location, ParseOptions, RawCell, RawTable, TableError};
+use super::infer::{is_missing_text, parse_number};
+use super::{Location, ParseOptions, RawCell, RawTable, TableError};
 
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Enough lines to tell the delimiter apart, small enough to try four times.
@@ -39,32 +40,83 @@ pub(crate) fn looks_like_header(first: &[String]) -> bool {
     first.iter().all(|c| !c.trim().is_empty() && parse_number(c).is_none())
 }
 
+/// Reads every record. Numbers are parsed as they are read, so a numeric column costs no text
+/// allocation (most of a training set); a column that turns out to hold text as well gets its
+/// original spelling back from a second read (so "007" stays "007" in a categorical column).
 pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let delimiter = detect_delimiter(bytes);
-    let mut records = reader(bytes, delimiter, false).into_records();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for record in &mut records {
-        let record = record.map_err(describe)?;
-        // Blank lines between records carry no data.
-        if record.len() == 1 && record[0].trim().is_empty() {
+    let blank = |r: &::csv::StringRecord| r.len() == 1 && r[0].trim().is_empty();
+    let mut rdr = reader(bytes, delimiter, false);
+    let mut record = ::csv::StringRecord::new();
+    let mut first: Option<Vec<String>> = None;
+    let mut rows: Vec<Vec<RawCell>> = Vec::new();
+    // Per column: still all numbers (or missing) so far; held a number before text appeared.
+    let mut numeric: Vec<bool> = Vec::new();
+    let mut seen_number: Vec<bool> = Vec::new();
+    let mut mixed: Vec<bool> = Vec::new();
+    while rdr.read_record(&mut record).map_err(describe)? {
+        if blank(&record) {
             continue;
         }
-        rows.push(record.iter().map(str::to_string).collect());
+        if first.is_none() {
+            first = Some(record.iter().map(str::to_string).collect());
+            (numeric, seen_number, mixed) = (vec![true; record.len()], vec![false; record.len()], vec![false; record.len()]);
+            continue;
+        }
+        let row = record
+            .iter()
+            .enumerate()
+            .map(|(j, field)| {
+                if numeric[j] {
+                    if let Some(n) = parse_number(field) {
+                        seen_number[j] = true;
+                        return RawCell::Number(n);
+                    }
+                    if is_missing_text(field) {
+                        return RawCell::Missing;
+                    }
+                    numeric[j] = false;
+                    mixed[j] = seen_number[j];
+                }
+                RawCell::Text(field.to_string())
+            })
+            .collect();
+        rows.push(row);
     }
-    let Some(first) = rows.first() else {
+    let Some(first) = first else {
         return Err(TableError::Empty("the file is empty".into()));
     };
-    let header = options.header.unwrap_or_else(|| looks_like_header(first));
+    if mixed.iter().any(|m| *m) {
+        let mut rdr = reader(bytes, delimiter, false);
+        let mut i = 0;
+        let mut past_first = false;
+        while rdr.read_record(&mut record).map_err(describe)? {
+            if blank(&record) {
+                continue;
+            }
+            if !past_first {
+                past_first = true;
+                continue;
+            }
+            for (j, field) in record.iter().enumerate() {
+                if mixed[j] {
+                    if let RawCell::Number(_) = rows[i][j] {
+                        rows[i][j] = RawCell::Text(field.to_string());
+                    }
+                }
+            }
+            i += 1;
+        }
+    }
+    let header = options.header.unwrap_or_else(|| looks_like_header(&first));
     let names = if header {
-        rows.remove(0)
+        first
     } else {
+        rows.insert(0, first.iter().cloned().map(RawCell::Text).collect());
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
-    Ok(RawTable {
-        names: super::unique_names(names),
-        rows: rows.into_iter().map(|r| r.into_iter().map(RawCell::Text).collect()).collect(),
-    })
+    Ok(RawTable { names: super::unique_names(names), rows })
 }
 
 pub(crate) fn describe(err: ::csv::Error) -> TableError {

@@ -99,3 +99,13 @@ pub fn DomainPicker(
         </div>
     }
 }
+
+/// What a page shows when its data did not come: the server's refusal (`Ok(Err)`), or no
+/// answer at all (`Err`). One wording everywhere, so people learn what each means.
+pub fn load_failure(result: Result<ApiError, ServerFnError>) -> AnyView {
+    let text = match result {
+        Ok(e) => capitalise(&e.to_string()),
+        Err(e) => format!("The server could not be reached: {e}. Check your connection and reload the page."),
+    };
+    view! { <p class="form-error" role="alert">{text}</p> }.into_any()
+}

@@ -386,6 +386,11 @@ impl Jobs {
                 Ok(h) => h,
                 Err(_) => return,
             };
+            // Nothing new and the job has ended (a client resuming after the last event): end
+            // the stream instead of holding it open for events that will never come.
+            if replay.is_empty() && after > 0 && ended(&db, &job).await {
+                return;
+            }
             loop {
                 for record in replay.drain(..) {
                     last = record.seq;
@@ -542,7 +547,7 @@ impl Jobs {
             running.insert(id.clone(), control.clone());
         }
         let heartbeat = tokio::spawn(self.clone().heartbeat(id.clone(), worker.to_owned(), control.clone()));
-        let outcome = self.attempt(&row, worker, &control).await;
+        let outcome = self.attempt(&row, &control).await;
         heartbeat.abort();
         if let Ok(mut running) = self.running.lock() {
             running.remove(&id);
@@ -640,9 +645,8 @@ impl Jobs {
 
     /// One attempt: open the data, train on a blocking thread while forwarding its events,
     /// store the model. `Ok(None)` if cancelled; `Err` with the reason a person can act on.
-    async fn attempt(self: &Arc<Self>, row: &JobRow, worker: &str, control: &Arc<Control>) -> Result<Option<(String, app::ml::metrics::Metrics)>, String> {
+    async fn attempt(self: &Arc<Self>, row: &JobRow, control: &Arc<Control>) -> Result<Option<(String, app::ml::metrics::Metrics)>, String> {
         let id = &row.uid;
-        let _ = worker;
         self.append(id, JobEvent::Started { attempt: row.attempts.max(1) as u32 }).await.map_err(|e| e.to_string())?;
         let req = row.request().map_err(|e| e.to_string())?;
         let mut tables = Vec::with_capacity(req.dataset_ids.len());
@@ -749,6 +753,15 @@ fn past(s: JobStatus) -> &'static str {
         JobStatus::Failed => "failed",
         JobStatus::Cancelled => "been cancelled",
         _ => "started",
+    }
+}
+
+/// Whether the job has reached a final status.
+async fn ended(db: &Db, job: &str) -> bool {
+    let r = db.query("SELECT VALUE status FROM job WHERE uid = $id").bind(("id", job.to_owned())).await;
+    match r.and_then(|mut r| r.take::<Option<String>>(0)) {
+        Ok(Some(s)) => status_of(&s).is_final(),
+        _ => true,
     }
 }
 

@@ -107,6 +107,11 @@ impl UiBackend for UiAdapter {
         Ok((self.backend.datasets.get(&actor, &id, &client_addr(parts)).await?, cookies))
     }
 
+    async fn set_consent(&self, parts: &Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.datasets.set_consent(&actor, &id, allow, &client_addr(parts)).await?, cookies))
+    }
+
     async fn jobs(&self, parts: &Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError> {
         let (actor, cookies) = self.actor(parts).await?;
         Ok((self.backend.jobs.list(&actor).await?, cookies))

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::audit_log;
 use crate::model::audit::AuditQuery;
 use crate::model::auth::{Me, Role};
+use crate::ui::form::load_failure;
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -87,7 +88,7 @@ fn AuditTable() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(Err(e)) => load_failure(Ok(e)),
                     Err(e) => view! { <p class="form-error" role="alert">{format!("Could not load the log: {e}")}</p> }.into_any(),
                 }
             })}

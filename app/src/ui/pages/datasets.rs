@@ -6,10 +6,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_dataset, list_datasets};
+use crate::api::{get_dataset, list_datasets, set_consent};
 use crate::model::auth::Me;
 use crate::model::catalog::domain;
 use crate::model::dataset::{human_bytes, DatasetInfo};
+use crate::ui::form::load_failure;
 use crate::ui::pages::account::RequireUser;
 
 fn area_name(d: &str, s: &str) -> String {
@@ -80,8 +81,8 @@ fn DatasetList() -> impl IntoView {
                             </table>
                         }).collect_view().into_any()
                     }
-                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                    Ok(Err(e)) => load_failure(Ok(e)),
+                    Err(e) => load_failure(Err(e)),
                 }
             })}
         </Suspense>
@@ -190,7 +191,7 @@ pub fn DatasetPage() -> impl IntoView {
                                     <p class="form-error" role="alert">{format!("{e}. It may have been deleted, or it is not shared with you.")}</p>
                                     <p><a href="/datasets" rel="external">"Back to datasets"</a></p>
                                 }.into_any(),
-                                Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                                Err(e) => load_failure(Err(e)),
                             }
                         })}}
                     </Suspense>
@@ -242,6 +243,7 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
                 <div id="o-table" class="table-scroll"></div>
             </section>
         })}
+        {(owner && d.shared).then(|| view! { <Consent id=d.id.clone() consent_at=d.consent_at.clone()/> })}
         {owner.then(|| view! {
             <h2>"Delete"</h2>
             <p id="d-error" class="form-error" role="alert" tabindex="-1" hidden></p>
@@ -249,5 +251,37 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
         })}
         <p><a href="/datasets" rel="external">"Back to datasets"</a></p>
         <script type="module" src="/datasets.js"></script>
+    }
+}
+
+/// The owner's consent to joint training: others in the area may then include this dataset in
+/// their jobs (trained per owner and combined; the rows never leave the trainer).
+#[component]
+fn Consent(id: String, consent_at: Option<String>) -> impl IntoView {
+    let given = RwSignal::new(consent_at);
+    let change = Action::new(move |allow: &bool| set_consent(id.clone(), *allow));
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(Ok(d))) => {
+            error.set(None);
+            given.set(d.consent_at);
+        }
+        Some(Ok(Err(e))) => error.set(Some(e.to_string())),
+        Some(Err(e)) => error.set(Some(format!("the server could not be reached ({e}); try again"))),
+        None => {}
+    });
+    view! {
+        <h2>"Joint training"</h2>
+        <p data-testid="consent-status" role="status">{move || match given.get() {
+            Some(at) => format!("You allowed joint training on {} (UTC): people in this area may include this dataset in their training jobs. The trainer trains on it separately and combines the results; nobody sees its rows.", at.replace('T', " ").trim_end_matches('Z')),
+            None => "Only you can train on this dataset. Allow joint training to let people in this area include it in their jobs (it is trained separately and combined; nobody sees its rows).".to_owned(),
+        }}</p>
+        <button type="button" disabled=move || change.pending().get()
+            on:click=move |_| { change.dispatch(given.get_untracked().is_none()); }>
+            {move || if given.get().is_some() { "Withdraw consent to joint training" } else { "Allow joint training" }}
+        </button>
+        <Show when=move || error.get().is_some()>
+            <p class="form-error" role="alert">{move || error.get()}</p>
+        </Show>
     }
 }

@@ -14,6 +14,7 @@ use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
+use crate::ui::form::load_failure;
 use crate::ui::pages::account::RequireUser;
 
 fn when(at: &str) -> String {
@@ -75,8 +76,8 @@ fn JobList() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                    Ok(Err(e)) => load_failure(Ok(e)),
+                    Err(e) => load_failure(Err(e)),
                 }
             })}
         </Suspense>
@@ -117,8 +118,8 @@ fn NewJob() -> impl IntoView {
                         <p>"There is no dataset to train on yet. "<a href="/datasets/new" rel="external">"Upload one first"</a>"."</p>
                     }.into_any(),
                     Ok(Ok(rows)) => view! { <JobForm datasets=rows/> }.into_any(),
-                    Ok(Err(e)) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                    Ok(Err(e)) => load_failure(Ok(e)),
+                    Err(e) => load_failure(Err(e)),
                 }
             })}
         </Suspense>
@@ -311,7 +312,7 @@ pub fn JobPage() -> impl IntoView {
                                     <p class="form-error" role="alert">{format!("{e}. It may belong to someone else.")}</p>
                                     <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
                                 }.into_any(),
-                                Err(e) => view! { <p class="form-error" role="alert">{format!("The server could not be reached: {e}")}</p> }.into_any(),
+                                Err(e) => load_failure(Err(e)),
                             }
                         })}
                     </Suspense>
