@@ -2,7 +2,7 @@
 // ciphertext, off the page's thread. The format and all cryptography except the bulk AES-GCM
 // are the Rust code in the wasm bundle (app::table, app::crypto); WebCrypto does the bulk
 // cipher with nonces and associated data that Rust computes, because it is many times faster.
-import init, { parse_preview, CsvScan, SealSession, create_owner_key, open_owned } from '/pkg/cipherfold_worker.js';
+import init, { parse_preview, rows_for_prediction, CsvScan, SealSession, create_owner_key, open_owned } from '/pkg/cipherfold_worker.js';
 
 const ready = init({ module_or_path: '/pkg/cipherfold_worker_bg.wasm' });
 const CHUNK = 1 << 20;
@@ -221,6 +221,9 @@ self.onmessage = async (e) => {
       await upload(m);
     } else if (m.type === 'open') {
       await openDataset(m);
+    } else if (m.type === 'rows') {
+      const bytes = new Uint8Array(await m.file.arrayBuffer());
+      post({ type: 'rows', rows: rows_for_prediction(bytes, m.file.name, m.limit) });
     } else if (m.type === 'bench') {
       await bench(m);
     }

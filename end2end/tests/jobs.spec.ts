@@ -1,4 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
 
@@ -81,4 +82,48 @@ test("a long DQN job is cancelled from its page", async ({ page }) => {
   await expect(page.getByTestId("job-status")).toHaveText("Cancelled", { timeout: 5_000 });
   const jobs = await (await page.request.get("/api/jobs")).json();
   expect(jobs.map((j: any) => j.status).sort()).toEqual(["cancelled", "succeeded"]);
+});
+
+test("the model: test one row, predict iris.csv from a file, download the predictions; the dashboard", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  await gotoHydrated(page, "/models");
+  await expect(page.getByTestId("model-table").first()).toContainText("Random forest");
+  await expect(page.getByTestId("best").first()).toBeVisible();
+  await page.getByRole("link", { name: "v1", exact: true }).first().click();
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Random forest");
+  await expect(page.getByRole("table", { name: /Confusion matrix/ })).toBeVisible();
+  if (shots) await page.screenshot({ path: `${shots}/model.png`, fullPage: true });
+
+  await page.getByLabel("sepal_length_cm (number; empty if unknown)").fill("5.1");
+  await page.getByLabel("sepal_width_cm (number; empty if unknown)").fill("3.5");
+  await page.getByLabel("petal_length_cm (number; empty if unknown)").fill("1.4");
+  await page.getByLabel("petal_width_cm (number; empty if unknown)").fill("0.2");
+  await page.getByRole("button", { name: "Predict", exact: true }).click();
+  await expect(page.getByTestId("prediction")).toContainText("Prediction: setosa");
+
+  await page.getByLabel("Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)").setInputFiles(join(__dirname, "../../app/tests/data/iris.csv"));
+  await expect(page.locator("#b-status")).toHaveText("Predicted 150 rows.", { timeout: 30_000 });
+  await expect(page.locator("#b-table tbody tr")).toHaveCount(150);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the predictions (CSV)" }).click()]);
+  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  expect(csv.length).toBe(151);
+  expect(csv[0]).toBe("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm,prediction,p(setosa),p(versicolor),p(virginica)");
+  expect(csv[1].split(",")[4]).toBe("setosa");
+  const right = csv.slice(1).filter((line, i) => {
+    const species = i < 50 ? "setosa" : i < 100 ? "versicolor" : "virginica";
+    return line.split(",")[4] === species;
+  }).length;
+  expect(right).toBeGreaterThanOrEqual(145);
+
+  // The area's dashboard (same session: logins are rate limited per account).
+  await gotoHydrated(page, "/analytics");
+  await expect(page.getByTestId("history-chart").locator("svg")).toBeVisible();
+  await expect(page.getByTestId("performance-table").locator("tbody tr").first()).toContainText("forest");
+  await expect(page.getByTestId("contributions-table")).toContainText("frank.e2e");
+  await page.getByRole("button", { name: "Newest" }).click();
+  await expect(page.getByRole("button", { name: "Newest" })).toHaveAttribute("aria-pressed", "true");
+  if (shots) await page.screenshot({ path: `${shots}/analytics.png`, fullPage: true });
+  expect(errors).toEqual([]);
 });

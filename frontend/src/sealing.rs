@@ -30,6 +30,24 @@ pub fn parse_preview(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Re
     serde_json::to_string(&Scan::of_table(&table, format, options)).map_err(err)
 }
 
+/// Parses a file of rows to predict (batch prediction) and returns them as a JSON array of
+/// `{column: value}` objects (missing values as null), at most `limit` rows.
+#[wasm_bindgen]
+pub fn rows_for_prediction(bytes: &[u8], file_name: &str, limit: usize) -> Result<String, String> {
+    let format = Format::from_file_name(file_name)
+        .ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
+    let table = Table::parse(bytes, format, &ParseOptions::default()).map_err(err)?;
+    if table.rows.len() > limit {
+        return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.rows.len()));
+    }
+    let rows: Vec<serde_json::Map<String, serde_json::Value>> = table
+        .rows
+        .iter()
+        .map(|r| table.columns.iter().zip(r).map(|(c, cell)| (c.name.clone(), serde_json::to_value(cell).unwrap_or_default())).collect())
+        .collect();
+    serde_json::to_string(&rows).map_err(err)
+}
+
 /// A CSV file read in pieces: memory stays flat however large the file is.
 #[wasm_bindgen]
 pub struct CsvScan(Option<CsvScanner>);

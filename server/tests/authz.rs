@@ -24,7 +24,7 @@ struct Case {
     method: Method,
     /// `{owner}` is replaced by alice's id, `{dataset}` by her private dataset's, `{shared}`
     /// by the one she shares with her area (no consent to joint training), `{job}` by her
-    /// queued job's (in the path and the body).
+    /// queued job's, `{model}` by her model's (in the path and the body).
     path: &'static str,
     body: Option<Value>,
     expect: u16,
@@ -39,6 +39,7 @@ fn table() -> Vec<Case> {
     let profile = || Some(json!({"domain": "finance", "subdomain": "trading"}));
     let job = || Some(json!({"dataset_ids": ["{dataset}"], "target": "species", "model": {"kind": "tree"}}));
     let shared_job = || Some(json!({"dataset_ids": ["{shared}"], "target": "species", "model": {"kind": "tree"}}));
+    let predict = || Some(json!({"rows": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}]}));
     let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
     vec![
         case(Anonymous, Method::GET, "/api/me", None, 401),
@@ -105,6 +106,33 @@ fn table() -> Vec<Case> {
         case(Other, Method::POST, "/api/jobs/{job}/cancel", None, 404),
         case(Owner, Method::POST, "/api/jobs/{job}/cancel", None, 200),
         case(Admin, Method::POST, "/api/jobs/{job}/cancel", None, 200),
+        case(Anonymous, Method::GET, "/api/models", None, 401),
+        case(Owner, Method::GET, "/api/models", None, 200),
+        case(Anonymous, Method::GET, "/api/models/{model}", None, 401),
+        case(Owner, Method::GET, "/api/models/{model}", None, 200),
+        case(Other, Method::GET, "/api/models/{model}", None, 200),
+        case(Outsider, Method::GET, "/api/models/{model}", None, 404),
+        case(Admin, Method::GET, "/api/models/{model}", None, 200),
+        case(Anonymous, Method::POST, "/api/models/{model}/predict", predict(), 401),
+        case(Other, Method::POST, "/api/models/{model}/predict", predict(), 200),
+        case(Outsider, Method::POST, "/api/models/{model}/predict", predict(), 404),
+        case(Owner, Method::GET, "/api/models/{model}/artifact", None, 200),
+        case(Other, Method::GET, "/api/models/{model}/artifact", None, 403),
+        case(Outsider, Method::GET, "/api/models/{model}/artifact", None, 404),
+        case(Admin, Method::GET, "/api/models/{model}/artifact", None, 200),
+        case(Anonymous, Method::DELETE, "/api/models/{model}", None, 401),
+        case(Other, Method::DELETE, "/api/models/{model}", None, 403),
+        case(Outsider, Method::DELETE, "/api/models/{model}", None, 404),
+        case(Owner, Method::DELETE, "/api/models/{model}", None, 204),
+        case(Admin, Method::DELETE, "/api/models/{model}", None, 204),
+        case(Anonymous, Method::GET, "/api/analytics", None, 401),
+        case(Owner, Method::GET, "/api/analytics", None, 200),
+        case(Outsider, Method::GET, "/api/analytics?domain=healthcare&subdomain=oncology", None, 403),
+        case(Admin, Method::GET, "/api/analytics?domain=healthcare&subdomain=oncology", None, 200),
+        case(Anonymous, Method::GET, "/api/health/system", None, 401),
+        case(Owner, Method::GET, "/api/health/system", None, 403),
+        case(Admin, Method::GET, "/api/health/system", None, 200),
+        case(Anonymous, Method::GET, "/metrics", None, 200),
     ]
 }
 
@@ -141,7 +169,10 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         let body = json!({"dataset_ids": [private.id], "target": "species", "model": {"kind": "tree"}});
         let r = client().post(srv.url("/api/jobs")).bearer_auth(&alice.access).json(&body).send().await.unwrap();
         let job = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
-        let fill = |s: &str| s.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id).replace("{job}", &job);
+        let model = store_model(&srv, &alice, &iris).await;
+        let fill = |s: &str| {
+            s.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id).replace("{job}", &job).replace("{model}", &model)
+        };
         let path = fill(c.path);
         let mut req = client().request(c.method.clone(), srv.url(&path));
         if let Some(t) = token {
@@ -157,4 +188,37 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         srv.stop().await;
     }
     assert!(failures.is_empty(), "authorization table mismatches:\n{}", failures.join("\n"));
+}
+
+/// A model of alice's, trained here in-process (the harness runs no workers) and stored as the
+/// trainer stores one.
+async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> String {
+    struct Quiet;
+    impl app::ml::train::TrainMonitor for Quiet {
+        fn event(&mut self, _: app::model::job::JobEvent) {}
+        fn cancelled(&self) -> bool {
+            false
+        }
+    }
+    let table = app::table::Table::parse(iris, app::table::Format::Csv, &Default::default()).unwrap();
+    let spec: app::ml::train::TrainSpec = serde_json::from_value(json!({"target": "species", "cv_folds": 2, "model": {"kind": "logistic"}})).unwrap();
+    let t = app::ml::train::train(&[&table], &spec, &mut Quiet).unwrap();
+    let artifact = app::model::artifact::ModelArtifact {
+        format: app::model::artifact::ARTIFACT_FORMAT.into(),
+        version: app::model::artifact::ARTIFACT_VERSION,
+        id: hex::encode(rand::random::<[u8; 16]>()),
+        job_id: "harness".into(),
+        kind: app::ml::model::ModelKind::Logistic,
+        target: t.target,
+        labels: t.labels,
+        preprocessor: t.preprocessor,
+        model: t.model,
+        metrics: t.metrics,
+        params: t.params,
+        datasets: vec![],
+        rows: t.rows,
+        created_at: "2026-01-01T00:00:00Z".into(),
+    };
+    let owner = server::backend::models::ModelOwner { owner_id: &alice.id, owner: "alice", domain: "healthcare", subdomain: "oncology" };
+    srv.backend.models.store(&artifact, owner).await.unwrap().id
 }

@@ -60,3 +60,30 @@ async fn broken_object_store_is_named_with_503() {
     srv.stop().await;
 }
 
+
+/// `/metrics` in the Prometheus text format: requests by route template and status, the
+/// latency histogram, jobs by status and stored dataset bytes.
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_report_jobs_and_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = common::TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let s = srv.seal(b"a,b\n1,2\n3,4\n", app::table::Format::Csv, None, 4096).await;
+    srv.store_dataset(&alice.access, &s).await;
+    for _ in 0..3 {
+        assert_eq!(srv.get_as(&alice.access, "/api/health").await.status(), 200);
+    }
+    assert_eq!(srv.get_as(&alice.access, &format!("/api/datasets/{}", "0".repeat(32))).await.status(), 404);
+    let r = common::client().get(srv.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = r.text().await.unwrap();
+    let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in:\n{text}")).to_owned();
+    assert!(line(r#"cipherfold_http_requests_total{route="/api/health",status="200"}"#).ends_with(" 3"));
+    assert!(line(r#"cipherfold_http_requests_total{route="/api/datasets/{id}",status="404"}"#).ends_with(" 1"), "ids are not labels");
+    assert!(line(r#"cipherfold_http_request_duration_seconds_count{route="/api/health"}"#).ends_with(" 3"));
+    assert!(line(r#"cipherfold_jobs{status="queued"}"#).ends_with(" 0"));
+    let stored = s.envelope.len();
+    assert!(line(r#"cipherfold_dataset_bytes_stored{kind="ciphertext"}"#).ends_with(&format!(" {stored}")), "{text}");
+    srv.stop().await;
+}

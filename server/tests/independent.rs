@@ -119,3 +119,54 @@ async fn the_trainer_opens_an_envelope_python_sealed() {
     assert_eq!(table, app::table::Table::parse(&plain, app::table::Format::Csv, &Default::default()).unwrap());
     srv.stop().await;
 }
+
+/// docs/model-format.md read by an independent reader (Python, standard library only): for a
+/// logistic model on iris and a linear model on diabetes it reproduces every prediction the
+/// server makes, to 1e-9.
+#[tokio::test]
+async fn python_reproduces_predictions_from_the_model_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    for (file, target, kind) in [("iris.csv", "species", "logistic"), ("diabetes.csv", "progression", "linear")] {
+        let path = format!("{}/../app/tests/data/{file}", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap();
+        let s = srv.seal(&bytes, app::table::Format::Csv, None, 1 << 20).await;
+        srv.store_dataset(&alice.access, &s).await;
+        let job = srv.train(&alice.access, serde_json::json!({"dataset_ids": [s.id], "target": target, "model": {"kind": kind}})).await;
+        let model = job.model_id.unwrap();
+        let artifact = srv.get_as(&alice.access, &format!("/api/models/{model}/artifact")).await.bytes().await.unwrap();
+        // Every row of the file, as the JSON objects a client would send.
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let headers = reader.headers().unwrap().clone();
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = reader
+            .records()
+            .map(|r| headers.iter().zip(r.unwrap().iter()).map(|(h, v)| (h.to_owned(), serde_json::Value::from(v))).collect())
+            .collect();
+        let r = common::client()
+            .post(srv.url(&format!("/api/models/{model}/predict")))
+            .bearer_auth(&alice.access)
+            .json(&serde_json::json!({"rows": rows}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let predictions = r.bytes().await.unwrap();
+        let (a, p) = (dir.path().join(format!("{kind}.json")), dir.path().join(format!("{kind}-predictions.json")));
+        std::fs::write(&a, &artifact).unwrap();
+        std::fs::write(&p, &predictions).unwrap();
+        let out = Command::new(python())
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/model_check.py"))
+            .arg(&a)
+            .arg(&path)
+            .arg(&p)
+            .output()
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "model_check.py ({kind}) failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(v["rows"].as_u64(), Some(rows.len() as u64));
+        assert!(v["max_abs_diff"].as_f64().unwrap() < 1e-9, "{v}");
+    }
+    srv.stop().await;
+}

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use crate::model::audit::{AuditEntry, AuditQuery};
 use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
+use crate::model::analytics::{Dashboard, SystemHealth};
+use crate::model::artifact::{ModelInfo, Prediction};
 use crate::model::job::{JobEventRecord, JobInfo};
 #[cfg(feature = "ssr")]
 use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
@@ -37,6 +39,12 @@ pub trait UiBackend: Send + Sync + 'static {
     async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
     async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
     async fn set_consent(&self, parts: &http::request::Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError>;
+    async fn models(&self, parts: &http::request::Parts, dataset: Option<String>, kind: Option<String>, domain: Option<String>) -> Result<(Vec<ModelInfo>, Cookies), ApiError>;
+    async fn model(&self, parts: &http::request::Parts, id: String) -> Result<(ModelInfo, Cookies), ApiError>;
+    async fn predict(&self, parts: &http::request::Parts, id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<(Vec<Prediction>, Cookies), ApiError>;
+    async fn delete_model(&self, parts: &http::request::Parts, id: String) -> Result<Cookies, ApiError>;
+    async fn dashboard(&self, parts: &http::request::Parts) -> Result<(Dashboard, Cookies), ApiError>;
+    async fn system_health(&self, parts: &http::request::Parts) -> Result<(SystemHealth, Cookies), ApiError>;
     async fn jobs(&self, parts: &http::request::Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError>;
     async fn job(&self, parts: &http::request::Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError>;
     async fn submit_job(&self, parts: &http::request::Parts, request: crate::model::job::JobRequest) -> Result<(JobInfo, Cookies), ApiError>;
@@ -167,4 +175,47 @@ pub async fn cancel_job(id: String) -> Result<Result<JobInfo, ApiError>, ServerF
 pub async fn set_consent(id: String, allow: bool) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
     let (b, parts) = context()?;
     finish(b.set_consent(&parts, id, allow).await)
+}
+
+/// Models the caller may see, newest first; empty filters are ignored.
+#[server(prefix = "/api/ui", endpoint = "models")]
+pub async fn list_models(dataset: String, kind: String, domain: String) -> Result<Result<Vec<ModelInfo>, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    let some = |s: String| if s.trim().is_empty() { None } else { Some(s) };
+    finish(b.models(&parts, some(dataset), some(kind), some(domain)).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "model")]
+pub async fn get_model(id: String) -> Result<Result<ModelInfo, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.model(&parts, id).await)
+}
+
+/// `rows` is a JSON array of `{feature: value}` objects.
+#[server(prefix = "/api/ui", endpoint = "predict")]
+pub async fn predict_rows(id: String, rows: String) -> Result<Result<Vec<Prediction>, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    let rows = match serde_json::from_str(&rows) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(ApiError::field("rows", format!("the rows are not valid JSON: {e}")))),
+    };
+    finish(b.predict(&parts, id, rows).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "delete_model")]
+pub async fn delete_model(id: String) -> Result<Result<(), ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.delete_model(&parts, id).await.map(|c| ((), c)))
+}
+
+#[server(prefix = "/api/ui", endpoint = "dashboard")]
+pub async fn get_dashboard() -> Result<Result<Dashboard, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.dashboard(&parts).await)
+}
+
+#[server(prefix = "/api/ui", endpoint = "system_health")]
+pub async fn get_system_health() -> Result<Result<SystemHealth, ApiError>, ServerFnError> {
+    let (b, parts) = context()?;
+    finish(b.system_health(&parts).await)
 }

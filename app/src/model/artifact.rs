@@ -1,12 +1,16 @@
 //! A trained model as the trainer stores it (sealed in the object store) and as it will be
 //! downloaded: everything needed to reproduce its predictions on new rows.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::ml::metrics::Metrics;
-use crate::ml::model::{AnyModel, ModelKind};
-use crate::ml::prep::Preprocessor;
+use crate::ml::model::{AnyModel, Model, ModelKind};
+use crate::ml::prep::{Coding, Preprocessor};
+use crate::model::ApiError;
+use crate::table::{Cell, Column, ColumnKind, Table};
 
 pub const ARTIFACT_FORMAT: &str = "cipherfold-model";
 pub const ARTIFACT_VERSION: u32 = 1;
@@ -32,14 +36,169 @@ pub struct ModelArtifact {
     pub created_at: String,
 }
 
+/// `POST /api/models/{id}/predict`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PredictRequest {
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// One row's prediction: a value (regression), or a label with every class's probability.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub probabilities: Option<BTreeMap<String, f64>>,
+}
+
+/// Most rows one prediction request may carry.
+pub const MAX_PREDICT_ROWS: usize = 10_000;
+
+impl ModelArtifact {
+    /// The input columns the model needs, with their kinds.
+    pub fn feature_schema(&self) -> Vec<Column> {
+        self.preprocessor
+            .codings
+            .iter()
+            .map(|c| match c {
+                Coding::Standardised { column, .. } => Column { name: column.clone(), kind: ColumnKind::Numeric },
+                Coding::Boolean { column, .. } => Column { name: column.clone(), kind: ColumnKind::Boolean },
+                Coding::OneHot { column, .. } => Column { name: column.clone(), kind: ColumnKind::Categorical },
+            })
+            .collect()
+    }
+
+    /// Checks every row against the feature schema, then predicts. A missing feature, a value
+    /// of the wrong type or a category the model never saw is an error that names the row
+    /// (from 1) and the field; `null` is a missing value, imputed as in training. Fields the
+    /// model does not use (the target, an id) are ignored.
+    pub fn predict_rows(&self, rows: &[Map<String, Value>]) -> Result<Vec<Prediction>, ApiError> {
+        if rows.is_empty() {
+            return Err(ApiError::field("rows", "send at least one row"));
+        }
+        if rows.len() > MAX_PREDICT_ROWS {
+            return Err(ApiError::field("rows", format!("at most {MAX_PREDICT_ROWS} rows per request; split the file")));
+        }
+        let schema = self.feature_schema();
+        let mut table = Table { columns: schema.clone(), rows: Vec::with_capacity(rows.len()) };
+        for (i, row) in rows.iter().enumerate() {
+            let mut cells = Vec::with_capacity(schema.len());
+            for (col, coding) in schema.iter().zip(&self.preprocessor.codings) {
+                let at = format!("rows[{}].{}", i + 1, col.name);
+                let bad = |m: String| ApiError::field(&at, format!("row {}, field “{}”: {m}", i + 1, col.name));
+                let value = row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;
+                cells.push(match (value, col.kind) {
+                    (Value::Null, _) => Cell::Missing,
+                    (Value::Number(n), ColumnKind::Numeric) => Cell::Number(n.as_f64().ok_or_else(|| bad("not a finite number".into()))?),
+                    (Value::String(s), ColumnKind::Numeric) => match s.trim().parse::<f64>() {
+                        Ok(n) if n.is_finite() => Cell::Number(n),
+                        _ if crate::table::is_missing_text(s) => Cell::Missing,
+                        _ => return Err(bad(format!("expected a number, found “{s}”"))),
+                    },
+                    (Value::Bool(b), ColumnKind::Boolean) => Cell::Bool(*b),
+                    (Value::String(s), ColumnKind::Boolean) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                        Cell::Bool(s.eq_ignore_ascii_case("true"))
+                    }
+                    (v, ColumnKind::Categorical) if !v.is_object() && !v.is_array() => {
+                        let text = match v {
+                            Value::String(s) => s.trim().to_owned(),
+                            other => other.to_string(),
+                        };
+                        let Coding::OneHot { categories, .. } = coding else { unreachable!("categorical columns are one-hot coded") };
+                        if categories.binary_search(&text).is_err() {
+                            return Err(bad(format!("unknown category “{text}”; the model knows {}", categories.join(", "))));
+                        }
+                        Cell::Text(text)
+                    }
+                    (v, kind) => {
+                        let want = match kind {
+                            ColumnKind::Numeric => "a number",
+                            ColumnKind::Boolean => "true or false",
+                            ColumnKind::Categorical => "a category (text)",
+                        };
+                        return Err(bad(format!("expected {want}, found {v}")));
+                    }
+                });
+            }
+            table.rows.push(cells);
+        }
+        let all: Vec<usize> = (0..table.rows.len()).collect();
+        let x = self.preprocessor.transform(&table, &all).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        let internal = |e: crate::ml::MlError| ApiError::Internal { message: format!("prediction failed: {e}") };
+        let values = self.model.predict(&x).map_err(internal)?;
+        let proba = self.model.predict_proba(&x).map_err(internal)?;
+        Ok(values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| match (&self.labels, &proba) {
+                (Some(labels), Some(p)) => Prediction {
+                    value: None,
+                    label: labels.get(*v as usize).cloned(),
+                    probabilities: Some(labels.iter().enumerate().map(|(k, l)| (l.clone(), p[[i, k]])).collect()),
+                },
+                _ => Prediction { value: Some(*v), label: None, probabilities: None },
+            })
+            .collect())
+    }
+
+    /// Models of the same task (target, task and input columns) are versions of each other.
+    pub fn task_key(&self) -> String {
+        task_key(&self.target, self.labels.is_some(), &self.feature_schema())
+    }
+}
+
+/// A stable name for a task: what is predicted, from what.
+pub fn task_key(target: &str, classification: bool, features: &[Column]) -> String {
+    use sha2::Digest;
+    let text = serde_json::json!({"target": target, "classification": classification, "features": features}).to_string();
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..8])
+}
+
+/// One input a model needs, for forms that ask for a row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputField {
+    pub name: String,
+    pub kind: ColumnKind,
+    /// The categories a categorical input knows (sorted).
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl ModelArtifact {
+    pub fn inputs(&self) -> Vec<InputField> {
+        self.feature_schema()
+            .into_iter()
+            .zip(&self.preprocessor.codings)
+            .map(|(c, coding)| InputField {
+                name: c.name,
+                kind: c.kind,
+                categories: match coding {
+                    Coding::OneHot { categories, .. } => categories.clone(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect()
+    }
+}
+
 /// A stored model as listed (no parameters).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
     pub id: String,
+    /// Versions of one task share this (see `task_key`).
+    #[serde(default)]
+    pub task: String,
+    /// The best version of its task by the main metric (set when listed).
+    #[serde(default)]
+    pub best: bool,
     pub job_id: String,
     pub kind: ModelKind,
     pub target: String,
     pub features: Vec<String>,
+    #[serde(default)]
+    pub inputs: Vec<InputField>,
     pub labels: Option<Vec<String>>,
     pub metrics: Metrics,
     pub datasets: Vec<String>,

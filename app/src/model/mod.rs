@@ -1,5 +1,6 @@
 //! Types shared by the server and the browser, and sent over the wire.
 
+pub mod analytics;
 pub mod artifact;
 pub mod audit;
 pub mod auth;

@@ -25,7 +25,8 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
     if x1 - x0 < 1e-9 {
         (x0, x1) = (x0 - 1.0, x1 + 1.0);
     }
-    let pad = ((y1 - y0) * 0.1).max(1e-3);
+    // A flat line (one job, one version) still gets a readable scale around its value.
+    let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
     let (y0, y1) = (y0 - pad, y1 + pad);
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (640, 300)).into_drawing_area();
@@ -64,6 +65,67 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
         return String::new();
     }
     svg
+}
+
+/// The confusion matrix as a heat map: rows the true class, columns the predicted class, each
+/// cell shaded by its share of the row and labelled with its count.
+pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
+    let k = labels.len().max(1);
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let side = (60 * k as u32 + 160).min(640);
+        let root = SVGBackend::with_string(&mut svg, (side, side)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Confusion matrix", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(96)
+            .build_cartesian_2d(0..k, 0..k)?;
+        let name = |i: &usize| labels.get(*i).cloned().unwrap_or_default();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(k)
+            .y_labels(k)
+            .x_label_formatter(&name)
+            // Ticks run 0..=k; the last one starts no cell.
+            .y_label_formatter(&|i| if *i < k { name(&(k - 1 - i)) } else { String::new() })
+            .draw()?;
+        for (t, row) in confusion.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f64;
+            for (p, n) in row.iter().enumerate() {
+                let share = *n as f64 / total;
+                let shade = RGBColor((255.0 - share * 240.0) as u8, (255.0 - share * 160.0) as u8, (255.0 - share * 166.0) as u8);
+                let y = k - 1 - t;
+                chart.draw_series(std::iter::once(Rectangle::new([(p, y), (p + 1, y + 1)], shade.filled())))?;
+                let ink = if share > 0.5 { WHITE } else { BLACK };
+                chart.draw_series(std::iter::once(Text::new(n.to_string(), (p, y + 1), ("sans-serif", 16).into_font().color(&ink))))?;
+            }
+        }
+        root.present()?;
+        Ok(())
+    })();
+    if drawn.is_err() {
+        return String::new();
+    }
+    svg
+}
+
+/// Precision, recall and F1 of each class as lines over the classes.
+pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> String {
+    let pick = |f: fn(&crate::ml::metrics::ClassMetrics) -> f64, name: &str| Series {
+        name: name.to_owned(),
+        points: report.per_class.iter().enumerate().map(|(i, c)| ((i + 1) as f64, f(c))).collect(),
+    };
+    line_chart(
+        "Per class (1 = first class in the table below)",
+        "class",
+        "score",
+        &[pick(|c| c.precision, "precision"), pick(|c| c.recall, "recall"), pick(|c| c.f1, "F1")],
+    )
 }
 
 /// The score of every cross-validation fold, one line per search candidate.
@@ -114,5 +176,13 @@ mod tests {
         assert!(s.starts_with("<svg") && s.contains("Score per fold") && s.contains("candidate 1"), "{s}");
         assert!(s.contains("<circle"), "points are drawn");
         assert!(line_chart("Empty", "x", "y", &[]).starts_with("<svg"));
+        let labels = vec!["a".to_owned(), "b".to_owned()];
+        let c = confusion_chart(&labels, &[vec![5, 1], vec![0, 7]]);
+        assert!(c.contains("Confusion matrix"), "{c}");
+        for n in ["5", "1", "0", "7"] {
+            assert!(c.lines().any(|l| l.trim() == n), "the count {n} is written in its cell");
+        }
+        assert_eq!(c.matches("<rect").count() >= 4, true);
+        assert!(confusion_chart(&labels[..1], &[vec![3]]).starts_with("<svg"), "one class draws too");
     }
 }

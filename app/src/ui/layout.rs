@@ -57,6 +57,8 @@ fn AccountNav() -> impl IntoView {
                                 {(me.role == Role::Admin).then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
                                 <li><a href="/datasets" rel="external">"Datasets"</a></li>
                                 <li><a href="/jobs" rel="external">"Training"</a></li>
+                                <li><a href="/models" rel="external">"Models"</a></li>
+                                <li><a href="/analytics" rel="external">"Analytics"</a></li>
                                 <li><A href="/profile">"Profile"</A></li>
                                 <li class="who" data-testid="who">
                                     "Signed in as " <strong>{me.username.clone()}</strong>

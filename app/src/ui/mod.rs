@@ -3,6 +3,7 @@
 pub mod chart;
 mod form;
 mod layout;
+pub mod metrics_view;
 pub mod pages;
 pub mod session;
 
@@ -15,9 +16,11 @@ use leptos_router::{
 
 use layout::Layout;
 use pages::account::{LoginPage, ProfilePage, RegisterPage};
+use pages::analytics::AnalyticsPage;
 use pages::audit::AuditPage;
 use pages::datasets::{DatasetPage, DatasetsPage, UploadPage};
 use pages::jobs::{JobPage, JobsPage, NewJobPage};
+use pages::models::{ModelPage, ModelsPage};
 use pages::{home::HomePage, not_found::NotFound};
 
 /// The name wasm-bindgen gives the browser bundle; `pkg/{OUTPUT_NAME}.js`, `_bg.wasm` and `.css`.
@@ -76,6 +79,9 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("jobs") view=JobsPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("jobs"), StaticSegment("new")) view=NewJobPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("models") view=ModelsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("analytics") view=AnalyticsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("models"), ParamSegment("id")) view=ModelPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -48,6 +48,16 @@ pub enum Action<'a> {
     ReadJob { owner: &'a str },
     /// Stop a training job.
     CancelJob { owner: &'a str },
+    /// See a model version and predict with it.
+    ReadModel { owner: &'a str, domain: &'a str, subdomain: &'a str },
+    /// Download a model's parameters (they can reveal things about the training rows).
+    DownloadModel { owner: &'a str },
+    /// Remove a model version.
+    DeleteModel { owner: &'a str },
+    /// See an area's dashboard.
+    ReadAnalytics { domain: &'a str, subdomain: &'a str },
+    /// See the machine's load and the queue.
+    ReadSystemHealth,
 }
 
 impl Action<'_> {
@@ -64,6 +74,11 @@ impl Action<'_> {
             Action::DeleteDataset { .. } => "dataset.delete",
             Action::ReadJob { .. } => "job.read",
             Action::CancelJob { .. } => "job.cancel",
+            Action::ReadModel { .. } => "model.read",
+            Action::DownloadModel { .. } => "model.download",
+            Action::DeleteModel { .. } => "model.delete",
+            Action::ReadAnalytics { .. } => "analytics.read",
+            Action::ReadSystemHealth => "health.system",
         }
     }
 }
@@ -86,6 +101,14 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
         Action::DeleteDataset { owner } => owner == actor.user_id || actor.is_admin(),
         // A job's owner, and admins for support (it shows no rows, only metrics).
         Action::ReadJob { owner } | Action::CancelJob { owner } => owner == actor.user_id || actor.is_admin(),
+        // A team sees and uses its area's models; only the owner (and admins) take the
+        // parameters away or delete them.
+        Action::ReadModel { owner, domain, subdomain } => {
+            owner == actor.user_id || actor.is_admin() || (domain == actor.domain && subdomain == actor.subdomain)
+        }
+        Action::DownloadModel { owner } | Action::DeleteModel { owner } => owner == actor.user_id || actor.is_admin(),
+        Action::ReadAnalytics { domain, subdomain } => actor.is_admin() || (domain == actor.domain && subdomain == actor.subdomain),
+        Action::ReadSystemHealth => actor.is_admin(),
     };
     if allowed {
         Ok(())

@@ -158,6 +158,7 @@ pub struct Jobs {
     audit: Arc<AuditLog>,
     datasets: Arc<Datasets>,
     models: Arc<Models>,
+    metrics: Arc<super::metrics::Metrics>,
     config: JobsConfig,
     /// Embedded storage has one process: at start, every running job is an orphan.
     embedded: bool,
@@ -169,13 +170,22 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    pub fn new(db: Db, audit: Arc<AuditLog>, datasets: Arc<Datasets>, models: Arc<Models>, config: JobsConfig, embedded: bool) -> Self {
+    pub fn new(
+        db: Db,
+        audit: Arc<AuditLog>,
+        datasets: Arc<Datasets>,
+        models: Arc<Models>,
+        metrics: Arc<super::metrics::Metrics>,
+        config: JobsConfig,
+        embedded: bool,
+    ) -> Self {
         let (events, _) = broadcast::channel(1024);
         Jobs {
             db,
             audit,
             datasets,
             models,
+            metrics,
             config,
             embedded,
             events,
@@ -547,7 +557,15 @@ impl Jobs {
             running.insert(id.clone(), control.clone());
         }
         let heartbeat = tokio::spawn(self.clone().heartbeat(id.clone(), worker.to_owned(), control.clone()));
+        let began = Instant::now();
         let outcome = self.attempt(&row, &control).await;
+        let kind = row.request().map(|r| r.spec.model.kind.as_str()).unwrap_or("unknown");
+        let label = match &outcome {
+            Ok(Some(_)) => "succeeded",
+            Ok(None) => "cancelled",
+            Err(_) => "failed",
+        };
+        self.metrics.observe_training(kind, label, began.elapsed().as_secs_f64());
         heartbeat.abort();
         if let Ok(mut running) = self.running.lock() {
             running.remove(&id);

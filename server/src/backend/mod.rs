@@ -1,6 +1,7 @@
 //! The server's side of every operation: database, object store, and (in later layers)
 //! auth, datasets, jobs and audit. Routes and server functions hold a `Backend` and call it.
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod authz;
@@ -9,6 +10,7 @@ pub mod jobs;
 pub mod db;
 pub mod keyfile;
 pub mod keys;
+pub mod metrics;
 pub mod models;
 pub mod schema;
 pub mod store;
@@ -32,6 +34,8 @@ pub struct Backend {
     pub datasets: Arc<datasets::Datasets>,
     pub models: Arc<models::Models>,
     pub jobs: Arc<jobs::Jobs>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub analytics: Arc<analytics::Analytics>,
 }
 
 impl Backend {
@@ -52,10 +56,12 @@ impl Backend {
             trainer_keys.clone(),
             config.max_dataset_bytes,
         ));
-        let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone()));
+        let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone(), audit.clone()));
         let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(_));
-        let jobs = Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), config.jobs, embedded));
-        Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs })
+        let metrics = Arc::new(metrics::Metrics::new().map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
+        let jobs = Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), metrics.clone(), config.jobs, embedded));
+        let analytics = Arc::new(analytics::Analytics::new(db.clone(), config.data_dir.clone(), config.jobs.workers));
+        Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics })
     }
 
     /// Checks each part with a real round trip, not just "is the handle there".

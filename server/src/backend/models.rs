@@ -10,9 +10,11 @@ use surrealdb::types::SurrealValue;
 
 use app::crypto::envelope::{self, Header, DEFAULT_CHUNK_SIZE};
 use app::crypto::{dataset_id_bytes, wrap, DataKey, Recipient, WrappedKey};
-use app::model::artifact::{ModelArtifact, ModelInfo};
+use app::model::artifact::{ModelArtifact, ModelInfo, Prediction};
 use app::model::ApiError;
 
+use super::audit::AuditLog;
+use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::keys::TrainerKeys;
 use super::util::{db_error, now_unix};
@@ -50,6 +52,15 @@ pub struct Models {
     db: Db,
     store: Arc<dyn ObjectStore>,
     trainer: Arc<TrainerKeys>,
+    audit: Arc<AuditLog>,
+}
+
+/// `GET /api/models` filters; all optional.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ModelFilter {
+    pub dataset: Option<String>,
+    pub kind: Option<String>,
+    pub domain: Option<String>,
 }
 
 fn internal(message: impl std::fmt::Display) -> ApiError {
@@ -57,8 +68,8 @@ fn internal(message: impl std::fmt::Display) -> ApiError {
 }
 
 impl Models {
-    pub fn new(db: Db, store: Arc<dyn ObjectStore>, trainer: Arc<TrainerKeys>) -> Self {
-        Models { db, store, trainer }
+    pub fn new(db: Db, store: Arc<dyn ObjectStore>, trainer: Arc<TrainerKeys>, audit: Arc<AuditLog>) -> Self {
+        Models { db, store, trainer, audit }
     }
 
     /// Seals and stores the artifact, then records it. The object is written first, so a
@@ -71,10 +82,13 @@ impl Models {
         let wrapped = wrap::wrap(&key, self.trainer.pair().public(), &id_bytes, Recipient::Trainer).map_err(internal)?;
         let info = ModelInfo {
             id: artifact.id.clone(),
+            task: artifact.task_key(),
+            best: false,
             job_id: artifact.job_id.clone(),
             kind: artifact.kind,
             target: artifact.target.clone(),
             features: artifact.preprocessor.columns().map(str::to_owned).collect(),
+            inputs: artifact.inputs(),
             labels: artifact.labels.clone(),
             metrics: artifact.metrics.clone(),
             datasets: artifact.datasets.clone(),
@@ -115,9 +129,113 @@ impl Models {
         r.take::<Option<ModelRow>>(0).map_err(db_error)
     }
 
-    pub async fn info(&self, id: &str) -> Result<ModelInfo, ApiError> {
-        let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
+    fn summary(row: &ModelRow) -> Result<ModelInfo, ApiError> {
         serde_json::from_str(&row.summary).map_err(|_| internal("the stored model record is unreadable"))
+    }
+
+    /// The row if the actor may do `action` to it; 404 for someone who may not even see it.
+    async fn authorized_row(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        action: fn(&ModelRow) -> Action<'_>,
+        client: &str,
+    ) -> Result<ModelRow, ApiError> {
+        let Some(row) = self.row(id).await? else {
+            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        };
+        let read = Action::ReadModel { owner: &row.owner_id, domain: &row.domain, subdomain: &row.subdomain };
+        if authorize(actor, read).is_err() {
+            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        }
+        if let Err(e) = authorize(actor, action(&row)) {
+            return self.audit.refuse(&actor.user_id, name, id, client, e).await;
+        }
+        Ok(row)
+    }
+
+    fn read_action(row: &ModelRow) -> Action<'_> {
+        Action::ReadModel { owner: &row.owner_id, domain: &row.domain, subdomain: &row.subdomain }
+    }
+
+    /// Models the actor may see (own and their area's; admins all), newest first, each
+    /// version marked `best` if it has the top main metric of its task.
+    pub async fn list(&self, actor: &Actor, filter: &ModelFilter) -> Result<Vec<ModelInfo>, ApiError> {
+        let mut r = self
+            .db
+            .query(
+                "SELECT * OMIT id FROM model WHERE $admin OR owner_id = $me OR (domain = $d AND subdomain = $s) \
+                 ORDER BY created_unix DESC, uid",
+            )
+            .bind(("admin", actor.is_admin()))
+            .bind(("me", actor.user_id.clone()))
+            .bind(("d", actor.domain.clone()))
+            .bind(("s", actor.subdomain.clone()))
+            .await
+            .map_err(db_error)?;
+        let rows: Vec<ModelRow> = r.take(0).map_err(db_error)?;
+        let mut out: Vec<ModelInfo> = rows
+            .iter()
+            .map(Self::summary)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|m| filter.dataset.as_ref().is_none_or(|d| m.datasets.contains(d)))
+            .filter(|m| filter.kind.as_ref().is_none_or(|k| m.kind.as_str() == k))
+            .filter(|m| filter.domain.as_ref().is_none_or(|d| &m.domain == d))
+            .collect();
+        let mut best: std::collections::HashMap<String, (f64, String)> = std::collections::HashMap::new();
+        for m in &out {
+            let score = m.metrics.score();
+            let entry = best.entry(m.task.clone()).or_insert((f64::MIN, String::new()));
+            if score > entry.0 {
+                *entry = (score, m.id.clone());
+            }
+        }
+        for m in &mut out {
+            m.best = best.get(&m.task).is_some_and(|(_, id)| *id == m.id);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelInfo, ApiError> {
+        let row = self.authorized_row(actor, id, "model.read", Self::read_action, client).await?;
+        Self::summary(&row)
+    }
+
+    /// Predictions for rows given as `{feature: value}` objects, checked against the feature
+    /// schema first (422 naming the row and field).
+    pub async fn predict(&self, actor: &Actor, id: &str, rows: &[serde_json::Map<String, serde_json::Value>], client: &str) -> Result<Vec<Prediction>, ApiError> {
+        const ACTION: &str = "model.predict";
+        self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
+        let artifact = self.load(id).await?;
+        match artifact.predict_rows(rows) {
+            Ok(p) => {
+                self.audit.record(&actor.user_id, ACTION, id, client, &format!("ok ({} rows)", p.len())).await?;
+                Ok(p)
+            }
+            Err(e) => self.audit.refuse(&actor.user_id, ACTION, id, client, e).await,
+        }
+    }
+
+    /// The artifact as JSON (docs/model-format.md), for the owner and admins.
+    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelArtifact, ApiError> {
+        const ACTION: &str = "model.download";
+        self.authorized_row(actor, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }, client).await?;
+        let a = self.load(id).await?;
+        self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?;
+        Ok(a)
+    }
+
+    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<(), ApiError> {
+        const ACTION: &str = "model.delete";
+        self.authorized_row(actor, id, ACTION, |r| Action::DeleteModel { owner: &r.owner_id }, client).await?;
+        self.db.query("DELETE model WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
+        match self.store.delete(&model_path(id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => tracing::warn!(model = id, "the model's object could not be deleted: {e}"),
+        }
+        self.audit.record(&actor.user_id, ACTION, id, client, "ok").await
     }
 
     /// Opens a stored model with the trainer's key (the registry's predictions use this).

@@ -1,11 +1,13 @@
 //! The axum router: API routes that are not server functions, the Leptos pages, and the
 //! static site (wasm bundle, CSS, icons, manifest, service worker).
 
+pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod datasets;
 pub mod health;
 pub mod jobs;
+pub mod models;
 pub mod ui;
 
 use axum::extract::FromRef;
@@ -41,8 +43,31 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes())
         .merge(datasets::routes())
         .merge(jobs::routes())
+        .merge(models::routes())
+        .merge(analytics::routes())
+        .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Counts every routed request by its route template (`/api/jobs/{id}`, not the id) and status.
+async fn track(
+    axum::extract::State(b): axum::extract::State<Backend>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = req.extensions().get::<axum::extract::MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    b.metrics.observe_request(&route, res.status().as_u16(), started.elapsed().as_secs_f64());
+    res
+}
+
+/// Prometheus scrapes this; it holds counts and durations, no user data.
+async fn metrics(axum::extract::State(b): axum::extract::State<Backend>) -> impl axum::response::IntoResponse {
+    let body = b.metrics.render(&b.db).await;
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
 }

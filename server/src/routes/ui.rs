@@ -5,6 +5,8 @@ use axum::http::request::Parts;
 
 use app::api::{Cookies, UiBackend};
 use app::model::dataset::DatasetInfo;
+use app::model::analytics::{Dashboard, SystemHealth};
+use app::model::artifact::{ModelInfo, Prediction};
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
@@ -110,6 +112,38 @@ impl UiBackend for UiAdapter {
     async fn set_consent(&self, parts: &Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError> {
         let (actor, cookies) = self.actor(parts).await?;
         Ok((self.backend.datasets.set_consent(&actor, &id, allow, &client_addr(parts)).await?, cookies))
+    }
+
+    async fn models(&self, parts: &Parts, dataset: Option<String>, kind: Option<String>, domain: Option<String>) -> Result<(Vec<ModelInfo>, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        let filter = crate::backend::models::ModelFilter { dataset, kind, domain };
+        Ok((self.backend.models.list(&actor, &filter).await?, cookies))
+    }
+
+    async fn model(&self, parts: &Parts, id: String) -> Result<(ModelInfo, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.models.get(&actor, &id, &client_addr(parts)).await?, cookies))
+    }
+
+    async fn predict(&self, parts: &Parts, id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<(Vec<Prediction>, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.models.predict(&actor, &id, &rows, &client_addr(parts)).await?, cookies))
+    }
+
+    async fn delete_model(&self, parts: &Parts, id: String) -> Result<Cookies, ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        self.backend.models.delete(&actor, &id, &client_addr(parts)).await?;
+        Ok(cookies)
+    }
+
+    async fn dashboard(&self, parts: &Parts) -> Result<(Dashboard, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.analytics.dashboard(&actor, None).await?, cookies))
+    }
+
+    async fn system_health(&self, parts: &Parts) -> Result<(SystemHealth, Cookies), ApiError> {
+        let (actor, cookies) = self.actor(parts).await?;
+        Ok((self.backend.analytics.health(&actor).await?, cookies))
     }
 
     async fn jobs(&self, parts: &Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError> {

@@ -11,6 +11,7 @@ use server::Server;
 use tokio::sync::oneshot;
 
 pub mod sealed;
+pub mod training;
 
 /// A running server reached over HTTP only: in this process or a spawned binary.
 pub struct Remote {

@@ -7,13 +7,13 @@ use leptos_router::hooks::use_params_map;
 use serde_json::{Map, Value};
 
 use crate::api::{cancel_job, get_job, list_datasets, list_jobs, submit_job};
-use crate::ml::metrics::Metrics;
 use crate::ml::model::ModelKind;
 use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
+use crate::ui::metrics_view::MetricsView;
 use crate::ui::form::load_failure;
 use crate::ui::pages::account::RequireUser;
 
@@ -391,53 +391,6 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
         </Show>
         {move || job.with(|j| j.metrics.clone()).map(|m| view! { <MetricsView m/> })}
         <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
-    }
-}
-
-#[component]
-fn MetricsView(m: Metrics) -> impl IntoView {
-    match m {
-        Metrics::Regression(r) => view! {
-            <h2>"Cross-validated metrics"</h2>
-            <dl class="facts" data-testid="metrics">
-                <dt>"R²"</dt><dd>{format!("{:.4}", r.r2)}</dd>
-                <dt>"RMSE"</dt><dd>{format!("{:.4}", r.rmse)}</dd>
-                <dt>"MAE"</dt><dd>{format!("{:.4}", r.mae)}</dd>
-            </dl>
-        }
-        .into_any(),
-        Metrics::Classification(c) => view! {
-            <h2>"Cross-validated metrics"</h2>
-            <dl class="facts" data-testid="metrics">
-                <dt>"Accuracy"</dt><dd>{format!("{:.4}", c.accuracy)}</dd>
-                <dt>"Precision (macro)"</dt><dd>{format!("{:.4}", c.precision_macro)}</dd>
-                <dt>"Recall (macro)"</dt><dd>{format!("{:.4}", c.recall_macro)}</dd>
-                <dt>"F1 (macro)"</dt><dd>{format!("{:.4}", c.f1_macro)}</dd>
-                {c.roc_auc.map(|a| view! { <dt>"ROC-AUC"</dt><dd>{format!("{a:.4}")}</dd> })}
-            </dl>
-            <table class="data">
-                <caption>"Confusion matrix: rows are the true class, columns the predicted class"</caption>
-                <thead><tr><th scope="col">"True \\ predicted"</th>
-                    {c.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}
-                </tr></thead>
-                <tbody>
-                    {c.confusion.iter().zip(&c.labels).map(|(row, l)| view! {
-                        <tr><th scope="row">{l.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}</tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <table class="data">
-                <caption>"Per class"</caption>
-                <thead><tr><th scope="col">"Class"</th><th scope="col">"Precision"</th><th scope="col">"Recall"</th><th scope="col">"F1"</th><th scope="col">"Rows"</th></tr></thead>
-                <tbody>
-                    {c.per_class.iter().map(|k| view! {
-                        <tr><td>{k.label.clone()}</td><td>{format!("{:.3}", k.precision)}</td><td>{format!("{:.3}", k.recall)}</td>
-                            <td>{format!("{:.3}", k.f1)}</td><td>{k.support}</td></tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        }
-        .into_any(),
     }
 }
 

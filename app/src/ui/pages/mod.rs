@@ -1,8 +1,10 @@
 //! One module a page.
 
 pub mod account;
+pub mod analytics;
 pub mod audit;
 pub mod datasets;
 pub mod home;
 pub mod jobs;
+pub mod models;
 pub mod not_found;

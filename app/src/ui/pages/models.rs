@@ -1,0 +1,314 @@
+//! The model registry: versions grouped by task (best marked), and a model's page with its
+//! metrics and charts, a form to test one row, batch prediction from a file (parsed in the
+//! browser by `app::table` in the worker; `public/models.js` connects it), the artifact
+//! download and deletion.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::{delete_model, get_model, list_models, predict_rows};
+use crate::ml::model::ModelKind;
+use crate::model::artifact::{InputField, ModelInfo};
+use crate::model::auth::{Me, Role};
+use crate::model::ApiError;
+use crate::table::ColumnKind;
+use crate::ui::form::load_failure;
+use crate::ui::metrics_view::MetricsView;
+use crate::ui::pages::account::RequireUser;
+
+fn when(at: &str) -> String {
+    at.replace('T', " ").trim_end_matches('Z').to_owned()
+}
+
+fn score(m: &ModelInfo) -> String {
+    format!("{} {:.3}", if m.metrics.score_name() == "r2" { "R²" } else { "accuracy" }, m.metrics.score())
+}
+
+fn task_title(m: &ModelInfo) -> String {
+    let what = if m.labels.is_some() { "classify" } else { "predict" };
+    format!("{what} “{}” from {}", m.target, m.features.join(", "))
+}
+
+#[component]
+pub fn ModelsPage() -> impl IntoView {
+    view! {
+        <Title text="Models"/>
+        <section class="page">
+            <h1>"Models"</h1>
+            <RequireUser path="/models" child=|me: Me| view! { <ModelList me/> }/>
+        </section>
+    }
+}
+
+#[component]
+fn ModelList(me: Me) -> impl IntoView {
+    let query = use_query_map();
+    let get = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
+    let models = Resource::new(
+        move || (get("dataset")(), get("kind")(), get("domain")()),
+        |(d, k, a)| list_models(d, k, a),
+    );
+    view! {
+        <p>"Every finished training job is a model version. Versions that predict the same target from "
+            "the same inputs are grouped; the best by its main metric is marked."</p>
+        <Form method="GET" action="" attr:class="filters">
+            <div class="field">
+                <label for="m-dataset">"Dataset id"</label>
+                <input id="m-dataset" name="dataset" prop:value=get("dataset")/>
+            </div>
+            <div class="field">
+                <label for="m-kind">"Model kind"</label>
+                <select id="m-kind" name="kind" prop:value=get("kind")>
+                    <option value="">"Any"</option>
+                    {ModelKind::ALL.into_iter().map(|k| view! { <option value=k.as_str()>{k.label()}</option> }).collect_view()}
+                </select>
+            </div>
+            {(me.role == Role::Admin).then(|| view! {
+                <div class="field">
+                    <label for="m-domain">"Domain"</label>
+                    <input id="m-domain" name="domain" prop:value=get("domain")/>
+                </div>
+            })}
+            <button type="submit">"Filter"</button>
+        </Form>
+        <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
+            {move || Suspend::new(async move {
+                match models.await {
+                    Ok(Ok(rows)) if rows.is_empty() => view! {
+                        <p>"No models match. "<a href="/jobs/new" rel="external">"Train one"</a>"."</p>
+                    }.into_any(),
+                    Ok(Ok(rows)) => {
+                        let mut groups: Vec<(String, Vec<ModelInfo>)> = Vec::new();
+                        for m in rows {
+                            match groups.iter_mut().find(|(t, _)| *t == m.task) {
+                                Some((_, v)) => v.push(m),
+                                None => groups.push((m.task.clone(), vec![m])),
+                            }
+                        }
+                        groups.into_iter().map(|(_, versions)| {
+                            let title = task_title(&versions[0]);
+                            view! {
+                                <h2>{title.clone()}</h2>
+                                <table class="data" data-testid="model-table">
+                                    <caption>{format!("{} versions, newest first", versions.len())}</caption>
+                                    <thead><tr>
+                                        <th scope="col">"Version"</th><th scope="col">"Model"</th><th scope="col">"Score (cross-validated)"</th>
+                                        <th scope="col">"Owner"</th><th scope="col">"Datasets"</th><th scope="col">"Created (UTC)"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {versions.iter().enumerate().map(|(i, m)| view! {
+                                            <tr>
+                                                <td>
+                                                    <a href=format!("/models/{}", m.id) rel="external">{format!("v{}", versions.len() - i)}</a>
+                                                    {m.best.then(|| view! { " " <span class="field-tag" data-testid="best">"best"</span> })}
+                                                </td>
+                                                <td>{m.kind.label()}</td>
+                                                <td>{score(m)}</td>
+                                                <td>{m.owner.clone()}</td>
+                                                <td>{m.datasets.len()}</td>
+                                                <td>{when(&m.created_at)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                        }).collect_view().into_any()
+                    }
+                    Ok(Err(e)) => load_failure(Ok(e)),
+                    Err(e) => load_failure(Err(e)),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn ModelPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! {
+        <Title text="Model"/>
+        <section class="page">
+            <RequireUser path="/models" child=move |me: Me| {
+                let model = Resource::new(id, get_model);
+                view! {
+                    <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                        {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
+                            match model.await {
+                                Ok(Ok(m)) => view! { <ModelDetail m me/> }.into_any(),
+                                Ok(Err(ApiError::NotFound)) => view! {
+                                    <h1>"Model not found"</h1>
+                                    <p class="form-error" role="alert">"It may have been deleted, or it belongs to another area."</p>
+                                    <p><a href="/models" rel="external">"Back to models"</a></p>
+                                }.into_any(),
+                                Ok(Err(e)) => load_failure(Ok(e)),
+                                Err(e) => load_failure(Err(e)),
+                            }
+                        })}}
+                    </Suspense>
+                }
+            }/>
+        </section>
+    }
+}
+
+#[component]
+fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
+    let owner = m.owner_id == me.id || me.role == Role::Admin;
+    let id = m.id.clone();
+    view! {
+        <h1>{format!("{}: {}", m.kind.label(), task_title(&m))}</h1>
+        <dl class="facts">
+            <dt>"Owner"</dt><dd>{m.owner.clone()}</dd>
+            <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then(|| " (best version of this task)")}</dd>
+            <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
+            <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id) rel="external">{m.job_id.clone()}</a></dd>
+            <dt>"Created (UTC)"</dt><dd>{when(&m.created_at)}</dd>
+        </dl>
+        <MetricsView m=m.metrics.clone()/>
+        <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
+        <section id="batch" data-id=m.id.clone() data-columns=m.features.join(",")>
+            <h2>"Predict a file"</h2>
+            <p>"The file is read in this browser; only the rows are sent for prediction, never stored."</p>
+            <div class="field">
+                <label for="b-file">"Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)"</label>
+                <input id="b-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx"/>
+            </div>
+            <p id="b-status" role="status" aria-live="polite"></p>
+            <p id="b-error" class="form-error" role="alert" tabindex="-1" hidden></p>
+            <p><a id="b-download" class="button" hidden download="predictions.csv" href="#">"Download the predictions (CSV)"</a></p>
+            <div id="b-table" class="table-scroll"></div>
+        </section>
+        {owner.then(|| view! {
+            <h2>"Download"</h2>
+            <p><a href=format!("/api/models/{}/artifact", m.id) rel="external" download="">"Download the model (JSON, see docs/model-format.md)"</a></p>
+            <DeleteModel id=id.clone()/>
+        })}
+        <p><a href="/models" rel="external">"Back to models"</a></p>
+        <script type="module" src="/models.js"></script>
+    }
+}
+
+/// A form with one labelled input per model input; the answer shows the prediction.
+#[component]
+fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
+    let predict = Action::new(move |row: &String| predict_rows(id.clone(), format!("[{row}]")));
+    let fields = StoredValue::new(inputs.clone());
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut row = serde_json::Map::new();
+        fields.with_value(|fs| {
+            for f in fs {
+                let el = document().get_element_by_id(&format!("t-{}", f.name));
+                let value = el
+                    .and_then(|e| {
+                        use leptos::wasm_bindgen::JsCast;
+                        if let Some(i) = e.dyn_ref::<leptos::web_sys::HtmlInputElement>() {
+                            Some(i.value())
+                        } else {
+                            e.dyn_ref::<leptos::web_sys::HtmlSelectElement>().map(|s| s.value())
+                        }
+                    })
+                    .unwrap_or_default();
+                let v = match f.kind {
+                    _ if value.trim().is_empty() => serde_json::Value::Null,
+                    ColumnKind::Numeric => value.trim().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value)),
+                    ColumnKind::Boolean => serde_json::Value::Bool(value == "true"),
+                    ColumnKind::Categorical => serde_json::Value::String(value),
+                };
+                row.insert(f.name.clone(), v);
+            }
+        });
+        predict.dispatch(serde_json::Value::Object(row).to_string());
+    };
+    let result = move || match predict.value().get() {
+        Some(Ok(Ok(p))) => p.first().map(|p| match (&p.label, p.value, &p.probabilities) {
+            (Some(l), _, Some(probs)) => {
+                let mut probs: Vec<(&String, &f64)> = probs.iter().collect();
+                probs.sort_by(|a, b| b.1.total_cmp(a.1));
+                let detail = probs.iter().map(|(k, v)| format!("{k} {:.1} %", *v * 100.0)).collect::<Vec<_>>().join(", ");
+                format!("Prediction: {l} ({detail})")
+            }
+            (_, Some(v), _) => format!("Prediction: {v:.4}"),
+            _ => "No prediction".to_owned(),
+        }),
+        _ => None,
+    };
+    let error = move || match predict.value().get() {
+        Some(Ok(Err(ApiError::Validation { fields }))) => Some(fields.into_values().collect::<Vec<_>>().join("; ")),
+        Some(Ok(Err(e))) => Some(e.to_string()),
+        Some(Err(e)) => Some(format!("the server could not be reached ({e}); try again")),
+        _ => None,
+    };
+    view! {
+        <h2>"Test one row"</h2>
+        <form class="stack" on:submit=on_submit novalidate data-testid="test-row">
+            {inputs.into_iter().map(|f| {
+                let input_id = format!("t-{}", f.name);
+                match f.kind {
+                    ColumnKind::Numeric => view! {
+                        <div class="field">
+                            <label for=input_id.clone()>{format!("{} (number; empty if unknown)", f.name)}</label>
+                            <input id=input_id type="number" step="any"/>
+                        </div>
+                    }.into_any(),
+                    ColumnKind::Boolean => view! {
+                        <div class="field">
+                            <label for=input_id.clone()>{f.name.clone()}</label>
+                            <select id=input_id>
+                                <option value="">"Unknown"</option><option value="true">"Yes"</option><option value="false">"No"</option>
+                            </select>
+                        </div>
+                    }.into_any(),
+                    ColumnKind::Categorical => view! {
+                        <div class="field">
+                            <label for=input_id.clone()>{f.name.clone()}</label>
+                            <select id=input_id>
+                                <option value="">"Unknown"</option>
+                                {f.categories.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                            </select>
+                        </div>
+                    }.into_any(),
+                }
+            }).collect_view()}
+            <button type="submit" disabled=move || predict.pending().get()>"Predict"</button>
+        </form>
+        <p role="status" aria-live="polite" data-testid="prediction">{result}</p>
+        <Show when=move || error().is_some()>
+            <p class="form-error" role="alert">{error}</p>
+        </Show>
+    }
+}
+
+#[component]
+fn DeleteModel(id: String) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let delete = Action::new(move |_: &()| delete_model(id.clone()));
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(()))) = delete.value().get() {
+            let _ = window().location().set_href("/models");
+        }
+    });
+    let error = move || match delete.value().get() {
+        Some(Ok(Err(e))) => Some(e.to_string()),
+        Some(Err(e)) => Some(format!("the server could not be reached ({e}); try again")),
+        _ => None,
+    };
+    view! {
+        <h2>"Delete"</h2>
+        <Show when=move || !confirming.get()>
+            <button type="button" class="danger" on:click=move |_| confirming.set(true)>"Delete this model version"</button>
+        </Show>
+        <Show when=move || confirming.get()>
+            <p role="alert">"Delete this model version for everyone? Its predictions stop working; this cannot be undone."</p>
+            <button type="button" class="danger" on:click=move |_| { delete.dispatch(()); }>"Yes, delete it"</button>
+            " "
+            <button type="button" on:click=move |_| confirming.set(false)>"Keep it"</button>
+        </Show>
+        <Show when=move || error().is_some()>
+            <p class="form-error" role="alert">{error}</p>
+        </Show>
+    }
+}
