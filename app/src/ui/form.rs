@@ -109,3 +109,19 @@ pub fn load_failure(result: Result<ApiError, ServerFnError>) -> AnyView {
     };
     view! { <p class="form-error" role="alert">{text}</p> }.into_any()
 }
+
+/// An RFC 3339 UTC time as people read it: `2026-11-28 21:00:00`.
+pub fn utc(at: &str) -> String {
+    at.replace('T', " ").trim_end_matches('Z').to_owned()
+}
+
+/// The page for something that is not there (or not the reader's to see): what, why, and
+/// the way back.
+pub fn not_found(title: &'static str, message: String, back: &'static str, back_label: &'static str) -> AnyView {
+    view! {
+        <h1>{title}</h1>
+        <p class="form-error" role="alert">{message}</p>
+        <p><a href=back rel="external">{back_label}</a></p>
+    }
+    .into_any()
+}

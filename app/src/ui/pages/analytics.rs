@@ -10,7 +10,7 @@ use crate::model::analytics::{Dashboard, ModelPoint, SystemHealth};
 use crate::model::auth::{Me, Role};
 use crate::model::dataset::human_bytes;
 use crate::ui::chart::{line_chart, Series};
-use crate::ui::form::load_failure;
+use crate::ui::form::{load_failure, utc};
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -65,11 +65,11 @@ fn history_series(d: &Dashboard) -> (Vec<Series>, Vec<String>) {
     (series, days)
 }
 
-/// Each model kind's scores in the order they were trained, per target.
+/// Scores version after version, one line per dataset (or set of datasets) and model kind.
 fn quality_series(models: &[ModelPoint]) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
     for m in models {
-        let name = format!("{} → {} ({})", m.kind, m.target, m.metric);
+        let name = format!("{} on {} ({})", m.kind, m.datasets.join(" + "), m.metric);
         match out.iter_mut().find(|s| s.name == name) {
             Some(s) => {
                 let x = s.points.len() as f64 + 1.0;
@@ -78,6 +78,8 @@ fn quality_series(models: &[ModelPoint]) -> Vec<Series> {
             None => out.push(Series { name, points: vec![(1.0, m.score)] }),
         }
     }
+    // The four lines with the most versions; every figure is in the table below.
+    out.sort_by_key(|s| std::cmp::Reverse(s.points.len()));
     out.into_iter().take(4).collect()
 }
 
@@ -144,7 +146,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                         <td>{format!("{} {:.3}", if m.metric == "r2" { "R²" } else { "accuracy" }, m.score)}</td>
                         <td>{m.datasets.join(", ")}</td>
                         <td>{m.owner.clone()}</td>
-                        <td>{m.created_at.replace('T', " ").trim_end_matches('Z').to_owned()}</td>
+                        <td>{utc(&m.created_at)}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
@@ -170,7 +172,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     <tbody>
                         {d.collaborations.iter().map(|c| view! {
                             <tr>
-                                <td><a href=format!("/jobs/{}", c.job_id) rel="external">{c.created_at.replace('T', " ").trim_end_matches('Z').to_owned()}</a></td>
+                                <td><a href=format!("/jobs/{}", c.job_id) rel="external">{utc(&c.created_at)}</a></td>
                                 <td>{c.started_by.clone()}</td><td>{c.participants.join(", ")}</td><td>{c.status.clone()}</td>
                             </tr>
                         }).collect_view()}
@@ -214,7 +216,7 @@ fn HealthView(h: SystemHealth) -> impl IntoView {
             <dt>"Disk (data directory)"</dt><dd>{format!("{} free of {}", human_bytes(h.disk_free), human_bytes(h.disk_total))}</dd>
             <dt>"Queue"</dt><dd>{format!("{} queued, {} running on {} workers", h.queued_jobs, h.running_jobs, h.workers)}</dd>
             <dt>"Throughput"</dt><dd>{format!("{} jobs ended in the last hour", h.finished_last_hour)}</dd>
-            <dt>"Checked (UTC)"</dt><dd>{h.checked_at.replace('T', " ").trim_end_matches('Z').to_owned()}</dd>
+            <dt>"Checked (UTC)"</dt><dd>{utc(&h.checked_at)}</dd>
         </dl>
     }
 }

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::audit_log;
 use crate::model::audit::AuditQuery;
 use crate::model::auth::{Me, Role};
-use crate::ui::form::load_failure;
+use crate::ui::form::{load_failure, utc};
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -77,7 +77,7 @@ fn AuditTable() -> impl IntoView {
                                 {rows.into_iter().map(|e| view! {
                                     <tr>
                                         <td>{e.seq}</td>
-                                        <td>{e.at.replace('T', " ").trim_end_matches('Z').to_owned()}</td>
+                                        <td>{utc(&e.at)}</td>
                                         <td class="mono">{e.actor}</td>
                                         <td>{e.action}</td>
                                         <td class="mono">{e.target}</td>

@@ -10,7 +10,7 @@ use crate::api::{get_dataset, list_datasets, set_consent};
 use crate::model::auth::Me;
 use crate::model::catalog::domain;
 use crate::model::dataset::{human_bytes, DatasetInfo};
-use crate::ui::form::load_failure;
+use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 
 fn area_name(d: &str, s: &str) -> String {
@@ -74,7 +74,7 @@ fn DatasetList() -> impl IntoView {
                                             <td>{d.schema.len()}</td>
                                             <td>{human_bytes(d.plaintext_size)}</td>
                                             <td>{if d.shared { "Yes" } else { "No" }}</td>
-                                            <td>{d.created_at.replace('T', " ").trim_end_matches('Z').to_owned()}</td>
+                                            <td>{utc(&d.created_at)}</td>
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
@@ -186,11 +186,7 @@ pub fn DatasetPage() -> impl IntoView {
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
                             match info.await {
                                 Ok(Ok(d)) => view! { <DatasetDetail d me/> }.into_any(),
-                                Ok(Err(e)) => view! {
-                                    <h1>"Dataset not found"</h1>
-                                    <p class="form-error" role="alert">{format!("{e}. It may have been deleted, or it is not shared with you.")}</p>
-                                    <p><a href="/datasets" rel="external">"Back to datasets"</a></p>
-                                }.into_any(),
+                                Ok(Err(e)) => not_found("Dataset not found", format!("{e}. It may have been deleted, or it is not shared with you."), "/datasets", "Back to datasets"),
                                 Err(e) => load_failure(Err(e)),
                             }
                         })}}
@@ -216,7 +212,7 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
             <dt>"Size"</dt><dd>{format!("{} (ciphertext {})", human_bytes(d.plaintext_size), human_bytes(d.ciphertext_size))}</dd>
             <dt>"Target"</dt><dd>{d.target.clone().unwrap_or_else(|| "not chosen".into())}</dd>
             <dt>"Shared in its area"</dt><dd>{if d.shared { "yes" } else { "no" }}</dd>
-            <dt>"Uploaded (UTC)"</dt><dd>{d.created_at.replace('T', " ").trim_end_matches('Z').to_owned()}</dd>
+            <dt>"Uploaded (UTC)"</dt><dd>{utc(&d.created_at)}</dd>
         </dl>
         <h2>"Columns"</h2>
         <table class="data">
@@ -273,7 +269,7 @@ fn Consent(id: String, consent_at: Option<String>) -> impl IntoView {
     view! {
         <h2>"Joint training"</h2>
         <p data-testid="consent-status" role="status">{move || match given.get() {
-            Some(at) => format!("You allowed joint training on {} (UTC): people in this area may include this dataset in their training jobs. The trainer trains on it separately and combines the results; nobody sees its rows.", at.replace('T', " ").trim_end_matches('Z')),
+            Some(at) => format!("You allowed joint training on {} (UTC): people in this area may include this dataset in their training jobs. The trainer trains on it separately and combines the results; nobody sees its rows.", utc(&at)),
             None => "Only you can train on this dataset. Allow joint training to let people in this area include it in their jobs (it is trained separately and combined; nobody sees its rows).".to_owned(),
         }}</p>
         <button type="button" disabled=move || change.pending().get()

@@ -14,12 +14,8 @@ use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
 use crate::ui::metrics_view::MetricsView;
-use crate::ui::form::load_failure;
+use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
-
-fn when(at: &str) -> String {
-    at.replace('T', " ").trim_end_matches('Z').to_owned()
-}
 
 fn status_text(s: JobStatus) -> &'static str {
     match s {
@@ -70,7 +66,7 @@ fn JobList() -> impl IntoView {
                                         <td>{j.dataset_names.join(", ")}</td>
                                         <td>{status_text(j.status)}</td>
                                         <td>{j.metrics.as_ref().map(|m| format!("{} {:.3}", m.score_name(), m.score())).unwrap_or_default()}</td>
-                                        <td>{when(&j.created_at)}</td>
+                                        <td>{utc(&j.created_at)}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>
@@ -307,11 +303,7 @@ pub fn JobPage() -> impl IntoView {
                         {move || Suspend::new(async move {
                             match job.await {
                                 Ok(Ok((info, history))) => view! { <JobView info history/> }.into_any(),
-                                Ok(Err(e)) => view! {
-                                    <h1>"Job not found"</h1>
-                                    <p class="form-error" role="alert">{format!("{e}. It may belong to someone else.")}</p>
-                                    <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
-                                }.into_any(),
+                                Ok(Err(e)) => not_found("Job not found", format!("{e}. It may belong to someone else."), "/jobs", "Back to training jobs"),
                                 Err(e) => load_failure(Err(e)),
                             }
                         })}
@@ -362,7 +354,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
             <dt>"Target"</dt><dd>{move || job.with(|j| j.request.spec.target.clone())}</dd>
             <dt>"Folds"</dt><dd>{move || job.with(|j| j.request.spec.cv_folds)}</dd>
             <dt>"Attempts"</dt><dd>{move || job.with(|j| j.attempts)}</dd>
-            <dt>"Created (UTC)"</dt><dd>{move || job.with(|j| when(&j.created_at))}</dd>
+            <dt>"Created (UTC)"</dt><dd>{move || job.with(|j| utc(&j.created_at))}</dd>
         </dl>
         <div class="field">
             <label for="job-progress">"Progress"</label>

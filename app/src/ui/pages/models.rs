@@ -14,13 +14,9 @@ use crate::model::artifact::{InputField, ModelInfo};
 use crate::model::auth::{Me, Role};
 use crate::model::ApiError;
 use crate::table::ColumnKind;
-use crate::ui::form::load_failure;
 use crate::ui::metrics_view::MetricsView;
+use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
-
-fn when(at: &str) -> String {
-    at.replace('T', " ").trim_end_matches('Z').to_owned()
-}
 
 fn score(m: &ModelInfo) -> String {
     format!("{} {:.3}", if m.metrics.score_name() == "r2" { "R²" } else { "accuracy" }, m.metrics.score())
@@ -108,7 +104,7 @@ fn ModelList(me: Me) -> impl IntoView {
                                                 <td>{score(m)}</td>
                                                 <td>{m.owner.clone()}</td>
                                                 <td>{m.datasets.len()}</td>
-                                                <td>{when(&m.created_at)}</td>
+                                                <td>{utc(&m.created_at)}</td>
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
@@ -138,11 +134,7 @@ pub fn ModelPage() -> impl IntoView {
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
                             match model.await {
                                 Ok(Ok(m)) => view! { <ModelDetail m me/> }.into_any(),
-                                Ok(Err(ApiError::NotFound)) => view! {
-                                    <h1>"Model not found"</h1>
-                                    <p class="form-error" role="alert">"It may have been deleted, or it belongs to another area."</p>
-                                    <p><a href="/models" rel="external">"Back to models"</a></p>
-                                }.into_any(),
+                                Ok(Err(ApiError::NotFound)) => not_found("Model not found", "It may have been deleted, or it belongs to another area.".into(), "/models", "Back to models"),
                                 Ok(Err(e)) => load_failure(Ok(e)),
                                 Err(e) => load_failure(Err(e)),
                             }
@@ -165,7 +157,7 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
             <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then(|| " (best version of this task)")}</dd>
             <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
             <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id) rel="external">{m.job_id.clone()}</a></dd>
-            <dt>"Created (UTC)"</dt><dd>{when(&m.created_at)}</dd>
+            <dt>"Created (UTC)"</dt><dd>{utc(&m.created_at)}</dd>
         </dl>
         <MetricsView m=m.metrics.clone()/>
         <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
