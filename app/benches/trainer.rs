@@ -66,14 +66,6 @@ forest = best(lambda: cross_val_score(RandomForestClassifier(100, random_state=0
 print(json.dumps({"parse": parse, "linear": linear, "forest": forest, "pandas": pd.__version__}))
 "#;
 
-struct Quiet;
-impl app::ml::train::TrainMonitor for Quiet {
-    fn event(&mut self, _: app::model::job::JobEvent) {}
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
 fn main() {
     let dir = std::env::temp_dir().join(format!("cipherfold-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -101,7 +93,7 @@ fn main() {
     let spec: app::ml::train::TrainSpec =
         serde_json::from_value(serde_json::json!({"target": "species", "cv_folds": 5, "model": {"kind": "forest", "params": {"trees": 100}}})).expect("spec");
     let forest = best_of_3(|| {
-        app::ml::train::train(&[&iris], &spec, &mut Quiet).expect("trains");
+        app::ml::train::train(&[&iris], &spec, &mut app::ml::model::Quiet).expect("trains");
     });
 
     let python = std::env::var("CIPHERFOLD_PYTHON").unwrap_or_else(|_| "python3".into());

@@ -172,17 +172,9 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     assert!((mean_r2 - 0.419).abs() <= 0.02, "R² {mean_r2:.3} is more than 2 points from 0.419");
 }
 
-struct Quiet;
-impl app::ml::train::TrainMonitor for Quiet {
-    fn event(&mut self, _: app::model::job::JobEvent) {}
-    fn cancelled(&self) -> bool {
-        false
-    }
-}
-
 fn run(tables: &[&Table], json: serde_json::Value) -> app::ml::train::Trained {
     let spec: app::ml::train::TrainSpec = serde_json::from_value(json).unwrap();
-    app::ml::train::train(tables, &spec, &mut Quiet).unwrap()
+    app::ml::train::train(tables, &spec, &mut app::ml::model::Quiet).unwrap()
 }
 
 /// Rows `parity` (0 = even, 1 = odd) of a table: one owner's half.

@@ -193,16 +193,9 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
 /// A model of alice's, trained here in-process (the harness runs no workers) and stored as the
 /// trainer stores one.
 async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> String {
-    struct Quiet;
-    impl app::ml::train::TrainMonitor for Quiet {
-        fn event(&mut self, _: app::model::job::JobEvent) {}
-        fn cancelled(&self) -> bool {
-            false
-        }
-    }
     let table = app::table::Table::parse(iris, app::table::Format::Csv, &Default::default()).unwrap();
     let spec: app::ml::train::TrainSpec = serde_json::from_value(json!({"target": "species", "cv_folds": 2, "model": {"kind": "logistic"}})).unwrap();
-    let t = app::ml::train::train(&[&table], &spec, &mut Quiet).unwrap();
+    let t = app::ml::train::train(&[&table], &spec, &mut app::ml::model::Quiet).unwrap();
     let artifact = app::model::artifact::ModelArtifact {
         format: app::model::artifact::ARTIFACT_FORMAT.into(),
         version: app::model::artifact::ARTIFACT_VERSION,

@@ -9,10 +9,6 @@ use common::{client, TestServer};
 use object_store::ObjectStoreExt;
 use serde_json::{json, Value};
 
-fn data(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../app/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
 async fn predict(srv: &TestServer, token: &str, id: &str, rows: Value) -> reqwest::Response {
     client().post(srv.url(&format!("/api/models/{id}/predict"))).bearer_auth(token).json(&json!({"rows": rows})).send().await.unwrap()
 }

@@ -137,6 +137,14 @@ pub trait TrainMonitor {
     fn cancelled(&self) -> bool;
 }
 
+/// A run nobody watches (tests, benchmarks, the authz harness) reports nowhere and never stops.
+impl TrainMonitor for super::model::Quiet {
+    fn event(&mut self, _: JobEvent) {}
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
 /// A fitted model with everything needed to use it on new rows and to judge it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Trained {

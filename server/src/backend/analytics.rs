@@ -13,7 +13,7 @@ use app::model::ApiError;
 
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
-use super::util::{db_error, now_rfc3339};
+use super::util::{db_error, now_rfc3339, rfc3339};
 
 #[derive(Debug, Clone, SurrealValue)]
 struct JobLine {
@@ -176,7 +176,7 @@ impl Analytics {
         let recent: Vec<Total> = self
             .db
             .query("SELECT count() AS n FROM job WHERE finished_at > $since GROUP ALL")
-            .bind(("since", one_hour_ago()))
+            .bind(("since", rfc3339(time::OffsetDateTime::now_utc() - time::Duration::hours(1))))
             .await
             .and_then(|mut r| r.take(0))
             .map_err(db_error)?;
@@ -195,8 +195,3 @@ impl Analytics {
     }
 }
 
-/// RFC 3339 an hour ago: finished_at strings compare in time order.
-fn one_hour_ago() -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
-    t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}

@@ -14,11 +14,15 @@ pub fn now_unix() -> i64 {
 
 /// Whole seconds: what a person reading the log needs, and stable across formatters.
 pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
+    rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// `t` in RFC 3339, whole seconds, UTC: such strings sort in time order.
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| now_unix().to_string())
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
