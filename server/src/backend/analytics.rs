@@ -66,7 +66,7 @@ impl Analytics {
             .await
             .and_then(|mut r| r.take(0))
             .map_err(db_error)?;
-        let models: Vec<String> = bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_unix")
+        let models: Vec<String> = bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_ms")
             .await
             .and_then(|mut r| r.take(0))
             .map_err(db_error)?;

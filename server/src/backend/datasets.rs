@@ -21,7 +21,7 @@ use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
-use super::util::{db_error, now_rfc3339, now_unix};
+use super::util::{db_error, now_ms, now_rfc3339};
 
 /// Declarations whose upload never began are removed after this long.
 pub const STALE_PENDING_SECS: i64 = 60 * 60;
@@ -51,7 +51,7 @@ struct DatasetRow {
     target: Option<String>,
     status: String,
     created_at: String,
-    created_unix: i64,
+    created_ms: i64,
     /// When the owner agreed that other people's jobs in the area may train on this dataset.
     consent_at: Option<String>,
 }
@@ -243,7 +243,7 @@ impl Datasets {
             target: req.target.clone(),
             status: "pending".into(),
             created_at: now_rfc3339(),
-            created_unix: now_unix(),
+            created_ms: now_ms(),
             consent_at: None,
         };
         let created = self.db.query("CREATE dataset CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
@@ -371,7 +371,7 @@ impl Datasets {
             .db
             .query(
                 "SELECT * OMIT id FROM dataset WHERE status = 'ready' AND (owner_id = $me OR \
-                 (shared = true AND domain = $d AND subdomain = $s)) ORDER BY created_unix DESC, uid",
+                 (shared = true AND domain = $d AND subdomain = $s)) ORDER BY created_ms DESC, uid",
             )
             .bind(("me", actor.user_id.clone()))
             .bind(("d", actor.domain.clone()))
@@ -456,11 +456,11 @@ impl Datasets {
         let mut r = self
             .db
             .query(
-                "SELECT * OMIT id FROM dataset WHERE (status = 'pending' AND created_unix < $p) \
-                 OR (status = 'uploading' AND created_unix < $u)",
+                "SELECT * OMIT id FROM dataset WHERE (status = 'pending' AND created_ms < $p) \
+                 OR (status = 'uploading' AND created_ms < $u)",
             )
-            .bind(("p", now_unix() - pending_secs))
-            .bind(("u", now_unix() - uploading_secs))
+            .bind(("p", now_ms() - pending_secs * 1000))
+            .bind(("u", now_ms() - uploading_secs * 1000))
             .await
             .map_err(db_error)?;
         let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;

@@ -28,7 +28,7 @@ use super::authz::{authorize, Action, Actor};
 use super::datasets::Datasets;
 use super::db::Db;
 use super::models::{ModelOwner, Models};
-use super::util::{db_error, now_rfc3339, random_id};
+use super::util::{db_error, now_ms, now_rfc3339, random_id};
 use crate::config::JobsConfig;
 
 /// Most datasets one job may combine.
@@ -109,10 +109,6 @@ impl JobRow {
     fn request(&self) -> Result<JobRequest, ApiError> {
         serde_json::from_str(&self.request).map_err(|_| corrupt("request"))
     }
-}
-
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// A running job's stop switch, shared by the heartbeat, the cancel API and the fit.

@@ -17,7 +17,7 @@ use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::keys::TrainerKeys;
-use super::util::{db_error, now_unix};
+use super::util::{db_error, now_ms};
 
 #[derive(Debug, Clone, SurrealValue)]
 struct ModelRow {
@@ -33,7 +33,7 @@ struct ModelRow {
     wrapped_key: String,
     size: i64,
     created_at: String,
-    created_unix: i64,
+    created_ms: i64,
 }
 
 pub fn model_path(id: &str) -> StorePath {
@@ -114,7 +114,7 @@ impl Models {
             wrapped_key: serde_json::to_string(&wrapped).map_err(internal)?,
             size,
             created_at: info.created_at.clone(),
-            created_unix: now_unix(),
+            created_ms: now_ms(),
         };
         let created = self.db.query("CREATE model CONTENT $row").bind(("row", row)).await.and_then(|r| r.check());
         if let Err(e) = created {
@@ -166,7 +166,7 @@ impl Models {
             .db
             .query(
                 "SELECT * OMIT id FROM model WHERE $admin OR owner_id = $me OR (domain = $d AND subdomain = $s) \
-                 ORDER BY created_unix DESC, uid",
+                 ORDER BY created_ms DESC, uid",
             )
             .bind(("admin", actor.is_admin()))
             .bind(("me", actor.user_id.clone()))

@@ -12,6 +12,11 @@ pub fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Milliseconds: fine enough to order records created one after another ("newest first").
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 /// Whole seconds: what a person reading the log needs, and stable across formatters.
 pub fn now_rfc3339() -> String {
     rfc3339(time::OffsetDateTime::now_utc())
