@@ -111,7 +111,7 @@ async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
     let table = Table::parse(&data("iris.csv"), Format::Csv, &ParseOptions::default()).unwrap();
     let x = artifact.preprocessor.transform(&table, &(0..150).collect::<Vec<_>>()).unwrap();
     let pred = artifact.model.predict(&x).unwrap();
-    let labels = artifact.labels.unwrap();
+    let labels = artifact.labels.clone().unwrap();
     let species = table.column_index("species").unwrap();
     let right = (0..150).filter(|i| labels[pred[*i] as usize] == table.rows[*i][species].to_string()).count();
     assert!(right >= 145, "a forest fits its own training rows: {right}/150");

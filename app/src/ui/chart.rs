@@ -2,6 +2,7 @@
 //! browser redraws the same chart as events arrive.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::model::job::{JobEvent, JobEventRecord};
 
@@ -81,8 +82,17 @@ pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
             .margin(12)
             .x_label_area_size(48)
             .y_label_area_size(96)
-            .build_cartesian_2d(0..k, 0..k)?;
-        let name = |i: &usize| labels.get(*i).cloned().unwrap_or_default();
+            // Segmented axes put each class name under the centre of its cell.
+            .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())?;
+        let name = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < k => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        // Rows are drawn top-down, so the true class of row `t` sits at `k - 1 - t`.
+        let row_name = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < k => name(&SegmentValue::CenterOf(k - 1 - i)),
+            _ => String::new(),
+        };
         chart
             .configure_mesh()
             .disable_mesh()
@@ -91,18 +101,20 @@ pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
             .x_labels(k)
             .y_labels(k)
             .x_label_formatter(&name)
-            // Ticks run 0..=k; the last one starts no cell.
-            .y_label_formatter(&|i| if *i < k { name(&(k - 1 - i)) } else { String::new() })
+            .y_label_formatter(&row_name)
             .draw()?;
+        let centred = Pos::new(HPos::Center, VPos::Center);
         for (t, row) in confusion.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
             for (p, n) in row.iter().enumerate() {
                 let share = *n as f64 / total;
                 let shade = RGBColor((255.0 - share * 240.0) as u8, (255.0 - share * 160.0) as u8, (255.0 - share * 166.0) as u8);
                 let y = k - 1 - t;
-                chart.draw_series(std::iter::once(Rectangle::new([(p, y), (p + 1, y + 1)], shade.filled())))?;
+                let cell = [(SegmentValue::Exact(p), SegmentValue::Exact(y)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1))];
+                chart.draw_series(std::iter::once(Rectangle::new(cell, shade.filled())))?;
                 let ink = if share > 0.5 { WHITE } else { BLACK };
-                chart.draw_series(std::iter::once(Text::new(n.to_string(), (p, y + 1), ("sans-serif", 16).into_font().color(&ink))))?;
+                let font = ("sans-serif", 16).into_font().color(&ink).pos(centred);
+                chart.draw_series(std::iter::once(Text::new(n.to_string(), (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)), font)))?;
             }
         }
         root.present()?;
@@ -184,5 +196,46 @@ mod tests {
         }
         assert_eq!(c.matches("<rect").count() >= 4, true);
         assert!(confusion_chart(&labels[..1], &[vec![3]]).starts_with("<svg"), "one class draws too");
+    }
+
+    /// `(x, y, text)` of every `<text>` and `(x, width)` of every `<rect>` in a plotters SVG.
+    fn layout(svg: &str) -> (Vec<(f64, f64, String)>, Vec<(f64, f64)>) {
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).map(|i| i + name.len() + 3).unwrap_or(0);
+            tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        };
+        let texts = svg
+            .split("<text")
+            .skip(1)
+            .map(|t| {
+                let body = t.split_once('>').map(|(_, b)| b.split("</text>").next().unwrap_or("").trim().to_owned()).unwrap_or_default();
+                (attr(t, "x"), attr(t, "y"), body)
+            })
+            .collect();
+        let rects = svg.split("<rect").skip(1).map(|r| (attr(r, "x"), attr(r, "width"))).collect();
+        (texts, rects)
+    }
+
+    #[test]
+    fn class_names_and_counts_sit_at_the_centres_of_their_cells() {
+        let labels = vec!["alpha".to_owned(), "beta".to_owned(), "gamma".to_owned()];
+        let c = confusion_chart(&labels, &[vec![11, 0, 0], vec![0, 12, 0], vec![0, 0, 13]]);
+        let (texts, rects) = layout(&c);
+        let cells: Vec<f64> = rects.iter().filter(|r| r.1 < 300.0).map(|r| r.0 + r.1 / 2.0).collect();
+        assert_eq!(cells.len(), 9, "one rectangle per cell besides the background: {rects:?}");
+        let mut columns: Vec<f64> = Vec::new();
+        for x in cells {
+            if !columns.iter().any(|c| (c - x).abs() < 0.5) {
+                columns.push(x);
+            }
+        }
+        columns.sort_by(f64::total_cmp);
+        for ((name, count), centre) in labels.iter().zip(["11", "12", "13"]).zip(columns) {
+            // Column i: its class name (the lowest text of that name) and the diagonal count.
+            let lowest = texts.iter().filter(|t| &t.2 == name).max_by(|a, b| a.1.total_cmp(&b.1)).expect("the class is named");
+            assert!((lowest.0 - centre).abs() < 1.5, "{name} at x={} but its column's centre is {centre}", lowest.0);
+            let n = texts.iter().find(|t| t.2 == count).expect("the count is written");
+            assert!((n.0 - centre).abs() < 1.5, "{count} at x={} but its cell's centre is {centre}", n.0);
+        }
     }
 }

@@ -53,7 +53,13 @@ pub struct Models {
     store: Arc<dyn ObjectStore>,
     trainer: Arc<TrainerKeys>,
     audit: Arc<AuditLog>,
+    /// Opened artifacts by model id: a prediction would otherwise fetch, unwrap, decrypt and
+    /// parse the artifact on every request. Artifacts never change; deletion evicts.
+    opened: quick_cache::sync::Cache<String, Arc<ModelArtifact>>,
 }
+
+/// Opened artifacts kept in memory; a forest of 100 trees is about a megabyte.
+const OPENED_CAPACITY: usize = 32;
 
 /// `GET /api/models` filters; all optional.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -69,7 +75,7 @@ fn internal(message: impl std::fmt::Display) -> ApiError {
 
 impl Models {
     pub fn new(db: Db, store: Arc<dyn ObjectStore>, trainer: Arc<TrainerKeys>, audit: Arc<AuditLog>) -> Self {
-        Models { db, store, trainer, audit }
+        Models { db, store, trainer, audit, opened: quick_cache::sync::Cache::new(OPENED_CAPACITY) }
     }
 
     /// Seals and stores the artifact, then records it. The object is written first, so a
@@ -207,8 +213,8 @@ impl Models {
     /// schema first (422 naming the row and field).
     pub async fn predict(&self, actor: &Actor, id: &str, rows: &[serde_json::Map<String, serde_json::Value>], client: &str) -> Result<Vec<Prediction>, ApiError> {
         const ACTION: &str = "model.predict";
-        self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
-        let artifact = self.load(id).await?;
+        let row = self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
+        let artifact = self.opened(&row).await?;
         match artifact.predict_rows(rows) {
             Ok(p) => {
                 self.audit.record(&actor.user_id, ACTION, id, client, &format!("ok ({} rows)", p.len())).await?;
@@ -219,10 +225,10 @@ impl Models {
     }
 
     /// The artifact as JSON (docs/model-format.md), for the owner and admins.
-    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelArtifact, ApiError> {
+    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<Arc<ModelArtifact>, ApiError> {
         const ACTION: &str = "model.download";
-        self.authorized_row(actor, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }, client).await?;
-        let a = self.load(id).await?;
+        let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }, client).await?;
+        let a = self.opened(&row).await?;
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?;
         Ok(a)
     }
@@ -231,6 +237,7 @@ impl Models {
         const ACTION: &str = "model.delete";
         self.authorized_row(actor, id, ACTION, |r| Action::DeleteModel { owner: &r.owner_id }, client).await?;
         self.db.query("DELETE model WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
+        self.opened.remove(id);
         match self.store.delete(&model_path(id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => tracing::warn!(model = id, "the model's object could not be deleted: {e}"),
@@ -238,9 +245,24 @@ impl Models {
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await
     }
 
-    /// Opens a stored model with the trainer's key (the registry's predictions use this).
-    pub async fn load(&self, id: &str) -> Result<ModelArtifact, ApiError> {
+    /// Opens a stored model with the trainer's key.
+    pub async fn load(&self, id: &str) -> Result<Arc<ModelArtifact>, ApiError> {
         let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
+        self.opened(&row).await
+    }
+
+    /// The artifact of `row`, from memory when it was opened before.
+    async fn opened(&self, row: &ModelRow) -> Result<Arc<ModelArtifact>, ApiError> {
+        if let Some(a) = self.opened.get(&row.uid) {
+            return Ok(a);
+        }
+        let a = Arc::new(self.open(row).await?);
+        self.opened.insert(row.uid.clone(), a.clone());
+        Ok(a)
+    }
+
+    async fn open(&self, row: &ModelRow) -> Result<ModelArtifact, ApiError> {
+        let id = row.uid.as_str();
         let wrapped: WrappedKey = serde_json::from_str(&row.wrapped_key).map_err(|_| internal("the model's key record is unreadable"))?;
         let id_bytes = dataset_id_bytes(id).map_err(internal)?;
         let key = wrap::unwrap(&wrapped, self.trainer.pair(), &id_bytes).map_err(internal)?;

@@ -55,7 +55,7 @@ async fn artifact(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let a = b.models.artifact(&actor, &id, &client).await?;
-    let mut res = Json(&a).into_response();
+    let mut res = Json(&*a).into_response();
     let disposition = format!("attachment; filename=\"cipherfold-model-{id}.json\"");
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
