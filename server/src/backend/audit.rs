@@ -10,6 +10,7 @@ use app::model::ApiError;
 use surrealdb::types::SurrealValue;
 use tokio::sync::Mutex;
 
+use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::util::{db_error, now_rfc3339, sha256_hex};
 
@@ -100,6 +101,31 @@ impl AuditLog {
         };
         self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
         Err(err)
+    }
+
+    /// The access check every per-record operation makes: a record the actor may not `read`
+    /// is a 404 (its existence is not disclosed), then `action` decides; refusals are audited
+    /// under `name`.
+    pub async fn authorized<R>(
+        &self,
+        actor: &Actor,
+        name: &str,
+        id: &str,
+        client: &str,
+        row: Option<R>,
+        read: fn(&R) -> Action<'_>,
+        action: fn(&R) -> Action<'_>,
+    ) -> Result<R, ApiError> {
+        let Some(row) = row else {
+            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        };
+        if authorize(actor, read(&row)).is_err() {
+            return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
+        }
+        if let Err(e) = authorize(actor, action(&row)) {
+            return self.refuse(&actor.user_id, name, id, client, e).await;
+        }
+        Ok(row)
     }
 
     pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry, ApiError> {

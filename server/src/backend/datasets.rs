@@ -172,24 +172,8 @@ impl Datasets {
 
     /// The row if the actor may do `action` to it. Someone who may not even read it gets 404,
     /// so ids of other people's datasets cannot be probed.
-    async fn authorized_row(
-        &self,
-        actor: &Actor,
-        id: &str,
-        name: &str,
-        action: fn(&DatasetRow) -> Action<'_>,
-        client: &str,
-    ) -> Result<DatasetRow, ApiError> {
-        let Some(row) = self.row(id).await? else {
-            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
-        };
-        if authorize(actor, row.read_action()).is_err() {
-            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
-        }
-        if let Err(e) = authorize(actor, action(&row)) {
-            return self.audit.refuse(&actor.user_id, name, id, client, e).await;
-        }
-        Ok(row)
+    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&DatasetRow) -> Action<'_>, client: &str) -> Result<DatasetRow, ApiError> {
+        self.audit.authorized(actor, name, id, client, self.row(id).await?, DatasetRow::read_action, action).await
     }
 
     pub async fn create(&self, actor: &Actor, req: NewDataset, client: &str) -> Result<DatasetInfo, ApiError> {

@@ -24,7 +24,7 @@ use app::model::ApiError;
 use app::table::Table;
 
 use super::audit::AuditLog;
-use super::authz::{authorize, Action, Actor};
+use super::authz::{Action, Actor};
 use super::datasets::Datasets;
 use super::db::Db;
 use super::models::{ModelOwner, Models};
@@ -85,6 +85,10 @@ fn status_of(s: &str) -> JobStatus {
 }
 
 impl JobRow {
+    fn read_action(&self) -> Action<'_> {
+        Action::ReadJob { owner: &self.owner_id }
+    }
+
     fn info(&self) -> Result<JobInfo, ApiError> {
         Ok(JobInfo {
             id: self.uid.clone(),
@@ -197,11 +201,8 @@ impl Jobs {
     }
 
     /// The job if the actor may see it; 404 otherwise, so ids cannot be probed.
-    async fn authorized_row(&self, actor: &Actor, id: &str, action: &str, client: &str) -> Result<JobRow, ApiError> {
-        match self.row(id).await? {
-            Some(row) if authorize(actor, Action::ReadJob { owner: &row.owner_id }).is_ok() => Ok(row),
-            _ => self.audit.refuse(&actor.user_id, action, id, client, ApiError::NotFound).await,
-        }
+    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&JobRow) -> Action<'_>, client: &str) -> Result<JobRow, ApiError> {
+        self.audit.authorized(actor, name, id, client, self.row(id).await?, JobRow::read_action, action).await
     }
 
     /// Appends an event to a job's history and broadcasts it.
@@ -316,7 +317,7 @@ impl Jobs {
     }
 
     pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo, ApiError> {
-        self.authorized_row(actor, id, "job.read", client).await?.info()
+        self.authorized_row(actor, id, "job.read", JobRow::read_action, client).await?.info()
     }
 
     /// The caller's jobs, newest first.
@@ -335,10 +336,7 @@ impl Jobs {
     /// database for another process's worker), and the answer waits up to a second for it.
     pub async fn cancel(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo, ApiError> {
         const ACTION: &str = "job.cancel";
-        let row = self.authorized_row(actor, id, ACTION, client).await?;
-        if let Err(e) = authorize(actor, Action::CancelJob { owner: &row.owner_id }) {
-            return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
-        }
+        let row = self.authorized_row(actor, id, ACTION, |r| Action::CancelJob { owner: &r.owner_id }, client).await?;
         let status = status_of(&row.status);
         if status.is_final() {
             let e = ApiError::Conflict { message: format!("the job has already {}", past(status)), field: None };
@@ -380,7 +378,7 @@ impl Jobs {
     /// Events after `after`, then live ones until the job's last event; ends when the
     /// receiver is dropped (the client went away).
     pub async fn subscribe(&self, actor: &Actor, id: &str, after: u64, client: &str) -> Result<mpsc::Receiver<JobEventRecord>, ApiError> {
-        self.authorized_row(actor, id, "job.events", client).await?;
+        self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let mut live = self.events.subscribe();
         let (tx, rx) = mpsc::channel(64);
@@ -421,7 +419,7 @@ impl Jobs {
 
     /// A job's whole history (for the job page's first draw and for tests).
     pub async fn history(&self, actor: &Actor, id: &str, client: &str) -> Result<Vec<JobEventRecord>, ApiError> {
-        self.authorized_row(actor, id, "job.events", client).await?;
+        self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
         history(&self.db, id, 0).await
     }
 

@@ -14,7 +14,7 @@ use app::model::artifact::{ModelArtifact, ModelInfo, Prediction};
 use app::model::ApiError;
 
 use super::audit::AuditLog;
-use super::authz::{authorize, Action, Actor};
+use super::authz::{Action, Actor};
 use super::db::Db;
 use super::keys::TrainerKeys;
 use super::util::{db_error, now_ms};
@@ -140,25 +140,8 @@ impl Models {
     }
 
     /// The row if the actor may do `action` to it; 404 for someone who may not even see it.
-    async fn authorized_row(
-        &self,
-        actor: &Actor,
-        id: &str,
-        name: &str,
-        action: fn(&ModelRow) -> Action<'_>,
-        client: &str,
-    ) -> Result<ModelRow, ApiError> {
-        let Some(row) = self.row(id).await? else {
-            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
-        };
-        let read = Action::ReadModel { owner: &row.owner_id, domain: &row.domain, subdomain: &row.subdomain };
-        if authorize(actor, read).is_err() {
-            return self.audit.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
-        }
-        if let Err(e) = authorize(actor, action(&row)) {
-            return self.audit.refuse(&actor.user_id, name, id, client, e).await;
-        }
-        Ok(row)
+    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&ModelRow) -> Action<'_>, client: &str) -> Result<ModelRow, ApiError> {
+        self.audit.authorized(actor, name, id, client, self.row(id).await?, Self::read_action, action).await
     }
 
     fn read_action(row: &ModelRow) -> Action<'_> {
