@@ -114,6 +114,19 @@ impl JobEvent {
     pub fn is_final(&self) -> bool {
         matches!(self, JobEvent::Finished { .. } | JobEvent::Failed { .. } | JobEvent::Cancelled)
     }
+
+    /// The job's status once this event has happened; `None` for progress within a run.
+    /// The job page follows the status from the stream, not from its first load.
+    pub fn status(&self) -> Option<JobStatus> {
+        match self {
+            JobEvent::Queued | JobEvent::Requeued { .. } => Some(JobStatus::Queued),
+            JobEvent::Started { .. } => Some(JobStatus::Running),
+            JobEvent::Finished { .. } => Some(JobStatus::Succeeded),
+            JobEvent::Failed { .. } => Some(JobStatus::Failed),
+            JobEvent::Cancelled => Some(JobStatus::Cancelled),
+            JobEvent::Loaded { .. } | JobEvent::Step { .. } | JobEvent::Fold { .. } | JobEvent::Trial { .. } => None,
+        }
+    }
 }
 
 /// An event with its place in the job's history.
@@ -184,5 +197,20 @@ mod tests {
         assert_eq!(p.fraction(), 0.99, "not done until finished");
         p.update(&JobEvent::Finished { metric: "r2".into(), score: 0.5, model_id: "m".into() });
         assert_eq!(p.fraction(), 1.0);
+    }
+
+    #[test]
+    fn events_move_the_status_and_progress_events_leave_it() {
+        let after = |events: &[JobEvent]| events.iter().fold(JobStatus::Queued, |s, e| e.status().unwrap_or(s));
+        let step = JobEvent::Step { trial: 0, fold: Some(0), done: 1, total: 2, loss: None };
+        assert_eq!(after(&[JobEvent::Queued, JobEvent::Started { attempt: 1 }, step.clone()]), JobStatus::Running);
+        assert_eq!(after(&[JobEvent::Started { attempt: 1 }, JobEvent::Requeued { reason: "restart".into() }]), JobStatus::Queued);
+        assert_eq!(after(&[JobEvent::Started { attempt: 2 }, step, JobEvent::Cancelled]), JobStatus::Cancelled);
+        assert_eq!(after(&[JobEvent::Started { attempt: 1 }, JobEvent::Failed { reason: "x".into() }]), JobStatus::Failed);
+        let finished = JobEvent::Finished { metric: "accuracy".into(), score: 1.0, model_id: "m".into() };
+        assert_eq!(after(&[JobEvent::Started { attempt: 1 }, finished]), JobStatus::Succeeded);
+        for e in [JobEvent::Queued, JobEvent::Cancelled] {
+            assert_eq!(e.status().is_some_and(JobStatus::is_final), e.is_final());
+        }
     }
 }

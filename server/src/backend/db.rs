@@ -31,3 +31,29 @@ pub async fn check(db: &Db) -> Result<(), ServerError> {
     db.query("UPSERT health:probe SET checked_at = time::now()").await.map_err(fail)?.check().map_err(fail)?;
     Ok(())
 }
+
+/// Runs a write again when the store reports a transaction conflict: SurrealKV refuses the
+/// second of two transactions that touch one record at once (a job's heartbeat and its cancel,
+/// say) and leaves the retry to the caller. Short, jittered waits; the eighth failure stands.
+pub async fn retry_conflicts<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, surrealdb::Error>
+where
+    Fut: std::future::Future<Output = Result<T, surrealdb::Error>>,
+{
+    const ATTEMPTS: u32 = 8;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
+                let wait = 2u64 << attempt.min(7);
+                tokio::time::sleep(std::time::Duration::from_millis(wait / 2 + rand::random_range(0..=wait / 2))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The SDK has a typed kind for remote servers; the embedded store says so in its message.
+fn is_conflict(e: &surrealdb::Error) -> bool {
+    matches!(e.query_details(), Some(surrealdb::types::QueryError::TransactionConflict)) || e.to_string().contains("can be retried")
+}

@@ -26,7 +26,7 @@ use app::table::Table;
 use super::audit::AuditLog;
 use super::authz::{Action, Actor};
 use super::datasets::Datasets;
-use super::db::Db;
+use super::db::{retry_conflicts, Db};
 use super::models::{ModelOwner, Models};
 use super::util::{db_error, now_ms, now_rfc3339, random_id};
 use crate::config::JobsConfig;
@@ -208,12 +208,11 @@ impl Jobs {
     /// Appends an event to a job's history and broadcasts it.
     async fn append(&self, job: &str, event: JobEvent) -> Result<JobEventRecord, ApiError> {
         let _guard = self.seq_lock.lock().await;
-        let mut r = self
-            .db
-            .query("UPDATE job SET next_seq += 1 WHERE uid = $id RETURN VALUE next_seq")
-            .bind(("id", job.to_owned()))
-            .await
-            .map_err(db_error)?;
+        let mut r = retry_conflicts(|| async move {
+            self.db.query("UPDATE job SET next_seq += 1 WHERE uid = $id RETURN VALUE next_seq").bind(("id", job.to_owned())).await?.check()
+        })
+        .await
+        .map_err(db_error)?;
         let seq: Option<i64> = r.take(0).map_err(db_error)?;
         let seq = seq.ok_or(ApiError::NotFound)?;
         let record = JobEventRecord { seq: seq as u64, at: now_rfc3339(), event };
@@ -342,23 +341,25 @@ impl Jobs {
             let e = ApiError::Conflict { message: format!("the job has already {}", past(status)), field: None };
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
-        let mut r = self
-            .db
-            .query("UPDATE job SET status = 'cancelled', finished_at = $at WHERE uid = $id AND status = 'queued' RETURN AFTER")
-            .bind(("id", id.to_owned()))
-            .bind(("at", now_rfc3339()))
-            .await
-            .map_err(db_error)?;
+        let mut r = retry_conflicts(|| async move {
+            self.db
+                .query("UPDATE job SET status = 'cancelled', finished_at = $at WHERE uid = $id AND status = 'queued' RETURN AFTER")
+                .bind(("id", id.to_owned()))
+                .bind(("at", now_rfc3339()))
+                .await?
+                .check()
+        })
+        .await
+        .map_err(db_error)?;
         let dequeued: Vec<JobRow> = r.take(0).map_err(db_error)?;
         if !dequeued.is_empty() {
             self.append(id, JobEvent::Cancelled).await?;
         } else {
-            self.db
-                .query("UPDATE job SET cancel_requested = true WHERE uid = $id")
-                .bind(("id", id.to_owned()))
-                .await
-                .and_then(|r| r.check())
-                .map_err(db_error)?;
+            retry_conflicts(|| async move {
+                self.db.query("UPDATE job SET cancel_requested = true WHERE uid = $id").bind(("id", id.to_owned())).await?.check()
+            })
+            .await
+            .map_err(db_error)?;
             let control = self.running.lock().map_err(|_| ApiError::Internal { message: "lock poisoned".into() })?.get(id).cloned();
             if let Some(c) = control {
                 c.cancel();
@@ -481,20 +482,24 @@ impl Jobs {
             } else {
                 ("queued", None)
             };
-            let mut r = self
-                .db
-                .query(
-                    "UPDATE job SET status = $status, error = $error, lease_owner = NONE, \
-                     finished_at = IF $status = 'queued' THEN NONE ELSE $at END \
-                     WHERE uid = $id AND status = 'running' AND lease_owner = $owner RETURN AFTER",
-                )
-                .bind(("status", status.to_owned()))
-                .bind(("error", error.clone()))
-                .bind(("at", now_rfc3339()))
-                .bind(("id", row.uid.clone()))
-                .bind(("owner", row.lease_owner.clone()))
-                .await
-                .map_err(db_error)?;
+            let (error_ref, row_ref) = (&error, &row);
+            let mut r = retry_conflicts(|| async move {
+                self.db
+                    .query(
+                        "UPDATE job SET status = $status, error = $error, lease_owner = NONE, \
+                         finished_at = IF $status = 'queued' THEN NONE ELSE $at END \
+                         WHERE uid = $id AND status = 'running' AND lease_owner = $owner RETURN AFTER",
+                    )
+                    .bind(("status", status.to_owned()))
+                    .bind(("error", error_ref.clone()))
+                    .bind(("at", now_rfc3339()))
+                    .bind(("id", row_ref.uid.clone()))
+                    .bind(("owner", row_ref.lease_owner.clone()))
+                    .await?
+                    .check()
+            })
+            .await
+            .map_err(db_error)?;
             let moved: Vec<JobRow> = r.take(0).map_err(db_error)?;
             if moved.is_empty() {
                 continue;
@@ -525,18 +530,22 @@ impl Jobs {
         let Some(id): Option<String> = r.take(0).map_err(db_error)? else {
             return Ok(None);
         };
-        let mut r = self
-            .db
-            .query(
-                "UPDATE job SET status = 'running', lease_owner = $w, lease_until = $until, attempts += 1, \
-                 started_at = $at, cancel_requested = false WHERE uid = $id AND status = 'queued' RETURN AFTER",
-            )
-            .bind(("w", worker.to_owned()))
-            .bind(("until", now_ms() + self.lease_ms()))
-            .bind(("at", now_rfc3339()))
-            .bind(("id", id))
-            .await
-            .map_err(db_error)?;
+        let id = &id;
+        let mut r = retry_conflicts(|| async move {
+            self.db
+                .query(
+                    "UPDATE job SET status = 'running', lease_owner = $w, lease_until = $until, attempts += 1, \
+                     started_at = $at, cancel_requested = false WHERE uid = $id AND status = 'queued' RETURN AFTER",
+                )
+                .bind(("w", worker.to_owned()))
+                .bind(("until", now_ms() + self.lease_ms()))
+                .bind(("at", now_rfc3339()))
+                .bind(("id", id.clone()))
+                .await?
+                .check()
+        })
+        .await
+        .map_err(db_error)?;
         r.take::<Option<JobRow>>(0).map_err(db_error)
     }
 
@@ -608,22 +617,26 @@ impl Jobs {
         metrics: Option<String>,
         model_id: Option<String>,
     ) -> Result<bool, ApiError> {
-        let mut r = self
-            .db
-            .query(
-                "UPDATE job SET status = $status, error = $error, metrics = $metrics, model_id = $model, \
-                 progress = IF $status = 'succeeded' THEN 1.0 ELSE progress END, finished_at = $at, lease_owner = NONE \
-                 WHERE uid = $id AND status = 'running' AND lease_owner = $w RETURN AFTER",
-            )
-            .bind(("status", status.to_owned()))
-            .bind(("error", error))
-            .bind(("metrics", metrics))
-            .bind(("model", model_id))
-            .bind(("at", now_rfc3339()))
-            .bind(("id", id.to_owned()))
-            .bind(("w", worker.to_owned()))
-            .await
-            .map_err(db_error)?;
+        let (error, metrics, model_id) = (&error, &metrics, &model_id);
+        let mut r = retry_conflicts(|| async move {
+            self.db
+                .query(
+                    "UPDATE job SET status = $status, error = $error, metrics = $metrics, model_id = $model, \
+                     progress = IF $status = 'succeeded' THEN 1.0 ELSE progress END, finished_at = $at, lease_owner = NONE \
+                     WHERE uid = $id AND status = 'running' AND lease_owner = $w RETURN AFTER",
+                )
+                .bind(("status", status.to_owned()))
+                .bind(("error", error.clone()))
+                .bind(("metrics", metrics.clone()))
+                .bind(("model", model_id.clone()))
+                .bind(("at", now_rfc3339()))
+                .bind(("id", id.to_owned()))
+                .bind(("w", worker.to_owned()))
+                .await?
+                .check()
+        })
+        .await
+        .map_err(db_error)?;
         let rows: Vec<JobRow> = r.take(0).map_err(db_error)?;
         Ok(!rows.is_empty())
     }
@@ -634,14 +647,17 @@ impl Jobs {
         let every = Duration::from_millis((self.lease_ms() / 3).max(200) as u64);
         loop {
             tokio::time::sleep(every).await;
-            let renewed = self
-                .db
-                .query("UPDATE job SET lease_until = $until WHERE uid = $id AND status = 'running' AND lease_owner = $w RETURN AFTER")
-                .bind(("until", now_ms() + self.lease_ms()))
-                .bind(("id", id.clone()))
-                .bind(("w", worker.clone()))
-                .await
-                .and_then(|mut r| r.take::<Option<JobRow>>(0));
+            let (this, id, worker) = (&self, &id, &worker);
+            let renewed = retry_conflicts(|| async move {
+                this.db
+                    .query("UPDATE job SET lease_until = $until WHERE uid = $id AND status = 'running' AND lease_owner = $w RETURN AFTER")
+                    .bind(("until", now_ms() + this.lease_ms()))
+                    .bind(("id", id.clone()))
+                    .bind(("w", worker.clone()))
+                    .await?
+                    .take::<Option<JobRow>>(0)
+            })
+            .await;
             match renewed {
                 Ok(Some(row)) if row.cancel_requested => control.cancel(),
                 Ok(Some(_)) => {}

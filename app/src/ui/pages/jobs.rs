@@ -387,7 +387,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
 }
 
 /// In the browser: follows `/api/jobs/{id}/events` from the last event already shown, adds
-/// each event, and reloads the job when its last event arrives. The browser's EventSource
+/// each event, moves the status with it, and reloads the job when its last event arrives. The browser's EventSource
 /// reconnects by itself (sending Last-Event-ID) if the connection drops.
 #[cfg(feature = "hydrate")]
 fn follow_events(id: String, job: RwSignal<JobInfo>, events: RwSignal<Vec<JobEventRecord>>) {
@@ -406,12 +406,19 @@ fn follow_events(id: String, job: RwSignal<JobInfo>, events: RwSignal<Vec<JobEve
         let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
             let Some(data) = ev.data().as_string() else { return };
             let Ok(record) = serde_json::from_str::<JobEventRecord>(&data) else { return };
+            if events.with_untracked(|v| v.last().is_some_and(|l| record.seq <= l.seq)) {
+                return; // already shown (a replay after a reconnect)
+            }
             let last = record.event.is_final();
-            events.update(|v| {
-                if v.last().is_none_or(|l| record.seq > l.seq) {
-                    v.push(record);
-                }
-            });
+            if let Some(status) = record.event.status() {
+                job.update(|j| {
+                    j.status = status;
+                    if let crate::model::job::JobEvent::Started { attempt } = &record.event {
+                        j.attempts = *attempt;
+                    }
+                });
+            }
+            events.update(|v| v.push(record));
             if last {
                 closer.close();
                 let id = id.clone();
