@@ -74,7 +74,7 @@ test("register, log out, log in, change subdomain, log out", async ({ page }) =>
   expect(errors.filter((e) => !e.includes("401"))).toEqual([]);
 });
 
-test("the first account is the administrator and can filter the audit log", async ({ page }) => {
+test("the first account is the administrator: the audit log with filters, system health", async ({ page }) => {
   await gotoHydrated(page, "/login");
   await page.getByLabel("Username").fill(user.name);
   await page.getByLabel("Password").fill(user.password);
@@ -91,6 +91,15 @@ test("the first account is the administrator and can filter the audit log", asyn
   await expect(table).toContainText("auth.login");
   await expect(table.locator("tbody tr")).toHaveCount(1);
   await expect(table).toContainText("wrong username or password");
+
+  // System health on the dashboard, polled every 5 s: a later check replaces the first.
+  await gotoHydrated(page, "/analytics");
+  const health = page.getByTestId("system-health");
+  await expect(health).toContainText("workers");
+  await expect(health.locator("dt").first()).toHaveText("CPU");
+  const checked = health.locator("dd").last();
+  const first = await checked.textContent();
+  await expect(checked).not.toHaveText(first ?? "", { timeout: 15_000 });
 });
 
 test("an expired access cookie is renewed from the refresh cookie on the next page load", async ({ page, context }) => {

@@ -20,11 +20,12 @@ export async function gotoHydrated(page: Page, path: string) {
  * Uploads `file` through the upload page, as a person would: the page parses and seals it in
  * the browser. `passphrase` is set on the user's first upload only.
  */
-export async function uploadThroughPage(page: Page, file: string, passphrase?: string) {
+export async function uploadThroughPage(page: Page, file: string, passphrase?: string, shared = false) {
   await gotoHydrated(page, "/datasets/new");
   await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(file);
   await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser");
   await expect(page.locator("#u-table table")).toBeVisible();
+  if (shared) await page.getByLabel(/^Let people in .* see this dataset's name and columns/).check();
   if (passphrase) {
     await page.getByLabel("Dataset key passphrase (at least 10 characters)").fill(passphrase);
     await page.getByLabel("The same passphrase again").fill(passphrase);

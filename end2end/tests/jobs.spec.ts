@@ -1,4 +1,4 @@
-import { test, expect, type Page } from "@playwright/test";
+import { test, expect, type Cookie, type Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
@@ -8,9 +8,17 @@ test.describe.configure({ mode: "serial" });
 const user = { username: "frank.e2e", password: "frank's long password", passphrase: "frank's dataset passphrase" };
 const shots = process.env.CIPHERFOLD_SCREENSHOTS;
 
+// One login for the whole file, its cookies reused: logins are rate limited per account.
+let session: Cookie[] | undefined;
+
 async function login(page: Page) {
+  if (session) {
+    await page.context().addCookies(session);
+    return;
+  }
   const r = await page.request.post("/api/auth/login", { data: { username: user.username, password: user.password } });
   expect(r.status()).toBe(200);
+  session = await page.context().cookies();
 }
 
 async function startJob(page: Page, kind: string, params: string) {
@@ -31,7 +39,8 @@ test("register and upload iris", async ({ page }) => {
   });
   expect(r.status()).toBe(201);
   await login(page);
-  await uploadThroughPage(page, join(__dirname, "../../app/tests/data/iris.csv"), user.passphrase);
+  // Shared in its area, so that the owner can consent to joint training below.
+  await uploadThroughPage(page, join(__dirname, "../../app/tests/data/iris.csv"), user.passphrase, true);
 });
 
 test("a bad parameter is shown next to its field and starts nothing", async ({ page }) => {
@@ -74,14 +83,22 @@ test("a random forest on iris: the chart and the progress bar follow the job to 
   expect(errors).toEqual([]);
 });
 
-test("a long DQN job is cancelled from its page", async ({ page }) => {
+test("a queued job's page follows it to running; a long DQN job is cancelled from its page", async ({ page }) => {
   await login(page);
+  // The one worker takes the first DQN; the second waits in the queue.
   await startJob(page, "dqn", '{"epochs": 100000}');
+  const first = page.url().split("/").pop();
+  await expect(page.getByTestId("job-status")).toHaveText("Running", { timeout: 30_000 });
+  await startJob(page, "dqn", '{"epochs": 100000}');
+  await expect(page.getByTestId("job-status")).toHaveText("Queued");
+  // Freeing the worker starts the second job: its open page shows it without a reload.
+  expect((await page.request.post(`/api/jobs/${first}/cancel`)).status()).toBe(200);
   await expect(page.getByTestId("job-status")).toHaveText("Running", { timeout: 30_000 });
   await page.getByRole("button", { name: "Cancel this job" }).click();
   await expect(page.getByTestId("job-status")).toHaveText("Cancelled", { timeout: 5_000 });
+  await expect(page.getByRole("button", { name: "Cancel this job" })).toBeHidden();
   const jobs = await (await page.request.get("/api/jobs")).json();
-  expect(jobs.map((j: any) => j.status).sort()).toEqual(["cancelled", "succeeded"]);
+  expect(jobs.map((j: any) => j.status).sort()).toEqual(["cancelled", "cancelled", "succeeded"]);
 });
 
 test("the model: test one row, predict iris.csv from a file, download the predictions; the dashboard", async ({ page }) => {
@@ -103,11 +120,13 @@ test("the model: test one row, predict iris.csv from a file, download the predic
   await page.getByRole("button", { name: "Predict", exact: true }).click();
   await expect(page.getByTestId("prediction")).toContainText("Prediction: setosa");
 
+  const download = page.getByRole("link", { name: "Download the predictions (CSV)" });
+  await expect(download, "nothing to download before a file is predicted").toBeHidden();
   await page.getByLabel("Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)").setInputFiles(join(__dirname, "../../app/tests/data/iris.csv"));
   await expect(page.locator("#b-status")).toHaveText("Predicted 150 rows.", { timeout: 30_000 });
   await expect(page.locator("#b-table tbody tr")).toHaveCount(150);
-  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("link", { name: "Download the predictions (CSV)" }).click()]);
-  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
+  const csv = readFileSync(await file.path(), "utf8").trim().split("\n");
   expect(csv.length).toBe(151);
   expect(csv[0]).toBe("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm,prediction,p(setosa),p(versicolor),p(virginica)");
   expect(csv[1].split(",")[4]).toBe("setosa");
@@ -117,7 +136,7 @@ test("the model: test one row, predict iris.csv from a file, download the predic
   }).length;
   expect(right).toBeGreaterThanOrEqual(145);
 
-  // The area's dashboard (same session: logins are rate limited per account).
+  // The area's dashboard.
   await gotoHydrated(page, "/analytics");
   await expect(page.getByTestId("history-chart").locator("svg")).toBeVisible();
   await expect(page.getByTestId("performance-table").locator("tbody tr").first()).toContainText("forest");
@@ -125,5 +144,43 @@ test("the model: test one row, predict iris.csv from a file, download the predic
   await page.getByRole("button", { name: "Newest" }).click();
   await expect(page.getByRole("button", { name: "Newest" })).toHaveAttribute("aria-pressed", "true");
   if (shots) await page.screenshot({ path: `${shots}/analytics.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test("joint-training consent is given and withdrawn on the dataset page", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  const [iris] = await (await page.request.get("/api/datasets")).json();
+  await gotoHydrated(page, `/datasets/${iris.id}`);
+  const status = page.getByTestId("consent-status");
+  await expect(status).toContainText("Only you can train on this dataset");
+  await page.getByRole("button", { name: "Allow joint training" }).click();
+  await expect(status).toContainText("You allowed joint training on");
+  expect((await (await page.request.get(`/api/datasets/${iris.id}`)).json()).consent_at).toBeTruthy();
+  // Recorded on the server: a fresh page load shows it.
+  await gotoHydrated(page, `/datasets/${iris.id}`);
+  await expect(status).toContainText("You allowed joint training on");
+  await page.getByRole("button", { name: "Withdraw consent to joint training" }).click();
+  await expect(status).toContainText("Only you can train on this dataset");
+  expect((await (await page.request.get(`/api/datasets/${iris.id}`)).json()).consent_at ?? null).toBeNull();
+  expect(errors).toEqual([]);
+});
+
+test("deleting a model version asks first; kept when declined, gone when confirmed", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  const [model] = await (await page.request.get("/api/models")).json();
+  await gotoHydrated(page, `/models/${model.id}`);
+  await page.getByRole("button", { name: "Delete this model version" }).click();
+  await expect(page.getByRole("alert")).toContainText("cannot be undone");
+  await page.getByRole("button", { name: "Keep it" }).click();
+  await expect(page.getByRole("button", { name: "Delete this model version" })).toBeVisible();
+  expect((await page.request.get(`/api/models/${model.id}`)).status()).toBe(200);
+  await page.getByRole("button", { name: "Delete this model version" }).click();
+  await page.getByRole("button", { name: "Yes, delete it" }).click();
+  await page.waitForURL(/\/models$/);
+  expect((await page.request.get(`/api/models/${model.id}`)).status()).toBe(404);
+  expect(await (await page.request.get("/api/models")).json()).toEqual([]);
+  await expect(page.getByRole("link", { name: "v1", exact: true })).toHaveCount(0);
   expect(errors).toEqual([]);
 });

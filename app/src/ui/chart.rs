@@ -126,18 +126,58 @@ pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
     svg
 }
 
-/// Precision, recall and F1 of each class as lines over the classes.
+/// Precision, recall and F1 of each class as grouped bars, the class names under each group.
 pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> String {
-    let pick = |f: fn(&crate::ml::metrics::ClassMetrics) -> f64, name: &str| Series {
-        name: name.to_owned(),
-        points: report.per_class.iter().enumerate().map(|(i, c)| ((i + 1) as f64, f(c))).collect(),
-    };
-    line_chart(
-        "Per class (1 = first class in the table below)",
-        "class",
-        "score",
-        &[pick(|c| c.precision, "precision"), pick(|c| c.recall, "recall"), pick(|c| c.f1, "F1")],
-    )
+    type Pick = fn(&crate::ml::metrics::ClassMetrics) -> f64;
+    let measures: [(&str, Pick); 3] = [("precision", |c| c.precision), ("recall", |c| c.recall), ("F1", |c| c.f1)];
+    let k = report.per_class.len().max(1);
+    let mut svg = String::new();
+    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
+        let width = (110 * k as u32 + 140).clamp(360, 900);
+        let root = SVGBackend::with_string(&mut svg, (width, 300)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Precision, recall and F1 per class", ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(48)
+            // Headroom above 1 for the legend, so that it never covers a bar.
+            .build_cartesian_2d(0f64..k as f64, 0f64..1.4)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_label_formatter(&|v| if *v <= 1.0 + 1e-9 { format!("{v:.1}") } else { String::new() })
+            .y_desc("score")
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        // Three bars in the middle 80 % of each class's unit of the axis.
+        let bar = 0.8 / measures.len() as f64;
+        for (m, (name, pick)) in measures.iter().enumerate() {
+            let colour = COLOURS[m % COLOURS.len()];
+            let bars = report.per_class.iter().enumerate().map(|(i, c)| {
+                let x = i as f64 + 0.1 + m as f64 * bar;
+                Rectangle::new([(x, 0.0), (x + bar * 0.9, pick(c).clamp(0.0, 1.0))], colour.filled())
+            });
+            chart
+                .draw_series(bars)?
+                .label(*name)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        }
+        chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+        // Names under the groups, in pixels: plotters places numeric ticks where it likes.
+        let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        for (i, c) in report.per_class.iter().enumerate() {
+            let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+            root.draw(&Text::new(c.label.clone(), (x, y + 8), font.clone()))?;
+        }
+        root.present()?;
+        Ok(())
+    })();
+    if drawn.is_err() {
+        return String::new();
+    }
+    svg
 }
 
 /// The score of every cross-validation fold, one line per search candidate.
@@ -236,6 +276,27 @@ mod tests {
             assert!((lowest.0 - centre).abs() < 1.5, "{name} at x={} but its column's centre is {centre}", lowest.0);
             let n = texts.iter().find(|t| t.2 == count).expect("the count is written");
             assert!((n.0 - centre).abs() < 1.5, "{count} at x={} but its cell's centre is {centre}", n.0);
+        }
+    }
+
+    #[test]
+    fn per_class_bars_have_the_heights_of_their_scores_and_the_groups_are_named() {
+        // "cat": precision 1, recall 0.5; "dog": precision 2/3, recall 1.
+        let labels = vec!["cat".to_owned(), "dog".to_owned()];
+        let report = crate::ml::metrics::classification(&labels, &[0, 0, 1, 1], &[0, 1, 1, 1], None).unwrap();
+        let svg = per_class_chart(&report);
+        let (texts, _) = layout(&svg);
+        assert!(texts.iter().any(|t| t.2 == "cat") && texts.iter().any(|t| t.2 == "dog"), "{texts:?}");
+        let height = |r: &str| {
+            let at = r.find(" height=\"").map(|i| i + 9).unwrap_or(0);
+            r[at..].split('"').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        };
+        // Bars, in drawing order: precision of cat, dog; recall of cat, dog; F1 of cat, dog.
+        let bars: Vec<f64> = svg.split("<rect").skip(2).map(height).filter(|h| *h > 20.0).take(6).collect();
+        let unit = bars[0];
+        let expected = [1.0, 2.0 / 3.0, 0.5, 1.0, 2.0 / 3.0, 0.8];
+        for (b, e) in bars.iter().zip(expected) {
+            assert!((b / unit - e).abs() < 0.02, "bars {bars:?} against {expected:?}");
         }
     }
 }
