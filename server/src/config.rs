@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// (requests with `X-Forwarded-Proto: https` get it anyway).
     #[arg(long, env = "CIPHERFOLD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// A token (at least 16 characters) Prometheus must send to read `/metrics`, as
+    /// `Authorization: Bearer TOKEN`; without one, `/metrics` is open to whoever reaches it.
+    #[arg(long, env = "CIPHERFOLD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Where the database lives. The SDK's `connect` takes the URL as is; the variant lets us
@@ -175,6 +179,7 @@ pub struct Config {
     pub max_dataset_bytes: u64,
     pub jobs: JobsConfig,
     pub secure_cookies: bool,
+    pub metrics_token: Option<String>,
 }
 
 /// How the trainer runs jobs.
@@ -215,6 +220,12 @@ impl Config {
             max_dataset_bytes: args.max_dataset_bytes,
             jobs: JobsConfig { workers: args.workers, lease_secs: args.job_lease_secs, max_attempts: args.job_max_attempts },
             secure_cookies: args.secure_cookies,
+            metrics_token: match &args.metrics_token {
+                Some(t) if t.trim().len() < 16 => {
+                    return Err(ServerError::Config("the metrics token is shorter than 16 characters; use a long random one".into()))
+                }
+                t => t.clone(),
+            },
         })
     }
 
@@ -232,6 +243,7 @@ impl Config {
             max_dataset_bytes: app::model::dataset::DEFAULT_MAX_BYTES,
             jobs: JobsConfig::default(),
             secure_cookies: false,
+            metrics_token: None,
         }
     }
 }

@@ -87,3 +87,30 @@ async fn metrics_count_requests_by_route_and_report_jobs_and_bytes() {
     assert!(line(r#"cipherfold_dataset_bytes_stored{kind="ciphertext"}"#).ends_with(&format!(" {stored}")), "{text}");
     srv.stop().await;
 }
+
+/// With `--metrics-token`, `/metrics` answers only a scrape that sends it.
+#[tokio::test]
+async fn metrics_token_is_required_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_tests(dir.path());
+    config.metrics_token = Some("a long scrape token 0123456789".into());
+    let srv = common::TestServer::start(config).await;
+    let scrape = |auth: Option<&'static str>| {
+        let mut req = common::client().get(srv.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let r = scrape(None).await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    assert!(r.text().await.unwrap().contains("--metrics-token"), "the refusal says what to send");
+    for wrong in ["Bearer a long scrape token 012345678", "Bearer ", "Basic a long scrape token 0123456789"] {
+        assert_eq!(scrape(Some(wrong)).await.unwrap().status(), 401, "{wrong}");
+    }
+    let r = scrape(Some("Bearer a long scrape token 0123456789")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("cipherfold_http_requests_total"));
+    srv.stop().await;
+}

@@ -3,6 +3,8 @@
 //! each scrape, jobs by status and the dataset bytes stored.
 
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use surrealdb::types::SurrealValue;
 
 use super::db::Db;
@@ -14,6 +16,9 @@ pub struct Metrics {
     training: HistogramVec,
     jobs: IntGaugeVec,
     dataset_bytes: IntGaugeVec,
+    /// SHA-256 of the scrape token, if one is required: compared in constant time, and
+    /// digests are of equal length whatever the token's.
+    token: Option<[u8; 32]>,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -23,7 +28,7 @@ struct Count {
 }
 
 impl Metrics {
-    pub fn new() -> Result<Metrics, prometheus::Error> {
+    pub fn new(token: Option<&str>) -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new_custom(Some("cipherfold".into()), None)?;
         let requests = IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests by route and status"), &["route", "status"])?;
         let latency = HistogramVec::new(
@@ -43,7 +48,15 @@ impl Metrics {
         registry.register(Box::new(training.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
         registry.register(Box::new(dataset_bytes.clone()))?;
-        Ok(Metrics { registry, requests, latency, training, jobs, dataset_bytes })
+        let token = token.map(|t| Sha256::digest(t.as_bytes()).into());
+        Ok(Metrics { registry, requests, latency, training, jobs, dataset_bytes, token })
+    }
+
+    /// Whether a scrape with this `Authorization` header may read the metrics.
+    pub fn admits(&self, authorization: Option<&str>) -> bool {
+        let Some(want) = &self.token else { return true };
+        let given = authorization.and_then(|h| h.strip_prefix("Bearer ")).unwrap_or_default();
+        Sha256::digest(given.as_bytes()).as_slice().ct_eq(want).into()
     }
 
     pub fn observe_request(&self, route: &str, status: u16, seconds: f64) {

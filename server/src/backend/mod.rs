@@ -58,7 +58,7 @@ impl Backend {
         ));
         let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone(), audit.clone()));
         let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(_));
-        let metrics = Arc::new(metrics::Metrics::new().map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
+        let metrics = Arc::new(metrics::Metrics::new(config.metrics_token.as_deref()).map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
         let jobs = Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), metrics.clone(), config.jobs, embedded));
         let analytics = Arc::new(analytics::Analytics::new(db.clone(), config.data_dir.clone(), config.jobs.workers));
         Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics })

@@ -66,8 +66,15 @@ async fn track(
     res
 }
 
-/// Prometheus scrapes this; it holds counts and durations, no user data.
-async fn metrics(axum::extract::State(b): axum::extract::State<Backend>) -> impl axum::response::IntoResponse {
+/// Prometheus scrapes this; it holds counts and durations, no user data. With
+/// `--metrics-token`, only a scrape that sends the token gets them.
+async fn metrics(axum::extract::State(b): axum::extract::State<Backend>, headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    if !b.metrics.admits(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok())) {
+        let hint = "send the metrics token (--metrics-token) as Authorization: Bearer TOKEN\n";
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], hint).into_response();
+    }
     let body = b.metrics.render(&b.db).await;
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
