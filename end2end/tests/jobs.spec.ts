@@ -69,7 +69,7 @@ test("a random forest on iris: the chart and the progress bar follow the job to 
   expect(midway).toBeLessThan(100);
   if (shots) await page.screenshot({ path: `${shots}/job-running.png`, fullPage: true });
   await expect(page.getByTestId("job-status")).toHaveText("Finished", { timeout: 120_000 });
-  await expect(chart).toContainText("5 folds scored so far");
+  await expect(chart).toContainText("5 folds scored; the last scored");
   await expect(chart.locator("svg circle")).toHaveCount(5);
   await expect(progress).toHaveAttribute("value", "100");
   const accuracy = Number(await page.getByTestId("metrics").locator("dd").first().textContent());

@@ -28,7 +28,13 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
     }
     // A flat line (one job, one version) still gets a readable scale around its value.
     let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
-    let (y0, y1) = (y0 - pad, y1 + pad);
+    let (y0, mut y1) = (y0 - pad, y1 + pad);
+    // Room above the data for the legend (about 16 px a line of the ~220 px plot), so that
+    // it never hides a point.
+    if !series.is_empty() {
+        let legend = ((series.len() * 16 + 16) as f64 / 220.0).min(0.6);
+        y1 += (y1 - y0) * legend / (1.0 - legend);
+    }
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (640, 300)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -57,7 +63,7 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
             chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
         }
         if !series.is_empty() {
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+            chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
         }
         root.present()?;
         Ok(())
@@ -142,7 +148,7 @@ pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> Str
             .x_label_area_size(40)
             .y_label_area_size(48)
             // Headroom above 1 for the legend, so that it never covers a bar.
-            .build_cartesian_2d(0f64..k as f64, 0f64..1.4)?;
+            .build_cartesian_2d(0f64..k as f64, 0f64..1.5)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
@@ -298,5 +304,21 @@ mod tests {
         for (b, e) in bars.iter().zip(expected) {
             assert!((b / unit - e).abs() < 0.02, "bars {bars:?} against {expected:?}");
         }
+    }
+
+    #[test]
+    fn the_legend_sits_above_the_points() {
+        // A series that climbs to the top right corner, where the legend goes.
+        let points: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.2 * i as f64)).collect();
+        let svg = line_chart("Score per fold", "fold", "score", &[Series { name: "candidate 1".into(), points }]);
+        let attr = |tag: &str, name: &str| -> f64 {
+            let at = tag.find(&format!(" {name}=\"")).map(|i| i + name.len() + 3).unwrap_or(0);
+            tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+        };
+        let top_point = svg.split("<circle").skip(1).map(|c| attr(c, "cy")).fold(f64::MAX, f64::min);
+        // The legend's box: the last rectangle drawn.
+        let legend = svg.split("<rect").last().expect("a legend box");
+        let bottom = attr(legend, "y") + attr(legend, "height");
+        assert!(bottom < top_point, "legend ends at y={bottom}, a point is at y={top_point}");
     }
 }

@@ -343,6 +343,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
             let folds: Vec<f64> = fold_scores(es).iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
             match folds.len() {
                 0 => "No folds scored yet.".to_owned(),
+                n if status().is_final() => format!("{n} folds scored; the last scored {:.3}.", folds[n - 1]),
                 n => format!("{n} folds scored so far; the last scored {:.3}.", folds[n - 1]),
             }
         })
