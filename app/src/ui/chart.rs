@@ -12,7 +12,7 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLOURS: [RGBColor; 4] = [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110)];
+const COLOURS: [RGBColor; 5] = [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
 
 /// An SVG line chart with points; empty series draw empty axes.
 pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
@@ -132,50 +132,69 @@ pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
     svg
 }
 
-/// Precision, recall and F1 of each class as grouped bars, the class names under each group.
-pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> String {
-    type Pick = fn(&crate::ml::metrics::ClassMetrics) -> f64;
-    let measures: [(&str, Pick); 3] = [("precision", |c| c.precision), ("recall", |c| c.recall), ("F1", |c| c.f1)];
-    let k = report.per_class.len().max(1);
+/// One named set of bar heights, one per group.
+pub struct BarSeries {
+    pub name: String,
+    pub values: Vec<f64>,
+}
+
+/// Bars in groups, one group per name in `groups` (written under it), one bar per series in
+/// each; the y axis runs from 0 to `y_max`. `whole` labels whole numbers only (counts).
+pub fn grouped_bars(title: &str, y_desc: &str, groups: &[String], series: &[BarSeries], y_max: f64, whole: bool) -> String {
+    let k = groups.len().max(1);
+    let y_max = if y_max > 0.0 { y_max } else { 1.0 };
+    // Room above the bars for the legend (about 16 px a line of the ~220 px plot).
+    let legend = ((series.len() * 16 + 20) as f64 / 220.0).min(0.6);
+    let top = y_max / (1.0 - legend);
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let width = (110 * k as u32 + 140).clamp(360, 900);
         let root = SVGBackend::with_string(&mut svg, (width, 300)).into_drawing_area();
         root.fill(&WHITE)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Precision, recall and F1 per class", ("sans-serif", 18))
+            .caption(title, ("sans-serif", 18))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(48)
-            // Headroom above 1 for the legend, so that it never covers a bar.
-            .build_cartesian_2d(0f64..k as f64, 0f64..1.5)?;
+            .build_cartesian_2d(0f64..k as f64, 0f64..top)?;
+        let label = |v: &f64| {
+            let shown = *v <= y_max + 1e-9 && (!whole || (v - v.round()).abs() < 1e-9);
+            match (shown, whole) {
+                (false, _) => String::new(),
+                (true, true) => format!("{v:.0}"),
+                (true, false) => format!("{v:.1}"),
+            }
+        };
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
-            .y_label_formatter(&|v| if *v <= 1.0 + 1e-9 { format!("{v:.1}") } else { String::new() })
-            .y_desc("score")
+            .y_labels(if whole { (y_max as usize + 1).min(11) } else { 11 })
+            .y_label_formatter(&label)
+            .y_desc(y_desc)
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        // Three bars in the middle 80 % of each class's unit of the axis.
-        let bar = 0.8 / measures.len() as f64;
-        for (m, (name, pick)) in measures.iter().enumerate() {
+        // The bars of a group share the middle 80 % of its unit of the axis.
+        let bar = 0.8 / series.len().max(1) as f64;
+        for (m, s) in series.iter().enumerate() {
             let colour = COLOURS[m % COLOURS.len()];
-            let bars = report.per_class.iter().enumerate().map(|(i, c)| {
+            let bars = s.values.iter().enumerate().map(|(i, v)| {
                 let x = i as f64 + 0.1 + m as f64 * bar;
-                Rectangle::new([(x, 0.0), (x + bar * 0.9, pick(c).clamp(0.0, 1.0))], colour.filled())
+                Rectangle::new([(x, 0.0), (x + bar * 0.9, v.clamp(0.0, y_max))], colour.filled())
             });
             chart
                 .draw_series(bars)?
-                .label(*name)
+                .label(s.name.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
         }
-        chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+        if !series.is_empty() {
+            chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+        }
         // Names under the groups, in pixels: plotters places numeric ticks where it likes.
         let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
-        for (i, c) in report.per_class.iter().enumerate() {
+        for (i, g) in groups.iter().enumerate() {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            root.draw(&Text::new(c.label.clone(), (x, y + 8), font.clone()))?;
+            root.draw(&Text::new(g.clone(), (x, y + 8), font.clone()))?;
         }
         root.present()?;
         Ok(())
@@ -184,6 +203,18 @@ pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> Str
         return String::new();
     }
     svg
+}
+
+/// Precision, recall and F1 of each class as grouped bars, the class names under each group.
+pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> String {
+    type Pick = fn(&crate::ml::metrics::ClassMetrics) -> f64;
+    let measures: [(&str, Pick); 3] = [("precision", |c| c.precision), ("recall", |c| c.recall), ("F1", |c| c.f1)];
+    let groups: Vec<String> = report.per_class.iter().map(|c| c.label.clone()).collect();
+    let series: Vec<BarSeries> = measures
+        .iter()
+        .map(|(name, pick)| BarSeries { name: (*name).to_owned(), values: report.per_class.iter().map(pick).collect() })
+        .collect();
+    grouped_bars("Precision, recall and F1 per class", "score", &groups, &series, 1.0, false)
 }
 
 /// The score of every cross-validation fold, one line per search candidate.

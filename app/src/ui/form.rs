@@ -110,6 +110,12 @@ pub fn load_failure(result: Result<ApiError, ServerFnError>) -> AnyView {
     view! { <p class="form-error" role="alert">{text}</p> }.into_any()
 }
 
+/// `n` and the noun, plural unless `n` is 1: "1 worker", "3 workers".
+pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// An RFC 3339 UTC time as people read it: `2026-11-28 21:00:00`.
 pub fn utc(at: &str) -> String {
     at.replace('T', " ").trim_end_matches('Z').to_owned()

@@ -9,8 +9,8 @@ use crate::api::{get_dashboard, get_system_health};
 use crate::model::analytics::{Dashboard, ModelPoint, SystemHealth};
 use crate::model::auth::{Me, Role};
 use crate::model::dataset::human_bytes;
-use crate::ui::chart::{line_chart, Series};
-use crate::ui::form::{load_failure, utc};
+use crate::ui::chart::{grouped_bars, line_chart, BarSeries, Series};
+use crate::ui::form::{count, load_failure, utc};
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -43,26 +43,26 @@ fn AreaDashboard() -> impl IntoView {
     }
 }
 
-/// Jobs per day, one line per status.
-fn history_series(d: &Dashboard) -> (Vec<Series>, Vec<String>) {
+/// Days shown in the history chart: the most recent with jobs.
+const HISTORY_DAYS: usize = 14;
+
+/// Jobs per day (the last [`HISTORY_DAYS`] with jobs), one bar per status; the days, and
+/// the highest count.
+fn history_bars(d: &Dashboard) -> (Vec<BarSeries>, Vec<String>, f64) {
     let mut days: Vec<String> = d.history.iter().map(|h| h.day.clone()).collect();
     days.sort();
     days.dedup();
-    let mut statuses: Vec<String> = d.history.iter().map(|h| h.status.clone()).collect();
-    statuses.sort();
-    statuses.dedup();
-    let series = statuses
-        .into_iter()
-        .map(|s| Series {
-            points: days
-                .iter()
-                .enumerate()
-                .map(|(i, day)| ((i + 1) as f64, d.history.iter().filter(|h| &h.day == day && h.status == s).map(|h| h.jobs).sum::<u64>() as f64))
-                .collect(),
-            name: s,
-        })
+    let days = days.split_off(days.len().saturating_sub(HISTORY_DAYS));
+    // Statuses in the order a job moves through them.
+    let statuses = ["queued", "running", "succeeded", "failed", "cancelled"];
+    let jobs_on = |day: &String, s: &str| d.history.iter().filter(|h| &h.day == day && h.status == s).map(|h| h.jobs).sum::<u64>() as f64;
+    let series: Vec<BarSeries> = statuses
+        .iter()
+        .filter(|s| d.history.iter().any(|h| days.contains(&h.day) && h.status == **s))
+        .map(|s| BarSeries { name: (*s).to_owned(), values: days.iter().map(|day| jobs_on(day, s)).collect() })
         .collect();
-    (series, days)
+    let most = series.iter().flat_map(|s| s.values.iter().copied()).fold(0.0, f64::max);
+    (series, days, most)
 }
 
 /// Scores version after version, one line per dataset (or set of datasets) and model kind.
@@ -92,12 +92,12 @@ enum SortBy {
 
 #[component]
 fn DashboardView(d: Dashboard) -> impl IntoView {
-    let (history, days) = history_series(&d);
-    let history_chart = line_chart("Training jobs per day", "day", "jobs", &history);
+    let (history, days, most) = history_bars(&d);
+    let history_chart = grouped_bars("Training jobs per day (UTC)", "jobs", &days, &history, most.max(1.0), true);
     let quality_chart = line_chart("Model quality, version after version", "version", "score", &quality_series(&d.models));
     let range = match (days.first(), days.last()) {
-        (Some(a), Some(b)) if a != b => format!("Days {a} to {b} (UTC), one point per day with jobs."),
-        (Some(a), _) => format!("{a} (UTC)."),
+        (Some(a), Some(b)) if a != b => format!("Days with jobs from {a} to {b} (UTC), the last {HISTORY_DAYS} at most; bars by status."),
+        (Some(a), _) => format!("{a} (UTC); bars by status."),
         _ => "No jobs yet.".to_owned(),
     };
     let sort = RwSignal::new(SortBy::Score);
@@ -133,7 +133,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
         <h2>"Model performance"</h2>
         <p class="sort">"Sort by: " {sort_button(SortBy::Score, "Score")} " " {sort_button(SortBy::Newest, "Newest")} " " {sort_button(SortBy::Kind, "Kind")}</p>
         <table class="data" data-testid="performance-table">
-            <caption>{format!("{} model versions", d.models.len())}</caption>
+            <caption>{count(d.models.len() as u64, "model version", "model versions")}</caption>
             <thead><tr>
                 <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Score"</th>
                 <th scope="col">"Datasets"</th><th scope="col">"Owner"</th><th scope="col">"Created (UTC)"</th>
@@ -214,9 +214,34 @@ fn HealthView(h: SystemHealth) -> impl IntoView {
             <dt>"CPU"</dt><dd>{format!("{:.0} %", h.cpu_percent)}</dd>
             <dt>"Memory"</dt><dd>{format!("{} of {} ({:.0} %)", human_bytes(h.memory_used), human_bytes(h.memory_total), pct(h.memory_used, h.memory_total))}</dd>
             <dt>"Disk (data directory)"</dt><dd>{format!("{} free of {}", human_bytes(h.disk_free), human_bytes(h.disk_total))}</dd>
-            <dt>"Queue"</dt><dd>{format!("{} queued, {} running on {} workers", h.queued_jobs, h.running_jobs, h.workers)}</dd>
-            <dt>"Throughput"</dt><dd>{format!("{} jobs ended in the last hour", h.finished_last_hour)}</dd>
+            <dt>"Queue"</dt><dd>{format!("{} queued, {} running on {}", h.queued_jobs, h.running_jobs, count(h.workers, "worker", "workers"))}</dd>
+            <dt>"Throughput"</dt><dd>{format!("{} in the last hour", count(h.finished_last_hour, "job ended", "jobs ended"))}</dd>
             <dt>"Checked (UTC)"</dt><dd>{utc(&h.checked_at)}</dd>
         </dl>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::analytics::DayCount;
+
+    #[test]
+    fn history_bars_keep_the_last_days_and_order_statuses_as_jobs_move() {
+        let day = |n: usize| format!("2026-10-{n:02}");
+        let mut history: Vec<DayCount> = (1..=20).map(|n| DayCount { day: day(n), status: "succeeded".into(), jobs: 1 }).collect();
+        history.push(DayCount { day: day(20), status: "failed".into(), jobs: 3 });
+        history.push(DayCount { day: day(2), status: "cancelled".into(), jobs: 9 }); // outside the window
+        let d = Dashboard { domain: "d".into(), subdomain: "s".into(), history, models: vec![], contributions: vec![], collaborations: vec![] };
+        let (series, days, most) = history_bars(&d);
+        assert_eq!(days.len(), HISTORY_DAYS);
+        assert_eq!((days[0].as_str(), days[HISTORY_DAYS - 1].as_str()), ("2026-10-07", "2026-10-20"));
+        let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["succeeded", "failed"], "statuses without jobs in the window are left out");
+        assert_eq!(series[1].values[HISTORY_DAYS - 1], 3.0);
+        assert_eq!(series[1].values[0], 0.0);
+        assert_eq!(most, 3.0);
+        assert_eq!(count(1u64, "worker", "workers"), "1 worker");
+        assert_eq!(count(0u64, "worker", "workers"), "0 workers");
     }
 }
