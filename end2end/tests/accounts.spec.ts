@@ -95,7 +95,8 @@ test("the first account is the administrator: the audit log with filters, system
   // System health on the dashboard, polled every 5 s: a later check replaces the first.
   await gotoHydrated(page, "/analytics");
   const health = page.getByTestId("system-health");
-  await expect(health).toContainText("workers");
+  // No jobs yet, one worker (the default), in words that agree with the number.
+  await expect(health.locator("dd").nth(3)).toHaveText("0 queued, 0 running on 1 worker");
   await expect(health.locator("dt").first()).toHaveText("CPU");
   const checked = health.locator("dd").last();
   const first = await checked.textContent();

@@ -275,12 +275,14 @@ mod tests {
         assert!(confusion_chart(&labels[..1], &[vec![3]]).starts_with("<svg"), "one class draws too");
     }
 
+    /// A numeric attribute of an SVG element's text (NaN if missing).
+    fn attr(tag: &str, name: &str) -> f64 {
+        let at = tag.find(&format!(" {name}=\"")).map(|i| i + name.len() + 3).unwrap_or(0);
+        tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
+    }
+
     /// `(x, y, text)` of every `<text>` and `(x, width)` of every `<rect>` in a plotters SVG.
     fn layout(svg: &str) -> (Vec<(f64, f64, String)>, Vec<(f64, f64)>) {
-        let attr = |tag: &str, name: &str| -> f64 {
-            let at = tag.find(&format!(" {name}=\"")).map(|i| i + name.len() + 3).unwrap_or(0);
-            tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-        };
         let texts = svg
             .split("<text")
             .skip(1)
@@ -324,12 +326,8 @@ mod tests {
         let svg = per_class_chart(&report);
         let (texts, _) = layout(&svg);
         assert!(texts.iter().any(|t| t.2 == "cat") && texts.iter().any(|t| t.2 == "dog"), "{texts:?}");
-        let height = |r: &str| {
-            let at = r.find(" height=\"").map(|i| i + 9).unwrap_or(0);
-            r[at..].split('"').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        };
         // Bars, in drawing order: precision of cat, dog; recall of cat, dog; F1 of cat, dog.
-        let bars: Vec<f64> = svg.split("<rect").skip(2).map(height).filter(|h| *h > 20.0).take(6).collect();
+        let bars: Vec<f64> = svg.split("<rect").skip(2).map(|r| attr(r, "height")).filter(|h| *h > 20.0).take(6).collect();
         let unit = bars[0];
         let expected = [1.0, 2.0 / 3.0, 0.5, 1.0, 2.0 / 3.0, 0.8];
         for (b, e) in bars.iter().zip(expected) {
@@ -342,10 +340,6 @@ mod tests {
         // A series that climbs to the top right corner, where the legend goes.
         let points: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.2 * i as f64)).collect();
         let svg = line_chart("Score per fold", "fold", "score", &[Series { name: "candidate 1".into(), points }]);
-        let attr = |tag: &str, name: &str| -> f64 {
-            let at = tag.find(&format!(" {name}=\"")).map(|i| i + name.len() + 3).unwrap_or(0);
-            tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
-        };
         let top_point = svg.split("<circle").skip(1).map(|c| attr(c, "cy")).fold(f64::MAX, f64::min);
         // The legend's box: the last rectangle drawn.
         let legend = svg.split("<rect").last().expect("a legend box");
