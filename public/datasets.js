@@ -1,16 +1,6 @@
 // Wires the dataset pages (rendered by Leptos) to the sealing worker. Nothing here touches
 // file contents or keys; the worker does, in Rust.
-const $ = (id) => document.getElementById(id);
-
-function whenHydrated(fn) {
-  if (document.body.dataset.hydrated === 'true') return fn();
-  new MutationObserver((_, obs) => {
-    if (document.body.dataset.hydrated === 'true') {
-      obs.disconnect();
-      fn();
-    }
-  }).observe(document.body, { attributes: true, attributeFilter: ['data-hydrated'] });
-}
+import { $, whenHydrated } from '/page.js';
 
 function worker() {
   return new Worker('/seal-worker.js', { type: 'module' });

@@ -1,18 +1,8 @@
 // Batch prediction on a model's page: the worker parses the picked file with app::table (Rust
 // in wasm), the rows go to POST /api/models/{id}/predict, the answers become a table and a
 // CSV download. Nothing is stored.
-const $ = (id) => document.getElementById(id);
+import { $, whenHydrated } from '/page.js';
 const LIMIT = 10000;
-
-function whenHydrated(fn) {
-  if (document.body.dataset.hydrated === 'true') return fn();
-  new MutationObserver((_, obs) => {
-    if (document.body.dataset.hydrated === 'true') {
-      obs.disconnect();
-      fn();
-    }
-  }).observe(document.body, { attributes: true, attributeFilter: ['data-hydrated'] });
-}
 
 function parseRows(file) {
   return new Promise((resolve, reject) => {

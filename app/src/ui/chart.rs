@@ -14,6 +14,12 @@ pub struct Series {
 
 const COLOURS: [RGBColor; 5] = [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
 
+/// The share of a ~220 px plot a legend of `lines` entries takes (about 16 px a line), kept
+/// free above the data so that the legend never hides it.
+fn legend_share(lines: usize) -> f64 {
+    ((lines * 16 + 20) as f64 / 220.0).min(0.6)
+}
+
 /// An SVG line chart with points; empty series draw empty axes.
 pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
     let mut svg = String::new();
@@ -29,10 +35,8 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
     // A flat line (one job, one version) still gets a readable scale around its value.
     let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
     let (y0, mut y1) = (y0 - pad, y1 + pad);
-    // Room above the data for the legend (about 16 px a line of the ~220 px plot), so that
-    // it never hides a point.
     if !series.is_empty() {
-        let legend = ((series.len() * 16 + 16) as f64 / 220.0).min(0.6);
+        let legend = legend_share(series.len());
         y1 += (y1 - y0) * legend / (1.0 - legend);
     }
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
@@ -143,9 +147,7 @@ pub struct BarSeries {
 pub fn grouped_bars(title: &str, y_desc: &str, groups: &[String], series: &[BarSeries], y_max: f64, whole: bool) -> String {
     let k = groups.len().max(1);
     let y_max = if y_max > 0.0 { y_max } else { 1.0 };
-    // Room above the bars for the legend (about 16 px a line of the ~220 px plot).
-    let legend = ((series.len() * 16 + 20) as f64 / 220.0).min(0.6);
-    let top = y_max / (1.0 - legend);
+    let top = y_max / (1.0 - legend_share(series.len()));
     let mut svg = String::new();
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let width = (110 * k as u32 + 140).clamp(360, 900);

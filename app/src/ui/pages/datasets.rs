@@ -12,6 +12,7 @@ use crate::model::catalog::domain;
 use crate::model::dataset::{human_bytes, DatasetInfo};
 use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
+use crate::ui::session::action_error;
 
 fn area_name(d: &str, s: &str) -> String {
     domain(d)
@@ -256,15 +257,11 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
 fn Consent(id: String, consent_at: Option<String>) -> impl IntoView {
     let given = RwSignal::new(consent_at);
     let change = Action::new(move |allow: &bool| set_consent(id.clone(), *allow));
-    let error = RwSignal::new(None::<String>);
-    Effect::new(move |_| match change.value().get() {
-        Some(Ok(Ok(d))) => {
-            error.set(None);
+    let error = move || action_error(change.value().get()).map(|e| e.to_string());
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(d))) = change.value().get() {
             given.set(d.consent_at);
         }
-        Some(Ok(Err(e))) => error.set(Some(e.to_string())),
-        Some(Err(e)) => error.set(Some(format!("the server could not be reached ({e}); try again"))),
-        None => {}
     });
     view! {
         <h2>"Joint training"</h2>
@@ -276,8 +273,8 @@ fn Consent(id: String, consent_at: Option<String>) -> impl IntoView {
             on:click=move |_| { change.dispatch(given.get_untracked().is_none()); }>
             {move || if given.get().is_some() { "Withdraw consent to joint training" } else { "Allow joint training" }}
         </button>
-        <Show when=move || error.get().is_some()>
-            <p class="form-error" role="alert">{move || error.get()}</p>
+        <Show when=move || error().is_some()>
+            <p class="form-error" role="alert">{error}</p>
         </Show>
     }
 }

@@ -16,6 +16,7 @@ use crate::ui::chart::{fold_scores, line_chart, losses};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
+use crate::ui::session::action_error;
 
 fn status_text(s: JobStatus) -> &'static str {
     match s {
@@ -143,13 +144,14 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     let seed = RwSignal::new("0".to_owned());
     let error = RwSignal::new(None::<ApiError>);
     let submit = Action::new(|req: &String| submit_job(req.clone()));
-    Effect::new(move |_| match submit.value().get() {
-        Some(Ok(Ok(job))) => {
+    Effect::new(move |_| {
+        let answer = submit.value().get();
+        if let Some(Ok(Ok(job))) = &answer {
             let _ = window().location().set_href(&format!("/jobs/{}", job.id));
         }
-        Some(Ok(Err(e))) => error.set(Some(e)),
-        Some(Err(e)) => error.set(Some(ApiError::Internal { message: format!("the server could not be reached ({e}); try again") })),
-        None => {}
+        if let Some(e) = action_error(answer) {
+            error.set(Some(e));
+        }
     });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -331,12 +333,11 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     let loss_series = Memo::new(move |_| events.with(|es| !losses(es).is_empty()));
     let loss_chart = move || events.with(|es| line_chart("Training loss per epoch", "epoch", "loss", &losses(es)));
     let cancel = Action::new(move |_: &()| cancel_job(id.clone()));
-    let cancel_error = RwSignal::new(None::<String>);
-    Effect::new(move |_| match cancel.value().get() {
-        Some(Ok(Ok(j))) => job.set(j),
-        Some(Ok(Err(e))) => cancel_error.set(Some(e.to_string())),
-        Some(Err(e)) => cancel_error.set(Some(format!("the server could not be reached: {e}"))),
-        None => {}
+    let cancel_error = move || action_error(cancel.value().get()).map(|e| e.to_string());
+    Effect::new(move |_| {
+        if let Some(Ok(Ok(j))) = cancel.value().get() {
+            job.set(j);
+        }
     });
     let summary = move || {
         events.with(|es| {
@@ -366,8 +367,8 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
                 "Cancel this job"
             </button>
         </Show>
-        <Show when=move || cancel_error.get().is_some()>
-            <p class="form-error" role="alert">{move || cancel_error.get()}</p>
+        <Show when=move || cancel_error().is_some()>
+            <p class="form-error" role="alert">{cancel_error}</p>
         </Show>
         <Show when=move || job.with(|j| j.error.is_some())>
             <p class="form-error" role="alert">{move || job.with(|j| format!("The job failed: {}", j.error.clone().unwrap_or_default()))}</p>

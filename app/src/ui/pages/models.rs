@@ -17,6 +17,7 @@ use crate::table::ColumnKind;
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::form::{load_failure, not_found, utc};
 use crate::ui::pages::account::RequireUser;
+use crate::ui::session::action_error;
 
 fn score(m: &ModelInfo) -> String {
     format!("{} {:.3}", if m.metrics.score_name() == "r2" { "R²" } else { "accuracy" }, m.metrics.score())
@@ -228,11 +229,11 @@ fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
         }),
         _ => None,
     };
-    let error = move || match predict.value().get() {
-        Some(Ok(Err(ApiError::Validation { fields }))) => Some(fields.into_values().collect::<Vec<_>>().join("; ")),
-        Some(Ok(Err(e))) => Some(e.to_string()),
-        Some(Err(e)) => Some(format!("the server could not be reached ({e}); try again")),
-        _ => None,
+    let error = move || {
+        action_error(predict.value().get()).map(|e| match e {
+            ApiError::Validation { fields } => fields.into_values().collect::<Vec<_>>().join("; "),
+            e => e.to_string(),
+        })
     };
     view! {
         <h2>"Test one row"</h2>
@@ -283,11 +284,7 @@ fn DeleteModel(id: String) -> impl IntoView {
             let _ = window().location().set_href("/models");
         }
     });
-    let error = move || match delete.value().get() {
-        Some(Ok(Err(e))) => Some(e.to_string()),
-        Some(Err(e)) => Some(format!("the server could not be reached ({e}); try again")),
-        _ => None,
-    };
+    let error = move || action_error(delete.value().get()).map(|e| e.to_string());
     view! {
         <h2>"Delete"</h2>
         <Show when=move || !confirming.get()>
