@@ -90,8 +90,10 @@ fn main() {
     let linear = best_of_3(|| {
         fit_linear(x.clone(), y.clone()).expect("fits");
     });
-    let spec: app::ml::train::TrainSpec =
-        serde_json::from_value(serde_json::json!({"target": "species", "cv_folds": 5, "model": {"kind": "forest", "params": {"trees": 100}}})).expect("spec");
+    let spec: app::ml::train::TrainSpec = serde_json::from_value(
+        serde_json::json!({"target": "species", "cv_folds": 5, "model": {"kind": "forest", "params": {"trees": 100}}}),
+    )
+    .expect("spec");
     let forest = best_of_3(|| {
         app::ml::train::train(&[&iris], &spec, &mut app::ml::model::Quiet).expect("trains");
     });

@@ -3,12 +3,12 @@
 //! issue's: iris logistic accuracy 0.960, diabetes linear R² 0.489. The bar is 2 points.
 //! Fold assignment cannot match numpy's shuffle exactly, so small differences are expected.
 
-use app::ml::metrics::{classification, regression, Metrics};
 use app::ml::forest::{Forest, ForestParams};
+use app::ml::metrics::{classification, regression, Metrics};
 use app::ml::models::{fit_linear, fit_logistic, Fitted};
-use app::ml::tree::Task;
 use app::ml::prep::{class_target, numeric_target, Preprocessor};
 use app::ml::split::{k_fold, stratified_k_fold};
+use app::ml::tree::Task;
 use app::table::{Format, ParseOptions, Table};
 
 fn table(name: &str) -> Table {
@@ -146,7 +146,9 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     for fold in stratified_k_fold(&y, 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| yf[*i]).collect();
-        let forest = Forest::fit(&prep.transform(&t, &fold.train).unwrap(), &ytr, Task::Classification { classes: 3 }, &ForestParams::default()).unwrap();
+        let forest =
+            Forest::fit(&prep.transform(&t, &fold.train).unwrap(), &ytr, Task::Classification { classes: 3 }, &ForestParams::default())
+                .unwrap();
         let pred: Vec<usize> = forest.predict(&prep.transform(&t, &fold.test).unwrap()).iter().map(|p| *p as usize).collect();
         let truth: Vec<usize> = fold.test.iter().map(|i| y[*i]).collect();
         acc.push(classification(&labels, &truth, &pred, None).unwrap().accuracy);
@@ -190,7 +192,8 @@ fn ensembles_on_iris_and_diabetes() {
     let diabetes = table("diabetes.csv");
     for method in ["soft_voting", "stacking"] {
         let c = run(&[&iris], serde_json::json!({"target": "species", "model": {"kind": "ensemble", "params": {"method": method}}}));
-        let r = run(&[&diabetes], serde_json::json!({"target": "progression", "model": {"kind": "ensemble", "params": {"method": method}}}));
+        let r =
+            run(&[&diabetes], serde_json::json!({"target": "progression", "model": {"kind": "ensemble", "params": {"method": method}}}));
         println!("ensemble ({method}): iris accuracy {:.3}, diabetes R² {:.3}", c.metrics.score(), r.metrics.score());
         assert!(c.metrics.score() >= 0.90, "iris {method}: {}", c.metrics.score());
         assert!(r.metrics.score() >= 0.40, "diabetes {method}: {}", r.metrics.score());

@@ -25,10 +25,10 @@ fn iris_reads_the_same_from_csv_json_and_excel() {
     assert_eq!(csv, json);
     assert_eq!(csv, xlsx);
     let s = csv.summaries();
-    assert_eq!(s[4].stats, ColumnStats::Categorical {
-        distinct: 3,
-        top: vec![("setosa".into(), 50), ("versicolor".into(), 50), ("virginica".into(), 50)],
-    });
+    assert_eq!(
+        s[4].stats,
+        ColumnStats::Categorical { distinct: 3, top: vec![("setosa".into(), 50), ("versicolor".into(), 50), ("virginica".into(), 50)] }
+    );
     let ColumnStats::Numeric { min, max, mean } = s[0].stats.clone() else { panic!("numeric") };
     assert_eq!((min, max), (Some(4.3), Some(7.9)));
     assert!((mean.unwrap() - 5.843333).abs() < 1e-5);
@@ -68,10 +68,13 @@ fn csv_dialects_bom_quotes_delimiters_missing_and_booleans() {
 #[test]
 fn a_ragged_csv_names_its_line() {
     let err = parse(b"a,b,c\n1,2,3\n4,5,6\n7,8\n", Format::Csv).unwrap_err();
-    assert_eq!(err, TableError::Invalid {
-        at: Location::Line { line: 4, field: None },
-        message: "expected 3 fields like the first line, found 2".into(),
-    });
+    assert_eq!(
+        err,
+        TableError::Invalid {
+            at: Location::Line { line: 4, field: None },
+            message: "expected 3 fields like the first line, found 2".into(),
+        }
+    );
     assert_eq!(err.to_string(), "line 4: expected 3 fields like the first line, found 2");
     let latin1 = parse(b"a,b\n1,caf\xe9\n", Format::Csv).unwrap_err();
     assert!(matches!(latin1, TableError::Invalid { at: Location::Line { line: 2, field: Some(2) }, .. }), "{latin1:?}");
@@ -98,8 +101,7 @@ fn json_lines_and_errors_with_places() {
 
 #[test]
 fn excel_sheets_by_name_and_unreadable_files() {
-    let err = Table::parse(&data("iris.xlsx"), Format::Xlsx, &ParseOptions { sheet: Some("Nope".into()), header: None })
-        .unwrap_err();
+    let err = Table::parse(&data("iris.xlsx"), Format::Xlsx, &ParseOptions { sheet: Some("Nope".into()), header: None }).unwrap_err();
     assert!(matches!(err, TableError::UnknownSheet { .. }), "{err:?}");
     assert!(err.to_string().contains("Nope"));
     assert!(matches!(parse(b"not a zip", Format::Xlsx), Err(TableError::Unreadable { .. })));
@@ -110,7 +112,8 @@ fn excel_sheets_by_name_and_unreadable_files() {
 #[test]
 fn the_streaming_csv_scanner_agrees_with_the_parser() {
     use app::table::scan::{CsvScanner, Scan};
-    let dialect = "\u{feff}name;score;passed;note\n\"Smith; J\";1,5;TRUE;\"said \"\"hi\"\"\nover two lines\"\nLee;NA;false;\n\nKim;3;true;x\n";
+    let dialect =
+        "\u{feff}name;score;passed;note\n\"Smith; J\";1,5;TRUE;\"said \"\"hi\"\"\nover two lines\"\nLee;NA;false;\n\nKim;3;true;x\n";
     let mut big = String::from("a,b,flag,cat\n");
     for i in 0..20_000 {
         big.push_str(&format!("{i},{},{},{}\n", i as f64 / 7.0, i % 2 == 0, ["x", "y", "z"][i % 3]));

@@ -23,8 +23,8 @@ fn err(e: impl std::fmt::Display) -> String {
 /// schema, row count, first rows and column summaries as JSON.
 #[wasm_bindgen]
 pub fn parse_preview(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Result<String, String> {
-    let format = Format::from_file_name(file_name)
-        .ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
+    let format =
+        Format::from_file_name(file_name).ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
     let options = ParseOptions { sheet: sheet.filter(|s| !s.trim().is_empty()), header: None };
     let table = Table::parse(bytes, format, &options).map_err(err)?;
     serde_json::to_string(&Scan::of_table(&table, format, options)).map_err(err)
@@ -34,8 +34,8 @@ pub fn parse_preview(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Re
 /// `{column: value}` objects (missing values as null), at most `limit` rows.
 #[wasm_bindgen]
 pub fn rows_for_prediction(bytes: &[u8], file_name: &str, limit: usize) -> Result<String, String> {
-    let format = Format::from_file_name(file_name)
-        .ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
+    let format =
+        Format::from_file_name(file_name).ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))?;
     let table = Table::parse(bytes, format, &ParseOptions::default()).map_err(err)?;
     if table.rows.len() > limit {
         return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.rows.len()));
@@ -174,10 +174,6 @@ pub fn open_owned(
     let format = Format::parse_name(format).ok_or("unknown format")?;
     let options: ParseOptions = serde_json::from_str(parse_options_json).map_err(err)?;
     let table = Table::parse(&plain, format, &options).map_err(err)?;
-    let opened = Opened {
-        columns: &table.columns,
-        row_count: table.rows.len(),
-        rows: &table.rows[..table.rows.len().min(OPEN_ROWS)],
-    };
+    let opened = Opened { columns: &table.columns, row_count: table.rows.len(), rows: &table.rows[..table.rows.len().min(OPEN_ROWS)] };
     serde_json::to_string(&opened).map_err(err)
 }

@@ -54,9 +54,8 @@ enum Task {
 async fn audit_verify(storage: StorageArgs) -> Result<(), ServerError> {
     let url = storage.database_url()?;
     let db = server::backend::db::connect(&url).await?;
-    let verdict = server::backend::audit::verify(&db)
-        .await
-        .map_err(|e| ServerError::Database { endpoint: url.endpoint(), reason: e.to_string() })?;
+    let verdict =
+        server::backend::audit::verify(&db).await.map_err(|e| ServerError::Database { endpoint: url.endpoint(), reason: e.to_string() })?;
     match verdict {
         Ok(n) => {
             println!("audit log intact: {n} entries, every hash links to the one before");

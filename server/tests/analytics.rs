@@ -29,7 +29,11 @@ async fn the_dashboard_counts_history_quality_contributions_and_joint_jobs() {
         .unwrap();
     assert_eq!(r.status(), 200);
     srv.train(&alice.access, json!({"dataset_ids": [a.id], "target": "species", "model": {"kind": "logistic"}})).await;
-    srv.train(&alice.access, json!({"dataset_ids": [a.id, b.id], "target": "species", "model": {"kind": "forest", "params": {"trees": 10}}})).await;
+    srv.train(
+        &alice.access,
+        json!({"dataset_ids": [a.id, b.id], "target": "species", "model": {"kind": "forest", "params": {"trees": 10}}}),
+    )
+    .await;
 
     let d: Dashboard = srv.get_as(&alice.access, "/api/analytics").await.json().await.unwrap();
     assert_eq!((d.domain.as_str(), d.subdomain.as_str()), ("healthcare", "oncology"));

@@ -20,7 +20,8 @@ async fn actions_are_recorded_in_a_chain_that_verifies() {
     // Newest first.
     assert_eq!(actions[0], "audit.read", "{actions:?}");
     assert!(entries[0]["outcome"].as_str().unwrap().starts_with("denied"), "alice's refused read is recorded");
-    let failed_login = entries.iter().find(|e| e["action"] == "auth.login" && e["outcome"].as_str().unwrap().starts_with("denied")).unwrap();
+    let failed_login =
+        entries.iter().find(|e| e["action"] == "auth.login" && e["outcome"].as_str().unwrap().starts_with("denied")).unwrap();
     assert_eq!(failed_login["target"], "alice");
     assert_eq!(failed_login["client"], "127.0.0.1");
     // Sequence numbers are contiguous and each entry links to the previous.

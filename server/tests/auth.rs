@@ -157,13 +157,8 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn logout_revokes_the_refresh_token_and_the_access_token() {
     let (_d, srv) = server().await;
     let u = srv.user("alice").await;
-    let r = client()
-        .post(srv.url("/api/auth/logout"))
-        .bearer_auth(&u.access)
-        .json(&json!({"refresh_token": u.refresh}))
-        .send()
-        .await
-        .unwrap();
+    let r =
+        client().post(srv.url("/api/auth/logout")).bearer_auth(&u.access).json(&json!({"refresh_token": u.refresh})).send().await.unwrap();
     assert_eq!(r.status(), 204);
     assert!(r.headers().get_all("set-cookie").iter().all(|v| v.to_str().unwrap().contains("Max-Age=0")));
     assert_eq!(srv.get_as(&u.access, "/api/me").await.status(), 401);
@@ -299,7 +294,6 @@ async fn passwords_and_tokens_never_reach_the_database_in_clear() {
     // The username is there (so the search itself works).
     assert!(haystack.windows(5).any(|w| w == b"alice"));
 }
-
 
 #[tokio::test]
 async fn the_configured_admin_is_admin_even_when_not_first() {

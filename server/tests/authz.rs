@@ -39,7 +39,8 @@ fn table() -> Vec<Case> {
     let profile = || Some(json!({"domain": "finance", "subdomain": "trading"}));
     let job = || Some(json!({"dataset_ids": ["{dataset}"], "target": "species", "model": {"kind": "tree"}}));
     let shared_job = || Some(json!({"dataset_ids": ["{shared}"], "target": "species", "model": {"kind": "tree"}}));
-    let predict = || Some(json!({"rows": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}]}));
+    let predict =
+        || Some(json!({"rows": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}]}));
     let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
     vec![
         case(Anonymous, Method::GET, "/api/me", None, 401),
@@ -171,7 +172,11 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         let job = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
         let model = store_model(&srv, &alice, &iris).await;
         let fill = |s: &str| {
-            s.replace("{owner}", &alice.id).replace("{dataset}", &private.id).replace("{shared}", &shared.id).replace("{job}", &job).replace("{model}", &model)
+            s.replace("{owner}", &alice.id)
+                .replace("{dataset}", &private.id)
+                .replace("{shared}", &shared.id)
+                .replace("{job}", &job)
+                .replace("{model}", &model)
         };
         let path = fill(c.path);
         let mut req = client().request(c.method.clone(), srv.url(&path));
@@ -194,7 +199,8 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
 /// trainer stores one.
 async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> String {
     let table = app::table::Table::parse(iris, app::table::Format::Csv, &Default::default()).unwrap();
-    let spec: app::ml::train::TrainSpec = serde_json::from_value(json!({"target": "species", "cv_folds": 2, "model": {"kind": "logistic"}})).unwrap();
+    let spec: app::ml::train::TrainSpec =
+        serde_json::from_value(json!({"target": "species", "cv_folds": 2, "model": {"kind": "logistic"}})).unwrap();
     let t = app::ml::train::train(&[&table], &spec, &mut app::ml::model::Quiet).unwrap();
     let artifact = app::model::artifact::ModelArtifact {
         format: app::model::artifact::ARTIFACT_FORMAT.into(),

@@ -245,7 +245,9 @@ async fn no_plaintext_row_at_rest() {
     let srv = TestServer::start(config).await;
     let alice = srv.user("alice").await;
     let owner = srv.owner_key(&alice.access).await;
-    for (name, format) in [("iris.csv", Format::Csv), ("iris.json", Format::Json), ("iris.xlsx", Format::Xlsx), ("diabetes.csv", Format::Csv)] {
+    for (name, format) in
+        [("iris.csv", Format::Csv), ("iris.json", Format::Json), ("iris.xlsx", Format::Xlsx), ("diabetes.csv", Format::Csv)]
+    {
         let s = srv.seal(&data(name), format, Some(&owner), 1 << 20).await;
         srv.store_dataset(&alice.access, &s).await;
         srv.backend.datasets.open_for_training(&s.id, "test").await.unwrap();

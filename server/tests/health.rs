@@ -15,10 +15,7 @@ async fn healthy_server_reports_every_part_ok() {
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let body: Value = res.json().await.unwrap();
-    assert_eq!(
-        body,
-        serde_json::json!({"status": "ok", "db": "ok", "store": "ok", "version": env!("CARGO_PKG_VERSION")})
-    );
+    assert_eq!(body, serde_json::json!({"status": "ok", "db": "ok", "store": "ok", "version": env!("CARGO_PKG_VERSION")}));
     // The store probe cleans up after itself.
     let leftovers: Vec<_> = walk(&dir.path().join("objects"));
     assert!(leftovers.is_empty(), "health probe left objects behind: {leftovers:?}");
@@ -59,7 +56,6 @@ async fn broken_object_store_is_named_with_503() {
     assert!(store.starts_with("error: "), "{store}");
     srv.stop().await;
 }
-
 
 /// `/metrics` in the Prometheus text format: requests by route template and status, the
 /// latency histogram, jobs by status and stored dataset bytes.

@@ -76,10 +76,14 @@ async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
     let alice = srv.user("alice").await;
     let ds = iris_dataset(&srv, &alice.access).await;
 
-    let r = submit(&srv, &alice.access, json!({
-        "dataset_ids": [ds], "target": "species", "cv_folds": 5, "seed": 0,
-        "model": {"kind": "forest", "params": {"trees": 25}}
-    }))
+    let r = submit(
+        &srv,
+        &alice.access,
+        json!({
+            "dataset_ids": [ds], "target": "species", "cv_folds": 5, "seed": 0,
+            "model": {"kind": "forest", "params": {"trees": 25}}
+        }),
+    )
     .await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let info: JobInfo = r.json().await.unwrap();
@@ -88,7 +92,8 @@ async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
     assert_eq!(&names[..3], ["queued", "started", "loaded"], "{names:?}");
     assert_eq!(names.last(), Some(&"finished"), "{names:?}");
     assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1), "sequence numbers have no gaps");
-    let folds: Vec<f64> = events.iter().filter_map(|e| if let JobEvent::Fold { score, .. } = e.event { Some(score) } else { None }).collect();
+    let folds: Vec<f64> =
+        events.iter().filter_map(|e| if let JobEvent::Fold { score, .. } = e.event { Some(score) } else { None }).collect();
     assert_eq!(folds.len(), 5);
     assert!(names.contains(&"step"), "trees are reported as steps");
     let JobEvent::Finished { score, model_id, metric } = &events.last().unwrap().event else { panic!() };
@@ -142,11 +147,19 @@ async fn bad_requests_name_the_field_to_correct() {
     let ds = iris_dataset(&srv, &alice.access).await;
     let cases = [
         (json!({"dataset_ids": [], "target": "species", "model": {"kind": "forest"}}), "dataset_ids", "at least one"),
-        (json!({"dataset_ids": ["0123456789abcdef0123456789abcdef"], "target": "species", "model": {"kind": "forest"}}), "dataset_ids", "no dataset"),
+        (
+            json!({"dataset_ids": ["0123456789abcdef0123456789abcdef"], "target": "species", "model": {"kind": "forest"}}),
+            "dataset_ids",
+            "no dataset",
+        ),
         (json!({"dataset_ids": [ds], "target": "colour", "model": {"kind": "forest"}}), "target", "no column named “colour”"),
         (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "linear"}}), "model.kind", "categorical"),
         (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "search": {"grid": {}}}}), "model.search", "empty"),
-        (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "params": {"tres": 5}}}), "model.params", "unknown field `tres`"),
+        (
+            json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "params": {"tres": 5}}}),
+            "model.params",
+            "unknown field `tres`",
+        ),
         (json!({"dataset_ids": [ds], "target": "species", "cv_folds": 1, "model": {"kind": "tree"}}), "cv_folds", "2 to 20"),
     ];
     for (body, field, text) in cases {
@@ -169,10 +182,14 @@ async fn cancel_stops_a_running_job_within_a_second() {
     let srv = TestServer::in_memory(dir.path()).await;
     let alice = srv.user("alice").await;
     let ds = iris_dataset(&srv, &alice.access).await;
-    let r = submit(&srv, &alice.access, json!({
-        "dataset_ids": [ds], "target": "species",
-        "model": {"kind": "dqn", "params": {"epochs": 100000}}
-    }))
+    let r = submit(
+        &srv,
+        &alice.access,
+        json!({
+            "dataset_ids": [ds], "target": "species",
+            "model": {"kind": "dqn", "params": {"epochs": 100000}}
+        }),
+    )
     .await;
     assert_eq!(r.status(), 201);
     let id = r.json::<JobInfo>().await.unwrap().id;
@@ -213,7 +230,9 @@ async fn joint_jobs_need_each_owners_consent_and_train_per_owner() {
     let header = lines.next().unwrap();
     let rows: Vec<&str> = lines.collect();
     // Alice holds the even rows, Bob the odd ones; both have all three species.
-    let half = |parity| format!("{header}\n{}\n", rows.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, r)| *r).collect::<Vec<_>>().join("\n"));
+    let half = |parity| {
+        format!("{header}\n{}\n", rows.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, r)| *r).collect::<Vec<_>>().join("\n"))
+    };
     let a = srv.seal(half(0).as_bytes(), Format::Csv, None, 4096).await;
     srv.store_dataset(&alice.access, &a).await;
     let mut b = srv.seal(half(1).as_bytes(), Format::Csv, None, 4096).await;
@@ -240,7 +259,10 @@ async fn joint_jobs_need_each_owners_consent_and_train_per_owner() {
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let id = r.json::<JobInfo>().await.unwrap().id;
     let events = read_events(&srv, &alice.access, &id, None, Duration::from_secs(120)).await;
-    assert!(matches!(events.iter().find(|e| e.event.name() == "loaded").map(|e| &e.event), Some(JobEvent::Loaded { datasets: 2, rows: 150, .. })));
+    assert!(matches!(
+        events.iter().find(|e| e.event.name() == "loaded").map(|e| &e.event),
+        Some(JobEvent::Loaded { datasets: 2, rows: 150, .. })
+    ));
     let j = job(&srv, &alice.access, &id).await;
     assert_eq!(j.status, JobStatus::Succeeded, "{:?}", j.error);
     assert_eq!(j.dataset_names.len(), 2);
@@ -279,7 +301,15 @@ async fn an_expired_lease_returns_the_job_to_the_queue_until_the_attempts_run_ou
     let j = job(&srv, &alice.access, &id).await;
     assert_eq!(j.status, JobStatus::Failed);
     assert!(j.error.as_deref().unwrap().contains("attempt 2, the last allowed"), "{:?}", j.error);
-    let history: Vec<String> = srv.backend.jobs.history(&srv_actor(&srv, &alice).await, &id, "-").await.unwrap().iter().map(|e| e.event.name().to_owned()).collect();
+    let history: Vec<String> = srv
+        .backend
+        .jobs
+        .history(&srv_actor(&srv, &alice).await, &id, "-")
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.event.name().to_owned())
+        .collect();
     assert_eq!(history, ["queued", "requeued", "failed"]);
     srv.stop().await;
 }

@@ -24,16 +24,24 @@ async fn versions_predictions_artifacts_and_deletion() {
     let carol = carol["access_token"].as_str().unwrap().to_owned();
 
     // A small table with a categorical and a boolean input.
-    let csv = "colour,heavy,size,label\nred,true,1.0,a\nblue,false,2.0,b\nred,true,1.2,a\nblue,false,2.2,b\nred,false,0.9,a\nblue,true,2.1,b\n\
+    let csv =
+        "colour,heavy,size,label\nred,true,1.0,a\nblue,false,2.0,b\nred,true,1.2,a\nblue,false,2.2,b\nred,false,0.9,a\nblue,true,2.1,b\n\
                red,true,1.1,a\nblue,false,1.9,b\nred,false,1.0,a\nblue,true,2.3,b\n";
     let s = srv.seal(csv.as_bytes(), Format::Csv, None, 4096).await;
     srv.store_dataset(&alice.access, &s).await;
-    let strong = srv.train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "model": {"kind": "logistic"}})).await;
+    let strong =
+        srv.train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "model": {"kind": "logistic"}})).await;
     let weak = srv
-        .train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "features": ["heavy"], "model": {"kind": "logistic"}}))
+        .train(
+            &alice.access,
+            json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "features": ["heavy"], "model": {"kind": "logistic"}}),
+        )
         .await;
     let also = srv
-        .train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "model": {"kind": "logistic", "params": {"alpha": 100.0}}}))
+        .train(
+            &alice.access,
+            json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "model": {"kind": "logistic", "params": {"alpha": 100.0}}}),
+        )
         .await;
 
     let list: Vec<ModelInfo> = srv.get_as(&alice.access, "/api/models").await.json().await.unwrap();
@@ -51,7 +59,13 @@ async fn versions_predictions_artifacts_and_deletion() {
     assert_eq!(filtered.len(), 3);
 
     let id = strong_m.id.clone();
-    let r = predict(&srv, &bob.access, &id, json!([{"colour": "red", "heavy": true, "size": 1.0}, {"colour": "blue", "heavy": null, "size": "2.1", "label": "ignored"}])).await;
+    let r = predict(
+        &srv,
+        &bob.access,
+        &id,
+        json!([{"colour": "red", "heavy": true, "size": 1.0}, {"colour": "blue", "heavy": null, "size": "2.1", "label": "ignored"}]),
+    )
+    .await;
     assert_eq!(r.status(), 200, "a colleague in the area may predict");
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["predictions"][0]["label"], "a");

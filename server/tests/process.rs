@@ -144,9 +144,8 @@ fn audit_verify_command_passes_an_intact_log_and_names_a_tampered_entry() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr) = spawn_healthy(dir.path());
     for (user, pass) in [("root", "correct horse battery"), ("alice", "correct horse battery")] {
-        let body = format!(
-            r#"{{"username":"{user}","email":"{user}@example.org","password":"{pass}","domain":"retail","subdomain":"pricing"}}"#
-        );
+        let body =
+            format!(r#"{{"username":"{user}","email":"{user}@example.org","password":"{pass}","domain":"retail","subdomain":"pricing"}}"#);
         assert_eq!(http_post_json(&addr, "/api/auth/register", &body), Some(201));
     }
     assert_eq!(http_post_json(&addr, "/api/auth/login", r#"{"username":"alice","password":"wrong password!!"}"#), Some(401));

@@ -85,7 +85,8 @@ async fn datasets_stream_into_s3_as_multipart_uploads() {
     srv.store_dataset(&alice.access, &s).await;
 
     // The object is in the bucket under the prefix, and it is the ciphertext, byte for byte.
-    let listing = reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
+    let listing =
+        reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
     assert!(listing.contains(&format!("tenant-a/datasets/{}", s.id)), "{listing}");
     let stored = srv.backend.store.get(&server::backend::datasets::blob_path(&s.id)).await.unwrap();
     let mut bytes = Vec::new();
@@ -102,14 +103,16 @@ async fn datasets_stream_into_s3_as_multipart_uploads() {
     srv.declare(&alice.access, &short.declared).await;
     let r = srv.upload(&alice.access, &short.id, short.envelope[..11 * 1024 * 1024].to_vec()).await;
     assert_eq!(r.status(), 422);
-    let listing = reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
+    let listing =
+        reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
     assert!(!listing.contains(&short.id), "{listing}");
     let uploads = reqwest::get(format!("{endpoint}/cipherfold-test?uploads")).await.unwrap().text().await.unwrap();
     assert!(!uploads.contains(&short.id), "the multipart upload was aborted: {uploads}");
 
     let r = common::client().delete(srv.url(&format!("/api/datasets/{}", s.id))).bearer_auth(&alice.access).send().await.unwrap();
     assert_eq!(r.status(), 204);
-    let listing = reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
+    let listing =
+        reqwest::get(format!("{endpoint}/cipherfold-test?list-type=2&prefix=tenant-a/datasets/")).await.unwrap().text().await.unwrap();
     assert!(!listing.contains(&s.id), "{listing}");
     srv.stop().await;
 }

@@ -10,14 +10,14 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use std::sync::Arc;
 
-use crate::model::audit::{AuditEntry, AuditQuery};
-use crate::model::auth::Me;
-use crate::model::dataset::DatasetInfo;
 use crate::model::analytics::{Dashboard, SystemHealth};
 use crate::model::artifact::{ModelInfo, Prediction};
-use crate::model::job::{JobEventRecord, JobInfo};
+use crate::model::audit::{AuditEntry, AuditQuery};
+use crate::model::auth::Me;
 #[cfg(feature = "ssr")]
 use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
+use crate::model::dataset::DatasetInfo;
+use crate::model::job::{JobEventRecord, JobInfo};
 use crate::model::ApiError;
 
 /// Set-Cookie header values to send with the response.
@@ -39,15 +39,30 @@ pub trait UiBackend: Send + Sync + 'static {
     async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
     async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
     async fn set_consent(&self, parts: &http::request::Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError>;
-    async fn models(&self, parts: &http::request::Parts, dataset: Option<String>, kind: Option<String>, domain: Option<String>) -> Result<(Vec<ModelInfo>, Cookies), ApiError>;
+    async fn models(
+        &self,
+        parts: &http::request::Parts,
+        dataset: Option<String>,
+        kind: Option<String>,
+        domain: Option<String>,
+    ) -> Result<(Vec<ModelInfo>, Cookies), ApiError>;
     async fn model(&self, parts: &http::request::Parts, id: String) -> Result<(ModelInfo, Cookies), ApiError>;
-    async fn predict(&self, parts: &http::request::Parts, id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<(Vec<Prediction>, Cookies), ApiError>;
+    async fn predict(
+        &self,
+        parts: &http::request::Parts,
+        id: String,
+        rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(Vec<Prediction>, Cookies), ApiError>;
     async fn delete_model(&self, parts: &http::request::Parts, id: String) -> Result<Cookies, ApiError>;
     async fn dashboard(&self, parts: &http::request::Parts) -> Result<(Dashboard, Cookies), ApiError>;
     async fn system_health(&self, parts: &http::request::Parts) -> Result<(SystemHealth, Cookies), ApiError>;
     async fn jobs(&self, parts: &http::request::Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError>;
     async fn job(&self, parts: &http::request::Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError>;
-    async fn submit_job(&self, parts: &http::request::Parts, request: crate::model::job::JobRequest) -> Result<(JobInfo, Cookies), ApiError>;
+    async fn submit_job(
+        &self,
+        parts: &http::request::Parts,
+        request: crate::model::job::JobRequest,
+    ) -> Result<(JobInfo, Cookies), ApiError>;
     async fn cancel_job(&self, parts: &http::request::Parts, id: String) -> Result<(JobInfo, Cookies), ApiError>;
 }
 

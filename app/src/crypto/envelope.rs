@@ -108,9 +108,7 @@ fn check_chunk_size(size: u32) -> Result<(), CryptoError> {
     if (MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&size) {
         Ok(())
     } else {
-        Err(CryptoError::BadHeader(format!(
-            "chunk size {size} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes"
-        )))
+        Err(CryptoError::BadHeader(format!("chunk size {size} is outside {MIN_CHUNK_SIZE}..={MAX_CHUNK_SIZE} bytes")))
     }
 }
 
@@ -226,15 +224,7 @@ pub struct StreamOpener {
 
 impl StreamOpener {
     pub fn new(key: DataKey, dataset_id: [u8; 16], total_len: u64) -> StreamOpener {
-        StreamOpener {
-            key,
-            dataset_id,
-            total: total_len,
-            consumed: 0,
-            buf: Zeroizing::new(Vec::new()),
-            opener: None,
-            done: false,
-        }
+        StreamOpener { key, dataset_id, total: total_len, consumed: 0, buf: Zeroizing::new(Vec::new()), opener: None, done: false }
     }
 
     /// Appends the plaintext of every chunk completed by `piece` to `out`.
@@ -250,10 +240,7 @@ impl StreamOpener {
                 }
                 let header = Header::parse(&self.buf[..HEADER_LEN])?;
                 if header.dataset_id != self.dataset_id {
-                    return Err(CryptoError::WrongDataset {
-                        expected: hex::encode(self.dataset_id),
-                        found: header.dataset_id_hex(),
-                    });
+                    return Err(CryptoError::WrongDataset { expected: hex::encode(self.dataset_id), found: header.dataset_id_hex() });
                 }
                 if self.total < (HEADER_LEN + TAG_LEN) as u64 {
                     return Err(CryptoError::Truncated("no chunk follows the header".into()));

@@ -52,10 +52,9 @@ impl DataKey {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<DataKey, CryptoError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::Encoding {
-            what: "data key",
-            message: format!("expected 32 bytes, got {}", bytes.len()),
-        })?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| CryptoError::Encoding { what: "data key", message: format!("expected 32 bytes, got {}", bytes.len()) })?;
         Ok(DataKey(Zeroizing::new(arr)))
     }
 
@@ -73,10 +72,7 @@ impl std::fmt::Debug for DataKey {
 /// Dataset ids are 16 random bytes, written as 32 lowercase hex digits everywhere else.
 pub fn dataset_id_bytes(id: &str) -> Result<[u8; 16], CryptoError> {
     let bytes = hex::decode(id).map_err(|e| CryptoError::Encoding { what: "dataset id", message: e.to_string() })?;
-    bytes.try_into().map_err(|_| CryptoError::Encoding {
-        what: "dataset id",
-        message: "expected 32 hexadecimal digits".into(),
-    })
+    bytes.try_into().map_err(|_| CryptoError::Encoding { what: "dataset id", message: "expected 32 hexadecimal digits".into() })
 }
 
 /// A new dataset id from the system's random source.
@@ -93,9 +89,7 @@ pub fn b64(bytes: &[u8]) -> String {
 
 pub fn unb64(what: &'static str, s: &str) -> Result<Vec<u8>, CryptoError> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD
-        .decode(s)
-        .map_err(|e| CryptoError::Encoding { what, message: e.to_string() })
+    base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| CryptoError::Encoding { what, message: e.to_string() })
 }
 
 /// Short, stable name of a public key: the first 8 bytes of its SHA-256, in hex.

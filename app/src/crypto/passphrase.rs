@@ -41,10 +41,7 @@ fn kek(passphrase: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Result<Zeroizin
 /// Seals `secret`; `context` (the public key) is bound in so a sealed secret cannot be swapped.
 pub fn seal_secret(secret: &[u8], passphrase: &str, context: &[u8]) -> Result<SealedSecret, CryptoError> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(CryptoError::Encoding {
-            what: "passphrase",
-            message: format!("use at least {MIN_PASSPHRASE_CHARS} characters"),
-        });
+        return Err(CryptoError::Encoding { what: "passphrase", message: format!("use at least {MIN_PASSPHRASE_CHARS} characters") });
     }
     let mut salt = [0u8; 16];
     let mut nonce = [0u8; 12];

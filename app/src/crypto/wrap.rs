@@ -74,32 +74,20 @@ impl KeyPair {
 }
 
 /// Wraps `key` to `recipient_public` for dataset `dataset_id`.
-pub fn wrap(
-    key: &DataKey,
-    recipient_public: &[u8],
-    dataset_id: &[u8; 16],
-    recipient: Recipient,
-) -> Result<WrappedKey, CryptoError> {
+pub fn wrap(key: &DataKey, recipient_public: &[u8], dataset_id: &[u8; 16], recipient: Recipient) -> Result<WrappedKey, CryptoError> {
     let pk = <Kem as hpke::Kem>::PublicKey::from_bytes(recipient_public)
         .map_err(|_| CryptoError::Encoding { what: "public key", message: "expected 32 bytes".into() })?;
     let mut rng = rand_core::UnwrapErr(rand_core::OsRng);
-    let (enc, ciphertext) = hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem, _>(
-        &OpModeS::Base,
-        &pk,
-        WRAP_INFO,
-        key.as_bytes(),
-        dataset_id,
-        &mut rng,
-    )
-    .map_err(|_| CryptoError::Random)?;
+    let (enc, ciphertext) =
+        hpke::single_shot_seal::<AesGcm256, HkdfSha256, Kem, _>(&OpModeS::Base, &pk, WRAP_INFO, key.as_bytes(), dataset_id, &mut rng)
+            .map_err(|_| CryptoError::Random)?;
     Ok(WrappedKey { recipient, key_id: key_id(recipient_public), enc: b64(&enc.to_bytes()), ciphertext: b64(&ciphertext) })
 }
 
 /// Unwraps a data key with the recipient's key pair; fails on any change to `wrapped` or the id.
 pub fn unwrap(wrapped: &WrappedKey, keys: &KeyPair, dataset_id: &[u8; 16]) -> Result<DataKey, CryptoError> {
     let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(keys.secret()).map_err(|_| CryptoError::Unwrap)?;
-    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&unb64("encapsulated key", &wrapped.enc)?)
-        .map_err(|_| CryptoError::Unwrap)?;
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(&unb64("encapsulated key", &wrapped.enc)?).map_err(|_| CryptoError::Unwrap)?;
     let ct = unb64("wrapped key", &wrapped.ciphertext)?;
     let plain = hpke::single_shot_open::<AesGcm256, HkdfSha256, Kem>(&OpModeR::Base, &sk, &enc, WRAP_INFO, &ct, dataset_id)
         .map_err(|_| CryptoError::Unwrap)?;

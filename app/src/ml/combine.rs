@@ -35,7 +35,11 @@ fn weights(parts: &[(Array2<f64>, Target)]) -> Vec<f64> {
 }
 
 fn combine(model: &mut AnyModel, parts: &[(Array2<f64>, Target)], monitor: &mut dyn Monitor) -> Result<(), MlError> {
-    let refuse = |what: &str| Err(MlError::Parameter(format!("{what} cannot be combined across owners; choose a random forest, linear or logistic regression, or a voting ensemble")));
+    let refuse = |what: &str| {
+        Err(MlError::Parameter(format!(
+            "{what} cannot be combined across owners; choose a random forest, linear or logistic regression, or a voting ensemble"
+        )))
+    };
     match model {
         AnyModel::Linear(m) => {
             m.fitted = Some(least_squares(parts)?);
@@ -245,7 +249,10 @@ mod tests {
     fn a_forest_is_the_union_of_the_parts_trees_and_a_tree_is_refused() {
         let x = Array2::from_shape_fn((40, 2), |(i, j)| (i + j) as f64);
         let y = Target::Classes { y: (0..40).map(|i| usize::from(i >= 20)).collect(), classes: 2 };
-        let parts = vec![(x.clone(), y.clone()), (x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(..10)).to_owned(), y.subset(&(0..10).collect::<Vec<_>>()))];
+        let parts = vec![
+            (x.clone(), y.clone()),
+            (x.slice_axis(ndarray::Axis(0), ndarray::Slice::from(..10)).to_owned(), y.subset(&(0..10).collect::<Vec<_>>())),
+        ];
         let params: Map<String, serde_json::Value> = serde_json::from_str(r#"{"trees": 10}"#).unwrap();
         let mut f = AnyModel::build(ModelKind::Forest, &params, y.task(), 0).unwrap();
         fit_parts(&mut f, &parts, &mut Quiet).unwrap();

@@ -147,9 +147,8 @@ struct Adam {
 
 impl Adam {
     fn new(net: &Network) -> Adam {
-        let zero = Network {
-            layers: net.layers.iter().map(|l| Layer { w: Array2::zeros(l.w.dim()), b: Array1::zeros(l.b.len()) }).collect(),
-        };
+        let zero =
+            Network { layers: net.layers.iter().map(|l| Layer { w: Array2::zeros(l.w.dim()), b: Array1::zeros(l.b.len()) }).collect() };
         Adam { m: zero.clone(), v: zero, t: 0 }
     }
 

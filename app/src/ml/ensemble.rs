@@ -107,7 +107,9 @@ impl EnsembleModel {
         let mut parts = Vec::with_capacity(members.len());
         for m in members {
             parts.push(match task {
-                Task::Classification { .. } => m.predict_proba(x)?.ok_or_else(|| MlError::Shape("a member gave no probabilities".into()))?,
+                Task::Classification { .. } => {
+                    m.predict_proba(x)?.ok_or_else(|| MlError::Shape("a member gave no probabilities".into()))?
+                }
                 Task::Regression => Array2::from_shape_vec((x.nrows(), 1), m.predict(x)?).map_err(|e| MlError::Shape(e.to_string()))?,
             });
         }

@@ -7,8 +7,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::tree::{Task, Tree, TreeParams};
 use super::model::{check_cancel, Monitor, Quiet};
+use super::tree::{Task, Tree, TreeParams};
 use super::MlError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,10 +98,7 @@ impl Forest {
         let p = self.predict_proba(x);
         match self.task {
             Task::Regression => p.column(0).to_vec(),
-            Task::Classification { .. } => p
-                .outer_iter()
-                .map(|r| super::argmax(r.iter().copied()) as f64)
-                .collect(),
+            Task::Classification { .. } => p.outer_iter().map(|r| super::argmax(r.iter().copied()) as f64).collect(),
         }
     }
 }

@@ -157,12 +157,16 @@ pub fn regression(truth: &[f64], pred: &[f64]) -> Result<RegressionReport, MlErr
     let ss_res: f64 = truth.iter().zip(pred).map(|(t, p)| (t - p).powi(2)).sum();
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
     // sklearn: a constant target scores 1 when predicted exactly, else 0.
-    let r2 = if ss_tot == 0.0 { if ss_res == 0.0 { 1.0 } else { 0.0 } } else { 1.0 - ss_res / ss_tot };
-    Ok(RegressionReport {
-        r2,
-        rmse: (ss_res / n).sqrt(),
-        mae: truth.iter().zip(pred).map(|(t, p)| (t - p).abs()).sum::<f64>() / n,
-    })
+    let r2 = if ss_tot == 0.0 {
+        if ss_res == 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    } else {
+        1.0 - ss_res / ss_tot
+    };
+    Ok(RegressionReport { r2, rmse: (ss_res / n).sqrt(), mae: truth.iter().zip(pred).map(|(t, p)| (t - p).abs()).sum::<f64>() / n })
 }
 
 #[cfg(test)]

@@ -177,8 +177,8 @@ impl AnyModel {
         let mut json = Map::new();
         json.insert("kind".into(), Value::from(kind.as_str()));
         json.insert("params".into(), Value::Object(params));
-        let model: AnyModel = serde_json::from_value(Value::Object(json))
-            .map_err(|e| MlError::Parameter(format!("{} parameters: {e}", kind.as_str())))?;
+        let model: AnyModel =
+            serde_json::from_value(Value::Object(json)).map_err(|e| MlError::Parameter(format!("{} parameters: {e}", kind.as_str())))?;
         if let AnyModel::Ensemble(e) = &model {
             e.check(task)?;
         }

@@ -35,11 +35,7 @@ impl Fitted {
             Fitted::Linear { intercept, coef } => {
                 x.outer_iter().map(|row| intercept + row.iter().zip(coef).map(|(a, b)| a * b).sum::<f64>()).collect()
             }
-            Fitted::Logistic { .. } => self
-                .predict_proba(x)
-                .outer_iter()
-                .map(|p| super::argmax(p.iter().copied()) as f64)
-                .collect(),
+            Fitted::Logistic { .. } => self.predict_proba(x).outer_iter().map(|p| super::argmax(p.iter().copied()) as f64).collect(),
         }
     }
 
@@ -184,8 +180,6 @@ fn initial_params(start: &Fitted, features: usize, classes: usize) -> Result<Arr
             }
             Ok(w)
         }
-        _ => Err(MlError::Shape(format!(
-            "the starting model does not fit {features} features and {classes} classes"
-        ))),
+        _ => Err(MlError::Shape(format!("the starting model does not fit {features} features and {classes} classes"))),
     }
 }

@@ -27,7 +27,13 @@ impl Default for SmoteParams {
 }
 
 /// The rows of `x` followed by the synthetic ones, and their classes.
-pub fn oversample(x: &Array2<f64>, y: &[usize], classes: usize, params: &SmoteParams, seed: u64) -> Result<(Array2<f64>, Vec<usize>), MlError> {
+pub fn oversample(
+    x: &Array2<f64>,
+    y: &[usize],
+    classes: usize,
+    params: &SmoteParams,
+    seed: u64,
+) -> Result<(Array2<f64>, Vec<usize>), MlError> {
     if params.k == 0 || !(params.ratio > 0.0 && params.ratio <= 1.0) {
         return Err(MlError::Parameter("smote needs k ≥ 1 and 0 < ratio ≤ 1".into()));
     }

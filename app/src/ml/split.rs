@@ -62,10 +62,7 @@ pub fn stratified_k_fold(classes: &[usize], k: usize, seed: u64) -> Result<Vec<F
     for c in 0..n_classes {
         let mut rows: Vec<usize> = (0..classes.len()).filter(|i| classes[*i] == c).collect();
         if !rows.is_empty() && rows.len() < k {
-            return Err(MlError::Parameter(format!(
-                "class {c} has {} rows, fewer than the {k} folds; use fewer folds",
-                rows.len()
-            )));
+            return Err(MlError::Parameter(format!("class {c} has {} rows, fewer than the {k} folds; use fewer folds", rows.len())));
         }
         rows.shuffle(&mut rng);
         dealt.extend(rows);
@@ -107,7 +104,17 @@ mod tests {
     #[test]
     fn stratified_folds_keep_class_proportions() {
         // 50 / 30 / 20 rows of three classes into 5 folds: 10 / 6 / 4 of each in every fold.
-        let classes: Vec<usize> = (0..100).map(|i| if i < 50 { 0 } else if i < 80 { 1 } else { 2 }).collect();
+        let classes: Vec<usize> = (0..100)
+            .map(|i| {
+                if i < 50 {
+                    0
+                } else if i < 80 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
         let folds = stratified_k_fold(&classes, 5, 0).unwrap();
         every_row_tested_once(&folds, 100);
         for f in &folds {

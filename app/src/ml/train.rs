@@ -110,7 +110,10 @@ impl TrainSpec {
         if target.kind != ColumnKind::Numeric && self.model.kind == ModelKind::Linear {
             return Err(spec_error(
                 "model.kind",
-                format!("“{}” is categorical, and linear regression predicts numbers; choose logistic regression, a tree or a forest", self.target),
+                format!(
+                    "“{}” is categorical, and linear regression predicts numbers; choose logistic regression, a tree or a forest",
+                    self.target
+                ),
             ));
         }
         AnyModel::build(self.model.kind, &self.model.params, task, self.seed).map_err(|e| spec_error("model.params", e.to_string()))?;
@@ -193,7 +196,10 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         let same = t.columns.len() == first.columns.len()
             && t.columns.iter().zip(&first.columns).all(|(a, b)| a.name == b.name && a.kind == b.kind);
         if !same {
-            return Err(MlError::Parameter(format!("dataset {} has different columns from the first; a joint job needs the same columns", i + 1)));
+            return Err(MlError::Parameter(format!(
+                "dataset {} has different columns from the first; a joint job needs the same columns",
+                i + 1
+            )));
         }
     }
     let features = spec.feature_names(&first.columns);

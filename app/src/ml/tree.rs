@@ -147,14 +147,7 @@ impl Fit<'_> {
 impl Tree {
     /// Grows a tree on `rows` of `x` (all rows when `rows` is None); `y` holds class indices
     /// (as f64) for classification.
-    pub fn fit(
-        x: &Array2<f64>,
-        y: &[f64],
-        rows: Vec<usize>,
-        task: Task,
-        params: &TreeParams,
-        rng: &mut StdRng,
-    ) -> Result<Tree, MlError> {
+    pub fn fit(x: &Array2<f64>, y: &[f64], rows: Vec<usize>, task: Task, params: &TreeParams, rng: &mut StdRng) -> Result<Tree, MlError> {
         if x.nrows() != y.len() {
             return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
         }
@@ -195,7 +188,9 @@ mod tests {
     fn a_tree_separates_what_one_threshold_separates() {
         let x = array![[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [10.0, 5.0], [11.0, 5.0]];
         let y = [0.0, 0.0, 0.0, 1.0, 1.0];
-        let t = Tree::fit(&x, &y, (0..5).collect(), Task::Classification { classes: 2 }, &TreeParams::default(), &mut StdRng::seed_from_u64(0)).unwrap();
+        let t =
+            Tree::fit(&x, &y, (0..5).collect(), Task::Classification { classes: 2 }, &TreeParams::default(), &mut StdRng::seed_from_u64(0))
+                .unwrap();
         assert_eq!(t.nodes.len(), 3);
         assert_eq!(t.nodes[0], Node::Split { feature: 0, threshold: 6.5, left: 1, right: 2 });
         assert_eq!(t.leaf(array![2.5, 0.0].view()), &[1.0, 0.0]);
@@ -211,7 +206,15 @@ mod tests {
         let t = Tree::fit(&x, &y, (0..6).collect(), Task::Regression, &params, &mut StdRng::seed_from_u64(0)).unwrap();
         assert_eq!(t.leaf(array![0.5].view()), &[1.0]);
         assert_eq!(t.leaf(array![4.5].view()), &[5.0]);
-        let deep = Tree::fit(&x, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], (0..6).collect(), Task::Regression, &TreeParams::default(), &mut StdRng::seed_from_u64(0)).unwrap();
+        let deep = Tree::fit(
+            &x,
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+            (0..6).collect(),
+            Task::Regression,
+            &TreeParams::default(),
+            &mut StdRng::seed_from_u64(0),
+        )
+        .unwrap();
         assert_eq!(deep.leaf(array![2.0].view()), &[3.0], "an unlimited tree fits every training row");
     }
 
@@ -219,12 +222,28 @@ mod tests {
     fn min_samples_leaf_and_bad_classes_are_respected() {
         let x = array![[1.0], [2.0], [3.0], [4.0]];
         let params = TreeParams { min_samples_leaf: 2, ..TreeParams::default() };
-        let t = Tree::fit(&x, &[0.0, 1.0, 0.0, 1.0], (0..4).collect(), Task::Classification { classes: 2 }, &params, &mut StdRng::seed_from_u64(0)).unwrap();
+        let t = Tree::fit(
+            &x,
+            &[0.0, 1.0, 0.0, 1.0],
+            (0..4).collect(),
+            Task::Classification { classes: 2 },
+            &params,
+            &mut StdRng::seed_from_u64(0),
+        )
+        .unwrap();
         for n in &t.nodes {
             if let Node::Leaf { value } = n {
                 assert!(value.iter().any(|v| *v < 1.0), "no leaf of one row");
             }
         }
-        assert!(Tree::fit(&x, &[0.0, 2.0, 0.0, 1.0], (0..4).collect(), Task::Classification { classes: 2 }, &params, &mut StdRng::seed_from_u64(0)).is_err());
+        assert!(Tree::fit(
+            &x,
+            &[0.0, 2.0, 0.0, 1.0],
+            (0..4).collect(),
+            Task::Classification { classes: 2 },
+            &params,
+            &mut StdRng::seed_from_u64(0)
+        )
+        .is_err());
     }
 }

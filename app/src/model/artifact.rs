@@ -88,7 +88,8 @@ impl ModelArtifact {
             for (col, coding) in schema.iter().zip(&self.preprocessor.codings) {
                 let at = format!("rows[{}].{}", i + 1, col.name);
                 let bad = |m: String| ApiError::field(&at, format!("row {}, field “{}”: {m}", i + 1, col.name));
-                let value = row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;
+                let value =
+                    row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;
                 cells.push(match (value, col.kind) {
                     (Value::Null, _) => Cell::Missing,
                     (Value::Number(n), ColumnKind::Numeric) => Cell::Number(n.as_f64().ok_or_else(|| bad("not a finite number".into()))?),

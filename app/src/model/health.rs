@@ -63,10 +63,7 @@ mod tests {
     fn healthy_report_serialises_to_the_documented_shape() {
         let r = HealthReport::new(ComponentStatus::Ok, ComponentStatus::Ok);
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"status":"ok","db":"ok","store":"ok","version": crate::VERSION})
-        );
+        assert_eq!(v, serde_json::json!({"status":"ok","db":"ok","store":"ok","version": crate::VERSION}));
     }
 
     #[test]

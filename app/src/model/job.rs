@@ -73,20 +73,53 @@ pub struct JobInfo {
 pub enum JobEvent {
     Queued,
     /// A worker claimed the job (`attempt` counts from 1; more than one after a restart).
-    Started { attempt: u32 },
+    Started {
+        attempt: u32,
+    },
     /// The job went back to the queue: its worker's lease expired (the server stopped).
-    Requeued { reason: String },
+    Requeued {
+        reason: String,
+    },
     /// The data is open: rows and encoded features, and the work ahead.
-    Loaded { rows: usize, features: usize, datasets: usize, task: String, candidates: usize, folds: usize },
+    Loaded {
+        rows: usize,
+        features: usize,
+        datasets: usize,
+        task: String,
+        candidates: usize,
+        folds: usize,
+    },
     /// Progress inside one fit: a tree of a forest, an epoch of the DQN (with its loss).
     /// `fold` is `None` for the final fit on all rows.
-    Step { trial: usize, fold: Option<usize>, done: usize, total: usize, loss: Option<f64> },
+    Step {
+        trial: usize,
+        fold: Option<usize>,
+        done: usize,
+        total: usize,
+        loss: Option<f64>,
+    },
     /// One cross-validation fold scored (accuracy or R² on its held-out rows).
-    Fold { trial: usize, fold: usize, folds: usize, score: f64 },
+    Fold {
+        trial: usize,
+        fold: usize,
+        folds: usize,
+        score: f64,
+    },
     /// One search candidate scored: the mean over folds.
-    Trial { trial: usize, trials: usize, params: Map<String, Value>, score: f64 },
-    Finished { metric: String, score: f64, model_id: String },
-    Failed { reason: String },
+    Trial {
+        trial: usize,
+        trials: usize,
+        params: Map<String, Value>,
+        score: f64,
+    },
+    Finished {
+        metric: String,
+        score: f64,
+        model_id: String,
+    },
+    Failed {
+        reason: String,
+    },
     Cancelled,
 }
 

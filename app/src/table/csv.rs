@@ -8,11 +8,7 @@ const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 pub(crate) const SAMPLE_BYTES: usize = 64 * 1024;
 
 pub(crate) fn reader(bytes: &[u8], delimiter: u8, flexible: bool) -> ::csv::Reader<&[u8]> {
-    ::csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(false)
-        .flexible(flexible)
-        .from_reader(bytes)
+    ::csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(flexible).from_reader(bytes)
 }
 
 /// The delimiter that splits the sample into the most fields, the same number on every line.

@@ -80,13 +80,9 @@ pub(crate) fn finish(raw: RawTable) -> Result<Table, TableError> {
     if rows.is_empty() {
         return Err(TableError::Empty("there is a header but no rows under it".into()));
     }
-    let rows: Vec<Vec<RawCell>> =
-        rows.into_iter().map(|r| r.into_iter().map(normalise).collect()).collect();
+    let rows: Vec<Vec<RawCell>> = rows.into_iter().map(|r| r.into_iter().map(normalise).collect()).collect();
     let kinds: Vec<ColumnKind> = (0..names.len()).map(|c| kind_of(&rows, c)).collect();
-    let rows = rows
-        .into_iter()
-        .map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(cell, *k)).collect())
-        .collect();
+    let rows = rows.into_iter().map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(cell, *k)).collect()).collect();
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| Column { name, kind }).collect();
     Ok(Table { columns, rows })
 }

@@ -14,11 +14,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RawTable, TableError> {
                 at: Location::Line { line: e.line() as u64, field: Some(e.column() as u64) },
                 message: format!("not valid JSON: {}", strip_position(&e)),
             })?;
-            values
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| (Location::Record { record: i as u64 + 1, key: None }, v))
-                .collect()
+            values.into_iter().enumerate().map(|(i, v)| (Location::Record { record: i as u64 + 1, key: None }, v)).collect()
         }
         Some(b'{') => lines(bytes)?,
         Some(_) => {

@@ -12,8 +12,8 @@ mod xlsx;
 
 use serde::{Deserialize, Serialize};
 
-pub use summary::{ColumnStats, ColumnSummary};
 pub(crate) use infer::is_missing_text;
+pub use summary::{ColumnStats, ColumnSummary};
 
 /// The file formats a dataset may come in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

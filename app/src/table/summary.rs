@@ -21,9 +21,19 @@ pub struct ColumnSummary {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ColumnStats {
     /// `None` when every value is missing.
-    Numeric { min: Option<f64>, max: Option<f64>, mean: Option<f64> },
-    Categorical { distinct: usize, top: Vec<(String, usize)> },
-    Boolean { true_count: usize, false_count: usize },
+    Numeric {
+        min: Option<f64>,
+        max: Option<f64>,
+        mean: Option<f64>,
+    },
+    Categorical {
+        distinct: usize,
+        top: Vec<(String, usize)>,
+    },
+    Boolean {
+        true_count: usize,
+        false_count: usize,
+    },
 }
 
 pub(crate) fn summarise(table: &Table) -> Vec<ColumnSummary> {
@@ -58,8 +68,7 @@ pub(crate) fn summarise(table: &Table) -> Vec<ColumnSummary> {
                         }
                     }
                     let distinct = counts.len();
-                    let mut top: Vec<(String, usize)> =
-                        counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+                    let mut top: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
                     // Most frequent first; ties by name so the preview is stable.
                     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                     top.truncate(TOP);

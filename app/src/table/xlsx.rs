@@ -19,16 +19,11 @@ fn address(row: u32, col: u32) -> String {
 }
 
 pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, TableError> {
-    let unreadable = |e: calamine::XlsxError| TableError::Unreadable {
-        format: "Excel (.xlsx)".into(),
-        message: e.to_string(),
-    };
+    let unreadable = |e: calamine::XlsxError| TableError::Unreadable { format: "Excel (.xlsx)".into(), message: e.to_string() };
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let sheets = book.sheet_names();
     let sheet = match &options.sheet {
-        Some(name) if !sheets.contains(name) => {
-            return Err(TableError::UnknownSheet { name: name.clone(), available: sheets.join(", ") })
-        }
+        Some(name) if !sheets.contains(name) => return Err(TableError::UnknownSheet { name: name.clone(), available: sheets.join(", ") }),
         Some(name) => name.clone(),
         None => sheets.first().cloned().ok_or_else(|| TableError::Empty("the workbook has no sheets".into()))?,
     };

@@ -12,7 +12,8 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLOURS: [RGBColor; 5] = [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
+const COLOURS: [RGBColor; 5] =
+    [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
 
 /// The share of a ~220 px plot a legend of `lines` entries takes (about 16 px a line), kept
 /// free above the data so that the legend never hides it.
@@ -67,7 +68,12 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
             chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
         }
         if !series.is_empty() {
-            chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.8)).border_style(BLACK).draw()?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()?;
         }
         root.present()?;
         Ok(())
@@ -124,7 +130,11 @@ pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
                 chart.draw_series(std::iter::once(Rectangle::new(cell, shade.filled())))?;
                 let ink = if share > 0.5 { WHITE } else { BLACK };
                 let font = ("sans-serif", 16).into_font().color(&ink).pos(centred);
-                chart.draw_series(std::iter::once(Text::new(n.to_string(), (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)), font)))?;
+                chart.draw_series(std::iter::once(Text::new(
+                    n.to_string(),
+                    (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
+                    font,
+                )))?;
             }
         }
         root.present()?;
@@ -190,7 +200,12 @@ pub fn grouped_bars(title: &str, y_desc: &str, groups: &[String], series: &[BarS
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
         }
         if !series.is_empty() {
-            chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.9)).border_style(BLACK).draw()?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .draw()?;
         }
         // Names under the groups, in pixels: plotters places numeric ticks where it likes.
         let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
@@ -263,7 +278,12 @@ mod tests {
 
     #[test]
     fn a_chart_is_svg_with_its_title_and_legend() {
-        let s = line_chart("Score per fold", "fold", "accuracy", &[Series { name: "candidate 1".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] }]);
+        let s = line_chart(
+            "Score per fold",
+            "fold",
+            "accuracy",
+            &[Series { name: "candidate 1".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] }],
+        );
         assert!(s.starts_with("<svg") && s.contains("Score per fold") && s.contains("candidate 1"), "{s}");
         assert!(s.contains("<circle"), "points are drawn");
         assert!(line_chart("Empty", "x", "y", &[]).starts_with("<svg"));

@@ -59,4 +59,3 @@ pub fn MetricsView(m: Metrics) -> impl IntoView {
         .into_any(),
     }
 }
-

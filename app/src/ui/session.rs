@@ -26,14 +26,7 @@ pub fn provide_session() {
     // Blocking: the server holds the page's head until this resolves, so the cookies of a
     // silent session renewal (set while answering it) are in the response headers.
     let user = Resource::new_blocking(
-        move || {
-            (
-                login.version().get(),
-                logout.version().get(),
-                register.version().get(),
-                update_profile.version().get(),
-            )
-        },
+        move || (login.version().get(), logout.version().get(), register.version().get(), update_profile.version().get()),
         |_| crate::api::current_user(),
     );
     provide_context(Session { user, login, logout, register, update_profile, change_password });
@@ -48,7 +41,9 @@ pub fn action_error<T>(value: Option<Result<Result<T, ApiError>, ServerFnError>>
     match value? {
         Ok(Ok(_)) => None,
         Ok(Err(e)) => Some(e),
-        Err(e) => Some(ApiError::Internal { message: format!("the server could not be reached ({e}); check your connection and try again") }),
+        Err(e) => {
+            Some(ApiError::Internal { message: format!("the server could not be reached ({e}); check your connection and try again") })
+        }
     }
 }
 

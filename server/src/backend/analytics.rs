@@ -62,18 +62,20 @@ impl Analytics {
         let (domain, subdomain) = area.unwrap_or_else(|| (actor.domain.clone(), actor.subdomain.clone()));
         authorize(actor, Action::ReadAnalytics { domain: &domain, subdomain: &subdomain })?;
         let bind = |q: &'static str| self.db.query(q).bind(("d", domain.clone())).bind(("s", subdomain.clone()));
-        let jobs: Vec<JobLine> = bind("SELECT uid, owner, status, request, created_at, finished_at FROM job WHERE domain = $d AND subdomain = $s")
-            .await
-            .and_then(|mut r| r.take(0))
-            .map_err(db_error)?;
+        let jobs: Vec<JobLine> =
+            bind("SELECT uid, owner, status, request, created_at, finished_at FROM job WHERE domain = $d AND subdomain = $s")
+                .await
+                .and_then(|mut r| r.take(0))
+                .map_err(db_error)?;
         let models: Vec<String> = bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_ms")
             .await
             .and_then(|mut r| r.take(0))
             .map_err(db_error)?;
-        let datasets: Vec<DatasetLine> = bind("SELECT uid, name, owner, rows FROM dataset WHERE domain = $d AND subdomain = $s AND status = 'ready'")
-            .await
-            .and_then(|mut r| r.take(0))
-            .map_err(db_error)?;
+        let datasets: Vec<DatasetLine> =
+            bind("SELECT uid, name, owner, rows FROM dataset WHERE domain = $d AND subdomain = $s AND status = 'ready'")
+                .await
+                .and_then(|mut r| r.take(0))
+                .map_err(db_error)?;
         let models: Vec<ModelInfo> = models.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
         let by_id: HashMap<&str, &DatasetLine> = datasets.iter().map(|d| (d.uid.as_str(), d)).collect();
 
@@ -91,7 +93,11 @@ impl Analytics {
                 created_at: m.created_at.clone(),
                 kind: m.kind.as_str().to_owned(),
                 target: m.target.clone(),
-                datasets: m.datasets.iter().map(|d| by_id.get(d.as_str()).map_or_else(|| "(deleted)".to_owned(), |x| x.name.clone())).collect(),
+                datasets: m
+                    .datasets
+                    .iter()
+                    .map(|d| by_id.get(d.as_str()).map_or_else(|| "(deleted)".to_owned(), |x| x.name.clone()))
+                    .collect(),
                 owner: m.owner.clone(),
                 metric: m.metrics.score_name().to_owned(),
                 score: m.metrics.score(),
@@ -100,7 +106,13 @@ impl Analytics {
 
         let mut people: BTreeMap<String, Contribution> = BTreeMap::new();
         fn person<'a>(people: &'a mut BTreeMap<String, Contribution>, name: &str) -> &'a mut Contribution {
-            people.entry(name.to_owned()).or_insert_with(|| Contribution { user: name.to_owned(), datasets: 0, rows: 0, jobs: 0, models: 0 })
+            people.entry(name.to_owned()).or_insert_with(|| Contribution {
+                user: name.to_owned(),
+                datasets: 0,
+                rows: 0,
+                jobs: 0,
+                models: 0,
+            })
         }
         for d in &datasets {
             let c = person(&mut people, &d.owner);
@@ -121,12 +133,8 @@ impl Analytics {
                 .and_then(|v| v.get("dataset_ids").cloned())
                 .and_then(|v| serde_json::from_value(v).ok())
                 .unwrap_or_default();
-            let owners: Vec<String> = ids
-                .iter()
-                .filter_map(|id| by_id.get(id.as_str()).map(|d| d.owner.clone()))
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
+            let owners: Vec<String> =
+                ids.iter().filter_map(|id| by_id.get(id.as_str()).map(|d| d.owner.clone())).collect::<HashSet<_>>().into_iter().collect();
             if owners.len() > 1 {
                 let mut participants = owners;
                 participants.sort();
@@ -166,12 +174,8 @@ impl Analytics {
                 .map_or((0, 0), |d| (d.available_space(), d.total_space())),
             Err(_) => (0, 0),
         };
-        let by_status: Vec<StatusCount> = self
-            .db
-            .query("SELECT status, count() AS n FROM job GROUP BY status")
-            .await
-            .and_then(|mut r| r.take(0))
-            .map_err(db_error)?;
+        let by_status: Vec<StatusCount> =
+            self.db.query("SELECT status, count() AS n FROM job GROUP BY status").await.and_then(|mut r| r.take(0)).map_err(db_error)?;
         let of = |s: &str| by_status.iter().find(|c| c.status == s).map_or(0, |c| c.n.max(0) as u64);
         let recent: Vec<Total> = self
             .db
@@ -194,4 +198,3 @@ impl Analytics {
         })
     }
 }
-

@@ -77,11 +77,7 @@ impl AuditLog {
     }
 
     async fn read_last(&self) -> Result<(u64, String), ApiError> {
-        let mut r = self
-            .db
-            .query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1")
-            .await
-            .map_err(db_error)?;
+        let mut r = self.db.query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1").await.map_err(db_error)?;
         let row: Option<AuditRow> = r.take(0).map_err(db_error)?;
         Ok(row.map(|r| (r.seq.max(0) as u64, r.hash)).unwrap_or((0, GENESIS.to_owned())))
     }
@@ -223,13 +219,7 @@ pub async fn verify(db: &Db) -> Result<Result<u64, ChainBreak>, surrealdb::Error
             if row.prev_hash != prev {
                 return Ok(Err(ChainBreak { seq, reason: "does not link to the entry before it".into() }));
             }
-            let e = Event {
-                actor: &row.actor,
-                action: &row.action,
-                target: &row.target,
-                client: &row.client,
-                outcome: &row.outcome,
-            };
+            let e = Event { actor: &row.actor, action: &row.action, target: &row.target, client: &row.client, outcome: &row.outcome };
             if entry_hash(&prev, seq, &e, &row.at) != row.hash {
                 return Ok(Err(ChainBreak { seq, reason: "its contents do not match its hash (modified)".into() }));
             }

@@ -92,9 +92,7 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
         Action::CreateDataset { domain, subdomain } => domain == actor.domain && subdomain == actor.subdomain,
         // Shared metadata is visible inside its area; admins see everything for support.
         Action::ReadDataset { owner, domain, subdomain, shared } => {
-            owner == actor.user_id
-                || actor.is_admin()
-                || (shared && domain == actor.domain && subdomain == actor.subdomain)
+            owner == actor.user_id || actor.is_admin() || (shared && domain == actor.domain && subdomain == actor.subdomain)
         }
         // Only the owner holds a key that opens the ciphertext; nobody else needs it.
         Action::UploadDataset { owner } | Action::DownloadDataset { owner } => owner == actor.user_id,

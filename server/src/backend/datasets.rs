@@ -105,11 +105,7 @@ impl DatasetRow {
             status: if self.status == "ready" { DatasetStatus::Ready } else { DatasetStatus::Pending },
             consent_at: self.consent_at.clone(),
             created_at: self.created_at.clone(),
-            owner_wrapped_key: if owner_view {
-                self.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Owner)
-            } else {
-                None
-            },
+            owner_wrapped_key: if owner_view { self.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Owner) } else { None },
             wrapped_keys: if owner_view { self.wrapped_keys()? } else { Vec::new() },
         })
     }
@@ -161,18 +157,21 @@ impl Datasets {
     }
 
     async fn row(&self, id: &str) -> Result<Option<DatasetRow>, ApiError> {
-        let mut r = self
-            .db
-            .query("SELECT * OMIT id FROM dataset WHERE uid = $id LIMIT 1")
-            .bind(("id", id.to_owned()))
-            .await
-            .map_err(db_error)?;
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM dataset WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
         r.take::<Option<DatasetRow>>(0).map_err(db_error)
     }
 
     /// The row if the actor may do `action` to it. Someone who may not even read it gets 404,
     /// so ids of other people's datasets cannot be probed.
-    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&DatasetRow) -> Action<'_>, client: &str) -> Result<DatasetRow, ApiError> {
+    async fn authorized_row(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        action: fn(&DatasetRow) -> Action<'_>,
+        client: &str,
+    ) -> Result<DatasetRow, ApiError> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, DatasetRow::read_action, action).await
     }
 
@@ -233,7 +232,10 @@ impl Datasets {
         let created = self.db.query("CREATE dataset CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
         if let Err(e) = created {
             if e.to_string().contains("dataset_uid") {
-                let e = ApiError::Conflict { message: "a dataset with this id exists; seal again with a new id".into(), field: Some("id".into()) };
+                let e = ApiError::Conflict {
+                    message: "a dataset with this id exists; seal again with a new id".into(),
+                    field: Some("id".into()),
+                };
                 return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
             }
             return Err(db_error(e));
@@ -273,9 +275,7 @@ impl Datasets {
                 };
                 received += chunk.len() as u64;
                 if received > expected {
-                    break Err(upload_error(format!(
-                        "the upload is longer than the {expected} bytes the envelope's metadata describes"
-                    )));
+                    break Err(upload_error(format!("the upload is longer than the {expected} bytes the envelope's metadata describes")));
                 }
                 if head.len() < HEADER_LEN {
                     let take = (HEADER_LEN - head.len()).min(chunk.len());
@@ -473,11 +473,8 @@ impl Datasets {
     async fn open_inner(&self, id: &str) -> Result<Table, ApiError> {
         let row = self.row(id).await?.filter(|r| r.status == "ready").ok_or(ApiError::NotFound)?;
         let dataset_id = dataset_id_bytes(id).map_err(|e| ApiError::Internal { message: e.to_string() })?;
-        let wrapped = row
-            .wrapped_keys()?
-            .into_iter()
-            .find(|w| w.recipient == Recipient::Trainer)
-            .ok_or_else(|| corrupt("no trainer key"))?;
+        let wrapped =
+            row.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Trainer).ok_or_else(|| corrupt("no trainer key"))?;
         let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id).map_err(open_error)?;
         let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
         let mut opener = StreamOpener::new(key, dataset_id, got.meta.size);

@@ -196,12 +196,20 @@ impl Jobs {
     }
 
     async fn row(&self, id: &str) -> Result<Option<JobRow>, ApiError> {
-        let mut r = self.db.query("SELECT * OMIT id FROM job WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM job WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
         r.take::<Option<JobRow>>(0).map_err(db_error)
     }
 
     /// The job if the actor may see it; 404 otherwise, so ids cannot be probed.
-    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&JobRow) -> Action<'_>, client: &str) -> Result<JobRow, ApiError> {
+    async fn authorized_row(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        action: fn(&JobRow) -> Action<'_>,
+        client: &str,
+    ) -> Result<JobRow, ApiError> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, JobRow::read_action, action).await
     }
 
@@ -300,7 +308,10 @@ impl Jobs {
         }
         let first = &sets[0];
         if let Some(other) = sets.iter().find(|d| d.schema != first.schema) {
-            return Err(field("dataset_ids", format!("“{}” has different columns from “{}”; a joint job needs the same columns", other.name, first.name)));
+            return Err(field(
+                "dataset_ids",
+                format!("“{}” has different columns from “{}”; a joint job needs the same columns", other.name, first.name),
+            ));
         }
         req.spec.check(&first.schema).map_err(|e| field(e.field, e.message))?;
         if sets.len() > 1 {
@@ -522,11 +533,8 @@ impl Jobs {
     /// Takes the oldest queued job, if any, under a fresh lease.
     async fn claim(&self, worker: &str) -> Result<Option<JobRow>, ApiError> {
         let _guard = self.seq_lock.lock().await;
-        let mut r = self
-            .db
-            .query("SELECT VALUE uid FROM job WHERE status = 'queued' ORDER BY created_ms LIMIT 1")
-            .await
-            .map_err(db_error)?;
+        let mut r =
+            self.db.query("SELECT VALUE uid FROM job WHERE status = 'queued' ORDER BY created_ms LIMIT 1").await.map_err(db_error)?;
         let Some(id): Option<String> = r.take(0).map_err(db_error)? else {
             return Ok(None);
         };
@@ -582,7 +590,14 @@ impl Jobs {
                 let score = metrics.score();
                 let name = metrics.score_name().to_owned();
                 let done = self
-                    .finish(&id, worker, "succeeded", None, Some(serde_json::to_string(&metrics).unwrap_or_default()), Some(model_id.clone()))
+                    .finish(
+                        &id,
+                        worker,
+                        "succeeded",
+                        None,
+                        Some(serde_json::to_string(&metrics).unwrap_or_default()),
+                        Some(model_id.clone()),
+                    )
                     .await;
                 match done {
                     Ok(true) => self.append(&id, JobEvent::Finished { metric: name.clone(), score, model_id }).await.map(|_| ()),
@@ -673,7 +688,11 @@ impl Jobs {
 
     /// One attempt: open the data, train on a blocking thread while forwarding its events,
     /// store the model. `Ok(None)` if cancelled; `Err` with the reason a person can act on.
-    async fn attempt(self: &Arc<Self>, row: &JobRow, control: &Arc<Control>) -> Result<Option<(String, app::ml::metrics::Metrics)>, String> {
+    async fn attempt(
+        self: &Arc<Self>,
+        row: &JobRow,
+        control: &Arc<Control>,
+    ) -> Result<Option<(String, app::ml::metrics::Metrics)>, String> {
         let id = &row.uid;
         self.append(id, JobEvent::Started { attempt: row.attempts.max(1) as u32 }).await.map_err(|e| e.to_string())?;
         let req = row.request().map_err(|e| e.to_string())?;
@@ -682,14 +701,10 @@ impl Jobs {
             if control.cancelled.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            let table = self
-                .datasets
-                .open_for_training(d, &format!("job {id}"))
-                .await
-                .map_err(|e| match e {
-                    ApiError::NotFound => format!("the dataset {d} was deleted before the job ran"),
-                    other => format!("opening the dataset {d} failed: {other}"),
-                })?;
+            let table = self.datasets.open_for_training(d, &format!("job {id}")).await.map_err(|e| match e {
+                ApiError::NotFound => format!("the dataset {d} was deleted before the job ran"),
+                other => format!("opening the dataset {d} failed: {other}"),
+            })?;
             tables.push(table);
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -803,11 +818,7 @@ async fn history(db: &Db, job: &str, after: u64) -> Result<Vec<JobEventRecord>, 
     let rows: Vec<EventRow> = r.take(0).map_err(db_error)?;
     rows.into_iter()
         .map(|e| {
-            Ok(JobEventRecord {
-                seq: e.seq.max(0) as u64,
-                at: e.at,
-                event: serde_json::from_str(&e.event).map_err(|_| corrupt("event"))?,
-            })
+            Ok(JobEventRecord { seq: e.seq.max(0) as u64, at: e.at, event: serde_json::from_str(&e.event).map_err(|_| corrupt("event"))? })
         })
         .collect()
 }

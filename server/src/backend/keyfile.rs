@@ -33,10 +33,8 @@ pub fn load_or_create(
     if path.exists() {
         restrict(&path, 0o600).map_err(fail)?;
         let text = Zeroizing::new(std::fs::read_to_string(&path).map_err(fail)?);
-        let bytes = decode(&text, &check).ok_or_else(|| ServerError::DataDir {
-            path: path.clone(),
-            reason: format!("is not a valid {what} in hex"),
-        })?;
+        let bytes = decode(&text, &check)
+            .ok_or_else(|| ServerError::DataDir { path: path.clone(), reason: format!("is not a valid {what} in hex") })?;
         return Ok(Secret { bytes });
     }
     if let Some(dir) = path.parent() {

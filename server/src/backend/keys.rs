@@ -43,11 +43,7 @@ impl TrainerKeys {
     }
 
     pub fn public(&self) -> TrainerKey {
-        TrainerKey {
-            suite: app::crypto::wrap::SUITE.into(),
-            public_key: b64(self.pair.public()),
-            key_id: self.pair.key_id(),
-        }
+        TrainerKey { suite: app::crypto::wrap::SUITE.into(), public_key: b64(self.pair.public()), key_id: self.pair.key_id() }
     }
 }
 
@@ -61,11 +57,8 @@ struct OwnerKeyRow {
 }
 
 pub async fn owner_key(db: &Db, user_id: &str) -> Result<Option<OwnerKey>, ApiError> {
-    let mut r = db
-        .query("SELECT * OMIT id FROM owner_key WHERE user_id = $u LIMIT 1")
-        .bind(("u", user_id.to_owned()))
-        .await
-        .map_err(db_error)?;
+    let mut r =
+        db.query("SELECT * OMIT id FROM owner_key WHERE user_id = $u LIMIT 1").bind(("u", user_id.to_owned())).await.map_err(db_error)?;
     let Some(row) = r.take::<Option<OwnerKeyRow>>(0).map_err(db_error)? else { return Ok(None) };
     let sealed_secret = serde_json::from_str(&row.sealed_secret)
         .map_err(|e| ApiError::Internal { message: format!("stored owner key is unreadable: {e}") })?;

@@ -6,8 +6,8 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod datasets;
-pub mod jobs;
 pub mod db;
+pub mod jobs;
 pub mod keyfile;
 pub mod keys;
 pub mod metrics;
@@ -49,17 +49,14 @@ impl Backend {
         let audit = Arc::new(audit::AuditLog::new(db.clone()));
         let auth = Arc::new(auth::Auth::new(db.clone(), keys, audit.clone(), config.admin.clone()));
         let trainer_keys = Arc::new(keys::TrainerKeys::load(&config.data_dir, config.trainer_key.as_deref())?);
-        let datasets = Arc::new(datasets::Datasets::new(
-            db.clone(),
-            store.clone(),
-            audit.clone(),
-            trainer_keys.clone(),
-            config.max_dataset_bytes,
-        ));
+        let datasets =
+            Arc::new(datasets::Datasets::new(db.clone(), store.clone(), audit.clone(), trainer_keys.clone(), config.max_dataset_bytes));
         let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone(), audit.clone()));
         let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(_));
-        let metrics = Arc::new(metrics::Metrics::new(config.metrics_token.as_deref()).map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
-        let jobs = Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), metrics.clone(), config.jobs, embedded));
+        let metrics =
+            Arc::new(metrics::Metrics::new(config.metrics_token.as_deref()).map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
+        let jobs =
+            Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), metrics.clone(), config.jobs, embedded));
         let analytics = Arc::new(analytics::Analytics::new(db.clone(), config.data_dir.clone(), config.jobs.workers));
         Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics })
     }

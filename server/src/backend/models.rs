@@ -131,7 +131,8 @@ impl Models {
     }
 
     async fn row(&self, id: &str) -> Result<Option<ModelRow>, ApiError> {
-        let mut r = self.db.query("SELECT * OMIT id FROM model WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM model WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
         r.take::<Option<ModelRow>>(0).map_err(db_error)
     }
 
@@ -140,7 +141,14 @@ impl Models {
     }
 
     /// The row if the actor may do `action` to it; 404 for someone who may not even see it.
-    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&ModelRow) -> Action<'_>, client: &str) -> Result<ModelRow, ApiError> {
+    async fn authorized_row(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        action: fn(&ModelRow) -> Action<'_>,
+        client: &str,
+    ) -> Result<ModelRow, ApiError> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, Self::read_action, action).await
     }
 
@@ -194,7 +202,13 @@ impl Models {
 
     /// Predictions for rows given as `{feature: value}` objects, checked against the feature
     /// schema first (422 naming the row and field).
-    pub async fn predict(&self, actor: &Actor, id: &str, rows: &[serde_json::Map<String, serde_json::Value>], client: &str) -> Result<Vec<Prediction>, ApiError> {
+    pub async fn predict(
+        &self,
+        actor: &Actor,
+        id: &str,
+        rows: &[serde_json::Map<String, serde_json::Value>],
+        client: &str,
+    ) -> Result<Vec<Prediction>, ApiError> {
         const ACTION: &str = "model.predict";
         let row = self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
         let artifact = self.opened(&row).await?;

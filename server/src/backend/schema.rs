@@ -130,9 +130,9 @@ DEFINE INDEX IF NOT EXISTS model_owner ON model FIELDS owner_id;
 "#;
 
 pub async fn apply(db: &Db) -> Result<(), ServerError> {
-    db.query(SCHEMA).await.and_then(|r| r.check()).map_err(|e| ServerError::Database {
-        endpoint: "schema".into(),
-        reason: e.to_string(),
-    })?;
+    db.query(SCHEMA)
+        .await
+        .and_then(|r| r.check())
+        .map_err(|e| ServerError::Database { endpoint: "schema".into(), reason: e.to_string() })?;
     Ok(())
 }

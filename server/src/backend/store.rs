@@ -15,10 +15,8 @@ use crate::error::ServerError;
 pub fn open(url: &ObjectStoreUrl) -> Result<Arc<dyn ObjectStore>, ServerError> {
     match url {
         ObjectStoreUrl::Local(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| ServerError::Store(format!("cannot create {}: {e}", dir.display())))?;
-            let fs = LocalFileSystem::new_with_prefix(dir)
-                .map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| ServerError::Store(format!("cannot create {}: {e}", dir.display())))?;
+            let fs = LocalFileSystem::new_with_prefix(dir).map_err(|e| ServerError::Store(format!("{}: {e}", dir.display())))?;
             Ok(Arc::new(fs))
         }
         ObjectStoreUrl::S3 { bucket, prefix } => {

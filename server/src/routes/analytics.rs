@@ -20,7 +20,11 @@ struct Area {
     subdomain: Option<String>,
 }
 
-async fn dashboard(State(b): State<Backend>, Authenticated(actor): Authenticated, Query(area): Query<Area>) -> Result<impl IntoResponse, ApiFailure> {
+async fn dashboard(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    Query(area): Query<Area>,
+) -> Result<impl IntoResponse, ApiFailure> {
     let area = area.domain.zip(area.subdomain);
     Ok(Json(b.analytics.dashboard(&actor, area).await?))
 }

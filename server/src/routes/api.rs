@@ -111,11 +111,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
 /// Whether cookies must be `Secure`: configured, or the request came through HTTPS.
 pub fn wants_secure(parts_headers: &axum::http::HeaderMap, configured: bool) -> bool {
-    configured
-        || parts_headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    configured || parts_headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
 /// An HttpOnly, SameSite=Strict cookie on `/`. `max_age = 0` clears it.
@@ -153,9 +149,5 @@ pub fn set_cookies(res: &mut Response, cookies: Vec<String>) {
 
 /// The client address from a request's parts (see `ClientAddr`).
 pub fn client_addr(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
 }

@@ -13,8 +13,8 @@ use app::model::auth::{LoginRequest, PasswordChange, ProfileUpdate, RegisterRequ
 use app::model::{ApiError, CATALOG};
 
 use super::api::{
-    access_token, cleared_cookies, cookie_value, session_cookies, set_cookies, wants_secure, ApiFailure, ApiJson,
-    Authenticated, ClientAddr, REFRESH_COOKIE,
+    access_token, cleared_cookies, cookie_value, session_cookies, set_cookies, wants_secure, ApiFailure, ApiJson, Authenticated,
+    ClientAddr, REFRESH_COOKIE,
 };
 use super::AppState;
 use crate::backend::auth::Session;
@@ -73,15 +73,9 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-async fn refresh(
-    State(state): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    req: axum::extract::Request,
-) -> ApiResult<Response> {
+async fn refresh(State(state): State<AppState>, ClientAddr(client): ClientAddr, req: axum::extract::Request) -> ApiResult<Response> {
     let (parts, body) = req.into_parts();
-    let bytes: Bytes = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .map_err(|_| ApiError::field("body", "the body is too large"))?;
+    let bytes: Bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|_| ApiError::field("body", "the body is too large"))?;
     let (token, from_body) = if bytes.iter().any(|b| !b.is_ascii_whitespace()) {
         let b: RefreshBody = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::field("refresh_token", format!("send {{\"refresh_token\": \"…\"}} ({e})")))?;

@@ -77,12 +77,8 @@ async fn events(
     Query(query): Query<After>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let after = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .or(query.after)
-        .unwrap_or(0);
+    let after =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).or(query.after).unwrap_or(0);
     let rx = b.jobs.subscribe(&actor, &id, after, &client).await?;
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let record = rx.recv().await?;

@@ -35,8 +35,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let ui: Arc<dyn UiBackend> =
-        Arc::new(ui::UiAdapter { backend: state.backend.clone(), secure_cookies: state.secure_cookies });
+    let ui: Arc<dyn UiBackend> = Arc::new(ui::UiAdapter { backend: state.backend.clone(), secure_cookies: state.secure_cookies });
     let context = move || provide_context(ui.clone());
     Router::new()
         .route("/api/health", get(health::get))

@@ -24,7 +24,11 @@ pub fn routes() -> Router<AppState> {
 
 type ApiResult<T> = Result<T, ApiFailure>;
 
-async fn list(State(b): State<Backend>, Authenticated(actor): Authenticated, Query(filter): Query<ModelFilter>) -> ApiResult<impl IntoResponse> {
+async fn list(
+    State(b): State<Backend>,
+    Authenticated(actor): Authenticated,
+    Query(filter): Query<ModelFilter>,
+) -> ApiResult<impl IntoResponse> {
     Ok(Json(b.models.list(&actor, &filter).await?))
 }
 

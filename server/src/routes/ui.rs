@@ -4,12 +4,12 @@
 use axum::http::request::Parts;
 
 use app::api::{Cookies, UiBackend};
-use app::model::dataset::DatasetInfo;
 use app::model::analytics::{Dashboard, SystemHealth};
 use app::model::artifact::{ModelInfo, Prediction};
-use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
+use app::model::dataset::DatasetInfo;
+use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
 use super::api::{access_token, cleared_cookies, client_addr, cookie_value, session_cookies, wants_secure, REFRESH_COOKIE};
@@ -114,7 +114,13 @@ impl UiBackend for UiAdapter {
         Ok((self.backend.datasets.set_consent(&actor, &id, allow, &client_addr(parts)).await?, cookies))
     }
 
-    async fn models(&self, parts: &Parts, dataset: Option<String>, kind: Option<String>, domain: Option<String>) -> Result<(Vec<ModelInfo>, Cookies), ApiError> {
+    async fn models(
+        &self,
+        parts: &Parts,
+        dataset: Option<String>,
+        kind: Option<String>,
+        domain: Option<String>,
+    ) -> Result<(Vec<ModelInfo>, Cookies), ApiError> {
         let (actor, cookies) = self.actor(parts).await?;
         let filter = crate::backend::models::ModelFilter { dataset, kind, domain };
         Ok((self.backend.models.list(&actor, &filter).await?, cookies))
@@ -125,7 +131,12 @@ impl UiBackend for UiAdapter {
         Ok((self.backend.models.get(&actor, &id, &client_addr(parts)).await?, cookies))
     }
 
-    async fn predict(&self, parts: &Parts, id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<(Vec<Prediction>, Cookies), ApiError> {
+    async fn predict(
+        &self,
+        parts: &Parts,
+        id: String,
+        rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<(Vec<Prediction>, Cookies), ApiError> {
         let (actor, cookies) = self.actor(parts).await?;
         Ok((self.backend.models.predict(&actor, &id, &rows, &client_addr(parts)).await?, cookies))
     }

@@ -232,7 +232,8 @@ mod tests {
         let mut history: Vec<DayCount> = (1..=20).map(|n| DayCount { day: day(n), status: "succeeded".into(), jobs: 1 }).collect();
         history.push(DayCount { day: day(20), status: "failed".into(), jobs: 3 });
         history.push(DayCount { day: day(2), status: "cancelled".into(), jobs: 9 }); // outside the window
-        let d = Dashboard { domain: "d".into(), subdomain: "s".into(), history, models: vec![], contributions: vec![], collaborations: vec![] };
+        let d =
+            Dashboard { domain: "d".into(), subdomain: "s".into(), history, models: vec![], contributions: vec![], collaborations: vec![] };
         let (series, days, most) = history_bars(&d);
         assert_eq!(days.len(), HISTORY_DAYS);
         assert_eq!((days[0].as_str(), days[HISTORY_DAYS - 1].as_str()), ("2026-10-07", "2026-10-20"));

@@ -48,9 +48,7 @@ pub fn HomePage() -> impl IntoView {
 #[component]
 fn DomainExplorer() -> impl IntoView {
     let (selected, set_selected) = signal(CATALOG[0].id.to_owned());
-    let subdomains = move || {
-        selected.with(|id| catalog::domain(id).map(|d| d.subdomains).unwrap_or_default())
-    };
+    let subdomains = move || selected.with(|id| catalog::domain(id).map(|d| d.subdomains).unwrap_or_default());
     view! {
         <section class="explorer" aria-labelledby="fields-heading">
             <h2 id="fields-heading">"Fields you can collaborate in"</h2>

@@ -13,8 +13,8 @@ use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
-use crate::ui::metrics_view::MetricsView;
 use crate::ui::form::{load_failure, not_found, utc};
+use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 
@@ -166,7 +166,12 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
         } else {
             match serde_json::from_str(&search_text) {
                 Ok(s) => Some(s),
-                Err(e) => return bad("model.search", format!("write the search space as JSON, like {{\"grid\": {{\"trees\": [50, 100]}}}} ({e})")),
+                Err(e) => {
+                    return bad(
+                        "model.search",
+                        format!("write the search space as JSON, like {{\"grid\": {{\"trees\": [50, 100]}}}} ({e})"),
+                    )
+                }
             }
         };
         let Ok(cv_folds) = folds.get_untracked().trim().parse::<u64>() else {
@@ -325,7 +330,11 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     let progress = Memo::new(move |_| {
         let mut p = JobProgress::default();
         events.with(|es| es.iter().for_each(|e| p.update(&e.event)));
-        if job.with(|j| j.status == JobStatus::Succeeded) { 100.0 } else { (p.fraction() * 100.0).round() }
+        if job.with(|j| j.status == JobStatus::Succeeded) {
+            100.0
+        } else {
+            (p.fraction() * 100.0).round()
+        }
     });
     let status = move || job.with(|j| j.status);
     let metric = move || job.with(|j| if j.request.spec.model.kind == ModelKind::Linear { "R²" } else { "score (accuracy or R²)" });

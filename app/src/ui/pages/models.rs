@@ -14,8 +14,8 @@ use crate::model::artifact::{InputField, ModelInfo};
 use crate::model::auth::{Me, Role};
 use crate::model::ApiError;
 use crate::table::ColumnKind;
-use crate::ui::metrics_view::MetricsView;
 use crate::ui::form::{load_failure, not_found, utc};
+use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 
@@ -43,10 +43,7 @@ pub fn ModelsPage() -> impl IntoView {
 fn ModelList(me: Me) -> impl IntoView {
     let query = use_query_map();
     let get = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
-    let models = Resource::new(
-        move || (get("dataset")(), get("kind")(), get("domain")()),
-        |(d, k, a)| list_models(d, k, a),
-    );
+    let models = Resource::new(move || (get("dataset")(), get("kind")(), get("domain")()), |(d, k, a)| list_models(d, k, a));
     view! {
         <p>"Every finished training job is a model version. Versions that predict the same target from "
             "the same inputs are grouped; the best by its main metric is marked."</p>
@@ -207,7 +204,9 @@ fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
                     .unwrap_or_default();
                 let v = match f.kind {
                     _ if value.trim().is_empty() => serde_json::Value::Null,
-                    ColumnKind::Numeric => value.trim().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value)),
+                    ColumnKind::Numeric => {
+                        value.trim().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value))
+                    }
                     ColumnKind::Boolean => serde_json::Value::Bool(value == "true"),
                     ColumnKind::Categorical => serde_json::Value::String(value),
                 };

@@ -121,10 +121,7 @@ impl Auth {
             return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
         if self.find_by("email", &req.email).await?.is_some() {
-            let e = ApiError::Conflict {
-                message: "an account with this email exists; log in instead".into(),
-                field: Some("email".into()),
-            };
+            let e = ApiError::Conflict { message: "an account with this email exists; log in instead".into(), field: Some("email".into()) };
             return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
         let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await.map_err(db_error)?;
@@ -204,7 +201,9 @@ impl Auth {
         if row.used || row.revoked {
             if row.used && !row.revoked {
                 self.revoke_family(&row.family).await?;
-                self.audit.record(&row.user_id, "auth.refresh_reuse", &row.family, client, "denied: rotated token reused; session family revoked").await?;
+                self.audit
+                    .record(&row.user_id, "auth.refresh_reuse", &row.family, client, "denied: rotated token reused; session family revoked")
+                    .await?;
             }
             return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }

@@ -29,24 +29,17 @@ impl Default for LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(account: Quota, client: Quota) -> Self {
-        LoginLimiter {
-            per_account: RateLimiter::keyed(account),
-            per_client: RateLimiter::keyed(client),
-            clock: DefaultClock::default(),
-        }
+        LoginLimiter { per_account: RateLimiter::keyed(account), per_client: RateLimiter::keyed(client), clock: DefaultClock::default() }
     }
 
     /// Counts one attempt against both keys; refused with the wait in seconds.
     pub fn check(&self, account: &str, client: &str) -> Result<(), ApiError> {
         let now = self.clock.now();
-        let wait = [
-            self.per_client.check_key(&client.to_owned()).err(),
-            self.per_account.check_key(&account.to_owned()).err(),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|n| n.wait_time_from(now))
-        .max();
+        let wait = [self.per_client.check_key(&client.to_owned()).err(), self.per_account.check_key(&account.to_owned()).err()]
+            .into_iter()
+            .flatten()
+            .map(|n| n.wait_time_from(now))
+            .max();
         if self.per_client.len() > 100_000 || self.per_account.len() > 100_000 {
             self.per_client.retain_recent();
             self.per_account.retain_recent();
