@@ -14,6 +14,13 @@ log "checking that app stays free of server-only crates (DESIGN §1)"
 forbidden="$(cargo tree -q -p app -e normal --prefix none | awk '{print $1}' | grep -Ex 'surrealdb|tfhe|object_store' || true)"
 [ -z "$forbidden" ] || die "crate app depends on: $forbidden (keep these in server)"
 
+log "formatting and lints (rustfmt.toml; clippy with warnings as errors, server and browser crates)"
+cargo fmt --all --check || die "cargo fmt --check failed: run cargo fmt --all"
+cargo clippy -q -p app -p server --all-targets -- -D warnings
+# The browser crate with app's hydrate side, checked natively (the same source as the wasm build).
+cargo clippy -q -p frontend --all-targets -- -D warnings
+cargo clippy -q -p frontend --no-default-features --features worker -- -D warnings
+
 log "cargo tests"
 results="$(mktemp -d)"
 trap 'rm -rf "$results"' EXIT

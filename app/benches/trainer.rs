@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use app::ml::models::fit_linear;
+use app::ml::linear::fit_linear;
 use app::table::{Format, ParseOptions, Table};
 use ndarray::Array2;
 use rand::rngs::StdRng;

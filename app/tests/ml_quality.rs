@@ -4,11 +4,11 @@
 //! Fold assignment cannot match numpy's shuffle exactly, so small differences are expected.
 
 use app::ml::forest::{Forest, ForestParams};
+use app::ml::linear::{fit_linear, fit_logistic, Fitted};
 use app::ml::metrics::{classification, regression, Metrics};
-use app::ml::models::{fit_linear, fit_logistic, Fitted};
 use app::ml::prep::{class_target, numeric_target, Preprocessor};
 use app::ml::split::{k_fold, stratified_k_fold};
-use app::ml::tree::Task;
+use app::ml::task::Task;
 use app::table::{Format, ParseOptions, Table};
 
 fn table(name: &str) -> Table {

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let task = match cli.command {
         Some(Command::Serve(args)) => Task::Serve(args),
         Some(Command::Audit { command: AuditCommand::Verify(storage) }) => Task::AuditVerify(storage),
-        None => Task::Serve(cli.serve),
+        None => Task::Serve(Box::new(cli.serve)),
     };
     init_tracing(match &task {
         Task::Serve(args) => &args.log_format,
@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match task {
-        Task::Serve(args) => runtime.block_on(serve(args)),
+        Task::Serve(args) => runtime.block_on(serve(*args)),
         Task::AuditVerify(storage) => runtime.block_on(audit_verify(storage)),
     };
     match result {
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 enum Task {
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     AuditVerify(StorageArgs),
 }
 

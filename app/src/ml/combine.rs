@@ -12,9 +12,11 @@
 use ndarray::Array2;
 
 use super::dqn::Network;
+use super::ensemble::Combine;
 use super::forest::Forest;
-use super::model::{check_cancel, AnyModel, Model, Monitor, Quiet, Target};
-use super::models::Fitted;
+use super::linear::Fitted;
+use super::model::{check_cancel, AnyModel, Model, Monitor, Quiet};
+use super::task::{Target, Task};
 use super::MlError;
 
 /// Averaging rounds for the kinds combined by FedAvg.
@@ -34,12 +36,36 @@ fn weights(parts: &[(Array2<f64>, Target)]) -> Vec<f64> {
     parts.iter().map(|(x, _)| x.nrows() as f64 / n.max(1) as f64).collect()
 }
 
+/// What to choose instead of a kind that cannot be combined.
+const COMBINABLE: &str = "choose a random forest, linear or logistic regression, the DQN, or a soft-voting ensemble of those";
+
+/// Whether `model` can be fitted on several owners' parts by `fit_parts`, checked before a
+/// joint job is queued. A refusal names its place in the model spec (`kind`, `params.method`,
+/// `params.members[1].kind`).
+pub fn check_combinable(model: &AnyModel, task: Task) -> Result<(), MlError> {
+    match model {
+        AnyModel::Tree(_) => Err(MlError::param("kind", format!("a single decision tree cannot be combined across owners; {COMBINABLE}"))),
+        AnyModel::Ensemble(e) if e.params.method == Combine::Stacking => {
+            Err(MlError::param("params.method", format!("a stacking ensemble cannot be combined across owners; {COMBINABLE}")))
+        }
+        AnyModel::Ensemble(e) => {
+            for (i, m) in e.build_members(task)?.iter().enumerate() {
+                check_combinable(m, task).map_err(|err| match (err, e.params.members.is_empty()) {
+                    (_, true) => MlError::param(
+                        "params.members",
+                        format!("the default members include a decision tree, which cannot be combined across owners; list the members ({COMBINABLE})"),
+                    ),
+                    (err, false) => err.within(&format!("params.members[{i}]")),
+                })?;
+            }
+            Ok(())
+        }
+        AnyModel::Linear(_) | AnyModel::Logistic(_) | AnyModel::Forest(_) | AnyModel::Dqn(_) => Ok(()),
+    }
+}
+
 fn combine(model: &mut AnyModel, parts: &[(Array2<f64>, Target)], monitor: &mut dyn Monitor) -> Result<(), MlError> {
-    let refuse = |what: &str| {
-        Err(MlError::Parameter(format!(
-            "{what} cannot be combined across owners; choose a random forest, linear or logistic regression, or a voting ensemble"
-        )))
-    };
+    check_combinable(model, parts[0].1.task())?;
     match model {
         AnyModel::Linear(m) => {
             m.fitted = Some(least_squares(parts)?);
@@ -64,9 +90,6 @@ fn combine(model: &mut AnyModel, parts: &[(Array2<f64>, Target)], monitor: &mut 
             Ok(())
         }
         AnyModel::Ensemble(e) => {
-            if e.params.method == super::ensemble::Combine::Stacking {
-                return refuse("stacking");
-            }
             let task = parts[0].1.task();
             let mut members = e.build_members(task)?;
             for m in &mut members {
@@ -77,7 +100,8 @@ fn combine(model: &mut AnyModel, parts: &[(Array2<f64>, Target)], monitor: &mut 
             e.meta = None;
             Ok(())
         }
-        AnyModel::Tree(_) => refuse("a single decision tree"),
+        // Refused above; asked again rather than assumed, so no arm can fit it by mistake.
+        AnyModel::Tree(_) => check_combinable(model, parts[0].1.task()),
     }
 }
 
@@ -224,7 +248,7 @@ pub fn set_flat_params(model: &mut AnyModel, flat: &[f64]) -> Result<(), MlError
 mod tests {
     use super::*;
     use crate::ml::model::ModelKind;
-    use crate::ml::tree::Task;
+    use crate::ml::task::Task;
     use serde_json::Map;
 
     /// Two parts' summed statistics give the same least squares as all rows in one matrix.

@@ -10,6 +10,7 @@
 //! no neural networks and the crates that do pull in far more than a small MLP needs, and must
 //! also build for wasm (federated clients run this same code).
 
+use linfa::ParamGuard;
 use ndarray::{Array1, Array2, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -17,7 +18,8 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::model::{check_cancel, AnyModel, Model, Monitor, Target};
+use super::model::{check_cancel, AnyModel, Model, Monitor};
+use super::task::Target;
 use super::MlError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,27 +59,30 @@ impl Default for DqnParams {
     }
 }
 
-impl DqnParams {
-    fn check(&self) -> Result<(), MlError> {
-        let bad = |what: &str| Err(MlError::Parameter(what.to_string()));
-        if self.hidden.is_empty() || self.hidden.iter().any(|h| *h == 0 || *h > 4096) {
-            return bad("hidden must list 1 or more layer widths between 1 and 4096");
-        }
-        if self.epochs == 0 || self.batch_size == 0 || self.replay_size < self.batch_size || self.target_update == 0 {
-            return bad("epochs, batch_size and target_update must be ≥ 1, and replay_size ≥ batch_size");
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate < 1.0) {
-            return bad("learning_rate must be between 0 and 1");
-        }
-        if !(0.0..1.0).contains(&self.gamma) {
-            return bad("gamma must be in [0, 1)");
-        }
-        if !(0.0..=1.0).contains(&self.epsilon_start) || !(0.0..=1.0).contains(&self.epsilon_end) {
-            return bad("epsilon_start and epsilon_end must be in [0, 1]");
-        }
-        Ok(())
+super::param_guard!(DqnParams, |p| {
+    if p.hidden.is_empty() || p.hidden.iter().any(|h| *h == 0 || *h > 4096) {
+        return Err(MlError::param("hidden", "must list 1 or more layer widths between 1 and 4096"));
     }
-}
+    for (name, value) in [("epochs", p.epochs), ("batch_size", p.batch_size), ("target_update", p.target_update)] {
+        if value == 0 {
+            return Err(MlError::param(name, "must be at least 1"));
+        }
+    }
+    if p.replay_size < p.batch_size {
+        return Err(MlError::param("replay_size", format!("must be at least batch_size ({})", p.batch_size)));
+    }
+    if !(p.learning_rate > 0.0 && p.learning_rate < 1.0) {
+        return Err(MlError::param("learning_rate", format!("must be between 0 and 1 (exclusive), got {}", p.learning_rate)));
+    }
+    if !(0.0..1.0).contains(&p.gamma) {
+        return Err(MlError::param("gamma", format!("must be in [0, 1), got {}", p.gamma)));
+    }
+    for (name, value) in [("epsilon_start", p.epsilon_start), ("epsilon_end", p.epsilon_end)] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(MlError::param(name, format!("must be in [0, 1], got {value}")));
+        }
+    }
+});
 
 /// A dense layer `out = x · w + b`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -215,7 +220,7 @@ pub fn class_rewards(y: &[usize], classes: usize) -> Vec<f64> {
 
 impl Model for DqnModel {
     fn fit(&mut self, x: &Array2<f64>, y: &Target, monitor: &mut dyn Monitor) -> Result<(), MlError> {
-        self.params.check()?;
+        self.params.check_ref()?;
         let Target::Classes { y, classes } = y else {
             return Err(MlError::Parameter("the DQN classifier needs a categorical target".into()));
         };
@@ -245,7 +250,7 @@ impl Model for DqnModel {
             order.shuffle(&mut rng);
             let (mut loss_sum, mut loss_n) = (0.0, 0usize);
             for t in 0..n {
-                if step % 256 == 0 {
+                if step.is_multiple_of(256) {
                     check_cancel(monitor)?;
                 }
                 let s = order[t];
@@ -285,7 +290,7 @@ impl Model for DqnModel {
                     loss_n += p.batch_size;
                     adam.step(&mut online, &acts, grad, p.learning_rate);
                 }
-                if step % p.target_update == 0 {
+                if step.is_multiple_of(p.target_update) {
                     target = online.clone();
                 }
             }

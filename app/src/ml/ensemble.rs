@@ -7,9 +7,9 @@ use ndarray::{concatenate, Array2, Axis};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::model::{check_cancel, AnyModel, Model, ModelKind, Monitor, Quiet, Target};
+use super::model::{check_cancel, AnyModel, Model, ModelKind, Monitor, Quiet};
 use super::split::{k_fold, stratified_k_fold};
-use super::tree::Task;
+use super::task::{Target, Task};
 use super::MlError;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,18 +85,19 @@ impl EnsembleModel {
             .enumerate()
             .map(|(i, s)| {
                 if s.kind == ModelKind::Ensemble {
-                    return Err(MlError::Parameter("an ensemble cannot contain another ensemble".into()));
+                    return Err(MlError::param(format!("members[{i}].kind"), "an ensemble cannot contain another ensemble"));
                 }
                 AnyModel::build(s.kind, &s.params, task, self.params.seed.wrapping_add(i as u64))
-                    .map_err(|e| MlError::Parameter(format!("ensemble member {} ({}): {e}", i + 1, s.kind.as_str())))
+                    .map_err(|e| e.within(&format!("members[{i}]")))
             })
             .collect()
     }
 
     /// Refuses members that cannot learn `task` or have bad parameters, before any fitting.
     pub fn check(&self, task: Task) -> Result<(), MlError> {
-        if self.params.method == Combine::Stacking && self.params.folds < 2 {
-            return Err(MlError::Parameter("stacking needs folds ≥ 2".into()));
+        if self.params.method == Combine::Stacking && !(2..=super::train::MAX_FOLDS).contains(&self.params.folds) {
+            let max = super::train::MAX_FOLDS;
+            return Err(MlError::param("folds", format!("stacking needs 2 to {max} folds, got {}", self.params.folds)));
         }
         self.build_members(task).map(|_| ())
     }

@@ -2,13 +2,15 @@
 //! of features (√d for classification, all for regression, as scikit-learn's defaults), and
 //! predictions averaged. Seeded, so a job's forest is reproducible.
 
+use linfa::ParamGuard;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::model::{check_cancel, Monitor, Quiet};
-use super::tree::{Task, Tree, TreeParams};
+use super::task::Task;
+use super::tree::{check_depth, check_leaf_and_features, Tree, TreeParams};
 use super::MlError;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -27,6 +29,17 @@ impl Default for ForestParams {
         ForestParams { trees: 100, max_depth: None, min_samples_leaf: 1, max_features: None, seed: 0 }
     }
 }
+
+/// Most trees one forest may grow: beyond this a forest is slower and larger, not better.
+pub const MAX_TREES: usize = 5_000;
+
+super::param_guard!(ForestParams, |p| {
+    if !(1..=MAX_TREES).contains(&p.trees) {
+        return Err(MlError::param("trees", format!("must be between 1 and {MAX_TREES}, got {}", p.trees)));
+    }
+    check_depth(p.max_depth)?;
+    check_leaf_and_features(p.min_samples_leaf, p.max_features)?;
+});
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Forest {
@@ -47,12 +60,7 @@ impl Forest {
         params: &ForestParams,
         monitor: &mut dyn Monitor,
     ) -> Result<Forest, MlError> {
-        if params.trees == 0 {
-            return Err(MlError::Parameter("a forest needs at least one tree".into()));
-        }
-        if params.min_samples_leaf == 0 || params.max_features == Some(0) {
-            return Err(MlError::Parameter("min_samples_leaf and max_features must be at least 1".into()));
-        }
+        params.check_ref()?;
         let d = x.ncols();
         let max_features = params.max_features.unwrap_or(match task {
             Task::Classification { .. } => ((d as f64).sqrt().floor() as usize).max(1),
@@ -63,6 +71,7 @@ impl Forest {
             min_samples_split: 2,
             min_samples_leaf: params.min_samples_leaf,
             max_features: Some(max_features),
+            seed: params.seed,
         };
         let mut rng = StdRng::seed_from_u64(params.seed);
         let n = x.nrows();

@@ -3,6 +3,7 @@
 //! second `fit` continues from them where the kind allows (logistic regression, DQN), which
 //! is what a federated round needs.
 
+use linfa::ParamGuard;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -10,52 +11,10 @@ use serde_json::{Map, Value};
 use super::dqn::DqnModel;
 use super::ensemble::EnsembleModel;
 use super::forest::{Forest, ForestParams};
-use super::models::{fit_linear, fit_logistic, Fitted};
-use super::tree::{Task, Tree, TreeParams};
+use super::linear::{fit_linear, fit_logistic, Fitted};
+use super::task::{Target, Task};
+use super::tree::{Tree, TreeParams};
 use super::MlError;
-
-/// What a model is fitted to: class indices (with the number of classes) or values.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Target {
-    Classes { y: Vec<usize>, classes: usize },
-    Values(Vec<f64>),
-}
-
-impl Target {
-    pub fn len(&self) -> usize {
-        match self {
-            Target::Classes { y, .. } => y.len(),
-            Target::Values(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn task(&self) -> Task {
-        match self {
-            Target::Classes { classes, .. } => Task::Classification { classes: *classes },
-            Target::Values(_) => Task::Regression,
-        }
-    }
-
-    /// The rows `rows`, in that order.
-    pub fn subset(&self, rows: &[usize]) -> Target {
-        match self {
-            Target::Classes { y, classes } => Target::Classes { y: rows.iter().map(|i| y[*i]).collect(), classes: *classes },
-            Target::Values(v) => Target::Values(rows.iter().map(|i| v[*i]).collect()),
-        }
-    }
-
-    /// Class indices as f64 (what trees take), or the values.
-    pub fn as_f64(&self) -> Vec<f64> {
-        match self {
-            Target::Classes { y, .. } => y.iter().map(|c| *c as f64).collect(),
-            Target::Values(v) => v.clone(),
-        }
-    }
-}
 
 /// Where a long fit reports progress and learns that it should stop.
 pub trait Monitor {
@@ -136,13 +95,17 @@ impl ModelKind {
     /// Whether this kind can learn `task`; the message says what to choose instead.
     pub fn check_task(self, task: Task) -> Result<(), MlError> {
         match (self, task) {
-            (ModelKind::Linear, Task::Classification { .. }) => Err(MlError::Parameter(
-                "linear regression predicts numbers, and the target is categorical; choose logistic regression, a tree or a forest".into(),
+            (ModelKind::Linear, Task::Classification { .. }) => Err(MlError::param(
+                "kind",
+                "linear regression predicts numbers, and the target is categorical; choose logistic regression, a tree or a forest",
             )),
-            (ModelKind::Logistic | ModelKind::Dqn, Task::Regression) => Err(MlError::Parameter(format!(
-                "{} is a classifier, and the target is numeric; choose linear regression, a tree or a forest",
-                self.label().to_lowercase()
-            ))),
+            (ModelKind::Logistic | ModelKind::Dqn, Task::Regression) => Err(MlError::param(
+                "kind",
+                format!(
+                    "{} is a classifier, and the target is numeric; choose linear regression, a tree or a forest",
+                    self.label().to_lowercase()
+                ),
+            )),
             _ => Ok(()),
         }
     }
@@ -167,7 +130,8 @@ pub enum AnyModel {
 
 impl AnyModel {
     /// An unfitted model of `kind` from its hyperparameters (`{}` for the defaults), checked
-    /// against the task. `seed` is used unless the parameters name one.
+    /// against the task. `seed` is used unless the parameters name one. A refusal names its
+    /// place in the model spec: `kind`, `params`, or `params.NAME`.
     pub fn build(kind: ModelKind, params: &Map<String, Value>, task: Task, seed: u64) -> Result<AnyModel, MlError> {
         kind.check_task(task)?;
         let mut params = params.clone();
@@ -177,12 +141,23 @@ impl AnyModel {
         let mut json = Map::new();
         json.insert("kind".into(), Value::from(kind.as_str()));
         json.insert("params".into(), Value::Object(params));
-        let model: AnyModel =
-            serde_json::from_value(Value::Object(json)).map_err(|e| MlError::Parameter(format!("{} parameters: {e}", kind.as_str())))?;
-        if let AnyModel::Ensemble(e) = &model {
-            e.check(task)?;
-        }
+        let model: AnyModel = serde_json::from_value(Value::Object(json))
+            .map_err(|e| MlError::param("params", format!("{} parameters: {e}", kind.as_str())))?;
+        model.check_params(task).map_err(|e| e.within("params"))?;
         Ok(model)
+    }
+
+    /// Every hyperparameter in range (linfa's `ParamGuard` of each kind), and an ensemble's
+    /// members able to learn `task`: what a job submission checks before queueing.
+    fn check_params(&self, task: Task) -> Result<(), MlError> {
+        match self {
+            AnyModel::Linear(_) => Ok(()),
+            AnyModel::Logistic(m) => m.params.check_ref().map(drop),
+            AnyModel::Tree(m) => m.params.check_ref().map(drop),
+            AnyModel::Forest(m) => m.params.check_ref().map(drop),
+            AnyModel::Ensemble(m) => m.check(task),
+            AnyModel::Dqn(m) => m.params.check_ref().map(drop),
+        }
     }
 
     pub fn kind(&self) -> ModelKind {
@@ -319,6 +294,15 @@ impl Default for LogisticParams {
     }
 }
 
+super::param_guard!(LogisticParams, |p| {
+    if !(p.alpha.is_finite() && p.alpha >= 0.0) {
+        return Err(MlError::param("alpha", format!("must be a number ≥ 0, got {}", p.alpha)));
+    }
+    if p.max_iterations == 0 {
+        return Err(MlError::param("max_iterations", "must be at least 1"));
+    }
+});
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticModel {
     #[serde(default)]
@@ -330,13 +314,7 @@ pub struct LogisticModel {
 impl Model for LogisticModel {
     fn fit(&mut self, x: &Array2<f64>, y: &Target, _: &mut dyn Monitor) -> Result<(), MlError> {
         let (y, k) = classes(y)?;
-        let p = &self.params;
-        if !(p.alpha.is_finite() && p.alpha >= 0.0) {
-            return Err(MlError::Parameter(format!("alpha must be a number ≥ 0, got {}", p.alpha)));
-        }
-        if p.max_iterations == 0 {
-            return Err(MlError::Parameter("max_iterations must be at least 1".into()));
-        }
+        let p = self.params.check_ref()?;
         let fitted = match p.class_weight {
             ClassWeight::None => fit_logistic(x.clone(), y, k, p.alpha, p.max_iterations, self.fitted.as_ref())?,
             ClassWeight::Balanced => {
@@ -376,24 +354,9 @@ pub fn balanced_replication(y: &[usize], classes: usize) -> Vec<usize> {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TreeHyper {
-    pub max_depth: Option<usize>,
-    pub min_samples_split: usize,
-    pub min_samples_leaf: usize,
-    pub seed: u64,
-}
-
-impl Default for TreeHyper {
-    fn default() -> Self {
-        TreeHyper { max_depth: None, min_samples_split: 2, min_samples_leaf: 1, seed: 0 }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TreeModel {
     #[serde(default)]
-    pub params: TreeHyper,
+    pub params: TreeParams,
     #[serde(default)]
     pub fitted: Option<Tree>,
 }
@@ -401,18 +364,8 @@ pub struct TreeModel {
 impl Model for TreeModel {
     fn fit(&mut self, x: &Array2<f64>, y: &Target, _: &mut dyn Monitor) -> Result<(), MlError> {
         use rand::SeedableRng;
-        let p = &self.params;
-        if p.min_samples_leaf == 0 || p.min_samples_split < 2 {
-            return Err(MlError::Parameter("min_samples_leaf must be ≥ 1 and min_samples_split ≥ 2".into()));
-        }
-        let tp = TreeParams {
-            max_depth: p.max_depth,
-            min_samples_split: p.min_samples_split,
-            min_samples_leaf: p.min_samples_leaf,
-            max_features: None,
-        };
-        let mut rng = rand::rngs::StdRng::seed_from_u64(p.seed);
-        self.fitted = Some(Tree::fit(x, &y.as_f64(), (0..x.nrows()).collect(), y.task(), &tp, &mut rng)?);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.params.seed);
+        self.fitted = Some(Tree::fit(x, &y.as_f64(), (0..x.nrows()).collect(), y.task(), &self.params, &mut rng)?);
         Ok(())
     }
     fn predict(&self, x: &Array2<f64>) -> Result<Vec<f64>, MlError> {

@@ -8,14 +8,14 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::combine::fit_parts;
+use super::combine::{check_combinable, fit_parts};
 use super::metrics::{self, regression, Metrics};
-use super::model::{AnyModel, Model, ModelKind, Monitor, Target};
+use super::model::{AnyModel, Model, ModelKind, Monitor};
 use super::prep::Preprocessor;
 use super::search::SearchSpace;
 use super::smote::{oversample, SmoteParams};
 use super::split::{k_fold, stratified_k_fold, Fold};
-use super::tree::Task;
+use super::task::{Target, Task};
 use super::MlError;
 use crate::model::job::JobEvent;
 use crate::table::{Cell, Column, ColumnKind, Table};
@@ -23,7 +23,7 @@ use crate::table::{Cell, Column, ColumnKind, Table};
 pub const DEFAULT_FOLDS: usize = 5;
 pub const MAX_FOLDS: usize = 20;
 
-fn default_folds() -> usize {
+pub fn default_folds() -> usize {
     DEFAULT_FOLDS
 }
 
@@ -59,12 +59,22 @@ pub struct TrainSpec {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct SpecError {
-    pub field: &'static str,
+    /// The request field, dotted and indexed as in the JSON body (`model.params.trees`).
+    pub field: String,
     pub message: String,
 }
 
-fn spec_error(field: &'static str, message: impl Into<String>) -> SpecError {
-    SpecError { field, message: message.into() }
+fn spec_error(field: &str, message: impl Into<String>) -> SpecError {
+    SpecError { field: field.to_owned(), message: message.into() }
+}
+
+/// A model-building refusal as a field of the request: a named parameter under `model`, else
+/// `fallback`.
+fn model_error(fallback: &str, e: MlError) -> SpecError {
+    match e {
+        MlError::Param { name, message } if fallback == "model" => SpecError { field: format!("model.{name}"), message },
+        other => spec_error(fallback, other.to_string()),
+    }
 }
 
 impl TrainSpec {
@@ -83,8 +93,9 @@ impl TrainSpec {
     }
 
     /// Checks everything that can be checked from the columns alone, so a bad request is
-    /// refused before it is queued, with the field to correct.
-    pub fn check(&self, columns: &[Column]) -> Result<(), SpecError> {
+    /// refused before it is queued, with the field to correct. `owners` is the number of
+    /// datasets: above one, the model must be one `combine` can fit part by part.
+    pub fn check(&self, columns: &[Column], owners: usize) -> Result<(), SpecError> {
         let names = || columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
         let target = columns
             .iter()
@@ -116,10 +127,13 @@ impl TrainSpec {
                 ),
             ));
         }
-        AnyModel::build(self.model.kind, &self.model.params, task, self.seed).map_err(|e| spec_error("model.params", e.to_string()))?;
+        let model = AnyModel::build(self.model.kind, &self.model.params, task, self.seed).map_err(|e| model_error("model", e))?;
+        if owners > 1 {
+            check_combinable(&model, task).map_err(|e| model_error("model", e))?;
+        }
         if let Some(space) = &self.model.search {
             for c in space.candidates(&self.model.params, self.seed).map_err(|e| spec_error("model.search", e.to_string()))? {
-                AnyModel::build(self.model.kind, &c, task, self.seed).map_err(|e| spec_error("model.search", e.to_string()))?;
+                AnyModel::build(self.model.kind, &c, task, self.seed).map_err(|e| model_error("model.search", e))?;
             }
         }
         if let Some(s) = &self.smote {
@@ -191,7 +205,7 @@ impl Monitor for Steps<'_> {
 
 pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor) -> Result<Trained, MlError> {
     let first = tables.first().ok_or_else(|| MlError::Shape("no data".into()))?;
-    spec.check(&first.columns).map_err(|e| MlError::Parameter(e.to_string()))?;
+    spec.check(&first.columns, tables.len()).map_err(|e| MlError::Parameter(e.to_string()))?;
     for (i, t) in tables.iter().enumerate().skip(1) {
         let same = t.columns.len() == first.columns.len()
             && t.columns.iter().zip(&first.columns).all(|(a, b)| a.name == b.name && a.kind == b.kind);
@@ -394,7 +408,7 @@ mod tests {
     #[test]
     fn requests_that_do_not_fit_the_columns_name_the_field() {
         let t = table("a,b,label\n1,2,x\n2,3,y\n3,4,x\n4,5,y\n");
-        let field = |json: &str| spec(json).check(&t.columns).unwrap_err().field;
+        let field = |json: &str| spec(json).check(&t.columns, 1).unwrap_err().field;
         assert_eq!(field(r#"{"target": "nope", "model": {"kind": "forest"}}"#), "target");
         assert_eq!(field(r#"{"target": "label", "model": {"kind": "linear"}}"#), "model.kind");
         assert_eq!(field(r#"{"target": "label", "features": ["zz"], "model": {"kind": "tree"}}"#), "features");
@@ -402,7 +416,71 @@ mod tests {
         assert_eq!(field(r#"{"target": "label", "model": {"kind": "tree", "search": {"grid": {}}}}"#), "model.search");
         assert_eq!(field(r#"{"target": "label", "cv_folds": 1, "model": {"kind": "tree"}}"#), "cv_folds");
         assert_eq!(field(r#"{"target": "a", "smote": {}, "model": {"kind": "forest"}}"#), "smote");
-        assert!(spec(r#"{"target": "label", "model": {"kind": "forest"}}"#).check(&t.columns).is_ok());
+        assert!(spec(r#"{"target": "label", "model": {"kind": "forest"}}"#).check(&t.columns, 1).is_ok());
+    }
+
+    /// Hyperparameters out of range are refused at submission with their path in the request,
+    /// not accepted and failed in the worker.
+    #[test]
+    fn hyperparameters_out_of_range_name_their_field() {
+        let t = table("a,b,label\n1,2,x\n2,3,y\n3,4,x\n4,5,y\n");
+        let refusal = |json: &str| spec(json).check(&t.columns, 1).unwrap_err();
+        let cases = [
+            (r#"{"kind": "forest", "params": {"trees": 0}}"#, "model.params.trees"),
+            (r#"{"kind": "forest", "params": {"max_depth": 0}}"#, "model.params.max_depth"),
+            (r#"{"kind": "tree", "params": {"max_depth": 0}}"#, "model.params.max_depth"),
+            (r#"{"kind": "tree", "params": {"min_samples_split": 1}}"#, "model.params.min_samples_split"),
+            (r#"{"kind": "tree", "params": {"min_samples_leaf": 0}}"#, "model.params.min_samples_leaf"),
+            (r#"{"kind": "dqn", "params": {"epochs": 0}}"#, "model.params.epochs"),
+            (r#"{"kind": "dqn", "params": {"learning_rate": 2.0}}"#, "model.params.learning_rate"),
+            (r#"{"kind": "logistic", "params": {"alpha": -1}}"#, "model.params.alpha"),
+            (r#"{"kind": "logistic", "params": {"max_iterations": 0}}"#, "model.params.max_iterations"),
+            (r#"{"kind": "ensemble", "params": {"method": "stacking", "folds": 1}}"#, "model.params.folds"),
+            (
+                r#"{"kind": "ensemble", "params": {"members": [{"kind": "logistic"}, {"kind": "forest", "params": {"trees": 0}}]}}"#,
+                "model.params.members[1].params.trees",
+            ),
+            (r#"{"kind": "ensemble", "params": {"members": [{"kind": "linear"}]}}"#, "model.params.members[0].kind"),
+        ];
+        for (model, field) in cases {
+            let e = refusal(&format!(r#"{{"target": "label", "model": {model}}}"#));
+            assert_eq!(e.field, field, "{model}: {}", e.message);
+            assert!(!e.message.is_empty());
+        }
+        let e = refusal(r#"{"target": "label", "model": {"kind": "forest", "params": {"trees": 0}}}"#);
+        assert!(e.message.contains("between 1 and"), "{}", e.message);
+        // A search candidate out of range is refused too.
+        let e = refusal(r#"{"target": "label", "model": {"kind": "forest", "search": {"grid": {"trees": [10, 0]}}}}"#);
+        assert_eq!(e.field, "model.search", "{}", e.message);
+        assert!(e.message.contains("trees"), "{}", e.message);
+    }
+
+    /// Several owners' datasets need a model `combine` can fit part by part; what cannot be is
+    /// refused at submission, naming the part of the spec to change.
+    #[test]
+    fn models_that_cannot_be_combined_across_owners_are_refused_for_joint_jobs() {
+        let t = table("a,b,label\n1,2,x\n2,3,y\n3,4,x\n4,5,y\n");
+        let joint = |model: &str| spec(&format!(r#"{{"target": "label", "model": {model}}}"#)).check(&t.columns, 2);
+        let field = |model: &str| joint(model).unwrap_err().field;
+        assert_eq!(field(r#"{"kind": "tree"}"#), "model.kind");
+        assert_eq!(field(r#"{"kind": "ensemble", "params": {"method": "stacking"}}"#), "model.params.method");
+        assert_eq!(field(r#"{"kind": "ensemble"}"#), "model.params.members", "the default members include a tree");
+        assert_eq!(
+            field(r#"{"kind": "ensemble", "params": {"members": [{"kind": "logistic"}, {"kind": "tree"}]}}"#),
+            "model.params.members[1].kind"
+        );
+        let e = joint(r#"{"kind": "ensemble"}"#).unwrap_err();
+        assert!(e.message.contains("decision tree"), "{}", e.message);
+        for ok in [
+            r#"{"kind": "forest"}"#,
+            r#"{"kind": "logistic"}"#,
+            r#"{"kind": "dqn"}"#,
+            r#"{"kind": "ensemble", "params": {"members": [{"kind": "logistic"}, {"kind": "forest"}]}}"#,
+        ] {
+            assert!(joint(ok).is_ok(), "{ok}: {:?}", joint(ok));
+        }
+        // One owner: the same models are fine.
+        assert!(spec(r#"{"target": "label", "model": {"kind": "tree"}}"#).check(&t.columns, 1).is_ok());
     }
 
     /// A grid search reports every fold and trial, keeps the best, and the events add up.

@@ -7,29 +7,56 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use linfa::ParamGuard;
+
+use super::task::Task;
 use super::MlError;
 
-/// What a tree predicts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    Classification { classes: usize },
-    Regression,
-}
-
+/// A decision tree's hyperparameters, for a tree on its own (`kind: "tree"`) and for each tree
+/// of a forest (which sets `max_features` and draws from its own generator).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TreeParams {
+    /// `None`: grow until leaves are pure or too small.
     pub max_depth: Option<usize>,
     pub min_samples_split: usize,
     pub min_samples_leaf: usize,
     /// Features tried at each split; `None` tries all (a plain tree).
     pub max_features: Option<usize>,
+    /// Breaks ties between equally good splits reproducibly.
+    pub seed: u64,
 }
 
 impl Default for TreeParams {
     fn default() -> Self {
-        TreeParams { max_depth: None, min_samples_split: 2, min_samples_leaf: 1, max_features: None }
+        TreeParams { max_depth: None, min_samples_split: 2, min_samples_leaf: 1, max_features: None, seed: 0 }
     }
+}
+
+super::param_guard!(TreeParams, |p| {
+    check_depth(p.max_depth)?;
+    if p.min_samples_split < 2 {
+        return Err(MlError::param("min_samples_split", format!("must be at least 2, got {}", p.min_samples_split)));
+    }
+    check_leaf_and_features(p.min_samples_leaf, p.max_features)?;
+});
+
+/// A depth limit of 0 would be a tree without splits; absent means no limit.
+pub(crate) fn check_depth(max_depth: Option<usize>) -> Result<(), MlError> {
+    match max_depth {
+        Some(0) => Err(MlError::param("max_depth", "must be at least 1, or left out for no limit")),
+        _ => Ok(()),
+    }
+}
+
+pub(crate) fn check_leaf_and_features(min_samples_leaf: usize, max_features: Option<usize>) -> Result<(), MlError> {
+    if min_samples_leaf == 0 {
+        return Err(MlError::param("min_samples_leaf", "must be at least 1"));
+    }
+    if max_features == Some(0) {
+        return Err(MlError::param("max_features", "must be at least 1, or left out for the default"));
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -148,6 +175,7 @@ impl Tree {
     /// Grows a tree on `rows` of `x` (all rows when `rows` is None); `y` holds class indices
     /// (as f64) for classification.
     pub fn fit(x: &Array2<f64>, y: &[f64], rows: Vec<usize>, task: Task, params: &TreeParams, rng: &mut StdRng) -> Result<Tree, MlError> {
+        params.check_ref()?;
         if x.nrows() != y.len() {
             return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
         }

@@ -71,8 +71,9 @@ impl ModelArtifact {
     }
 
     /// Checks every row against the feature schema, then predicts. A missing feature, a value
-    /// of the wrong type or a category the model never saw is an error that names the row
-    /// (from 1) and the field; `null` is a missing value, imputed as in training. Fields the
+    /// of the wrong type or a category the model never saw is an error whose field is
+    /// `rows[N].feature` with N counted from 0, as a JSON index (the message says "row N+1" for
+    /// people); `null` is a missing value, imputed as in training. Fields the
     /// model does not use (the target, an id) are ignored.
     pub fn predict_rows(&self, rows: &[Map<String, Value>]) -> Result<Vec<Prediction>, ApiError> {
         if rows.is_empty() {
@@ -86,7 +87,7 @@ impl ModelArtifact {
         for (i, row) in rows.iter().enumerate() {
             let mut cells = Vec::with_capacity(schema.len());
             for (col, coding) in schema.iter().zip(&self.preprocessor.codings) {
-                let at = format!("rows[{}].{}", i + 1, col.name);
+                let at = format!("rows[{i}].{}", col.name);
                 let bad = |m: String| ApiError::field(&at, format!("row {}, field “{}”: {m}", i + 1, col.name));
                 let value =
                     row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;

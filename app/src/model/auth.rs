@@ -99,7 +99,7 @@ pub const PASSWORD_MAX: usize = 256;
 
 pub fn check_username(u: &str) -> Option<String> {
     let n = u.chars().count();
-    if n < USERNAME_MIN || n > USERNAME_MAX {
+    if !(USERNAME_MIN..=USERNAME_MAX).contains(&n) {
         return Some(format!("use {USERNAME_MIN} to {USERNAME_MAX} characters"));
     }
     if !u.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.')) {

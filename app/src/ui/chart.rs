@@ -293,7 +293,7 @@ mod tests {
         for n in ["5", "1", "0", "7"] {
             assert!(c.lines().any(|l| l.trim() == n), "the count {n} is written in its cell");
         }
-        assert_eq!(c.matches("<rect").count() >= 4, true);
+        assert!(c.matches("<rect").count() >= 4);
         assert!(confusion_chart(&labels[..1], &[vec![3]]).starts_with("<svg"), "one class draws too");
     }
 
@@ -303,8 +303,12 @@ mod tests {
         tag[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
     }
 
-    /// `(x, y, text)` of every `<text>` and `(x, width)` of every `<rect>` in a plotters SVG.
-    fn layout(svg: &str) -> (Vec<(f64, f64, String)>, Vec<(f64, f64)>) {
+    /// `(x, y, text)` of a `<text>`; `(x, width)` of a `<rect>`.
+    type Texts = Vec<(f64, f64, String)>;
+    type Rects = Vec<(f64, f64)>;
+
+    /// Every `<text>` and every `<rect>` in a plotters SVG.
+    fn layout(svg: &str) -> (Texts, Rects) {
         let texts = svg
             .split("<text")
             .skip(1)

@@ -102,6 +102,7 @@ impl AuditLog {
     /// The access check every per-record operation makes: a record the actor may not `read`
     /// is a 404 (its existence is not disclosed), then `action` decides; refusals are audited
     /// under `name`.
+    #[allow(clippy::too_many_arguments)] // the caller's actor and address become one context with #11's Ctx
     pub async fn authorized<R>(
         &self,
         actor: &Actor,

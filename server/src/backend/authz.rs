@@ -60,29 +60,6 @@ pub enum Action<'a> {
     ReadSystemHealth,
 }
 
-impl Action<'_> {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Action::ReadAccount { .. } => "user.read",
-            Action::UpdateAccount { .. } => "user.update",
-            Action::DeleteAccount { .. } => "user.delete",
-            Action::ReadAudit => "audit.read",
-            Action::CreateDataset { .. } => "dataset.create",
-            Action::ReadDataset { .. } => "dataset.read",
-            Action::UploadDataset { .. } => "dataset.upload",
-            Action::DownloadDataset { .. } => "dataset.download",
-            Action::DeleteDataset { .. } => "dataset.delete",
-            Action::ReadJob { .. } => "job.read",
-            Action::CancelJob { .. } => "job.cancel",
-            Action::ReadModel { .. } => "model.read",
-            Action::DownloadModel { .. } => "model.download",
-            Action::DeleteModel { .. } => "model.delete",
-            Action::ReadAnalytics { .. } => "analytics.read",
-            Action::ReadSystemHealth => "health.system",
-        }
-    }
-}
-
 pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
     let allowed = match action {
         Action::ReadAccount { owner } | Action::UpdateAccount { owner } | Action::DeleteAccount { owner } => {

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use surrealdb::types::SurrealValue;
 use tokio::sync::{broadcast, mpsc, Notify};
 
-use app::ml::model::ModelKind;
 use app::ml::train::{train, TrainMonitor, Trained};
 use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
 use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
@@ -28,13 +27,13 @@ use super::authz::{Action, Actor};
 use super::datasets::Datasets;
 use super::db::{retry_conflicts, Db};
 use super::models::{ModelOwner, Models};
-use super::util::{db_error, now_ms, now_rfc3339, random_id};
+use super::util::{db_error, now_ms, now_rfc3339, now_rfc3339_ms, random_id};
 use crate::config::JobsConfig;
 
 /// Most datasets one job may combine.
 pub const MAX_DATASETS: usize = 20;
-/// Step events (a tree, an epoch) are persisted at most this often per job; folds, trials
-/// and the end always are.
+/// Step events (a tree, an epoch) are persisted at most once per interval per job, so at most
+/// four a second; folds, trials and the end always are.
 const STEP_INTERVAL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -223,7 +222,7 @@ impl Jobs {
         .map_err(db_error)?;
         let seq: Option<i64> = r.take(0).map_err(db_error)?;
         let seq = seq.ok_or(ApiError::NotFound)?;
-        let record = JobEventRecord { seq: seq as u64, at: now_rfc3339(), event };
+        let record = JobEventRecord { seq: seq as u64, at: now_rfc3339_ms(), event };
         let row = EventRow {
             job: job.to_owned(),
             seq,
@@ -313,16 +312,7 @@ impl Jobs {
                 format!("“{}” has different columns from “{}”; a joint job needs the same columns", other.name, first.name),
             ));
         }
-        req.spec.check(&first.schema).map_err(|e| field(e.field, e.message))?;
-        if sets.len() > 1 {
-            let stacking = req.spec.model.params.get("method").and_then(|v| v.as_str()) == Some("stacking");
-            if req.spec.model.kind == ModelKind::Tree || (req.spec.model.kind == ModelKind::Ensemble && stacking) {
-                return Err(field(
-                    "model.kind",
-                    "a single tree or a stacking ensemble cannot be combined across datasets; choose a forest, linear or logistic regression, the DQN or a voting ensemble".into(),
-                ));
-            }
-        }
+        req.spec.check(&first.schema, sets.len()).map_err(|e| field(&e.field, e.message))?;
         Ok(sets.into_iter().map(|d| d.name).collect())
     }
 
@@ -771,9 +761,10 @@ impl Jobs {
                 return;
             }
             progress.update(&event);
-            if let JobEvent::Step { done, total, .. } = &event {
-                let due = last_step.is_none_or(|t| t.elapsed() >= STEP_INTERVAL) || done == total;
-                if !due {
+            // Steps are progress within a fit: at most one per interval reaches the history,
+            // the last of a fit included (the fold or trial event after it says it ended).
+            if let JobEvent::Step { .. } = &event {
+                if last_step.is_some_and(|t| t.elapsed() < STEP_INTERVAL) {
                     continue;
                 }
                 last_step = Some(Instant::now());

@@ -1,4 +1,4 @@
-//! The server's side of every operation: database, object store, and (in later layers)
+//! The server's side of every operation: database, object store, and on them
 //! auth, datasets, jobs and audit. Routes and server functions hold a `Backend` and call it.
 
 pub mod analytics;

@@ -30,6 +30,14 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// Milliseconds, always three digits, UTC (`2026-11-30T21:04:05.123Z`): job events come
+/// several a second, and fixed-width strings still sort in time order.
+pub fn now_rfc3339_ms() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&format).unwrap_or_else(|_| rfc3339(t))
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
 use app::model::ApiError;
@@ -49,18 +50,70 @@ impl IntoResponse for ApiFailure {
 }
 
 /// A JSON body whose problems (not JSON, wrong shape, missing field) come back as a 422 in
-/// the same shape as every other validation error.
+/// the same shape as every other validation error, naming the field by its path in the body
+/// (`rows`, `model.kind`, `model.params.trees`) and saying what was expected.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiFailure;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(ApiFailure(ApiError::field("body", rej.body_text()))),
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .is_some_and(|m| m == "application/json" || (m.starts_with("application/") && m.ends_with("+json")));
+        if !is_json {
+            return Err(ApiError::field("body", "send the body as JSON, with Content-Type: application/json").into());
         }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| ApiError::field("body", rej.body_text()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| body_error(&e).into())
     }
+}
+
+/// A body that did not deserialise, as the field it concerns and a message without serde's
+/// Rust type names or byte positions.
+fn body_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let inner = e.inner();
+    if !inner.is_data() {
+        return ApiError::field("body", format!("the body is not valid JSON ({})", without_position(inner)));
+    }
+    let path = e.path().to_string();
+    let message = without_position(inner);
+    // serde reports a missing field at the object that lacks it: name the field itself.
+    let (field, message) = match message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        Some(name) if path == "." => (name.to_owned(), "this field is required".to_owned()),
+        Some(name) => (format!("{path}.{name}"), "this field is required".to_owned()),
+        None if path == "." => ("body".to_owned(), message),
+        None => (path, message),
+    };
+    ApiError::field(&field, plain_types(&message))
+}
+
+fn without_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rsplit_once(" at line ") {
+        Some((message, _)) if e.line() > 0 => message.to_owned(),
+        _ => s,
+    }
+}
+
+/// serde's expectations in words a client's author reads without knowing Rust.
+fn plain_types(message: &str) -> String {
+    const WORDS: [(&str, &str); 9] = [
+        ("expected usize", "expected a whole number ≥ 0"),
+        ("expected u64", "expected a whole number ≥ 0"),
+        ("expected u32", "expected a whole number ≥ 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("expected a boolean", "expected true or false"),
+        ("expected struct ", "expected an object "),
+    ];
+    WORDS.iter().fold(message.to_owned(), |m, (from, to)| m.replace(from, to))
 }
 
 /// The client's address, for rate limits and the audit log.

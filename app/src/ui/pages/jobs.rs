@@ -196,9 +196,9 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     };
     let msg = move |f: &'static str| move || error.get().and_then(|e| e.field_message(f).map(str::to_owned));
     let general = move || {
-        error.get().and_then(|e| match e {
-            ApiError::Validation { .. } => Some("Please correct the fields marked below.".to_owned()),
-            other => Some(other.to_string()),
+        error.get().map(|e| match e {
+            ApiError::Validation { .. } => "Please correct the fields marked below.".to_owned(),
+            other => other.to_string(),
         })
     };
     view! {

@@ -152,7 +152,7 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
         <h1>{format!("{}: {}", m.kind.label(), task_title(&m))}</h1>
         <dl class="facts">
             <dt>"Owner"</dt><dd>{m.owner.clone()}</dd>
-            <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then(|| " (best version of this task)")}</dd>
+            <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
             <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
             <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id) rel="external">{m.job_id.clone()}</a></dd>
             <dt>"Created (UTC)"</dt><dd>{utc(&m.created_at)}</dd>

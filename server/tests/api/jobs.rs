@@ -2,15 +2,14 @@
 //! replay them), read the stored model, cancel, refuse bad requests by field, joint jobs only
 //! with consent, and leases that expire.
 
-mod common;
-
+use crate::common;
 use std::time::{Duration, Instant};
 
+use crate::common::{client, TestServer};
 use app::ml::metrics::Metrics;
 use app::ml::model::Model;
 use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobStatus};
 use app::table::{Format, ParseOptions, Table};
-use common::{client, TestServer};
 use object_store::ObjectStoreExt;
 use serde_json::json;
 
@@ -169,8 +168,46 @@ async fn bad_requests_name_the_field_to_correct() {
         let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
         assert!(msg.contains(text), "{field}: {msg}");
     }
-    let r = submit(&srv, &alice.access, json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "boosting"}})).await;
-    assert_eq!(r.status(), 422, "an unknown kind is refused: {}", r.text().await.unwrap());
+    // Hyperparameters out of range: refused before anything is queued, the field named.
+    let params = [
+        (json!({"kind": "forest", "params": {"trees": 0}}), "model.params.trees", "between 1 and"),
+        (json!({"kind": "forest", "params": {"max_depth": 0}}), "model.params.max_depth", "at least 1"),
+        (json!({"kind": "tree", "params": {"max_depth": 0}}), "model.params.max_depth", "at least 1"),
+        (json!({"kind": "dqn", "params": {"epochs": 0}}), "model.params.epochs", "at least 1"),
+        (json!({"kind": "logistic", "params": {"alpha": -0.5}}), "model.params.alpha", "≥ 0"),
+        (
+            json!({"kind": "ensemble", "params": {"members": [{"kind": "logistic"}, {"kind": "forest", "params": {"trees": 0}}]}}),
+            "model.params.members[1].params.trees",
+            "between 1 and",
+        ),
+    ];
+    // A body of the wrong shape names its field and what was expected, in plain words.
+    let shapes = [
+        (json!({"dataset_ids": [ds], "target": "species", "cv_folds": -1, "model": {"kind": "forest"}}), "cv_folds", "a whole number ≥ 0"),
+        (json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "boosting"}}), "model.kind", "unknown variant `boosting`"),
+        (json!({"dataset_ids": "all", "target": "species", "model": {"kind": "forest"}}), "dataset_ids", "expected an array"),
+        (json!({"dataset_ids": [ds], "model": {"kind": "forest"}}), "target", "required"),
+    ];
+    for (model, field, text) in params {
+        let body = json!({"dataset_ids": [ds], "target": "species", "model": model});
+        let r = submit(&srv, &alice.access, body.clone()).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let e: app::model::ApiError = r.json().await.unwrap();
+        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
+        assert!(msg.contains(text), "{field}: {msg}");
+    }
+    for (body, field, text) in shapes {
+        let r = submit(&srv, &alice.access, body.clone()).await;
+        assert_eq!(r.status(), 422, "{body}");
+        let e: app::model::ApiError = r.json().await.unwrap();
+        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
+        assert!(msg.contains(text), "{field}: {msg}");
+        assert!(!msg.contains("line 1") && !msg.contains("usize"), "no serde positions or Rust types: {msg}");
+    }
+    let r = client().post(srv.url("/api/jobs")).bearer_auth(&alice.access).body("{\"dataset_ids\": [").send().await.unwrap();
+    assert_eq!(r.status(), 422);
+    let e: app::model::ApiError = r.json().await.unwrap();
+    assert!(e.field_message("body").is_some_and(|m| m.contains("JSON")), "{e:?}");
     let jobs: Vec<JobInfo> = srv.get_as(&alice.access, "/api/jobs").await.json().await.unwrap();
     assert!(jobs.is_empty(), "nothing was queued");
     srv.stop().await;
@@ -254,6 +291,20 @@ async fn joint_jobs_need_each_owners_consent_and_train_per_owner() {
     let tree = json!({"dataset_ids": [a.id, b.id], "target": "species", "model": {"kind": "tree"}});
     let r = submit(&srv, &alice.access, tree).await;
     assert_eq!(r.status(), 422, "a single tree cannot be combined");
+    let e: app::model::ApiError = r.json().await.unwrap();
+    assert!(e.field_message("model.kind").is_some_and(|m| m.contains("cannot be combined")), "{e:?}");
+    // A soft-voting ensemble is refused when a member cannot be combined (the default members
+    // include a tree), before anything is queued, naming the member.
+    for (model, field) in [
+        (json!({"kind": "ensemble"}), "model.params.members"),
+        (json!({"kind": "ensemble", "params": {"members": [{"kind": "logistic"}, {"kind": "tree"}]}}), "model.params.members[1].kind"),
+        (json!({"kind": "ensemble", "params": {"method": "stacking"}}), "model.params.method"),
+    ] {
+        let r = submit(&srv, &alice.access, json!({"dataset_ids": [a.id, b.id], "target": "species", "model": model})).await;
+        assert_eq!(r.status(), 422, "{model}");
+        let e: app::model::ApiError = r.json().await.unwrap();
+        assert!(e.field_message(field).is_some_and(|m| m.contains("cannot be combined")), "{model}: {e:?}");
+    }
 
     let r = submit(&srv, &alice.access, body).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());

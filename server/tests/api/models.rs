@@ -1,11 +1,9 @@
 //! The model registry over HTTP: versions grouped by task with the best marked, predictions
 //! checked against the feature schema, the artifact, deletion, and who may do what.
 
-mod common;
-
+use crate::common::{client, TestServer};
 use app::model::artifact::ModelInfo;
 use app::table::Format;
-use common::{client, TestServer};
 use object_store::ObjectStoreExt;
 use serde_json::{json, Value};
 
@@ -74,10 +72,14 @@ async fn versions_predictions_artifacts_and_deletion() {
     assert!((probs.values().map(|v| v.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-9);
 
     for (rows, field, text) in [
-        (json!([{"colour": "red", "heavy": true, "size": 1.0}, {"colour": "red", "heavy": true}]), "rows[2].size", "missing"),
-        (json!([{"colour": "green", "heavy": true, "size": 1.0}]), "rows[1].colour", "unknown category “green”; the model knows blue, red"),
-        (json!([{"colour": "red", "heavy": "yes", "size": 1.0}]), "rows[1].heavy", "expected true or false"),
-        (json!([{"colour": "red", "heavy": true, "size": "big"}]), "rows[1].size", "expected a number, found “big”"),
+        (
+            json!([{"colour": "red", "heavy": true, "size": 1.0}, {"colour": "red", "heavy": true}]),
+            "rows[1].size",
+            "row 2, field “size”: missing",
+        ),
+        (json!([{"colour": "green", "heavy": true, "size": 1.0}]), "rows[0].colour", "unknown category “green”; the model knows blue, red"),
+        (json!([{"colour": "red", "heavy": "yes", "size": 1.0}]), "rows[0].heavy", "expected true or false"),
+        (json!([{"colour": "red", "heavy": true, "size": "big"}]), "rows[0].size", "expected a number, found “big”"),
         (json!([]), "rows", "at least one row"),
     ] {
         let r = predict(&srv, &alice.access, &id, rows.clone()).await;

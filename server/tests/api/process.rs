@@ -1,8 +1,7 @@
 //! The real binary as an operator meets it: start-up errors are one clear line with a
 //! non-zero exit, never a panic; SIGTERM shuts down cleanly.
 
-mod common;
-
+use crate::common;
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,10 +1,9 @@
 //! The area dashboard and system health over HTTP, from real jobs, models and datasets.
 
-mod common;
-
+use crate::common;
+use crate::common::TestServer;
 use app::model::analytics::{Dashboard, SystemHealth};
 use app::table::Format;
-use common::TestServer;
 use serde_json::json;
 
 #[tokio::test]

@@ -2,11 +2,10 @@
 //! consistent with themselves. scripts/test.sh provides CIPHERFOLD_PYTHON, a Python with the
 //! checkers installed; elsewhere `python3` must have them.
 
-mod common;
-
+use crate::common;
 use std::process::Command;
 
-use common::TestServer;
+use crate::common::TestServer;
 
 fn python() -> String {
     std::env::var("CIPHERFOLD_PYTHON").unwrap_or_else(|_| "python3".to_owned())

@@ -1,9 +1,7 @@
 //! Server-side rendering and static files, checked on the HTML the server sends (before any
 //! script runs).
 
-mod common;
-
-use common::{client, TestServer};
+use crate::common::{client, TestServer};
 
 #[tokio::test]
 async fn home_page_is_rendered_on_the_server() {

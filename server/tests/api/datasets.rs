@@ -1,17 +1,15 @@
 //! Encrypted datasets end to end over HTTP: declare, stream the ciphertext, list, download,
 //! open as the owner and as the trainer, delete; and every way an upload can go wrong.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::sealed::PASSPHRASE;
+use crate::common::{client, walk, TestServer};
 use app::crypto::envelope::{open, MIN_CHUNK_SIZE};
 use app::crypto::passphrase::open_secret;
 use app::crypto::{dataset_id_bytes, wrap, KeyPair};
 use app::model::dataset::{DatasetInfo, DatasetStatus, OwnerKey};
 use app::table::{Format, ParseOptions, Table};
-use common::sealed::PASSPHRASE;
-use common::{client, walk, TestServer};
 use object_store::ObjectStoreExt;
 
 fn data(name: &str) -> Vec<u8> {

@@ -1,6 +1,6 @@
 //! Linear and logistic regression on linfa, kept as plain parameter vectors so that a fitted
 //! model serialises, predicts without linfa, and can later be averaged (federated rounds) and
-//! quantised (tfhe). Trees, forests, ensembles and the DQN classifier of DESIGN §3 are not here yet.
+//! quantised (tfhe).
 
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;

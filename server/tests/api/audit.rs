@@ -1,8 +1,6 @@
 //! The audit log records what happened, is filterable by admins, and `verify` catches tampering.
 
-mod common;
-
-use common::{client, TestServer};
+use crate::common::{client, TestServer};
 use serde_json::Value;
 use server::backend::audit;
 

@@ -1,9 +1,8 @@
 //! `GET /api/health` against real storage: the embedded database in memory and on disk,
 //! and a local object-store directory that we then break.
 
-mod common;
-
-use common::{client, walk, TestServer};
+use crate::common;
+use crate::common::{client, walk, TestServer};
 use serde_json::Value;
 use server::config::{Config, DatabaseUrl};
 

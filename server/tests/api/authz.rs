@@ -1,9 +1,8 @@
 //! The authorization harness: who × what × on whose resource → expected status, over HTTP.
 //! Later layers add rows for their resources (datasets, jobs, models).
 
-mod common;
-
-use common::{client, TestServer};
+use crate::common;
+use crate::common::{client, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 

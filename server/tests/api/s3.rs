@@ -2,13 +2,12 @@
 //! scripts/test.sh next to CIPHERFOLD_PYTHON) on 127.0.0.1. One test per process, because the
 //! S3 client reads its endpoint and credentials from AWS_* environment variables.
 
-mod common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common;
+use crate::common::TestServer;
 use app::table::Format;
-use common::TestServer;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use server::config::{Config, ObjectStoreUrl};
@@ -78,7 +77,7 @@ async fn datasets_stream_into_s3_as_multipart_uploads() {
     let mut csv = String::from("a,b,c,label\n");
     let mut i = 0u64;
     while csv.len() < 12 * 1024 * 1024 {
-        csv.push_str(&format!("{},{},{},{}\n", i, i * 7 % 1000, (i as f64).sqrt(), if i % 3 == 0 { "yes" } else { "no" }));
+        csv.push_str(&format!("{},{},{},{}\n", i, i * 7 % 1000, (i as f64).sqrt(), if i.is_multiple_of(3) { "yes" } else { "no" }));
         i += 1;
     }
     let s = srv.seal(csv.as_bytes(), Format::Csv, None, 1 << 20).await;

@@ -1,0 +1,20 @@
+//! The server's integration tests, as one test binary: each module was once a binary of its
+//! own, and each of those linked the whole server and SurrealDB again (13 links of the same
+//! few hundred megabytes). Every test here talks to real parts: the embedded database on a
+//! temporary directory, real object-store directories or a real S3 API, the real binary.
+
+mod common;
+
+mod analytics;
+mod audit;
+mod auth;
+mod authz;
+mod datasets;
+mod db;
+mod health;
+mod independent;
+mod jobs;
+mod models;
+mod pages;
+mod process;
+mod s3;
