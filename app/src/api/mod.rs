@@ -1,236 +1,118 @@
-//! Server functions the UI calls. They are thin: they hand the request to the server's
-//! `UiBackend` (provided as context), which authenticates and authorises through the same
-//! code as the JSON API, then they set the cookies it returns.
+//! Server functions the UI calls, one file per resource. Each is thin: it reads the caller
+//! that the server's session layer put in the request (`Caller`, see `server::routes::session`)
+//! and hands the call to the server's `Backend`, the same code the JSON API runs. Session
+//! renewal and cookies are the session layer's business, so no function here touches them
+//! (logging in and out start and end a session, which the backend does).
 //!
-//! Each returns `Result<Result<T, ApiError>, ServerFnError>`: the outer error is transport
-//! (the server could not be reached), the inner one is the answer a form shows next to its
-//! fields.
+//! Each returns `Result<T, ApiError>`: the server's refusal, or `ApiError::Transport` when no
+//! answer came.
 
-use leptos::prelude::*;
-#[cfg(feature = "ssr")]
-use std::sync::Arc;
+mod accounts;
+mod analytics;
+mod datasets;
+mod jobs;
+mod models;
 
-use crate::model::analytics::{Dashboard, SystemHealth};
-use crate::model::artifact::{ModelInfo, Prediction};
-use crate::model::audit::{AuditEntry, AuditQuery};
-use crate::model::auth::Me;
-#[cfg(feature = "ssr")]
-use crate::model::auth::{PasswordChange, ProfileUpdate, RegisterRequest};
-use crate::model::dataset::DatasetInfo;
-use crate::model::job::{JobEventRecord, JobInfo};
-use crate::model::ApiError;
-
-/// Set-Cookie header values to send with the response.
-pub type Cookies = Vec<String>;
-
-/// What the server provides to server functions. `parts` is the request (cookies, client
-/// address); returned cookies are set on the response.
-#[cfg(feature = "ssr")]
-#[async_trait::async_trait]
-pub trait UiBackend: Send + Sync + 'static {
-    /// The logged-in user, refreshing an expired access cookie from the refresh cookie.
-    async fn current_user(&self, parts: &http::request::Parts) -> (Option<Me>, Cookies);
-    async fn register(&self, parts: &http::request::Parts, req: RegisterRequest) -> Result<(Me, Cookies), ApiError>;
-    async fn login(&self, parts: &http::request::Parts, username: String, password: String) -> Result<(Me, Cookies), ApiError>;
-    async fn logout(&self, parts: &http::request::Parts) -> Cookies;
-    async fn update_profile(&self, parts: &http::request::Parts, update: ProfileUpdate) -> Result<(Me, Cookies), ApiError>;
-    async fn change_password(&self, parts: &http::request::Parts, change: PasswordChange) -> Result<Cookies, ApiError>;
-    async fn audit(&self, parts: &http::request::Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError>;
-    async fn datasets(&self, parts: &http::request::Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError>;
-    async fn dataset(&self, parts: &http::request::Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError>;
-    async fn set_consent(&self, parts: &http::request::Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError>;
-    async fn models(
-        &self,
-        parts: &http::request::Parts,
-        dataset: Option<String>,
-        kind: Option<String>,
-        domain: Option<String>,
-    ) -> Result<(Vec<ModelInfo>, Cookies), ApiError>;
-    async fn model(&self, parts: &http::request::Parts, id: String) -> Result<(ModelInfo, Cookies), ApiError>;
-    async fn predict(
-        &self,
-        parts: &http::request::Parts,
-        id: String,
-        rows: Vec<serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<(Vec<Prediction>, Cookies), ApiError>;
-    async fn delete_model(&self, parts: &http::request::Parts, id: String) -> Result<Cookies, ApiError>;
-    async fn dashboard(&self, parts: &http::request::Parts) -> Result<(Dashboard, Cookies), ApiError>;
-    async fn system_health(&self, parts: &http::request::Parts) -> Result<(SystemHealth, Cookies), ApiError>;
-    async fn jobs(&self, parts: &http::request::Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError>;
-    async fn job(&self, parts: &http::request::Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError>;
-    async fn submit_job(
-        &self,
-        parts: &http::request::Parts,
-        request: crate::model::job::JobRequest,
-    ) -> Result<(JobInfo, Cookies), ApiError>;
-    async fn cancel_job(&self, parts: &http::request::Parts, id: String) -> Result<(JobInfo, Cookies), ApiError>;
-}
+pub use accounts::*;
+pub use analytics::*;
+pub use datasets::*;
+pub use jobs::*;
+pub use models::*;
 
 #[cfg(feature = "ssr")]
-fn context() -> Result<(Arc<dyn UiBackend>, http::request::Parts), ServerFnError> {
-    let backend = use_context::<Arc<dyn UiBackend>>().ok_or_else(|| ServerFnError::new("server backend missing"))?;
-    let parts = use_context::<http::request::Parts>().ok_or_else(|| ServerFnError::new("request missing"))?;
-    Ok((backend, parts))
-}
+pub use backend::*;
 
 #[cfg(feature = "ssr")]
-fn set_cookies(cookies: Cookies) {
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        for c in cookies {
-            if let Ok(v) = http::HeaderValue::from_str(&c) {
-                res.append_header(http::header::SET_COOKIE, v);
-            }
-        }
+mod backend {
+    use std::sync::Arc;
+
+    use leptos::prelude::use_context;
+
+    use crate::model::analytics::{Dashboard, SystemHealth};
+    use crate::model::artifact::{ModelInfo, Prediction};
+    use crate::model::audit::{AuditEntry, AuditQuery};
+    use crate::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
+    use crate::model::dataset::DatasetInfo;
+    use crate::model::job::{JobEventRecord, JobInfo, JobRequest};
+    use crate::model::ApiError;
+
+    /// Rows to predict: `{feature: value}` objects.
+    pub type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+    /// What the server provides to server functions (as context). Operations on someone's
+    /// behalf take their `Ctx`; those that start or end a session take the `Caller`, since
+    /// there may be nobody logged in yet, and set or clear the session cookies themselves.
+    #[async_trait::async_trait]
+    pub trait Backend: Send + Sync + 'static {
+        async fn me(&self, ctx: &Ctx) -> Result<Me, ApiError>;
+        async fn register(&self, caller: &Caller, req: RegisterRequest) -> Result<Me, ApiError>;
+        async fn login(&self, caller: &Caller, username: String, password: String) -> Result<Me, ApiError>;
+        async fn logout(&self, caller: &Caller);
+        async fn update_profile(&self, ctx: &Ctx, update: ProfileUpdate) -> Result<Me, ApiError>;
+        async fn change_password(&self, caller: &Caller, change: PasswordChange) -> Result<(), ApiError>;
+        async fn audit(&self, ctx: &Ctx, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError>;
+        async fn datasets(&self, ctx: &Ctx) -> Result<Vec<DatasetInfo>, ApiError>;
+        async fn dataset(&self, ctx: &Ctx, id: String) -> Result<DatasetInfo, ApiError>;
+        async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError>;
+        async fn models(
+            &self,
+            ctx: &Ctx,
+            dataset: Option<String>,
+            kind: Option<String>,
+            domain: Option<String>,
+        ) -> Result<Vec<ModelInfo>, ApiError>;
+        async fn model(&self, ctx: &Ctx, id: String) -> Result<ModelInfo, ApiError>;
+        async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError>;
+        async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError>;
+        async fn dashboard(&self, ctx: &Ctx) -> Result<Dashboard, ApiError>;
+        async fn system_health(&self, ctx: &Ctx) -> Result<SystemHealth, ApiError>;
+        async fn jobs(&self, ctx: &Ctx) -> Result<Vec<JobInfo>, ApiError>;
+        async fn job(&self, ctx: &Ctx, id: String) -> Result<(JobInfo, Vec<JobEventRecord>), ApiError>;
+        async fn submit_job(&self, ctx: &Ctx, request: JobRequest) -> Result<JobInfo, ApiError>;
+        async fn cancel_job(&self, ctx: &Ctx, id: String) -> Result<JobInfo, ApiError>;
     }
-}
 
-#[cfg(feature = "ssr")]
-fn finish<T>(r: Result<(T, Cookies), ApiError>) -> Result<Result<T, ApiError>, ServerFnError> {
-    Ok(r.map(|(v, cookies)| {
-        set_cookies(cookies);
-        v
-    }))
-}
+    fn missing(what: &str) -> ApiError {
+        ApiError::Internal { message: format!("the server did not provide {what} to the page") }
+    }
 
-#[server(prefix = "/api/ui", endpoint = "current_user")]
-pub async fn current_user() -> Result<Option<Me>, ServerFnError> {
-    let (b, parts) = context()?;
-    let (me, cookies) = b.current_user(&parts).await;
-    set_cookies(cookies);
-    Ok(me)
-}
+    /// The server's backend and what the session layer learned about this request.
+    fn caller() -> Result<(Arc<dyn Backend>, Caller), ApiError> {
+        let backend = use_context::<Arc<dyn Backend>>().ok_or_else(|| missing("its backend"))?;
+        let parts = use_context::<http::request::Parts>().ok_or_else(|| missing("the request"))?;
+        // Pages rendered outside the routes (the 404 fallback) have no session layer in front:
+        // they are drawn for nobody in particular.
+        let caller = parts.extensions.get::<Caller>().cloned().unwrap_or_else(|| Caller {
+            client: "unknown".into(),
+            secure_cookies: false,
+            identity: Err(ApiError::unauthorized("log in first")),
+        });
+        Ok((backend, caller))
+    }
 
-#[server(prefix = "/api/ui", endpoint = "register")]
-pub async fn register(
-    username: String,
-    email: String,
-    password: String,
-    domain: String,
-    subdomain: String,
-) -> Result<Result<Me, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.register(&parts, RegisterRequest { username, email, password, domain, subdomain }).await)
-}
+    /// Runs a server function's body for the logged-in caller (401 for anyone else) and
+    /// answers with the error's own HTTP status: a refusal is a 4xx, not the framework's 500.
+    pub async fn with_ctx<T, F>(body: impl FnOnce(Arc<dyn Backend>, Ctx) -> F) -> Result<T, ApiError>
+    where
+        F: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        with_caller(|backend, caller| async move { body(backend, caller.ctx()?).await }).await
+    }
 
-#[server(prefix = "/api/ui", endpoint = "login")]
-pub async fn login(username: String, password: String) -> Result<Result<Me, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.login(&parts, username, password).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "logout")]
-pub async fn logout() -> Result<(), ServerFnError> {
-    let (b, parts) = context()?;
-    set_cookies(b.logout(&parts).await);
-    Ok(())
-}
-
-#[server(prefix = "/api/ui", endpoint = "update_profile")]
-pub async fn update_profile(domain: String, subdomain: String) -> Result<Result<Me, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.update_profile(&parts, ProfileUpdate { domain, subdomain }).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "change_password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<Result<(), ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.change_password(&parts, PasswordChange { current_password, new_password }).await.map(|c| ((), c)))
-}
-
-#[server(prefix = "/api/ui", endpoint = "audit_log")]
-pub async fn audit_log(query: AuditQuery) -> Result<Result<Vec<AuditEntry>, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.audit(&parts, query).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "datasets")]
-pub async fn list_datasets() -> Result<Result<Vec<DatasetInfo>, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.datasets(&parts).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "dataset")]
-pub async fn get_dataset(id: String) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.dataset(&parts, id).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "jobs")]
-pub async fn list_jobs() -> Result<Result<Vec<JobInfo>, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.jobs(&parts).await)
-}
-
-/// A job and its history so far (the job page draws from it, then follows the live events).
-#[server(prefix = "/api/ui", endpoint = "job")]
-pub async fn get_job(id: String) -> Result<Result<(JobInfo, Vec<JobEventRecord>), ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.job(&parts, id).await)
-}
-
-/// `request` is a `JobRequest` as JSON (the same body as `POST /api/jobs`).
-#[server(prefix = "/api/ui", endpoint = "submit_job")]
-pub async fn submit_job(request: String) -> Result<Result<JobInfo, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    let request = match serde_json::from_str(&request) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(ApiError::field("request", format!("the request is not valid: {e}")))),
-    };
-    finish(b.submit_job(&parts, request).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "cancel_job")]
-pub async fn cancel_job(id: String) -> Result<Result<JobInfo, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.cancel_job(&parts, id).await)
-}
-
-/// Records (or withdraws) the owner's consent to joint training on a dataset.
-#[server(prefix = "/api/ui", endpoint = "set_consent")]
-pub async fn set_consent(id: String, allow: bool) -> Result<Result<DatasetInfo, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.set_consent(&parts, id, allow).await)
-}
-
-/// Models the caller may see, newest first; empty filters are ignored.
-#[server(prefix = "/api/ui", endpoint = "models")]
-pub async fn list_models(dataset: String, kind: String, domain: String) -> Result<Result<Vec<ModelInfo>, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    let some = |s: String| if s.trim().is_empty() { None } else { Some(s) };
-    finish(b.models(&parts, some(dataset), some(kind), some(domain)).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "model")]
-pub async fn get_model(id: String) -> Result<Result<ModelInfo, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.model(&parts, id).await)
-}
-
-/// `rows` is a JSON array of `{feature: value}` objects.
-#[server(prefix = "/api/ui", endpoint = "predict")]
-pub async fn predict_rows(id: String, rows: String) -> Result<Result<Vec<Prediction>, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    let rows = match serde_json::from_str(&rows) {
-        Ok(r) => r,
-        Err(e) => return Ok(Err(ApiError::field("rows", format!("the rows are not valid JSON: {e}")))),
-    };
-    finish(b.predict(&parts, id, rows).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "delete_model")]
-pub async fn delete_model(id: String) -> Result<Result<(), ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.delete_model(&parts, id).await.map(|c| ((), c)))
-}
-
-#[server(prefix = "/api/ui", endpoint = "dashboard")]
-pub async fn get_dashboard() -> Result<Result<Dashboard, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.dashboard(&parts).await)
-}
-
-#[server(prefix = "/api/ui", endpoint = "system_health")]
-pub async fn get_system_health() -> Result<Result<SystemHealth, ApiError>, ServerFnError> {
-    let (b, parts) = context()?;
-    finish(b.system_health(&parts).await)
+    /// As `with_ctx`, for the operations that anyone may call (logging in) or that start or
+    /// end a session.
+    pub async fn with_caller<T, F>(body: impl FnOnce(Arc<dyn Backend>, Caller) -> F) -> Result<T, ApiError>
+    where
+        F: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let response = use_context::<leptos_axum::ResponseOptions>();
+        let result = match caller() {
+            Ok((backend, caller)) => body(backend, caller).await,
+            Err(e) => Err(e),
+        };
+        if let (Err(e), Some(response)) = (&result, response) {
+            response.set_status(http::StatusCode::from_u16(e.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        }
+        result
+    }
 }

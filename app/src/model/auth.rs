@@ -30,6 +30,52 @@ impl Role {
     }
 }
 
+/// The authenticated caller, as every backend operation receives it. Established once per
+/// request by the server's session layer, never sent over the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    pub domain: String,
+    pub subdomain: String,
+    /// The access token's id and expiry, so logout can revoke exactly this token.
+    pub token_id: String,
+    pub token_exp: i64,
+}
+
+impl Actor {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Who is asking and from where: what every operation on someone's behalf needs (the actor
+/// for authorization, the client address for rate limits and the audit log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub client: String,
+}
+
+/// What the server's session layer learned about a request, kept in the request's extensions
+/// so the REST routes and the server functions read the caller the same way.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub client: String,
+    /// Whether cookies set on the answer must be `Secure` (configured, or reached over HTTPS).
+    pub secure_cookies: bool,
+    /// The authenticated actor, or why there is none (no credentials, an expired session).
+    pub identity: Result<Actor, ApiError>,
+}
+
+impl Caller {
+    /// The context of an authenticated request; the reason otherwise (a 401).
+    pub fn ctx(&self) -> Result<Ctx, ApiError> {
+        self.identity.clone().map(|actor| Ctx { actor, client: self.client.clone() })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegisterRequest {
     pub username: String,

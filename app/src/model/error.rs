@@ -1,5 +1,7 @@
 //! The error every API answer uses, whether it came through a REST route or a server
-//! function, so the browser and API clients read failures the same way.
+//! function, so the browser and API clients read failures the same way. Server functions
+//! return it directly (`FromServerFnError`), so a page reads one `Result<T, ApiError>`: the
+//! server's refusal, or `Transport` when no answer came.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +29,10 @@ pub enum ApiError {
     TooLarge { message: String },
     #[error("internal error: {message}")]
     Internal { message: String },
+    /// No answer from the server (the browser's side of a server function: offline, a
+    /// dropped connection, an answer that could not be read). Never sent by the server.
+    #[error("the server could not be reached ({message}); check your connection and try again")]
+    Transport { message: String },
 }
 
 impl ApiError {
@@ -40,6 +46,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => 429,
             ApiError::TooLarge { .. } => 413,
             ApiError::Internal { .. } => 500,
+            ApiError::Transport { .. } => 503,
         }
     }
 
@@ -57,6 +64,26 @@ impl ApiError {
             ApiError::Validation { fields } => fields.get(name).map(String::as_str),
             ApiError::Conflict { field: Some(f), message } if f == name => Some(message),
             _ => None,
+        }
+    }
+}
+
+impl leptos::server_fn::error::FromServerFnError for ApiError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    /// The framework's own failures: arguments that did not decode are the caller's mistake
+    /// (422), a request or answer that did not travel is a transport failure, the rest are
+    /// the server's.
+    fn from_server_fn_error(e: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match e {
+            E::Args(m) | E::MissingArg(m) => ApiError::field("body", m),
+            E::Request(message) | E::Response(message) | E::Deserialization(message) => ApiError::Transport { message },
+            E::Registration(message)
+            | E::ServerError(message)
+            | E::MiddlewareError(message)
+            | E::Serialization(message)
+            | E::UnsupportedRequestMethod(message) => ApiError::Internal { message },
         }
     }
 }

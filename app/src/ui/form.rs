@@ -100,12 +100,14 @@ pub fn DomainPicker(
     }
 }
 
-/// What a page shows when its data did not come: the server's refusal (`Ok(Err)`), or no
-/// answer at all (`Err`). One wording everywhere, so people learn what each means.
-pub fn load_failure(result: Result<ApiError, ServerFnError>) -> AnyView {
-    let text = match result {
-        Ok(e) => capitalise(&e.to_string()),
-        Err(e) => format!("The server could not be reached: {e}. Check your connection and reload the page."),
+/// What a page shows when its data did not come: the server's refusal, or no answer at all
+/// (`ApiError::Transport`). One wording everywhere, so people learn what each means.
+pub fn load_failure(e: ApiError) -> AnyView {
+    let text = match e {
+        ApiError::Transport { message } => {
+            format!("The server could not be reached ({message}). Check your connection and reload the page.")
+        }
+        e => capitalise(&e.to_string()),
     };
     view! { <p class="form-error" role="alert">{text}</p> }.into_any()
 }

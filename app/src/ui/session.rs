@@ -9,7 +9,7 @@ use crate::model::ApiError;
 
 #[derive(Clone, Copy)]
 pub struct Session {
-    pub user: Resource<Result<Option<Me>, ServerFnError>>,
+    pub user: Resource<Result<Option<Me>, ApiError>>,
     pub login: ServerAction<Login>,
     pub logout: ServerAction<Logout>,
     pub register: ServerAction<Register>,
@@ -23,8 +23,9 @@ pub fn provide_session() {
     let register = ServerAction::<Register>::new();
     let update_profile = ServerAction::<UpdateProfile>::new();
     let change_password = ServerAction::<ChangePassword>::new();
-    // Blocking: the server holds the page's head until this resolves, so the cookies of a
-    // silent session renewal (set while answering it) are in the response headers.
+    // Blocking: the server holds the page's head until this resolves, so the page is drawn
+    // for the right person. (A silent session renewal happened before, in the server's
+    // session layer, which sets its cookies on the response.)
     let user = Resource::new_blocking(
         move || (login.version().get(), logout.version().get(), register.version().get(), update_profile.version().get()),
         |_| crate::api::current_user(),
@@ -36,15 +37,10 @@ pub fn use_session() -> Session {
     expect_context::<Session>()
 }
 
-/// The error an action's last answer carries, if any: the server's own, or a transport failure.
-pub fn action_error<T>(value: Option<Result<Result<T, ApiError>, ServerFnError>>) -> Option<ApiError> {
-    match value? {
-        Ok(Ok(_)) => None,
-        Ok(Err(e)) => Some(e),
-        Err(e) => {
-            Some(ApiError::Internal { message: format!("the server could not be reached ({e}); check your connection and try again") })
-        }
-    }
+/// The error an action's last answer carries, if any: the server's refusal, or
+/// `ApiError::Transport` when no answer came.
+pub fn action_error<T>(value: Option<Result<T, ApiError>>) -> Option<ApiError> {
+    value?.err()
 }
 
 /// Only local paths are followed after login, so a crafted link cannot send people elsewhere.

@@ -1,29 +1,11 @@
 //! The one authorization point. Every backend operation names what it is about to do and to
 //! what, and asks here before touching anything; the UI's checks are only for convenience.
 
-use app::model::auth::Role;
 use app::model::ApiError;
 
-/// The authenticated caller, as every backend operation receives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub user_id: String,
-    pub username: String,
-    pub role: Role,
-    pub domain: String,
-    pub subdomain: String,
-    /// The access token's id and expiry, so logout can revoke exactly this token.
-    pub token_id: String,
-    pub token_exp: i64,
-}
+pub use app::model::auth::{Actor, Ctx};
 
-impl Actor {
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
-
-/// What an actor wants to do. Later layers add their resources here (datasets, jobs, models).
+/// What an actor wants to do, and to what.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
     /// Read an account's profile.
@@ -95,6 +77,7 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use app::model::auth::Role;
 
     fn actor(id: &str, role: Role) -> Actor {
         Actor {

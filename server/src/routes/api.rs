@@ -14,8 +14,7 @@ use serde::de::DeserializeOwned;
 
 use app::model::ApiError;
 
-use super::AppState;
-use crate::backend::authz::Actor;
+use app::model::auth::{Actor, Caller};
 
 pub const ACCESS_COOKIE: &str = "cf_access";
 pub const REFRESH_COOKIE: &str = "cf_refresh";
@@ -150,15 +149,16 @@ pub fn access_token(parts: &Parts) -> Option<String> {
     bearer.or_else(|| cookie_value(parts, ACCESS_COOKIE))
 }
 
-/// An authenticated caller; a route that takes one answers 401 to everybody else.
+/// An authenticated caller, as the session layer (`session::session`) found it; a route that
+/// takes one answers 401 (with the reason) to everybody else.
 pub struct Authenticated(pub Actor);
 
-impl FromRequestParts<AppState> for Authenticated {
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = ApiFailure;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = access_token(parts).ok_or_else(|| ApiError::unauthorized("log in first"))?;
-        Ok(Authenticated(state.backend.auth.authenticate(&token).await?))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let caller = parts.extensions.get::<Caller>().ok_or_else(|| ApiError::unauthorized("log in first"))?;
+        Ok(Authenticated(caller.identity.clone()?))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod datasets;
 pub mod health;
 pub mod jobs;
 pub mod models;
+pub mod session;
 pub mod ui;
 
 use axum::extract::FromRef;
@@ -19,7 +20,7 @@ use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
 
-use app::api::UiBackend;
+use app::api::Backend as UiBackend;
 use app::ui::{shell, App};
 use leptos::prelude::provide_context;
 
@@ -35,7 +36,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    let ui: Arc<dyn UiBackend> = Arc::new(ui::UiAdapter { backend: state.backend.clone(), secure_cookies: state.secure_cookies });
+    let ui: Arc<dyn UiBackend> = Arc::new(state.backend.clone());
     let context = move || provide_context(ui.clone());
     Router::new()
         .route("/api/health", get(health::get))
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::routes())
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::session))
         .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(TraceLayer::new_for_http())

@@ -1,182 +1,137 @@
-//! The server's side of the UI's server functions (`app::api::UiBackend`): the same backend
-//! calls as the JSON API, with the browser session kept in cookies.
+//! The server's side of the UI's server functions (`app::api::Backend`): the same backend
+//! calls as the JSON API. The session layer has already identified the caller; only the
+//! operations that start or end a session touch cookies, through `start_session`/`end_session`.
 
-use axum::http::request::Parts;
-
-use app::api::{Cookies, UiBackend};
+use app::api::{Backend as UiBackend, Rows};
 use app::model::analytics::{Dashboard, SystemHealth};
 use app::model::artifact::{ModelInfo, Prediction};
 use app::model::audit::{AuditEntry, AuditQuery};
-use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest};
+use app::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::dataset::DatasetInfo;
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
-use super::api::{access_token, cleared_cookies, client_addr, cookie_value, session_cookies, wants_secure, REFRESH_COOKIE};
-use crate::backend::authz::Actor;
+use super::api::{cleared_cookies, cookie_value, session_cookies, REFRESH_COOKIE};
+use crate::backend::auth::Session;
 use crate::backend::Backend;
 
-pub struct UiAdapter {
-    pub backend: Backend,
-    pub secure_cookies: bool,
-}
-
-impl UiAdapter {
-    fn secure(&self, parts: &Parts) -> bool {
-        wants_secure(&parts.headers, self.secure_cookies)
-    }
-
-    /// The caller from the access cookie; when that has expired, a refresh-cookie rotation
-    /// (whose new cookies the response must carry).
-    async fn actor(&self, parts: &Parts) -> Result<(Actor, Cookies), ApiError> {
-        let auth = &self.backend.auth;
-        if let Some(t) = access_token(parts) {
-            if let Ok(a) = auth.authenticate(&t).await {
-                return Ok((a, Vec::new()));
+/// Sets the session cookies on the server function's response.
+fn set_cookies(cookies: Vec<String>) {
+    if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        for c in cookies {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
+                res.append_header(axum::http::header::SET_COOKIE, v);
             }
         }
-        let refresh = cookie_value(parts, REFRESH_COOKIE).ok_or_else(|| ApiError::unauthorized("log in first"))?;
-        let session = auth.refresh(&refresh, &client_addr(parts)).await?;
-        let actor = auth.authenticate(&session.access_token).await?;
-        Ok((actor, session_cookies(&session, self.secure(parts))))
     }
+}
+
+fn start_session(caller: &Caller, session: &Session) {
+    set_cookies(session_cookies(session, caller.secure_cookies));
 }
 
 #[async_trait::async_trait]
-impl UiBackend for UiAdapter {
-    async fn current_user(&self, parts: &Parts) -> (Option<Me>, Cookies) {
-        match self.actor(parts).await {
-            Ok((actor, cookies)) => (self.backend.auth.me(&actor).await.ok(), cookies),
-            // A dead session: clear its cookies so the browser stops sending them.
-            Err(_) if cookie_value(parts, REFRESH_COOKIE).is_some() => (None, cleared_cookies(self.secure(parts))),
-            Err(_) => (None, Vec::new()),
-        }
+impl UiBackend for Backend {
+    async fn me(&self, ctx: &Ctx) -> Result<Me, ApiError> {
+        self.auth.me(&ctx.actor).await
     }
 
-    async fn register(&self, parts: &Parts, req: RegisterRequest) -> Result<(Me, Cookies), ApiError> {
+    async fn register(&self, caller: &Caller, req: RegisterRequest) -> Result<Me, ApiError> {
         let (username, password) = (req.username.clone(), req.password.clone());
-        self.backend.auth.register(req, &client_addr(parts)).await?;
-        self.login(parts, username, password).await
+        self.auth.register(req, &caller.client).await?;
+        self.login(caller, username, password).await
     }
 
-    async fn login(&self, parts: &Parts, username: String, password: String) -> Result<(Me, Cookies), ApiError> {
-        let session = self.backend.auth.login(&username, password, &client_addr(parts)).await?;
-        let cookies = session_cookies(&session, self.secure(parts));
-        Ok((session.me, cookies))
+    async fn login(&self, caller: &Caller, username: String, password: String) -> Result<Me, ApiError> {
+        let session = self.auth.login(&username, password, &caller.client).await?;
+        start_session(caller, &session);
+        Ok(session.me)
     }
 
-    async fn logout(&self, parts: &Parts) -> Cookies {
-        let actor = match access_token(parts) {
-            Some(t) => self.backend.auth.authenticate(&t).await.ok(),
-            None => None,
-        };
-        let refresh = cookie_value(parts, REFRESH_COOKIE);
-        if let Err(e) = self.backend.auth.logout(actor.as_ref(), refresh.as_deref(), &client_addr(parts)).await {
+    async fn logout(&self, caller: &Caller) {
+        // The session layer leaves this request's refresh cookie unrotated, so it names the
+        // family to revoke.
+        let refresh = leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| cookie_value(&p, REFRESH_COOKIE));
+        if let Err(e) = self.auth.logout(caller.identity.as_ref().ok(), refresh.as_deref(), &caller.client).await {
             tracing::warn!("logout: {e}");
         }
-        cleared_cookies(self.secure(parts))
+        set_cookies(cleared_cookies(caller.secure_cookies));
     }
 
-    async fn update_profile(&self, parts: &Parts, update: ProfileUpdate) -> Result<(Me, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        let owner = actor.user_id.clone();
-        let me = self.backend.auth.update_profile(&actor, &owner, update, &client_addr(parts)).await?;
-        Ok((me, cookies))
+    async fn update_profile(&self, ctx: &Ctx, update: ProfileUpdate) -> Result<Me, ApiError> {
+        self.auth.update_profile(&ctx.actor, &ctx.actor.user_id, update, &ctx.client).await
     }
 
-    async fn change_password(&self, parts: &Parts, change: PasswordChange) -> Result<Cookies, ApiError> {
-        let (actor, _) = self.actor(parts).await?;
-        let client = client_addr(parts);
-        self.backend.auth.change_password(&actor, change, &client).await?;
+    async fn change_password(&self, caller: &Caller, change: PasswordChange) -> Result<(), ApiError> {
+        let ctx = caller.ctx()?;
+        self.auth.change_password(&ctx.actor, change, &ctx.client).await?;
         // Every session ended with the change, this one included: start a fresh one.
-        let session = self.backend.auth.session_for(&actor.user_id).await?;
-        Ok(session_cookies(&session, self.secure(parts)))
+        let session = self.auth.session_for(&ctx.actor.user_id).await?;
+        start_session(caller, &session);
+        Ok(())
     }
 
-    async fn audit(&self, parts: &Parts, q: AuditQuery) -> Result<(Vec<AuditEntry>, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        let entries = self.backend.auth.audit_list(&actor, &q, &client_addr(parts)).await?;
-        Ok((entries, cookies))
+    async fn audit(&self, ctx: &Ctx, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
+        self.auth.audit_list(&ctx.actor, &q, &ctx.client).await
     }
 
-    async fn datasets(&self, parts: &Parts) -> Result<(Vec<DatasetInfo>, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.datasets.list(&actor).await?, cookies))
+    async fn datasets(&self, ctx: &Ctx) -> Result<Vec<DatasetInfo>, ApiError> {
+        self.datasets.list(&ctx.actor).await
     }
 
-    async fn dataset(&self, parts: &Parts, id: String) -> Result<(DatasetInfo, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.datasets.get(&actor, &id, &client_addr(parts)).await?, cookies))
+    async fn dataset(&self, ctx: &Ctx, id: String) -> Result<DatasetInfo, ApiError> {
+        self.datasets.get(&ctx.actor, &id, &ctx.client).await
     }
 
-    async fn set_consent(&self, parts: &Parts, id: String, allow: bool) -> Result<(DatasetInfo, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.datasets.set_consent(&actor, &id, allow, &client_addr(parts)).await?, cookies))
+    async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError> {
+        self.datasets.set_consent(&ctx.actor, &id, allow, &ctx.client).await
     }
 
     async fn models(
         &self,
-        parts: &Parts,
+        ctx: &Ctx,
         dataset: Option<String>,
         kind: Option<String>,
         domain: Option<String>,
-    ) -> Result<(Vec<ModelInfo>, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        let filter = crate::backend::models::ModelFilter { dataset, kind, domain };
-        Ok((self.backend.models.list(&actor, &filter).await?, cookies))
+    ) -> Result<Vec<ModelInfo>, ApiError> {
+        self.models.list(&ctx.actor, &crate::backend::models::ModelFilter { dataset, kind, domain }).await
     }
 
-    async fn model(&self, parts: &Parts, id: String) -> Result<(ModelInfo, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.models.get(&actor, &id, &client_addr(parts)).await?, cookies))
+    async fn model(&self, ctx: &Ctx, id: String) -> Result<ModelInfo, ApiError> {
+        self.models.get(&ctx.actor, &id, &ctx.client).await
     }
 
-    async fn predict(
-        &self,
-        parts: &Parts,
-        id: String,
-        rows: Vec<serde_json::Map<String, serde_json::Value>>,
-    ) -> Result<(Vec<Prediction>, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.models.predict(&actor, &id, &rows, &client_addr(parts)).await?, cookies))
+    async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError> {
+        self.models.predict(&ctx.actor, &id, &rows, &ctx.client).await
     }
 
-    async fn delete_model(&self, parts: &Parts, id: String) -> Result<Cookies, ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        self.backend.models.delete(&actor, &id, &client_addr(parts)).await?;
-        Ok(cookies)
+    async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError> {
+        self.models.delete(&ctx.actor, &id, &ctx.client).await
     }
 
-    async fn dashboard(&self, parts: &Parts) -> Result<(Dashboard, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.analytics.dashboard(&actor, None).await?, cookies))
+    async fn dashboard(&self, ctx: &Ctx) -> Result<Dashboard, ApiError> {
+        self.analytics.dashboard(&ctx.actor, None).await
     }
 
-    async fn system_health(&self, parts: &Parts) -> Result<(SystemHealth, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.analytics.health(&actor).await?, cookies))
+    async fn system_health(&self, ctx: &Ctx) -> Result<SystemHealth, ApiError> {
+        self.analytics.health(&ctx.actor).await
     }
 
-    async fn jobs(&self, parts: &Parts) -> Result<(Vec<JobInfo>, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.jobs.list(&actor).await?, cookies))
+    async fn jobs(&self, ctx: &Ctx) -> Result<Vec<JobInfo>, ApiError> {
+        self.jobs.list(&ctx.actor).await
     }
 
-    async fn job(&self, parts: &Parts, id: String) -> Result<((JobInfo, Vec<JobEventRecord>), Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        let client = client_addr(parts);
-        let info = self.backend.jobs.get(&actor, &id, &client).await?;
-        let history = self.backend.jobs.history(&actor, &id, &client).await?;
-        Ok(((info, history), cookies))
+    async fn job(&self, ctx: &Ctx, id: String) -> Result<(JobInfo, Vec<JobEventRecord>), ApiError> {
+        let info = self.jobs.get(&ctx.actor, &id, &ctx.client).await?;
+        let history = self.jobs.history(&ctx.actor, &id, &ctx.client).await?;
+        Ok((info, history))
     }
 
-    async fn submit_job(&self, parts: &Parts, request: JobRequest) -> Result<(JobInfo, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.jobs.submit(&actor, request, &client_addr(parts)).await?, cookies))
+    async fn submit_job(&self, ctx: &Ctx, request: JobRequest) -> Result<JobInfo, ApiError> {
+        self.jobs.submit(&ctx.actor, request, &ctx.client).await
     }
 
-    async fn cancel_job(&self, parts: &Parts, id: String) -> Result<(JobInfo, Cookies), ApiError> {
-        let (actor, cookies) = self.actor(parts).await?;
-        Ok((self.backend.jobs.cancel(&actor, &id, &client_addr(parts)).await?, cookies))
+    async fn cancel_job(&self, ctx: &Ctx, id: String) -> Result<JobInfo, ApiError> {
+        self.jobs.cancel(&ctx.actor, &id, &ctx.client).await
     }
 }

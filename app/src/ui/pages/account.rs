@@ -17,7 +17,7 @@ pub fn RegisterPage() -> impl IntoView {
     let error = Signal::derive(move || action_error(action.value().get()));
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(Ok(_))) = action.value().get() {
+        if let Some(Ok(_)) = action.value().get() {
             navigate("/profile", Default::default());
         }
     });
@@ -52,7 +52,7 @@ pub fn LoginPage() -> impl IntoView {
     let next = move || safe_next(query.read().get("next"));
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(Ok(_))) = action.value().get() {
+        if let Some(Ok(_)) = action.value().get() {
             navigate(&next(), Default::default());
         }
     });
@@ -114,8 +114,8 @@ fn ProfileForms(me: Me) -> impl IntoView {
     let password = session.change_password;
     let profile_error = Signal::derive(move || action_error(profile.value().get()));
     let password_error = Signal::derive(move || action_error(password.value().get()));
-    let saved = move || matches!(profile.value().get(), Some(Ok(Ok(_))));
-    let changed = move || matches!(password.value().get(), Some(Ok(Ok(_))));
+    let saved = move || matches!(profile.value().get(), Some(Ok(_)));
+    let changed = move || matches!(password.value().get(), Some(Ok(_)));
     let role = if me.role == crate::model::auth::Role::Admin { "administrator" } else { "member" };
     view! {
         <dl class="facts">

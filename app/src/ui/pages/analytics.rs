@@ -34,9 +34,8 @@ fn AreaDashboard() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(Ok(d)) => view! { <DashboardView d/> }.into_any(),
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Ok(d) => view! { <DashboardView d/> }.into_any(),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>
@@ -197,9 +196,8 @@ fn Health() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match health.await {
-                    Ok(Ok(h)) => view! { <HealthView h/> }.into_any(),
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Ok(h) => view! { <HealthView h/> }.into_any(),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Transition>

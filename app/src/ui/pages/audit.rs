@@ -64,8 +64,8 @@ fn AuditTable() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading entries…"</p> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Ok(Ok(rows)) if rows.is_empty() => view! { <p>"No entries match these filters."</p> }.into_any(),
-                    Ok(Ok(rows)) => view! {
+                    Ok(rows) if rows.is_empty() => view! { <p>"No entries match these filters."</p> }.into_any(),
+                    Ok(rows) => view! {
                         <table class="data" data-testid="audit-table">
                             <caption>{format!("{} most recent matching entries, newest first", rows.len())}</caption>
                             <thead><tr>
@@ -88,8 +88,7 @@ fn AuditTable() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => view! { <p class="form-error" role="alert">{format!("Could not load the log: {e}")}</p> }.into_any(),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>

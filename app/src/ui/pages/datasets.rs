@@ -44,10 +44,10 @@ fn DatasetList() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Ok(Ok(rows)) if rows.is_empty() => view! {
+                    Ok(rows) if rows.is_empty() => view! {
                         <p>"No datasets yet. Upload one: it is encrypted in your browser before it is sent."</p>
                     }.into_any(),
-                    Ok(Ok(rows)) => {
+                    Ok(rows) => {
                         let mut areas: Vec<(String, Vec<DatasetInfo>)> = Vec::new();
                         for d in rows {
                             let area = area_name(&d.domain, &d.subdomain);
@@ -82,8 +82,7 @@ fn DatasetList() -> impl IntoView {
                             </table>
                         }).collect_view().into_any()
                     }
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>
@@ -186,9 +185,9 @@ pub fn DatasetPage() -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
                             match info.await {
-                                Ok(Ok(d)) => view! { <DatasetDetail d me/> }.into_any(),
-                                Ok(Err(e)) => not_found("Dataset not found", format!("{e}. It may have been deleted, or it is not shared with you."), "/datasets", "Back to datasets"),
-                                Err(e) => load_failure(Err(e)),
+                                Ok(d) => view! { <DatasetDetail d me/> }.into_any(),
+                                Err(e @ crate::model::ApiError::Transport { .. }) => load_failure(e),
+                                Err(e) => not_found("Dataset not found", format!("{e}. It may have been deleted, or it is not shared with you."), "/datasets", "Back to datasets"),
                             }
                         })}}
                     </Suspense>
@@ -259,7 +258,7 @@ fn Consent(id: String, consent_at: Option<String>) -> impl IntoView {
     let change = Action::new(move |allow: &bool| set_consent(id.clone(), *allow));
     let error = move || action_error(change.value().get()).map(|e| e.to_string());
     Effect::new(move |_| {
-        if let Some(Ok(Ok(d))) = change.value().get() {
+        if let Some(Ok(d)) = change.value().get() {
             given.set(d.consent_at);
         }
     });

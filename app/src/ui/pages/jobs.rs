@@ -10,7 +10,7 @@ use crate::api::{cancel_job, get_job, list_datasets, list_jobs, submit_job};
 use crate::ml::model::ModelKind;
 use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
-use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobStatus};
+use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
 use crate::ui::form::{load_failure, not_found, utc};
@@ -51,8 +51,8 @@ fn JobList() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading jobs…"</p> }>
             {move || Suspend::new(async move {
                 match jobs.await {
-                    Ok(Ok(rows)) if rows.is_empty() => view! { <p>"No training jobs yet."</p> }.into_any(),
-                    Ok(Ok(rows)) => view! {
+                    Ok(rows) if rows.is_empty() => view! { <p>"No training jobs yet."</p> }.into_any(),
+                    Ok(rows) => view! {
                         <table class="data" data-testid="job-table">
                             <caption>{format!("{} training jobs, newest first", rows.len())}</caption>
                             <thead><tr>
@@ -73,8 +73,7 @@ fn JobList() -> impl IntoView {
                             </tbody>
                         </table>
                     }.into_any(),
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>
@@ -111,12 +110,11 @@ fn NewJob() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
             {move || Suspend::new(async move {
                 match datasets.await {
-                    Ok(Ok(rows)) if rows.is_empty() => view! {
+                    Ok(rows) if rows.is_empty() => view! {
                         <p>"There is no dataset to train on yet. "<a href="/datasets/new" rel="external">"Upload one first"</a>"."</p>
                     }.into_any(),
-                    Ok(Ok(rows)) => view! { <JobForm datasets=rows/> }.into_any(),
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Ok(rows) => view! { <JobForm datasets=rows/> }.into_any(),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>
@@ -143,10 +141,10 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     let folds = RwSignal::new("5".to_owned());
     let seed = RwSignal::new("0".to_owned());
     let error = RwSignal::new(None::<ApiError>);
-    let submit = Action::new(|req: &String| submit_job(req.clone()));
+    let submit = Action::new(|req: &JobRequest| submit_job(req.clone()));
     Effect::new(move |_| {
         let answer = submit.value().get();
-        if let Some(Ok(Ok(job))) = &answer {
+        if let Some(Ok(job)) = &answer {
             let _ = window().location().set_href(&format!("/jobs/{}", job.id));
         }
         if let Some(e) = action_error(answer) {
@@ -191,8 +189,14 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
         let request = serde_json::json!({
             "dataset_ids": selected.get_untracked(), "target": target, "model": model, "cv_folds": cv_folds, "seed": seed,
         });
+        // The parameters and search space were read as JSON above; what remains to go wrong is
+        // the search space's shape.
+        let request: JobRequest = match serde_json::from_value(request) {
+            Ok(r) => r,
+            Err(e) => return bad("model.search", format!("the search space is not one the trainer knows ({e})")),
+        };
         error.set(None);
-        submit.dispatch(request.to_string());
+        submit.dispatch(request);
     };
     let msg = move |f: &'static str| move || error.get().and_then(|e| e.field_message(f).map(str::to_owned));
     let general = move || {
@@ -309,9 +313,9 @@ pub fn JobPage() -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {move || Suspend::new(async move {
                             match job.await {
-                                Ok(Ok((info, history))) => view! { <JobView info history/> }.into_any(),
-                                Ok(Err(e)) => not_found("Job not found", format!("{e}. It may belong to someone else."), "/jobs", "Back to training jobs"),
-                                Err(e) => load_failure(Err(e)),
+                                Ok((info, history)) => view! { <JobView info history/> }.into_any(),
+                                Err(e @ ApiError::Transport { .. }) => load_failure(e),
+                                Err(e) => not_found("Job not found", format!("{e}. It may belong to someone else."), "/jobs", "Back to training jobs"),
                             }
                         })}
                     </Suspense>
@@ -344,7 +348,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     let cancel = Action::new(move |_: &()| cancel_job(id.clone()));
     let cancel_error = move || action_error(cancel.value().get()).map(|e| e.to_string());
     Effect::new(move |_| {
-        if let Some(Ok(Ok(j))) = cancel.value().get() {
+        if let Some(Ok(j)) = cancel.value().get() {
             job.set(j);
         }
     });
@@ -434,7 +438,7 @@ fn follow_events(id: String, job: RwSignal<JobInfo>, events: RwSignal<Vec<JobEve
                 closer.close();
                 let id = id.clone();
                 leptos::task::spawn_local(async move {
-                    if let Ok(Ok((info, _))) = get_job(id).await {
+                    if let Ok((info, _)) = get_job(id).await {
                         job.set(info);
                     }
                 });

@@ -70,10 +70,10 @@ fn ModelList(me: Me) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
             {move || Suspend::new(async move {
                 match models.await {
-                    Ok(Ok(rows)) if rows.is_empty() => view! {
+                    Ok(rows) if rows.is_empty() => view! {
                         <p>"No models match. "<a href="/jobs/new" rel="external">"Train one"</a>"."</p>
                     }.into_any(),
-                    Ok(Ok(rows)) => {
+                    Ok(rows) => {
                         let mut groups: Vec<(String, Vec<ModelInfo>)> = Vec::new();
                         for m in rows {
                             match groups.iter_mut().find(|(t, _)| *t == m.task) {
@@ -110,8 +110,7 @@ fn ModelList(me: Me) -> impl IntoView {
                             }
                         }).collect_view().into_any()
                     }
-                    Ok(Err(e)) => load_failure(Ok(e)),
-                    Err(e) => load_failure(Err(e)),
+                    Err(e) => load_failure(e),
                 }
             })}
         </Suspense>
@@ -131,10 +130,9 @@ pub fn ModelPage() -> impl IntoView {
                     <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
                             match model.await {
-                                Ok(Ok(m)) => view! { <ModelDetail m me/> }.into_any(),
-                                Ok(Err(ApiError::NotFound)) => not_found("Model not found", "It may have been deleted, or it belongs to another area.".into(), "/models", "Back to models"),
-                                Ok(Err(e)) => load_failure(Ok(e)),
-                                Err(e) => load_failure(Err(e)),
+                                Ok(m) => view! { <ModelDetail m me/> }.into_any(),
+                                Err(ApiError::NotFound) => not_found("Model not found", "It may have been deleted, or it belongs to another area.".into(), "/models", "Back to models"),
+                                Err(e) => load_failure(e),
                             }
                         })}}
                     </Suspense>
@@ -184,7 +182,7 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
 /// A form with one labelled input per model input; the answer shows the prediction.
 #[component]
 fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
-    let predict = Action::new(move |row: &String| predict_rows(id.clone(), format!("[{row}]")));
+    let predict = Action::new(move |rows: &Vec<serde_json::Map<String, serde_json::Value>>| predict_rows(id.clone(), rows.clone()));
     let fields = StoredValue::new(inputs.clone());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -213,10 +211,10 @@ fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
                 row.insert(f.name.clone(), v);
             }
         });
-        predict.dispatch(serde_json::Value::Object(row).to_string());
+        predict.dispatch(vec![row]);
     };
     let result = move || match predict.value().get() {
-        Some(Ok(Ok(p))) => p.first().map(|p| match (&p.label, p.value, &p.probabilities) {
+        Some(Ok(p)) => p.first().map(|p| match (&p.label, p.value, &p.probabilities) {
             (Some(l), _, Some(probs)) => {
                 let mut probs: Vec<(&String, &f64)> = probs.iter().collect();
                 probs.sort_by(|a, b| b.1.total_cmp(a.1));
@@ -279,7 +277,7 @@ fn DeleteModel(id: String) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let delete = Action::new(move |_: &()| delete_model(id.clone()));
     Effect::new(move |_| {
-        if let Some(Ok(Ok(()))) = delete.value().get() {
+        if let Some(Ok(())) = delete.value().get() {
             let _ = window().location().set_href("/models");
         }
     });

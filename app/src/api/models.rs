@@ -1,0 +1,32 @@
+//! Model versions: the list with its filters, one version, prediction, deletion.
+
+use leptos::prelude::*;
+
+use crate::model::artifact::{ModelInfo, Prediction};
+use crate::model::ApiError;
+
+/// Models the caller may see, newest first; empty filters are ignored.
+#[server(prefix = "/api/ui", endpoint = "models")]
+pub async fn list_models(dataset: String, kind: String, domain: String) -> Result<Vec<ModelInfo>, ApiError> {
+    super::with_ctx(|b, ctx| async move {
+        let some = |s: String| if s.trim().is_empty() { None } else { Some(s) };
+        b.models(&ctx, some(dataset), some(kind), some(domain)).await
+    })
+    .await
+}
+
+#[server(prefix = "/api/ui", endpoint = "model")]
+pub async fn get_model(id: String) -> Result<ModelInfo, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.model(&ctx, id).await }).await
+}
+
+/// Rows as `{feature: value}` objects (sent as JSON).
+#[server(prefix = "/api/ui", endpoint = "predict", input = leptos::server_fn::codec::Json)]
+pub async fn predict_rows(id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<Vec<Prediction>, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.predict(&ctx, id, rows).await }).await
+}
+
+#[server(prefix = "/api/ui", endpoint = "delete_model")]
+pub async fn delete_model(id: String) -> Result<(), ApiError> {
+    super::with_ctx(|b, ctx| async move { b.delete_model(&ctx, id).await }).await
+}
