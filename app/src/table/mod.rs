@@ -60,6 +60,17 @@ pub enum ColumnKind {
     Boolean,
 }
 
+impl ColumnKind {
+    /// The name used on the wire (`numeric`, `categorical`, `boolean`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Categorical => "categorical",
+            ColumnKind::Boolean => "boolean",
+        }
+    }
+}
+
 /// A column's name and kind: the schema a dataset is stored and trained with.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Column {

@@ -9,11 +9,11 @@ use surrealdb::types::SurrealValue;
 
 use app::model::analytics::{Collaboration, Contribution, Dashboard, DayCount, ModelPoint, SystemHealth};
 use app::model::artifact::ModelInfo;
-use app::model::ApiError;
 
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
-use super::util::{db_error, now_rfc3339, rfc3339};
+use super::util::{now_rfc3339, rfc3339};
+use crate::backend::error::{Error, Result};
 
 #[derive(Debug, Clone, SurrealValue)]
 struct JobLine {
@@ -58,24 +58,21 @@ impl Analytics {
     }
 
     /// The dashboard of the actor's area (admins may name another).
-    pub async fn dashboard(&self, actor: &Actor, area: Option<(String, String)>) -> Result<Dashboard, ApiError> {
+    pub async fn dashboard(&self, actor: &Actor, area: Option<(String, String)>) -> Result<Dashboard> {
         let (domain, subdomain) = area.unwrap_or_else(|| (actor.domain.clone(), actor.subdomain.clone()));
         authorize(actor, Action::ReadAnalytics { domain: &domain, subdomain: &subdomain })?;
         let bind = |q: &'static str| self.db.query(q).bind(("d", domain.clone())).bind(("s", subdomain.clone()));
         let jobs: Vec<JobLine> =
             bind("SELECT uid, owner, status, request, created_at, finished_at FROM job WHERE domain = $d AND subdomain = $s")
                 .await
-                .and_then(|mut r| r.take(0))
-                .map_err(db_error)?;
+                .and_then(|mut r| r.take(0))?;
         let models: Vec<String> = bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_ms")
             .await
-            .and_then(|mut r| r.take(0))
-            .map_err(db_error)?;
+            .and_then(|mut r| r.take(0))?;
         let datasets: Vec<DatasetLine> =
             bind("SELECT uid, name, owner, rows FROM dataset WHERE domain = $d AND subdomain = $s AND status = 'ready'")
                 .await
-                .and_then(|mut r| r.take(0))
-                .map_err(db_error)?;
+                .and_then(|mut r| r.take(0))?;
         let models: Vec<ModelInfo> = models.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
         let by_id: HashMap<&str, &DatasetLine> = datasets.iter().map(|d| (d.uid.as_str(), d)).collect();
 
@@ -152,10 +149,10 @@ impl Analytics {
     }
 
     /// CPU, memory, the data directory's disk, and the queue (admins only).
-    pub async fn health(&self, actor: &Actor) -> Result<SystemHealth, ApiError> {
+    pub async fn health(&self, actor: &Actor) -> Result<SystemHealth> {
         authorize(actor, Action::ReadSystemHealth)?;
         let (cpu_percent, memory_used, memory_total) = {
-            let mut guard = self.system.lock().map_err(|_| ApiError::Internal { message: "lock poisoned".into() })?;
+            let mut guard = self.system.lock().map_err(|_| Error::internal("the system-metrics lock is poisoned"))?;
             match guard.as_mut() {
                 Some(sys) => {
                     sys.refresh_cpu_usage();
@@ -175,15 +172,14 @@ impl Analytics {
             Err(_) => (0, 0),
         };
         let by_status: Vec<StatusCount> =
-            self.db.query("SELECT status, count() AS n FROM job GROUP BY status").await.and_then(|mut r| r.take(0)).map_err(db_error)?;
+            self.db.query("SELECT status, count() AS n FROM job GROUP BY status").await.and_then(|mut r| r.take(0))?;
         let of = |s: &str| by_status.iter().find(|c| c.status == s).map_or(0, |c| c.n.max(0) as u64);
         let recent: Vec<Total> = self
             .db
             .query("SELECT count() AS n FROM job WHERE finished_at > $since GROUP ALL")
             .bind(("since", rfc3339(time::OffsetDateTime::now_utc() - time::Duration::hours(1))))
             .await
-            .and_then(|mut r| r.take(0))
-            .map_err(db_error)?;
+            .and_then(|mut r| r.take(0))?;
         Ok(SystemHealth {
             cpu_percent,
             memory_used,

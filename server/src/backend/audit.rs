@@ -12,7 +12,8 @@ use tokio::sync::Mutex;
 
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
-use super::util::{db_error, now_rfc3339, sha256_hex};
+use super::util::{now_rfc3339, sha256_hex};
+use crate::backend::error::{Error, Result};
 
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -76,26 +77,28 @@ impl AuditLog {
         AuditLog { db, last: Mutex::new(None) }
     }
 
-    async fn read_last(&self) -> Result<(u64, String), ApiError> {
-        let mut r = self.db.query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1").await.map_err(db_error)?;
-        let row: Option<AuditRow> = r.take(0).map_err(db_error)?;
+    async fn read_last(&self) -> Result<(u64, String)> {
+        let mut r = self.db.query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1").await?;
+        let row: Option<AuditRow> = r.take(0)?;
         Ok(row.map(|r| (r.seq.max(0) as u64, r.hash)).unwrap_or((0, GENESIS.to_owned())))
     }
 
     /// Appends an entry from its parts; what backend operations call after acting.
-    pub async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<(), ApiError> {
+    pub async fn record(&self, actor: &str, action: &str, target: &str, client: &str, outcome: &str) -> Result<()> {
         self.append(Event { actor, action, target, client, outcome }).await.map(|_| ())
     }
 
     /// Records a refusal (`denied: …`) or failure (`failed: …`), then returns it; the audit
-    /// write's own failure wins if there is one.
-    pub async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: ApiError) -> Result<T, ApiError> {
-        let kind = if matches!(err, ApiError::Forbidden | ApiError::Unauthorized { .. } | ApiError::RateLimited { .. }) {
-            "denied"
-        } else {
-            "failed"
+    /// write's own failure wins if there is one. A failure that is not a refusal (the
+    /// database, say) is recorded without its details, which stay in the server's log.
+    pub async fn refuse<T>(&self, actor: &str, action: &str, target: &str, client: &str, err: impl Into<Error>) -> Result<T> {
+        let err = err.into();
+        let outcome = match err.api() {
+            Some(e @ (ApiError::Forbidden | ApiError::Unauthorized { .. } | ApiError::RateLimited { .. })) => format!("denied: {e}"),
+            Some(e) => format!("failed: {e}"),
+            None => "failed: internal error".to_owned(),
         };
-        self.record(actor, action, target, client, &format!("{kind}: {err}")).await?;
+        self.record(actor, action, target, client, &outcome).await?;
         Err(err)
     }
 
@@ -112,7 +115,7 @@ impl AuditLog {
         row: Option<R>,
         read: fn(&R) -> Action<'_>,
         action: fn(&R) -> Action<'_>,
-    ) -> Result<R, ApiError> {
+    ) -> Result<R> {
         let Some(row) = row else {
             return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
         };
@@ -125,7 +128,7 @@ impl AuditLog {
         Ok(row)
     }
 
-    pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry, ApiError> {
+    pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry> {
         let mut last = self.last.lock().await;
         for _ in 0..5 {
             let (seq, prev) = match last.as_ref() {
@@ -152,17 +155,17 @@ impl AuditLog {
                     *last = Some((seq, hash));
                     return Ok(row.into());
                 }
-                Err(err) if err.to_string().contains("audit_seq") => {
+                Err(err) if super::error::violated_index(&err) == Some("audit_seq") => {
                     // Another process appended first: re-read the tip and chain onto it.
                     *last = None;
                 }
-                Err(err) => return Err(db_error(err)),
+                Err(err) => return Err(err.into()),
             }
         }
-        Err(ApiError::Internal { message: "the audit log is too busy; try again".into() })
+        Err(Error::internal("the audit log stayed contended through every retry"))
     }
 
-    pub async fn list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
+    pub async fn list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let mut cond = Vec::new();
         if q.actor.as_deref().is_some_and(|s| !s.is_empty()) {
             cond.push("actor = $actor");
@@ -183,9 +186,8 @@ impl AuditLog {
             .bind(("action", q.action.clone().unwrap_or_default()))
             .bind(("outcome", q.outcome.clone().unwrap_or_default()))
             .bind(("limit", limit))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<AuditRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<AuditRow> = r.take(0)?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 }

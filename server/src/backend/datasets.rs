@@ -21,7 +21,8 @@ use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
-use super::util::{db_error, now_ms, now_rfc3339};
+use super::util::{now_ms, now_rfc3339};
+use crate::backend::error::{violated_index, Error, Result};
 
 /// Declarations whose upload never began are removed after this long.
 pub const STALE_PENDING_SECS: i64 = 60 * 60;
@@ -68,24 +69,24 @@ pub struct JobDataset {
     pub consent_at: Option<String>,
 }
 
-fn corrupt(what: &str) -> ApiError {
-    ApiError::Internal { message: format!("the stored dataset record is unreadable ({what})") }
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("the stored dataset record is unreadable ({what})"))
 }
 
 impl DatasetRow {
-    fn wrapped_keys(&self) -> Result<Vec<WrappedKey>, ApiError> {
+    fn wrapped_keys(&self) -> Result<Vec<WrappedKey>> {
         serde_json::from_str(&self.wrapped_keys).map_err(|_| corrupt("wrapped keys"))
     }
 
-    fn parse_options(&self) -> Result<ParseOptions, ApiError> {
+    fn parse_options(&self) -> Result<ParseOptions> {
         serde_json::from_str(&self.parse_options).map_err(|_| corrupt("parse options"))
     }
 
-    fn format(&self) -> Result<Format, ApiError> {
+    fn format(&self) -> Result<Format> {
         Format::parse_name(&self.format).ok_or_else(|| corrupt("format"))
     }
 
-    fn info(&self, viewer: &Actor) -> Result<DatasetInfo, ApiError> {
+    fn info(&self, viewer: &Actor) -> Result<DatasetInfo> {
         let owner_view = viewer.user_id == self.owner_id;
         Ok(DatasetInfo {
             id: self.uid.clone(),
@@ -120,8 +121,8 @@ pub fn blob_path(id: &str) -> StorePath {
 }
 
 /// Why an upload was refused; the record is removed, so the client starts again from `POST`.
-fn upload_error(message: impl Into<String>) -> ApiError {
-    ApiError::field("body", message)
+fn upload_error(message: impl Into<String>) -> Error {
+    ApiError::field("body", message).into()
 }
 
 pub struct Datasets {
@@ -143,23 +144,21 @@ impl Datasets {
 
     /// Moves a dataset from status `from` to `to` if it is still in `from`; false if it was not.
     /// Atomic in the database, so two uploads of one dataset cannot both claim it.
-    async fn transition(&self, id: &str, from: &str, to: &str) -> Result<bool, ApiError> {
+    async fn transition(&self, id: &str, from: &str, to: &str) -> Result<bool> {
         let mut r = self
             .db
             .query("UPDATE dataset SET status = $to WHERE uid = $id AND status = $from RETURN AFTER")
             .bind(("id", id.to_owned()))
             .bind(("from", from.to_owned()))
             .bind(("to", to.to_owned()))
-            .await
-            .map_err(db_error)?;
-        let moved: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let moved: Vec<DatasetRow> = r.take(0)?;
         Ok(!moved.is_empty())
     }
 
-    async fn row(&self, id: &str) -> Result<Option<DatasetRow>, ApiError> {
-        let mut r =
-            self.db.query("SELECT * OMIT id FROM dataset WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
-        r.take::<Option<DatasetRow>>(0).map_err(db_error)
+    async fn row(&self, id: &str) -> Result<Option<DatasetRow>> {
+        let mut r = self.db.query("SELECT * OMIT id FROM dataset WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await?;
+        Ok(r.take::<Option<DatasetRow>>(0)?)
     }
 
     /// The row if the actor may do `action` to it. Someone who may not even read it gets 404,
@@ -171,11 +170,11 @@ impl Datasets {
         name: &str,
         action: fn(&DatasetRow) -> Action<'_>,
         client: &str,
-    ) -> Result<DatasetRow, ApiError> {
+    ) -> Result<DatasetRow> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, DatasetRow::read_action, action).await
     }
 
-    pub async fn create(&self, actor: &Actor, req: NewDataset, client: &str) -> Result<DatasetInfo, ApiError> {
+    pub async fn create(&self, actor: &Actor, req: NewDataset, client: &str) -> Result<DatasetInfo> {
         const ACTION: &str = "dataset.create";
         let header = match req.validate(self.max_bytes) {
             Ok(h) => h,
@@ -215,12 +214,12 @@ impl Datasets {
             domain: req.domain.clone(),
             subdomain: req.subdomain.clone(),
             format: req.format.as_str().to_owned(),
-            parse_options: serde_json::to_string(&req.parse_options).map_err(internal)?,
-            schema: serde_json::to_string(&req.schema).map_err(internal)?,
+            parse_options: serde_json::to_string(&req.parse_options)?,
+            schema: serde_json::to_string(&req.schema)?,
             rows: req.rows as i64,
             plaintext_size: req.plaintext_size as i64,
             ciphertext_size: header.envelope_len(req.plaintext_size) as i64,
-            wrapped_keys: serde_json::to_string(&req.wrapped_keys).map_err(internal)?,
+            wrapped_keys: serde_json::to_string(&req.wrapped_keys)?,
             envelope_header: req.envelope_header.clone(),
             shared: req.shared,
             target: req.target.clone(),
@@ -231,14 +230,14 @@ impl Datasets {
         };
         let created = self.db.query("CREATE dataset CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
         if let Err(e) = created {
-            if e.to_string().contains("dataset_uid") {
+            if violated_index(&e) == Some("dataset_uid") {
                 let e = ApiError::Conflict {
                     message: "a dataset with this id exists; seal again with a new id".into(),
                     field: Some("id".into()),
                 };
                 return self.audit.refuse(&actor.user_id, ACTION, &req.id, client, e).await;
             }
-            return Err(db_error(e));
+            return Err(e.into());
         }
         self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
         row.info(actor)
@@ -247,7 +246,7 @@ impl Datasets {
     /// Streams the envelope into the object store as a multipart upload. It becomes `ready`
     /// only if exactly the declared length arrives and starts with the declared header;
     /// anything else aborts the upload and removes the record.
-    pub async fn upload<S, E>(&self, actor: &Actor, id: &str, mut body: S, client: &str) -> Result<DatasetInfo, ApiError>
+    pub async fn upload<S, E>(&self, actor: &Actor, id: &str, mut body: S, client: &str) -> Result<DatasetInfo>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -260,10 +259,11 @@ impl Datasets {
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
         let expected = row.ciphertext_size.max(0) as u64;
-        let header = unb64("envelope header", &row.envelope_header).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        let header =
+            unb64("envelope header", &row.envelope_header).map_err(|e| Error::internal(format!("the stored envelope header: {e}")))?;
         let path = blob_path(id);
-        let result = async {
-            let upload = self.store.put_multipart(&path).await.map_err(store_error)?;
+        let result: Result<()> = async {
+            let upload = self.store.put_multipart(&path).await?;
             let mut writer = WriteMultipart::new(upload);
             let mut received: u64 = 0;
             let mut head: Vec<u8> = Vec::with_capacity(HEADER_LEN);
@@ -285,7 +285,7 @@ impl Datasets {
                     }
                 }
                 if let Err(e) = writer.wait_for_capacity(UPLOAD_CONCURRENCY).await {
-                    break Err(store_error(e));
+                    break Err(Error::from(e));
                 }
                 writer.write(&chunk);
             };
@@ -297,7 +297,7 @@ impl Datasets {
                 }
             });
             match outcome {
-                Ok(()) => writer.finish().await.map(|_| ()).map_err(store_error),
+                Ok(()) => writer.finish().await.map(|_| ()).map_err(Error::from),
                 Err(e) => {
                     if let Err(abort) = writer.abort().await {
                         tracing::warn!(dataset = id, "aborting the multipart upload failed: {abort}");
@@ -336,12 +336,12 @@ impl Datasets {
         }
     }
 
-    pub async fn owner_key(&self, actor: &Actor) -> Result<Option<app::model::dataset::OwnerKey>, ApiError> {
+    pub async fn owner_key(&self, actor: &Actor) -> Result<Option<app::model::dataset::OwnerKey>> {
         owner_key(&self.db, &actor.user_id).await
     }
 
     /// Stores the caller's key pair (public half, passphrase-sealed secret half), once.
-    pub async fn set_owner_key(&self, actor: &Actor, key: &app::model::dataset::OwnerKey, client: &str) -> Result<(), ApiError> {
+    pub async fn set_owner_key(&self, actor: &Actor, key: &app::model::dataset::OwnerKey, client: &str) -> Result<()> {
         const ACTION: &str = "key.owner.create";
         match super::keys::put_owner_key(&self.db, &actor.user_id, key).await {
             Ok(()) => self.audit.record(&actor.user_id, ACTION, &key.key_id, client, "ok").await,
@@ -350,7 +350,7 @@ impl Datasets {
     }
 
     /// Own datasets (any status but mid-upload) and ready ones shared into the caller's area.
-    pub async fn list(&self, actor: &Actor) -> Result<Vec<DatasetInfo>, ApiError> {
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<DatasetInfo>> {
         let mut r = self
             .db
             .query(
@@ -360,13 +360,12 @@ impl Datasets {
             .bind(("me", actor.user_id.clone()))
             .bind(("d", actor.domain.clone()))
             .bind(("s", actor.subdomain.clone()))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<DatasetRow> = r.take(0)?;
         rows.iter().map(|row| row.info(actor)).collect()
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<DatasetInfo, ApiError> {
+    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<DatasetInfo> {
         let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
         row.info(actor)
     }
@@ -377,31 +376,31 @@ impl Datasets {
         actor: &Actor,
         id: &str,
         client: &str,
-    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + use<>), ApiError> {
+    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + use<>)> {
         const ACTION: &str = "dataset.download";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadDataset { owner: &r.owner_id }, client).await?;
         if row.status != "ready" {
             return self.audit.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
         }
-        let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
+        let got = self.store.get(&blob_path(id)).await?;
         let size = got.meta.size;
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?;
         Ok((size, got.into_stream()))
     }
 
-    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<()> {
         const ACTION: &str = "dataset.delete";
         self.authorized_row(actor, id, ACTION, |r| Action::DeleteDataset { owner: &r.owner_id }, client).await?;
         match self.store.delete(&blob_path(id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(store_error(e)),
+            Err(e) => return Err(e.into()),
         }
-        self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
+        self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check())?;
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await
     }
 
     /// Records (or withdraws) the owner's consent to joint training on this dataset.
-    pub async fn set_consent(&self, actor: &Actor, id: &str, allow: bool, client: &str) -> Result<DatasetInfo, ApiError> {
+    pub async fn set_consent(&self, actor: &Actor, id: &str, allow: bool, client: &str) -> Result<DatasetInfo> {
         const ACTION: &str = "dataset.consent";
         self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
         let at = allow.then(now_rfc3339);
@@ -410,18 +409,17 @@ impl Datasets {
             .bind(("at", at))
             .bind(("id", id.to_owned()))
             .await
-            .and_then(|r| r.check())
-            .map_err(db_error)?;
+            .and_then(|r| r.check())?;
         self.audit.record(&actor.user_id, ACTION, id, client, if allow { "ok (granted)" } else { "ok (withdrawn)" }).await?;
         self.row(id).await?.ok_or(ApiError::NotFound)?.info(actor)
     }
 
     /// A ready dataset the actor may read, described for planning a job; someone who may not
     /// read it gets 404 (audited, like every refusal).
-    pub async fn for_job(&self, actor: &Actor, id: &str, client: &str) -> Result<JobDataset, ApiError> {
+    pub async fn for_job(&self, actor: &Actor, id: &str, client: &str) -> Result<JobDataset> {
         let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
         if row.status != "ready" {
-            return Err(ApiError::NotFound);
+            return Err(ApiError::NotFound.into());
         }
         Ok(JobDataset {
             id: row.uid.clone(),
@@ -436,7 +434,7 @@ impl Datasets {
 
     /// Removes declarations never uploaded within `pending_secs`, and uploads never finished
     /// within `uploading_secs` (a crash mid-upload).
-    pub async fn sweep_stale(&self, pending_secs: i64, uploading_secs: i64) -> Result<usize, ApiError> {
+    pub async fn sweep_stale(&self, pending_secs: i64, uploading_secs: i64) -> Result<usize> {
         let mut r = self
             .db
             .query(
@@ -445,9 +443,8 @@ impl Datasets {
             )
             .bind(("p", now_ms() - pending_secs * 1000))
             .bind(("u", now_ms() - uploading_secs * 1000))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<DatasetRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<DatasetRow> = r.take(0)?;
         for row in &rows {
             self.remove(&row.uid).await;
             self.audit.record("system", "dataset.sweep", &row.uid, "-", "removed an unfinished upload").await?;
@@ -459,7 +456,7 @@ impl Datasets {
     /// verifies and decrypts the envelope as it streams in, parses it with `app::table`, and
     /// checks it against the recorded schema. The decrypted bytes are zeroized on return.
     /// `purpose` names the job (or test) on whose behalf this runs, for the audit log.
-    pub async fn open_for_training(&self, id: &str, purpose: &str) -> Result<Table, ApiError> {
+    pub async fn open_for_training(&self, id: &str, purpose: &str) -> Result<Table> {
         const ACTION: &str = "dataset.open";
         let result = self.open_inner(id).await;
         let outcome = match &result {
@@ -470,55 +467,58 @@ impl Datasets {
         result
     }
 
-    async fn open_inner(&self, id: &str) -> Result<Table, ApiError> {
+    async fn open_inner(&self, id: &str) -> Result<Table> {
         let row = self.row(id).await?.filter(|r| r.status == "ready").ok_or(ApiError::NotFound)?;
-        let dataset_id = dataset_id_bytes(id).map_err(|e| ApiError::Internal { message: e.to_string() })?;
+        let dataset_id = dataset_id_bytes(id)?;
         let wrapped =
             row.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Trainer).ok_or_else(|| corrupt("no trainer key"))?;
-        let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id).map_err(open_error)?;
-        let got = self.store.get(&blob_path(id)).await.map_err(store_error)?;
+        let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id)?;
+        let got = self.store.get(&blob_path(id)).await?;
         let mut opener = StreamOpener::new(key, dataset_id, got.meta.size);
         let mut plain = Zeroizing::new(Vec::with_capacity(row.plaintext_size.max(0) as usize));
         let mut stream = got.into_stream();
         while let Some(piece) = stream.next().await {
-            opener.feed(&piece.map_err(store_error)?, &mut plain).map_err(open_error)?;
+            opener.feed(&piece?, &mut plain)?;
         }
-        opener.finish().map_err(open_error)?;
+        opener.finish()?;
         let table = Table::parse(&plain, row.format()?, &row.parse_options()?)
-            .map_err(|e| ApiError::Internal { message: format!("the opened dataset does not parse: {e}") })?;
+            .map_err(|e| ApiError::field("schema", format!("the dataset no longer parses as declared: {e}")))?;
         drop(plain);
         let schema: Vec<app::table::Column> = serde_json::from_str(&row.schema).map_err(|_| corrupt("schema"))?;
-        if table.columns != schema || table.rows.len() as i64 != row.rows {
-            return Err(ApiError::Internal {
-                message: format!(
-                    "the opened dataset has {} rows and columns {:?}, but was declared with {} rows and {:?}",
-                    table.rows.len(),
-                    table.columns.iter().map(|c| &c.name).collect::<Vec<_>>(),
-                    row.rows,
-                    schema.iter().map(|c| &c.name).collect::<Vec<_>>()
-                ),
-            });
+        if let Some(problem) = declaration_mismatch(&table, &schema, row.rows) {
+            return Err(ApiError::field("schema", problem).into());
         }
         Ok(table)
     }
 
     /// The parsed header of a stored dataset, for tests and diagnostics.
-    pub async fn header(&self, id: &str) -> Result<Header, ApiError> {
+    pub async fn header(&self, id: &str) -> Result<Header> {
         let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
-        let bytes = unb64("envelope header", &row.envelope_header).map_err(|e| ApiError::Internal { message: e.to_string() })?;
-        Header::parse(&bytes).map_err(|e| ApiError::Internal { message: e.to_string() })
+        let bytes =
+            unb64("envelope header", &row.envelope_header).map_err(|e| Error::internal(format!("the stored envelope header: {e}")))?;
+        Ok(Header::parse(&bytes)?)
     }
 }
 
-fn internal(e: serde_json::Error) -> ApiError {
-    ApiError::Internal { message: e.to_string() }
-}
-
-fn store_error(e: object_store::Error) -> ApiError {
-    tracing::error!("object store error: {e}");
-    ApiError::Internal { message: "the object store failed; try again, and tell an administrator if it persists".into() }
-}
-
-fn open_error(e: app::crypto::CryptoError) -> ApiError {
-    ApiError::Internal { message: format!("the dataset could not be opened: {e}") }
+/// How an opened dataset differs from its declaration, in words that name the column and both
+/// kinds (the declaration is checked at upload; this catches a file the trainer reads
+/// differently from the browser).
+fn declaration_mismatch(table: &Table, schema: &[app::table::Column], rows: i64) -> Option<String> {
+    if table.columns.len() != schema.len() {
+        return Some(format!("the dataset has {} columns but was declared with {}", table.columns.len(), schema.len()));
+    }
+    for (read, declared) in table.columns.iter().zip(schema) {
+        if read.name != declared.name {
+            return Some(format!("a column is named “{}” in the file but “{}” in the declaration", read.name, declared.name));
+        }
+        if read.kind != declared.kind {
+            return Some(format!(
+                "column “{}” was declared {} but its values read as {}",
+                read.name,
+                declared.kind.as_str(),
+                read.kind.as_str()
+            ));
+        }
+    }
+    (table.rows.len() as i64 != rows).then(|| format!("the dataset has {} rows but was declared with {rows}", table.rows.len()))
 }

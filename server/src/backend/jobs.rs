@@ -27,7 +27,8 @@ use super::authz::{Action, Actor};
 use super::datasets::Datasets;
 use super::db::{retry_conflicts, Db};
 use super::models::{ModelOwner, Models};
-use super::util::{db_error, now_ms, now_rfc3339, now_rfc3339_ms, random_id};
+use super::util::{now_ms, now_rfc3339, now_rfc3339_ms, random_id};
+use crate::backend::error::{Error, Result};
 use crate::config::JobsConfig;
 
 /// Most datasets one job may combine.
@@ -69,8 +70,8 @@ struct EventRow {
     event: String,
 }
 
-fn corrupt(what: &str) -> ApiError {
-    ApiError::Internal { message: format!("the stored job record is unreadable ({what})") }
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("the stored job record is unreadable ({what})"))
 }
 
 fn status_of(s: &str) -> JobStatus {
@@ -88,7 +89,7 @@ impl JobRow {
         Action::ReadJob { owner: &self.owner_id }
     }
 
-    fn info(&self) -> Result<JobInfo, ApiError> {
+    fn info(&self) -> Result<JobInfo> {
         Ok(JobInfo {
             id: self.uid.clone(),
             owner_id: self.owner_id.clone(),
@@ -109,7 +110,7 @@ impl JobRow {
         })
     }
 
-    fn request(&self) -> Result<JobRequest, ApiError> {
+    fn request(&self) -> Result<JobRequest> {
         serde_json::from_str(&self.request).map_err(|_| corrupt("request"))
     }
 }
@@ -194,48 +195,34 @@ impl Jobs {
         }
     }
 
-    async fn row(&self, id: &str) -> Result<Option<JobRow>, ApiError> {
-        let mut r =
-            self.db.query("SELECT * OMIT id FROM job WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
-        r.take::<Option<JobRow>>(0).map_err(db_error)
+    async fn row(&self, id: &str) -> Result<Option<JobRow>> {
+        let mut r = self.db.query("SELECT * OMIT id FROM job WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await?;
+        Ok(r.take::<Option<JobRow>>(0)?)
     }
 
     /// The job if the actor may see it; 404 otherwise, so ids cannot be probed.
-    async fn authorized_row(
-        &self,
-        actor: &Actor,
-        id: &str,
-        name: &str,
-        action: fn(&JobRow) -> Action<'_>,
-        client: &str,
-    ) -> Result<JobRow, ApiError> {
+    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&JobRow) -> Action<'_>, client: &str) -> Result<JobRow> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, JobRow::read_action, action).await
     }
 
     /// Appends an event to a job's history and broadcasts it.
-    async fn append(&self, job: &str, event: JobEvent) -> Result<JobEventRecord, ApiError> {
+    async fn append(&self, job: &str, event: JobEvent) -> Result<JobEventRecord> {
         let _guard = self.seq_lock.lock().await;
         let mut r = retry_conflicts(|| async move {
             self.db.query("UPDATE job SET next_seq += 1 WHERE uid = $id RETURN VALUE next_seq").bind(("id", job.to_owned())).await?.check()
         })
-        .await
-        .map_err(db_error)?;
-        let seq: Option<i64> = r.take(0).map_err(db_error)?;
+        .await?;
+        let seq: Option<i64> = r.take(0)?;
         let seq = seq.ok_or(ApiError::NotFound)?;
         let record = JobEventRecord { seq: seq as u64, at: now_rfc3339_ms(), event };
-        let row = EventRow {
-            job: job.to_owned(),
-            seq,
-            at: record.at.clone(),
-            event: serde_json::to_string(&record.event).map_err(|e| ApiError::Internal { message: e.to_string() })?,
-        };
-        self.db.query("CREATE job_event CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()).map_err(db_error)?;
+        let row = EventRow { job: job.to_owned(), seq, at: record.at.clone(), event: serde_json::to_string(&record.event)? };
+        self.db.query("CREATE job_event CONTENT $row").bind(("row", row)).await.and_then(|r| r.check())?;
         let _ = self.events.send((job.to_owned(), record.clone()));
         Ok(record)
     }
 
     /// Checks a request against the datasets it names and queues it.
-    pub async fn submit(&self, actor: &Actor, req: JobRequest, client: &str) -> Result<JobInfo, ApiError> {
+    pub async fn submit(&self, actor: &Actor, req: JobRequest, client: &str) -> Result<JobInfo> {
         const ACTION: &str = "job.create";
         match self.plan(actor, &req, client).await {
             Ok(names) => {
@@ -245,8 +232,8 @@ impl Jobs {
                     owner: actor.username.clone(),
                     domain: actor.domain.clone(),
                     subdomain: actor.subdomain.clone(),
-                    request: serde_json::to_string(&req).map_err(|e| ApiError::Internal { message: e.to_string() })?,
-                    dataset_names: serde_json::to_string(&names).map_err(|e| ApiError::Internal { message: e.to_string() })?,
+                    request: serde_json::to_string(&req)?,
+                    dataset_names: serde_json::to_string(&names)?,
                     status: "queued".into(),
                     progress: 0.0,
                     attempts: 0,
@@ -262,7 +249,7 @@ impl Jobs {
                     started_at: None,
                     finished_at: None,
                 };
-                self.db.query("CREATE job CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check()).map_err(db_error)?;
+                self.db.query("CREATE job CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check())?;
                 self.append(&row.uid, JobEvent::Queued).await?;
                 self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
                 self.wake.notify_one();
@@ -275,8 +262,8 @@ impl Jobs {
     /// The datasets' names if the request can run: each readable, ready and in the caller's
     /// area, others' only with their owner's consent, all with the same columns, and the
     /// model spec valid for those columns.
-    async fn plan(&self, actor: &Actor, req: &JobRequest, client: &str) -> Result<Vec<String>, ApiError> {
-        let field = |name: &str, message: String| ApiError::field(name, message);
+    async fn plan(&self, actor: &Actor, req: &JobRequest, client: &str) -> Result<Vec<String>> {
+        let field = |name: &str, message: String| Error::from(ApiError::field(name, message));
         if req.dataset_ids.is_empty() {
             return Err(field("dataset_ids", "choose at least one dataset".into()));
         }
@@ -291,7 +278,9 @@ impl Jobs {
             }
             let d = match self.datasets.for_job(actor, id, client).await {
                 Ok(d) => d,
-                Err(ApiError::NotFound) => return Err(field("dataset_ids", format!("there is no dataset {id} that you can use"))),
+                Err(Error::Api(ApiError::NotFound)) => {
+                    return Err(field("dataset_ids", format!("there is no dataset {id} that you can use")))
+                }
                 Err(e) => return Err(e),
             };
             if d.domain != actor.domain || d.subdomain != actor.subdomain {
@@ -316,25 +305,24 @@ impl Jobs {
         Ok(sets.into_iter().map(|d| d.name).collect())
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo, ApiError> {
+    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo> {
         self.authorized_row(actor, id, "job.read", JobRow::read_action, client).await?.info()
     }
 
     /// The caller's jobs, newest first.
-    pub async fn list(&self, actor: &Actor) -> Result<Vec<JobInfo>, ApiError> {
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<JobInfo>> {
         let mut r = self
             .db
             .query("SELECT * OMIT id FROM job WHERE owner_id = $me ORDER BY created_ms DESC LIMIT 200")
             .bind(("me", actor.user_id.clone()))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<JobRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<JobRow> = r.take(0)?;
         rows.iter().map(JobRow::info).collect()
     }
 
     /// Stops a job: a queued one at once; a running one is signalled (here, or through the
     /// database for another process's worker), and the answer waits up to a second for it.
-    pub async fn cancel(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo, ApiError> {
+    pub async fn cancel(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo> {
         const ACTION: &str = "job.cancel";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::CancelJob { owner: &r.owner_id }, client).await?;
         let status = status_of(&row.status);
@@ -350,18 +338,16 @@ impl Jobs {
                 .await?
                 .check()
         })
-        .await
-        .map_err(db_error)?;
-        let dequeued: Vec<JobRow> = r.take(0).map_err(db_error)?;
+        .await?;
+        let dequeued: Vec<JobRow> = r.take(0)?;
         if !dequeued.is_empty() {
             self.append(id, JobEvent::Cancelled).await?;
         } else {
             retry_conflicts(|| async move {
                 self.db.query("UPDATE job SET cancel_requested = true WHERE uid = $id").bind(("id", id.to_owned())).await?.check()
             })
-            .await
-            .map_err(db_error)?;
-            let control = self.running.lock().map_err(|_| ApiError::Internal { message: "lock poisoned".into() })?.get(id).cloned();
+            .await?;
+            let control = self.running.lock().map_err(|_| Error::internal("the running-jobs lock is poisoned"))?.get(id).cloned();
             if let Some(c) = control {
                 c.cancel();
             }
@@ -379,7 +365,7 @@ impl Jobs {
 
     /// Events after `after`, then live ones until the job's last event; ends when the
     /// receiver is dropped (the client went away).
-    pub async fn subscribe(&self, actor: &Actor, id: &str, after: u64, client: &str) -> Result<mpsc::Receiver<JobEventRecord>, ApiError> {
+    pub async fn subscribe(&self, actor: &Actor, id: &str, after: u64, client: &str) -> Result<mpsc::Receiver<JobEventRecord>> {
         self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let mut live = self.events.subscribe();
@@ -420,7 +406,7 @@ impl Jobs {
     }
 
     /// A job's whole history (for the job page's first draw and for tests).
-    pub async fn history(&self, actor: &Actor, id: &str, client: &str) -> Result<Vec<JobEventRecord>, ApiError> {
+    pub async fn history(&self, actor: &Actor, id: &str, client: &str) -> Result<Vec<JobEventRecord>> {
         self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
         history(&self.db, id, 0).await
     }
@@ -465,14 +451,14 @@ impl Jobs {
 
     /// Returns running jobs to the queue: those whose lease expired (`expired_only`), or all
     /// (at start with embedded storage). A job out of attempts fails instead.
-    pub async fn requeue(&self, expired_only: bool) -> Result<usize, ApiError> {
+    pub async fn requeue(&self, expired_only: bool) -> Result<usize> {
         let query = if expired_only {
             "SELECT * OMIT id FROM job WHERE status = 'running' AND lease_until < $now"
         } else {
             "SELECT * OMIT id FROM job WHERE status = 'running'"
         };
-        let mut r = self.db.query(query).bind(("now", now_ms())).await.map_err(db_error)?;
-        let rows: Vec<JobRow> = r.take(0).map_err(db_error)?;
+        let mut r = self.db.query(query).bind(("now", now_ms())).await?;
+        let rows: Vec<JobRow> = r.take(0)?;
         let mut n = 0;
         for row in rows {
             let why = if expired_only { "its worker stopped renewing the lease" } else { "the server restarted" };
@@ -499,9 +485,8 @@ impl Jobs {
                     .await?
                     .check()
             })
-            .await
-            .map_err(db_error)?;
-            let moved: Vec<JobRow> = r.take(0).map_err(db_error)?;
+            .await?;
+            let moved: Vec<JobRow> = r.take(0)?;
             if moved.is_empty() {
                 continue;
             }
@@ -521,11 +506,10 @@ impl Jobs {
     }
 
     /// Takes the oldest queued job, if any, under a fresh lease.
-    async fn claim(&self, worker: &str) -> Result<Option<JobRow>, ApiError> {
+    async fn claim(&self, worker: &str) -> Result<Option<JobRow>> {
         let _guard = self.seq_lock.lock().await;
-        let mut r =
-            self.db.query("SELECT VALUE uid FROM job WHERE status = 'queued' ORDER BY created_ms LIMIT 1").await.map_err(db_error)?;
-        let Some(id): Option<String> = r.take(0).map_err(db_error)? else {
+        let mut r = self.db.query("SELECT VALUE uid FROM job WHERE status = 'queued' ORDER BY created_ms LIMIT 1").await?;
+        let Some(id): Option<String> = r.take(0)? else {
             return Ok(None);
         };
         let id = &id;
@@ -542,9 +526,8 @@ impl Jobs {
                 .await?
                 .check()
         })
-        .await
-        .map_err(db_error)?;
-        r.take::<Option<JobRow>>(0).map_err(db_error)
+        .await?;
+        Ok(r.take::<Option<JobRow>>(0)?)
     }
 
     fn lease_ms(&self) -> i64 {
@@ -621,7 +604,7 @@ impl Jobs {
         error: Option<String>,
         metrics: Option<String>,
         model_id: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool> {
         let (error, metrics, model_id) = (&error, &metrics, &model_id);
         let mut r = retry_conflicts(|| async move {
             self.db
@@ -640,9 +623,8 @@ impl Jobs {
                 .await?
                 .check()
         })
-        .await
-        .map_err(db_error)?;
-        let rows: Vec<JobRow> = r.take(0).map_err(db_error)?;
+        .await?;
+        let rows: Vec<JobRow> = r.take(0)?;
         Ok(!rows.is_empty())
     }
 
@@ -691,8 +673,13 @@ impl Jobs {
             if control.cancelled.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            let table = self.datasets.open_for_training(d, &format!("job {id}")).await.map_err(|e| match e {
+            // The reason is shown on the job's page: a refusal in its own words, anything else
+            // (logged in full) without the internals.
+            let table = self.datasets.open_for_training(d, &format!("job {id}")).await.map_err(|e| match ApiError::from(e) {
                 ApiError::NotFound => format!("the dataset {d} was deleted before the job ran"),
+                ApiError::Validation { fields } => {
+                    format!("the dataset {d} cannot be used: {}", fields.into_values().collect::<Vec<_>>().join("; "))
+                }
                 other => format!("opening the dataset {d} failed: {other}"),
             })?;
             tables.push(table);
@@ -799,14 +786,13 @@ async fn ended(db: &Db, job: &str) -> bool {
     }
 }
 
-async fn history(db: &Db, job: &str, after: u64) -> Result<Vec<JobEventRecord>, ApiError> {
+async fn history(db: &Db, job: &str, after: u64) -> Result<Vec<JobEventRecord>> {
     let mut r = db
         .query("SELECT * OMIT id FROM job_event WHERE job = $job AND seq > $after ORDER BY seq")
         .bind(("job", job.to_owned()))
         .bind(("after", after as i64))
-        .await
-        .map_err(db_error)?;
-    let rows: Vec<EventRow> = r.take(0).map_err(db_error)?;
+        .await?;
+    let rows: Vec<EventRow> = r.take(0)?;
     rows.into_iter()
         .map(|e| {
             Ok(JobEventRecord { seq: e.seq.max(0) as u64, at: e.at, event: serde_json::from_str(&e.event).map_err(|_| corrupt("event"))? })

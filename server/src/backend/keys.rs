@@ -9,7 +9,8 @@ use app::model::ApiError;
 use surrealdb::types::SurrealValue;
 
 use super::db::Db;
-use super::util::{db_error, now_rfc3339};
+use super::util::now_rfc3339;
+use crate::backend::error::{violated_index, Error, Result};
 use crate::error::ServerError;
 
 pub const TRAINER_KEY_FILE: &str = "keys/trainer-x25519.hex";
@@ -56,47 +57,46 @@ struct OwnerKeyRow {
     created_at: String,
 }
 
-pub async fn owner_key(db: &Db, user_id: &str) -> Result<Option<OwnerKey>, ApiError> {
-    let mut r =
-        db.query("SELECT * OMIT id FROM owner_key WHERE user_id = $u LIMIT 1").bind(("u", user_id.to_owned())).await.map_err(db_error)?;
-    let Some(row) = r.take::<Option<OwnerKeyRow>>(0).map_err(db_error)? else { return Ok(None) };
-    let sealed_secret = serde_json::from_str(&row.sealed_secret)
-        .map_err(|e| ApiError::Internal { message: format!("stored owner key is unreadable: {e}") })?;
+pub async fn owner_key(db: &Db, user_id: &str) -> Result<Option<OwnerKey>> {
+    let mut r = db.query("SELECT * OMIT id FROM owner_key WHERE user_id = $u LIMIT 1").bind(("u", user_id.to_owned())).await?;
+    let Some(row) = r.take::<Option<OwnerKeyRow>>(0)? else { return Ok(None) };
+    let sealed_secret = serde_json::from_str(&row.sealed_secret)?;
     Ok(Some(OwnerKey { public_key: row.public_key, key_id: row.key_id, sealed_secret }))
 }
 
 /// Stores an owner's key once. Replacing it would strand every dataset wrapped to the old one,
 /// so a second key is a conflict.
-pub async fn put_owner_key(db: &Db, user_id: &str, key: &OwnerKey) -> Result<(), ApiError> {
+pub async fn put_owner_key(db: &Db, user_id: &str, key: &OwnerKey) -> Result<()> {
     let public = unb64("public key", &key.public_key).map_err(|e| ApiError::field("public_key", e.to_string()))?;
     if public.len() != 32 {
-        return Err(ApiError::field("public_key", "expected a 32-byte X25519 public key in base64"));
+        return Err(ApiError::field("public_key", "expected a 32-byte X25519 public key in base64").into());
     }
     if key.key_id != key_id(&public) {
-        return Err(ApiError::field("key_id", "does not match the public key"));
+        return Err(ApiError::field("key_id", "does not match the public key").into());
     }
     let s = &key.sealed_secret;
     if s.kdf != "argon2id" || s.m_kib < 8 * 1024 || s.t_cost < 1 {
-        return Err(ApiError::field("sealed_secret", "use argon2id with at least 8 MiB of memory"));
+        return Err(ApiError::field("sealed_secret", "use argon2id with at least 8 MiB of memory").into());
     }
     if owner_key(db, user_id).await?.is_some() {
         return Err(ApiError::Conflict {
             message: "you already have a dataset key; datasets are wrapped to it, so it cannot be replaced".into(),
             field: None,
-        });
+        }
+        .into());
     }
     let row = OwnerKeyRow {
         user_id: user_id.to_owned(),
         public_key: key.public_key.clone(),
         key_id: key.key_id.clone(),
-        sealed_secret: serde_json::to_string(s).map_err(|e| ApiError::Internal { message: e.to_string() })?,
+        sealed_secret: serde_json::to_string(s)?,
         created_at: now_rfc3339(),
     };
     db.query("CREATE owner_key CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()).map_err(|e| {
-        if e.to_string().contains("owner_key_user") {
-            ApiError::Conflict { message: "you already have a dataset key".into(), field: None }
+        if violated_index(&e) == Some("owner_key_user") {
+            ApiError::Conflict { message: "you already have a dataset key".into(), field: None }.into()
         } else {
-            db_error(e)
+            Error::from(e)
         }
     })?;
     Ok(())

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 pub mod datasets;
 pub mod db;
+pub mod error;
 pub mod jobs;
 pub mod keyfile;
 pub mod keys;

@@ -17,7 +17,8 @@ use super::audit::AuditLog;
 use super::authz::{Action, Actor};
 use super::db::Db;
 use super::keys::TrainerKeys;
-use super::util::{db_error, now_ms};
+use super::util::now_ms;
+use crate::backend::error::{Error, Result};
 
 #[derive(Debug, Clone, SurrealValue)]
 struct ModelRow {
@@ -69,8 +70,8 @@ pub struct ModelFilter {
     pub domain: Option<String>,
 }
 
-fn internal(message: impl std::fmt::Display) -> ApiError {
-    ApiError::Internal { message: message.to_string() }
+fn internal(message: impl std::fmt::Display) -> Error {
+    Error::internal(message.to_string())
 }
 
 impl Models {
@@ -80,7 +81,7 @@ impl Models {
 
     /// Seals and stores the artifact, then records it. The object is written first, so a
     /// record never points at nothing; a failed record write removes the object.
-    pub async fn store(&self, artifact: &ModelArtifact, owner: ModelOwner<'_>) -> Result<ModelInfo, ApiError> {
+    pub async fn store(&self, artifact: &ModelArtifact, owner: ModelOwner<'_>) -> Result<ModelInfo> {
         let id_bytes = dataset_id_bytes(&artifact.id).map_err(internal)?;
         let key = DataKey::generate().map_err(internal)?;
         let plain = zeroize::Zeroizing::new(serde_json::to_vec(artifact).map_err(internal)?);
@@ -125,18 +126,17 @@ impl Models {
         let created = self.db.query("CREATE model CONTENT $row").bind(("row", row)).await.and_then(|r| r.check());
         if let Err(e) = created {
             let _ = self.store.delete(&path).await;
-            return Err(db_error(e));
+            return Err(e.into());
         }
         Ok(info)
     }
 
-    async fn row(&self, id: &str) -> Result<Option<ModelRow>, ApiError> {
-        let mut r =
-            self.db.query("SELECT * OMIT id FROM model WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await.map_err(db_error)?;
-        r.take::<Option<ModelRow>>(0).map_err(db_error)
+    async fn row(&self, id: &str) -> Result<Option<ModelRow>> {
+        let mut r = self.db.query("SELECT * OMIT id FROM model WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await?;
+        Ok(r.take::<Option<ModelRow>>(0)?)
     }
 
-    fn summary(row: &ModelRow) -> Result<ModelInfo, ApiError> {
+    fn summary(row: &ModelRow) -> Result<ModelInfo> {
         serde_json::from_str(&row.summary).map_err(|_| internal("the stored model record is unreadable"))
     }
 
@@ -148,7 +148,7 @@ impl Models {
         name: &str,
         action: fn(&ModelRow) -> Action<'_>,
         client: &str,
-    ) -> Result<ModelRow, ApiError> {
+    ) -> Result<ModelRow> {
         self.audit.authorized(actor, name, id, client, self.row(id).await?, Self::read_action, action).await
     }
 
@@ -158,7 +158,7 @@ impl Models {
 
     /// Models the actor may see (own and their area's; admins all), newest first, each
     /// version marked `best` if it has the top main metric of its task.
-    pub async fn list(&self, actor: &Actor, filter: &ModelFilter) -> Result<Vec<ModelInfo>, ApiError> {
+    pub async fn list(&self, actor: &Actor, filter: &ModelFilter) -> Result<Vec<ModelInfo>> {
         let mut r = self
             .db
             .query(
@@ -169,9 +169,8 @@ impl Models {
             .bind(("me", actor.user_id.clone()))
             .bind(("d", actor.domain.clone()))
             .bind(("s", actor.subdomain.clone()))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<ModelRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<ModelRow> = r.take(0)?;
         let mut out: Vec<ModelInfo> = rows
             .iter()
             .map(Self::summary)
@@ -195,7 +194,7 @@ impl Models {
         Ok(out)
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelInfo, ApiError> {
+    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelInfo> {
         let row = self.authorized_row(actor, id, "model.read", Self::read_action, client).await?;
         Self::summary(&row)
     }
@@ -208,7 +207,7 @@ impl Models {
         id: &str,
         rows: &[serde_json::Map<String, serde_json::Value>],
         client: &str,
-    ) -> Result<Vec<Prediction>, ApiError> {
+    ) -> Result<Vec<Prediction>> {
         const ACTION: &str = "model.predict";
         let row = self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
         let artifact = self.opened(&row).await?;
@@ -222,7 +221,7 @@ impl Models {
     }
 
     /// The artifact as JSON (docs/model-format.md), for the owner and admins.
-    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<Arc<ModelArtifact>, ApiError> {
+    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<Arc<ModelArtifact>> {
         const ACTION: &str = "model.download";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }, client).await?;
         let a = self.opened(&row).await?;
@@ -230,10 +229,10 @@ impl Models {
         Ok(a)
     }
 
-    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<()> {
         const ACTION: &str = "model.delete";
         self.authorized_row(actor, id, ACTION, |r| Action::DeleteModel { owner: &r.owner_id }, client).await?;
-        self.db.query("DELETE model WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check()).map_err(db_error)?;
+        self.db.query("DELETE model WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check())?;
         self.opened.remove(id);
         match self.store.delete(&model_path(id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
@@ -243,13 +242,13 @@ impl Models {
     }
 
     /// Opens a stored model with the trainer's key.
-    pub async fn load(&self, id: &str) -> Result<Arc<ModelArtifact>, ApiError> {
+    pub async fn load(&self, id: &str) -> Result<Arc<ModelArtifact>> {
         let row = self.row(id).await?.ok_or(ApiError::NotFound)?;
         self.opened(&row).await
     }
 
     /// The artifact of `row`, from memory when it was opened before.
-    async fn opened(&self, row: &ModelRow) -> Result<Arc<ModelArtifact>, ApiError> {
+    async fn opened(&self, row: &ModelRow) -> Result<Arc<ModelArtifact>> {
         if let Some(a) = self.opened.get(&row.uid) {
             return Ok(a);
         }
@@ -258,7 +257,7 @@ impl Models {
         Ok(a)
     }
 
-    async fn open(&self, row: &ModelRow) -> Result<ModelArtifact, ApiError> {
+    async fn open(&self, row: &ModelRow) -> Result<ModelArtifact> {
         let id = row.uid.as_str();
         let wrapped: WrappedKey = serde_json::from_str(&row.wrapped_key).map_err(|_| internal("the model's key record is unreadable"))?;
         let id_bytes = dataset_id_bytes(id).map_err(internal)?;
@@ -266,6 +265,6 @@ impl Models {
         let sealed = self.store.get(&model_path(id)).await.map_err(|e| internal(format!("reading the model failed: {e}")))?;
         let bytes = sealed.bytes().await.map_err(|e| internal(format!("reading the model failed: {e}")))?;
         let plain = envelope::open(&key, &id_bytes, &bytes).map_err(|e| internal(format!("the stored model could not be opened: {e}")))?;
-        serde_json::from_slice(&plain).map_err(|e| internal(format!("the stored model is unreadable: {e}")))
+        Ok(serde_json::from_slice(&plain)?)
     }
 }

@@ -1,6 +1,5 @@
 //! Small helpers the backend modules share: ids, clocks, hashing, database error mapping.
 
-use app::model::ApiError;
 use sha2::{Digest, Sha256};
 
 /// 128 random bits as 32 hex characters: ids and token ids nobody can guess.
@@ -40,10 +39,4 @@ pub fn now_rfc3339_ms() -> String {
 
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
-}
-
-/// A database failure becomes a 500 whose message is logged, not sent: it may name internals.
-pub fn db_error(e: surrealdb::Error) -> ApiError {
-    tracing::error!("database error: {e}");
-    ApiError::Internal { message: "the database failed; try again, and tell an administrator if it persists".into() }
 }

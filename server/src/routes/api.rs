@@ -30,6 +30,16 @@ impl From<ApiError> for ApiFailure {
     }
 }
 
+/// A backend failure: its refusal, or (logged) an opaque 500.
+impl From<crate::backend::error::Error> for ApiFailure {
+    fn from(e: crate::backend::error::Error) -> Self {
+        ApiFailure(e.into())
+    }
+}
+
+/// What every route answers.
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         let e = self.0;

@@ -13,8 +13,8 @@ use app::model::auth::{LoginRequest, PasswordChange, ProfileUpdate, RegisterRequ
 use app::model::{ApiError, CATALOG};
 
 use super::api::{
-    access_token, cleared_cookies, cookie_value, session_cookies, set_cookies, wants_secure, ApiFailure, ApiJson, Authenticated,
-    ClientAddr, REFRESH_COOKIE,
+    access_token, cleared_cookies, cookie_value, session_cookies, set_cookies, wants_secure, ApiJson, ApiResult, Authenticated, ClientAddr,
+    REFRESH_COOKIE,
 };
 use super::AppState;
 use crate::backend::auth::Session;
@@ -32,8 +32,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/audit", get(audit))
         .route("/api/domains", get(domains))
 }
-
-type ApiResult<T> = Result<T, ApiFailure>;
 
 async fn register(
     State(b): State<Backend>,

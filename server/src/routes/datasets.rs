@@ -10,7 +10,7 @@ use axum::{Json, Router};
 
 use app::model::dataset::{NewDataset, OwnerKey};
 
-use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
 use super::AppState;
 use crate::backend::Backend;
 
@@ -22,8 +22,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/datasets/{id}", get(one).delete(remove))
         .route("/api/datasets/{id}/blob", put(upload).get(download))
 }
-
-type ApiResult<T> = Result<T, ApiFailure>;
 
 /// Public: anyone may wrap a key to the trainer; only the trainer can unwrap it.
 async fn trainer_key(State(b): State<Backend>) -> Response {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use app::model::job::JobRequest;
 
-use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
 use super::AppState;
 use crate::backend::Backend;
 
@@ -27,8 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/jobs/{id}/events", get(events))
         .route("/api/datasets/{id}/consent", put(consent))
 }
-
-type ApiResult<T> = Result<T, ApiFailure>;
 
 async fn submit(
     State(b): State<Backend>,

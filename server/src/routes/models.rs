@@ -9,7 +9,7 @@ use axum::{Json, Router};
 
 use app::model::artifact::PredictRequest;
 
-use super::api::{ApiFailure, ApiJson, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
 use super::AppState;
 use crate::backend::models::ModelFilter;
 use crate::backend::Backend;
@@ -21,8 +21,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/models/{id}/predict", post(predict))
         .route("/api/models/{id}/artifact", get(artifact))
 }
-
-type ApiResult<T> = Result<T, ApiFailure>;
 
 async fn list(
     State(b): State<Backend>,

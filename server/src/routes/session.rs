@@ -41,7 +41,7 @@ pub async fn session(State(state): State<AppState>, req: Request, next: Next) ->
 /// cookie has expired, a refresh-cookie rotation, with the cookies the response must carry.
 async fn identify(b: &Backend, parts: &Parts, client: &str, secure: bool) -> (Result<Actor, ApiError>, Vec<String>) {
     let first = match access_token(parts) {
-        Some(token) => b.auth.authenticate(&token).await,
+        Some(token) => b.auth.authenticate(&token).await.map_err(ApiError::from),
         None => Err(ApiError::unauthorized("log in first")),
     };
     let api_client = parts.headers.contains_key(header::AUTHORIZATION);

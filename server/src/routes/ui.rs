@@ -33,13 +33,13 @@ fn start_session(caller: &Caller, session: &Session) {
 #[async_trait::async_trait]
 impl UiBackend for Backend {
     async fn me(&self, ctx: &Ctx) -> Result<Me, ApiError> {
-        self.auth.me(&ctx.actor).await
+        Ok(self.auth.me(&ctx.actor).await?)
     }
 
     async fn register(&self, caller: &Caller, req: RegisterRequest) -> Result<Me, ApiError> {
         let (username, password) = (req.username.clone(), req.password.clone());
         self.auth.register(req, &caller.client).await?;
-        self.login(caller, username, password).await
+        Ok(self.login(caller, username, password).await?)
     }
 
     async fn login(&self, caller: &Caller, username: String, password: String) -> Result<Me, ApiError> {
@@ -59,7 +59,7 @@ impl UiBackend for Backend {
     }
 
     async fn update_profile(&self, ctx: &Ctx, update: ProfileUpdate) -> Result<Me, ApiError> {
-        self.auth.update_profile(&ctx.actor, &ctx.actor.user_id, update, &ctx.client).await
+        Ok(self.auth.update_profile(&ctx.actor, &ctx.actor.user_id, update, &ctx.client).await?)
     }
 
     async fn change_password(&self, caller: &Caller, change: PasswordChange) -> Result<(), ApiError> {
@@ -72,19 +72,19 @@ impl UiBackend for Backend {
     }
 
     async fn audit(&self, ctx: &Ctx, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
-        self.auth.audit_list(&ctx.actor, &q, &ctx.client).await
+        Ok(self.auth.audit_list(&ctx.actor, &q, &ctx.client).await?)
     }
 
     async fn datasets(&self, ctx: &Ctx) -> Result<Vec<DatasetInfo>, ApiError> {
-        self.datasets.list(&ctx.actor).await
+        Ok(self.datasets.list(&ctx.actor).await?)
     }
 
     async fn dataset(&self, ctx: &Ctx, id: String) -> Result<DatasetInfo, ApiError> {
-        self.datasets.get(&ctx.actor, &id, &ctx.client).await
+        Ok(self.datasets.get(&ctx.actor, &id, &ctx.client).await?)
     }
 
     async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError> {
-        self.datasets.set_consent(&ctx.actor, &id, allow, &ctx.client).await
+        Ok(self.datasets.set_consent(&ctx.actor, &id, allow, &ctx.client).await?)
     }
 
     async fn models(
@@ -94,31 +94,31 @@ impl UiBackend for Backend {
         kind: Option<String>,
         domain: Option<String>,
     ) -> Result<Vec<ModelInfo>, ApiError> {
-        self.models.list(&ctx.actor, &crate::backend::models::ModelFilter { dataset, kind, domain }).await
+        Ok(self.models.list(&ctx.actor, &crate::backend::models::ModelFilter { dataset, kind, domain }).await?)
     }
 
     async fn model(&self, ctx: &Ctx, id: String) -> Result<ModelInfo, ApiError> {
-        self.models.get(&ctx.actor, &id, &ctx.client).await
+        Ok(self.models.get(&ctx.actor, &id, &ctx.client).await?)
     }
 
     async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError> {
-        self.models.predict(&ctx.actor, &id, &rows, &ctx.client).await
+        Ok(self.models.predict(&ctx.actor, &id, &rows, &ctx.client).await?)
     }
 
     async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError> {
-        self.models.delete(&ctx.actor, &id, &ctx.client).await
+        Ok(self.models.delete(&ctx.actor, &id, &ctx.client).await?)
     }
 
     async fn dashboard(&self, ctx: &Ctx) -> Result<Dashboard, ApiError> {
-        self.analytics.dashboard(&ctx.actor, None).await
+        Ok(self.analytics.dashboard(&ctx.actor, None).await?)
     }
 
     async fn system_health(&self, ctx: &Ctx) -> Result<SystemHealth, ApiError> {
-        self.analytics.health(&ctx.actor).await
+        Ok(self.analytics.health(&ctx.actor).await?)
     }
 
     async fn jobs(&self, ctx: &Ctx) -> Result<Vec<JobInfo>, ApiError> {
-        self.jobs.list(&ctx.actor).await
+        Ok(self.jobs.list(&ctx.actor).await?)
     }
 
     async fn job(&self, ctx: &Ctx, id: String) -> Result<(JobInfo, Vec<JobEventRecord>), ApiError> {
@@ -128,10 +128,10 @@ impl UiBackend for Backend {
     }
 
     async fn submit_job(&self, ctx: &Ctx, request: JobRequest) -> Result<JobInfo, ApiError> {
-        self.jobs.submit(&ctx.actor, request, &ctx.client).await
+        Ok(self.jobs.submit(&ctx.actor, request, &ctx.client).await?)
     }
 
     async fn cancel_job(&self, ctx: &Ctx, id: String) -> Result<JobInfo, ApiError> {
-        self.jobs.cancel(&ctx.actor, &id, &ctx.client).await
+        Ok(self.jobs.cancel(&ctx.actor, &id, &ctx.client).await?)
     }
 }

@@ -112,3 +112,35 @@ async fn versions_predictions_artifacts_and_deletion() {
     assert!(list.iter().all(|m| m.best), "with the deleted version gone, each remaining one is its task's best");
     srv.stop().await;
 }
+
+/// A stored model that no longer opens (its sealed bytes damaged at rest) is a 500 whose body
+/// says nothing of the crypto or serde failure behind it; the details go to the server's log.
+#[tokio::test]
+async fn a_damaged_model_is_an_opaque_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let csv = "x,label\n1,a\n2,b\n1.1,a\n2.1,b\n0.9,a\n2.2,b\n";
+    let s = srv.seal(csv.as_bytes(), Format::Csv, None, 4096).await;
+    srv.store_dataset(&alice.access, &s).await;
+    let job =
+        srv.train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "cv_folds": 2, "model": {"kind": "logistic"}})).await;
+    let id = job.model_id.expect("a model");
+    // Damage the sealed artifact before anything has opened (and cached) it.
+    let path = server::backend::models::model_path(&id);
+    let mut sealed = srv.backend.store.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
+    let last = sealed.len() - 1;
+    sealed[last] ^= 1;
+    srv.backend.store.put(&path, sealed.into()).await.unwrap();
+
+    let r = predict(&srv, &alice.access, &id, json!([{"x": 1.0}])).await;
+    assert_eq!(r.status(), 500);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "internal", "{e}");
+    let message = e["message"].as_str().unwrap();
+    assert!(message.contains("try again"), "{message}");
+    for leak in ["tag", "decrypt", "chunk", "aead", "expected", "line"] {
+        assert!(!message.to_lowercase().contains(leak), "the answer names the failure ({leak}): {message}");
+    }
+    srv.stop().await;
+}

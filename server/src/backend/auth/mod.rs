@@ -16,7 +16,8 @@ use app::model::ApiError;
 use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor};
 use super::db::Db;
-use super::util::{db_error, now_rfc3339, now_unix, random_id};
+use super::util::{now_rfc3339, now_unix, random_id};
+use crate::backend::error::{violated_index, Result};
 use ratelimit::LoginLimiter;
 use tokens::{new_refresh_token, TokenKeys, ACCESS_TTL_SECS, REFRESH_TTL_SECS};
 
@@ -103,13 +104,13 @@ impl Auth {
         }
     }
 
-    async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>, ApiError> {
+    async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>> {
         let sql = format!("SELECT * OMIT id FROM account WHERE {field} = $v LIMIT 1");
-        let mut r = self.db.query(sql).bind(("v", value.to_owned())).await.map_err(db_error)?;
-        r.take::<Option<AccountRow>>(0).map_err(db_error)
+        let mut r = self.db.query(sql).bind(("v", value.to_owned())).await?;
+        Ok(r.take::<Option<AccountRow>>(0)?)
     }
 
-    pub async fn register(&self, req: RegisterRequest, client: &str) -> Result<RegisteredUser, ApiError> {
+    pub async fn register(&self, req: RegisterRequest, client: &str) -> Result<RegisteredUser> {
         const ACTION: &str = "auth.register";
         let req = req.normalised();
         if let Err(e) = req.validate() {
@@ -124,8 +125,8 @@ impl Auth {
             let e = ApiError::Conflict { message: "an account with this email exists; log in instead".into(), field: Some("email".into()) };
             return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
-        let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await.map_err(db_error)?;
-        let count: Option<i64> = r.take((0, "n")).map_err(db_error)?;
+        let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await?;
+        let count: Option<i64> = r.take((0, "n"))?;
         let first = count.unwrap_or(0) == 0;
         let role = if first || self.admin_username.as_deref() == Some(req.username.as_str()) { Role::Admin } else { Role::User };
         let row = AccountRow {
@@ -140,18 +141,17 @@ impl Auth {
         };
         let created = self.db.query("CREATE account CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
         if let Err(e) = created {
-            let msg = e.to_string();
-            if msg.contains("account_username") || msg.contains("account_email") {
+            if matches!(violated_index(&e), Some("account_username" | "account_email")) {
                 let e = ApiError::Conflict { message: "this username or email is taken".into(), field: None };
                 return self.audit.refuse(ANONYMOUS, ACTION, &row.username, client, e).await;
             }
-            return Err(db_error(e));
+            return Err(e.into());
         }
         self.audit.record(&row.uid, ACTION, &row.uid, client, &format!("ok (role {})", role.as_str())).await?;
         Ok(RegisteredUser { id: row.uid, username: row.username, domain: row.domain, subdomain: row.subdomain })
     }
 
-    pub async fn login(&self, username: &str, password: String, client: &str) -> Result<Session, ApiError> {
+    pub async fn login(&self, username: &str, password: String, client: &str) -> Result<Session> {
         const ACTION: &str = "auth.login";
         let username = username.trim().to_lowercase();
         if let Err(e) = self.limiter.check(&username, client) {
@@ -169,7 +169,7 @@ impl Auth {
         }
     }
 
-    async fn new_session(&self, a: &AccountRow, family: &str) -> Result<Session, ApiError> {
+    async fn new_session(&self, a: &AccountRow, family: &str) -> Result<Session> {
         let (access_token, _) = self.keys.issue(&a.uid, a.role())?;
         let (refresh_token, hash) = new_refresh_token();
         let row = RefreshRow {
@@ -180,7 +180,7 @@ impl Auth {
             used: false,
             revoked: false,
         };
-        self.db.query("CREATE refresh_token CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()).map_err(db_error)?;
+        self.db.query("CREATE refresh_token CONTENT $row").bind(("row", row)).await.and_then(|r| r.check())?;
         Ok(Session {
             access_token,
             access_expires_in: ACCESS_TTL_SECS as u64,
@@ -192,7 +192,7 @@ impl Auth {
 
     /// Rotates a refresh token. A token that was already rotated is a sign it was stolen:
     /// its whole family (every token descended from the same login) is revoked.
-    pub async fn refresh(&self, token: &str, client: &str) -> Result<Session, ApiError> {
+    pub async fn refresh(&self, token: &str, client: &str) -> Result<Session> {
         const ACTION: &str = "auth.refresh";
         let hash = super::util::sha256_hex(token.as_bytes());
         let Some(row) = self.find_refresh(&hash).await? else {
@@ -215,9 +215,8 @@ impl Auth {
             .db
             .query("UPDATE refresh_token SET used = true WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
             .bind(("h", hash))
-            .await
-            .map_err(db_error)?;
-        let won: Vec<RefreshRow> = upd.take(0).map_err(db_error)?;
+            .await?;
+        let won: Vec<RefreshRow> = upd.take(0)?;
         if won.is_empty() {
             self.revoke_family(&row.family).await?;
             return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
@@ -232,46 +231,36 @@ impl Auth {
 
     /// A new session for an account that has just proven itself some other way (a password
     /// change, which ends the old sessions).
-    pub async fn session_for(&self, user_id: &str) -> Result<Session, ApiError> {
+    pub async fn session_for(&self, user_id: &str) -> Result<Session> {
         let a = self.find_by("uid", user_id).await?.ok_or(ApiError::NotFound)?;
         self.new_session(&a, &random_id()).await
     }
 
-    async fn find_refresh(&self, hash: &str) -> Result<Option<RefreshRow>, ApiError> {
-        let mut r = self
-            .db
-            .query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1")
-            .bind(("h", hash.to_owned()))
-            .await
-            .map_err(db_error)?;
-        r.take::<Option<RefreshRow>>(0).map_err(db_error)
+    async fn find_refresh(&self, hash: &str) -> Result<Option<RefreshRow>> {
+        let mut r = self.db.query("SELECT * OMIT id FROM refresh_token WHERE token_hash = $h LIMIT 1").bind(("h", hash.to_owned())).await?;
+        Ok(r.take::<Option<RefreshRow>>(0)?)
     }
 
-    async fn revoke_family(&self, family: &str) -> Result<(), ApiError> {
+    async fn revoke_family(&self, family: &str) -> Result<()> {
         self.db
             .query("UPDATE refresh_token SET revoked = true WHERE family = $f")
             .bind(("f", family.to_owned()))
             .await
-            .and_then(|r| r.check())
-            .map_err(db_error)?;
+            .and_then(|r| r.check())?;
         Ok(())
     }
 
     /// Checks an access token and that its user still exists and it was not logged out.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, ApiError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Actor> {
         let claims = self.keys.verify(token)?;
-        let mut r = self
-            .db
-            .query("SELECT count() AS n FROM revoked_access WHERE jti = $j GROUP ALL")
-            .bind(("j", claims.jti.clone()))
-            .await
-            .map_err(db_error)?;
-        let revoked: Option<i64> = r.take((0, "n")).map_err(db_error)?;
+        let mut r =
+            self.db.query("SELECT count() AS n FROM revoked_access WHERE jti = $j GROUP ALL").bind(("j", claims.jti.clone())).await?;
+        let revoked: Option<i64> = r.take((0, "n"))?;
         if revoked.unwrap_or(0) > 0 {
-            return Err(ApiError::unauthorized("you have logged out; log in again"));
+            return Err(ApiError::unauthorized("you have logged out; log in again").into());
         }
         let Some(a) = self.find_by("uid", &claims.sub).await? else {
-            return Err(ApiError::unauthorized("this account no longer exists"));
+            return Err(ApiError::unauthorized("this account no longer exists").into());
         };
         Ok(Actor {
             user_id: a.uid.clone(),
@@ -286,7 +275,7 @@ impl Auth {
     }
 
     /// Ends a session: revokes the refresh token's family and, when known, the access token.
-    pub async fn logout(&self, actor: Option<&Actor>, refresh_token: Option<&str>, client: &str) -> Result<(), ApiError> {
+    pub async fn logout(&self, actor: Option<&Actor>, refresh_token: Option<&str>, client: &str) -> Result<()> {
         let mut who = actor.map(|a| a.user_id.clone());
         if let Some(token) = refresh_token {
             if let Some(row) = self.find_refresh(&super::util::sha256_hex(token.as_bytes())).await? {
@@ -300,19 +289,18 @@ impl Auth {
                 .bind(("j", a.token_id.clone()))
                 .bind(("e", a.token_exp))
                 .await
-                .and_then(|r| r.check())
-                .map_err(db_error)?;
+                .and_then(|r| r.check())?;
         }
         let who = who.unwrap_or_else(|| ANONYMOUS.to_owned());
         self.audit.record(&who, "auth.logout", &who, client, "ok").await
     }
 
-    pub async fn me(&self, actor: &Actor) -> Result<Me, ApiError> {
+    pub async fn me(&self, actor: &Actor) -> Result<Me> {
         authorize(actor, Action::ReadAccount { owner: &actor.user_id })?;
-        self.find_by("uid", &actor.user_id).await?.map(|a| a.me()).ok_or(ApiError::NotFound)
+        self.find_by("uid", &actor.user_id).await?.map(|a| a.me()).ok_or_else(|| ApiError::NotFound.into())
     }
 
-    pub async fn update_profile(&self, actor: &Actor, owner: &str, update: ProfileUpdate, client: &str) -> Result<Me, ApiError> {
+    pub async fn update_profile(&self, actor: &Actor, owner: &str, update: ProfileUpdate, client: &str) -> Result<Me> {
         const ACTION: &str = "user.update_profile";
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner }) {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
@@ -326,9 +314,8 @@ impl Auth {
             .bind(("d", update.domain.clone()))
             .bind(("s", update.subdomain.clone()))
             .bind(("u", owner.to_owned()))
-            .await
-            .map_err(db_error)?;
-        let rows: Vec<AccountRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let rows: Vec<AccountRow> = r.take(0)?;
         let Some(a) = rows.into_iter().next() else {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
         };
@@ -337,7 +324,7 @@ impl Auth {
     }
 
     /// Changes the password and ends every other session of the account.
-    pub async fn change_password(&self, actor: &Actor, change: PasswordChange, client: &str) -> Result<(), ApiError> {
+    pub async fn change_password(&self, actor: &Actor, change: PasswordChange, client: &str) -> Result<()> {
         const ACTION: &str = "user.change_password";
         let owner = actor.user_id.clone();
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner: &owner }) {
@@ -359,12 +346,11 @@ impl Auth {
             .bind(("p", hash))
             .bind(("u", owner.clone()))
             .await
-            .and_then(|r| r.check())
-            .map_err(db_error)?;
+            .and_then(|r| r.check())?;
         self.audit.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
     }
 
-    pub async fn delete_account(&self, actor: &Actor, owner: &str, client: &str) -> Result<(), ApiError> {
+    pub async fn delete_account(&self, actor: &Actor, owner: &str, client: &str) -> Result<()> {
         const ACTION: &str = "user.delete";
         if let Err(e) = authorize(actor, Action::DeleteAccount { owner }) {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
@@ -373,9 +359,8 @@ impl Auth {
             .db
             .query("DELETE account WHERE uid = $u RETURN BEFORE; UPDATE refresh_token SET revoked = true WHERE user_id = $u;")
             .bind(("u", owner.to_owned()))
-            .await
-            .map_err(db_error)?;
-        let gone: Vec<AccountRow> = r.take(0).map_err(db_error)?;
+            .await?;
+        let gone: Vec<AccountRow> = r.take(0)?;
         if gone.is_empty() {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
         }
@@ -387,7 +372,7 @@ impl Auth {
         actor: &Actor,
         q: &app::model::audit::AuditQuery,
         client: &str,
-    ) -> Result<Vec<app::model::audit::AuditEntry>, ApiError> {
+    ) -> Result<Vec<app::model::audit::AuditEntry>> {
         if let Err(e) = authorize(actor, Action::ReadAudit) {
             return self.audit.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
         }

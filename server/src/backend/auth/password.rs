@@ -6,6 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::OnceLock;
 
+use crate::backend::error::{Error, Result};
 use app::model::ApiError;
 
 /// OWASP's first recommended Argon2id configuration: 19 MiB, 2 passes, 1 lane.
@@ -14,12 +15,11 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!("password hashing failed: {e}");
-    ApiError::Internal { message: "could not process the password; try again".into() }
+fn internal(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("password hashing failed: {e}"))
 }
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(internal)
@@ -30,7 +30,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 
 /// Verifies against `stored`, or against a throwaway hash when there is no account, so that
 /// an unknown username takes as long to reject as a wrong password.
-pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool> {
     let exists = stored.is_some();
     let stored = match stored {
         Some(s) => s,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use app::model::auth::Role;
 use app::model::ApiError;
 
+use crate::backend::error::{Error, Result};
 use crate::backend::util::{now_unix, random_id};
 use crate::error::ServerError;
 
@@ -49,13 +50,11 @@ impl TokenKeys {
         Ok(Self::from_secret(&secret.bytes))
     }
 
-    pub fn issue(&self, user_id: &str, role: Role) -> Result<(String, Claims), ApiError> {
+    pub fn issue(&self, user_id: &str, role: Role) -> Result<(String, Claims)> {
         let now = now_unix();
         let claims = Claims { sub: user_id.to_owned(), iat: now, exp: now + ACCESS_TTL_SECS, jti: random_id(), role };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| {
-            tracing::error!("token signing failed: {e}");
-            ApiError::Internal { message: "could not create a session; try again".into() }
-        })?;
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| Error::internal(format!("token signing failed: {e}")))?;
         Ok((token, claims))
     }
 
