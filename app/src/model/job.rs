@@ -56,6 +56,36 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    pub const ALL: [JobStatus; 5] = [JobStatus::Queued, JobStatus::Running, JobStatus::Succeeded, JobStatus::Failed, JobStatus::Cancelled];
+
+    /// The status stored as `s`; `None` for anything else (the database refuses other values,
+    /// so `None` means a damaged record, never a silent default).
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// How the UI names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "Queued",
+            JobStatus::Running => "Running",
+            JobStatus::Succeeded => "Finished",
+            JobStatus::Failed => "Failed",
+            JobStatus::Cancelled => "Cancelled",
+        }
+    }
+
+    /// What a job in this status has done, for "the job has already …".
+    pub fn done(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "been queued",
+            JobStatus::Running => "started",
+            JobStatus::Succeeded => "finished",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "been cancelled",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Queued => "queued",

@@ -74,16 +74,6 @@ fn corrupt(what: &str) -> Error {
     Error::internal(format!("the stored job record is unreadable ({what})"))
 }
 
-fn status_of(s: &str) -> JobStatus {
-    match s {
-        "running" => JobStatus::Running,
-        "succeeded" => JobStatus::Succeeded,
-        "failed" => JobStatus::Failed,
-        "cancelled" => JobStatus::Cancelled,
-        _ => JobStatus::Queued,
-    }
-}
-
 impl JobRow {
     fn read_action(&self) -> Action<'_> {
         Action::ReadJob { owner: &self.owner_id }
@@ -98,7 +88,7 @@ impl JobRow {
             subdomain: self.subdomain.clone(),
             request: serde_json::from_str(&self.request).map_err(|_| corrupt("request"))?,
             dataset_names: serde_json::from_str(&self.dataset_names).map_err(|_| corrupt("dataset names"))?,
-            status: status_of(&self.status),
+            status: self.status()?,
             progress: self.progress,
             attempts: self.attempts.max(0) as u32,
             metrics: self.metrics.as_deref().map(serde_json::from_str).transpose().map_err(|_| corrupt("metrics"))?,
@@ -108,6 +98,10 @@ impl JobRow {
             started_at: self.started_at.clone(),
             finished_at: self.finished_at.clone(),
         })
+    }
+
+    fn status(&self) -> Result<JobStatus> {
+        JobStatus::parse(&self.status).ok_or_else(|| corrupt("status"))
     }
 
     fn request(&self) -> Result<JobRequest> {
@@ -325,9 +319,9 @@ impl Jobs {
     pub async fn cancel(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo> {
         const ACTION: &str = "job.cancel";
         let row = self.authorized_row(actor, id, ACTION, |r| Action::CancelJob { owner: &r.owner_id }, client).await?;
-        let status = status_of(&row.status);
+        let status = row.status()?;
         if status.is_final() {
-            let e = ApiError::Conflict { message: format!("the job has already {}", past(status)), field: None };
+            let e = ApiError::Conflict { message: format!("the job has already {}", status.done()), field: None };
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
         let mut r = retry_conflicts(|| async move {
@@ -353,7 +347,7 @@ impl Jobs {
             }
             let deadline = Instant::now() + Duration::from_secs(1);
             while Instant::now() < deadline {
-                if self.row(id).await?.is_some_and(|r| status_of(&r.status).is_final()) {
+                if self.row(id).await?.is_some_and(|r| r.status().is_ok_and(JobStatus::is_final)) {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -768,20 +762,11 @@ impl Jobs {
     }
 }
 
-fn past(s: JobStatus) -> &'static str {
-    match s {
-        JobStatus::Succeeded => "finished",
-        JobStatus::Failed => "failed",
-        JobStatus::Cancelled => "been cancelled",
-        _ => "started",
-    }
-}
-
 /// Whether the job has reached a final status.
 async fn ended(db: &Db, job: &str) -> bool {
     let r = db.query("SELECT VALUE status FROM job WHERE uid = $id").bind(("id", job.to_owned())).await;
     match r.and_then(|mut r| r.take::<Option<String>>(0)) {
-        Ok(Some(s)) => status_of(&s).is_final(),
+        Ok(Some(s)) => JobStatus::parse(&s).is_none_or(JobStatus::is_final),
         _ => true,
     }
 }

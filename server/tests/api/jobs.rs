@@ -368,3 +368,33 @@ async fn an_expired_lease_returns_the_job_to_the_queue_until_the_attempts_run_ou
 async fn srv_actor(srv: &TestServer, user: &common::User) -> server::backend::authz::Actor {
     srv.backend.auth.authenticate(&user.access).await.unwrap()
 }
+
+/// Statuses are an enum the database checks: an unknown one is refused at the write, and
+/// reading one back never falls back to a default.
+#[tokio::test]
+async fn the_database_refuses_an_unknown_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let db = &srv.backend.db;
+    let write = |table: &'static str, status: &'static str| {
+        let id = ds.clone();
+        async move {
+            db.query(format!("UPDATE {table} SET status = $s WHERE uid = $id")).bind(("s", status)).bind(("id", id)).await.unwrap().check()
+        }
+    };
+    assert!(write("dataset", "bogus").await.is_err(), "an unknown dataset status is refused");
+    assert!(write("dataset", "ready").await.is_ok());
+    let r =
+        submit(&srv, &alice.access, json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest", "params": {"trees": 2}}}))
+            .await;
+    let job = r.json::<JobInfo>().await.unwrap().id;
+    let r = db.query("UPDATE job SET status = 'done' WHERE uid = $id").bind(("id", job)).await.unwrap().check();
+    assert!(r.is_err(), "an unknown job status is refused");
+    for s in JobStatus::ALL {
+        assert_eq!(JobStatus::parse(s.as_str()), Some(s));
+    }
+    assert_eq!(JobStatus::parse("done"), None);
+    srv.stop().await;
+}

@@ -18,16 +18,6 @@ use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 
-fn status_text(s: JobStatus) -> &'static str {
-    match s {
-        JobStatus::Queued => "Queued",
-        JobStatus::Running => "Running",
-        JobStatus::Succeeded => "Finished",
-        JobStatus::Failed => "Failed",
-        JobStatus::Cancelled => "Cancelled",
-    }
-}
-
 fn kind_label(j: &JobInfo) -> &'static str {
     j.request.spec.model.kind.label()
 }
@@ -65,7 +55,7 @@ fn JobList() -> impl IntoView {
                                         <td><a href=format!("/jobs/{}", j.id) rel="external">{kind_label(&j)}</a></td>
                                         <td>{j.request.spec.target.clone()}</td>
                                         <td>{j.dataset_names.join(", ")}</td>
-                                        <td>{status_text(j.status)}</td>
+                                        <td>{JobStatus::label(j.status)}</td>
                                         <td>{j.metrics.as_ref().map(|m| format!("{} {:.3}", m.score_name(), m.score())).unwrap_or_default()}</td>
                                         <td>{utc(&j.created_at)}</td>
                                     </tr>
@@ -365,7 +355,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     view! {
         <h1>{move || job.with(|j| format!("{} on {}", kind_label(j), j.dataset_names.join(", ")))}</h1>
         <dl class="facts">
-            <dt>"Status"</dt><dd data-testid="job-status" role="status" aria-live="polite">{move || status_text(status())}</dd>
+            <dt>"Status"</dt><dd data-testid="job-status" role="status" aria-live="polite">{move || JobStatus::label(status())}</dd>
             <dt>"Target"</dt><dd>{move || job.with(|j| j.request.spec.target.clone())}</dd>
             <dt>"Folds"</dt><dd>{move || job.with(|j| j.request.spec.cv_folds)}</dd>
             <dt>"Attempts"</dt><dd>{move || job.with(|j| j.attempts)}</dd>
