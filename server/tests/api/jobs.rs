@@ -398,3 +398,35 @@ async fn the_database_refuses_an_unknown_status() {
     assert_eq!(JobStatus::parse("done"), None);
     srv.stop().await;
 }
+
+/// The worker's step, driven by the test: with no background workers the job stays queued
+/// until `run_next` runs it, to the end, in the test's own time.
+#[tokio::test]
+async fn run_next_runs_the_oldest_queued_job_to_its_end() {
+    use server::backend::jobs::Outcome;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_tests(dir.path());
+    config.jobs.workers = 0;
+    let srv = TestServer::start(config).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let jobs = &srv.backend.jobs;
+    assert_eq!(jobs.run_next("test").await.unwrap(), Outcome::Empty, "nothing queued yet");
+    let mut ids = Vec::new();
+    for trees in [3, 4] {
+        let body =
+            json!({"dataset_ids": [ds], "target": "species", "cv_folds": 2, "model": {"kind": "forest", "params": {"trees": trees}}});
+        let r = submit(&srv, &alice.access, body).await;
+        assert_eq!(r.status(), 201);
+        ids.push(r.json::<JobInfo>().await.unwrap().id);
+    }
+    assert_eq!(job(&srv, &alice.access, &ids[0]).await.status, JobStatus::Queued, "no worker took it");
+    for id in &ids {
+        assert_eq!(jobs.run_next("test").await.unwrap(), Outcome::Ran { job: id.clone() }, "oldest first");
+        let j = job(&srv, &alice.access, id).await;
+        assert_eq!(j.status, JobStatus::Succeeded, "{:?}", j.error);
+        assert!(j.model_id.is_some());
+    }
+    assert_eq!(jobs.run_next("test").await.unwrap(), Outcome::Empty);
+    srv.stop().await;
+}
