@@ -17,7 +17,6 @@ use super::smote::{oversample, SmoteParams};
 use super::split::{k_fold, stratified_k_fold, Fold};
 use super::task::{Target, Task};
 use super::MlError;
-use crate::model::job::JobEvent;
 use crate::table::{Cell, Column, ColumnKind, Table};
 
 pub const DEFAULT_FOLDS: usize = 5;
@@ -148,15 +147,29 @@ impl TrainSpec {
     }
 }
 
+/// How far a run is, as the trainer reports it. The job's events (`model::job::JobEvent`)
+/// carry these; the trainer knows nothing of jobs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Progress {
+    /// The data is open: rows and encoded features, and the work ahead.
+    Loaded { rows: usize, features: usize, datasets: usize, task: String, candidates: usize, folds: usize },
+    /// Progress inside one fit (`fold` is `None` for the final fit on all rows).
+    Step { trial: usize, fold: Option<usize>, done: usize, total: usize, loss: Option<f64> },
+    /// One cross-validation fold scored.
+    Fold { trial: usize, fold: usize, folds: usize, score: f64 },
+    /// One search candidate scored: the mean over folds.
+    Trial { trial: usize, trials: usize, params: Map<String, Value>, score: f64 },
+}
+
 /// Where a run reports and learns that it should stop.
 pub trait TrainMonitor {
-    fn event(&mut self, event: JobEvent);
+    fn event(&mut self, event: Progress);
     fn cancelled(&self) -> bool;
 }
 
 /// A run nobody watches (tests, benchmarks, the authz harness) reports nowhere and never stops.
 impl TrainMonitor for super::model::Quiet {
-    fn event(&mut self, _: JobEvent) {}
+    fn event(&mut self, _: Progress) {}
     fn cancelled(&self) -> bool {
         false
     }
@@ -196,7 +209,7 @@ struct Steps<'a> {
 
 impl Monitor for Steps<'_> {
     fn step(&mut self, done: usize, total: usize, loss: Option<f64>) {
-        self.monitor.event(JobEvent::Step { trial: self.trial, fold: self.fold, done, total, loss });
+        self.monitor.event(Progress::Step { trial: self.trial, fold: self.fold, done, total, loss });
     }
     fn cancelled(&self) -> bool {
         self.monitor.cancelled()
@@ -267,7 +280,7 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
     };
     let total_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
     let width = Preprocessor::fit_parts(&parts.iter().map(|p| (p.table, &p.rows[..])).collect::<Vec<_>>(), &features)?.width();
-    monitor.event(JobEvent::Loaded {
+    monitor.event(Progress::Loaded {
         rows: total_rows,
         features: width,
         datasets: tables.len(),
@@ -303,10 +316,10 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
             }
             let s = main_score(&labels, &fold_truth, &fold_pred)?;
             fold_scores.push(s);
-            monitor.event(JobEvent::Fold { trial: t, fold: f, folds: spec.cv_folds, score: s });
+            monitor.event(Progress::Fold { trial: t, fold: f, folds: spec.cv_folds, score: s });
         }
         let mean = fold_scores.iter().sum::<f64>() / fold_scores.len() as f64;
-        monitor.event(JobEvent::Trial { trial: t, trials: candidates.len(), params: params.clone(), score: mean });
+        monitor.event(Progress::Trial { trial: t, trials: candidates.len(), params: params.clone(), score: mean });
         trials.push((params.clone(), mean));
         if best.as_ref().is_none_or(|(_, b, _)| mean > *b) {
             let truth: Vec<f64> = parts.iter().flat_map(|p| p.target.as_f64()).collect();
@@ -387,9 +400,9 @@ mod tests {
     use super::*;
     use crate::table::{Format, ParseOptions};
 
-    struct Record(Vec<JobEvent>);
+    struct Record(Vec<Progress>);
     impl TrainMonitor for Record {
-        fn event(&mut self, e: JobEvent) {
+        fn event(&mut self, e: Progress) {
             self.0.push(e);
         }
         fn cancelled(&self) -> bool {
@@ -495,8 +508,8 @@ mod tests {
         let mut rec = Record(Vec::new());
         let out = train(&[&t], &s, &mut rec).unwrap();
         assert_eq!(out.trials.len(), 2);
-        assert_eq!(rec.0.iter().filter(|e| matches!(e, JobEvent::Fold { .. })).count(), 6);
-        assert_eq!(rec.0.iter().filter(|e| matches!(e, JobEvent::Trial { .. })).count(), 2);
+        assert_eq!(rec.0.iter().filter(|e| matches!(e, Progress::Fold { .. })).count(), 6);
+        assert_eq!(rec.0.iter().filter(|e| matches!(e, Progress::Trial { .. })).count(), 2);
         let Metrics::Classification(m) = &out.metrics else { panic!() };
         assert_eq!(m.accuracy, 1.0, "one split on x separates the classes");
         assert_eq!(out.labels.as_deref(), Some(&["hi".to_string(), "lo".to_string()][..]));

@@ -220,6 +220,20 @@ impl JobEvent {
     }
 }
 
+impl From<crate::ml::train::Progress> for JobEvent {
+    fn from(p: crate::ml::train::Progress) -> Self {
+        use crate::ml::train::Progress;
+        match p {
+            Progress::Loaded { rows, features, datasets, task, candidates, folds } => {
+                JobEvent::Loaded { rows, features, datasets, task, candidates, folds }
+            }
+            Progress::Step { trial, fold, done, total, loss } => JobEvent::Step { trial, fold, done, total, loss },
+            Progress::Fold { trial, fold, folds, score } => JobEvent::Fold { trial, fold, folds, score },
+            Progress::Trial { trial, trials, params, score } => JobEvent::Trial { trial, trials, params, score },
+        }
+    }
+}
+
 /// An event with its place in the job's history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobEventRecord {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, Notify};
 
-use app::ml::train::{train, TrainMonitor, Trained};
+use app::ml::train::{train, Progress, TrainMonitor, Trained};
 use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
 use app::model::job::JobEvent;
 use app::model::ApiError;
@@ -50,8 +50,8 @@ pub(super) struct ChannelMonitor {
 }
 
 impl TrainMonitor for ChannelMonitor {
-    fn event(&mut self, event: JobEvent) {
-        let _ = self.tx.send(event);
+    fn event(&mut self, event: Progress) {
+        let _ = self.tx.send(event.into());
     }
     fn cancelled(&self) -> bool {
         self.control.cancelled.load(Ordering::SeqCst)
