@@ -185,6 +185,7 @@ pub struct Trained {
     pub labels: Option<Vec<String>>,
     /// Cross-validated metrics of the chosen parameters (pooled out-of-fold predictions).
     pub metrics: Metrics,
+    /// The hyperparameters the model was fitted with, in full (the search's choice, defaults, seed).
     pub params: Map<String, Value>,
     /// Every search candidate with its mean fold score.
     pub trials: Vec<(Map<String, Value>, f64)>,
@@ -341,15 +342,27 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
     let mut steps = Steps { monitor: &mut *monitor, trial: best_index, fold: None };
     let (model, preprocessor) = fit_on(&parts, &every, &features, spec, &params, task, &mut steps)?;
     Ok(Trained {
+        params: effective_params(&model).unwrap_or(params),
         model,
         preprocessor,
         target: spec.target.clone(),
         labels,
         metrics,
-        params,
         trials,
         rows: parts.iter().map(|p| p.rows.len()).collect(),
     })
+}
+
+/// The hyperparameters a model was built with, in full: what the search chose, the defaults
+/// it left, and the seed (the request may have said only `{}`).
+fn effective_params(model: &AnyModel) -> Option<Map<String, Value>> {
+    match serde_json::to_value(model).ok()? {
+        Value::Object(mut m) => match m.remove("params")? {
+            Value::Object(p) => Some(p),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Fits preprocessing and a model on some rows of each part: `positions[p]` index the part's
@@ -513,6 +526,13 @@ mod tests {
         let Metrics::Classification(m) = &out.metrics else { panic!() };
         assert_eq!(m.accuracy, 1.0, "one split on x separates the classes");
         assert_eq!(out.labels.as_deref(), Some(&["hi".to_string(), "lo".to_string()][..]));
+        // The model records the hyperparameters it was fitted with in full: the winner's
+        // depth, the defaults the request left out, and the seed.
+        let best = out.trials.iter().map(|t| t.1).fold(f64::MIN, f64::max);
+        let winner = &out.trials.iter().find(|t| t.1 == best).unwrap().0; // the first best wins ties
+        assert_eq!(out.params.get("max_depth"), winner.get("max_depth"));
+        assert_eq!(out.params.get("min_samples_split"), Some(&Value::from(2)));
+        assert!(out.params.contains_key("seed"), "{:?}", out.params);
         assert_eq!(out.rows, vec![60]);
     }
 }
