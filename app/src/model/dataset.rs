@@ -17,8 +17,10 @@ pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetStatus {
-    /// Declared; the ciphertext has not arrived (or is arriving).
+    /// Declared; the ciphertext has not arrived (or an upload of it was broken off: send it again).
     Pending,
+    /// The ciphertext is arriving; another upload of it meanwhile is refused (409).
+    Uploading,
     /// The whole envelope is stored and its length and header checked.
     Ready,
 }

@@ -103,7 +103,12 @@ impl DatasetRow {
             ciphertext_size: self.ciphertext_size.max(0) as u64,
             shared: self.shared,
             target: self.target.clone(),
-            status: if self.status == "ready" { DatasetStatus::Ready } else { DatasetStatus::Pending },
+            status: match self.status.as_str() {
+                "ready" => DatasetStatus::Ready,
+                "uploading" => DatasetStatus::Uploading,
+                "pending" => DatasetStatus::Pending,
+                _ => return Err(corrupt("status")),
+            },
             consent_at: self.consent_at.clone(),
             created_at: self.created_at.clone(),
             owner_wrapped_key: if owner_view { self.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Owner) } else { None },
@@ -123,6 +128,17 @@ pub fn blob_path(id: &str) -> StorePath {
 /// Why an upload was refused; the record is removed, so the client starts again from `POST`.
 fn upload_error(message: impl Into<String>) -> Error {
     ApiError::field("body", message).into()
+}
+
+/// Removes a dataset's blob (if any) and its record, logging what fails.
+async fn remove(db: &Db, store: &dyn ObjectStore, id: &str) {
+    match store.delete(&blob_path(id)).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => tracing::warn!(dataset = id, "could not delete the blob: {e}"),
+    }
+    if let Err(e) = db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await {
+        tracing::warn!(dataset = id, "could not delete the record: {e}");
+    }
 }
 
 pub struct Datasets {
@@ -258,6 +274,10 @@ impl Datasets {
             let e = ApiError::Conflict { message: "this dataset is already uploaded or being uploaded".into(), field: None };
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
+        // If the client goes away mid-upload the server may drop this request's future instead
+        // of reporting a broken body; the claim then removes what the upload left, as the
+        // error path below does (a local staging file also removes itself with the future).
+        let mut claim = UploadClaim { db: self.db.clone(), store: self.store.clone(), id: id.to_owned(), armed: true };
         let expected = row.ciphertext_size.max(0) as u64;
         let header =
             unb64("envelope header", &row.envelope_header).map_err(|e| Error::internal(format!("the stored envelope header: {e}")))?;
@@ -270,7 +290,7 @@ impl Datasets {
             let outcome = loop {
                 let chunk = match body.next().await {
                     None => break Ok(()),
-                    Some(Err(e)) => break Err(upload_error(format!("the upload was interrupted: {e}"))),
+                    Some(Err(e)) => break Err(upload_error(format!("the upload was interrupted ({e}); declare and send the file again"))),
                     Some(Ok(c)) => c,
                 };
                 received += chunk.len() as u64;
@@ -307,6 +327,7 @@ impl Datasets {
             }
         }
         .await;
+        claim.armed = false;
         match result {
             Ok(()) => {
                 if !self.transition(id, "uploading", "ready").await? {
@@ -325,15 +346,22 @@ impl Datasets {
         }
     }
 
+    /// At start with embedded storage this process is the only one, so an upload left
+    /// `uploading` was broken off by a crash: removed now, as any broken-off upload is (the
+    /// owner declares and sends it again), instead of a day later by the sweeper.
+    pub async fn recover_interrupted_uploads(&self) -> Result<usize> {
+        let mut r = self.db.query("SELECT * OMIT id FROM dataset WHERE status = 'uploading'").await?;
+        let rows: Vec<DatasetRow> = r.take(0)?;
+        for row in &rows {
+            self.remove(&row.uid).await;
+            self.audit.record("system", "dataset.upload", &row.uid, "-", "failed: interrupted by a restart; removed").await?;
+        }
+        Ok(rows.len())
+    }
+
     /// Removes the blob (if any) and the record; used for failed uploads and stale ones.
     async fn remove(&self, id: &str) {
-        match self.store.delete(&blob_path(id)).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => tracing::warn!(dataset = id, "could not delete the blob: {e}"),
-        }
-        if let Err(e) = self.db.query("DELETE dataset WHERE uid = $id").bind(("id", id.to_owned())).await {
-            tracing::warn!(dataset = id, "could not delete the record: {e}");
-        }
+        remove(&self.db, self.store.as_ref(), id).await
     }
 
     pub async fn owner_key(&self, actor: &Actor) -> Result<Option<app::model::dataset::OwnerKey>> {
@@ -521,4 +549,28 @@ fn declaration_mismatch(table: &Table, schema: &[app::table::Column], rows: i64)
         }
     }
     (table.rows.len() as i64 != rows).then(|| format!("the dataset has {} rows but was declared with {rows}", table.rows.len()))
+}
+
+/// A claimed upload (`uploading`) whose request may be dropped before the upload ends: then
+/// what it left is removed, as on any broken-off upload. Disarmed once the outcome is handled.
+struct UploadClaim {
+    db: Db,
+    store: Arc<dyn ObjectStore>,
+    id: String,
+    armed: bool,
+}
+
+impl Drop for UploadClaim {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (db, store, id) = (self.db.clone(), self.store.clone(), std::mem::take(&mut self.id));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                remove(&db, store.as_ref(), &id).await;
+                tracing::info!(dataset = id, "upload broken off; removed what it left");
+            });
+        }
+    }
 }

@@ -59,6 +59,9 @@ impl Backend {
         let jobs =
             Arc::new(jobs::Jobs::new(db.clone(), audit.clone(), datasets.clone(), models.clone(), metrics.clone(), config.jobs, embedded));
         let analytics = Arc::new(analytics::Analytics::new(db.clone(), config.data_dir.clone(), config.jobs.workers));
+        if embedded {
+            recover_interrupted_uploads(config, &datasets).await;
+        }
         Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics })
     }
 
@@ -66,6 +69,24 @@ impl Backend {
     pub async fn health(&self) -> HealthReport {
         let (db, store) = tokio::join!(db::check(&self.db), store::check(self.store.as_ref()));
         HealthReport::new(to_status(db), to_status(store))
+    }
+}
+
+/// With embedded storage this process is the only one: an upload a crash broke off goes back
+/// to `pending` (its owner may send it again), and the staging files a killed local upload
+/// left are removed. Failures are logged, not fatal: the sweeper retries the records later.
+async fn recover_interrupted_uploads(config: &Config, datasets: &datasets::Datasets) {
+    match datasets.recover_interrupted_uploads().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("{n} uploads broken off by a restart are pending again"),
+        Err(e) => tracing::warn!("recovering interrupted uploads failed: {e}"),
+    }
+    if let crate::config::ObjectStoreUrl::Local(dir) = &config.object_store {
+        match store::remove_staged_uploads(dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("removed {n} partial objects left by interrupted uploads"),
+            Err(e) => tracing::warn!("removing partial objects under {} failed: {e}", dir.display()),
+        }
     }
 }
 

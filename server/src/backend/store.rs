@@ -34,6 +34,33 @@ pub fn open(url: &ObjectStoreUrl) -> Result<Arc<dyn ObjectStore>, ServerError> {
     }
 }
 
+/// Removes the staging files that a local multipart upload leaves when its process is killed
+/// (`NAME#N` beside where `NAME` would be). object_store removes them itself when an upload is
+/// dropped or aborted, and lists around them, so only a crash leaves them, and only a process
+/// that knows it is the store's only user (embedded mode, at start) may remove them.
+pub fn remove_staged_uploads(root: &std::path::Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().contains('#') {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Writes, reads back and deletes a small object, so a store that accepts connections but
 /// not writes (full disk, wrong permissions, missing bucket) is reported.
 pub async fn check(store: &dyn ObjectStore) -> Result<(), ServerError> {

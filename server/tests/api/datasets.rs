@@ -285,3 +285,50 @@ async fn the_sweeper_removes_abandoned_declarations_only() {
     assert_eq!(srv.upload(&alice.access, &abandoned.id, abandoned.envelope.clone()).await.status(), 404);
     srv.stop().await;
 }
+
+/// Deleting a dataset while its upload is still arriving, then the client going away, leaves
+/// nothing: no record, no object, no staging file; and while it arrives a second upload is
+/// refused with the status saying why.
+#[tokio::test]
+async fn deleting_during_an_upload_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let objects = dir.path().join("objects");
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..200_000u64 {
+        csv.push_str(&format!("{i},{},{}\n", i % 7, i % 2));
+    }
+    let s = srv.seal(csv.as_bytes(), Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
+    assert_eq!(srv.declare(&alice.access, &s.declared).await.status(), 201);
+    let part: Vec<Result<Vec<u8>, std::io::Error>> = s.envelope[..s.envelope.len() / 2].chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let body = futures::StreamExt::chain(futures::stream::iter(part), futures::stream::pending());
+    let request = client()
+        .put(srv.url(&format!("/api/datasets/{}/blob", s.id)))
+        .bearer_auth(&alice.access)
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let upload = tokio::spawn(request);
+    let path = format!("/api/datasets/{}", s.id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let d: DatasetInfo = srv.get_as(&alice.access, &path).await.json().await.unwrap();
+        if d.status == DatasetStatus::Uploading && walk(&objects).iter().any(|p| p.to_string_lossy().contains(&s.id)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the upload never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = srv.upload(&alice.access, &s.id, s.envelope.clone()).await;
+    assert_eq!(again.status(), 409, "a second upload meanwhile");
+    let r = client().delete(srv.url(&path)).bearer_auth(&alice.access).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    upload.abort();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while walk(&objects).iter().any(|p| p.to_string_lossy().contains(&s.id)) {
+        assert!(std::time::Instant::now() < deadline, "left behind: {:?}", walk(&objects));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(srv.get_as(&alice.access, &path).await.status(), 404);
+    srv.stop().await;
+}

@@ -283,3 +283,65 @@ fn a_job_killed_mid_run_is_picked_up_again_after_a_restart() {
         ["queued", "started 1", "loaded", "requeued: the server restarted during attempt 1", "started 2", "loaded", "trial", "finished"],
     );
 }
+
+/// An upload broken off by a SIGKILL leaves nothing behind once the server is back, as any
+/// broken-off upload: the declaration is removed (not stuck "already being uploaded"), the
+/// partial object the killed process was writing is gone, and the owner can declare and send
+/// the same file again.
+#[test]
+fn an_upload_killed_midway_leaves_no_partial_object_and_can_be_sent_again() {
+    use app::model::dataset::{DatasetInfo, DatasetStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    let partial = |root: &std::path::Path| -> Vec<std::path::PathBuf> {
+        common::walk(root).into_iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains('#'))).collect()
+    };
+    let (mut child, addr) = spawn_healthy(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let first = common::Remote { addr: addr.parse().unwrap() };
+    let mut csv = String::from("a,b,label\n");
+    let mut i = 0u64;
+    while csv.len() < 8 * 1024 * 1024 {
+        csv.push_str(&format!("{},{},{}\n", i, i * 7 % 13, if i % 3 == 0 { "x" } else { "y" }));
+        i += 1;
+    }
+    let (token, sealed) = rt.block_on(async {
+        let alice = first.user("alice").await;
+        let s = first.seal(csv.as_bytes(), app::table::Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
+        assert_eq!(first.declare(&alice.access, &s.declared).await.status(), 201);
+        // Two thirds of the envelope, then a body that never ends: the server is mid-upload.
+        let part: Vec<Result<Vec<u8>, std::io::Error>> =
+            s.envelope[..s.envelope.len() * 2 / 3].chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
+        let body = futures::StreamExt::chain(futures::stream::iter(part), futures::stream::pending());
+        let request = common::client()
+            .put(first.url(&format!("/api/datasets/{}/blob", s.id)))
+            .bearer_auth(&alice.access)
+            .body(reqwest::Body::wrap_stream(body))
+            .send();
+        tokio::spawn(request);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while partial(&objects).is_empty() {
+            assert!(Instant::now() < deadline, "the upload never reached the object store");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        (alice.access, s)
+    });
+    Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+    assert!(!partial(&objects).is_empty(), "the killed process left its partial object (what this test is about)");
+
+    let (mut again, addr) = spawn_healthy(dir.path());
+    let second = common::Remote { addr: addr.parse().unwrap() };
+    rt.block_on(async {
+        assert_eq!(partial(&objects), Vec::<std::path::PathBuf>::new(), "the restart removed the partial object");
+        let r = second.get_as(&token, &format!("/api/datasets/{}", sealed.id)).await;
+        assert_eq!(r.status(), 404, "the broken-off declaration is removed at the restart");
+        assert_eq!(second.declare(&token, &sealed.declared).await.status(), 201);
+        let r = second.upload(&token, &sealed.id, sealed.envelope.clone()).await;
+        assert_eq!(r.status(), 200, "sending it again works: {}", r.text().await.unwrap());
+        let d: DatasetInfo = second.get_as(&token, &format!("/api/datasets/{}", sealed.id)).await.json().await.unwrap();
+        assert_eq!(d.status, DatasetStatus::Ready);
+    });
+    Command::new("kill").args(["-TERM", &again.id().to_string()]).status().unwrap();
+    again.wait().unwrap();
+}
