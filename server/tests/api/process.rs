@@ -302,7 +302,7 @@ fn an_upload_killed_midway_leaves_no_partial_object_and_can_be_sent_again() {
     let mut csv = String::from("a,b,label\n");
     let mut i = 0u64;
     while csv.len() < 8 * 1024 * 1024 {
-        csv.push_str(&format!("{},{},{}\n", i, i * 7 % 13, if i % 3 == 0 { "x" } else { "y" }));
+        csv.push_str(&format!("{},{},{}\n", i, i * 7 % 13, if i.is_multiple_of(3) { "x" } else { "y" }));
         i += 1;
     }
     let (token, sealed) = rt.block_on(async {
