@@ -10,7 +10,7 @@ use app::model::ApiError;
 use surrealdb::types::SurrealValue;
 use tokio::sync::Mutex;
 
-use super::authz::{authorize, Action, Actor};
+use super::authz::{authorize, Action, Ctx};
 use super::db::Db;
 use super::util::{now_rfc3339, sha256_hex};
 use crate::backend::error::{Error, Result};
@@ -105,17 +105,16 @@ impl AuditLog {
     /// The access check every per-record operation makes: a record the actor may not `read`
     /// is a 404 (its existence is not disclosed), then `action` decides; refusals are audited
     /// under `name`.
-    #[allow(clippy::too_many_arguments)] // the caller's actor and address become one context with #11's Ctx
     pub async fn authorized<R>(
         &self,
-        actor: &Actor,
+        ctx: &Ctx,
         name: &str,
         id: &str,
-        client: &str,
         row: Option<R>,
         read: fn(&R) -> Action<'_>,
         action: fn(&R) -> Action<'_>,
     ) -> Result<R> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         let Some(row) = row else {
             return self.refuse(&actor.user_id, name, id, client, ApiError::NotFound).await;
         };

@@ -18,7 +18,7 @@ use app::model::ApiError;
 use app::table::{Format, ParseOptions, Table};
 
 use super::audit::AuditLog;
-use super::authz::{authorize, Action, Actor};
+use super::authz::{authorize, Action, Actor, Ctx};
 use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
 use super::util::{now_ms, now_rfc3339};
@@ -179,18 +179,12 @@ impl Datasets {
 
     /// The row if the actor may do `action` to it. Someone who may not even read it gets 404,
     /// so ids of other people's datasets cannot be probed.
-    async fn authorized_row(
-        &self,
-        actor: &Actor,
-        id: &str,
-        name: &str,
-        action: fn(&DatasetRow) -> Action<'_>,
-        client: &str,
-    ) -> Result<DatasetRow> {
-        self.audit.authorized(actor, name, id, client, self.row(id).await?, DatasetRow::read_action, action).await
+    async fn authorized_row(&self, ctx: &Ctx, id: &str, name: &str, action: fn(&DatasetRow) -> Action<'_>) -> Result<DatasetRow> {
+        self.audit.authorized(ctx, name, id, self.row(id).await?, DatasetRow::read_action, action).await
     }
 
-    pub async fn create(&self, actor: &Actor, req: NewDataset, client: &str) -> Result<DatasetInfo> {
+    pub async fn create(&self, ctx: &Ctx, req: NewDataset) -> Result<DatasetInfo> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "dataset.create";
         let header = match req.validate(self.max_bytes) {
             Ok(h) => h,
@@ -262,13 +256,14 @@ impl Datasets {
     /// Streams the envelope into the object store as a multipart upload. It becomes `ready`
     /// only if exactly the declared length arrives and starts with the declared header;
     /// anything else aborts the upload and removes the record.
-    pub async fn upload<S, E>(&self, actor: &Actor, id: &str, mut body: S, client: &str) -> Result<DatasetInfo>
+    pub async fn upload<S, E>(&self, ctx: &Ctx, id: &str, mut body: S) -> Result<DatasetInfo>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "dataset.upload";
-        let row = self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
+        let row = self.authorized_row(ctx, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }).await?;
         // Claim the upload, so two concurrent PUTs cannot interleave.
         if !self.transition(id, "pending", "uploading").await? {
             let e = ApiError::Conflict { message: "this dataset is already uploaded or being uploaded".into(), field: None };
@@ -369,7 +364,8 @@ impl Datasets {
     }
 
     /// Stores the caller's key pair (public half, passphrase-sealed secret half), once.
-    pub async fn set_owner_key(&self, actor: &Actor, key: &app::model::dataset::OwnerKey, client: &str) -> Result<()> {
+    pub async fn set_owner_key(&self, ctx: &Ctx, key: &app::model::dataset::OwnerKey) -> Result<()> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "key.owner.create";
         match super::keys::put_owner_key(&self.db, &actor.user_id, key).await {
             Ok(()) => self.audit.record(&actor.user_id, ACTION, &key.key_id, client, "ok").await,
@@ -393,20 +389,17 @@ impl Datasets {
         rows.iter().map(|row| row.info(actor)).collect()
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<DatasetInfo> {
-        let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
+    pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<DatasetInfo> {
+        let actor = &ctx.actor;
+        let row = self.authorized_row(ctx, id, "dataset.read", DatasetRow::read_action).await?;
         row.info(actor)
     }
 
     /// The ciphertext, streamed from the store, for the owner to open in their browser.
-    pub async fn blob(
-        &self,
-        actor: &Actor,
-        id: &str,
-        client: &str,
-    ) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + use<>)> {
+    pub async fn blob(&self, ctx: &Ctx, id: &str) -> Result<(u64, impl Stream<Item = Result<Bytes, object_store::Error>> + use<>)> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "dataset.download";
-        let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadDataset { owner: &r.owner_id }, client).await?;
+        let row = self.authorized_row(ctx, id, ACTION, |r| Action::DownloadDataset { owner: &r.owner_id }).await?;
         if row.status != "ready" {
             return self.audit.refuse(&actor.user_id, ACTION, id, client, ApiError::NotFound).await;
         }
@@ -416,9 +409,10 @@ impl Datasets {
         Ok((size, got.into_stream()))
     }
 
-    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<()> {
+    pub async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "dataset.delete";
-        self.authorized_row(actor, id, ACTION, |r| Action::DeleteDataset { owner: &r.owner_id }, client).await?;
+        self.authorized_row(ctx, id, ACTION, |r| Action::DeleteDataset { owner: &r.owner_id }).await?;
         match self.store.delete(&blob_path(id)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -428,9 +422,10 @@ impl Datasets {
     }
 
     /// Records (or withdraws) the owner's consent to joint training on this dataset.
-    pub async fn set_consent(&self, actor: &Actor, id: &str, allow: bool, client: &str) -> Result<DatasetInfo> {
+    pub async fn set_consent(&self, ctx: &Ctx, id: &str, allow: bool) -> Result<DatasetInfo> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "dataset.consent";
-        self.authorized_row(actor, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }, client).await?;
+        self.authorized_row(ctx, id, ACTION, |r| Action::UploadDataset { owner: &r.owner_id }).await?;
         let at = allow.then(now_rfc3339);
         self.db
             .query("UPDATE dataset SET consent_at = $at WHERE uid = $id")
@@ -444,8 +439,8 @@ impl Datasets {
 
     /// A ready dataset the actor may read, described for planning a job; someone who may not
     /// read it gets 404 (audited, like every refusal).
-    pub async fn for_job(&self, actor: &Actor, id: &str, client: &str) -> Result<JobDataset> {
-        let row = self.authorized_row(actor, id, "dataset.read", DatasetRow::read_action, client).await?;
+    pub async fn for_job(&self, ctx: &Ctx, id: &str) -> Result<JobDataset> {
+        let row = self.authorized_row(ctx, id, "dataset.read", DatasetRow::read_action).await?;
         if row.status != "ready" {
             return Err(ApiError::NotFound.into());
         }

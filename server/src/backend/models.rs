@@ -14,7 +14,7 @@ use app::model::artifact::{ModelArtifact, ModelInfo, Prediction};
 use app::model::ApiError;
 
 use super::audit::AuditLog;
-use super::authz::{Action, Actor};
+use super::authz::{Action, Actor, Ctx};
 use super::db::Db;
 use super::keys::TrainerKeys;
 use super::util::now_ms;
@@ -141,15 +141,8 @@ impl Models {
     }
 
     /// The row if the actor may do `action` to it; 404 for someone who may not even see it.
-    async fn authorized_row(
-        &self,
-        actor: &Actor,
-        id: &str,
-        name: &str,
-        action: fn(&ModelRow) -> Action<'_>,
-        client: &str,
-    ) -> Result<ModelRow> {
-        self.audit.authorized(actor, name, id, client, self.row(id).await?, Self::read_action, action).await
+    async fn authorized_row(&self, ctx: &Ctx, id: &str, name: &str, action: fn(&ModelRow) -> Action<'_>) -> Result<ModelRow> {
+        self.audit.authorized(ctx, name, id, self.row(id).await?, Self::read_action, action).await
     }
 
     fn read_action(row: &ModelRow) -> Action<'_> {
@@ -194,22 +187,17 @@ impl Models {
         Ok(out)
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<ModelInfo> {
-        let row = self.authorized_row(actor, id, "model.read", Self::read_action, client).await?;
+    pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<ModelInfo> {
+        let row = self.authorized_row(ctx, id, "model.read", Self::read_action).await?;
         Self::summary(&row)
     }
 
     /// Predictions for rows given as `{feature: value}` objects, checked against the feature
     /// schema first (422 naming the row and field).
-    pub async fn predict(
-        &self,
-        actor: &Actor,
-        id: &str,
-        rows: &[serde_json::Map<String, serde_json::Value>],
-        client: &str,
-    ) -> Result<Vec<Prediction>> {
+    pub async fn predict(&self, ctx: &Ctx, id: &str, rows: &[serde_json::Map<String, serde_json::Value>]) -> Result<Vec<Prediction>> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "model.predict";
-        let row = self.authorized_row(actor, id, ACTION, Self::read_action, client).await?;
+        let row = self.authorized_row(ctx, id, ACTION, Self::read_action).await?;
         let artifact = self.opened(&row).await?;
         match artifact.predict_rows(rows) {
             Ok(p) => {
@@ -221,17 +209,19 @@ impl Models {
     }
 
     /// The artifact as JSON (docs/model-format.md), for the owner and admins.
-    pub async fn artifact(&self, actor: &Actor, id: &str, client: &str) -> Result<Arc<ModelArtifact>> {
+    pub async fn artifact(&self, ctx: &Ctx, id: &str) -> Result<Arc<ModelArtifact>> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "model.download";
-        let row = self.authorized_row(actor, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }, client).await?;
+        let row = self.authorized_row(ctx, id, ACTION, |r| Action::DownloadModel { owner: &r.owner_id }).await?;
         let a = self.opened(&row).await?;
         self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?;
         Ok(a)
     }
 
-    pub async fn delete(&self, actor: &Actor, id: &str, client: &str) -> Result<()> {
+    pub async fn delete(&self, ctx: &Ctx, id: &str) -> Result<()> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "model.delete";
-        self.authorized_row(actor, id, ACTION, |r| Action::DeleteModel { owner: &r.owner_id }, client).await?;
+        self.authorized_row(ctx, id, ACTION, |r| Action::DeleteModel { owner: &r.owner_id }).await?;
         self.db.query("DELETE model WHERE uid = $id").bind(("id", id.to_owned())).await.and_then(|r| r.check())?;
         self.opened.remove(id);
         match self.store.delete(&model_path(id)).await {

@@ -22,13 +22,13 @@ struct Area {
 
 async fn dashboard(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
+    Authenticated(ctx): Authenticated,
     Query(area): Query<Area>,
 ) -> Result<impl IntoResponse, ApiFailure> {
     let area = area.domain.zip(area.subdomain);
-    Ok(Json(b.analytics.dashboard(&actor, area).await?))
+    Ok(Json(b.analytics.dashboard(&ctx.actor, area).await?))
 }
 
-async fn system(State(b): State<Backend>, Authenticated(actor): Authenticated) -> Result<impl IntoResponse, ApiFailure> {
-    Ok(Json(b.analytics.health(&actor).await?))
+async fn system(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> Result<impl IntoResponse, ApiFailure> {
+    Ok(Json(b.analytics.health(&ctx.actor).await?))
 }

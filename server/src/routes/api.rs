@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 
 use app::model::ApiError;
 
-use app::model::auth::{Actor, Caller};
+use app::model::auth::{Caller, Ctx};
 
 pub const ACCESS_COOKIE: &str = "cf_access";
 pub const REFRESH_COOKIE: &str = "cf_refresh";
@@ -159,16 +159,17 @@ pub fn access_token(parts: &Parts) -> Option<String> {
     bearer.or_else(|| cookie_value(parts, ACCESS_COOKIE))
 }
 
-/// An authenticated caller, as the session layer (`session::session`) found it; a route that
-/// takes one answers 401 (with the reason) to everybody else.
-pub struct Authenticated(pub Actor);
+/// An authenticated caller's context (who and from where), as the session layer
+/// (`session::session`) found it; a route that takes one answers 401 (with the reason) to
+/// everybody else.
+pub struct Authenticated(pub Ctx);
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = ApiFailure;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let caller = parts.extensions.get::<Caller>().ok_or_else(|| ApiError::unauthorized("log in first"))?;
-        Ok(Authenticated(caller.identity.clone()?))
+        Ok(Authenticated(caller.ctx()?))
     }
 }
 

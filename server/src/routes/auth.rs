@@ -104,47 +104,35 @@ async fn logout(State(state): State<AppState>, ClientAddr(client): ClientAddr, r
     Ok(res)
 }
 
-async fn me(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.auth.me(&actor).await?))
+async fn me(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.auth.me(&ctx.actor).await?))
 }
 
 async fn update_me(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     ApiJson(update): ApiJson<ProfileUpdate>,
 ) -> ApiResult<impl IntoResponse> {
-    let owner = actor.user_id.clone();
-    Ok(Json(b.auth.update_profile(&actor, &owner, update, &client).await?))
+    let owner = ctx.actor.user_id.clone();
+    Ok(Json(b.auth.update_profile(&ctx, &owner, update).await?))
 }
 
 async fn change_password(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     ApiJson(change): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    b.auth.change_password(&actor, change, &client).await?;
+    b.auth.change_password(&ctx, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn delete_user(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    b.auth.delete_account(&actor, &id, &client).await?;
+async fn delete_user(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    b.auth.delete_account(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn audit(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.auth.audit_list(&actor, &q, &client).await?))
+async fn audit(State(b): State<Backend>, Authenticated(ctx): Authenticated, Query(q): Query<AuditQuery>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.auth.audit_list(&ctx, &q).await?))
 }
 
 async fn domains() -> impl IntoResponse {

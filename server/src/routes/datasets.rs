@@ -10,7 +10,7 @@ use axum::{Json, Router};
 
 use app::model::dataset::{NewDataset, OwnerKey};
 
-use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated};
 use super::AppState;
 use crate::backend::Backend;
 
@@ -29,8 +29,8 @@ async fn trainer_key(State(b): State<Backend>) -> Response {
 }
 
 /// 204 before the first upload: "no key yet" is a normal state, not a missing resource.
-async fn my_key(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<Response> {
-    Ok(match b.datasets.owner_key(&actor).await? {
+async fn my_key(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> ApiResult<Response> {
+    Ok(match b.datasets.owner_key(&ctx.actor).await? {
         Some(k) => Json(k).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -38,55 +38,42 @@ async fn my_key(State(b): State<Backend>, Authenticated(actor): Authenticated) -
 
 async fn put_my_key(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     ApiJson(key): ApiJson<OwnerKey>,
 ) -> ApiResult<impl IntoResponse> {
-    b.datasets.set_owner_key(&actor, &key, &client).await?;
+    b.datasets.set_owner_key(&ctx, &key).await?;
     Ok((StatusCode::CREATED, Json(key)))
 }
 
 async fn create(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     ApiJson(req): ApiJson<NewDataset>,
 ) -> ApiResult<impl IntoResponse> {
-    let info = b.datasets.create(&actor, req, &client).await?;
+    let info = b.datasets.create(&ctx, req).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
-async fn list(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.datasets.list(&actor).await?))
+async fn list(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.datasets.list(&ctx.actor).await?))
 }
 
-async fn one(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.datasets.get(&actor, &id, &client).await?))
+async fn one(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.datasets.get(&ctx, &id).await?))
 }
 
 async fn upload(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
-    let info = b.datasets.upload(&actor, &id, body.into_data_stream(), &client).await?;
+    let info = b.datasets.upload(&ctx, &id, body.into_data_stream()).await?;
     Ok(Json(info))
 }
 
-async fn download(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let (size, stream) = b.datasets.blob(&actor, &id, &client).await?;
+async fn download(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Response> {
+    let (size, stream) = b.datasets.blob(&ctx, &id).await?;
     let mut res = Body::from_stream(stream).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
@@ -95,12 +82,7 @@ async fn download(
     Ok(res)
 }
 
-async fn remove(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    b.datasets.delete(&actor, &id, &client).await?;
+async fn remove(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    b.datasets.delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use app::model::job::JobRequest;
 
-use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated};
 use super::AppState;
 use crate::backend::Backend;
 
@@ -30,34 +30,23 @@ pub fn routes() -> Router<AppState> {
 
 async fn submit(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     ApiJson(req): ApiJson<JobRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let info = b.jobs.submit(&actor, req, &client).await?;
+    let info = b.jobs.submit(&ctx, req).await?;
     Ok((StatusCode::CREATED, Json(info)))
 }
 
-async fn list(State(b): State<Backend>, Authenticated(actor): Authenticated) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.jobs.list(&actor).await?))
+async fn list(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.list(&ctx.actor).await?))
 }
 
-async fn one(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.jobs.get(&actor, &id, &client).await?))
+async fn one(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.get(&ctx, &id).await?))
 }
 
-async fn cancel(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.jobs.cancel(&actor, &id, &client).await?))
+async fn cancel(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.jobs.cancel(&ctx, &id).await?))
 }
 
 #[derive(Deserialize)]
@@ -69,15 +58,14 @@ struct After {
 /// ends after the job's last event.
 async fn events(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
     Query(query): Query<After>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let after =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).or(query.after).unwrap_or(0);
-    let rx = b.jobs.subscribe(&actor, &id, after, &client).await?;
+    let rx = b.jobs.subscribe(&ctx, &id, after).await?;
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let record = rx.recv().await?;
         let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());
@@ -94,10 +82,9 @@ struct Consent {
 
 async fn consent(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Consent>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.datasets.set_consent(&actor, &id, body.allow, &client).await?))
+    Ok(Json(b.datasets.set_consent(&ctx, &id, body.allow).await?))
 }

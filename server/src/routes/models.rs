@@ -9,7 +9,7 @@ use axum::{Json, Router};
 
 use app::model::artifact::PredictRequest;
 
-use super::api::{ApiJson, ApiResult, Authenticated, ClientAddr};
+use super::api::{ApiJson, ApiResult, Authenticated};
 use super::AppState;
 use crate::backend::models::ModelFilter;
 use crate::backend::Backend;
@@ -24,39 +24,28 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
+    Authenticated(ctx): Authenticated,
     Query(filter): Query<ModelFilter>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.models.list(&actor, &filter).await?))
+    Ok(Json(b.models.list(&ctx.actor, &filter).await?))
 }
 
-async fn one(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    Ok(Json(b.models.get(&actor, &id, &client).await?))
+async fn one(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.models.get(&ctx, &id).await?))
 }
 
 async fn predict(
     State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PredictRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let predictions = b.models.predict(&actor, &id, &req.rows, &client).await?;
+    let predictions = b.models.predict(&ctx, &id, &req.rows).await?;
     Ok(Json(serde_json::json!({ "predictions": predictions })))
 }
 
-async fn artifact(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let a = b.models.artifact(&actor, &id, &client).await?;
+async fn artifact(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Response> {
+    let a = b.models.artifact(&ctx, &id).await?;
     let mut res = Json(&*a).into_response();
     let disposition = format!("attachment; filename=\"cipherfold-model-{id}.json\"");
     if let Ok(v) = HeaderValue::from_str(&disposition) {
@@ -66,12 +55,7 @@ async fn artifact(
     Ok(res)
 }
 
-async fn remove(
-    State(b): State<Backend>,
-    Authenticated(actor): Authenticated,
-    ClientAddr(client): ClientAddr,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    b.models.delete(&actor, &id, &client).await?;
+async fn remove(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    b.models.delete(&ctx, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,12 +59,12 @@ impl UiBackend for Backend {
     }
 
     async fn update_profile(&self, ctx: &Ctx, update: ProfileUpdate) -> Result<Me, ApiError> {
-        Ok(self.auth.update_profile(&ctx.actor, &ctx.actor.user_id, update, &ctx.client).await?)
+        Ok(self.auth.update_profile(ctx, &ctx.actor.user_id, update).await?)
     }
 
     async fn change_password(&self, caller: &Caller, change: PasswordChange) -> Result<(), ApiError> {
         let ctx = caller.ctx()?;
-        self.auth.change_password(&ctx.actor, change, &ctx.client).await?;
+        self.auth.change_password(&ctx, change).await?;
         // Every session ended with the change, this one included: start a fresh one.
         let session = self.auth.session_for(&ctx.actor.user_id).await?;
         start_session(caller, &session);
@@ -72,7 +72,7 @@ impl UiBackend for Backend {
     }
 
     async fn audit(&self, ctx: &Ctx, q: AuditQuery) -> Result<Vec<AuditEntry>, ApiError> {
-        Ok(self.auth.audit_list(&ctx.actor, &q, &ctx.client).await?)
+        Ok(self.auth.audit_list(ctx, &q).await?)
     }
 
     async fn datasets(&self, ctx: &Ctx) -> Result<Vec<DatasetInfo>, ApiError> {
@@ -80,11 +80,11 @@ impl UiBackend for Backend {
     }
 
     async fn dataset(&self, ctx: &Ctx, id: String) -> Result<DatasetInfo, ApiError> {
-        Ok(self.datasets.get(&ctx.actor, &id, &ctx.client).await?)
+        Ok(self.datasets.get(ctx, &id).await?)
     }
 
     async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError> {
-        Ok(self.datasets.set_consent(&ctx.actor, &id, allow, &ctx.client).await?)
+        Ok(self.datasets.set_consent(ctx, &id, allow).await?)
     }
 
     async fn models(
@@ -98,15 +98,15 @@ impl UiBackend for Backend {
     }
 
     async fn model(&self, ctx: &Ctx, id: String) -> Result<ModelInfo, ApiError> {
-        Ok(self.models.get(&ctx.actor, &id, &ctx.client).await?)
+        Ok(self.models.get(ctx, &id).await?)
     }
 
     async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError> {
-        Ok(self.models.predict(&ctx.actor, &id, &rows, &ctx.client).await?)
+        Ok(self.models.predict(ctx, &id, &rows).await?)
     }
 
     async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError> {
-        Ok(self.models.delete(&ctx.actor, &id, &ctx.client).await?)
+        Ok(self.models.delete(ctx, &id).await?)
     }
 
     async fn dashboard(&self, ctx: &Ctx) -> Result<Dashboard, ApiError> {
@@ -122,16 +122,16 @@ impl UiBackend for Backend {
     }
 
     async fn job(&self, ctx: &Ctx, id: String) -> Result<(JobInfo, Vec<JobEventRecord>), ApiError> {
-        let info = self.jobs.get(&ctx.actor, &id, &ctx.client).await?;
-        let history = self.jobs.history(&ctx.actor, &id, &ctx.client).await?;
+        let info = self.jobs.get(ctx, &id).await?;
+        let history = self.jobs.history(ctx, &id).await?;
         Ok((info, history))
     }
 
     async fn submit_job(&self, ctx: &Ctx, request: JobRequest) -> Result<JobInfo, ApiError> {
-        Ok(self.jobs.submit(&ctx.actor, request, &ctx.client).await?)
+        Ok(self.jobs.submit(ctx, request).await?)
     }
 
     async fn cancel_job(&self, ctx: &Ctx, id: String) -> Result<JobInfo, ApiError> {
-        Ok(self.jobs.cancel(&ctx.actor, &id, &ctx.client).await?)
+        Ok(self.jobs.cancel(ctx, &id).await?)
     }
 }

@@ -233,7 +233,7 @@ async fn cancel_stops_a_running_job_within_a_second() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let j = job(&srv, &alice.access, &id).await;
-        let history = srv.backend.jobs.history(&srv_actor(&srv, &alice).await, &id, "-").await.unwrap();
+        let history = srv.backend.jobs.history(&srv_ctx(&srv, &alice).await, &id).await.unwrap();
         if j.status == JobStatus::Running && j.progress > 0.0 && history.iter().any(|e| e.event.name() == "step") {
             break;
         }
@@ -352,21 +352,15 @@ async fn an_expired_lease_returns_the_job_to_the_queue_until_the_attempts_run_ou
     let j = job(&srv, &alice.access, &id).await;
     assert_eq!(j.status, JobStatus::Failed);
     assert!(j.error.as_deref().unwrap().contains("attempt 2, the last allowed"), "{:?}", j.error);
-    let history: Vec<String> = srv
-        .backend
-        .jobs
-        .history(&srv_actor(&srv, &alice).await, &id, "-")
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.event.name().to_owned())
-        .collect();
+    let history: Vec<String> =
+        srv.backend.jobs.history(&srv_ctx(&srv, &alice).await, &id).await.unwrap().iter().map(|e| e.event.name().to_owned()).collect();
     assert_eq!(history, ["queued", "requeued", "failed"]);
     srv.stop().await;
 }
 
-async fn srv_actor(srv: &TestServer, user: &common::User) -> server::backend::authz::Actor {
-    srv.backend.auth.authenticate(&user.access).await.unwrap()
+/// The backend's context for `user`, as the session layer would make it for a request.
+async fn srv_ctx(srv: &TestServer, user: &common::User) -> server::backend::authz::Ctx {
+    server::backend::authz::Ctx { actor: srv.backend.auth.authenticate(&user.access).await.unwrap(), client: "-".into() }
 }
 
 /// Statuses are an enum the database checks: an unknown one is refused at the write, and

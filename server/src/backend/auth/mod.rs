@@ -14,7 +14,7 @@ use app::model::auth::{Me, PasswordChange, ProfileUpdate, RegisterRequest, Regis
 use app::model::ApiError;
 
 use super::audit::AuditLog;
-use super::authz::{authorize, Action, Actor};
+use super::authz::{authorize, Action, Actor, Ctx};
 use super::db::Db;
 use super::util::{now_rfc3339, now_unix, random_id};
 use crate::backend::error::{violated_index, Result};
@@ -300,7 +300,8 @@ impl Auth {
         self.find_by("uid", &actor.user_id).await?.map(|a| a.me()).ok_or_else(|| ApiError::NotFound.into())
     }
 
-    pub async fn update_profile(&self, actor: &Actor, owner: &str, update: ProfileUpdate, client: &str) -> Result<Me> {
+    pub async fn update_profile(&self, ctx: &Ctx, owner: &str, update: ProfileUpdate) -> Result<Me> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "user.update_profile";
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner }) {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
@@ -324,7 +325,8 @@ impl Auth {
     }
 
     /// Changes the password and ends every other session of the account.
-    pub async fn change_password(&self, actor: &Actor, change: PasswordChange, client: &str) -> Result<()> {
+    pub async fn change_password(&self, ctx: &Ctx, change: PasswordChange) -> Result<()> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "user.change_password";
         let owner = actor.user_id.clone();
         if let Err(e) = authorize(actor, Action::UpdateAccount { owner: &owner }) {
@@ -350,7 +352,8 @@ impl Auth {
         self.audit.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
     }
 
-    pub async fn delete_account(&self, actor: &Actor, owner: &str, client: &str) -> Result<()> {
+    pub async fn delete_account(&self, ctx: &Ctx, owner: &str) -> Result<()> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "user.delete";
         if let Err(e) = authorize(actor, Action::DeleteAccount { owner }) {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
@@ -367,12 +370,8 @@ impl Auth {
         self.audit.record(&actor.user_id, ACTION, owner, client, "ok").await
     }
 
-    pub async fn audit_list(
-        &self,
-        actor: &Actor,
-        q: &app::model::audit::AuditQuery,
-        client: &str,
-    ) -> Result<Vec<app::model::audit::AuditEntry>> {
+    pub async fn audit_list(&self, ctx: &Ctx, q: &app::model::audit::AuditQuery) -> Result<Vec<app::model::audit::AuditEntry>> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         if let Err(e) = authorize(actor, Action::ReadAudit) {
             return self.audit.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
         }

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use app::model::job::{JobEvent, JobEventRecord, JobProgress};
 use app::model::ApiError;
 
-use crate::backend::authz::Actor;
+use crate::backend::authz::Ctx;
 use crate::backend::db::retry_conflicts;
 use crate::backend::error::Result;
 use crate::backend::util::now_rfc3339_ms;
@@ -42,8 +42,8 @@ impl Jobs {
 
     /// Events after `after`, then live ones until the job's last event; ends when the
     /// receiver is dropped (the client went away).
-    pub async fn subscribe(&self, actor: &Actor, id: &str, after: u64, client: &str) -> Result<mpsc::Receiver<JobEventRecord>> {
-        self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
+    pub async fn subscribe(&self, ctx: &Ctx, id: &str, after: u64) -> Result<mpsc::Receiver<JobEventRecord>> {
+        self.authorized_row(ctx, id, "job.events", JobRow::read_action).await?;
         // Subscribe before reading the history, so nothing falls between the two.
         let mut live = self.events.subscribe();
         let (tx, rx) = mpsc::channel(64);
@@ -83,8 +83,8 @@ impl Jobs {
     }
 
     /// A job's whole history (for the job page's first draw and for tests).
-    pub async fn history(&self, actor: &Actor, id: &str, client: &str) -> Result<Vec<JobEventRecord>> {
-        self.authorized_row(actor, id, "job.events", JobRow::read_action, client).await?;
+    pub async fn history(&self, ctx: &Ctx, id: &str) -> Result<Vec<JobEventRecord>> {
+        self.authorized_row(ctx, id, "job.events", JobRow::read_action).await?;
         history(&self.db, id, 0).await
     }
 

@@ -30,7 +30,7 @@ use app::model::job::{JobEvent, JobEventRecord, JobInfo, JobRequest, JobStatus};
 use app::model::ApiError;
 
 use crate::backend::audit::AuditLog;
-use crate::backend::authz::{Action, Actor};
+use crate::backend::authz::{Action, Actor, Ctx};
 use crate::backend::datasets::Datasets;
 use crate::backend::db::{retry_conflicts, Db};
 use crate::backend::error::{Error, Result};
@@ -92,14 +92,15 @@ impl Jobs {
     }
 
     /// The job if the actor may see it; 404 otherwise, so ids cannot be probed.
-    async fn authorized_row(&self, actor: &Actor, id: &str, name: &str, action: fn(&JobRow) -> Action<'_>, client: &str) -> Result<JobRow> {
-        self.audit.authorized(actor, name, id, client, self.row(id).await?, JobRow::read_action, action).await
+    async fn authorized_row(&self, ctx: &Ctx, id: &str, name: &str, action: fn(&JobRow) -> Action<'_>) -> Result<JobRow> {
+        self.audit.authorized(ctx, name, id, self.row(id).await?, JobRow::read_action, action).await
     }
 
     /// Checks a request against the datasets it names and queues it.
-    pub async fn submit(&self, actor: &Actor, req: JobRequest, client: &str) -> Result<JobInfo> {
+    pub async fn submit(&self, ctx: &Ctx, req: JobRequest) -> Result<JobInfo> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "job.create";
-        match self.plan(actor, &req, client).await {
+        match self.plan(ctx, &req).await {
             Ok(names) => {
                 let row = JobRow {
                     uid: random_id(),
@@ -137,7 +138,8 @@ impl Jobs {
     /// The datasets' names if the request can run: each readable, ready and in the caller's
     /// area, others' only with their owner's consent, all with the same columns, and the
     /// model spec valid for those columns.
-    async fn plan(&self, actor: &Actor, req: &JobRequest, client: &str) -> Result<Vec<String>> {
+    async fn plan(&self, ctx: &Ctx, req: &JobRequest) -> Result<Vec<String>> {
+        let actor = &ctx.actor;
         let field = |name: &str, message: String| Error::from(ApiError::field(name, message));
         if req.dataset_ids.is_empty() {
             return Err(field("dataset_ids", "choose at least one dataset".into()));
@@ -151,7 +153,7 @@ impl Jobs {
             if !seen.insert(id) {
                 return Err(field("dataset_ids", format!("the dataset {id} is listed twice")));
             }
-            let d = match self.datasets.for_job(actor, id, client).await {
+            let d = match self.datasets.for_job(ctx, id).await {
                 Ok(d) => d,
                 Err(Error::Api(ApiError::NotFound)) => {
                     return Err(field("dataset_ids", format!("there is no dataset {id} that you can use")))
@@ -180,8 +182,8 @@ impl Jobs {
         Ok(sets.into_iter().map(|d| d.name).collect())
     }
 
-    pub async fn get(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo> {
-        self.authorized_row(actor, id, "job.read", JobRow::read_action, client).await?.info()
+    pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<JobInfo> {
+        self.authorized_row(ctx, id, "job.read", JobRow::read_action).await?.info()
     }
 
     /// The caller's jobs, newest first.
@@ -197,9 +199,10 @@ impl Jobs {
 
     /// Stops a job: a queued one at once; a running one is signalled (here, or through the
     /// database for another process's worker), and the answer waits up to a second for it.
-    pub async fn cancel(&self, actor: &Actor, id: &str, client: &str) -> Result<JobInfo> {
+    pub async fn cancel(&self, ctx: &Ctx, id: &str) -> Result<JobInfo> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
         const ACTION: &str = "job.cancel";
-        let row = self.authorized_row(actor, id, ACTION, |r| Action::CancelJob { owner: &r.owner_id }, client).await?;
+        let row = self.authorized_row(ctx, id, ACTION, |r| Action::CancelJob { owner: &r.owner_id }).await?;
         let status = row.status()?;
         if status.is_final() {
             let e = ApiError::Conflict { message: format!("the job has already {}", status.done()), field: None };
