@@ -6,14 +6,34 @@
 use app::ml::forest::{Forest, ForestParams};
 use app::ml::linear::{fit_linear, fit_logistic, Fitted};
 use app::ml::metrics::{classification, regression, Metrics};
-use app::ml::prep::{class_target, numeric_target, Preprocessor};
+use app::ml::prep::Preprocessor;
 use app::ml::split::{k_fold, stratified_k_fold};
+use app::ml::task::Target;
 use app::ml::task::Task;
+use app::ml::train::{target_labels, target_of, TrainSpec};
 use app::table::{Format, ParseOptions, Table};
 
 fn table(name: &str) -> Table {
     let bytes = std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     Table::parse(&bytes, Format::Csv, &ParseOptions::default()).unwrap()
+}
+
+/// The class labels and each row's class, read as training reads them (`ml::train`).
+fn class_target(t: &Table, target: &str) -> (Vec<String>, Vec<usize>) {
+    let c = t.column_index(target).unwrap();
+    let labels = target_labels(&[t], c, true, target).unwrap().unwrap();
+    match target_of(t, c, Some(&labels)) {
+        (rows, Target::Classes { y, .. }) if rows.len() == t.rows.len() => (labels, y),
+        other => panic!("every row has a class: {other:?}"),
+    }
+}
+
+/// Each row's value of a numeric target, read as training reads it.
+fn numeric_target(t: &Table, target: &str) -> Vec<f64> {
+    match target_of(t, t.column_index(target).unwrap(), None) {
+        (rows, Target::Values(y)) if rows.len() == t.rows.len() => y,
+        other => panic!("every row has a value: {other:?}"),
+    }
 }
 
 fn features(t: &Table, target: &str) -> Vec<String> {
@@ -23,8 +43,7 @@ fn features(t: &Table, target: &str) -> Vec<String> {
 #[test]
 fn iris_logistic_regression_is_within_two_points_of_scikit_learn() {
     let t = table("iris.csv");
-    let (labels, y) = class_target(&t, "species").unwrap();
-    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let (labels, y) = class_target(&t, "species");
     let feats = features(&t, "species");
     let mut accuracies = Vec::new();
     for fold in stratified_k_fold(&y, 5, 0).unwrap() {
@@ -54,7 +73,7 @@ fn iris_logistic_regression_is_within_two_points_of_scikit_learn() {
 #[test]
 fn diabetes_linear_regression_is_within_two_points_of_scikit_learn() {
     let t = table("diabetes.csv");
-    let y: Vec<f64> = numeric_target(&t, "progression").unwrap().into_iter().map(Option::unwrap).collect();
+    let y: Vec<f64> = numeric_target(&t, "progression");
     let feats = features(&t, "progression");
     let mut r2s = Vec::new();
     for fold in k_fold(t.rows.len(), 5, 0).unwrap() {
@@ -74,9 +93,12 @@ fn diabetes_linear_regression_is_within_two_points_of_scikit_learn() {
 #[test]
 fn a_categorical_target_is_refused_for_regression_and_a_one_class_target_for_classification() {
     let t = table("iris.csv");
-    assert!(numeric_target(&t, "species").unwrap_err().to_string().contains("not numeric"));
+    let linear: TrainSpec = serde_json::from_str(r#"{"target": "species", "model": {"kind": "linear"}}"#).unwrap();
+    let e = linear.check(&t.columns, 1).unwrap_err();
+    assert_eq!(e.field, "model.kind");
+    assert!(e.message.contains("categorical"), "{}", e.message);
     let one = Table::parse(b"x,y\n1,a\n2,a\n", Format::Csv, &ParseOptions::default()).unwrap();
-    assert!(class_target(&one, "y").unwrap_err().to_string().contains("two classes"));
+    assert!(target_labels(&[&one], 1, true, "y").unwrap_err().to_string().contains("two classes"));
 }
 
 /// A federated round continues from the global model: starting from converged weights, one
@@ -84,8 +106,7 @@ fn a_categorical_target_is_refused_for_regression_and_a_one_class_target_for_cla
 #[test]
 fn logistic_regression_continues_from_given_weights() {
     let t = table("iris.csv");
-    let (labels, y) = class_target(&t, "species").unwrap();
-    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let (labels, y) = class_target(&t, "species");
     let rows: Vec<usize> = (0..t.rows.len()).collect();
     let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
     let x = prep.transform(&t, &rows).unwrap();
@@ -104,8 +125,7 @@ fn logistic_regression_continues_from_given_weights() {
 #[test]
 fn quantised_models_agree_with_the_float_models() {
     let t = table("iris.csv");
-    let (labels, y) = class_target(&t, "species").unwrap();
-    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let (labels, y) = class_target(&t, "species");
     let rows: Vec<usize> = (0..t.rows.len()).collect();
     let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
     let x = prep.transform(&t, &rows).unwrap();
@@ -119,7 +139,7 @@ fn quantised_models_agree_with_the_float_models() {
     }
 
     let d = table("diabetes.csv");
-    let yd: Vec<f64> = numeric_target(&d, "progression").unwrap().into_iter().map(Option::unwrap).collect();
+    let yd: Vec<f64> = numeric_target(&d, "progression");
     let rows: Vec<usize> = (0..d.rows.len()).collect();
     let prep = Preprocessor::fit(&d, &rows, &features(&d, "progression")).unwrap();
     let x = prep.transform(&d, &rows).unwrap();
@@ -138,8 +158,7 @@ fn quantised_models_agree_with_the_float_models() {
 #[test]
 fn random_forests_are_within_two_points_of_scikit_learn() {
     let t = table("iris.csv");
-    let (labels, y) = class_target(&t, "species").unwrap();
-    let y: Vec<usize> = y.into_iter().map(Option::unwrap).collect();
+    let (labels, y) = class_target(&t, "species");
     let yf: Vec<f64> = y.iter().map(|c| *c as f64).collect();
     let feats = features(&t, "species");
     let mut acc = Vec::new();
@@ -156,7 +175,7 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     let mean_acc = acc.iter().sum::<f64>() / 5.0;
 
     let d = table("diabetes.csv");
-    let yd: Vec<f64> = numeric_target(&d, "progression").unwrap().into_iter().map(Option::unwrap).collect();
+    let yd: Vec<f64> = numeric_target(&d, "progression");
     let feats = features(&d, "progression");
     let mut r2 = Vec::new();
     for fold in k_fold(d.rows.len(), 5, 0).unwrap() {

@@ -169,29 +169,3 @@ impl Preprocessor {
         Ok(x)
     }
 }
-
-/// A classification target: each row's class index into `labels` (sorted), or `None` if missing.
-pub fn class_target(table: &Table, target: &str) -> Result<(Vec<String>, Vec<Option<usize>>), MlError> {
-    let c = table.column_index(target).ok_or_else(|| MlError::Parameter(format!("no column named “{target}”")))?;
-    let text = |cell: &Cell| match cell {
-        Cell::Missing => None,
-        other => Some(other.to_string()),
-    };
-    let mut labels: Vec<String> = table.rows.iter().filter_map(|r| text(&r[c])).collect();
-    labels.sort();
-    labels.dedup();
-    if labels.len() < 2 {
-        return Err(MlError::Parameter(format!("the target “{target}” needs at least two classes")));
-    }
-    let classes = table.rows.iter().map(|r| text(&r[c]).and_then(|v| labels.binary_search(&v).ok())).collect();
-    Ok((labels, classes))
-}
-
-/// A regression target: each row's value, or `None` if missing.
-pub fn numeric_target(table: &Table, target: &str) -> Result<Vec<Option<f64>>, MlError> {
-    let c = table.column_index(target).ok_or_else(|| MlError::Parameter(format!("no column named “{target}”")))?;
-    if table.columns[c].kind != ColumnKind::Numeric {
-        return Err(MlError::Parameter(format!("the target “{target}” is not numeric; choose a classifier")));
-    }
-    Ok(table.rows.iter().map(|r| r[c].as_f64()).collect())
-}

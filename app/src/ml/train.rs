@@ -233,40 +233,14 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
     let features = spec.feature_names(&first.columns);
     let target_col = first.column_index(&spec.target).ok_or_else(|| MlError::Parameter("no target".into()))?;
     let classification = spec.is_classification(&first.columns[target_col]);
-    let text = |c: &Cell| if c.is_missing() { None } else { Some(c.to_string()) };
-    let labels = if classification {
-        let mut l: Vec<String> = tables.iter().flat_map(|t| t.rows.iter().filter_map(|r| text(&r[target_col]))).collect();
-        l.sort();
-        l.dedup();
-        if l.len() < 2 {
-            return Err(MlError::Parameter(format!("the target “{}” needs at least two classes", spec.target)));
-        }
-        Some(l)
-    } else {
-        None
-    };
+    let labels = target_labels(tables, target_col, classification, &spec.target)?;
     let task = match &labels {
         Some(l) => Task::Classification { classes: l.len() },
         None => Task::Regression,
     };
     let mut parts = Vec::with_capacity(tables.len());
     for (p, table) in tables.iter().enumerate() {
-        let (rows, target) = match &labels {
-            Some(l) => {
-                let (rows, y): (Vec<usize>, Vec<usize>) = table
-                    .rows
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, r)| text(&r[target_col]).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
-                    .unzip();
-                (rows, Target::Classes { y, classes: l.len() })
-            }
-            None => {
-                let (rows, y): (Vec<usize>, Vec<f64>) =
-                    table.rows.iter().enumerate().filter_map(|(i, r)| r[target_col].as_f64().map(|v| (i, v))).unzip();
-                (rows, Target::Values(y))
-            }
-        };
+        let (rows, target) = target_of(table, target_col, labels.as_deref());
         let seed = spec.seed.wrapping_add(p as u64);
         let folds = match &target {
             Target::Classes { y, .. } => stratified_k_fold(y, spec.cv_folds, seed),
@@ -351,6 +325,50 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         trials,
         rows: parts.iter().map(|p| p.rows.len()).collect(),
     })
+}
+
+/// A classification target's classes across every table, sorted (at least two); `None` for
+/// regression. The one rule for what the classes are, shared by training and its tests.
+pub fn target_labels(tables: &[&Table], target_col: usize, classification: bool, name: &str) -> Result<Option<Vec<String>>, MlError> {
+    if !classification {
+        return Ok(None);
+    }
+    let mut l: Vec<String> = tables.iter().flat_map(|t| t.rows.iter().filter_map(|r| label(&r[target_col]))).collect();
+    l.sort();
+    l.dedup();
+    if l.len() < 2 {
+        return Err(MlError::Parameter(format!("the target “{name}” needs at least two classes")));
+    }
+    Ok(Some(l))
+}
+
+/// One table's rows that have a target value, and the target: class indices into `labels`, or
+/// the numbers for regression (`labels` is `None`).
+pub fn target_of(table: &Table, target_col: usize, labels: Option<&[String]>) -> (Vec<usize>, Target) {
+    match labels {
+        Some(l) => {
+            let (rows, y): (Vec<usize>, Vec<usize>) = table
+                .rows
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| label(&r[target_col]).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
+                .unzip();
+            (rows, Target::Classes { y, classes: l.len() })
+        }
+        None => {
+            let (rows, y): (Vec<usize>, Vec<f64>) =
+                table.rows.iter().enumerate().filter_map(|(i, r)| r[target_col].as_f64().map(|v| (i, v))).unzip();
+            (rows, Target::Values(y))
+        }
+    }
+}
+
+fn label(c: &Cell) -> Option<String> {
+    if c.is_missing() {
+        None
+    } else {
+        Some(c.to_string())
+    }
 }
 
 /// The hyperparameters a model was built with, in full: what the search chose, the defaults
