@@ -172,40 +172,6 @@ async function openDataset(m) {
   post({ type: 'opened', opened });
 }
 
-/// Seals the same random data with the aes-gcm crate in wasm and with WebCrypto, checks the
-/// two agree byte for byte, and reports MB/s for each.
-async function bench(m) {
-  const size = m.mb * CHUNK;
-  const data = new Uint8Array(size);
-  for (let off = 0; off < size; off += 65536) crypto.getRandomValues(data.subarray(off, Math.min(size, off + 65536)));
-  const pk = new Uint8Array(32);
-  crypto.getRandomValues(pk);
-  const b64 = btoa(String.fromCharCode(...pk));
-  const n = size / CHUNK;
-  const wasm = new SealSession(b64, undefined, CHUNK);
-  let t = performance.now();
-  let firstWasm = null;
-  for (let i = 0; i < n; i++) {
-    const out = wasm.seal_chunk(data.subarray(i * CHUNK, (i + 1) * CHUNK), i === n - 1);
-    if (i === 0) firstWasm = out;
-  }
-  const wasmMs = performance.now() - t;
-  const key = await crypto.subtle.importKey('raw', wasm.raw_key(), 'AES-GCM', false, ['encrypt']);
-  const aad = wasm.header_bytes();
-  t = performance.now();
-  let firstWeb = null;
-  for (let i = 0; i < n; i++) {
-    const out = new Uint8Array(await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: wasm.nonce(i, i === n - 1), additionalData: aad }, key, data.subarray(i * CHUNK, (i + 1) * CHUNK)));
-    if (i === 0) firstWeb = out;
-  }
-  const webMs = performance.now() - t;
-  wasm.free();
-  const same = firstWasm.length === firstWeb.length && firstWasm.every((b, i) => b === firstWeb[i]);
-  const mb = size / 1e6;
-  post({ type: 'bench', bytes: size, same, wasm_mbps: mb / (wasmMs / 1000), webcrypto_mbps: mb / (webMs / 1000) });
-}
-
 self.onmessage = async (e) => {
   const m = e.data;
   if (m.type === 'cancel') {
@@ -224,8 +190,6 @@ self.onmessage = async (e) => {
     } else if (m.type === 'rows') {
       const bytes = new Uint8Array(await m.file.arrayBuffer());
       post({ type: 'rows', rows: rows_for_prediction(bytes, m.file.name, m.limit) });
-    } else if (m.type === 'bench') {
-      await bench(m);
     }
   } catch (e) {
     post({ type: 'error', message: e?.message || String(e) });
