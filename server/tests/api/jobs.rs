@@ -62,6 +62,16 @@ async fn read_events(srv: &TestServer, token: &str, id: &str, last_event_id: Opt
     out
 }
 
+/// Submits `body`, expects a 422 whose message for `field` contains `text`; returns the message.
+async fn refused(srv: &TestServer, token: &str, body: serde_json::Value, field: &str, text: &str) -> String {
+    let r = submit(srv, token, body.clone()).await;
+    assert_eq!(r.status(), 422, "{body}");
+    let e: app::model::ApiError = r.json().await.unwrap();
+    let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}")).to_owned();
+    assert!(msg.contains(text), "{field}: {msg}");
+    msg
+}
+
 async fn iris_dataset(srv: &TestServer, token: &str) -> String {
     let s = srv.seal(&data("iris.csv"), Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
     srv.store_dataset(token, &s).await;
@@ -162,11 +172,7 @@ async fn bad_requests_name_the_field_to_correct() {
         (json!({"dataset_ids": [ds], "target": "species", "cv_folds": 1, "model": {"kind": "tree"}}), "cv_folds", "2 to 20"),
     ];
     for (body, field, text) in cases {
-        let r = submit(&srv, &alice.access, body.clone()).await;
-        assert_eq!(r.status(), 422, "{body}");
-        let e: app::model::ApiError = r.json().await.unwrap();
-        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
-        assert!(msg.contains(text), "{field}: {msg}");
+        refused(&srv, &alice.access, body, field, text).await;
     }
     // Hyperparameters out of range: refused before anything is queued, the field named.
     let params = [
@@ -189,19 +195,10 @@ async fn bad_requests_name_the_field_to_correct() {
         (json!({"dataset_ids": [ds], "model": {"kind": "forest"}}), "target", "required"),
     ];
     for (model, field, text) in params {
-        let body = json!({"dataset_ids": [ds], "target": "species", "model": model});
-        let r = submit(&srv, &alice.access, body.clone()).await;
-        assert_eq!(r.status(), 422, "{body}");
-        let e: app::model::ApiError = r.json().await.unwrap();
-        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
-        assert!(msg.contains(text), "{field}: {msg}");
+        refused(&srv, &alice.access, json!({"dataset_ids": [ds], "target": "species", "model": model}), field, text).await;
     }
     for (body, field, text) in shapes {
-        let r = submit(&srv, &alice.access, body.clone()).await;
-        assert_eq!(r.status(), 422, "{body}");
-        let e: app::model::ApiError = r.json().await.unwrap();
-        let msg = e.field_message(field).unwrap_or_else(|| panic!("{body}: {e:?}"));
-        assert!(msg.contains(text), "{field}: {msg}");
+        let msg = refused(&srv, &alice.access, body, field, text).await;
         assert!(!msg.contains("line 1") && !msg.contains("usize"), "no serde positions or Rust types: {msg}");
     }
     let r = client().post(srv.url("/api/jobs")).bearer_auth(&alice.access).body("{\"dataset_ids\": [").send().await.unwrap();
