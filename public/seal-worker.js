@@ -95,22 +95,8 @@ async function upload(m) {
     const owner = await ownerKey(m.passphrase);
     const session = new SealSession(trainer.public_key, owner.public_key, CHUNK);
     const id = session.id();
-    const declaration = {
-      id,
-      name: m.name,
-      domain: m.domain,
-      subdomain: m.subdomain,
-      format: m.parsed.format,
-      parse_options: m.parsed.parse_options,
-      schema: m.parsed.columns,
-      rows: m.parsed.rows,
-      plaintext_size: m.file.size,
-      wrapped_keys: JSON.parse(session.wrapped_keys_json()),
-      envelope_header: session.header_b64(),
-      shared: m.shared,
-      target: m.target || null,
-    };
-    await json('/api/datasets', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(declaration) });
+    const declaration = session.declaration(JSON.stringify(m.parsed), m.name, m.domain, m.subdomain, !!m.shared, m.target || undefined, m.file.size);
+    await json('/api/datasets', { method: 'POST', headers: { 'content-type': 'application/json' }, body: declaration });
     declared = id;
     const blob = await seal(session, m.file, m.webcrypto !== false && !!self.crypto?.subtle, (done, total) =>
       post({ type: 'progress', phase: 'seal', done, total }));

@@ -6,11 +6,21 @@
 use app::crypto::envelope::{open, Header, Sealer};
 use app::crypto::passphrase::{open_secret, seal_secret};
 use app::crypto::{b64, dataset_id_bytes, new_dataset_id, unb64, wrap, DataKey, KeyPair, Recipient, WrappedKey};
-use app::model::dataset::OwnerKey;
+use app::model::dataset::{NewDataset, OwnerKey};
 use app::table::scan::{CsvScanner, Scan};
 use app::table::{Format, ParseOptions, Table};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::wasm_bindgen;
+
+/// What a declaration takes from a parsed file's summary (`app::table::scan::Scan` as JSON).
+#[derive(Deserialize)]
+struct ParsedFile {
+    format: Format,
+    #[serde(default)]
+    parse_options: ParseOptions,
+    columns: Vec<app::table::Column>,
+    rows: u64,
+}
 
 /// Rows the owner's "open" view shows at most.
 const OPEN_ROWS: usize = 1000;
@@ -112,12 +122,38 @@ impl SealSession {
         self.header.to_bytes().to_vec()
     }
 
-    pub fn header_b64(&self) -> String {
-        b64(&self.header.to_bytes())
-    }
-
-    pub fn wrapped_keys_json(&self) -> Result<String, String> {
-        serde_json::to_string(&self.wrapped).map_err(err)
+    /// The dataset's declaration (`POST /api/datasets`) as JSON: the parsed file's schema
+    /// (`scan_json`, what `parse_preview` or `CsvScan` returned), the page's choices, and this
+    /// session's id, envelope header and wrapped keys. Built here, from `NewDataset`, so the
+    /// declaration's shape is written once, in Rust, not again in the worker's JavaScript.
+    #[allow(clippy::too_many_arguments)] // one per field the page chooses; JavaScript calls it positionally
+    pub fn declaration(
+        &self,
+        scan_json: &str,
+        name: String,
+        domain: String,
+        subdomain: String,
+        shared: bool,
+        target: Option<String>,
+        plaintext_size: f64,
+    ) -> Result<String, String> {
+        let scan: ParsedFile = serde_json::from_str(scan_json).map_err(|e| format!("the parsed file: {e}"))?;
+        let declaration = NewDataset {
+            id: self.id.clone(),
+            name,
+            domain,
+            subdomain,
+            format: scan.format,
+            parse_options: scan.parse_options,
+            schema: scan.columns,
+            rows: scan.rows,
+            plaintext_size: plaintext_size as u64,
+            wrapped_keys: self.wrapped.clone(),
+            envelope_header: b64(&self.header.to_bytes()),
+            shared,
+            target: target.filter(|t| !t.is_empty()),
+        };
+        serde_json::to_string(&declaration).map_err(err)
     }
 
     /// The data key, for WebCrypto's AES-GCM (imported non-extractable). Never sent anywhere.
