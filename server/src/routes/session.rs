@@ -24,7 +24,7 @@ use crate::backend::auth::Session;
 use crate::backend::Backend;
 
 /// The UI's logout server function revokes the refresh token it was sent, unrotated.
-const LOGOUT_FN: &str = "/api/ui/logout";
+const LOGOUT_FN: &str = <app::api::Logout as leptos::server_fn::ServerFn>::PATH;
 
 pub async fn session(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
