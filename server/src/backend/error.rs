@@ -40,16 +40,11 @@ impl Error {
             _ => None,
         }
     }
-
-    /// The unique index a failed write violated, by name (`account_username`). SurrealDB 3
-    /// reports index violations without a typed detail ("Database index `NAME` already
-    /// contains …"), so the name is read from the message here, once.
-    pub fn violated_index(&self) -> Option<&str> {
-        let Error::Db(e) = self else { return None };
-        violated_index(e)
-    }
 }
 
+/// The unique index a failed write violated, by name (`account_username`). SurrealDB 3
+/// reports index violations without a typed detail ("Database index `NAME` already contains
+/// …"), so the name is read from the message here, once.
 pub fn violated_index(e: &surrealdb::Error) -> Option<&str> {
     let message = e.message();
     let rest = &message[message.find("index `")? + "index `".len()..];

@@ -204,11 +204,14 @@ pub fn cleared_cookies(secure: bool) -> Vec<String> {
 }
 
 pub fn set_cookies(res: &mut Response, cookies: Vec<String>) {
-    for c in cookies {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for v in cookie_headers(cookies) {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
+}
+
+/// Cookies as `Set-Cookie` header values (ours always are; one that is not is skipped).
+pub fn cookie_headers(cookies: Vec<String>) -> impl Iterator<Item = HeaderValue> {
+    cookies.into_iter().filter_map(|c| HeaderValue::from_str(&c).ok())
 }
 
 /// The client address from a request's parts (see `ClientAddr`).

@@ -11,17 +11,15 @@ use app::model::dataset::DatasetInfo;
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
-use super::api::{cleared_cookies, cookie_value, session_cookies, REFRESH_COOKIE};
+use super::api::{cleared_cookies, cookie_headers, cookie_value, session_cookies, REFRESH_COOKIE};
 use crate::backend::auth::Session;
 use crate::backend::Backend;
 
 /// Sets the session cookies on the server function's response.
 fn set_cookies(cookies: Vec<String>) {
     if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-        for c in cookies {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&c) {
-                res.append_header(axum::http::header::SET_COOKIE, v);
-            }
+        for v in cookie_headers(cookies) {
+            res.append_header(axum::http::header::SET_COOKIE, v);
         }
     }
 }

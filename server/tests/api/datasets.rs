@@ -301,14 +301,7 @@ async fn deleting_during_an_upload_leaves_nothing_behind() {
     }
     let s = srv.seal(csv.as_bytes(), Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
     assert_eq!(srv.declare(&alice.access, &s.declared).await.status(), 201);
-    let part: Vec<Result<Vec<u8>, std::io::Error>> = s.envelope[..s.envelope.len() / 2].chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
-    let body = futures::StreamExt::chain(futures::stream::iter(part), futures::stream::pending());
-    let request = client()
-        .put(srv.url(&format!("/api/datasets/{}/blob", s.id)))
-        .bearer_auth(&alice.access)
-        .body(reqwest::Body::wrap_stream(body))
-        .send();
-    let upload = tokio::spawn(request);
+    let upload = srv.stalled_upload(&alice.access, &s.id, &s.envelope[..s.envelope.len() / 2]);
     let path = format!("/api/datasets/{}", s.id);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {

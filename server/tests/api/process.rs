@@ -310,15 +310,7 @@ fn an_upload_killed_midway_leaves_no_partial_object_and_can_be_sent_again() {
         let s = first.seal(csv.as_bytes(), app::table::Format::Csv, None, app::crypto::envelope::DEFAULT_CHUNK_SIZE).await;
         assert_eq!(first.declare(&alice.access, &s.declared).await.status(), 201);
         // Two thirds of the envelope, then a body that never ends: the server is mid-upload.
-        let part: Vec<Result<Vec<u8>, std::io::Error>> =
-            s.envelope[..s.envelope.len() * 2 / 3].chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
-        let body = futures::StreamExt::chain(futures::stream::iter(part), futures::stream::pending());
-        let request = common::client()
-            .put(first.url(&format!("/api/datasets/{}/blob", s.id)))
-            .bearer_auth(&alice.access)
-            .body(reqwest::Body::wrap_stream(body))
-            .send();
-        tokio::spawn(request);
+        first.stalled_upload(&alice.access, &s.id, &s.envelope[..s.envelope.len() * 2 / 3]);
         let deadline = Instant::now() + Duration::from_secs(30);
         while partial(&objects).is_empty() {
             assert!(Instant::now() < deadline, "the upload never reached the object store");

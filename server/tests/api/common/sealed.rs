@@ -76,14 +76,22 @@ impl Remote {
 
     /// Sends `body` in 64 KiB pieces, as a streaming request body.
     pub async fn upload(&self, token: &str, id: &str, body: Vec<u8>) -> reqwest::Response {
-        let pieces: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect();
         client()
             .put(self.url(&format!("/api/datasets/{id}/blob")))
             .bearer_auth(token)
-            .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces(&body))))
             .send()
             .await
             .unwrap()
+    }
+
+    /// Starts an upload that sends `part` and then never ends (a client still mid-upload), on
+    /// a task of its own, so the test can kill the server or abort the client meanwhile.
+    pub fn stalled_upload(&self, token: &str, id: &str, part: &[u8]) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let body = futures::StreamExt::chain(futures::stream::iter(pieces(part)), futures::stream::pending());
+        let request =
+            client().put(self.url(&format!("/api/datasets/{id}/blob"))).bearer_auth(token).body(reqwest::Body::wrap_stream(body)).send();
+        tokio::spawn(request)
     }
 
     /// Declares and uploads; asserts both succeed.
@@ -93,4 +101,9 @@ impl Remote {
         let r = self.upload(token, &s.id, s.envelope.clone()).await;
         assert_eq!(r.status(), 200, "upload: {}", r.text().await.unwrap());
     }
+}
+
+/// `bytes` in 64 KiB pieces, as a streaming request body sends them.
+fn pieces(bytes: &[u8]) -> Vec<Result<Vec<u8>, std::io::Error>> {
+    bytes.chunks(64 * 1024).map(|c| Ok(c.to_vec())).collect()
 }
