@@ -3,9 +3,12 @@
 //! the domain catalog, pure logic and the UI itself. It never depends on the database,
 //! the object store or tfhe; those are the server's business.
 #![forbid(unsafe_code)]
+// Leptos views are nested types; the upload form's is deeper than the default limit allows.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod crypto;
+pub mod file_worker;
 pub mod ml;
 pub mod model;
 pub mod table;

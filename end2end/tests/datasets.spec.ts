@@ -11,9 +11,18 @@ test.describe.configure({ mode: "serial" });
 const data = (name: string) => join(__dirname, "../../app/tests/data", name);
 const user = { username: "erin.e2e", password: "erin's long password", passphrase: "erin's dataset passphrase" };
 
+// One login for the whole (serial) file, its cookies reused: logging in before each test would
+// run into the server's limit of five logins a minute per account.
+let session: Awaited<ReturnType<ReturnType<Page["context"]>["cookies"]>> | null = null;
+
 async function login(page: Page) {
-  const r = await page.request.post("/api/auth/login", { data: { username: user.username, password: user.password } });
-  expect(r.status()).toBe(200);
+  if (!session) {
+    const r = await page.request.post("/api/auth/login", { data: { username: user.username, password: user.password } });
+    expect(r.status()).toBe(200);
+    session = await page.context().cookies();
+  } else {
+    await page.context().addCookies(session);
+  }
 }
 
 async function datasets(page: Page): Promise<any[]> {
@@ -141,4 +150,28 @@ test("WebCrypto and the wasm aes-gcm seal the same bytes", async ({ page }) => {
   const result = await compareSealing(page, 2);
   expect(result.bytes).toBe(2 << 20);
   expect(result.same).toBe(true);
+});
+
+test("in-app links navigate without reloading; the owner deletes a dataset after confirming", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  const xlsx = (await datasets(page)).find((d) => d.format === "xlsx");
+  await gotoHydrated(page, "/");
+  // A marker on the window survives only if no link reloads the page.
+  await page.evaluate(() => ((window as any).stayed = true));
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Datasets" }).click();
+  await expect(page.getByTestId("dataset-table").first()).toBeVisible();
+  await page.locator(`a[href="/datasets/${xlsx.id}"]`).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("iris");
+  expect(await page.evaluate(() => (window as any).stayed)).toBe(true);
+
+  await page.getByRole("button", { name: "Delete this dataset" }).click();
+  await page.getByRole("button", { name: "Keep it" }).click();
+  await page.getByRole("button", { name: "Delete this dataset" }).click();
+  await page.getByRole("button", { name: "Yes, delete it" }).click();
+  await expect(page).toHaveURL(/\/datasets$/);
+  await expect(page.getByTestId("dataset-table").locator("tbody tr")).toHaveCount(2);
+  expect((await datasets(page)).map((d) => d.format).sort()).toEqual(["csv", "json"]);
+  expect(await page.evaluate(() => (window as any).stayed)).toBe(true);
+  expect(errors).toEqual([]);
 });

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "worker")]
 pub mod sealing;
+#[cfg(feature = "worker")]
+pub mod worker;
 
 /// Called by the hydration script that `leptos::HydrationScripts` puts in the page.
 #[cfg(feature = "page")]

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::dataset::DatasetInfo;
+use crate::model::dataset::{DatasetInfo, OwnerKey};
 use crate::model::ApiError;
 
 #[server(prefix = "/api/ui", endpoint = "datasets")]
@@ -20,4 +20,16 @@ pub async fn get_dataset(id: String) -> Result<DatasetInfo, ApiError> {
 #[server(prefix = "/api/ui", endpoint = "set_consent")]
 pub async fn set_consent(id: String, allow: bool) -> Result<DatasetInfo, ApiError> {
     super::with_ctx(|b, ctx| async move { b.set_consent(&ctx, id, allow).await }).await
+}
+
+/// Deletes one of the caller's datasets and its ciphertext.
+#[server(prefix = "/api/ui", endpoint = "delete_dataset")]
+pub async fn delete_dataset(id: String) -> Result<(), ApiError> {
+    super::with_ctx(|b, ctx| async move { b.delete_dataset(&ctx, id).await }).await
+}
+
+/// The caller's dataset key (`None` before their first upload, when the page asks for a passphrase).
+#[server(prefix = "/api/ui", endpoint = "my_owner_key")]
+pub async fn my_owner_key() -> Result<Option<OwnerKey>, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.owner_key(&ctx).await }).await
 }

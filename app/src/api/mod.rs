@@ -22,22 +22,23 @@ pub use models::*;
 #[cfg(feature = "ssr")]
 pub use backend::*;
 
+/// Rows to predict: `{feature: value}` objects.
+pub type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
+
 #[cfg(feature = "ssr")]
 mod backend {
     use std::sync::Arc;
 
     use leptos::prelude::use_context;
 
+    use super::Rows;
     use crate::model::analytics::{Dashboard, SystemHealth};
     use crate::model::artifact::{ModelInfo, Prediction};
     use crate::model::audit::{AuditEntry, AuditQuery};
     use crate::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
-    use crate::model::dataset::DatasetInfo;
+    use crate::model::dataset::{DatasetInfo, OwnerKey};
     use crate::model::job::{JobEventRecord, JobInfo, JobRequest};
     use crate::model::ApiError;
-
-    /// Rows to predict: `{feature: value}` objects.
-    pub type Rows = Vec<serde_json::Map<String, serde_json::Value>>;
 
     /// What the server provides to server functions (as context). Operations on someone's
     /// behalf take their `Ctx`; those that start or end a session take the `Caller`, since
@@ -54,6 +55,8 @@ mod backend {
         async fn datasets(&self, ctx: &Ctx) -> Result<Vec<DatasetInfo>, ApiError>;
         async fn dataset(&self, ctx: &Ctx, id: String) -> Result<DatasetInfo, ApiError>;
         async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError>;
+        async fn delete_dataset(&self, ctx: &Ctx, id: String) -> Result<(), ApiError>;
+        async fn owner_key(&self, ctx: &Ctx) -> Result<Option<OwnerKey>, ApiError>;
         async fn models(
             &self,
             ctx: &Ctx,

@@ -22,7 +22,7 @@ pub async fn get_model(id: String) -> Result<ModelInfo, ApiError> {
 
 /// Rows as `{feature: value}` objects (sent as JSON).
 #[server(prefix = "/api/ui", endpoint = "predict", input = leptos::server_fn::codec::Json)]
-pub async fn predict_rows(id: String, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<Vec<Prediction>, ApiError> {
+pub async fn predict_rows(id: String, rows: super::Rows) -> Result<Vec<Prediction>, ApiError> {
     super::with_ctx(|b, ctx| async move { b.predict(&ctx, id, rows).await }).await
 }
 

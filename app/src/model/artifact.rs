@@ -53,6 +53,66 @@ pub struct Prediction {
     pub probabilities: Option<BTreeMap<String, f64>>,
 }
 
+/// Rows beside their predictions, as batch prediction shows and downloads them: the input
+/// columns, `prediction`, then `p(label)` for each class when the model gives probabilities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PredictionTable {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl PredictionTable {
+    pub fn new(columns: &[String], rows: &[Map<String, Value>], predictions: &[Prediction]) -> Self {
+        let labels: Vec<String> =
+            predictions.first().and_then(|p| p.probabilities.as_ref()).map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let header = columns.iter().cloned().chain(["prediction".to_owned()]).chain(labels.iter().map(|l| format!("p({l})"))).collect();
+        let rows = rows
+            .iter()
+            .zip(predictions)
+            .map(|(row, p)| {
+                let answer = match (&p.label, p.value) {
+                    (Some(label), _) => Value::from(label.as_str()),
+                    (None, Some(v)) => Value::from(v),
+                    (None, None) => Value::Null,
+                };
+                let probability = |l: &String| p.probabilities.as_ref().and_then(|ps| ps.get(l)).map_or(Value::Null, |&v| Value::from(v));
+                columns
+                    .iter()
+                    .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
+                    .chain([answer])
+                    .chain(labels.iter().map(probability))
+                    .collect()
+            })
+            .collect();
+        PredictionTable { header, rows }
+    }
+
+    /// A cell for people: numbers to six decimals, nothing for a missing value.
+    pub fn display(value: &Value) -> String {
+        match value {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |v| ((v * 1e6).round() / 1e6).to_string()),
+            other => other.to_string(),
+        }
+    }
+
+    /// The whole table as CSV (RFC 4180 quoting by the `csv` crate), numbers unrounded.
+    pub fn to_csv(&self) -> Result<String, csv::Error> {
+        let mut out = csv::Writer::from_writer(Vec::new());
+        out.write_record(&self.header)?;
+        for row in &self.rows {
+            out.write_record(row.iter().map(|v| match v {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }))?;
+        }
+        let bytes = out.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
 /// Most rows one prediction request may carry.
 pub const MAX_PREDICT_ROWS: usize = 10_000;
 
@@ -209,4 +269,31 @@ pub struct ModelInfo {
     pub domain: String,
     pub subdomain: String,
     pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prediction_table_lists_inputs_answer_and_probabilities_and_quotes_its_csv() {
+        let rows: Vec<Map<String, Value>> = vec![
+            serde_json::from_str(r#"{"size": 1.25, "note": "a, \"b\""}"#).unwrap(),
+            serde_json::from_str(r#"{"size": null, "note": "c"}"#).unwrap(),
+        ];
+        let p = |label: &str, yes: f64| Prediction {
+            value: None,
+            label: Some(label.into()),
+            probabilities: Some(BTreeMap::from([("no".into(), 1.0 - yes), ("yes".into(), yes)])),
+        };
+        let table = PredictionTable::new(&["size".into(), "note".into()], &rows, &[p("yes", 0.625), p("no", 0.25)]);
+        assert_eq!(table.header, ["size", "note", "prediction", "p(no)", "p(yes)"]);
+        assert_eq!(PredictionTable::display(&Value::from(2.0 / 3.0)), "0.666667");
+        assert_eq!(PredictionTable::display(&table.rows[1][0]), "");
+        let csv = table.to_csv().unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "size,note,prediction,p(no),p(yes)");
+        assert_eq!(lines[1], "1.25,\"a, \"\"b\"\"\",yes,0.375,0.625");
+        assert_eq!(lines[2], ",c,no,0.75,0.25");
+    }
 }

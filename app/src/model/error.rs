@@ -58,6 +58,15 @@ impl ApiError {
         ApiError::Validation { fields: FieldErrors::from([(name.to_owned(), message.into())]) }
     }
 
+    /// The error in words for a page: a validation error's field messages (each names what is
+    /// wrong), otherwise the error itself.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Validation { fields } => fields.values().cloned().collect::<Vec<_>>().join("; "),
+            e => e.to_string(),
+        }
+    }
+
     /// The message for one field, if this is a validation error that names it.
     pub fn field_message(&self, name: &str) -> Option<&str> {
         match self {

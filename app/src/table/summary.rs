@@ -36,6 +36,22 @@ pub enum ColumnStats {
     },
 }
 
+impl ColumnSummary {
+    /// One line for the upload preview: "age (numeric): 0 missing; min 21, max 81, mean 33.241".
+    pub fn describe(&self) -> String {
+        let stats = match &self.stats {
+            ColumnStats::Numeric { min: Some(min), max: Some(max), mean: Some(mean) } => format!("min {min}, max {max}, mean {mean:.3}"),
+            ColumnStats::Numeric { .. } => "no values".to_owned(),
+            ColumnStats::Boolean { true_count, false_count } => format!("{true_count} true, {false_count} false"),
+            ColumnStats::Categorical { distinct, top } => {
+                let top = top.iter().map(|(k, n)| format!("{k} ({n})")).collect::<Vec<_>>().join(", ");
+                format!("{distinct} categories; top: {top}")
+            }
+        };
+        format!("{} ({}): {} missing; {stats}", self.name, self.kind.as_str(), self.missing)
+    }
+}
+
 pub(crate) fn summarise(table: &Table) -> Vec<ColumnSummary> {
     table
         .columns

@@ -112,6 +112,20 @@ pub fn load_failure(e: ApiError) -> AnyView {
     view! { <p class="form-error" role="alert">{text}</p> }.into_any()
 }
 
+/// `<ErrorBoundary>`'s fallback on pages that load data: each error in `load_failure`'s words.
+pub fn load_failures(errors: ArcRwSignal<leptos::error::Errors>) -> impl IntoView {
+    move || {
+        errors
+            .get()
+            .into_iter()
+            .map(|(_, e)| {
+                let e = e.downcast_ref::<ApiError>().cloned().unwrap_or_else(|| ApiError::Internal { message: e.to_string() });
+                load_failure(e)
+            })
+            .collect_view()
+    }
+}
+
 /// `n` and the noun, plural unless `n` is 1: "1 worker", "3 workers".
 pub fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -129,7 +143,7 @@ pub fn not_found(title: &'static str, message: String, back: &'static str, back_
     view! {
         <h1>{title}</h1>
         <p class="form-error" role="alert">{message}</p>
-        <p><a href=back rel="external">{back_label}</a></p>
+        <p><a href=back>{back_label}</a></p>
     }
     .into_any()
 }

@@ -1,6 +1,7 @@
 //! The Leptos UI: rendered on the server, hydrated in the browser by the same code.
 
 pub mod chart;
+pub mod file_worker;
 mod form;
 mod layout;
 pub mod metrics_view;

@@ -7,7 +7,7 @@ use app::model::analytics::{Dashboard, SystemHealth};
 use app::model::artifact::{ModelInfo, Prediction};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
-use app::model::dataset::DatasetInfo;
+use app::model::dataset::{DatasetInfo, OwnerKey};
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
@@ -83,6 +83,14 @@ impl UiBackend for Backend {
 
     async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError> {
         Ok(self.datasets.set_consent(ctx, &id, allow).await?)
+    }
+
+    async fn delete_dataset(&self, ctx: &Ctx, id: String) -> Result<(), ApiError> {
+        Ok(self.datasets.delete(ctx, &id).await?)
+    }
+
+    async fn owner_key(&self, ctx: &Ctx) -> Result<Option<OwnerKey>, ApiError> {
+        Ok(self.datasets.owner_key(&ctx.actor).await?)
     }
 
     async fn models(

@@ -9,8 +9,9 @@ use crate::api::{get_dashboard, get_system_health};
 use crate::model::analytics::{Dashboard, ModelPoint, SystemHealth};
 use crate::model::auth::{Me, Role};
 use crate::model::dataset::human_bytes;
+use crate::model::ApiError;
 use crate::ui::chart::{grouped_bars, line_chart, BarSeries, Series};
-use crate::ui::form::{count, load_failure, utc};
+use crate::ui::form::{count, load_failures, utc};
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -31,14 +32,14 @@ pub fn AnalyticsPage() -> impl IntoView {
 fn AreaDashboard() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_dashboard());
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(d) => view! { <DashboardView d/> }.into_any(),
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+        <Transition fallback=|| view! { <p class="loading">"Loading the dashboard…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let d = data.await?;
+                    Ok::<_, ApiError>(view! { <DashboardView d/> })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }
 
@@ -140,7 +141,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             <tbody>
                 {move || rows().into_iter().map(|m| view! {
                     <tr>
-                        <td><a href=format!("/models/{}", m.model_id) rel="external">{m.kind.clone()}</a></td>
+                        <td><a href=format!("/models/{}", m.model_id)>{m.kind.clone()}</a></td>
                         <td>{m.target.clone()}</td>
                         <td>{format!("{} {:.3}", if m.metric == "r2" { "R²" } else { "accuracy" }, m.score)}</td>
                         <td>{m.datasets.join(", ")}</td>
@@ -171,7 +172,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     <tbody>
                         {d.collaborations.iter().map(|c| view! {
                             <tr>
-                                <td><a href=format!("/jobs/{}", c.job_id) rel="external">{utc(&c.created_at)}</a></td>
+                                <td><a href=format!("/jobs/{}", c.job_id)>{utc(&c.created_at)}</a></td>
                                 <td>{c.started_by.clone()}</td><td>{c.participants.join(", ")}</td><td>{c.status.clone()}</td>
                             </tr>
                         }).collect_view()}
@@ -194,12 +195,12 @@ fn Health() -> impl IntoView {
     view! {
         <h2>"System health"</h2>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match health.await {
-                    Ok(h) => view! { <HealthView h/> }.into_any(),
-                    Err(e) => load_failure(e),
-                }
-            })}
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let h = health.await?;
+                    Ok::<_, ApiError>(view! { <HealthView h/> })
+                })}
+            </ErrorBoundary>
         </Transition>
     }
 }

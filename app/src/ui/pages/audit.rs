@@ -8,7 +8,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::audit_log;
 use crate::model::audit::AuditQuery;
 use crate::model::auth::{Me, Role};
-use crate::ui::form::{load_failure, utc};
+use crate::model::ApiError;
+use crate::ui::form::{load_failures, utc};
 use crate::ui::pages::account::RequireUser;
 
 #[component]
@@ -61,36 +62,38 @@ fn AuditTable() -> impl IntoView {
             </div>
             <button type="submit">"Filter"</button>
         </Form>
-        <Suspense fallback=|| view! { <p class="loading">"Loading entries…"</p> }>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(rows) if rows.is_empty() => view! { <p>"No entries match these filters."</p> }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="data" data-testid="audit-table">
-                            <caption>{format!("{} most recent matching entries, newest first", rows.len())}</caption>
-                            <thead><tr>
-                                <th scope="col">"#"</th><th scope="col">"Time (UTC)"</th><th scope="col">"Actor"</th>
-                                <th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Client"</th>
-                                <th scope="col">"Outcome"</th>
-                            </tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|e| view! {
-                                    <tr>
-                                        <td>{e.seq}</td>
-                                        <td>{utc(&e.at)}</td>
-                                        <td class="mono">{e.actor}</td>
-                                        <td>{e.action}</td>
-                                        <td class="mono">{e.target}</td>
-                                        <td>{e.client}</td>
-                                        <td>{e.outcome}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+        <Transition fallback=|| view! { <p class="loading">"Loading entries…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let value = entries.await?;
+                    Ok::<_, ApiError>(match value {
+                        rows if rows.is_empty() => view! { <p>"No entries match these filters."</p> }.into_any(),
+                        rows => view! {
+                            <table class="data" data-testid="audit-table">
+                                <caption>{format!("{} most recent matching entries, newest first", rows.len())}</caption>
+                                <thead><tr>
+                                    <th scope="col">"#"</th><th scope="col">"Time (UTC)"</th><th scope="col">"Actor"</th>
+                                    <th scope="col">"Action"</th><th scope="col">"Target"</th><th scope="col">"Client"</th>
+                                    <th scope="col">"Outcome"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|e| view! {
+                                        <tr>
+                                            <td>{e.seq}</td>
+                                            <td>{utc(&e.at)}</td>
+                                            <td class="mono">{e.actor}</td>
+                                            <td>{e.action}</td>
+                                            <td class="mono">{e.target}</td>
+                                            <td>{e.client}</td>
+                                            <td>{e.outcome}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }

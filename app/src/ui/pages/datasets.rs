@@ -1,18 +1,23 @@
 //! Dataset pages: the list (own and shared, by area), upload, and one dataset's detail.
-//! The file work (parse, seal, upload, open) runs in `public/seal-worker.js` on the Rust code
-//! in wasm; `public/datasets.js` connects these pages to it once they are hydrated.
+//! The file work (parse, seal, upload, open) runs in the file worker (`crate::file_worker`),
+//! off the page's thread; these components hold the page's state in signals.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_dataset, list_datasets, set_consent};
+use crate::api::{delete_dataset, get_dataset, list_datasets, my_owner_key, set_consent};
+use crate::file_worker::{OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
 use crate::model::auth::Me;
 use crate::model::catalog::domain;
 use crate::model::dataset::{human_bytes, DatasetInfo};
-use crate::ui::form::{load_failure, not_found, utc};
+use crate::model::ApiError;
+use crate::table::scan::Scan;
+use crate::ui::file_worker::{picked_file, CellTable, ErrorLine, FileWorker, KeptFile};
+use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
+use send_wrapper::SendWrapper;
 
 fn area_name(d: &str, s: &str) -> String {
     domain(d)
@@ -39,53 +44,55 @@ fn DatasetList() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_datasets());
     view! {
         <p>
-            <a class="button" href="/datasets/new" rel="external">"Upload a dataset"</a>
+            <a class="button" href="/datasets/new">"Upload a dataset"</a>
         </p>
-        <Suspense fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
-            {move || Suspend::new(async move {
-                match list.await {
-                    Ok(rows) if rows.is_empty() => view! {
-                        <p>"No datasets yet. Upload one: it is encrypted in your browser before it is sent."</p>
-                    }.into_any(),
-                    Ok(rows) => {
-                        let mut areas: Vec<(String, Vec<DatasetInfo>)> = Vec::new();
-                        for d in rows {
-                            let area = area_name(&d.domain, &d.subdomain);
-                            match areas.iter_mut().find(|(a, _)| *a == area) {
-                                Some((_, v)) => v.push(d),
-                                None => areas.push((area, vec![d])),
+        <Transition fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let value = list.await?;
+                    Ok::<_, ApiError>(match value {
+                        rows if rows.is_empty() => view! {
+                            <p>"No datasets yet. Upload one: it is encrypted in your browser before it is sent."</p>
+                        }.into_any(),
+                        rows => {
+                            let mut areas: Vec<(String, Vec<DatasetInfo>)> = Vec::new();
+                            for d in rows {
+                                let area = area_name(&d.domain, &d.subdomain);
+                                match areas.iter_mut().find(|(a, _)| *a == area) {
+                                    Some((_, v)) => v.push(d),
+                                    None => areas.push((area, vec![d])),
+                                }
                             }
+                            areas.into_iter().map(|(area, ds)| view! {
+                                <h2>{area.clone()}</h2>
+                                <table class="data" data-testid="dataset-table">
+                                    <caption>{format!("{} {} in {area}", ds.len(), if ds.len() == 1 { "dataset" } else { "datasets" })}</caption>
+                                    <thead><tr>
+                                        <th scope="col">"Name"</th><th scope="col">"Owner"</th><th scope="col">"Format"</th>
+                                        <th scope="col">"Rows"</th><th scope="col">"Columns"</th><th scope="col">"Size"</th>
+                                        <th scope="col">"Shared"</th><th scope="col">"Uploaded (UTC)"</th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {ds.into_iter().map(|d| view! {
+                                            <tr>
+                                                <td><a href=format!("/datasets/{}", d.id)>{d.name.clone()}</a></td>
+                                                <td>{d.owner.clone()}</td>
+                                                <td>{d.format.as_str().to_uppercase()}</td>
+                                                <td>{d.rows}</td>
+                                                <td>{d.schema.len()}</td>
+                                                <td>{human_bytes(d.plaintext_size)}</td>
+                                                <td>{if d.shared { "Yes" } else { "No" }}</td>
+                                                <td>{utc(&d.created_at)}</td>
+                                            </tr>
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            }).collect_view().into_any()
                         }
-                        areas.into_iter().map(|(area, ds)| view! {
-                            <h2>{area.clone()}</h2>
-                            <table class="data" data-testid="dataset-table">
-                                <caption>{format!("{} {} in {area}", ds.len(), if ds.len() == 1 { "dataset" } else { "datasets" })}</caption>
-                                <thead><tr>
-                                    <th scope="col">"Name"</th><th scope="col">"Owner"</th><th scope="col">"Format"</th>
-                                    <th scope="col">"Rows"</th><th scope="col">"Columns"</th><th scope="col">"Size"</th>
-                                    <th scope="col">"Shared"</th><th scope="col">"Uploaded (UTC)"</th>
-                                </tr></thead>
-                                <tbody>
-                                    {ds.into_iter().map(|d| view! {
-                                        <tr>
-                                            <td><a href=format!("/datasets/{}", d.id) rel="external">{d.name.clone()}</a></td>
-                                            <td>{d.owner.clone()}</td>
-                                            <td>{d.format.as_str().to_uppercase()}</td>
-                                            <td>{d.rows}</td>
-                                            <td>{d.schema.len()}</td>
-                                            <td>{human_bytes(d.plaintext_size)}</td>
-                                            <td>{if d.shared { "Yes" } else { "No" }}</td>
-                                            <td>{utc(&d.created_at)}</td>
-                                        </tr>
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }).collect_view().into_any()
-                    }
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }
 
@@ -100,75 +107,212 @@ pub fn UploadPage() -> impl IntoView {
     }
 }
 
+/// The upload form. The file never leaves the browser in the clear: the file worker reads it
+/// for the preview, then seals and uploads it; this component only keeps the page's state.
 #[component]
 fn UploadForm(me: Me) -> impl IntoView {
     let area = area_name(&me.domain, &me.subdomain);
+    let key = Resource::new(|| (), |_| my_owner_key());
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let file: KeptFile = StoredValue::new(None);
+    let scan = RwSignal::new(None::<Scan>);
+    let (sheet, name, target, shared) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(false));
+    let (pass, pass2) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let status = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    // What is running: reading the file (the parse bar), or sealing and uploading.
+    let (parsing, uploading) = (RwSignal::new(false), RwSignal::new(false));
+    let (parse_pct, seal_pct, upload_pct) = (RwSignal::new(0.0), RwSignal::new(0.0), RwSignal::new(0.0));
+    let uploaded = RwSignal::new(None::<String>);
+    let done_link = NodeRef::<leptos::html::A>::new();
+    let needs_key = move || matches!(key.get_untracked(), Some(Ok(None)));
+
+    let worker = FileWorker::new(move |reply| match reply {
+        WorkerReply::Progress { phase, done, total } => {
+            let pct = (100.0 * done / total.max(1.0)).round();
+            match phase {
+                Phase::Parse => parse_pct.set(pct),
+                Phase::Seal => seal_pct.set(pct),
+                Phase::Upload => upload_pct.set(pct),
+            }
+        }
+        WorkerReply::Status { message } => status.set(message),
+        WorkerReply::Parsed { scan: s } => {
+            parsing.set(false);
+            let file_name = file.with_value(|f| f.as_ref().map(|f| f.name())).unwrap_or_default();
+            status.set(format!("{} rows and {} columns read from {file_name}. Nothing has left this browser.", s.rows, s.columns.len()));
+            target.set(s.columns.last().map(|c| c.name.clone()).unwrap_or_default());
+            scan.set(Some(s));
+        }
+        WorkerReply::Uploaded { id } => {
+            uploading.set(false);
+            status.set("Uploaded: only ciphertext left this browser.".into());
+            uploaded.set(Some(id));
+            request_animation_frame(move || {
+                if let Some(a) = done_link.get_untracked() {
+                    let _ = a.focus();
+                }
+            });
+        }
+        WorkerReply::Cancelled => {
+            parsing.set(false);
+            uploading.set(false);
+            status.set("Cancelled; nothing was kept on the server.".into());
+        }
+        WorkerReply::Failed { message } => {
+            let upload_failed = uploading.get_untracked();
+            parsing.set(false);
+            uploading.set(false);
+            status.set(String::new());
+            error.set(Some(if upload_failed {
+                format!("The upload failed: {message}. Try again; nothing was kept on the server.")
+            } else {
+                format!("This file cannot be used: {message}. Fix it and pick it again; nothing was uploaded.")
+            }));
+        }
+        WorkerReply::Opened { .. } | WorkerReply::Rows { .. } => {}
+    });
+
+    let read_file = move || {
+        scan.set(None);
+        error.set(None);
+        uploaded.set(None);
+        let picked = picked_file(file_input);
+        file.set_value(picked.clone().map(SendWrapper::new));
+        let Some(picked) = picked else { return };
+        status.set(format!("Reading {} in this browser…", picked.name()));
+        let file_name = picked.name();
+        name.set(file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem).to_owned());
+        parse_pct.set(0.0);
+        parsing.set(true);
+        let sheet = Some(sheet.get_untracked()).filter(|s| !s.trim().is_empty());
+        worker.send(&WorkerRequest::Parse { sheet }, Some(&picked));
+    };
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(parsed) = scan.get_untracked() else { return };
+        error.set(None);
+        let passphrase = needs_key().then(|| pass.get_untracked());
+        let problem = match &passphrase {
+            Some(p) if p.chars().count() < 10 => Some("Your passphrase needs at least 10 characters."),
+            Some(p) if *p != pass2.get_untracked() => Some("The two passphrases differ; type the same one twice."),
+            _ if name.get_untracked().trim().is_empty() => Some("Give the dataset a name."),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            error.set(Some(problem.to_owned()));
+            return;
+        }
+        uploading.set(true);
+        seal_pct.set(0.0);
+        upload_pct.set(0.0);
+        status.set("Sealing in this browser, then uploading the ciphertext…".into());
+        let request = UploadRequest {
+            scan: parsed,
+            name: name.get_untracked().trim().to_owned(),
+            domain: me.domain.clone(),
+            subdomain: me.subdomain.clone(),
+            shared: shared.get_untracked(),
+            target: Some(target.get_untracked()).filter(|t| !t.is_empty()),
+            passphrase,
+        };
+        file.with_value(|f| worker.send(&WorkerRequest::Upload(Box::new(request)), f.as_deref()));
+    };
+
+    let busy = move || parsing.get() || uploading.get();
     view! {
         <p>"Your file is read and encrypted in this browser (AES-256-GCM). The server stores only ciphertext; "
             "the key is wrapped so that only the trainer and you can open it."</p>
-        <form id="upload-form" class="stack" novalidate data-domain=me.domain.clone() data-subdomain=me.subdomain.clone()>
+        <form id="upload-form" class="stack" novalidate on:submit=submit>
             <div class="field">
                 <label for="u-file">"Data file (CSV, JSON or Excel .xlsx)"</label>
-                <input id="u-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx"/>
+                <input id="u-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=file_input
+                    disabled=busy on:change=move |_| read_file()/>
             </div>
             <div class="field">
                 <label for="u-sheet">"Excel sheet (leave empty for the first sheet)"</label>
-                <input id="u-sheet" type="text"/>
+                <input id="u-sheet" type="text" bind:value=sheet
+                    on:change=move |_| if file.with_value(Option::is_some) { read_file() }/>
             </div>
-            <div id="u-parse" class="field" hidden>
+            <div id="u-parse" class="field" hidden=move || !parsing.get()>
                 <label for="p-parse">"Reading and checking the file"</label>
-                <progress id="p-parse" max="100" value="0"></progress>
+                <progress id="p-parse" max="100" prop:value=parse_pct></progress>
             </div>
-            <p id="u-status" role="status" aria-live="polite"></p>
-            <p id="u-error" class="form-error" role="alert" tabindex="-1" hidden></p>
-            <div id="u-preview" hidden>
-                <h2>"Preview"</h2>
-                <div id="u-table" class="table-scroll"></div>
-                <h3>"Columns"</h3>
-                <ul id="u-summaries"></ul>
-            </div>
-            <fieldset id="u-details" disabled>
+            <p id="u-status" role="status" aria-live="polite">{status}</p>
+            <ErrorLine id="u-error" message=error/>
+            {move || scan.get().map(|s| view! {
+                <div id="u-preview">
+                    <h2>"Preview"</h2>
+                    <div id="u-table" class="table-scroll">
+                        <CellTable columns=s.columns.clone() rows=s.preview.clone()
+                            caption=format!("First {} of {} rows", s.preview.len(), s.rows)/>
+                    </div>
+                    <h3>"Columns"</h3>
+                    <ul id="u-summaries">{s.summaries.iter().map(|c| view! { <li>{c.describe()}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <fieldset id="u-details" disabled=move || busy() || scan.with(Option::is_none)>
                 <legend>"Details"</legend>
                 <div class="field">
                     <label for="u-name">"Dataset name"</label>
-                    <input id="u-name" type="text" maxlength="120"/>
+                    <input id="u-name" type="text" maxlength="120" bind:value=name/>
                 </div>
                 <div class="field">
                     <label for="u-target">"Target column (what models will learn to predict)"</label>
-                    <select id="u-target"><option value="">"Choose later"</option></select>
+                    <select id="u-target" prop:value=target on:change=move |ev| target.set(event_target_value(&ev))>
+                        <option value="">"Choose later"</option>
+                        {move || scan.with(|s| s.iter().flat_map(|s| &s.columns).map(|c| {
+                            let label = format!("{} ({})", c.name, c.kind.as_str());
+                            view! { <option value=c.name.clone() selected=target.get_untracked() == c.name>{label}</option> }
+                        }).collect_view())}
+                    </select>
                 </div>
                 <div class="field checkbox">
-                    <input id="u-shared" type="checkbox"/>
+                    <input id="u-shared" type="checkbox" bind:checked=shared/>
                     <label for="u-shared">{format!("Let people in {area} see this dataset's name and columns (never its rows)")}</label>
                 </div>
-                <div id="u-key" hidden>
-                    <p>"This is your first upload: choose a passphrase for your dataset key. It lets you open your "
-                        "datasets in any browser. We cannot recover it; without it only the trainer can read your data."</p>
-                    <div class="field">
-                        <label for="u-pass">"Dataset key passphrase (at least 10 characters)"</label>
-                        <input id="u-pass" type="password" autocomplete="new-password"/>
-                    </div>
-                    <div class="field">
-                        <label for="u-pass2">"The same passphrase again"</label>
-                        <input id="u-pass2" type="password" autocomplete="new-password"/>
-                    </div>
-                </div>
+                // The key question is settled on the server (SSR waits for it), so the page
+                // arrives with the passphrase fields already shown or hidden.
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let needs = matches!(key.await, Ok(None));
+                        view! {
+                        <div id="u-key" hidden=!needs>
+                            <p>"This is your first upload: choose a passphrase for your dataset key. It lets you open your "
+                                "datasets in any browser. We cannot recover it; without it only the trainer can read your data."</p>
+                            <div class="field">
+                                <label for="u-pass">"Dataset key passphrase (at least 10 characters)"</label>
+                                <input id="u-pass" type="password" autocomplete="new-password" bind:value=pass/>
+                            </div>
+                            <div class="field">
+                                <label for="u-pass2">"The same passphrase again"</label>
+                                <input id="u-pass2" type="password" autocomplete="new-password" bind:value=pass2/>
+                            </div>
+                        </div>
+                        }
+                    })}
+                </Suspense>
                 <button type="submit" id="u-submit">"Seal and upload"</button>
             </fieldset>
-            <button type="button" id="u-cancel" hidden>"Cancel"</button>
-            <div id="u-progress" hidden>
+            <button type="button" id="u-cancel" hidden=move || !busy() on:click=move |_| worker.send(&WorkerRequest::Cancel, None)>
+                "Cancel"
+            </button>
+            <div id="u-progress" hidden=move || !uploading.get()>
                 <div class="field">
                     <label for="p-seal">"Sealing"</label>
-                    <progress id="p-seal" max="100" value="0"></progress>
+                    <progress id="p-seal" max="100" prop:value=seal_pct></progress>
                 </div>
                 <div class="field">
                     <label for="p-upload">"Uploading"</label>
-                    <progress id="p-upload" max="100" value="0"></progress>
+                    <progress id="p-upload" max="100" prop:value=upload_pct></progress>
                 </div>
             </div>
-            <p id="u-done" hidden>"Done. "<a id="u-done-link" href="/datasets" rel="external">"View the dataset"</a></p>
+            {move || uploaded.get().map(|id| view! {
+                <p id="u-done">"Done. "<a id="u-done-link" node_ref=done_link href=format!("/datasets/{id}")>"View the dataset"</a></p>
+            })}
         </form>
-        <script type="module" src="/datasets.js"></script>
     }
 }
 
@@ -186,7 +330,7 @@ pub fn DatasetPage() -> impl IntoView {
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
                             match info.await {
                                 Ok(d) => view! { <DatasetDetail d me/> }.into_any(),
-                                Err(e @ crate::model::ApiError::Transport { .. }) => load_failure(e),
+                                Err(e @ ApiError::Transport { .. }) => load_failure(e),
                                 Err(e) => not_found("Dataset not found", format!("{e}. It may have been deleted, or it is not shared with you."), "/datasets", "Back to datasets"),
                             }
                         })}}
@@ -200,8 +344,13 @@ pub fn DatasetPage() -> impl IntoView {
 #[component]
 fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
     let owner = d.owner_id == me.id;
-    let wrapped = d.owner_wrapped_key.as_ref().and_then(|w| serde_json::to_string(w).ok());
-    let options = serde_json::to_string(&d.parse_options).unwrap_or_else(|_| "{}".into());
+    let open = d.owner_wrapped_key.clone().filter(|_| owner).map(|wrapped| OpenRequest {
+        id: d.id.clone(),
+        passphrase: String::new(),
+        format: d.format,
+        parse_options: d.parse_options.clone(),
+        wrapped,
+    });
     view! {
         <h1>{d.name.clone()}</h1>
         <dl class="facts">
@@ -219,34 +368,93 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
             <caption>{format!("{} columns", d.schema.len())}</caption>
             <thead><tr><th scope="col">"Name"</th><th scope="col">"Type"</th></tr></thead>
             <tbody>
-                {d.schema.iter().map(|c| view! { <tr><td>{c.name.clone()}</td><td>{format!("{:?}", c.kind).to_lowercase()}</td></tr> }).collect_view()}
+                {d.schema.iter().map(|c| view! { <tr><td>{c.name.clone()}</td><td>{c.kind.as_str()}</td></tr> }).collect_view()}
             </tbody>
         </table>
-        {(owner && wrapped.is_some()).then(|| view! {
-            <section id="owner-open" data-id=d.id.clone() data-format=d.format.as_str() data-parse-options=options.clone()
-                data-wrapped=wrapped.clone().unwrap_or_default()>
-                <h2>"Open in this browser"</h2>
-                <p>"Downloads the ciphertext and decrypts it here with your dataset key."</p>
-                <form id="o-form" class="stack">
-                    <div class="field">
-                        <label for="o-pass">"Dataset key passphrase"</label>
-                        <input id="o-pass" type="password" autocomplete="current-password"/>
-                    </div>
-                    <button type="submit" id="o-submit">"Download and open"</button>
-                </form>
-                <p id="o-status" role="status" aria-live="polite"></p>
-                <p id="o-error" class="form-error" role="alert" tabindex="-1" hidden></p>
-                <div id="o-table" class="table-scroll"></div>
-            </section>
-        })}
+        {open.map(|request| view! { <OpenInBrowser request/> })}
         {(owner && d.shared).then(|| view! { <Consent id=d.id.clone() consent_at=d.consent_at.clone()/> })}
-        {owner.then(|| view! {
-            <h2>"Delete"</h2>
-            <p id="d-error" class="form-error" role="alert" tabindex="-1" hidden></p>
-            <button type="button" id="d-delete" class="danger" data-id=d.id.clone() data-name=d.name.clone()>"Delete this dataset"</button>
-        })}
-        <p><a href="/datasets" rel="external">"Back to datasets"</a></p>
-        <script type="module" src="/datasets.js"></script>
+        {owner.then(|| view! { <DeleteDataset id=d.id.clone() name=d.name.clone()/> })}
+        <p><a href="/datasets">"Back to datasets"</a></p>
+    }
+}
+
+/// The owner's view of their rows: the file worker downloads the ciphertext and opens it with
+/// their key, unlocked by the passphrase typed here; nothing decrypted leaves the browser.
+#[component]
+fn OpenInBrowser(request: OpenRequest) -> impl IntoView {
+    let passphrase = RwSignal::new(String::new());
+    let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let opening = RwSignal::new(false);
+    let opened = RwSignal::new(None::<OpenedTable>);
+    let worker = FileWorker::new(move |reply| match reply {
+        WorkerReply::Status { message } => status.set(message),
+        WorkerReply::Opened { table } => {
+            opening.set(false);
+            status.set(format!("Opened in this browser: {} rows.", table.row_count));
+            opened.set(Some(table));
+        }
+        WorkerReply::Failed { message } => {
+            opening.set(false);
+            status.set(String::new());
+            error.set(Some(format!("Could not open the dataset: {message}.")));
+        }
+        _ => {}
+    });
+    let request = StoredValue::new(request);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        opening.set(true);
+        let open = OpenRequest { passphrase: passphrase.get_untracked(), ..request.get_value() };
+        worker.send(&WorkerRequest::Open(open), None);
+    };
+    view! {
+        <section id="owner-open">
+            <h2>"Open in this browser"</h2>
+            <p>"Downloads the ciphertext and decrypts it here with your dataset key."</p>
+            <form id="o-form" class="stack" on:submit=submit>
+                <div class="field">
+                    <label for="o-pass">"Dataset key passphrase"</label>
+                    <input id="o-pass" type="password" autocomplete="current-password" bind:value=passphrase/>
+                </div>
+                <button type="submit" id="o-submit" disabled=opening>"Download and open"</button>
+            </form>
+            <p id="o-status" role="status" aria-live="polite">{status}</p>
+            <ErrorLine id="o-error" message=error/>
+            <div id="o-table" class="table-scroll">
+                {move || opened.get().map(|t| {
+                    let caption = format!("{} of {} rows, decrypted in this browser", t.rows.len(), t.row_count);
+                    view! { <CellTable columns=t.columns rows=t.rows caption/> }
+                })}
+            </div>
+        </section>
+    }
+}
+
+/// Deletion, confirmed in the page (a second button), then back to the list.
+#[component]
+fn DeleteDataset(id: String, name: String) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let delete = Action::new(move |_: &()| delete_dataset(id.clone()));
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            navigate("/datasets", Default::default());
+        }
+    });
+    let error = Signal::derive(move || action_error(delete.value().get()).map(|e| format!("Deleting failed: {}. Try again.", e.detail())));
+    view! {
+        <h2>"Delete"</h2>
+        <Show when=move || !confirming.get()>
+            <button type="button" id="d-delete" class="danger" on:click=move |_| confirming.set(true)>"Delete this dataset"</button>
+        </Show>
+        <Show when=move || confirming.get()>
+            <p role="alert">{format!("Delete “{name}” and its ciphertext for good? Jobs and models trained on it keep their results; this cannot be undone.")}</p>
+            <button type="button" class="danger" disabled=delete.pending() on:click=move |_| { delete.dispatch(()); }>"Yes, delete it"</button>
+            " "
+            <button type="button" on:click=move |_| confirming.set(false)>"Keep it"</button>
+        </Show>
+        <ErrorLine id="d-error" message=error/>
     }
 }
 

@@ -13,7 +13,7 @@ use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
-use crate::ui::form::{load_failure, not_found, utc};
+use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
@@ -37,36 +37,38 @@ pub fn JobsPage() -> impl IntoView {
 fn JobList() -> impl IntoView {
     let jobs = Resource::new(|| (), |_| list_jobs());
     view! {
-        <p><a class="button" href="/jobs/new" rel="external">"Start a training job"</a></p>
-        <Suspense fallback=|| view! { <p class="loading">"Loading jobs…"</p> }>
-            {move || Suspend::new(async move {
-                match jobs.await {
-                    Ok(rows) if rows.is_empty() => view! { <p>"No training jobs yet."</p> }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="data" data-testid="job-table">
-                            <caption>{format!("{} training jobs, newest first", rows.len())}</caption>
-                            <thead><tr>
-                                <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Datasets"</th>
-                                <th scope="col">"Status"</th><th scope="col">"Score"</th><th scope="col">"Started (UTC)"</th>
-                            </tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|j| view! {
-                                    <tr>
-                                        <td><a href=format!("/jobs/{}", j.id) rel="external">{kind_label(&j)}</a></td>
-                                        <td>{j.request.spec.target.clone()}</td>
-                                        <td>{j.dataset_names.join(", ")}</td>
-                                        <td>{JobStatus::label(j.status)}</td>
-                                        <td>{j.metrics.as_ref().map(|m| format!("{} {:.3}", m.score_name(), m.score())).unwrap_or_default()}</td>
-                                        <td>{utc(&j.created_at)}</td>
-                                    </tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+        <p><a class="button" href="/jobs/new">"Start a training job"</a></p>
+        <Transition fallback=|| view! { <p class="loading">"Loading jobs…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let value = jobs.await?;
+                    Ok::<_, ApiError>(match value {
+                        rows if rows.is_empty() => view! { <p>"No training jobs yet."</p> }.into_any(),
+                        rows => view! {
+                            <table class="data" data-testid="job-table">
+                                <caption>{format!("{} training jobs, newest first", rows.len())}</caption>
+                                <thead><tr>
+                                    <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Datasets"</th>
+                                    <th scope="col">"Status"</th><th scope="col">"Score"</th><th scope="col">"Started (UTC)"</th>
+                                </tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|j| view! {
+                                        <tr>
+                                            <td><a href=format!("/jobs/{}", j.id)>{kind_label(&j)}</a></td>
+                                            <td>{j.request.spec.target.clone()}</td>
+                                            <td>{j.dataset_names.join(", ")}</td>
+                                            <td>{JobStatus::label(j.status)}</td>
+                                            <td>{j.metrics.as_ref().map(|m| format!("{} {:.3}", m.score_name(), m.score())).unwrap_or_default()}</td>
+                                            <td>{utc(&j.created_at)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }
 
@@ -97,17 +99,19 @@ pub fn NewJobPage() -> impl IntoView {
 fn NewJob() -> impl IntoView {
     let datasets = Resource::new(|| (), |_| list_datasets());
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
-            {move || Suspend::new(async move {
-                match datasets.await {
-                    Ok(rows) if rows.is_empty() => view! {
-                        <p>"There is no dataset to train on yet. "<a href="/datasets/new" rel="external">"Upload one first"</a>"."</p>
-                    }.into_any(),
-                    Ok(rows) => view! { <JobForm datasets=rows/> }.into_any(),
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+        <Transition fallback=|| view! { <p class="loading">"Loading datasets…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let value = datasets.await?;
+                    Ok::<_, ApiError>(match value {
+                        rows if rows.is_empty() => view! {
+                            <p>"There is no dataset to train on yet. "<a href="/datasets/new">"Upload one first"</a>"."</p>
+                        }.into_any(),
+                        rows => view! { <JobForm datasets=rows/> }.into_any(),
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }
 
@@ -387,7 +391,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
             </figure>
         </Show>
         {move || job.with(|j| j.metrics.clone()).map(|m| view! { <MetricsView m/> })}
-        <p><a href="/jobs" rel="external">"Back to training jobs"</a></p>
+        <p><a href="/jobs">"Back to training jobs"</a></p>
     }
 }
 

@@ -1,20 +1,22 @@
 //! The model registry: versions grouped by task (best marked), and a model's page with its
-//! metrics and charts, a form to test one row, batch prediction from a file (parsed in the
-//! browser by `app::table` in the worker; `public/models.js` connects it), the artifact
-//! download and deletion.
+//! metrics and charts, a form to test one row, batch prediction from a file (read in the
+//! browser by `app::table` in the file worker), the artifact download and deletion.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
+use crate::api::Rows;
 use crate::api::{delete_model, get_model, list_models, predict_rows};
+use crate::file_worker::{WorkerReply, WorkerRequest};
 use crate::ml::model::ModelKind;
-use crate::model::artifact::{InputField, ModelInfo};
+use crate::model::artifact::{InputField, ModelInfo, PredictionTable, MAX_PREDICT_ROWS};
 use crate::model::auth::{Me, Role};
 use crate::model::ApiError;
 use crate::table::ColumnKind;
-use crate::ui::form::{load_failure, not_found, utc};
+use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
+use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
@@ -67,53 +69,55 @@ fn ModelList(me: Me) -> impl IntoView {
             })}
             <button type="submit">"Filter"</button>
         </Form>
-        <Suspense fallback=|| view! { <p class="loading">"Loading models…"</p> }>
-            {move || Suspend::new(async move {
-                match models.await {
-                    Ok(rows) if rows.is_empty() => view! {
-                        <p>"No models match. "<a href="/jobs/new" rel="external">"Train one"</a>"."</p>
-                    }.into_any(),
-                    Ok(rows) => {
-                        let mut groups: Vec<(String, Vec<ModelInfo>)> = Vec::new();
-                        for m in rows {
-                            match groups.iter_mut().find(|(t, _)| *t == m.task) {
-                                Some((_, v)) => v.push(m),
-                                None => groups.push((m.task.clone(), vec![m])),
+        <Transition fallback=|| view! { <p class="loading">"Loading models…"</p> }>
+            <ErrorBoundary fallback=load_failures>
+                {move || Suspend::new(async move {
+                    let value = models.await?;
+                    Ok::<_, ApiError>(match value {
+                        rows if rows.is_empty() => view! {
+                            <p>"No models match. "<a href="/jobs/new">"Train one"</a>"."</p>
+                        }.into_any(),
+                        rows => {
+                            let mut groups: Vec<(String, Vec<ModelInfo>)> = Vec::new();
+                            for m in rows {
+                                match groups.iter_mut().find(|(t, _)| *t == m.task) {
+                                    Some((_, v)) => v.push(m),
+                                    None => groups.push((m.task.clone(), vec![m])),
+                                }
                             }
+                            groups.into_iter().map(|(_, versions)| {
+                                let title = task_title(&versions[0]);
+                                view! {
+                                    <h2>{title.clone()}</h2>
+                                    <table class="data" data-testid="model-table">
+                                        <caption>{format!("{} versions, newest first", versions.len())}</caption>
+                                        <thead><tr>
+                                            <th scope="col">"Version"</th><th scope="col">"Model"</th><th scope="col">"Score (cross-validated)"</th>
+                                            <th scope="col">"Owner"</th><th scope="col">"Datasets"</th><th scope="col">"Created (UTC)"</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {versions.iter().enumerate().map(|(i, m)| view! {
+                                                <tr>
+                                                    <td>
+                                                        <a href=format!("/models/{}", m.id)>{format!("v{}", versions.len() - i)}</a>
+                                                        {m.best.then(|| view! { " " <span class="field-tag" data-testid="best">"best"</span> })}
+                                                    </td>
+                                                    <td>{m.kind.label()}</td>
+                                                    <td>{score(m)}</td>
+                                                    <td>{m.owner.clone()}</td>
+                                                    <td>{m.datasets.len()}</td>
+                                                    <td>{utc(&m.created_at)}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                }
+                            }).collect_view().into_any()
                         }
-                        groups.into_iter().map(|(_, versions)| {
-                            let title = task_title(&versions[0]);
-                            view! {
-                                <h2>{title.clone()}</h2>
-                                <table class="data" data-testid="model-table">
-                                    <caption>{format!("{} versions, newest first", versions.len())}</caption>
-                                    <thead><tr>
-                                        <th scope="col">"Version"</th><th scope="col">"Model"</th><th scope="col">"Score (cross-validated)"</th>
-                                        <th scope="col">"Owner"</th><th scope="col">"Datasets"</th><th scope="col">"Created (UTC)"</th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {versions.iter().enumerate().map(|(i, m)| view! {
-                                            <tr>
-                                                <td>
-                                                    <a href=format!("/models/{}", m.id) rel="external">{format!("v{}", versions.len() - i)}</a>
-                                                    {m.best.then(|| view! { " " <span class="field-tag" data-testid="best">"best"</span> })}
-                                                </td>
-                                                <td>{m.kind.label()}</td>
-                                                <td>{score(m)}</td>
-                                                <td>{m.owner.clone()}</td>
-                                                <td>{m.datasets.len()}</td>
-                                                <td>{utc(&m.created_at)}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            }
-                        }).collect_view().into_any()
-                    }
-                    Err(e) => load_failure(e),
-                }
-            })}
-        </Suspense>
+                    })
+                })}
+            </ErrorBoundary>
+        </Transition>
     }
 }
 
@@ -152,31 +156,114 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
             <dt>"Owner"</dt><dd>{m.owner.clone()}</dd>
             <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
             <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
-            <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id) rel="external">{m.job_id.clone()}</a></dd>
+            <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id)>{m.job_id.clone()}</a></dd>
             <dt>"Created (UTC)"</dt><dd>{utc(&m.created_at)}</dd>
         </dl>
         <MetricsView m=m.metrics.clone()/>
         <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
-        <section id="batch" data-id=m.id.clone() data-columns=m.features.join(",")>
-            <h2>"Predict a file"</h2>
-            <p>"The file is read in this browser; only the rows are sent for prediction, never stored."</p>
-            <div class="field">
-                <label for="b-file">"Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)"</label>
-                <input id="b-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx"/>
-            </div>
-            <p id="b-status" role="status" aria-live="polite"></p>
-            <p id="b-error" class="form-error" role="alert" tabindex="-1" hidden></p>
-            <p><a id="b-download" class="button" hidden download="predictions.csv" href="#">"Download the predictions (CSV)"</a></p>
-            <div id="b-table" class="table-scroll"></div>
-        </section>
+        <PredictFile id=m.id.clone() columns=m.features.clone()/>
         {owner.then(|| view! {
             <h2>"Download"</h2>
             <p><a href=format!("/api/models/{}/artifact", m.id) rel="external" download="">"Download the model (JSON, see docs/model-format.md)"</a></p>
             <DeleteModel id=id.clone()/>
         })}
-        <p><a href="/models" rel="external">"Back to models"</a></p>
-        <script type="module" src="/models.js"></script>
+        <p><a href="/models">"Back to models"</a></p>
     }
+}
+
+/// Batch prediction: the file worker reads the picked file into rows (in this browser), the
+/// rows go to the model, and the answers become a table and a CSV download. Nothing is stored.
+#[component]
+fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
+    /// Rows the page draws; the download has them all.
+    const SHOWN: usize = 200;
+    let input = NodeRef::<leptos::html::Input>::new();
+    let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let rows = StoredValue::new(Vec::new());
+    let table = RwSignal::new(None::<PredictionTable>);
+    let download = RwSignal::new(None::<String>);
+    let columns = StoredValue::new(columns);
+    let predict = Action::new(move |rows: &Rows| predict_rows(id.clone(), rows.clone()));
+    let worker = FileWorker::new(move |reply| match reply {
+        WorkerReply::Rows { rows: read } => {
+            status.set(format!("Predicting {} rows…", read.len()));
+            rows.set_value(read.clone());
+            predict.dispatch(read);
+        }
+        WorkerReply::Failed { message } => {
+            status.set(String::new());
+            error.set(Some(format!("This file cannot be used: {message}.")));
+        }
+        _ => {}
+    });
+    Effect::new(move |_| match predict.value().get() {
+        Some(Ok(predictions)) => {
+            let t = rows.with_value(|r| columns.with_value(|c| PredictionTable::new(c, r, &predictions)));
+            status.set(format!("Predicted {} rows.", t.rows.len()));
+            let url = t.to_csv().ok().and_then(|csv| object_url(&csv, "text/csv"));
+            if let Some(old) = download.get_untracked() {
+                let _ = leptos::web_sys::Url::revoke_object_url(&old);
+            }
+            download.set(url);
+            table.set(Some(t));
+        }
+        Some(Err(e)) => {
+            status.set(String::new());
+            let expected = columns.with_value(|c| c.join(", "));
+            error.set(Some(format!("{}. Check that the file has the model's input columns ({expected}).", e.detail())));
+        }
+        None => {}
+    });
+    let pick = move |_| {
+        error.set(None);
+        table.set(None);
+        download.set(None);
+        let Some(file) = picked_file(input) else { return };
+        status.set(format!("Reading {} in this browser…", file.name()));
+        worker.send(&WorkerRequest::Rows { limit: MAX_PREDICT_ROWS }, Some(&file));
+    };
+    view! {
+        <section id="batch">
+            <h2>"Predict a file"</h2>
+            <p>"The file is read in this browser; only the rows are sent for prediction, never stored."</p>
+            <div class="field">
+                <label for="b-file">"Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)"</label>
+                <input id="b-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick
+                    disabled=predict.pending()/>
+            </div>
+            <p id="b-status" role="status" aria-live="polite">{status}</p>
+            <ErrorLine id="b-error" message=error/>
+            {move || download.get().map(|href| view! {
+                <p><a id="b-download" class="button" download="predictions.csv" href=href>"Download the predictions (CSV)"</a></p>
+            })}
+            <div id="b-table" class="table-scroll">
+                {move || table.get().map(|t| {
+                    let n = t.rows.len();
+                    let caption = if n > SHOWN { format!("Predictions for {n} rows (first {SHOWN} shown; the download has all)") } else { format!("Predictions for {n} rows") };
+                    view! {
+                        <table class="data">
+                            <caption>{caption}</caption>
+                            <thead><tr>{t.header.iter().map(|h| view! { <th scope="col">{h.clone()}</th> }).collect_view()}</tr></thead>
+                            <tbody>
+                                {t.rows.iter().take(SHOWN).map(|r| view! {
+                                    <tr>{r.iter().map(|v| view! { <td>{PredictionTable::display(v)}</td> }).collect_view()}</tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                })}
+            </div>
+        </section>
+    }
+}
+
+/// A `blob:` URL for text the browser should offer as a download.
+fn object_url(text: &str, mime: &str) -> Option<String> {
+    let parts = leptos::web_sys::js_sys::Array::of1(&text.into());
+    let options = leptos::web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = leptos::web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    leptos::web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
 /// A form with one labelled input per model input; the answer shows the prediction.
@@ -226,12 +313,7 @@ fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
         }),
         _ => None,
     };
-    let error = move || {
-        action_error(predict.value().get()).map(|e| match e {
-            ApiError::Validation { fields } => fields.into_values().collect::<Vec<_>>().join("; "),
-            e => e.to_string(),
-        })
-    };
+    let error = move || action_error(predict.value().get()).map(|e| e.detail());
     view! {
         <h2>"Test one row"</h2>
         <form class="stack" on:submit=on_submit novalidate data-testid="test-row">

@@ -1,0 +1,164 @@
+//! The messages between a page and the browser's file worker (`frontend`'s `worker` bundle),
+//! which parses, seals, uploads and opens files off the page's thread. Both ends are Rust, so
+//! the protocol is these two enums; they cross `postMessage` as structured-cloned values
+//! (`serde-wasm-bindgen`), and a picked `File` travels beside the request, not inside it,
+//! because a `File` is a handle the browser clones, not data serde can describe.
+//!
+//! The worker handles one request at a time per page, in order, and answers each with any
+//! number of `Progress`/`Status` replies, then exactly one final reply (`Parsed`, `Uploaded`,
+//! `Opened`, `Rows`, `Cancelled` or `Failed`). Federated training and encrypted prediction
+//! will add their requests here.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::crypto::WrappedKey;
+use crate::table::scan::Scan;
+use crate::table::{Cell, Column, Format, ParseOptions};
+
+/// A page's request. `Parse`, `Upload` and `Rows` need the picked file beside them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkerRequest {
+    /// Read the file for the upload page's preview (CSV in pieces, JSON and Excel whole).
+    Parse { sheet: Option<String> },
+    /// Seal the file already parsed and upload the ciphertext.
+    Upload(Box<UploadRequest>),
+    /// Download one of the owner's datasets, open it with their key, and parse it.
+    Open(OpenRequest),
+    /// Read the file as rows to predict (batch prediction), at most `limit`.
+    Rows { limit: usize },
+    /// Stop the request in progress (reading or uploading); nothing stays on the server.
+    Cancel,
+}
+
+/// What the upload page chose, with the scan the worker returned for the same file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub scan: Scan,
+    pub name: String,
+    pub domain: String,
+    pub subdomain: String,
+    pub shared: bool,
+    pub target: Option<String>,
+    /// The passphrase for a new owner key: only on the owner's first upload.
+    pub passphrase: Option<String>,
+}
+
+/// A dataset to open in the browser, as its page knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenRequest {
+    pub id: String,
+    pub passphrase: String,
+    pub format: Format,
+    pub parse_options: ParseOptions,
+    /// The data key wrapped to the owner.
+    pub wrapped: WrappedKey,
+}
+
+/// Which of the long steps a progress reply measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Parse,
+    Seal,
+    Upload,
+}
+
+/// The worker's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkerReply {
+    /// `done` of `total` units (bytes or chunks) of `phase`.
+    Progress {
+        phase: Phase,
+        done: f64,
+        total: f64,
+    },
+    /// A step people should see named ("Downloading the ciphertext…").
+    Status {
+        message: String,
+    },
+    Parsed {
+        scan: Scan,
+    },
+    Uploaded {
+        id: String,
+    },
+    Opened {
+        table: OpenedTable,
+    },
+    Rows {
+        rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    },
+    Cancelled,
+    /// The request failed; `message` says why in words for the page (no trailing period).
+    Failed {
+        message: String,
+    },
+}
+
+impl WorkerReply {
+    /// Whether this reply ends its request.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, WorkerReply::Progress { .. } | WorkerReply::Status { .. })
+    }
+}
+
+/// A dataset opened in the browser: its columns, how many rows it has, and the first rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpenedTable {
+    pub columns: Vec<Column>,
+    pub row_count: usize,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Rows the owner's "open" view shows at most.
+pub const OPEN_ROWS: usize = 1000;
+
+/// Wraps a request (and the file it reads) for `postMessage`: `{request, file}`.
+pub fn to_message(request: &WorkerRequest, file: Option<&web_sys::File>) -> Result<JsValue, String> {
+    let message = js_sys::Object::new();
+    js_sys::Reflect::set(&message, &"request".into(), &to_js(request)?).map_err(|_| "the request could not be posted".to_owned())?;
+    if let Some(file) = file {
+        js_sys::Reflect::set(&message, &"file".into(), file).map_err(|_| "the file could not be posted".to_owned())?;
+    }
+    Ok(message.into())
+}
+
+/// The request and file of a message [`to_message`] made; `None` if it is not one.
+pub fn from_message(message: &JsValue) -> Option<(WorkerRequest, Option<web_sys::File>)> {
+    let request = js_sys::Reflect::get(message, &"request".into()).ok()?;
+    let request = serde_wasm_bindgen::from_value(request).ok()?;
+    let file = js_sys::Reflect::get(message, &"file".into()).ok().and_then(|f| f.dyn_into::<web_sys::File>().ok());
+    Some((request, file))
+}
+
+/// A reply as the value `postMessage` clones. JSON-compatible (objects, not `Map`s; `null`,
+/// not `undefined`), so an untagged `Cell::Missing` comes back as itself.
+pub fn to_js<T: Serialize>(message: &T) -> Result<JsValue, String> {
+    message.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| e.to_string())
+}
+
+/// A reply read back from a `MessageEvent`'s data.
+pub fn reply_from_js(value: JsValue) -> Result<WorkerReply, String> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| format!("the file worker's answer could not be read: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_replies_round_trip_with_their_type_tag() {
+        let req = WorkerRequest::Parse { sheet: Some("Sheet2".into()) };
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["type"], "parse");
+        assert_eq!(serde_json::from_value::<WorkerRequest>(json).unwrap(), req);
+        let reply = WorkerReply::Progress { phase: Phase::Seal, done: 3.0, total: 4.0 };
+        let json = serde_json::to_value(&reply).unwrap();
+        assert_eq!((json["type"].as_str(), json["phase"].as_str()), (Some("progress"), Some("seal")));
+        assert!(!reply.is_final());
+        assert!(WorkerReply::Cancelled.is_final());
+    }
+}

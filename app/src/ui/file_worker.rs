@@ -1,0 +1,138 @@
+//! A page's side of the file worker (`crate::file_worker` has the messages): started on first
+//! use, so rendering a page on the server never touches it, and stopped when the page goes
+//! away (client-side navigation drops its owner). Browser handles sit in the reactive graph
+//! inside a `SendWrapper`, created only in the browser: the server's graph only ever holds
+//! `None`, so it never drops one on another thread. Also the small pieces the file pages share:
+//! a table of cells and an error line that takes the focus.
+
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use leptos::wasm_bindgen::closure::Closure;
+use leptos::wasm_bindgen::JsCast;
+use leptos::web_sys;
+use send_wrapper::SendWrapper;
+
+use crate::file_worker::{reply_from_js, to_message, WorkerReply, WorkerRequest};
+use crate::table::{Cell, Column};
+
+/// The bundle `scripts/build-site.sh` ships; it loads the Rust message loop.
+const SCRIPT: &str = "/seal-worker.js";
+
+struct Running {
+    worker: web_sys::Worker,
+    _on_message: Closure<dyn Fn(web_sys::MessageEvent)>,
+    _on_error: Closure<dyn Fn(web_sys::Event)>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// One page's worker and what it does with the replies.
+#[derive(Clone, Copy)]
+pub struct FileWorker {
+    running: StoredValue<Option<SendWrapper<Running>>>,
+    on_reply: StoredValue<Arc<dyn Fn(WorkerReply) + Send + Sync>>,
+}
+
+impl FileWorker {
+    /// A handle whose replies go to `on_reply` (browser only; nothing starts yet).
+    pub fn new(on_reply: impl Fn(WorkerReply) + Send + Sync + 'static) -> Self {
+        let on_reply: Arc<dyn Fn(WorkerReply) + Send + Sync> = Arc::new(on_reply);
+        FileWorker { running: StoredValue::new(None), on_reply: StoredValue::new(on_reply) }
+    }
+
+    /// Sends a request (with the file it reads), starting the worker first if need be. A
+    /// worker that cannot start answers `Failed` through the same callback.
+    pub fn send(&self, request: &WorkerRequest, file: Option<&web_sys::File>) {
+        let on_reply = self.on_reply.get_value();
+        let sent = self.start().and_then(|()| {
+            let message = to_message(request, file)?;
+            self.running.with_value(|r| match r {
+                Some(r) => r.worker.post_message(&message).map_err(|_| "the file reader did not take the request".to_owned()),
+                None => Err("the file reader is not running".to_owned()),
+            })
+        });
+        if let Err(message) = sent {
+            on_reply(WorkerReply::Failed { message });
+        }
+    }
+
+    fn start(&self) -> Result<(), String> {
+        if self.running.with_value(Option::is_some) {
+            return Ok(());
+        }
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        let worker = web_sys::Worker::new_with_options(SCRIPT, &options)
+            .map_err(|_| "this browser cannot start the file reader (a module Web Worker); use a current browser".to_owned())?;
+        let on_reply = self.on_reply.get_value();
+        let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            on_reply(reply_from_js(e.data()).unwrap_or_else(|message| WorkerReply::Failed { message }));
+        });
+        let on_reply = self.on_reply.get_value();
+        let on_error = Closure::<dyn Fn(web_sys::Event)>::new(move |_| {
+            on_reply(WorkerReply::Failed { message: "the file reader stopped unexpectedly; reload the page and try again".into() });
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        self.running.set_value(Some(SendWrapper::new(Running { worker, _on_message: on_message, _on_error: on_error })));
+        Ok(())
+    }
+}
+
+/// The file an `<input type="file">` holds, if any.
+pub fn picked_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
+    input.get_untracked()?.files()?.get(0)
+}
+
+/// A picked file kept between events (browser only; see the module's note).
+pub type KeptFile = StoredValue<Option<SendWrapper<web_sys::File>>>;
+
+/// A cell as the tables show it (missing as empty).
+pub fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Missing => String::new(),
+        Cell::Number(n) => n.to_string(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Text(t) => t.clone(),
+    }
+}
+
+/// Rows of a parsed or opened file under their columns' names and kinds.
+#[component]
+pub fn CellTable(columns: Vec<Column>, rows: Vec<Vec<Cell>>, caption: String) -> impl IntoView {
+    view! {
+        <table class="data">
+            <caption>{caption}</caption>
+            <thead><tr>
+                {columns.iter().map(|c| view! { <th scope="col">{format!("{} ({})", c.name, c.kind.as_str())}</th> }).collect_view()}
+            </tr></thead>
+            <tbody>
+                {rows.iter().map(|r| view! { <tr>{r.iter().map(|c| view! { <td>{cell_text(c)}</td> }).collect_view()}</tr> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// An error line (`role="alert"`) that is hidden while empty and takes the keyboard focus
+/// when a message arrives, so a screen reader and a keyboard user land on it.
+#[component]
+pub fn ErrorLine(id: &'static str, #[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    let line = NodeRef::<leptos::html::P>::new();
+    Effect::new(move |_| {
+        if message.get().is_some() {
+            if let Some(p) = line.get() {
+                let _ = p.focus();
+            }
+        }
+    });
+    view! {
+        <p id=id node_ref=line class="form-error" role="alert" tabindex="-1" hidden=move || message.with(Option::is_none)>
+            {move || message.get()}
+        </p>
+    }
+}

@@ -1,0 +1,394 @@
+//! The file worker's message loop (`pkg/cipherfold_worker.js`, built with `--features
+//! worker`): it answers the pages' `app::file_worker::WorkerRequest`s with `WorkerReply`s.
+//! `public/seal-worker.js` only loads the bundle and hands over the messages that arrived
+//! while it loaded; everything else is here, in Rust.
+//!
+//! Two things use the browser's own machinery because nothing in wasm matches them: the bulk
+//! AES-GCM goes through WebCrypto (several times faster than the aes-gcm crate in wasm, with
+//! the nonces and associated data `app::crypto` computes, so the bytes are the same), and the
+//! upload goes through `XMLHttpRequest`, the one browser API that reports upload progress.
+
+use std::cell::{Cell as Flag, RefCell};
+use std::rc::Rc;
+
+use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
+use app::model::dataset::{OwnerKey, TrainerKey};
+use app::model::ApiError;
+use app::table::scan::{CsvScanner, Scan};
+use app::table::{Format, ParseOptions};
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, File, MessageEvent, ProgressEvent, XmlHttpRequest};
+
+use crate::sealing::{self, SealSession};
+
+/// Plaintext bytes per sealed chunk (the envelope's chunk size).
+const CHUNK: u32 = 1 << 20;
+/// CSV is read in pieces of this size, so memory stays flat however large the file is.
+const PIECE: f64 = (8 << 20) as f64;
+/// JSON and Excel are parsed whole; beyond this size we ask for CSV instead.
+const WHOLE_LIMIT: f64 = (256 << 20) as f64;
+
+/// Why a request ended without its answer.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Message(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Message(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::Message(message.to_owned())
+    }
+}
+
+/// A browser API's exception, in words.
+impl From<JsValue> for Failure {
+    fn from(e: JsValue) -> Self {
+        let message = e
+            .dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| format!("the browser refused: {e:?}"));
+        Failure::Message(message)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+/// What a cancel reaches: the flag the loops check between pieces, and the upload in flight.
+#[derive(Default)]
+struct State {
+    cancelled: Flag<bool>,
+    upload: RefCell<Option<XmlHttpRequest>>,
+}
+
+impl State {
+    fn cancel(&self) {
+        self.cancelled.set(true);
+        if let Some(xhr) = self.upload.borrow().as_ref() {
+            let _ = xhr.abort();
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.cancelled.get() {
+            Err(Failure::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(reply: &WorkerReply) {
+    match file_worker::to_js(reply) {
+        Ok(value) => {
+            let _ = scope().post_message(&value);
+        }
+        Err(e) => {
+            let failed = WorkerReply::Failed { message: format!("the answer could not be sent: {e}") };
+            if let Ok(value) = file_worker::to_js(&failed) {
+                let _ = scope().post_message(&value);
+            }
+        }
+    }
+}
+
+fn progress(phase: Phase, done: f64, total: f64) {
+    post(&WorkerReply::Progress { phase, done, total });
+}
+
+fn status(message: &str) {
+    post(&WorkerReply::Status { message: message.to_owned() });
+}
+
+/// Takes over from `seal-worker.js`: answers every message from now on, starting with those
+/// that arrived while the bundle loaded (`queued`, in order).
+#[wasm_bindgen]
+pub fn start(queued: js_sys::Array) {
+    console_error_panic_hook::set_once();
+    let state = Rc::new(State::default());
+    let on_message = {
+        let state = state.clone();
+        Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| receive(&state, e.data()))
+    };
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker.
+    on_message.forget();
+    for message in queued.iter() {
+        receive(&state, message);
+    }
+}
+
+fn receive(state: &Rc<State>, message: JsValue) {
+    let Some((request, file)) = file_worker::from_message(&message) else {
+        post(&WorkerReply::Failed { message: "the page sent a request this worker does not know; reload the page".into() });
+        return;
+    };
+    if request == WorkerRequest::Cancel {
+        state.cancel();
+        return;
+    }
+    // Reset here, not in the task: a cancel that arrives before the task first runs (both
+    // queued while the bundle loaded) must still stop it.
+    state.cancelled.set(false);
+    let state = state.clone();
+    spawn_local(async move {
+        let reply = match handle(&state, request, file).await {
+            Ok(reply) => reply,
+            Err(Failure::Cancelled) => WorkerReply::Cancelled,
+            Err(Failure::Message(message)) => WorkerReply::Failed { message },
+        };
+        post(&reply);
+    });
+}
+
+async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Result<WorkerReply> {
+    let file = move || file.ok_or(Failure::from("no file came with the request; pick the file again"));
+    Ok(match request {
+        WorkerRequest::Parse { sheet } => WorkerReply::Parsed { scan: parse(state, &file()?, sheet).await? },
+        WorkerRequest::Upload(upload) => WorkerReply::Uploaded { id: seal_and_upload(state, &file()?, *upload).await? },
+        WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
+        WorkerRequest::Rows { limit } => {
+            let file = file()?;
+            let bytes = read(&file, 0.0, file.size()).await?;
+            WorkerReply::Rows { rows: sealing::rows_for_prediction(&bytes, &file.name(), limit)? }
+        }
+        WorkerRequest::Cancel => WorkerReply::Cancelled,
+    })
+}
+
+/// Bytes `start..end` of a file (or any blob).
+async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
+    let buffer = JsFuture::from(blob.slice_with_f64_and_f64(start, end)?.array_buffer()).await?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// Reads a picked file for the preview: CSV in pieces with progress, JSON and Excel whole.
+async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan> {
+    let name = file.name();
+    let size = file.size();
+    if sealing::format_of(&name)? == Format::Csv {
+        let mut scanner = CsvScanner::new(ParseOptions::default());
+        let mut offset = 0.0;
+        while offset < size {
+            state.check()?;
+            let end = size.min(offset + PIECE);
+            scanner.push(&read(file, offset, end).await?).map_err(|e| e.to_string())?;
+            progress(Phase::Parse, end, size);
+            offset = end;
+        }
+        return Ok(scanner.finish().map_err(|e| e.to_string())?);
+    }
+    if size > WHOLE_LIMIT {
+        let mib = (size / 1_048_576.0).round();
+        return Err(format!(
+            "JSON and Excel files are read whole in the browser, and this one is {mib} MiB (the limit is 256 MiB); save it as CSV, which is read in pieces"
+        )
+        .into());
+    }
+    progress(Phase::Parse, 0.0, size);
+    let scan = sealing::scan_whole(&read(file, 0.0, size).await?, &name, sheet)?;
+    progress(Phase::Parse, size, size);
+    Ok(scan)
+}
+
+/// Declares the dataset, seals the file and uploads the ciphertext. On any failure after the
+/// declaration the dataset is deleted again (the server also sweeps what a closed tab leaves).
+async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> Result<String> {
+    let trainer: TrainerKey = json(ok(fetch("GET", "/api/keys/trainer", None).await?).await?).await?;
+    let owner = owner_key(upload.passphrase.as_deref()).await?;
+    let mut session = SealSession::new(&trainer.public_key, Some(owner.public_key), CHUNK)?;
+    let id = session.id();
+    let declaration = serde_json::to_string(&session.declaration(upload, file.size() as u64)).map_err(|e| e.to_string())?;
+    ok(fetch("POST", "/api/datasets", Some(&declaration)).await?).await?;
+    let result = async {
+        let blob = seal(state, &mut session, file).await?;
+        put(state, &format!("/api/datasets/{id}/blob"), &blob).await
+    }
+    .await;
+    if result.is_err() {
+        // Best effort: the server removes a failed upload itself; this also covers a cancel
+        // before the upload began.
+        let url = format!("/api/datasets/{id}");
+        spawn_local(async move {
+            let _ = fetch("DELETE", &url, None).await;
+        });
+    }
+    result.map(|()| id)
+}
+
+/// The owner's key from the server, or a new one sealed under `passphrase` (first upload).
+async fn owner_key(passphrase: Option<&str>) -> Result<OwnerKey> {
+    let res = fetch("GET", "/api/keys/me", None).await?;
+    if res.status() == 200 {
+        return json(res).await;
+    }
+    if res.status() != 204 {
+        return Err(problem(res).await);
+    }
+    let passphrase = passphrase.ok_or("choose a passphrase for your dataset key first")?;
+    status("Creating your dataset key…");
+    let key = sealing::new_owner_key(passphrase)?;
+    let body = serde_json::to_string(&key).map_err(|e| e.to_string())?;
+    ok(fetch("PUT", "/api/keys/me", Some(&body)).await?).await?;
+    Ok(key)
+}
+
+/// The sealed file as a Blob whose parts are the header and each sealed chunk; Blob parts may
+/// live on disk, so a large file does not need its size in memory.
+async fn seal(state: &State, session: &mut SealSession, file: &File) -> Result<Blob> {
+    let size = file.size();
+    let chunk = f64::from(CHUNK);
+    let n = (size / chunk).ceil().max(1.0) as u32;
+    let header = session.header_bytes();
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
+    let webcrypto = WebCrypto::new(&session.raw_key()).await;
+    for i in 0..n {
+        state.check()?;
+        let last = i + 1 == n;
+        let start = f64::from(i) * chunk;
+        let plain = read(file, start, size.min(start + chunk)).await?;
+        let sealed = match &webcrypto {
+            Some(w) => w.seal(&plain, &session.nonce(i, last), &header).await?,
+            None => session.seal_chunk(&plain, last)?,
+        };
+        let piece = Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(&sealed[..])))?;
+        parts.push(&piece);
+        progress(Phase::Seal, f64::from(i + 1), f64::from(n));
+    }
+    let options = BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    Ok(Blob::new_with_blob_sequence_and_options(&parts, &options)?)
+}
+
+/// AES-256-GCM through WebCrypto, with the key imported non-extractable.
+struct WebCrypto {
+    subtle: web_sys::SubtleCrypto,
+    key: web_sys::CryptoKey,
+}
+
+impl WebCrypto {
+    /// `None` where WebCrypto is missing (an insecure context): the aes-gcm crate seals then.
+    async fn new(raw_key: &[u8]) -> Option<WebCrypto> {
+        let crypto = scope().crypto().ok()?;
+        if js_sys::Reflect::get(&crypto, &"subtle".into()).ok()?.is_undefined() {
+            return None;
+        }
+        let subtle = crypto.subtle();
+        let usages = js_sys::Array::of1(&"encrypt".into());
+        let raw = js_sys::Uint8Array::from(raw_key);
+        let key = JsFuture::from(subtle.import_key_with_str("raw", &raw, "AES-GCM", false, &usages).ok()?).await.ok()?;
+        Some(WebCrypto { subtle, key: key.unchecked_into() })
+    }
+
+    async fn seal(&self, plain: &[u8], nonce: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let params = web_sys::AesGcmParams::new_with_u8_array("AES-GCM", &js_sys::Uint8Array::from(nonce));
+        params.set_additional_data_u8_array(&js_sys::Uint8Array::from(aad));
+        let sealed = JsFuture::from(self.subtle.encrypt_with_object_and_u8_array(&params, &self.key, plain)?).await?;
+        Ok(js_sys::Uint8Array::new(&sealed).to_vec())
+    }
+}
+
+/// PUTs the sealed blob with upload progress; a cancel aborts it.
+async fn put(state: &State, url: &str, blob: &Blob) -> Result<()> {
+    let xhr = XmlHttpRequest::new()?;
+    xhr.open("PUT", url)?;
+    let size = blob.size();
+    let on_progress = Closure::<dyn Fn(ProgressEvent)>::new(move |e: ProgressEvent| {
+        progress(Phase::Upload, e.loaded(), if e.length_computable() { e.total() } else { size });
+    });
+    xhr.upload()?.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    // `loadend` follows every ending: a response, a network error and an abort.
+    let ended = js_sys::Promise::new(&mut |resolve, _| xhr.set_onloadend(Some(&resolve)));
+    state.upload.replace(Some(xhr.clone()));
+    let sent = xhr.send_with_opt_blob(Some(blob));
+    if sent.is_ok() {
+        JsFuture::from(ended).await?;
+    }
+    state.upload.replace(None);
+    drop(on_progress);
+    sent?;
+    state.check()?;
+    match xhr.status()? {
+        200 => Ok(()),
+        0 => Err("the connection failed during the upload; check your network and try again".into()),
+        code => Err(Failure::Message(describe(code, &xhr.response_text()?.unwrap_or_default()))),
+    }
+}
+
+/// Downloads the ciphertext and opens it with the owner's key.
+async fn open(request: &OpenRequest) -> Result<OpenedTable> {
+    status("Downloading the ciphertext…");
+    let res = ok(fetch("GET", &format!("/api/datasets/{}/blob", request.id), None).await?).await?;
+    let envelope = js_sys::Uint8Array::new(&JsFuture::from(res.array_buffer()?).await?).to_vec();
+    let key = fetch("GET", "/api/keys/me", None).await?;
+    if key.status() != 200 {
+        return Err("you have no dataset key on this server".into());
+    }
+    let key: OwnerKey = json(key).await?;
+    status("Unlocking your key and opening the envelope…");
+    Ok(sealing::open_owned(&envelope, request, &key)?)
+}
+
+/// A same-origin request (the session cookie goes with it), JSON body if any.
+async fn fetch(method: &str, url: &str, body: Option<&str>) -> Result<web_sys::Response> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    if let Some(body) = body {
+        let headers = web_sys::Headers::new()?;
+        headers.set("content-type", "application/json")?;
+        init.set_headers(&headers);
+        init.set_body(&JsValue::from_str(body));
+    }
+    let response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| Failure::from("the server could not be reached; check your connection and try again"))?;
+    Ok(response.unchecked_into())
+}
+
+/// The response if it is a success, else the server's refusal in words.
+async fn ok(res: web_sys::Response) -> Result<web_sys::Response> {
+    if res.ok() {
+        Ok(res)
+    } else {
+        Err(problem(res).await)
+    }
+}
+
+async fn json<T: DeserializeOwned>(res: web_sys::Response) -> Result<T> {
+    let text = JsFuture::from(res.text()?).await?.as_string().unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| Failure::Message(format!("the server's answer could not be read: {e}")))
+}
+
+async fn problem(res: web_sys::Response) -> Failure {
+    let code = res.status();
+    let text = match res.text() {
+        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Failure::Message(describe(code, &text))
+}
+
+/// An error body (`ApiError`, see docs/api.md) in words, or the bare status if it is not one.
+fn describe(code: u16, body: &str) -> String {
+    match serde_json::from_str::<ApiError>(body) {
+        Ok(e) => e.detail(),
+        Err(_) => format!("the server answered {code}"),
+    }
+}
