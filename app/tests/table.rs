@@ -32,6 +32,8 @@ fn iris_reads_the_same_from_csv_json_and_excel() {
     let ColumnStats::Numeric { min, max, mean } = s[0].stats.clone() else { panic!("numeric") };
     assert_eq!((min, max), (Some(4.3), Some(7.9)));
     assert!((mean.unwrap() - 5.843333).abs() < 1e-5);
+    assert_eq!(s[0].describe(), "sepal_length_cm (numeric): 0 missing; min 4.3, max 7.9, mean 5.843");
+    assert_eq!(s[4].describe(), "species (categorical): 0 missing; 3 categories; top: setosa (50), versicolor (50), virginica (50)");
 }
 
 #[test]
@@ -162,4 +164,38 @@ fn a_column_that_turns_out_categorical_keeps_its_original_spelling() {
     let no_header = parse(b"1,x\n2,y\n", Format::Csv).unwrap();
     assert_eq!(no_header.rows.len(), 2);
     assert_eq!(no_header.rows[0], vec![Cell::Number(1.0), Cell::Text("x".into())]);
+}
+
+/// The trainer reads a dataset as it was declared: a column of codes declared categorical
+/// keeps each code as written; a declaration the values cannot fit names the column and both
+/// kinds; a different column count or name is named too.
+#[test]
+fn a_declared_schema_is_honoured_where_the_values_allow_it() {
+    use app::table::Column;
+    let csv = b"code,size,flag\n007,1.5,yes\n010,2,no\n7,,no\n";
+    let inferred = parse(csv, Format::Csv).unwrap();
+    assert_eq!(inferred.columns[0].kind, ColumnKind::Numeric, "inference alone reads the codes as numbers");
+    let col = |name: &str, kind| Column { name: name.into(), kind };
+    let declared = [col("code", ColumnKind::Categorical), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Categorical)];
+    let t = Table::parse_declared(csv, Format::Csv, &ParseOptions::default(), &declared).unwrap();
+    assert_eq!(t.columns, declared);
+    let codes: Vec<&Cell> = t.rows.iter().map(|r| &r[0]).collect();
+    assert_eq!(codes, [&Cell::Text("007".into()), &Cell::Text("010".into()), &Cell::Text("7".into())], "text as written");
+    assert_eq!(t.rows[2][1], Cell::Missing);
+
+    let refused =
+        |declared: &[Column]| Table::parse_declared(csv, Format::Csv, &ParseOptions::default(), declared).unwrap_err().to_string();
+    assert_eq!(
+        refused(&[col("code", ColumnKind::Numeric), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Numeric)]),
+        "column “flag” was declared numeric but its values read as categorical"
+    );
+    assert_eq!(
+        refused(&[col("code", ColumnKind::Boolean), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Categorical)]),
+        "column “code” was declared boolean but its values read as numeric"
+    );
+    assert_eq!(refused(&declared[..2]), "the file has 3 columns but was declared with 2");
+    assert_eq!(
+        refused(&[col("kode", ColumnKind::Categorical), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Categorical)]),
+        "a column is named “code” in the file but “kode” in the declaration"
+    );
 }

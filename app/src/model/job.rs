@@ -2,7 +2,7 @@
 //! events that stream while a job runs (DESIGN §3).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::ml::metrics::Metrics;
 use crate::ml::train::TrainSpec;
@@ -167,7 +167,9 @@ pub enum JobEvent {
     Trial {
         trial: usize,
         trials: usize,
-        params: Map<String, Value>,
+        /// Keys sorted, as the database gives them back, so a replayed event is the live one
+        /// byte for byte.
+        params: std::collections::BTreeMap<String, Value>,
         score: f64,
     },
     Finished {
@@ -229,7 +231,9 @@ impl From<crate::ml::train::Progress> for JobEvent {
             }
             Progress::Step { trial, fold, done, total, loss } => JobEvent::Step { trial, fold, done, total, loss },
             Progress::Fold { trial, fold, folds, score } => JobEvent::Fold { trial, fold, folds, score },
-            Progress::Trial { trial, trials, params, score } => JobEvent::Trial { trial, trials, params, score },
+            Progress::Trial { trial, trials, params, score } => {
+                JobEvent::Trial { trial, trials, params: params.into_iter().collect(), score }
+            }
         }
     }
 }

@@ -39,7 +39,8 @@ pub(crate) fn looks_like_header(first: &[String]) -> bool {
 /// Reads every record. Numbers are parsed as they are read, so a numeric column costs no text
 /// allocation (most of a training set); a column that turns out to hold text as well gets its
 /// original spelling back from a second read (so "007" stays "007" in a categorical column).
-pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, TableError> {
+/// Columns marked in `text_columns` (declared categorical) are read as text from the start.
+pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool]) -> Result<RawTable, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let delimiter = detect_delimiter(bytes);
     let blank = |r: &::csv::StringRecord| r.len() == 1 && r[0].trim().is_empty();
@@ -57,7 +58,9 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, Ta
         }
         if first.is_none() {
             first = Some(record.iter().map(str::to_string).collect());
-            (numeric, seen_number, mixed) = (vec![true; record.len()], vec![false; record.len()], vec![false; record.len()]);
+            // A column declared categorical stays text as written (`007` is not `7`).
+            numeric = (0..record.len()).map(|j| !text_columns.get(j).copied().unwrap_or(false)).collect();
+            (seen_number, mixed) = (vec![false; record.len()], vec![false; record.len()]);
             continue;
         }
         let row = record

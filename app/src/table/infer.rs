@@ -72,7 +72,45 @@ pub(crate) fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
     }
 }
 
-pub(crate) fn finish(raw: RawTable) -> Result<Table, TableError> {
+/// Whether every value of column `col` reads as `kind` (categorical takes anything).
+fn fits(rows: &[Vec<RawCell>], col: usize, kind: ColumnKind) -> bool {
+    rows.iter().map(|r| &r[col]).all(|v| match (v, kind) {
+        (RawCell::Missing, _) | (_, ColumnKind::Categorical) => true,
+        (RawCell::Number(_), ColumnKind::Numeric) | (RawCell::Bool(_), ColumnKind::Boolean) => true,
+        (RawCell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
+        (RawCell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
+        _ => false,
+    })
+}
+
+/// The kinds a declared schema gives, where the values allow them: a column declared
+/// categorical whose values read as numbers (a postcode, a code like `007`) is categorical,
+/// each value its text as written; a declaration the values do not fit is an error that names
+/// the column and both kinds.
+fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) -> Result<Vec<ColumnKind>, TableError> {
+    let mismatch = |message: String| TableError::Declaration { message };
+    if declared.len() != names.len() {
+        return Err(mismatch(format!("the file has {} columns but was declared with {}", names.len(), declared.len())));
+    }
+    names
+        .iter()
+        .zip(declared)
+        .enumerate()
+        .map(|(col, (name, d))| {
+            if *name != d.name {
+                return Err(mismatch(format!("a column is named “{name}” in the file but “{}” in the declaration", d.name)));
+            }
+            if fits(rows, col, d.kind) {
+                Ok(d.kind)
+            } else {
+                let found = kind_of(rows, col).as_str();
+                Err(mismatch(format!("column “{name}” was declared {} but its values read as {found}", d.kind.as_str())))
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table, TableError> {
     let RawTable { names, rows } = raw;
     if names.is_empty() {
         return Err(TableError::Empty("no columns were found".into()));
@@ -81,7 +119,10 @@ pub(crate) fn finish(raw: RawTable) -> Result<Table, TableError> {
         return Err(TableError::Empty("there is a header but no rows under it".into()));
     }
     let rows: Vec<Vec<RawCell>> = rows.into_iter().map(|r| r.into_iter().map(normalise).collect()).collect();
-    let kinds: Vec<ColumnKind> = (0..names.len()).map(|c| kind_of(&rows, c)).collect();
+    let kinds: Vec<ColumnKind> = match declared {
+        Some(declared) => declared_kinds(&names, &rows, declared)?,
+        None => (0..names.len()).map(|c| kind_of(&rows, c)).collect(),
+    };
     let rows = rows.into_iter().map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(cell, *k)).collect()).collect();
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| Column { name, kind }).collect();
     Ok(Table { columns, rows })

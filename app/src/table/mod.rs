@@ -166,17 +166,33 @@ pub enum TableError {
     UnknownSheet { name: String, available: String },
     #[error("not a readable {format} file: {message}")]
     Unreadable { format: String, message: String },
+    /// The file does not fit the schema it was declared with (`Table::parse_declared`).
+    #[error("{message}")]
+    Declaration { message: String },
 }
 
 impl Table {
     /// Parses a whole file. The trainer calls this on the opened envelope; the browser on the picked file.
     pub fn parse(bytes: &[u8], format: Format, options: &ParseOptions) -> Result<Table, TableError> {
-        let raw = match format {
-            Format::Csv => csv::parse(bytes, options)?,
-            Format::Json => json::parse(bytes)?,
-            Format::Xlsx => xlsx::parse(bytes, options)?,
-        };
-        infer::finish(raw)
+        infer::finish(Self::raw(bytes, format, options, &[])?, None)
+    }
+
+    /// Parses a file as its declaration says: the declared columns, with the declared kinds
+    /// where the values allow them (a column of numbers declared categorical stays categories,
+    /// each value's text as written); otherwise `TableError::Declaration` names the column and
+    /// both kinds. The trainer reads datasets this way.
+    pub fn parse_declared(bytes: &[u8], format: Format, options: &ParseOptions, declared: &[Column]) -> Result<Table, TableError> {
+        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
+        infer::finish(Self::raw(bytes, format, options, &text_columns)?, Some(declared))
+    }
+
+    /// `text_columns[j]`: keep column j's CSV text as written (declared categorical).
+    fn raw(bytes: &[u8], format: Format, options: &ParseOptions, text_columns: &[bool]) -> Result<RawTable, TableError> {
+        match format {
+            Format::Csv => csv::parse(bytes, options, text_columns),
+            Format::Json => json::parse(bytes),
+            Format::Xlsx => xlsx::parse(bytes, options),
+        }
     }
 
     /// Overwrites every value in place (text with zeros) before the table is dropped: the

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 
 use app::model::analytics::{Collaboration, Contribution, Dashboard, DayCount, ModelPoint, SystemHealth};
@@ -20,7 +21,8 @@ struct JobLine {
     uid: String,
     owner: String,
     status: String,
-    request: String,
+    /// The request's `dataset_ids`, read inside the stored request object.
+    dataset_ids: Vec<String>,
     created_at: String,
     finished_at: Option<String>,
 }
@@ -63,17 +65,18 @@ impl Analytics {
         authorize(actor, Action::ReadAnalytics { domain: &domain, subdomain: &subdomain })?;
         let bind = |q: &'static str| self.db.query(q).bind(("d", domain.clone())).bind(("s", subdomain.clone()));
         let jobs: Vec<JobLine> =
-            bind("SELECT uid, owner, status, request, created_at, finished_at FROM job WHERE domain = $d AND subdomain = $s")
+            bind("SELECT uid, owner, status, request.dataset_ids AS dataset_ids, created_at, finished_at FROM job WHERE domain = $d AND subdomain = $s")
                 .await
                 .and_then(|mut r| r.take(0))?;
-        let models: Vec<String> = bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_ms")
-            .await
-            .and_then(|mut r| r.take(0))?;
+        let models: Vec<serde_json::Value> =
+            bind("SELECT VALUE summary FROM model WHERE domain = $d AND subdomain = $s ORDER BY created_ms")
+                .await
+                .and_then(|mut r| r.take(0))?;
         let datasets: Vec<DatasetLine> =
             bind("SELECT uid, name, owner, rows FROM dataset WHERE domain = $d AND subdomain = $s AND status = 'ready'")
                 .await
                 .and_then(|mut r| r.take(0))?;
-        let models: Vec<ModelInfo> = models.iter().filter_map(|s| serde_json::from_str(s).ok()).collect();
+        let models: Vec<ModelInfo> = models.iter().filter_map(|s| ModelInfo::deserialize(s).ok()).collect();
         let by_id: HashMap<&str, &DatasetLine> = datasets.iter().map(|d| (d.uid.as_str(), d)).collect();
 
         let mut days: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -125,13 +128,13 @@ impl Analytics {
 
         let mut collaborations = Vec::new();
         for j in &jobs {
-            let ids: Vec<String> = serde_json::from_str::<serde_json::Value>(&j.request)
-                .ok()
-                .and_then(|v| v.get("dataset_ids").cloned())
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default();
-            let owners: Vec<String> =
-                ids.iter().filter_map(|id| by_id.get(id.as_str()).map(|d| d.owner.clone())).collect::<HashSet<_>>().into_iter().collect();
+            let owners: Vec<String> = j
+                .dataset_ids
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()).map(|d| d.owner.clone()))
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
             if owners.len() > 1 {
                 let mut participants = owners;
                 participants.sort();

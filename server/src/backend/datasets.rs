@@ -8,6 +8,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 use zeroize::Zeroizing;
 
@@ -15,7 +16,7 @@ use app::crypto::envelope::{Header, StreamOpener, HEADER_LEN};
 use app::crypto::{dataset_id_bytes, unb64, wrap, Recipient, WrappedKey};
 use app::model::dataset::{DatasetInfo, DatasetStatus, NewDataset};
 use app::model::ApiError;
-use app::table::{Format, ParseOptions, Table};
+use app::table::{Format, ParseOptions, Table, TableError};
 
 use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor, Ctx};
@@ -41,12 +42,12 @@ struct DatasetRow {
     domain: String,
     subdomain: String,
     format: String,
-    parse_options: String,
-    schema: String,
+    parse_options: serde_json::Value,
+    schema: serde_json::Value,
     rows: i64,
     plaintext_size: i64,
     ciphertext_size: i64,
-    wrapped_keys: String,
+    wrapped_keys: serde_json::Value,
     envelope_header: String,
     shared: bool,
     target: Option<String>,
@@ -75,11 +76,15 @@ fn corrupt(what: &str) -> Error {
 
 impl DatasetRow {
     fn wrapped_keys(&self) -> Result<Vec<WrappedKey>> {
-        serde_json::from_str(&self.wrapped_keys).map_err(|_| corrupt("wrapped keys"))
+        Deserialize::deserialize(&self.wrapped_keys).map_err(|_| corrupt("wrapped keys"))
     }
 
     fn parse_options(&self) -> Result<ParseOptions> {
-        serde_json::from_str(&self.parse_options).map_err(|_| corrupt("parse options"))
+        ParseOptions::deserialize(&self.parse_options).map_err(|_| corrupt("parse options"))
+    }
+
+    fn schema(&self) -> Result<Vec<app::table::Column>> {
+        Deserialize::deserialize(&self.schema).map_err(|_| corrupt("schema"))
     }
 
     fn format(&self) -> Result<Format> {
@@ -97,7 +102,7 @@ impl DatasetRow {
             subdomain: self.subdomain.clone(),
             format: self.format()?,
             parse_options: self.parse_options()?,
-            schema: serde_json::from_str(&self.schema).map_err(|_| corrupt("schema"))?,
+            schema: self.schema()?,
             rows: self.rows.max(0) as u64,
             plaintext_size: self.plaintext_size.max(0) as u64,
             ciphertext_size: self.ciphertext_size.max(0) as u64,
@@ -224,12 +229,12 @@ impl Datasets {
             domain: req.domain.clone(),
             subdomain: req.subdomain.clone(),
             format: req.format.as_str().to_owned(),
-            parse_options: serde_json::to_string(&req.parse_options)?,
-            schema: serde_json::to_string(&req.schema)?,
+            parse_options: serde_json::to_value(&req.parse_options)?,
+            schema: serde_json::to_value(&req.schema)?,
             rows: req.rows as i64,
             plaintext_size: req.plaintext_size as i64,
             ciphertext_size: header.envelope_len(req.plaintext_size) as i64,
-            wrapped_keys: serde_json::to_string(&req.wrapped_keys)?,
+            wrapped_keys: serde_json::to_value(&req.wrapped_keys)?,
             envelope_header: req.envelope_header.clone(),
             shared: req.shared,
             target: req.target.clone(),
@@ -450,7 +455,7 @@ impl Datasets {
             owner_id: row.owner_id.clone(),
             domain: row.domain.clone(),
             subdomain: row.subdomain.clone(),
-            schema: serde_json::from_str(&row.schema).map_err(|_| corrupt("schema"))?,
+            schema: row.schema()?,
             consent_at: row.consent_at.clone(),
         })
     }
@@ -504,14 +509,15 @@ impl Datasets {
             opener.feed(&piece?, &mut plain)?;
         }
         opener.finish()?;
-        let table = Table::parse(&plain, row.format()?, &row.parse_options()?)
-            .map_err(|e| ApiError::field("schema", format!("the dataset no longer parses as declared: {e}")))?;
-        drop(plain);
-        let schema: Vec<app::table::Column> = serde_json::from_str(&row.schema).map_err(|_| corrupt("schema"))?;
-        if let Some(problem) = declaration_mismatch(&table, &schema, row.rows) {
-            return Err(ApiError::field("schema", problem).into());
-        }
-        Ok(table)
+        let table = match Table::parse_declared(&plain, row.format()?, &row.parse_options()?, &row.schema()?) {
+            Ok(t) if t.rows.len() as i64 != row.rows => {
+                Err(format!("the dataset has {} rows but was declared with {}", t.rows.len(), row.rows))
+            }
+            Ok(t) => Ok(t),
+            Err(e @ TableError::Declaration { .. }) => Err(e.to_string()),
+            Err(e) => Err(format!("the dataset no longer parses as declared: {e}")),
+        };
+        table.map_err(|problem| ApiError::field("schema", problem).into())
     }
 
     /// The parsed header of a stored dataset, for tests and diagnostics.
@@ -521,29 +527,6 @@ impl Datasets {
             unb64("envelope header", &row.envelope_header).map_err(|e| Error::internal(format!("the stored envelope header: {e}")))?;
         Ok(Header::parse(&bytes)?)
     }
-}
-
-/// How an opened dataset differs from its declaration, in words that name the column and both
-/// kinds (the declaration is checked at upload; this catches a file the trainer reads
-/// differently from the browser).
-fn declaration_mismatch(table: &Table, schema: &[app::table::Column], rows: i64) -> Option<String> {
-    if table.columns.len() != schema.len() {
-        return Some(format!("the dataset has {} columns but was declared with {}", table.columns.len(), schema.len()));
-    }
-    for (read, declared) in table.columns.iter().zip(schema) {
-        if read.name != declared.name {
-            return Some(format!("a column is named “{}” in the file but “{}” in the declaration", read.name, declared.name));
-        }
-        if read.kind != declared.kind {
-            return Some(format!(
-                "column “{}” was declared {} but its values read as {}",
-                read.name,
-                declared.kind.as_str(),
-                read.kind.as_str()
-            ));
-        }
-    }
-    (table.rows.len() as i64 != rows).then(|| format!("the dataset has {} rows but was declared with {rows}", table.rows.len()))
 }
 
 /// A claimed upload (`uploading`) whose request may be dropped before the upload ends: then

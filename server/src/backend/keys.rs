@@ -53,14 +53,14 @@ struct OwnerKeyRow {
     user_id: String,
     public_key: String,
     key_id: String,
-    sealed_secret: String,
+    sealed_secret: serde_json::Value,
     created_at: String,
 }
 
 pub async fn owner_key(db: &Db, user_id: &str) -> Result<Option<OwnerKey>> {
     let mut r = db.query("SELECT * OMIT id FROM owner_key WHERE user_id = $u LIMIT 1").bind(("u", user_id.to_owned())).await?;
     let Some(row) = r.take::<Option<OwnerKeyRow>>(0)? else { return Ok(None) };
-    let sealed_secret = serde_json::from_str(&row.sealed_secret)?;
+    let sealed_secret = serde_json::from_value(row.sealed_secret)?;
     Ok(Some(OwnerKey { public_key: row.public_key, key_id: row.key_id, sealed_secret }))
 }
 
@@ -89,7 +89,7 @@ pub async fn put_owner_key(db: &Db, user_id: &str, key: &OwnerKey) -> Result<()>
         user_id: user_id.to_owned(),
         public_key: key.public_key.clone(),
         key_id: key.key_id.clone(),
-        sealed_secret: serde_json::to_string(s)?,
+        sealed_secret: serde_json::to_value(s)?,
         created_at: now_rfc3339(),
     };
     db.query("CREATE owner_key CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()).map_err(|e| {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 
 use app::crypto::envelope::{self, Header, DEFAULT_CHUNK_SIZE};
@@ -30,8 +31,8 @@ struct ModelRow {
     subdomain: String,
     kind: String,
     target: String,
-    summary: String,
-    wrapped_key: String,
+    summary: serde_json::Value,
+    wrapped_key: serde_json::Value,
     size: i64,
     created_at: String,
     created_ms: i64,
@@ -117,8 +118,8 @@ impl Models {
             subdomain: info.subdomain.clone(),
             kind: info.kind.as_str().to_owned(),
             target: info.target.clone(),
-            summary: serde_json::to_string(&info).map_err(internal)?,
-            wrapped_key: serde_json::to_string(&wrapped).map_err(internal)?,
+            summary: serde_json::to_value(&info).map_err(internal)?,
+            wrapped_key: serde_json::to_value(&wrapped).map_err(internal)?,
             size,
             created_at: info.created_at.clone(),
             created_ms: now_ms(),
@@ -137,7 +138,7 @@ impl Models {
     }
 
     fn summary(row: &ModelRow) -> Result<ModelInfo> {
-        serde_json::from_str(&row.summary).map_err(|_| internal("the stored model record is unreadable"))
+        ModelInfo::deserialize(&row.summary).map_err(|_| internal("the stored model record is unreadable"))
     }
 
     /// The row if the actor may do `action` to it; 404 for someone who may not even see it.
@@ -249,7 +250,7 @@ impl Models {
 
     async fn open(&self, row: &ModelRow) -> Result<ModelArtifact> {
         let id = row.uid.as_str();
-        let wrapped: WrappedKey = serde_json::from_str(&row.wrapped_key).map_err(|_| internal("the model's key record is unreadable"))?;
+        let wrapped = WrappedKey::deserialize(&row.wrapped_key).map_err(|_| internal("the model's key record is unreadable"))?;
         let id_bytes = dataset_id_bytes(id).map_err(internal)?;
         let key = wrap::unwrap(&wrapped, self.trainer.pair(), &id_bytes).map_err(internal)?;
         let sealed = self.store.get(&model_path(id)).await.map_err(|e| internal(format!("reading the model failed: {e}")))?;

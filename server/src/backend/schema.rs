@@ -1,5 +1,10 @@
 //! Tables and indexes, defined idempotently at every start. Unique indexes are the final word
 //! on duplicates (two registrations racing on two nodes), not the checks before an insert.
+//! Nested values (a dataset's schema, a job's request, an event) are objects and arrays the
+//! database can read into (`request.dataset_ids`), not JSON text; a database written by an
+//! earlier version, which stored them as text, is converted once at start (`JSON_TEXT_FIELDS`).
+
+use surrealdb::types::SurrealValue;
 
 use super::db::Db;
 use crate::error::ServerError;
@@ -49,7 +54,7 @@ DEFINE TABLE IF NOT EXISTS owner_key SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS user_id ON owner_key TYPE string;
 DEFINE FIELD IF NOT EXISTS public_key ON owner_key TYPE string;
 DEFINE FIELD IF NOT EXISTS key_id ON owner_key TYPE string;
-DEFINE FIELD IF NOT EXISTS sealed_secret ON owner_key TYPE string;
+DEFINE FIELD OVERWRITE sealed_secret ON owner_key TYPE object FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS created_at ON owner_key TYPE string;
 DEFINE INDEX IF NOT EXISTS owner_key_user ON owner_key FIELDS user_id UNIQUE;
 
@@ -61,12 +66,12 @@ DEFINE FIELD IF NOT EXISTS owner ON dataset TYPE string;
 DEFINE FIELD IF NOT EXISTS domain ON dataset TYPE string;
 DEFINE FIELD IF NOT EXISTS subdomain ON dataset TYPE string;
 DEFINE FIELD IF NOT EXISTS format ON dataset TYPE string;
-DEFINE FIELD IF NOT EXISTS parse_options ON dataset TYPE string;
-DEFINE FIELD IF NOT EXISTS schema ON dataset TYPE string;
+DEFINE FIELD OVERWRITE parse_options ON dataset TYPE object FLEXIBLE;
+DEFINE FIELD OVERWRITE schema ON dataset TYPE array<object> FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS rows ON dataset TYPE int;
 DEFINE FIELD IF NOT EXISTS plaintext_size ON dataset TYPE int;
 DEFINE FIELD IF NOT EXISTS ciphertext_size ON dataset TYPE int;
-DEFINE FIELD IF NOT EXISTS wrapped_keys ON dataset TYPE string;
+DEFINE FIELD OVERWRITE wrapped_keys ON dataset TYPE array<object> FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS envelope_header ON dataset TYPE string;
 DEFINE FIELD IF NOT EXISTS shared ON dataset TYPE bool;
 DEFINE FIELD IF NOT EXISTS target ON dataset TYPE option<string>;
@@ -84,15 +89,15 @@ DEFINE FIELD IF NOT EXISTS owner_id ON job TYPE string;
 DEFINE FIELD IF NOT EXISTS owner ON job TYPE string;
 DEFINE FIELD IF NOT EXISTS domain ON job TYPE string;
 DEFINE FIELD IF NOT EXISTS subdomain ON job TYPE string;
-DEFINE FIELD IF NOT EXISTS request ON job TYPE string;
-DEFINE FIELD IF NOT EXISTS dataset_names ON job TYPE string;
+DEFINE FIELD OVERWRITE request ON job TYPE object FLEXIBLE;
+DEFINE FIELD OVERWRITE dataset_names ON job TYPE array<string>;
 DEFINE FIELD OVERWRITE status ON job TYPE string ASSERT $value IN ["queued", "running", "succeeded", "failed", "cancelled"];
 DEFINE FIELD IF NOT EXISTS progress ON job TYPE float;
 DEFINE FIELD IF NOT EXISTS attempts ON job TYPE int;
 DEFINE FIELD IF NOT EXISTS lease_owner ON job TYPE option<string>;
 DEFINE FIELD IF NOT EXISTS lease_until ON job TYPE int;
 DEFINE FIELD IF NOT EXISTS cancel_requested ON job TYPE bool;
-DEFINE FIELD IF NOT EXISTS metrics ON job TYPE option<string>;
+DEFINE FIELD OVERWRITE metrics ON job TYPE option<object> FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS error ON job TYPE option<string>;
 DEFINE FIELD IF NOT EXISTS model_id ON job TYPE option<string>;
 DEFINE FIELD IF NOT EXISTS next_seq ON job TYPE int;
@@ -108,7 +113,7 @@ DEFINE TABLE IF NOT EXISTS job_event SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS job ON job_event TYPE string;
 DEFINE FIELD IF NOT EXISTS seq ON job_event TYPE int;
 DEFINE FIELD IF NOT EXISTS at ON job_event TYPE string;
-DEFINE FIELD IF NOT EXISTS event ON job_event TYPE string;
+DEFINE FIELD OVERWRITE event ON job_event TYPE object FLEXIBLE;
 DEFINE INDEX IF NOT EXISTS job_event_seq ON job_event FIELDS job, seq UNIQUE;
 
 DEFINE TABLE IF NOT EXISTS model SCHEMAFULL;
@@ -120,8 +125,8 @@ DEFINE FIELD IF NOT EXISTS domain ON model TYPE string;
 DEFINE FIELD IF NOT EXISTS subdomain ON model TYPE string;
 DEFINE FIELD IF NOT EXISTS kind ON model TYPE string;
 DEFINE FIELD IF NOT EXISTS target ON model TYPE string;
-DEFINE FIELD IF NOT EXISTS summary ON model TYPE string;
-DEFINE FIELD IF NOT EXISTS wrapped_key ON model TYPE string;
+DEFINE FIELD OVERWRITE summary ON model TYPE object FLEXIBLE;
+DEFINE FIELD OVERWRITE wrapped_key ON model TYPE object FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS size ON model TYPE int;
 DEFINE FIELD IF NOT EXISTS created_at ON model TYPE string;
 DEFINE FIELD IF NOT EXISTS created_ms ON model TYPE int;
@@ -129,10 +134,68 @@ DEFINE INDEX IF NOT EXISTS model_uid ON model FIELDS uid UNIQUE;
 DEFINE INDEX IF NOT EXISTS model_owner ON model FIELDS owner_id;
 "#;
 
+/// The fields earlier versions stored as JSON text, by table.
+const JSON_TEXT_FIELDS: &[(&str, &str)] = &[
+    ("owner_key", "sealed_secret"),
+    ("dataset", "parse_options"),
+    ("dataset", "schema"),
+    ("dataset", "wrapped_keys"),
+    ("job", "request"),
+    ("job", "dataset_names"),
+    ("job", "metrics"),
+    ("job_event", "event"),
+    ("model", "summary"),
+    ("model", "wrapped_key"),
+];
+
 pub async fn apply(db: &Db) -> Result<(), ServerError> {
-    db.query(SCHEMA)
-        .await
-        .and_then(|r| r.check())
-        .map_err(|e| ServerError::Database { endpoint: "schema".into(), reason: e.to_string() })?;
+    let failed = |e: surrealdb::Error| ServerError::Database { endpoint: "schema".into(), reason: e.to_string() };
+    // Converted before the definitions tighten: a record is checked whole on every write, so
+    // a field still text would refuse the update of its neighbour once both must be objects.
+    let converted = convert_json_text(db).await.map_err(failed)?;
+    if converted > 0 {
+        tracing::info!(converted, "stored JSON text converted to objects (a database from an earlier version)");
+    }
+    db.query(SCHEMA).await.and_then(|r| r.check()).map_err(failed)?;
     Ok(())
+}
+
+/// Rewrites every value of `JSON_TEXT_FIELDS` that is still text as the object or array it
+/// encodes. Idempotent: a converted value is no longer a string, so a second run finds nothing
+/// (and a new database has nothing to find).
+async fn convert_json_text(db: &Db) -> Result<usize, surrealdb::Error> {
+    let mut converted = 0;
+    // Only tables that exist: a new database has none yet, and selecting from one is an error.
+    let info: Option<serde_json::Value> = db.query("INFO FOR DB").await?.take(0)?;
+    let tables = info.as_ref().and_then(|i| i.get("tables")).and_then(serde_json::Value::as_object);
+    for (table, field) in JSON_TEXT_FIELDS {
+        if !tables.is_some_and(|t| t.contains_key(*table)) {
+            continue;
+        }
+        let mut r = db.query(format!("SELECT id, {field} AS text FROM {table} WHERE type::is_string({field})")).await?;
+        let rows: Vec<TextRow> = r.take(0)?;
+        if rows.is_empty() {
+            continue;
+        }
+        // The earlier definition says `TYPE string`; the final one follows in SCHEMA.
+        db.query(format!("DEFINE FIELD OVERWRITE {field} ON {table} TYPE any")).await?.check()?;
+        for row in rows {
+            let value: serde_json::Value = match serde_json::from_str(&row.text) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::error!(table, field, id = ?row.id, error = %e, "a stored value is neither an object nor JSON text; left as it is");
+                    continue;
+                }
+            };
+            db.query(format!("UPDATE $id SET {field} = $value")).bind(("id", row.id)).bind(("value", value)).await?.check()?;
+            converted += 1;
+        }
+    }
+    Ok(converted)
+}
+
+#[derive(Debug, SurrealValue)]
+struct TextRow {
+    id: surrealdb::types::RecordId,
+    text: String,
 }

@@ -421,3 +421,123 @@ async fn run_next_runs_the_oldest_queued_job_to_its_end() {
     assert_eq!(jobs.run_next("test").await.unwrap(), Outcome::Empty);
     srv.stop().await;
 }
+
+/// What a client reads of a dataset, its job, the job's events and the model.
+async fn answers(
+    srv: &TestServer,
+    token: &str,
+    ds: &str,
+    job: &str,
+    model: &str,
+) -> (serde_json::Value, serde_json::Value, serde_json::Value, Vec<JobEventRecord>) {
+    let get = |path: String| async move { srv.get_as(token, &path).await.json::<serde_json::Value>().await.unwrap() };
+    let events = read_events(srv, token, job, None, Duration::from_secs(10)).await;
+    (get(format!("/api/datasets/{ds}")).await, get(format!("/api/jobs/{job}")).await, get(format!("/api/models/{model}")).await, events)
+}
+
+/// An earlier version stored nested values (a dataset's schema and keys, a job's request and
+/// metrics, events, a model's summary) as JSON text. Applying the schema converts them to
+/// objects once, and every answer reads as before, events bit for bit.
+#[tokio::test]
+async fn nested_values_stored_as_json_text_by_an_earlier_version_are_converted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let body = json!({"dataset_ids": [ds], "target": "species", "cv_folds": 2, "model": {"kind": "forest", "params": {"trees": 3}}});
+    let j = srv.train(&alice.access, body).await;
+    let model = j.model_id.clone().unwrap();
+    let before = answers(&srv, &alice.access, &ds, &j.id, &model).await;
+    assert!(!before.3.is_empty());
+
+    // Back to the earlier layout: the fields are text, holding the JSON of their value.
+    let db = &srv.backend.db;
+    let mut texts = 0;
+    for (table, field) in [
+        ("dataset", "parse_options"),
+        ("dataset", "schema"),
+        ("dataset", "wrapped_keys"),
+        ("job", "request"),
+        ("job", "dataset_names"),
+        ("job", "metrics"),
+        ("job_event", "event"),
+        ("model", "summary"),
+        ("model", "wrapped_key"),
+    ] {
+        db.query(format!("DEFINE FIELD OVERWRITE {field} ON {table} TYPE option<string>")).await.unwrap().check().unwrap();
+        let rows: Vec<serde_json::Value> =
+            db.query(format!("SELECT VALUE [<string> id, {field}] FROM {table}")).await.unwrap().take(0).unwrap();
+        for row in rows {
+            let text = serde_json::to_string(&row[1]).unwrap();
+            db.query(format!("UPDATE <record> $id SET {field} = $text"))
+                .bind(("id", row[0].as_str().unwrap().to_owned()))
+                .bind(("text", text))
+                .await
+                .unwrap()
+                .check()
+                .unwrap();
+            texts += 1;
+        }
+    }
+    let is_text: Option<bool> = db.query("SELECT VALUE type::is_string(request) FROM job LIMIT 1").await.unwrap().take(0).unwrap();
+    assert_eq!((is_text, texts > 10), (Some(true), true), "the earlier layout is in place");
+
+    server::backend::schema::apply(db).await.unwrap();
+    let is_object: Option<bool> = db.query("SELECT VALUE type::is_object(request) FROM job LIMIT 1").await.unwrap().take(0).unwrap();
+    assert_eq!(is_object, Some(true), "converted to objects");
+    let ids: Vec<String> = db.query("SELECT VALUE request.dataset_ids[0] FROM job").await.unwrap().take(0).unwrap();
+    assert_eq!(ids, std::slice::from_ref(&ds), "the database reads into the request");
+    let after = answers(&srv, &alice.access, &ds, &j.id, &model).await;
+    assert_eq!(after.0, before.0, "dataset");
+    assert_eq!(after.1, before.1, "job");
+    assert_eq!(after.2, before.2, "model");
+    assert_eq!(after.3, before.3, "events");
+    // A second start finds nothing to convert and changes nothing.
+    server::backend::schema::apply(db).await.unwrap();
+    assert_eq!(answers(&srv, &alice.access, &ds, &j.id, &model).await.3, before.3);
+    srv.stop().await;
+}
+
+/// The trainer reads a dataset as it was declared: a numeric column declared categorical is
+/// trained as categories; a declaration its values cannot fit fails the job with a message
+/// naming the column and both kinds (not an internal error).
+#[tokio::test]
+async fn the_trainer_honours_the_declared_kinds_where_the_values_allow_it() {
+    use app::table::ColumnKind;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let chunk = app::crypto::envelope::DEFAULT_CHUNK_SIZE;
+    let mut s = srv.seal(&data("iris.csv"), Format::Csv, None, chunk).await;
+    assert_eq!(s.declared.schema[3].name, "petal_width_cm");
+    s.declared.schema[3].kind = ColumnKind::Categorical;
+    srv.store_dataset(&alice.access, &s).await;
+    let body = json!({"dataset_ids": [s.id], "target": "species", "cv_folds": 2, "model": {"kind": "tree"}});
+    let j = srv.train(&alice.access, body).await;
+    let model: serde_json::Value = srv.get_as(&alice.access, &format!("/api/models/{}", j.model_id.unwrap())).await.json().await.unwrap();
+    let width = model["inputs"].as_array().unwrap().iter().find(|i| i["name"] == "petal_width_cm").unwrap().clone();
+    assert_eq!(width["kind"], "categorical", "{width}");
+    assert!(width["categories"].as_array().unwrap().iter().any(|c| c == "0.2"), "{width}");
+
+    let mut bad = srv.seal(&data("iris.csv"), Format::Csv, None, chunk).await;
+    bad.declared.schema[4].kind = ColumnKind::Numeric;
+    srv.store_dataset(&alice.access, &bad).await;
+    let body = json!({"dataset_ids": [bad.id], "target": "sepal_length_cm", "cv_folds": 2, "model": {"kind": "linear"}});
+    let r = submit(&srv, &alice.access, body).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<JobInfo>().await.unwrap().id;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let j = job(&srv, &alice.access, &id).await;
+        if j.status.is_final() {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "the job did not end");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(failed.status, JobStatus::Failed);
+    let reason = failed.error.unwrap();
+    assert!(reason.ends_with("column “species” was declared numeric but its values read as categorical"), "{reason}");
+    assert!(!reason.contains("internal"), "{reason}");
+    srv.stop().await;
+}

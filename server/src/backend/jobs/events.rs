@@ -34,7 +34,7 @@ impl Jobs {
         let seq: Option<i64> = r.take(0)?;
         let seq = seq.ok_or(ApiError::NotFound)?;
         let record = JobEventRecord { seq: seq as u64, at: now_rfc3339_ms(), event };
-        let row = EventRow { job: job.to_owned(), seq, at: record.at.clone(), event: serde_json::to_string(&record.event)? };
+        let row = EventRow { job: job.to_owned(), seq, at: record.at.clone(), event: serde_json::to_value(&record.event)? };
         self.db.query("CREATE job_event CONTENT $row").bind(("row", row)).await.and_then(|r| r.check())?;
         let _ = self.events.send((job.to_owned(), record.clone()));
         Ok(record)

@@ -108,7 +108,7 @@ impl Jobs {
         worker: &str,
         status: &str,
         error: Option<String>,
-        metrics: Option<String>,
+        metrics: Option<serde_json::Value>,
         model_id: Option<String>,
     ) -> Result<bool> {
         let (error, metrics, model_id) = (&error, &metrics, &model_id);

@@ -1,5 +1,6 @@
 //! The job and event records as SurrealDB holds them, and reading them back.
 
+use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 
 use app::model::job::{JobEventRecord, JobInfo, JobRequest, JobStatus};
@@ -15,15 +16,15 @@ pub(super) struct JobRow {
     pub(super) owner: String,
     pub(super) domain: String,
     pub(super) subdomain: String,
-    pub(super) request: String,
-    pub(super) dataset_names: String,
+    pub(super) request: serde_json::Value,
+    pub(super) dataset_names: serde_json::Value,
     pub(super) status: String,
     pub(super) progress: f64,
     pub(super) attempts: i64,
     pub(super) lease_owner: Option<String>,
     pub(super) lease_until: i64,
     pub(super) cancel_requested: bool,
-    pub(super) metrics: Option<String>,
+    pub(super) metrics: Option<serde_json::Value>,
     pub(super) error: Option<String>,
     pub(super) model_id: Option<String>,
     pub(super) next_seq: i64,
@@ -38,7 +39,7 @@ pub(super) struct EventRow {
     pub(super) job: String,
     pub(super) seq: i64,
     pub(super) at: String,
-    pub(super) event: String,
+    pub(super) event: serde_json::Value,
 }
 
 pub(super) fn corrupt(what: &str) -> Error {
@@ -57,12 +58,12 @@ impl JobRow {
             owner: self.owner.clone(),
             domain: self.domain.clone(),
             subdomain: self.subdomain.clone(),
-            request: serde_json::from_str(&self.request).map_err(|_| corrupt("request"))?,
-            dataset_names: serde_json::from_str(&self.dataset_names).map_err(|_| corrupt("dataset names"))?,
+            request: self.request()?,
+            dataset_names: Deserialize::deserialize(&self.dataset_names).map_err(|_| corrupt("dataset names"))?,
             status: self.status()?,
             progress: self.progress,
             attempts: self.attempts.max(0) as u32,
-            metrics: self.metrics.as_deref().map(serde_json::from_str).transpose().map_err(|_| corrupt("metrics"))?,
+            metrics: self.metrics.as_ref().map(Deserialize::deserialize).transpose().map_err(|_| corrupt("metrics"))?,
             error: self.error.clone(),
             model_id: self.model_id.clone(),
             created_at: self.created_at.clone(),
@@ -76,7 +77,7 @@ impl JobRow {
     }
 
     pub(super) fn request(&self) -> Result<JobRequest> {
-        serde_json::from_str(&self.request).map_err(|_| corrupt("request"))
+        JobRequest::deserialize(&self.request).map_err(|_| corrupt("request"))
     }
 }
 
@@ -98,7 +99,11 @@ pub(super) async fn history(db: &Db, job: &str, after: u64) -> Result<Vec<JobEve
     let rows: Vec<EventRow> = r.take(0)?;
     rows.into_iter()
         .map(|e| {
-            Ok(JobEventRecord { seq: e.seq.max(0) as u64, at: e.at, event: serde_json::from_str(&e.event).map_err(|_| corrupt("event"))? })
+            Ok(JobEventRecord {
+                seq: e.seq.max(0) as u64,
+                at: e.at,
+                event: Deserialize::deserialize(&e.event).map_err(|_| corrupt("event"))?,
+            })
         })
         .collect()
 }

@@ -149,16 +149,7 @@ impl Jobs {
             Ok(Some((model_id, metrics))) => {
                 let score = metrics.score();
                 let name = metrics.score_name().to_owned();
-                let done = self
-                    .finish(
-                        &id,
-                        worker,
-                        "succeeded",
-                        None,
-                        Some(serde_json::to_string(&metrics).unwrap_or_default()),
-                        Some(model_id.clone()),
-                    )
-                    .await;
+                let done = self.finish(&id, worker, "succeeded", None, serde_json::to_value(&metrics).ok(), Some(model_id.clone())).await;
                 match done {
                     Ok(true) => self.append(&id, JobEvent::Finished { metric: name.clone(), score, model_id }).await.map(|_| ()),
                     other => other.map(|_| ()),
