@@ -175,3 +175,17 @@ test("in-app links navigate without reloading; the owner deletes a dataset after
   expect(await page.evaluate(() => (window as any).stayed)).toBe(true);
   expect(errors).toEqual([]);
 });
+
+test("the upload page with a preview fits a 390 px phone without sideways scrolling", async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await login(page);
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(data("diabetes.csv"));
+  await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser");
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  expect(scroll, "the page is no wider than the screen (wide tables scroll inside their box)").toBeLessThanOrEqual(client);
+  const box = await page.getByLabel(/^Let people in .* see this dataset's name and columns/).boundingBox();
+  const label = await page.locator("label[for=u-shared]").boundingBox();
+  expect(label!.width, "the checkbox's label takes the row, not a sliver of it").toBeGreaterThan(200);
+  expect(box!.width).toBeLessThan(40);
+});

@@ -55,10 +55,10 @@ fn AccountNav() -> impl IntoView {
                         view! {
                             <ul class="nav-links nav-account">
                                 {(me.role == Role::Admin).then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
-                                <li><a href="/datasets">"Datasets"</a></li>
-                                <li><a href="/jobs">"Training"</a></li>
-                                <li><a href="/models">"Models"</a></li>
-                                <li><a href="/analytics">"Analytics"</a></li>
+                                <li><A href="/datasets">"Datasets"</A></li>
+                                <li><A href="/jobs">"Training"</A></li>
+                                <li><A href="/models">"Models"</A></li>
+                                <li><A href="/analytics">"Analytics"</A></li>
                                 <li><A href="/profile">"Profile"</A></li>
                                 <li class="who" data-testid="who">
                                     "Signed in as " <strong>{me.username.clone()}</strong>
