@@ -9,6 +9,7 @@
 pub mod api;
 pub mod crypto;
 pub mod file_worker;
+pub mod fl;
 pub mod ml;
 pub mod model;
 pub mod table;

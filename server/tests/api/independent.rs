@@ -169,3 +169,77 @@ async fn python_reproduces_predictions_from_the_model_artifact() {
     }
     srv.stop().await;
 }
+
+/// One secure-aggregation round made by `app::fl` (the code browsers and the CLI run), with a
+/// participant who dropped out after the shares went round, unmasked by Python's
+/// `cryptography` and its own Shamir (`tests/independent/secagg.py`): the keys, the share
+/// envelopes, the masks and the unmasking are the construction, not only our reading of it.
+#[test]
+fn python_unmasks_a_secure_aggregation_round_that_rust_masked() {
+    use app::fl::masks::{RoundContext, RoundSecrets};
+    use app::fl::shares::{seal, SharePair};
+    use app::fl::{fixed, shamir};
+    let ctx = RoundContext { federation: "fed-3f9a".into(), round: 7 };
+    let (n, threshold, dropped) = (5u16, 3, 4u16);
+    let ids: Vec<u16> = (1..=n).collect();
+    let parts: Vec<RoundSecrets> = ids.iter().map(|_| RoundSecrets::generate().unwrap()).collect();
+    let adv: Vec<_> = parts.iter().map(RoundSecrets::advertised).collect();
+    let mut envelopes = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let me = ids[i];
+        let others: Vec<u16> = ids.iter().copied().filter(|&v| v != me).collect();
+        let m = shamir::split(&p.mask_secret, threshold, &others).unwrap();
+        let b = shamir::split(&p.self_secret, threshold, &others).unwrap();
+        for (k, &to) in others.iter().enumerate() {
+            let pair = SharePair { from: me, to, mask: m[k].y, self_seed: b[k].y };
+            let sealed = seal(&pair, &p.share_key, &adv[usize::from(to) - 1].share_public, &ctx).unwrap();
+            envelopes.push(serde_json::json!({"from": me, "to": to, "sealed": hex::encode(sealed)}));
+        }
+    }
+    let publics: Vec<(u16, [u8; 32])> = ids.iter().zip(&adv).map(|(&id, a)| (id, a.mask_public)).collect();
+    let inputs: Vec<Vec<u64>> = ids
+        .iter()
+        .map(|&id| fixed::encode(&[f64::from(id) * 0.5, -1.25, 1e-3 * f64::from(id)], 10 * u64::from(id)).unwrap().values)
+        .collect();
+    let mut masked = serde_json::Map::new();
+    let mut expected = vec![0u64; inputs[0].len()];
+    for (i, p) in parts.iter().enumerate() {
+        if ids[i] == dropped {
+            continue;
+        }
+        let y = p.mask(&inputs[i], ids[i], &publics, &ctx).unwrap();
+        assert_ne!(y, inputs[i]);
+        masked.insert(ids[i].to_string(), y.iter().map(|v| v.to_string()).collect());
+        expected.iter_mut().zip(&inputs[i]).for_each(|(e, x)| *e = e.wrapping_add(*x));
+    }
+    let share_secrets: serde_json::Map<String, serde_json::Value> =
+        ids.iter().zip(&parts).map(|(id, p)| (id.to_string(), hex::encode(p.share_key.to_bytes()).into())).collect();
+    let advertised: Vec<serde_json::Value> = ids
+        .iter()
+        .zip(&adv)
+        .map(|(id, a)| {
+            serde_json::json!({"id": id, "share_public": hex::encode(a.share_public), "mask_public": hex::encode(a.mask_public),
+                "self_commitment": hex::encode(a.self_commitment)})
+        })
+        .collect();
+    let round = serde_json::json!({"federation": ctx.federation, "round": ctx.round, "threshold": threshold, "length": expected.len(),
+        "advertised": advertised, "envelopes": envelopes, "masked": masked, "share_secrets": share_secrets});
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("round.json");
+    std::fs::write(&path, serde_json::to_vec(&round).unwrap()).unwrap();
+    let out = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/secagg.py"))
+        .arg(&path)
+        .output()
+        .expect("python runs (set CIPHERFOLD_PYTHON or pip install cryptography)");
+    assert!(out.status.success(), "secagg.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sum: Vec<u64> = v["sum"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().parse().unwrap()).collect();
+    assert_eq!(v["dropped"], serde_json::json!([dropped]));
+    assert_eq!(sum, expected, "Python's unmasked sum is the sum of the survivors' inputs");
+    // (0.5+1+1.5+2.5)/… weighted by 10·id rows: the mean Rust decodes from Python's sum.
+    let mean = fixed::decode_mean(&sum).unwrap();
+    let rows: f64 = [1.0, 2.0, 3.0, 5.0].iter().map(|id| 10.0 * id).sum();
+    let want0: f64 = [1.0f64, 2.0, 3.0, 5.0].iter().map(|id| 10.0 * id * id * 0.5).sum::<f64>() / rows;
+    assert!((mean[0] - want0).abs() < 1e-6 && (mean[1] + 1.25).abs() < 1e-6, "{mean:?}");
+}
