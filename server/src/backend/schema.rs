@@ -135,7 +135,7 @@ DEFINE INDEX IF NOT EXISTS model_owner ON model FIELDS owner_id;
 "#;
 
 /// The fields earlier versions stored as JSON text, by table.
-const JSON_TEXT_FIELDS: &[(&str, &str)] = &[
+pub const JSON_TEXT_FIELDS: &[(&str, &str)] = &[
     ("owner_key", "sealed_secret"),
     ("dataset", "parse_options"),
     ("dataset", "schema"),

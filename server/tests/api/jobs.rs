@@ -453,17 +453,7 @@ async fn nested_values_stored_as_json_text_by_an_earlier_version_are_converted_o
     // Back to the earlier layout: the fields are text, holding the JSON of their value.
     let db = &srv.backend.db;
     let mut texts = 0;
-    for (table, field) in [
-        ("dataset", "parse_options"),
-        ("dataset", "schema"),
-        ("dataset", "wrapped_keys"),
-        ("job", "request"),
-        ("job", "dataset_names"),
-        ("job", "metrics"),
-        ("job_event", "event"),
-        ("model", "summary"),
-        ("model", "wrapped_key"),
-    ] {
+    for (table, field) in server::backend::schema::JSON_TEXT_FIELDS {
         db.query(format!("DEFINE FIELD OVERWRITE {field} ON {table} TYPE option<string>")).await.unwrap().check().unwrap();
         let rows: Vec<serde_json::Value> =
             db.query(format!("SELECT VALUE [<string> id, {field}] FROM {table}")).await.unwrap().take(0).unwrap();
