@@ -6,6 +6,7 @@
 
 pub mod fixed;
 pub mod masks;
+pub mod round;
 pub mod shamir;
 pub mod shares;
 
