@@ -9,6 +9,7 @@ pub mod masks;
 pub mod round;
 pub mod shamir;
 pub mod shares;
+pub mod train;
 
 /// Why a federated step failed, in words for the participant or the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +23,9 @@ pub enum FlError {
     /// A message that breaks the protocol (a bad key, an envelope that does not open).
     #[error("{0}")]
     Protocol(String),
+    /// A participant's rows that do not fit the federation's task, or training that failed.
+    #[error("{0}")]
+    Data(String),
     /// The platform's random source failed.
     #[error("no randomness available: {0}")]
     Random(String),

@@ -114,16 +114,33 @@ fn least_squares(parts: &[(Array2<f64>, Target)]) -> Result<Fitted, MlError> {
         let Target::Values(y) = y else {
             return Err(MlError::Parameter("linear regression needs a numeric target".into()));
         };
-        for (row, t) in x.outer_iter().zip(y) {
-            let aug: Vec<f64> = std::iter::once(1.0).chain(row.iter().copied()).collect();
-            for i in 0..d {
-                xty[i] += aug[i] * t;
-                for j in 0..d {
-                    xtx[[i, j]] += aug[i] * aug[j];
-                }
+        let (a, b) = normal_equations(x, y);
+        xtx += &a;
+        xty.iter_mut().zip(b).for_each(|(s, v)| *s += v);
+    }
+    solve_linear(xtx, xty)
+}
+
+/// `AᵀA` and `Aᵀy` for `A` = `x` with a leading column of ones (the intercept): the
+/// sufficient statistics of least squares, which add up across parts.
+pub(crate) fn normal_equations(x: &Array2<f64>, y: &[f64]) -> (Array2<f64>, Vec<f64>) {
+    let d = x.ncols() + 1;
+    let mut xtx = Array2::<f64>::zeros((d, d));
+    let mut xty = vec![0.0; d];
+    for (row, t) in x.outer_iter().zip(y) {
+        let aug: Vec<f64> = std::iter::once(1.0).chain(row.iter().copied()).collect();
+        for i in 0..d {
+            xty[i] += aug[i] * t;
+            for j in 0..d {
+                xtx[[i, j]] += aug[i] * aug[j];
             }
         }
     }
+    (xtx, xty)
+}
+
+/// The linear model that solves the normal equations (summed, or averaged: the same model).
+pub(crate) fn solve_linear(xtx: Array2<f64>, xty: Vec<f64>) -> Result<Fitted, MlError> {
     let w = solve(xtx, xty)?;
     Ok(Fitted::Linear { intercept: w[0], coef: w[1..].to_vec() })
 }

@@ -199,7 +199,7 @@ fn python_unmasks_a_secure_aggregation_round_that_rust_masked() {
     let publics: Vec<(u16, [u8; 32])> = ids.iter().zip(&adv).map(|(&id, a)| (id, a.mask_public)).collect();
     let inputs: Vec<Vec<u64>> = ids
         .iter()
-        .map(|&id| fixed::encode(&[f64::from(id) * 0.5, -1.25, 1e-3 * f64::from(id)], 10 * u64::from(id)).unwrap().values)
+        .map(|&id| fixed::Encoding::WEIGHTS.encode(&[f64::from(id) * 0.5, -1.25, 1e-3 * f64::from(id)], 10 * u64::from(id)).unwrap().values)
         .collect();
     let mut masked = serde_json::Map::new();
     let mut expected = vec![0u64; inputs[0].len()];
@@ -238,7 +238,7 @@ fn python_unmasks_a_secure_aggregation_round_that_rust_masked() {
     assert_eq!(v["dropped"], serde_json::json!([dropped]));
     assert_eq!(sum, expected, "Python's unmasked sum is the sum of the survivors' inputs");
     // (0.5+1+1.5+2.5)/… weighted by 10·id rows: the mean Rust decodes from Python's sum.
-    let mean = fixed::decode_mean(&sum).unwrap();
+    let mean = fixed::Encoding::WEIGHTS.decode_mean(&sum).unwrap();
     let rows: f64 = [1.0, 2.0, 3.0, 5.0].iter().map(|id| 10.0 * id).sum();
     let want0: f64 = [1.0f64, 2.0, 3.0, 5.0].iter().map(|id| 10.0 * id * id * 0.5).sum::<f64>() / rows;
     assert!((mean[0] - want0).abs() < 1e-6 && (mean[1] + 1.25).abs() < 1e-6, "{mean:?}");

@@ -1,0 +1,334 @@
+//! What a participant computes on its own rows, and how the averaged result becomes the
+//! global model. Every quantity a participant sends is a row-weighted mean (`fixed` encodes
+//! it with its row count), so the secure sum gives the mean over everyone's rows:
+//!
+//! - **Round 0, statistics** (`Encoding::MOMENTS`): per numeric feature the means of `x`, of
+//!   `x²` and of "present"; per boolean feature the means of "true" and of "present". From
+//!   their global means every participant builds the same preprocessor (standardisation and
+//!   imputation exactly as if one party held all rows; one-hot over the declared categories).
+//! - **Linear regression**, one round, exact: the means of `AᵀA` (upper triangle) and `Aᵀy`,
+//!   `A` the standardised features with a column of ones. Their global means are the normal
+//!   equations of least squares on all rows together.
+//! - **Logistic regression**, FedAvg (FedProx with μ > 0): each participant continues from the
+//!   global parameters for some epochs of mini-batch gradient descent on its rows and sends the
+//!   parameters; their row-weighted mean is the next global model.
+
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+use super::FlError;
+use crate::ml::combine::{normal_equations, solve_linear};
+use crate::ml::linear::Fitted;
+use crate::ml::prep::{Coding, Preprocessor};
+use crate::table::{Cell, ColumnKind, Table};
+
+/// One input of a federation's task, typed as a dataset declares it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    pub name: String,
+    pub kind: ColumnKind,
+    /// The categories a categorical input may take (others count as unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+}
+
+/// The model a federation trains.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FlModel {
+    Linear,
+    /// Multinomial logistic regression by local mini-batch gradient descent.
+    Logistic {
+        /// L2 penalty on the coefficients, as for central training (scikit-learn's `1/C`,
+        /// the loss summed over rows).
+        alpha: f64,
+        /// Passes over a participant's rows per round.
+        epochs: u32,
+        learning_rate: f64,
+        batch_size: usize,
+        /// FedProx's proximal weight μ (0 is FedAvg): pulls local steps toward the global
+        /// model, which steadies rounds when participants' rows differ (non-IID).
+        #[serde(default)]
+        mu: f64,
+    },
+}
+
+/// What every participant of a federation agrees to learn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlTask {
+    pub features: Vec<Feature>,
+    pub target: String,
+    /// The classes, for logistic regression; a row with another label is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Vec<String>>,
+    pub model: FlModel,
+}
+
+fn bad(message: impl Into<String>) -> FlError {
+    FlError::Data(message.into())
+}
+
+/// A participant's rows as the task sees them: the table checked against the task.
+pub struct LocalData<'a> {
+    table: &'a Table,
+    /// Rows with a target.
+    rows: Vec<usize>,
+    target: Vec<Cell>,
+}
+
+impl FlTask {
+    /// Checks `table` against the task (every feature and the target present with the declared
+    /// kind) and keeps the rows that have a target.
+    pub fn local<'a>(&self, table: &'a Table) -> Result<LocalData<'a>, FlError> {
+        for f in &self.features {
+            let c = table.column_index(&f.name).ok_or_else(|| bad(format!("the file has no column “{}”", f.name)))?;
+            if table.columns[c].kind != f.kind {
+                return Err(bad(format!(
+                    "column “{}” reads as {} but the federation declares it {}",
+                    f.name,
+                    table.columns[c].kind.as_str(),
+                    f.kind.as_str()
+                )));
+            }
+        }
+        let t = table.column_index(&self.target).ok_or_else(|| bad(format!("the file has no target column “{}”", self.target)))?;
+        let rows: Vec<usize> = (0..table.rows.len()).filter(|&r| !table.rows[r][t].is_missing()).collect();
+        if rows.is_empty() {
+            return Err(bad(format!("no row has a value in the target column “{}”", self.target)));
+        }
+        let target: Vec<Cell> = rows.iter().map(|&r| table.rows[r][t].clone()).collect();
+        match &self.labels {
+            Some(labels) => {
+                if let Some(other) = target.iter().map(cell_label).find(|l| !labels.contains(l)) {
+                    return Err(bad(format!(
+                        "the target “{}” has the value “{other}”, which is not one of the federation's classes",
+                        self.target
+                    )));
+                }
+            }
+            None => {
+                if target.iter().any(|c| c.as_f64().is_none()) {
+                    return Err(bad(format!("the target “{}” must be numeric for linear regression", self.target)));
+                }
+            }
+        }
+        Ok(LocalData { table, rows, target })
+    }
+
+    /// The length of round 0's vector.
+    pub fn moments_len(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| match f.kind {
+                ColumnKind::Numeric => 3,
+                ColumnKind::Boolean => 2,
+                ColumnKind::Categorical => 0,
+            })
+            .sum()
+    }
+
+    /// Round 0: this participant's means (see the module's note) and its row count.
+    pub fn moments(&self, data: &LocalData) -> Result<(Vec<f64>, u64), FlError> {
+        let n = data.rows.len() as f64;
+        let mut out = Vec::with_capacity(self.moments_len());
+        for f in &self.features {
+            let c = data.table.column_index(&f.name).ok_or_else(|| bad(format!("the file has no column “{}”", f.name)))?;
+            let cells = data.rows.iter().map(|&r| &data.table.rows[r][c]);
+            match f.kind {
+                ColumnKind::Numeric => {
+                    let (s, s2, k) = cells.filter_map(Cell::as_f64).fold((0.0, 0.0, 0.0), |(s, s2, k), v| (s + v, s2 + v * v, k + 1.0));
+                    out.extend([s / n, s2 / n, k / n]);
+                }
+                ColumnKind::Boolean => {
+                    let (t, k) = cells.fold((0.0, 0.0), |(t, k), c| match c {
+                        Cell::Bool(b) => (t + f64::from(u8::from(*b)), k + 1.0),
+                        _ => (t, k),
+                    });
+                    out.extend([t / n, k / n]);
+                }
+                ColumnKind::Categorical => {}
+            }
+        }
+        Ok((out, data.rows.len() as u64))
+    }
+
+    /// The preprocessor every participant and the server build from round 0's global means.
+    pub fn preprocessor(&self, means: &[f64]) -> Result<Preprocessor, FlError> {
+        if means.len() != self.moments_len() {
+            return Err(bad(format!("round 0 has {} values, not {}", means.len(), self.moments_len())));
+        }
+        let mut at = 0;
+        let codings = self
+            .features
+            .iter()
+            .map(|f| match f.kind {
+                ColumnKind::Numeric => {
+                    let (s, s2, k) = (means[at], means[at + 1], means[at + 2]);
+                    at += 3;
+                    let mean = if k > 0.0 { s / k } else { 0.0 };
+                    // Population standard deviation of the present values, as central training.
+                    let var = if k > 0.0 { (s2 / k - mean * mean).max(0.0) } else { 0.0 };
+                    let std = var.sqrt();
+                    Coding::Standardised { column: f.name.clone(), mean, std: if std > 0.0 { std } else { 1.0 } }
+                }
+                ColumnKind::Boolean => {
+                    let (t, k) = (means[at], means[at + 1]);
+                    at += 2;
+                    Coding::Boolean { column: f.name.clone(), share_true: if k > 0.0 { t / k } else { 0.0 } }
+                }
+                ColumnKind::Categorical => {
+                    let mut categories = f.categories.clone();
+                    categories.sort();
+                    categories.dedup();
+                    Coding::OneHot { column: f.name.clone(), categories }
+                }
+            })
+            .collect();
+        Ok(Preprocessor { codings })
+    }
+
+    /// The length of a training round's vector for a model on `width` features.
+    pub fn update_len(&self, width: usize) -> usize {
+        match &self.model {
+            FlModel::Linear => {
+                let d = width + 1;
+                d * (d + 1) / 2 + d
+            }
+            FlModel::Logistic { .. } => (width + 1) * self.classes(),
+        }
+    }
+
+    fn classes(&self) -> usize {
+        self.labels.as_ref().map_or(0, Vec::len)
+    }
+
+    /// A training round: from the global model (`None` in the first round), this
+    /// participant's vector and row count.
+    /// `seed` orders the local mini-batches (a participant varies it by round).
+    pub fn update(&self, data: &LocalData, pre: &Preprocessor, global: Option<&Fitted>, seed: u64) -> Result<(Vec<f64>, u64), FlError> {
+        let x = pre.transform(data.table, &data.rows).map_err(|e| bad(e.to_string()))?;
+        let n = data.rows.len();
+        let vector = match &self.model {
+            FlModel::Linear => {
+                let y: Vec<f64> = data.target.iter().filter_map(Cell::as_f64).collect();
+                let (xtx, xty) = normal_equations(&x, &y);
+                let d = xty.len();
+                let mut v = Vec::with_capacity(self.update_len(x.ncols()));
+                for i in 0..d {
+                    for j in i..d {
+                        v.push(xtx[[i, j]] / n as f64);
+                    }
+                }
+                v.extend(xty.iter().map(|s| s / n as f64));
+                v
+            }
+            FlModel::Logistic { alpha, epochs, learning_rate, batch_size, mu } => {
+                let labels = self.labels.as_deref().unwrap_or_default();
+                let y: Vec<usize> = data.target.iter().map(|c| labels.iter().position(|l| *l == cell_label(c)).unwrap_or(0)).collect();
+                let start = match global {
+                    Some(g) => g.params(),
+                    None => vec![0.0; (x.ncols() + 1) * labels.len()],
+                };
+                let step = Sgd { alpha: *alpha, epochs: *epochs, learning_rate: *learning_rate, batch_size: *batch_size, mu: *mu };
+                step.run(&x, &y, labels.len(), start, seed)?
+            }
+        };
+        Ok((vector, n as u64))
+    }
+
+    /// The next global model from a training round's global means.
+    pub fn global_model(&self, width: usize, means: &[f64]) -> Result<Fitted, FlError> {
+        if means.len() != self.update_len(width) {
+            return Err(bad(format!("a round of this task has {} values, not {}", self.update_len(width), means.len())));
+        }
+        match &self.model {
+            FlModel::Linear => {
+                let d = width + 1;
+                let mut xtx = Array2::<f64>::zeros((d, d));
+                let mut at = 0;
+                for i in 0..d {
+                    for j in i..d {
+                        xtx[[i, j]] = means[at];
+                        xtx[[j, i]] = means[at];
+                        at += 1;
+                    }
+                }
+                solve_linear(xtx, means[at..].to_vec()).map_err(|e| bad(e.to_string()))
+            }
+            FlModel::Logistic { .. } => {
+                let classes = self.classes();
+                Ok(Fitted::Logistic { classes, intercept: means[..classes].to_vec(), coef: means[classes..].to_vec() })
+            }
+        }
+    }
+}
+
+/// Local mini-batch gradient descent for multinomial logistic regression on the flat
+/// parameters of `Fitted::Logistic` (intercepts, then coefficients feature-major). Written here
+/// rather than with linfa's L-BFGS because a participant may hold only some of the classes
+/// (non-IID data), which linfa refuses, and because FedAvg's local step is plain SGD.
+struct Sgd {
+    alpha: f64,
+    epochs: u32,
+    learning_rate: f64,
+    batch_size: usize,
+    mu: f64,
+}
+
+impl Sgd {
+    fn run(&self, x: &Array2<f64>, y: &[usize], classes: usize, start: Vec<f64>, seed: u64) -> Result<Vec<f64>, FlError> {
+        use rand::seq::SliceRandom;
+        use rand::SeedableRng;
+        let (n, d) = (x.nrows(), x.ncols());
+        if start.len() != (d + 1) * classes || classes < 2 {
+            return Err(bad("the global model does not fit this task's features and classes"));
+        }
+        let global = start.clone();
+        let mut w = start;
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let batch = self.batch_size.clamp(1, n);
+        let mut grad = vec![0.0; w.len()];
+        let mut z = vec![0.0; classes];
+        for _ in 0..self.epochs {
+            order.shuffle(&mut rng);
+            for chunk in order.chunks(batch) {
+                grad.iter_mut().for_each(|g| *g = 0.0);
+                for &i in chunk {
+                    let row = x.row(i);
+                    for (c, zc) in z.iter_mut().enumerate() {
+                        *zc = w[c] + row.iter().enumerate().map(|(j, v)| v * w[classes + j * classes + c]).sum::<f64>();
+                    }
+                    let max = z.iter().copied().fold(f64::MIN, f64::max);
+                    let total: f64 = z.iter().map(|v| (v - max).exp()).sum();
+                    for c in 0..classes {
+                        let err = (z[c] - max).exp() / total - f64::from(u8::from(y[i] == c));
+                        grad[c] += err;
+                        for (j, v) in row.iter().enumerate() {
+                            grad[classes + j * classes + c] += err * v;
+                        }
+                    }
+                }
+                let scale = 1.0 / chunk.len() as f64;
+                for k in 0..w.len() {
+                    // The penalty is on coefficients only, spread over the rows as in the summed loss.
+                    let penalty = if k >= classes { self.alpha * w[k] / n as f64 } else { 0.0 };
+                    w[k] -= self.learning_rate * (grad[k] * scale + penalty + self.mu * (w[k] - global[k]));
+                }
+            }
+        }
+        if w.iter().any(|v| !v.is_finite()) {
+            return Err(bad("local training diverged; lower the federation's learning rate"));
+        }
+        Ok(w)
+    }
+}
+
+fn cell_label(c: &Cell) -> String {
+    match c {
+        Cell::Text(s) => s.clone(),
+        Cell::Number(n) => n.to_string(),
+        Cell::Bool(b) => b.to_string(),
+        Cell::Missing => String::new(),
+    }
+}

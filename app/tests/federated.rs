@@ -1,0 +1,186 @@
+//! Federated training through the whole secure-aggregation protocol, in process: participants
+//! holding parts of iris (logistic regression) and diabetes (linear regression), IID and
+//! non-IID, against central training on the same rows, scored on the same held-out rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use app::fl::fixed::Encoding;
+use app::fl::masks::RoundContext;
+use app::fl::round::{Participant, Unmasker};
+use app::fl::train::{Feature, FlModel, FlTask};
+use app::ml::linear::{fit_linear, fit_logistic, Fitted};
+use app::ml::prep::Preprocessor;
+use app::table::{Format, ParseOptions, Table};
+
+fn table(name: &str) -> Table {
+    let bytes = std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    Table::parse(&bytes, Format::Csv, &ParseOptions::default()).unwrap()
+}
+
+fn sub(t: &Table, rows: &[usize]) -> Table {
+    Table { columns: t.columns.clone(), rows: rows.iter().map(|&r| t.rows[r].clone()).collect() }
+}
+
+/// One secure-aggregation round over `inputs` (each a participant's values and rows): the
+/// row-weighted mean, as the server would decode it. Nothing but masked vectors reaches the
+/// unmasker, and none of them equals its participant's encoded input.
+fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {
+    let n = inputs.len() as u16;
+    let t = usize::from(n) / 2 + 1;
+    let ctx = RoundContext { federation: "quality".into(), round };
+    let mut parts: Vec<Participant> = (1..=n).map(|u| Participant::new(ctx.clone(), u, t).unwrap()).collect();
+    let roster: Vec<_> = parts.iter().enumerate().map(|(i, p)| (i as u16 + 1, p.advertise())).collect();
+    let mut mail: BTreeMap<u16, Vec<(u16, Vec<u8>)>> = BTreeMap::new();
+    for (i, p) in parts.iter_mut().enumerate() {
+        for (to, sealed) in p.share(&roster).unwrap() {
+            mail.entry(to).or_default().push((i as u16 + 1, sealed));
+        }
+    }
+    let mut masked = BTreeMap::new();
+    for (i, p) in parts.iter_mut().enumerate() {
+        let encoded = encoding.encode(&inputs[i].0, inputs[i].1).unwrap();
+        assert_eq!(encoded.clipped, 0, "nothing clipped");
+        let y = p.masked_input(&mail[&(i as u16 + 1)], &encoded.values).unwrap();
+        assert_ne!(y, encoded.values);
+        masked.insert(i as u16 + 1, y);
+    }
+    let everyone: BTreeSet<u16> = (1..=n).collect();
+    let mut server = Unmasker::new(ctx, t, &roster, &everyone, masked).unwrap();
+    let (u3, d) = server.request();
+    for (i, p) in parts.iter().enumerate() {
+        server.add(i as u16 + 1, &p.reveal(&u3, &d).unwrap()).unwrap();
+    }
+    encoding.decode_mean(&server.finish().unwrap()).unwrap()
+}
+
+/// Trains `task` federated over `parts` (row indices of `data`) for `rounds` training rounds.
+fn federate(task: &FlTask, data: &Table, parts: &[Vec<usize>], rounds: u32) -> (Preprocessor, Fitted) {
+    let tables: Vec<Table> = parts.iter().map(|rows| sub(data, rows)).collect();
+    let locals: Vec<_> = tables.iter().map(|t| task.local(t).unwrap()).collect();
+    let moments: Vec<(Vec<f64>, u64)> = locals.iter().map(|l| task.moments(l).unwrap()).collect();
+    let pre = task.preprocessor(&secure_mean(0, Encoding::MOMENTS, &moments)).unwrap();
+    let mut global: Option<Fitted> = None;
+    for r in 1..=rounds {
+        let updates: Vec<(Vec<f64>, u64)> = locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| task.update(l, &pre, global.as_ref(), u64::from(r) * 1000 + i as u64).unwrap())
+            .collect();
+        global = Some(task.global_model(pre.width(), &secure_mean(r, Encoding::WEIGHTS, &updates)).unwrap());
+    }
+    (pre, global.unwrap())
+}
+
+fn accuracy(model: &Fitted, x: &ndarray::Array2<f64>, y: &[usize]) -> f64 {
+    model.predict(x).iter().zip(y).filter(|(p, t)| **p as usize == **t).count() as f64 / y.len() as f64
+}
+
+fn r2(model: &Fitted, x: &ndarray::Array2<f64>, y: &[f64]) -> f64 {
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let (ss_res, ss_tot) = model.predict(x).iter().zip(y).fold((0.0, 0.0), |(r, t), (p, v)| (r + (v - p).powi(2), t + (v - mean).powi(2)));
+    1.0 - ss_res / ss_tot
+}
+
+/// Every k-th row held out (every class and range is represented), the rest for training.
+fn holdout(rows: usize, k: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..rows).partition(|r| r % k != 0)
+}
+
+/// Contiguous parts of `rows` ordered by `key`: non-IID (each part a range of the key).
+fn by_key(mut rows: Vec<usize>, parts: usize, key: impl Fn(usize) -> f64) -> Vec<Vec<usize>> {
+    rows.sort_by(|a, b| key(*a).total_cmp(&key(*b)));
+    let size = rows.len().div_ceil(parts);
+    rows.chunks(size).map(<[usize]>::to_vec).collect()
+}
+
+fn round_robin(rows: &[usize], parts: usize) -> Vec<Vec<usize>> {
+    (0..parts).map(|p| rows.iter().copied().skip(p).step_by(parts).collect()).collect()
+}
+
+#[test]
+fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
+    let iris = table("iris.csv");
+    let features: Vec<String> = iris.columns[..4].iter().map(|c| c.name.clone()).collect();
+    let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
+    let label_of = |r: usize| match &iris.rows[r][4] {
+        app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let (train, test) = holdout(iris.rows.len(), 3);
+    let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
+    let alpha = 1.0;
+    // Central: the registry's logistic regression (linfa, L-BFGS) on all training rows.
+    let pre = Preprocessor::fit(&iris, &train, &features).unwrap();
+    let y_train: Vec<usize> = train.iter().map(|&r| label_of(r)).collect();
+    let central = fit_logistic(pre.transform(&iris, &train).unwrap(), &y_train, 3, alpha, 200, None).unwrap();
+    let central_acc = accuracy(&central, &pre.transform(&iris, &test).unwrap(), &y_test);
+
+    let task = FlTask {
+        features: iris.columns[..4].iter().map(|c| Feature { name: c.name.clone(), kind: c.kind, categories: vec![] }).collect(),
+        target: "species".into(),
+        labels: Some(labels.clone()),
+        model: FlModel::Logistic { alpha, epochs: 1, learning_rate: 1.0, batch_size: 1024, mu: 0.0 },
+    };
+    for (name, parts) in [
+        ("3 IID", round_robin(&train, 3)),
+        ("5 IID", round_robin(&train, 5)),
+        ("3 by label", by_key(train.clone(), 3, |r| label_of(r) as f64)),
+        ("5 by label", by_key(train.clone(), 5, |r| label_of(r) as f64)),
+    ] {
+        let (fpre, model) = federate(&task, &iris, &parts, 100);
+        let acc = accuracy(&model, &fpre.transform(&iris, &test).unwrap(), &y_test);
+        eprintln!("iris logistic, {name}: federated accuracy {acc:.4}, central {central_acc:.4}");
+        assert!(acc >= central_acc - 0.01, "{name}: federated {acc} vs central {central_acc}");
+    }
+}
+
+#[test]
+fn federated_diabetes_linear_regression_is_central_least_squares_iid_and_by_bmi() {
+    let diabetes = table("diabetes.csv");
+    let features: Vec<String> = diabetes.columns[..10].iter().map(|c| c.name.clone()).collect();
+    let value = |r: usize, c: usize| diabetes.rows[r][c].as_f64().unwrap();
+    let (train, test) = holdout(diabetes.rows.len(), 4);
+    let y_test: Vec<f64> = test.iter().map(|&r| value(r, 10)).collect();
+    let pre = Preprocessor::fit(&diabetes, &train, &features).unwrap();
+    let central = fit_linear(pre.transform(&diabetes, &train).unwrap(), train.iter().map(|&r| value(r, 10)).collect()).unwrap();
+    let central_r2 = r2(&central, &pre.transform(&diabetes, &test).unwrap(), &y_test);
+
+    let task = FlTask {
+        features: diabetes.columns[..10].iter().map(|c| Feature { name: c.name.clone(), kind: c.kind, categories: vec![] }).collect(),
+        target: "progression".into(),
+        labels: None,
+        model: FlModel::Linear,
+    };
+    let bmi = diabetes.column_index("bmi").unwrap();
+    for (name, parts) in [
+        ("3 IID", round_robin(&train, 3)),
+        ("5 IID", round_robin(&train, 5)),
+        ("3 by bmi", by_key(train.clone(), 3, |r| value(r, bmi))),
+        ("5 by bmi", by_key(train.clone(), 5, |r| value(r, bmi))),
+    ] {
+        let (fpre, model) = federate(&task, &diabetes, &parts, 1);
+        let fed_r2 = r2(&model, &fpre.transform(&diabetes, &test).unwrap(), &y_test);
+        eprintln!("diabetes linear, {name}: federated R² {fed_r2:.6}, central {central_r2:.6}");
+        assert!((fed_r2 - central_r2).abs() < 1e-4, "{name}: federated {fed_r2} vs central {central_r2}");
+    }
+}
+
+#[test]
+fn a_participant_file_that_does_not_fit_the_task_is_named() {
+    let iris = table("iris.csv");
+    let mut task = FlTask {
+        features: vec![Feature { name: "petal_length_cm".into(), kind: app::table::ColumnKind::Numeric, categories: vec![] }],
+        target: "species".into(),
+        labels: Some(vec!["setosa".into(), "versicolor".into()]),
+        model: FlModel::Logistic { alpha: 1.0, epochs: 1, learning_rate: 0.1, batch_size: 8, mu: 0.0 },
+    };
+    let err = task.local(&iris).err().unwrap().to_string();
+    assert!(err.contains("“virginica”, which is not one of the federation's classes"), "{err}");
+    task.features[0].name = "petal_area".into();
+    assert_eq!(task.local(&iris).err().unwrap().to_string(), "the file has no column “petal_area”");
+    task.features[0] = Feature { name: "species".into(), kind: app::table::ColumnKind::Numeric, categories: vec![] };
+    assert_eq!(
+        task.local(&iris).err().unwrap().to_string(),
+        "column “species” reads as categorical but the federation declares it numeric"
+    );
+}
