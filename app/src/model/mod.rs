@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod dataset;
 pub mod error;
+pub mod federation;
 pub mod health;
 pub mod job;
 

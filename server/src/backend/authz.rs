@@ -40,6 +40,12 @@ pub enum Action<'a> {
     ReadAnalytics { domain: &'a str, subdomain: &'a str },
     /// See the machine's load and the queue.
     ReadSystemHealth,
+    /// Declare a federation in an area.
+    CreateFederation { domain: &'a str, subdomain: &'a str },
+    /// See a federation (its task, status and member count, never who the members are).
+    ReadFederation { domain: &'a str, subdomain: &'a str },
+    /// Become a participant of a federation.
+    JoinFederation { domain: &'a str, subdomain: &'a str },
 }
 
 pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
@@ -66,6 +72,12 @@ pub fn authorize(actor: &Actor, action: Action<'_>) -> Result<(), ApiError> {
         Action::DownloadModel { owner } | Action::DeleteModel { owner } => owner == actor.user_id || actor.is_admin(),
         Action::ReadAnalytics { domain, subdomain } => actor.is_admin() || (domain == actor.domain && subdomain == actor.subdomain),
         Action::ReadSystemHealth => actor.is_admin(),
+        // A federation is its area's work: the area declares, sees and joins it; admins see
+        // every one for support but take part only in their own area's.
+        Action::CreateFederation { domain, subdomain } | Action::JoinFederation { domain, subdomain } => {
+            domain == actor.domain && subdomain == actor.subdomain
+        }
+        Action::ReadFederation { domain, subdomain } => actor.is_admin() || (domain == actor.domain && subdomain == actor.subdomain),
     };
     if allowed {
         Ok(())

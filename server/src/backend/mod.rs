@@ -8,6 +8,7 @@ pub mod authz;
 pub mod datasets;
 pub mod db;
 pub mod error;
+pub mod federations;
 pub mod jobs;
 pub mod keyfile;
 pub mod keys;
@@ -37,6 +38,7 @@ pub struct Backend {
     pub jobs: Arc<jobs::Jobs>,
     pub metrics: Arc<metrics::Metrics>,
     pub analytics: Arc<analytics::Analytics>,
+    pub federations: Arc<federations::Federations>,
 }
 
 impl Backend {
@@ -62,7 +64,8 @@ impl Backend {
         if embedded {
             recover_interrupted_uploads(config, &datasets).await;
         }
-        Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics })
+        let federations = Arc::new(federations::Federations::new(db.clone(), audit.clone()));
+        Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics, federations })
     }
 
     /// Checks each part with a real round trip, not just "is the handle there".

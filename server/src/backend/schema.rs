@@ -116,6 +116,30 @@ DEFINE FIELD IF NOT EXISTS at ON job_event TYPE string;
 DEFINE FIELD OVERWRITE event ON job_event TYPE object FLEXIBLE;
 DEFINE INDEX IF NOT EXISTS job_event_seq ON job_event FIELDS job, seq UNIQUE;
 
+DEFINE TABLE IF NOT EXISTS federation SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS uid ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS name ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS owner_id ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS owner ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS domain ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS subdomain ON federation TYPE string;
+DEFINE FIELD OVERWRITE task ON federation TYPE object FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS rounds ON federation TYPE int;
+DEFINE FIELD IF NOT EXISTS min_participants ON federation TYPE int;
+DEFINE FIELD IF NOT EXISTS threshold ON federation TYPE int;
+DEFINE FIELD IF NOT EXISTS round_timeout_secs ON federation TYPE int;
+DEFINE FIELD OVERWRITE status ON federation TYPE string ASSERT $value IN ["open", "running", "finished", "failed"];
+DEFINE FIELD IF NOT EXISTS created_at ON federation TYPE string;
+DEFINE FIELD IF NOT EXISTS created_ms ON federation TYPE int;
+DEFINE INDEX IF NOT EXISTS federation_uid ON federation FIELDS uid UNIQUE;
+DEFINE INDEX IF NOT EXISTS federation_area ON federation FIELDS domain, subdomain;
+
+DEFINE TABLE IF NOT EXISTS federation_member SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS federation ON federation_member TYPE string;
+DEFINE FIELD IF NOT EXISTS user_id ON federation_member TYPE string;
+DEFINE FIELD IF NOT EXISTS joined_at ON federation_member TYPE string;
+DEFINE INDEX IF NOT EXISTS federation_member_pair ON federation_member FIELDS federation, user_id UNIQUE;
+
 DEFINE TABLE IF NOT EXISTS model SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS uid ON model TYPE string;
 DEFINE FIELD IF NOT EXISTS job_id ON model TYPE string;

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod datasets;
+pub mod federations;
 pub mod health;
 pub mod jobs;
 pub mod models;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::routes())
         .merge(jobs::routes())
         .merge(models::routes())
+        .merge(federations::routes())
         .merge(analytics::routes())
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))

@@ -23,7 +23,8 @@ struct Case {
     method: Method,
     /// `{owner}` is replaced by alice's id, `{dataset}` by her private dataset's, `{shared}`
     /// by the one she shares with her area (no consent to joint training), `{job}` by her
-    /// queued job's, `{model}` by her model's (in the path and the body).
+    /// queued job's, `{model}` by her model's, `{federation}` by her federation's (in the path
+    /// and the body).
     path: &'static str,
     body: Option<Value>,
     expect: u16,
@@ -41,6 +42,7 @@ fn table() -> Vec<Case> {
     let predict =
         || Some(json!({"rows": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}]}));
     let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
+    let federation = || Some(federation_body());
     vec![
         case(Anonymous, Method::GET, "/api/me", None, 401),
         case(Owner, Method::GET, "/api/me", None, 200),
@@ -133,6 +135,19 @@ fn table() -> Vec<Case> {
         case(Owner, Method::GET, "/api/health/system", None, 403),
         case(Admin, Method::GET, "/api/health/system", None, 200),
         case(Anonymous, Method::GET, "/metrics", None, 200),
+        case(Anonymous, Method::GET, "/api/federations", None, 401),
+        case(Outsider, Method::GET, "/api/federations", None, 200),
+        case(Anonymous, Method::POST, "/api/federations", federation(), 401),
+        case(Other, Method::POST, "/api/federations", federation(), 201),
+        case(Outsider, Method::POST, "/api/federations", federation(), 201),
+        case(Anonymous, Method::GET, "/api/federations/{federation}", None, 401),
+        case(Owner, Method::GET, "/api/federations/{federation}", None, 200),
+        case(Other, Method::GET, "/api/federations/{federation}", None, 200),
+        case(Outsider, Method::GET, "/api/federations/{federation}", None, 404),
+        case(Admin, Method::GET, "/api/federations/{federation}", None, 200),
+        case(Anonymous, Method::POST, "/api/federations/{federation}/join", None, 401),
+        case(Other, Method::POST, "/api/federations/{federation}/join", None, 200),
+        case(Outsider, Method::POST, "/api/federations/{federation}/join", None, 404),
     ]
 }
 
@@ -170,12 +185,15 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         let r = client().post(srv.url("/api/jobs")).bearer_auth(&alice.access).json(&body).send().await.unwrap();
         let job = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
         let model = store_model(&srv, &alice, &iris).await;
+        let r = client().post(srv.url("/api/federations")).bearer_auth(&alice.access).json(&federation_body()).send().await.unwrap();
+        let federation = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
         let fill = |s: &str| {
             s.replace("{owner}", &alice.id)
                 .replace("{dataset}", &private.id)
                 .replace("{shared}", &shared.id)
                 .replace("{job}", &job)
                 .replace("{model}", &model)
+                .replace("{federation}", &federation)
         };
         let path = fill(c.path);
         let mut req = client().request(c.method.clone(), srv.url(&path));
@@ -192,6 +210,12 @@ async fn every_route_answers_each_kind_of_caller_as_the_table_says() {
         srv.stop().await;
     }
     assert!(failures.is_empty(), "authorization table mismatches:\n{}", failures.join("\n"));
+}
+
+/// A federation on iris: linear regression of one measurement from the others.
+fn federation_body() -> Value {
+    json!({"name": "petals", "task": {"features": [{"name": "sepal_length_cm", "kind": "numeric"}], "target": "petal_length_cm",
+        "model": {"kind": "linear"}}, "rounds": 1, "min_participants": 2, "threshold": 2, "round_timeout_secs": 60})
 }
 
 /// A model of alice's, trained here in-process (the harness runs no workers) and stored as the

@@ -11,6 +11,7 @@ mod auth;
 mod authz;
 mod datasets;
 mod db;
+mod federations;
 mod health;
 mod independent;
 mod jobs;

@@ -1,0 +1,178 @@
+//! Federations: declared in an area, seen and joined by the people of that area (admins see
+//! all). The rounds of secure aggregation build on these records (`docs/federated.md`).
+
+use serde::Deserialize;
+use surrealdb::types::SurrealValue;
+
+use app::fl::train::FlTask;
+use app::model::federation::{FederationInfo, FederationStatus, NewFederation};
+use app::model::ApiError;
+
+use super::audit::AuditLog;
+use super::authz::{authorize, Action, Actor, Ctx};
+use super::db::Db;
+use super::util::{now_ms, now_rfc3339, random_id};
+use crate::backend::error::{violated_index, Error, Result};
+
+#[derive(Debug, Clone, SurrealValue)]
+struct FederationRow {
+    uid: String,
+    name: String,
+    owner_id: String,
+    owner: String,
+    domain: String,
+    subdomain: String,
+    task: serde_json::Value,
+    rounds: i64,
+    min_participants: i64,
+    threshold: i64,
+    round_timeout_secs: i64,
+    status: String,
+    created_at: String,
+    created_ms: i64,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+struct MemberRow {
+    federation: String,
+    user_id: String,
+    joined_at: String,
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::internal(format!("the stored federation record is unreadable ({what})"))
+}
+
+impl FederationRow {
+    fn read_action(&self) -> Action<'_> {
+        Action::ReadFederation { domain: &self.domain, subdomain: &self.subdomain }
+    }
+
+    fn join_action(&self) -> Action<'_> {
+        Action::JoinFederation { domain: &self.domain, subdomain: &self.subdomain }
+    }
+
+    fn info(&self, members: u32, joined: bool) -> Result<FederationInfo> {
+        let small = |v: i64, what: &str| u16::try_from(v).map_err(|_| corrupt(what));
+        Ok(FederationInfo {
+            id: self.uid.clone(),
+            name: self.name.clone(),
+            owner_id: self.owner_id.clone(),
+            owner: self.owner.clone(),
+            domain: self.domain.clone(),
+            subdomain: self.subdomain.clone(),
+            task: FlTask::deserialize(&self.task).map_err(|_| corrupt("task"))?,
+            rounds: u32::try_from(self.rounds).map_err(|_| corrupt("rounds"))?,
+            min_participants: small(self.min_participants, "min_participants")?,
+            threshold: small(self.threshold, "threshold")?,
+            round_timeout_secs: u32::try_from(self.round_timeout_secs).map_err(|_| corrupt("round timeout"))?,
+            status: FederationStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            members,
+            joined,
+            created_at: self.created_at.clone(),
+        })
+    }
+}
+
+pub struct Federations {
+    db: Db,
+    audit: std::sync::Arc<AuditLog>,
+}
+
+impl Federations {
+    pub fn new(db: Db, audit: std::sync::Arc<AuditLog>) -> Self {
+        Federations { db, audit }
+    }
+
+    /// Declares a federation in the caller's area; 422 names every field to correct.
+    pub async fn create(&self, ctx: &Ctx, req: NewFederation) -> Result<FederationInfo> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
+        const ACTION: &str = "federation.create";
+        let checked =
+            authorize(actor, Action::CreateFederation { domain: &actor.domain, subdomain: &actor.subdomain }).and_then(|()| req.check());
+        if let Err(e) = checked {
+            return self.audit.refuse(&actor.user_id, ACTION, "-", client, e).await;
+        }
+        let row = FederationRow {
+            uid: random_id(),
+            name: req.name.trim().to_owned(),
+            owner_id: actor.user_id.clone(),
+            owner: actor.username.clone(),
+            domain: actor.domain.clone(),
+            subdomain: actor.subdomain.clone(),
+            task: serde_json::to_value(&req.task)?,
+            rounds: i64::from(req.rounds),
+            min_participants: i64::from(req.min_participants),
+            threshold: i64::from(req.threshold),
+            round_timeout_secs: i64::from(req.round_timeout_secs),
+            status: FederationStatus::Open.as_str().to_owned(),
+            created_at: now_rfc3339(),
+            created_ms: now_ms(),
+        };
+        self.db.query("CREATE federation CONTENT $row").bind(("row", row.clone())).await?.check()?;
+        self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
+        row.info(0, false)
+    }
+
+    /// The federations the actor may see (their area's; admins all), newest first.
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<FederationInfo>> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM federation WHERE $admin OR (domain = $d AND subdomain = $s) ORDER BY created_ms DESC, uid")
+            .bind(("admin", actor.is_admin()))
+            .bind(("d", actor.domain.clone()))
+            .bind(("s", actor.subdomain.clone()))
+            .await?;
+        let rows: Vec<FederationRow> = r.take(0)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (members, joined) = self.membership(&row.uid, &actor.user_id).await?;
+            out.push(row.info(members, joined)?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<FederationInfo> {
+        let row = self
+            .audit
+            .authorized(ctx, "federation.read", id, self.row(id).await?, FederationRow::read_action, FederationRow::read_action)
+            .await?;
+        let (members, joined) = self.membership(id, &ctx.actor.user_id).await?;
+        row.info(members, joined)
+    }
+
+    /// Joins the caller to a federation of their area. Joining twice is no error (the answer
+    /// says `joined`); a federation that has ended takes nobody (409).
+    pub async fn join(&self, ctx: &Ctx, id: &str) -> Result<FederationInfo> {
+        const ACTION: &str = "federation.join";
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
+        let row =
+            self.audit.authorized(ctx, ACTION, id, self.row(id).await?, FederationRow::read_action, FederationRow::join_action).await?;
+        let status = FederationStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?;
+        if matches!(status, FederationStatus::Finished | FederationStatus::Failed) {
+            let e = ApiError::Conflict { message: format!("the federation has {}; it takes no new members", status.as_str()), field: None };
+            return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
+        }
+        let member = MemberRow { federation: id.to_owned(), user_id: actor.user_id.clone(), joined_at: now_rfc3339() };
+        match self.db.query("CREATE federation_member CONTENT $row").bind(("row", member)).await.and_then(|r| r.check()) {
+            Ok(_) => self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?,
+            // Already a member: the unique index says so; nothing changes.
+            Err(e) if violated_index(&e) == Some("federation_member_pair") => {}
+            Err(e) => return Err(e.into()),
+        }
+        let (members, joined) = self.membership(id, &actor.user_id).await?;
+        row.info(members, joined)
+    }
+
+    async fn row(&self, id: &str) -> Result<Option<FederationRow>> {
+        let mut r = self.db.query("SELECT * OMIT id FROM federation WHERE uid = $id LIMIT 1").bind(("id", id.to_owned())).await?;
+        Ok(r.take::<Option<FederationRow>>(0)?)
+    }
+
+    /// How many have joined, and whether `user` is among them.
+    async fn membership(&self, id: &str, user: &str) -> Result<(u32, bool)> {
+        let mut r = self.db.query("SELECT VALUE user_id FROM federation_member WHERE federation = $id").bind(("id", id.to_owned())).await?;
+        let members: Vec<String> = r.take(0)?;
+        Ok((members.len() as u32, members.iter().any(|m| m == user)))
+    }
+}
