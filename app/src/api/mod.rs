@@ -10,12 +10,14 @@
 mod accounts;
 mod analytics;
 mod datasets;
+mod federations;
 mod jobs;
 mod models;
 
 pub use accounts::*;
 pub use analytics::*;
 pub use datasets::*;
+pub use federations::*;
 pub use jobs::*;
 pub use models::*;
 
@@ -37,6 +39,7 @@ mod backend {
     use crate::model::audit::{AuditEntry, AuditQuery};
     use crate::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
     use crate::model::dataset::{DatasetInfo, OwnerKey};
+    use crate::model::federation::FederationInfo;
     use crate::model::job::{JobEventRecord, JobInfo, JobRequest};
     use crate::model::ApiError;
 
@@ -57,6 +60,9 @@ mod backend {
         async fn set_consent(&self, ctx: &Ctx, id: String, allow: bool) -> Result<DatasetInfo, ApiError>;
         async fn delete_dataset(&self, ctx: &Ctx, id: String) -> Result<(), ApiError>;
         async fn owner_key(&self, ctx: &Ctx) -> Result<Option<OwnerKey>, ApiError>;
+        async fn federations(&self, ctx: &Ctx) -> Result<Vec<FederationInfo>, ApiError>;
+        async fn federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError>;
+        async fn join_federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError>;
         async fn models(
             &self,
             ctx: &Ctx,

@@ -58,6 +58,7 @@ fn AccountNav() -> impl IntoView {
                                 <li><A href="/datasets">"Datasets"</A></li>
                                 <li><A href="/jobs">"Training"</A></li>
                                 <li><A href="/models">"Models"</A></li>
+                                <li><A href="/federations">"Federations"</A></li>
                                 <li><A href="/analytics">"Analytics"</A></li>
                                 <li><A href="/profile">"Profile"</A></li>
                                 <li class="who" data-testid="who">

@@ -20,6 +20,7 @@ use pages::account::{LoginPage, ProfilePage, RegisterPage};
 use pages::analytics::AnalyticsPage;
 use pages::audit::AuditPage;
 use pages::datasets::{DatasetPage, DatasetsPage, UploadPage};
+use pages::federations::{FederationPage, FederationsPage};
 use pages::jobs::{JobPage, JobsPage, NewJobPage};
 use pages::models::{ModelPage, ModelsPage};
 use pages::{home::HomePage, not_found::NotFound};
@@ -82,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("jobs"), ParamSegment("id")) view=JobPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("models") view=ModelsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("analytics") view=AnalyticsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("federations") view=FederationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("federations"), ParamSegment("id")) view=FederationPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("models"), ParamSegment("id")) view=ModelPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>

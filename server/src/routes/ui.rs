@@ -8,6 +8,7 @@ use app::model::artifact::{ModelInfo, Prediction};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::dataset::{DatasetInfo, OwnerKey};
+use app::model::federation::FederationInfo;
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
@@ -91,6 +92,18 @@ impl UiBackend for Backend {
 
     async fn owner_key(&self, ctx: &Ctx) -> Result<Option<OwnerKey>, ApiError> {
         Ok(self.datasets.owner_key(&ctx.actor).await?)
+    }
+
+    async fn federations(&self, ctx: &Ctx) -> Result<Vec<FederationInfo>, ApiError> {
+        Ok(self.federations.list(&ctx.actor).await?)
+    }
+
+    async fn federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError> {
+        Ok(self.federations.get(ctx, &id).await?)
+    }
+
+    async fn join_federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError> {
+        Ok(self.federations.join(ctx, &id).await?)
     }
 
     async fn models(

@@ -1,0 +1,59 @@
+import { test, expect, type Page } from "@playwright/test";
+import { gotoHydrated, watchErrors } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+
+const ana = { username: "ana.fed", password: "ana's long password" };
+const ben = { username: "ben.fed", password: "ben's long password" };
+
+async function register(page: Page, u: { username: string; password: string }) {
+  const r = await page.request.post("/api/auth/register", {
+    data: { username: u.username, email: `${u.username}@example.org`, password: u.password, domain: "healthcare", subdomain: "oncology" },
+  });
+  expect(r.status()).toBe(201);
+}
+
+async function login(page: Page, u: { username: string; password: string }) {
+  const r = await page.request.post("/api/auth/login", { data: u });
+  expect(r.status()).toBe(200);
+}
+
+test("a federation declared by one person is seen and joined by another of the area", async ({ page }) => {
+  const errors = watchErrors(page);
+  await register(page, ana);
+  await register(page, ben);
+  await login(page, ana);
+  const r = await page.request.post("/api/federations", {
+    data: {
+      name: "iris across labs",
+      task: {
+        features: [{ name: "petal_length_cm", kind: "numeric" }, { name: "petal_width_cm", kind: "numeric" }],
+        target: "species", labels: ["setosa", "versicolor", "virginica"],
+        model: { kind: "logistic", alpha: 1, epochs: 1, learning_rate: 1, batch_size: 1024 },
+      },
+      rounds: 20, min_participants: 3, threshold: 2, round_timeout_secs: 120,
+    },
+  });
+  expect(r.status()).toBe(201);
+
+  await page.context().clearCookies();
+  await login(page, ben);
+  await gotoHydrated(page, "/");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Federations" }).click();
+  const table = page.getByTestId("federation-table");
+  await expect(table).toContainText("Logistic regression: classify “species”");
+  await page.getByRole("link", { name: "iris across labs" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("iris across labs");
+  await expect(page.getByTestId("federation-status")).toHaveText("open: 0 of the 3 participants a round needs have joined");
+  await expect(page.getByRole("table", { name: /2 columns the model learns from/ })).toContainText("petal_width_cm");
+  await page.getByRole("button", { name: "Join this federation" }).click();
+  await expect(page.getByTestId("membership")).toHaveText("You have joined: you are its only member so far.");
+  await expect(page.getByRole("button", { name: "Join this federation" })).toBeHidden();
+  await expect(page.getByTestId("federation-status")).toContainText("1 of the 3");
+
+  // A phone shows the same page without sideways scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+  expect(scroll).toBeLessThanOrEqual(client);
+  expect(errors).toEqual([]);
+});
