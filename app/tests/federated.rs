@@ -9,6 +9,7 @@ use app::fl::masks::RoundContext;
 use app::fl::round::{Participant, Unmasker};
 use app::fl::train::{Feature, FlModel, FlTask};
 use app::ml::linear::{fit_linear, fit_logistic, Fitted};
+use app::ml::metrics::{self, Metrics};
 use app::ml::prep::Preprocessor;
 use app::table::{Format, ParseOptions, Table};
 
@@ -24,7 +25,7 @@ fn sub(t: &Table, rows: &[usize]) -> Table {
 /// One secure-aggregation round over `inputs` (each a participant's values and rows): the
 /// row-weighted mean, as the server would decode it. Nothing but masked vectors reaches the
 /// unmasker, and none of them equals its participant's encoded input.
-fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {
+fn secure_sum(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> (Vec<f64>, u64) {
     let n = inputs.len() as u16;
     let t = usize::from(n) / 2 + 1;
     let ctx = RoundContext { federation: "quality".into(), round };
@@ -50,7 +51,35 @@ fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Ve
     for (i, p) in parts.iter().enumerate() {
         server.add(i as u16 + 1, &p.reveal(&u3, &d).unwrap()).unwrap();
     }
-    encoding.decode_mean(&server.finish().unwrap()).unwrap()
+    encoding.decode(&server.finish().unwrap()).unwrap()
+}
+
+fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {
+    secure_sum(round, encoding, inputs).0
+}
+
+/// The global model scored on `test` rows held by `parts` participants, through the
+/// protocol, and centrally on the same rows: the two reports.
+fn evaluate(task: &FlTask, data: &Table, pre: &Preprocessor, model: &Fitted, test: &[usize], parts: usize) -> (Metrics, Metrics) {
+    let tables: Vec<Table> = round_robin(test, parts).iter().map(|rows| sub(data, rows)).collect();
+    let evals: Vec<(Vec<f64>, u64)> = tables.iter().map(|t| task.evaluation(&task.local(t).unwrap(), pre, model).unwrap()).collect();
+    let (means, rows) = secure_sum(999, task.evaluation_encoding(), &evals);
+    let federated = task.metrics(&means, rows).unwrap();
+    let x = pre.transform(data, test).unwrap();
+    let t = data.column_index(&task.target).unwrap();
+    let central = match &task.labels {
+        Some(labels) => {
+            let truth: Vec<usize> =
+                test.iter().map(|&r| labels.iter().position(|l| app::table::Cell::Text(l.clone()) == data.rows[r][t]).unwrap()).collect();
+            let pred: Vec<usize> = model.predict(&x).iter().map(|p| *p as usize).collect();
+            Metrics::Classification(metrics::classification(labels, &truth, &pred, None).unwrap())
+        }
+        None => {
+            let truth: Vec<f64> = test.iter().map(|&r| data.rows[r][t].as_f64().unwrap()).collect();
+            Metrics::Regression(metrics::regression(&truth, &model.predict(&x)).unwrap())
+        }
+    };
+    (federated, central)
 }
 
 /// Trains `task` federated over `parts` (row indices of `data`) for `rounds` training rounds.
@@ -131,6 +160,9 @@ fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
         let acc = accuracy(&model, &fpre.transform(&iris, &test).unwrap(), &y_test);
         eprintln!("iris logistic, {name}: federated accuracy {acc:.4}, central {central_acc:.4}");
         assert!(acc >= central_acc - 0.01, "{name}: federated {acc} vs central {central_acc}");
+        // Its figures, aggregated from the participants' held-out rows, are the central ones.
+        let (federated, central) = evaluate(&task, &iris, &fpre, &model, &test, parts.len());
+        assert_eq!(federated, central, "{name}");
     }
 }
 
@@ -162,6 +194,10 @@ fn federated_diabetes_linear_regression_is_central_least_squares_iid_and_by_bmi(
         let fed_r2 = r2(&model, &fpre.transform(&diabetes, &test).unwrap(), &y_test);
         eprintln!("diabetes linear, {name}: federated R² {fed_r2:.6}, central {central_r2:.6}");
         assert!((fed_r2 - central_r2).abs() < 1e-4, "{name}: federated {fed_r2} vs central {central_r2}");
+        let (Metrics::Regression(f), Metrics::Regression(c)) = evaluate(&task, &diabetes, &fpre, &model, &test, parts.len()) else {
+            panic!("regression")
+        };
+        assert!((f.r2 - c.r2).abs() < 1e-5 && (f.rmse - c.rmse).abs() < 1e-3 && (f.mae - c.mae).abs() < 1e-3, "{name}: {f:?} vs {c:?}");
     }
 }
 

@@ -64,6 +64,11 @@ impl Encoding {
 
     /// The row-weighted mean of the values from the sum of several encodings.
     pub fn decode_mean(self, sum: &[u64]) -> Result<Vec<f64>, FlError> {
+        self.decode(sum).map(|(mean, _)| mean)
+    }
+
+    /// The row-weighted mean and the total of rows behind it.
+    pub fn decode(self, sum: &[u64]) -> Result<(Vec<f64>, u64), FlError> {
         let (&rows, weights) = sum.split_last().ok_or_else(|| FlError::Encoding("an empty sum".into()))?;
         if rows == 0 || rows > MAX_ROWS {
             return Err(FlError::Encoding(format!(
@@ -71,7 +76,7 @@ impl Encoding {
             )));
         }
         let scale = self.scale() * rows as f64;
-        Ok(weights.iter().map(|&v| (v as i64) as f64 / scale).collect())
+        Ok((weights.iter().map(|&v| (v as i64) as f64 / scale).collect(), rows))
     }
 }
 

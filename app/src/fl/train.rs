@@ -16,9 +16,11 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
+use super::fixed::Encoding;
 use super::FlError;
 use crate::ml::combine::{normal_equations, solve_linear};
 use crate::ml::linear::Fitted;
+use crate::ml::metrics::{from_confusion, regression_from_sums, Metrics};
 use crate::ml::prep::{Coding, Preprocessor};
 use crate::table::{Cell, ColumnKind, Table};
 
@@ -258,6 +260,72 @@ impl FlTask {
             FlModel::Logistic { .. } => {
                 let classes = self.classes();
                 Ok(Fitted::Logistic { classes, intercept: means[..classes].to_vec(), coef: means[classes..].to_vec() })
+            }
+        }
+    }
+}
+
+impl FlTask {
+    /// The encoding of an evaluation vector: class shares stay within ±1, but regression
+    /// sums of squared targets need the wider range.
+    pub fn evaluation_encoding(&self) -> Encoding {
+        match self.model {
+            FlModel::Linear => Encoding::MOMENTS,
+            FlModel::Logistic { .. } => Encoding::WEIGHTS,
+        }
+    }
+
+    /// After the last round: how the global model does on this participant's rows, as
+    /// row-weighted means that add up. Classification: the confusion matrix divided by the
+    /// rows (`C × C`, row-major, true class first). Regression: the means of the squared and
+    /// absolute errors, of `y` and of `y²`.
+    pub fn evaluation(&self, data: &LocalData, pre: &Preprocessor, model: &Fitted) -> Result<(Vec<f64>, u64), FlError> {
+        let x = pre.transform(data.table, &data.rows).map_err(|e| bad(e.to_string()))?;
+        let n = data.rows.len() as f64;
+        let pred = model.predict(&x);
+        let v = match &self.labels {
+            Some(labels) => {
+                let k = labels.len();
+                let mut confusion = vec![0.0; k * k];
+                for (cell, p) in data.target.iter().zip(&pred) {
+                    let t = labels.iter().position(|l| *l == cell_label(cell)).unwrap_or(0);
+                    confusion[t * k + (*p as usize).min(k - 1)] += 1.0 / n;
+                }
+                confusion
+            }
+            None => {
+                let y: Vec<f64> = data.target.iter().filter_map(Cell::as_f64).collect();
+                let (mut se, mut ae, mut s, mut s2) = (0.0, 0.0, 0.0, 0.0);
+                for (t, p) in y.iter().zip(&pred) {
+                    se += (t - p).powi(2);
+                    ae += (t - p).abs();
+                    s += t;
+                    s2 += t * t;
+                }
+                vec![se / n, ae / n, s / n, s2 / n]
+            }
+        };
+        Ok((v, data.rows.len() as u64))
+    }
+
+    /// The global model's figures from the evaluation's global means over `rows` rows. ROC-AUC
+    /// needs every score's rank and is not aggregated.
+    pub fn metrics(&self, means: &[f64], rows: u64) -> Result<Metrics, FlError> {
+        let n = rows as f64;
+        match &self.labels {
+            Some(labels) => {
+                let k = labels.len();
+                if means.len() != k * k {
+                    return Err(bad(format!("an evaluation of {k} classes has {} values, not {}", k * k, means.len())));
+                }
+                let confusion = (0..k).map(|t| (0..k).map(|p| (means[t * k + p] * n).round().max(0.0) as usize).collect()).collect();
+                Ok(Metrics::Classification(from_confusion(labels, confusion, None).map_err(|e| bad(e.to_string()))?))
+            }
+            None => {
+                let [se, ae, s, s2] = means else {
+                    return Err(bad(format!("a regression evaluation has 4 values, not {}", means.len())));
+                };
+                Ok(Metrics::Regression(regression_from_sums(n, se * n, ((s2 - s * s) * n).max(0.0), *ae)))
             }
         }
     }

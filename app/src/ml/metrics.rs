@@ -90,6 +90,28 @@ pub fn classification(
     for (t, p) in truth.iter().zip(pred) {
         confusion[*t][*p] += 1;
     }
+    let roc_auc = match positive_scores {
+        Some(scores) if k == 2 => {
+            check_lengths(truth.len(), scores.len())?;
+            roc_auc(&truth.iter().map(|t| *t == 1).collect::<Vec<_>>(), scores)
+        }
+        _ => None,
+    };
+    from_confusion(labels, confusion, roc_auc)
+}
+
+/// The report of a confusion matrix (`confusion[true][predicted]` counts): what federated
+/// evaluation can aggregate, since counts add up across participants (ROC-AUC, which needs
+/// every score's rank, cannot).
+pub fn from_confusion(labels: &[String], confusion: Vec<Vec<usize>>, roc_auc: Option<f64>) -> Result<ClassificationReport, MlError> {
+    let k = labels.len();
+    if confusion.len() != k || confusion.iter().any(|r| r.len() != k) {
+        return Err(MlError::Shape(format!("a confusion matrix of {k} classes is {k}×{k}")));
+    }
+    let total: usize = confusion.iter().flatten().sum();
+    if total == 0 {
+        return Err(MlError::Shape("no rows to score".into()));
+    }
     let correct: usize = (0..k).map(|i| confusion[i][i]).sum();
     let per_class: Vec<ClassMetrics> = (0..k)
         .map(|i| {
@@ -103,16 +125,9 @@ pub fn classification(
         })
         .collect();
     let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / k.max(1) as f64;
-    let roc_auc = match positive_scores {
-        Some(scores) if k == 2 => {
-            check_lengths(truth.len(), scores.len())?;
-            roc_auc(&truth.iter().map(|t| *t == 1).collect::<Vec<_>>(), scores)
-        }
-        _ => None,
-    };
     Ok(ClassificationReport {
         labels: labels.to_vec(),
-        accuracy: correct as f64 / truth.len() as f64,
+        accuracy: correct as f64 / total as f64,
         precision_macro: mean(|c| c.precision),
         recall_macro: mean(|c| c.recall),
         f1_macro: mean(|c| c.f1),
@@ -156,6 +171,13 @@ pub fn regression(truth: &[f64], pred: &[f64]) -> Result<RegressionReport, MlErr
     let mean = truth.iter().sum::<f64>() / n;
     let ss_res: f64 = truth.iter().zip(pred).map(|(t, p)| (t - p).powi(2)).sum();
     let ss_tot: f64 = truth.iter().map(|t| (t - mean).powi(2)).sum();
+    let mae = truth.iter().zip(pred).map(|(t, p)| (t - p).abs()).sum::<f64>() / n;
+    Ok(regression_from_sums(n, ss_res, ss_tot, mae))
+}
+
+/// The report from sums that add up across participants: `n` rows, the residual and total
+/// sums of squares, and the mean absolute error.
+pub fn regression_from_sums(n: f64, ss_res: f64, ss_tot: f64, mae: f64) -> RegressionReport {
     // sklearn: a constant target scores 1 when predicted exactly, else 0.
     let r2 = if ss_tot == 0.0 {
         if ss_res == 0.0 {
@@ -166,7 +188,7 @@ pub fn regression(truth: &[f64], pred: &[f64]) -> Result<RegressionReport, MlErr
     } else {
         1.0 - ss_res / ss_tot
     };
-    Ok(RegressionReport { r2, rmse: (ss_res / n).sqrt(), mae: truth.iter().zip(pred).map(|(t, p)| (t - p).abs()).sum::<f64>() / n })
+    RegressionReport { r2, rmse: (ss_res / n).sqrt(), mae }
 }
 
 #[cfg(test)]
