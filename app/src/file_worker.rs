@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::crypto::WrappedKey;
+use crate::fl::train::FlTask;
 use crate::table::scan::Scan;
 use crate::table::{Cell, Column, Format, ParseOptions};
 
@@ -28,6 +29,8 @@ pub enum WorkerRequest {
     Open(OpenRequest),
     /// Read the file as rows to predict (batch prediction), at most `limit`.
     Rows { limit: usize },
+    /// Read the file and check it against a federation's task (the participant's first step).
+    CheckTask { task: FlTask },
     /// Stop the request in progress (reading or uploading); nothing stays on the server.
     Cancel,
 }
@@ -90,6 +93,10 @@ pub enum WorkerReply {
     },
     Rows {
         rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    },
+    /// The file fits the task: this many rows have a target.
+    TaskChecked {
+        rows: usize,
     },
     Cancelled,
     /// The request failed; `message` says why in words for the page (no trailing period).

@@ -1,4 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
+import { join } from "node:path";
 import { gotoHydrated, watchErrors } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
@@ -50,6 +51,13 @@ test("a federation declared by one person is seen and joined by another of the a
   await expect(page.getByTestId("membership")).toHaveText("You have joined: you are its only member so far.");
   await expect(page.getByRole("button", { name: "Join this federation" })).toBeHidden();
   await expect(page.getByTestId("federation-status")).toContainText("1 of the 3");
+
+  // The member checks a data file against the task; it is read here and never sent.
+  const file = page.getByLabel(/^Your data file, checked in this browser/);
+  await file.setInputFiles(join(__dirname, "../../app/tests/data/iris.csv"));
+  await expect(page.locator("#f-status")).toHaveText("Your file fits this federation: 150 rows with a value to learn. Nothing has left this browser.");
+  await file.setInputFiles(join(__dirname, "../../app/tests/data/diabetes.csv"));
+  await expect(page.locator("#f-error")).toHaveText("This file does not fit the federation: the file has no column “petal_length_cm”. Nothing was sent.");
 
   // A phone shows the same page without sideways scrolling.
   await page.setViewportSize({ width: 390, height: 844 });

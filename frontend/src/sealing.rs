@@ -30,10 +30,15 @@ pub fn scan_whole(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Resul
     Ok(Scan::of_table(&table, format, options))
 }
 
+/// A whole file as a table, its format from its name.
+pub fn read_table(bytes: &[u8], file_name: &str) -> Result<Table, String> {
+    Table::parse(bytes, format_of(file_name)?, &ParseOptions::default()).map_err(err)
+}
+
 /// Parses a file of rows to predict (batch prediction) into `{column: value}` objects
 /// (missing values as null), at most `limit` rows.
 pub fn rows_for_prediction(bytes: &[u8], file_name: &str, limit: usize) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
-    let table = Table::parse(bytes, format_of(file_name)?, &ParseOptions::default()).map_err(err)?;
+    let table = read_table(bytes, file_name)?;
     if table.rows.len() > limit {
         return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.rows.len()));
     }

@@ -168,6 +168,11 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
             let bytes = read(&file, 0.0, file.size()).await?;
             WorkerReply::Rows { rows: sealing::rows_for_prediction(&bytes, &file.name(), limit)? }
         }
+        WorkerRequest::CheckTask { task } => {
+            let file = file()?;
+            let table = sealing::read_table(&read(&file, 0.0, file.size()).await?, &file.name())?;
+            WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
+        }
         WorkerRequest::Cancel => WorkerReply::Cancelled,
     })
 }

@@ -78,6 +78,13 @@ pub struct LocalData<'a> {
     target: Vec<Cell>,
 }
 
+impl LocalData<'_> {
+    /// The rows that have a target: what this participant trains on.
+    pub fn rows(&self) -> usize {
+        self.rows.len()
+    }
+}
+
 impl FlTask {
     /// Checks `table` against the task (every feature and the target present with the declared
     /// kind) and keeps the rows that have a target.

@@ -171,7 +171,7 @@ fn UploadForm(me: Me) -> impl IntoView {
                 format!("This file cannot be used: {message}. Fix it and pick it again; nothing was uploaded.")
             }));
         }
-        WorkerReply::Opened { .. } | WorkerReply::Rows { .. } => {}
+        WorkerReply::Opened { .. } | WorkerReply::Rows { .. } | WorkerReply::TaskChecked { .. } => {}
     });
 
     let read_file = move || {

@@ -6,13 +6,51 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_federation, join_federation, list_federations};
-use crate::fl::train::FlModel;
+use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus};
 use crate::model::ApiError;
+use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
 use crate::ui::form::{count, load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
+
+/// A member's check of their data file against the task, in the file worker: the file is read
+/// in this browser and never sent; a column that is missing or of another kind is named.
+#[component]
+fn CheckFile(task: FlTask) -> impl IntoView {
+    let input = NodeRef::<leptos::html::Input>::new();
+    let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let worker = FileWorker::new(move |reply| match reply {
+        WorkerReply::TaskChecked { rows } => {
+            status.set(format!(
+                "Your file fits this federation: {} with a value to learn. Nothing has left this browser.",
+                count(rows as u64, "row", "rows")
+            ));
+        }
+        WorkerReply::Failed { message } => {
+            status.set(String::new());
+            error.set(Some(format!("This file does not fit the federation: {message}. Nothing was sent.")));
+        }
+        _ => {}
+    });
+    let task = StoredValue::new(task);
+    let pick = move |_| {
+        error.set(None);
+        let Some(file) = picked_file(input) else { return };
+        status.set(format!("Reading {} in this browser…", file.name()));
+        worker.send(&WorkerRequest::CheckTask { task: task.get_value() }, Some(&file));
+    };
+    view! {
+        <div class="field">
+            <label for="f-file">"Your data file, checked in this browser against the input columns (CSV, JSON or Excel .xlsx)"</label>
+            <input id="f-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick/>
+        </div>
+        <p id="f-status" role="status" aria-live="polite">{status}</p>
+        <ErrorLine id="f-error" message=error/>
+    }
+}
 
 /// "Logistic regression of species" / "Linear regression of progression".
 fn model_title(f: &FederationInfo) -> String {
@@ -162,6 +200,9 @@ fn FederationDetail(f: FederationInfo) -> impl IntoView {
         </Show>
         <Show when=move || error().is_some()>
             <p class="form-error" role="alert">{error}</p>
+        </Show>
+        <Show when=move || current.get().joined>
+            <CheckFile task=f.task.clone()/>
         </Show>
         <p><a href="/federations">"Back to federations"</a></p>
     }
