@@ -22,6 +22,7 @@ use crate::ml::combine::{normal_equations, solve_linear};
 use crate::ml::linear::Fitted;
 use crate::ml::metrics::{from_confusion, regression_from_sums, Metrics};
 use crate::ml::prep::{Coding, Preprocessor};
+use crate::ml::task::Target;
 use crate::table::{Cell, ColumnKind, Table};
 
 /// One input of a federation's task, typed as a dataset declares it.
@@ -75,7 +76,8 @@ pub struct LocalData<'a> {
     table: &'a Table,
     /// Rows with a target.
     rows: Vec<usize>,
-    target: Vec<Cell>,
+    /// Their target, checked once here: class indices into the task's labels, or numbers.
+    target: Target,
 }
 
 impl LocalData<'_> {
@@ -105,22 +107,29 @@ impl FlTask {
         if rows.is_empty() {
             return Err(bad(format!("no row has a value in the target column “{}”", self.target)));
         }
-        let target: Vec<Cell> = rows.iter().map(|&r| table.rows[r][t].clone()).collect();
-        match &self.labels {
+        let cells = rows.iter().map(|&r| &table.rows[r][t]);
+        let target = match &self.labels {
             Some(labels) => {
-                if let Some(other) = target.iter().map(cell_label).find(|l| !labels.contains(l)) {
-                    return Err(bad(format!(
-                        "the target “{}” has the value “{other}”, which is not one of the federation's classes",
-                        self.target
-                    )));
-                }
+                let y = cells
+                    .map(|c| {
+                        let label = c.to_string();
+                        labels.iter().position(|l| *l == label).ok_or_else(|| {
+                            bad(format!(
+                                "the target “{}” has the value “{label}”, which is not one of the federation's classes",
+                                self.target
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>, FlError>>()?;
+                Target::Classes { y, classes: labels.len() }
             }
-            None => {
-                if target.iter().any(|c| c.as_f64().is_none()) {
-                    return Err(bad(format!("the target “{}” must be numeric for linear regression", self.target)));
-                }
-            }
-        }
+            None => Target::Values(
+                cells
+                    .map(Cell::as_f64)
+                    .collect::<Option<Vec<f64>>>()
+                    .ok_or_else(|| bad(format!("the target “{}” must be numeric for linear regression", self.target)))?,
+            ),
+        };
         Ok(LocalData { table, rows, target })
     }
 
@@ -219,8 +228,8 @@ impl FlTask {
         let n = data.rows.len();
         let vector = match &self.model {
             FlModel::Linear => {
-                let y: Vec<f64> = data.target.iter().filter_map(Cell::as_f64).collect();
-                let (xtx, xty) = normal_equations(&x, &y);
+                let Target::Values(y) = &data.target else { return Err(bad("linear regression needs a numeric target")) };
+                let (xtx, xty) = normal_equations(&x, y);
                 let d = xty.len();
                 let mut v = Vec::with_capacity(self.update_len(x.ncols()));
                 for i in 0..d {
@@ -232,14 +241,15 @@ impl FlTask {
                 v
             }
             FlModel::Logistic { alpha, epochs, learning_rate, batch_size, mu } => {
-                let labels = self.labels.as_deref().unwrap_or_default();
-                let y: Vec<usize> = data.target.iter().map(|c| labels.iter().position(|l| *l == cell_label(c)).unwrap_or(0)).collect();
+                let Target::Classes { y, classes } = &data.target else {
+                    return Err(bad("logistic regression needs the target's classes"));
+                };
                 let start = match global {
                     Some(g) => g.params(),
-                    None => vec![0.0; (x.ncols() + 1) * labels.len()],
+                    None => vec![0.0; (x.ncols() + 1) * classes],
                 };
                 let step = Sgd { alpha: *alpha, epochs: *epochs, learning_rate: *learning_rate, batch_size: *batch_size, mu: *mu };
-                step.run(&x, &y, labels.len(), start, seed)?
+                step.run(&x, y, *classes, start, seed)?
             }
         };
         Ok((vector, n as u64))
@@ -290,18 +300,15 @@ impl FlTask {
         let x = pre.transform(data.table, &data.rows).map_err(|e| bad(e.to_string()))?;
         let n = data.rows.len() as f64;
         let pred = model.predict(&x);
-        let v = match &self.labels {
-            Some(labels) => {
-                let k = labels.len();
+        let v = match &data.target {
+            Target::Classes { y, classes: k } => {
                 let mut confusion = vec![0.0; k * k];
-                for (cell, p) in data.target.iter().zip(&pred) {
-                    let t = labels.iter().position(|l| *l == cell_label(cell)).unwrap_or(0);
+                for (t, p) in y.iter().zip(&pred) {
                     confusion[t * k + (*p as usize).min(k - 1)] += 1.0 / n;
                 }
                 confusion
             }
-            None => {
-                let y: Vec<f64> = data.target.iter().filter_map(Cell::as_f64).collect();
+            Target::Values(y) => {
                 let (mut se, mut ae, mut s, mut s2) = (0.0, 0.0, 0.0, 0.0);
                 for (t, p) in y.iter().zip(&pred) {
                     se += (t - p).powi(2);
@@ -396,14 +403,5 @@ impl Sgd {
             return Err(bad("local training diverged; lower the federation's learning rate"));
         }
         Ok(w)
-    }
-}
-
-fn cell_label(c: &Cell) -> String {
-    match c {
-        Cell::Text(s) => s.clone(),
-        Cell::Number(n) => n.to_string(),
-        Cell::Bool(b) => b.to_string(),
-        Cell::Missing => String::new(),
     }
 }

@@ -92,16 +92,6 @@ pub fn picked_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File>
 /// A picked file kept between events (browser only; see the module's note).
 pub type KeptFile = StoredValue<Option<SendWrapper<web_sys::File>>>;
 
-/// A cell as the tables show it (missing as empty).
-pub fn cell_text(cell: &Cell) -> String {
-    match cell {
-        Cell::Missing => String::new(),
-        Cell::Number(n) => n.to_string(),
-        Cell::Bool(b) => b.to_string(),
-        Cell::Text(t) => t.clone(),
-    }
-}
-
 /// Rows of a parsed or opened file under their columns' names and kinds.
 #[component]
 pub fn CellTable(columns: Vec<Column>, rows: Vec<Vec<Cell>>, caption: String) -> impl IntoView {
@@ -112,7 +102,7 @@ pub fn CellTable(columns: Vec<Column>, rows: Vec<Vec<Cell>>, caption: String) ->
                 {columns.iter().map(|c| view! { <th scope="col">{format!("{} ({})", c.name, c.kind.as_str())}</th> }).collect_view()}
             </tr></thead>
             <tbody>
-                {rows.iter().map(|r| view! { <tr>{r.iter().map(|c| view! { <td>{cell_text(c)}</td> }).collect_view()}</tr> }).collect_view()}
+                {rows.iter().map(|r| view! { <tr>{r.iter().map(|c| view! { <td>{c.to_string()}</td> }).collect_view()}</tr> }).collect_view()}
             </tbody>
         </table>
     }
