@@ -124,12 +124,17 @@ impl Federations {
             .bind(("s", actor.subdomain.clone()))
             .await?;
         let rows: Vec<FederationRow> = r.take(0)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (members, joined) = self.membership(&row.uid, &actor.user_id).await?;
-            out.push(row.info(members, joined)?);
-        }
-        Ok(out)
+        // Every listed federation's members in one query, not one query per federation.
+        let ids: Vec<String> = rows.iter().map(|f| f.uid.clone()).collect();
+        let mut r = self.db.query("SELECT * OMIT id FROM federation_member WHERE federation IN $ids").bind(("ids", ids)).await?;
+        let members: Vec<MemberRow> = r.take(0)?;
+        rows.iter()
+            .map(|f| {
+                let of = members.iter().filter(|m| m.federation == f.uid);
+                let joined = of.clone().any(|m| m.user_id == actor.user_id);
+                f.info(of.count() as u32, joined)
+            })
+            .collect()
     }
 
     pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<FederationInfo> {

@@ -84,6 +84,14 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
         "a count, and only the caller's own membership"
     );
     assert!(!seen.to_string().contains(&bob.id), "members are not named");
+    for (token, joined) in [(&bob.access, true), (&alice.access, false)] {
+        let l: Vec<Value> = srv.get_as(token, "/api/federations").await.json().await.unwrap();
+        assert_eq!(
+            (l[0]["members"].as_u64(), l[0]["joined"].as_bool()),
+            (Some(1), Some(joined)),
+            "the list counts members and says who asked"
+        );
+    }
     assert_eq!(srv.get_as(&carol, &format!("/api/federations/{id}")).await.status(), 404);
     assert_eq!(post(&carol, &format!("/api/federations/{id}/join"), json!({})).await.status(), 404);
     let carols: Vec<Value> = srv.get_as(&carol, "/api/federations").await.json().await.unwrap();
