@@ -185,8 +185,9 @@ pub async fn apply(db: &Db) -> Result<(), ServerError> {
 }
 
 /// Rewrites every value of `JSON_TEXT_FIELDS` that is still text as the object or array it
-/// encodes. Idempotent: a converted value is no longer a string, so a second run finds nothing
-/// (and a new database has nothing to find).
+/// encodes. Only a field whose definition still says `string` is scanned (the earlier
+/// layout): once SCHEMA has defined it as an object, no text can be left, so a start of a
+/// converted or new database reads the definitions only, not every event and job.
 async fn convert_json_text(db: &Db) -> Result<usize, surrealdb::Error> {
     let mut converted = 0;
     // Only tables that exist: a new database has none yet, and selecting from one is an error.
@@ -194,6 +195,11 @@ async fn convert_json_text(db: &Db) -> Result<usize, surrealdb::Error> {
     let tables = info.as_ref().and_then(|i| i.get("tables")).and_then(serde_json::Value::as_object);
     for (table, field) in JSON_TEXT_FIELDS {
         if !tables.is_some_and(|t| t.contains_key(*table)) {
+            continue;
+        }
+        let info: Option<serde_json::Value> = db.query(format!("INFO FOR TABLE {table}")).await?.take(0)?;
+        let definition = info.as_ref().and_then(|i| i.get("fields")?.get(*field)?.as_str().map(str::to_owned)).unwrap_or_default();
+        if !definition.contains("string") {
             continue;
         }
         let mut r = db.query(format!("SELECT id, {field} AS text FROM {table} WHERE type::is_string({field})")).await?;
