@@ -8,18 +8,18 @@
 //! `cargo bench -p app --bench secagg`. For reference, Flower 1.42's SecAgg+ took 5.3–7.4× its
 //! plain FedAvg round on a 2-core machine like ours (0.55–0.77 s against 0.10 s).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use app::fl::fixed::Encoding;
-use app::fl::masks::RoundContext;
-use app::fl::round::{Participant, Unmasker};
 use app::fl::train::{Feature, FlModel, FlTask, LocalData};
 use app::ml::linear::Fitted;
 use app::ml::prep::Preprocessor;
 use app::table::{Cell, Column, ColumnKind, Table};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const PARTICIPANTS: usize = 10;
 const FEATURES: usize = 999;
@@ -62,29 +62,9 @@ fn plain_mean(inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {
 }
 
 fn secure_mean(round: u32, inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {
-    let n = inputs.len() as u16;
-    let t = usize::from(n) / 2 + 1;
-    let ctx = RoundContext { federation: "bench".into(), round };
-    let mut parts: Vec<Participant> = (1..=n).map(|u| Participant::new(ctx.clone(), u, t).expect("participant")).collect();
-    let roster: Vec<_> = parts.iter().enumerate().map(|(i, p)| (i as u16 + 1, p.advertise())).collect();
-    let mut mail: BTreeMap<u16, Vec<(u16, Vec<u8>)>> = BTreeMap::new();
-    for (i, p) in parts.iter_mut().enumerate() {
-        for (to, sealed) in p.share(&roster).expect("shares") {
-            mail.entry(to).or_default().push((i as u16 + 1, sealed));
-        }
-    }
-    let mut masked = BTreeMap::new();
-    for (i, p) in parts.iter_mut().enumerate() {
-        let encoded = Encoding::WEIGHTS.encode(&inputs[i].0, inputs[i].1).expect("encode");
-        masked.insert(i as u16 + 1, p.masked_input(&mail[&(i as u16 + 1)], &encoded.values).expect("mask"));
-    }
-    let everyone: BTreeSet<u16> = (1..=n).collect();
-    let mut server = Unmasker::new(ctx, t, &roster, &everyone, masked).expect("unmasker");
-    let (u3, d) = server.request();
-    for (i, p) in parts.iter().enumerate() {
-        server.add(i as u16 + 1, &p.reveal(&u3, &d).expect("reveal")).expect("add");
-    }
-    Encoding::WEIGHTS.decode_mean(&server.finish().expect("unmask")).expect("decode")
+    let encoded: Vec<Vec<u64>> = inputs.iter().map(|(v, rows)| Encoding::WEIGHTS.encode(v, *rows).expect("encode").values).collect();
+    let (_, sum) = support::secure_round("bench", round, &encoded);
+    Encoding::WEIGHTS.decode_mean(&sum).expect("decode")
 }
 
 fn main() {

@@ -2,11 +2,9 @@
 //! holding parts of iris (logistic regression) and diabetes (linear regression), IID and
 //! non-IID, against central training on the same rows, scored on the same held-out rows.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod support;
 
 use app::fl::fixed::Encoding;
-use app::fl::masks::RoundContext;
-use app::fl::round::{Participant, Unmasker};
 use app::fl::train::{Feature, FlModel, FlTask};
 use app::ml::linear::{fit_linear, fit_logistic, Fitted};
 use app::ml::metrics::{self, Metrics};
@@ -26,32 +24,19 @@ fn sub(t: &Table, rows: &[usize]) -> Table {
 /// row-weighted mean, as the server would decode it. Nothing but masked vectors reaches the
 /// unmasker, and none of them equals its participant's encoded input.
 fn secure_sum(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> (Vec<f64>, u64) {
-    let n = inputs.len() as u16;
-    let t = usize::from(n) / 2 + 1;
-    let ctx = RoundContext { federation: "quality".into(), round };
-    let mut parts: Vec<Participant> = (1..=n).map(|u| Participant::new(ctx.clone(), u, t).unwrap()).collect();
-    let roster: Vec<_> = parts.iter().enumerate().map(|(i, p)| (i as u16 + 1, p.advertise())).collect();
-    let mut mail: BTreeMap<u16, Vec<(u16, Vec<u8>)>> = BTreeMap::new();
-    for (i, p) in parts.iter_mut().enumerate() {
-        for (to, sealed) in p.share(&roster).unwrap() {
-            mail.entry(to).or_default().push((i as u16 + 1, sealed));
-        }
+    let encoded: Vec<Vec<u64>> = inputs
+        .iter()
+        .map(|(values, rows)| {
+            let e = encoding.encode(values, *rows).unwrap();
+            assert_eq!(e.clipped, 0, "nothing clipped");
+            e.values
+        })
+        .collect();
+    let (masked, sum) = support::secure_round("quality", round, &encoded);
+    for (u, y) in &masked {
+        assert_ne!(y, &encoded[usize::from(*u) - 1]);
     }
-    let mut masked = BTreeMap::new();
-    for (i, p) in parts.iter_mut().enumerate() {
-        let encoded = encoding.encode(&inputs[i].0, inputs[i].1).unwrap();
-        assert_eq!(encoded.clipped, 0, "nothing clipped");
-        let y = p.masked_input(&mail[&(i as u16 + 1)], &encoded.values).unwrap();
-        assert_ne!(y, encoded.values);
-        masked.insert(i as u16 + 1, y);
-    }
-    let everyone: BTreeSet<u16> = (1..=n).collect();
-    let mut server = Unmasker::new(ctx, t, &roster, &everyone, masked).unwrap();
-    let (u3, d) = server.request();
-    for (i, p) in parts.iter().enumerate() {
-        server.add(i as u16 + 1, &p.reveal(&u3, &d).unwrap()).unwrap();
-    }
-    encoding.decode(&server.finish().unwrap()).unwrap()
+    encoding.decode(&sum).unwrap()
 }
 
 fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Vec<f64> {

@@ -92,17 +92,14 @@ pub struct Encoded {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn add(a: &[u64], b: &[u64]) -> Vec<u64> {
-        a.iter().zip(b).map(|(x, y)| x.wrapping_add(*y)).collect()
-    }
+    use crate::fl::masks::sum;
 
     #[test]
     fn the_sum_of_encodings_decodes_to_the_weighted_mean() {
         let w = Encoding::WEIGHTS;
         let a = w.encode(&[1.5, -2.25, 0.0], 10).unwrap();
         let b = w.encode(&[0.5, 0.75, -1e-3], 30).unwrap();
-        let mean = w.decode_mean(&add(&a.values, &b.values)).unwrap();
+        let mean = w.decode_mean(&sum(&[a.values.clone(), b.values.clone()])).unwrap();
         let expected = [(1.5 * 10.0 + 0.5 * 30.0) / 40.0, (-2.25 * 10.0 + 0.75 * 30.0) / 40.0, (-1e-3 * 30.0) / 40.0];
         for (m, e) in mean.iter().zip(expected) {
             assert!((m - e).abs() <= 2f64.powi(-24), "{m} vs {e}");
@@ -122,7 +119,7 @@ mod tests {
             assert!(enc.encode(&[1.0], MAX_ROWS + 1).is_err());
             // The largest sums stay clear of wrapping: every participant at the bound.
             let big = enc.encode(&[-c, c], MAX_ROWS).unwrap();
-            let twice: Vec<u64> = big.values.iter().map(|v| v.wrapping_add(*v)).collect();
+            let twice = sum(&[big.values.clone(), big.values.clone()]);
             assert!(enc.decode_mean(&twice).is_err(), "more rows than a round may have");
             assert_eq!(enc.decode_mean(&big.values).unwrap(), [-c, c]);
             assert!(enc.scale_bits as f64 + c.log2() + (MAX_ROWS as f64).log2() <= 62.0);
