@@ -55,7 +55,8 @@ impl Server {
         tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
         // Background work holds the backend; it ends with the server so the database closes.
         let sweeper = spawn_sweeper(self.backend.clone());
-        let workers = self.backend.jobs.start();
+        let mut workers = self.backend.jobs.start();
+        workers.push(self.backend.federations.start());
         let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await;

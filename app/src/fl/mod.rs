@@ -4,12 +4,15 @@
 //! participants (`shares`). The protocol around them is `docs/federated.md`'s business; this
 //! module has no I/O.
 
+pub mod client;
 pub mod fixed;
 pub mod masks;
+pub mod plan;
 pub mod round;
 pub mod shamir;
 pub mod shares;
 pub mod train;
+pub mod wire;
 
 /// Why a federated step failed, in words for the participant or the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -20,7 +20,11 @@ pub struct ModelArtifact {
     pub format: String,
     pub version: u32,
     pub id: String,
+    /// The training job that made it (empty for a federation's model).
     pub job_id: String,
+    /// The federation whose rounds made it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<String>,
     pub kind: ModelKind,
     pub target: String,
     /// Classes in the order of the model's outputs; absent for regression.
@@ -256,6 +260,9 @@ pub struct ModelInfo {
     #[serde(default)]
     pub best: bool,
     pub job_id: String,
+    /// The federation that made it, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation: Option<String>,
     pub kind: ModelKind,
     pub target: String,
     pub features: Vec<String>,

@@ -162,11 +162,247 @@ pub struct FederationInfo {
     pub threshold: u16,
     pub round_timeout_secs: u32,
     pub status: FederationStatus,
+    /// The model version the federation produced, once finished.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// Why it failed, if it did.
+    #[serde(default)]
+    pub failure: Option<String>,
     /// How many have joined (names are not shown).
     pub members: u32,
     /// Whether the caller has joined.
     pub joined: bool,
     pub created_at: String,
+}
+
+/// Which part of a federation's work a round does: the statistics that fix the
+/// preprocessing, a training step, or the final evaluation of the global model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Phase {
+    Statistics,
+    /// Training step `step` of the federation's `rounds` (from 1).
+    Train {
+        step: u32,
+    },
+    Evaluate,
+}
+
+impl Phase {
+    /// The phase after this one in a federation of `rounds` training steps; `None` after the
+    /// evaluation.
+    pub fn next(self, rounds: u32) -> Option<Phase> {
+        match self {
+            Phase::Statistics => Some(Phase::Train { step: 1 }),
+            Phase::Train { step } if step < rounds => Some(Phase::Train { step: step + 1 }),
+            Phase::Train { .. } => Some(Phase::Evaluate),
+            Phase::Evaluate => None,
+        }
+    }
+
+    pub fn label(self, rounds: u32) -> String {
+        match self {
+            Phase::Statistics => "statistics".into(),
+            Phase::Train { step } => format!("training {step} of {rounds}"),
+            Phase::Evaluate => "evaluation".into(),
+        }
+    }
+}
+
+/// The stages of one round of secure aggregation (`docs/federated.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Participants publish their keys.
+    Keys,
+    /// Participants send their share envelopes.
+    Shares,
+    /// Participants send their masked vectors.
+    Input,
+    /// Survivors reveal the shares the unmasking needs.
+    Reveal,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Keys, Stage::Shares, Stage::Input, Stage::Reveal];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Keys => "keys",
+            Stage::Shares => "shares",
+            Stage::Input => "input",
+            Stage::Reveal => "reveal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A roster entry: what participant `number` advertised (each field 32 bytes, base64).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RosterEntry {
+    pub number: u16,
+    #[serde(flatten)]
+    pub keys: KeysMessage,
+}
+
+/// `POST …/rounds/{round}/keys`: the share key, the masking key and the self-mask commitment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeysMessage {
+    pub share_public: String,
+    pub mask_public: String,
+    pub commitment: String,
+}
+
+/// One share envelope (85 bytes, base64) and the participant at its other end: the
+/// recipient in a `SharesMessage`, the sender in a round view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub peer: u16,
+    pub sealed: String,
+}
+
+/// `POST …/rounds/{round}/shares`: one envelope to every other member of the roster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharesMessage {
+    pub envelopes: Vec<Envelope>,
+}
+
+/// `POST …/rounds/{round}/input`: the masked vector, its 64-bit words little-endian, base64.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputMessage {
+    pub masked: String,
+}
+
+/// `POST …/rounds/{round}/reveal`: the revealed shares, 37 bytes each, concatenated, base64.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevealMessage {
+    pub shares: String,
+}
+
+/// The round in progress, as one participant sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActiveRound {
+    /// The round's number in the secure-aggregation context: unique within the federation
+    /// (a reopened round gets a new one).
+    pub round: u32,
+    pub phase: Phase,
+    pub stage: Stage,
+    /// When the stage closes without the late ones (milliseconds since the Unix epoch).
+    pub deadline_ms: u64,
+    pub threshold: u16,
+    /// The vector every input of this round has: its values and the row count.
+    pub vector_len: u32,
+    /// How many have sent this stage's message, and how many may.
+    pub received: u32,
+    pub expected: u32,
+    /// Whether the caller has sent this stage's message.
+    pub sent: bool,
+    /// From the shares stage on: everyone who advertised keys (`U1`).
+    pub roster: Vec<RosterEntry>,
+    /// In the input stage: the envelopes addressed to the caller (`peer` is the sender).
+    pub envelopes: Vec<Envelope>,
+    /// In the reveal stage: the survivors (`U3`) and the dropped (`D`).
+    pub survivors: Vec<u16>,
+    pub dropped: Vec<u16>,
+}
+
+/// A finished round: what the server learned, which is only sums.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundResult {
+    pub round: u32,
+    pub phase: Phase,
+    pub participants: u32,
+    pub rows: u64,
+    /// The global model's figures on everyone's rows: for a training step, the model that
+    /// step started from; for the evaluation, the final model. Absent for the statistics
+    /// and linear regression's training step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<crate::ml::metrics::Metrics>,
+}
+
+/// `GET /api/federations/{id}/round`: everything a participant needs for its next step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoundView {
+    pub status: FederationStatus,
+    /// The caller's participant number, if a member.
+    pub you: Option<u16>,
+    /// The statistics round's global means (they fix the preprocessing), once known.
+    pub means: Option<Vec<f64>>,
+    /// The latest training step's global means (the global model), once known.
+    pub params: Option<Vec<f64>>,
+    pub round: Option<ActiveRound>,
+    pub results: Vec<RoundResult>,
+    /// The registered model, once the federation has finished.
+    pub model_id: Option<String>,
+    /// Why the federation failed, if it did.
+    pub failure: Option<String>,
+}
+
+/// What happens in a federation, as its event stream tells it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FederationEvent {
+    RoundOpened {
+        round: u32,
+        phase: Phase,
+    },
+    /// A stage's message arrived: `received` of `expected`.
+    Received {
+        round: u32,
+        stage: Stage,
+        received: u32,
+        expected: u32,
+    },
+    /// The keys stage closed with `participants`; the shares stage is open.
+    StageClosed {
+        round: u32,
+        stage: Stage,
+        participants: u32,
+        dropped: u32,
+    },
+    Aggregated {
+        result: RoundResult,
+    },
+    /// Too few survivors (or a secret that could not be rebuilt): the round is reopened.
+    Abandoned {
+        round: u32,
+        reason: String,
+    },
+    Finished {
+        model_id: String,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl FederationEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RoundOpened { .. } => "round_opened",
+            Self::Received { .. } => "received",
+            Self::StageClosed { .. } => "stage_closed",
+            Self::Aggregated { .. } => "aggregated",
+            Self::Abandoned { .. } => "abandoned",
+            Self::Finished { .. } => "finished",
+            Self::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Finished { .. } | Self::Failed { .. })
+    }
+}
+
+/// One event with its place in the federation's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FederationEventRecord {
+    pub seq: u64,
+    pub at: String,
+    pub event: FederationEvent,
 }
 
 #[cfg(test)]

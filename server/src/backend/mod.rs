@@ -8,6 +8,7 @@ pub mod authz;
 pub mod datasets;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod federations;
 pub mod jobs;
 pub mod keyfile;
@@ -64,7 +65,7 @@ impl Backend {
         if embedded {
             recover_interrupted_uploads(config, &datasets).await;
         }
-        let federations = Arc::new(federations::Federations::new(db.clone(), audit.clone()));
+        let federations = Arc::new(federations::Federations::new(db.clone(), audit.clone(), models.clone()));
         Ok(Backend { db, store, audit, auth, trainer_keys, datasets, models, jobs, metrics, analytics, federations })
     }
 

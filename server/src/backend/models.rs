@@ -93,6 +93,7 @@ impl Models {
             task: artifact.task_key(),
             best: false,
             job_id: artifact.job_id.clone(),
+            federation: artifact.federation.clone(),
             kind: artifact.kind,
             target: artifact.target.clone(),
             features: artifact.preprocessor.columns().map(str::to_owned).collect(),

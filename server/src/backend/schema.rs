@@ -138,7 +138,57 @@ DEFINE TABLE IF NOT EXISTS federation_member SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS federation ON federation_member TYPE string;
 DEFINE FIELD IF NOT EXISTS user_id ON federation_member TYPE string;
 DEFINE FIELD IF NOT EXISTS joined_at ON federation_member TYPE string;
+DEFINE FIELD IF NOT EXISTS next_round ON federation TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS next_seq ON federation TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS abandoned ON federation TYPE int DEFAULT 0;
+DEFINE FIELD IF NOT EXISTS means ON federation TYPE option<array<float>>;
+DEFINE FIELD IF NOT EXISTS params ON federation TYPE option<array<float>>;
+DEFINE FIELD IF NOT EXISTS model_id ON federation TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS failure ON federation TYPE option<string>;
 DEFINE INDEX IF NOT EXISTS federation_member_pair ON federation_member FIELDS federation, user_id UNIQUE;
+DEFINE FIELD IF NOT EXISTS number ON federation_member TYPE int DEFAULT 0;
+DEFINE INDEX IF NOT EXISTS federation_member_number ON federation_member FIELDS federation, number UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS fl_round SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS federation ON fl_round TYPE string;
+DEFINE FIELD IF NOT EXISTS round ON fl_round TYPE int;
+DEFINE FIELD OVERWRITE phase ON fl_round TYPE object FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS stage ON fl_round TYPE string ASSERT $value IN ["keys", "shares", "input", "reveal"];
+DEFINE FIELD IF NOT EXISTS state ON fl_round TYPE string ASSERT $value IN ["open", "done", "abandoned"];
+DEFINE FIELD IF NOT EXISTS opened_ms ON fl_round TYPE int;
+DEFINE FIELD IF NOT EXISTS deadline_ms ON fl_round TYPE int;
+DEFINE FIELD OVERWRITE roster ON fl_round TYPE array<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS sharers ON fl_round TYPE array<int>;
+DEFINE FIELD IF NOT EXISTS survivors ON fl_round TYPE array<int>;
+DEFINE FIELD IF NOT EXISTS dropped ON fl_round TYPE array<int>;
+DEFINE INDEX IF NOT EXISTS fl_round_once ON fl_round FIELDS federation, round UNIQUE;
+DEFINE INDEX IF NOT EXISTS fl_round_state ON fl_round FIELDS state;
+
+DEFINE TABLE IF NOT EXISTS fl_message SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS federation ON fl_message TYPE string;
+DEFINE FIELD IF NOT EXISTS round ON fl_message TYPE int;
+DEFINE FIELD IF NOT EXISTS stage ON fl_message TYPE string;
+DEFINE FIELD IF NOT EXISTS sender ON fl_message TYPE int;
+DEFINE FIELD IF NOT EXISTS body ON fl_message TYPE string;
+DEFINE FIELD IF NOT EXISTS at_ms ON fl_message TYPE int;
+DEFINE INDEX IF NOT EXISTS fl_message_once ON fl_message FIELDS federation, round, stage, sender UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS fl_result SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS federation ON fl_result TYPE string;
+DEFINE FIELD IF NOT EXISTS round ON fl_result TYPE int;
+DEFINE FIELD OVERWRITE phase ON fl_result TYPE object FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS participants ON fl_result TYPE int;
+DEFINE FIELD IF NOT EXISTS rows ON fl_result TYPE int;
+DEFINE FIELD OVERWRITE metrics ON fl_result TYPE option<object> FLEXIBLE;
+DEFINE FIELD IF NOT EXISTS at ON fl_result TYPE string;
+DEFINE INDEX IF NOT EXISTS fl_result_round ON fl_result FIELDS federation, round UNIQUE;
+
+DEFINE TABLE IF NOT EXISTS federation_event SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS federation ON federation_event TYPE string;
+DEFINE FIELD IF NOT EXISTS seq ON federation_event TYPE int;
+DEFINE FIELD IF NOT EXISTS at ON federation_event TYPE string;
+DEFINE FIELD OVERWRITE event ON federation_event TYPE object FLEXIBLE;
+DEFINE INDEX IF NOT EXISTS federation_event_seq ON federation_event FIELDS federation, seq UNIQUE;
 
 DEFINE TABLE IF NOT EXISTS model SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS uid ON model TYPE string;

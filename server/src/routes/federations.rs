@@ -1,16 +1,24 @@
-//! `/api/federations*` (see docs/api.md): declare, list, read and join federations. The round
-//! protocol of secure aggregation joins these routes as it is built (docs/federated.md).
+//! `/api/federations*` (see docs/api.md and docs/federated.md): declare, list, read and join
+//! federations; the round protocol (the round view and one route per stage's message); the
+//! live event stream as server-sent events, resumable with `Last-Event-ID`.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::Stream;
 
-use app::model::federation::NewFederation;
+use app::model::federation::{InputMessage, KeysMessage, NewFederation, RevealMessage, SharesMessage};
 
 use super::api::{ApiJson, ApiResult, Authenticated};
+use super::jobs::{last_event_id, After};
 use super::AppState;
+use crate::backend::federations::Incoming;
 use crate::backend::Backend;
 
 pub fn routes() -> Router<AppState> {
@@ -18,6 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/federations", get(list).post(create))
         .route("/api/federations/{id}", get(one))
         .route("/api/federations/{id}/join", post(join))
+        .route("/api/federations/{id}/round", get(round))
+        .route("/api/federations/{id}/events", get(events))
+        .route("/api/federations/{id}/rounds/{round}/keys", post(keys))
+        .route("/api/federations/{id}/rounds/{round}/shares", post(shares))
+        .route("/api/federations/{id}/rounds/{round}/input", post(input))
+        .route("/api/federations/{id}/rounds/{round}/reveal", post(reveal))
 }
 
 async fn list(State(b): State<Backend>, Authenticated(ctx): Authenticated) -> ApiResult<impl IntoResponse> {
@@ -38,4 +52,63 @@ async fn one(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(i
 
 async fn join(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
     Ok(Json(b.federations.join(&ctx, &id).await?))
+}
+
+async fn round(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.federations.round_view(&ctx, &id).await?))
+}
+
+async fn keys(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path((id, round)): Path<(String, u32)>,
+    ApiJson(m): ApiJson<KeysMessage>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.federations.receive(&ctx, &id, round, Incoming::Keys(m)).await?))
+}
+
+async fn shares(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path((id, round)): Path<(String, u32)>,
+    ApiJson(m): ApiJson<SharesMessage>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.federations.receive(&ctx, &id, round, Incoming::Shares(m)).await?))
+}
+
+async fn input(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path((id, round)): Path<(String, u32)>,
+    ApiJson(m): ApiJson<InputMessage>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.federations.receive(&ctx, &id, round, Incoming::Input(m)).await?))
+}
+
+async fn reveal(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path((id, round)): Path<(String, u32)>,
+    ApiJson(m): ApiJson<RevealMessage>,
+) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.federations.receive(&ctx, &id, round, Incoming::Reveal(m)).await?))
+}
+
+/// Replays events after `Last-Event-ID` (or `?after=`), then follows the federation live;
+/// the stream ends after `finished` or `failed`.
+async fn events(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<After>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let rx = b.federations.subscribe(&ctx, &id, last_event_id(&headers, &query)).await?;
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let record = rx.recv().await?;
+        let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());
+        let event = Event::default().id(record.seq.to_string()).event(record.event.name()).data(data);
+        Some((Ok(event), rx))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

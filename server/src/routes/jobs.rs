@@ -50,8 +50,13 @@ async fn cancel(State(b): State<Backend>, Authenticated(ctx): Authenticated, Pat
 }
 
 #[derive(Deserialize)]
-struct After {
+pub(super) struct After {
     after: Option<u64>,
+}
+
+/// Where a resumed event stream starts: the `Last-Event-ID` header, else `?after=`, else 0.
+pub(super) fn last_event_id(headers: &HeaderMap, query: &After) -> u64 {
+    headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).or(query.after).unwrap_or(0)
 }
 
 /// Replays events after `Last-Event-ID` (or `?after=`), then follows the job live; the stream
@@ -63,9 +68,7 @@ async fn events(
     Query(query): Query<After>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let after =
-        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok()).or(query.after).unwrap_or(0);
-    let rx = b.jobs.subscribe(&ctx, &id, after).await?;
+    let rx = b.jobs.subscribe(&ctx, &id, last_event_id(&headers, &query)).await?;
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let record = rx.recv().await?;
         let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());

@@ -230,6 +230,7 @@ async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> Str
         version: app::model::artifact::ARTIFACT_VERSION,
         id: hex::encode(rand::random::<[u8; 16]>()),
         job_id: "harness".into(),
+        federation: None,
         kind: app::ml::model::ModelKind::Logistic,
         target: t.target,
         labels: t.labels,

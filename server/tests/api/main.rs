@@ -11,6 +11,7 @@ mod auth;
 mod authz;
 mod datasets;
 mod db;
+mod federated;
 mod federations;
 mod health;
 mod independent;

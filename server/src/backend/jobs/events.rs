@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use app::model::job::{JobEvent, JobEventRecord, JobProgress};
 use app::model::ApiError;
@@ -13,6 +13,7 @@ use app::model::ApiError;
 use crate::backend::authz::Ctx;
 use crate::backend::db::retry_conflicts;
 use crate::backend::error::Result;
+use crate::backend::events::follow;
 use crate::backend::util::now_rfc3339_ms;
 
 use super::rows::{ended, history, EventRow, JobRow};
@@ -44,42 +45,19 @@ impl Jobs {
     /// receiver is dropped (the client went away).
     pub async fn subscribe(&self, ctx: &Ctx, id: &str, after: u64) -> Result<mpsc::Receiver<JobEventRecord>> {
         self.authorized_row(ctx, id, "job.events", JobRow::read_action).await?;
-        // Subscribe before reading the history, so nothing falls between the two.
-        let mut live = self.events.subscribe();
-        let (tx, rx) = mpsc::channel(64);
-        let db = self.db.clone();
-        let job = id.to_owned();
-        tokio::spawn(async move {
-            let mut last = after;
-            let mut replay = match history(&db, &job, last).await {
-                Ok(h) => h,
-                Err(_) => return,
-            };
-            // Nothing new and the job has ended (a client resuming after the last event): end
-            // the stream instead of holding it open for events that will never come.
-            if replay.is_empty() && after > 0 && ended(&db, &job).await {
-                return;
-            }
-            loop {
-                for record in replay.drain(..) {
-                    last = record.seq;
-                    let end = record.event.is_final();
-                    if tx.send(record).await.is_err() || end {
-                        return;
-                    }
-                }
-                match live.recv().await {
-                    Ok((j, record)) if j == job && record.seq > last => replay.push(record),
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => match history(&db, &job, last).await {
-                        Ok(h) => replay = h,
-                        Err(_) => return,
-                    },
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            }
-        });
-        Ok(rx)
+        let (db, job) = (self.db.clone(), id.to_owned());
+        let ended_db = db.clone();
+        let ended_job = job.clone();
+        Ok(follow(
+            self.events.subscribe(),
+            job.clone(),
+            after,
+            move |after| {
+                let (db, job) = (db.clone(), job.clone());
+                async move { history(&db, &job, after).await }
+            },
+            move || async move { ended(&ended_db, &ended_job).await },
+        ))
     }
 
     /// A job's whole history (for the job page's first draw and for tests).

@@ -237,6 +237,7 @@ impl Jobs {
             version: ARTIFACT_VERSION,
             id: random_id(),
             job_id: id.clone(),
+            federation: None,
             kind: req.spec.model.kind,
             target: trained.target.clone(),
             labels: trained.labels.clone(),

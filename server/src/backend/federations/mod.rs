@@ -1,21 +1,29 @@
 //! Federations: declared in an area, seen and joined by the people of that area (admins see
-//! all). The rounds of secure aggregation build on these records (`docs/federated.md`).
+//! all); their rounds of secure aggregation (`rounds`) and their event stream (`events`).
+
+mod events;
+mod rounds;
+
+pub use rounds::{Incoming, Receipt};
 
 use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 
 use app::fl::train::FlTask;
-use app::model::federation::{FederationInfo, FederationStatus, NewFederation};
+use std::sync::Arc;
+
+use app::model::federation::{FederationEventRecord, FederationInfo, FederationStatus, NewFederation, Phase};
 use app::model::ApiError;
 
 use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor, Ctx};
 use super::db::Db;
+use super::models::Models;
 use super::util::{now_ms, now_rfc3339, random_id};
 use crate::backend::error::{violated_index, Error, Result};
 
 #[derive(Debug, Clone, SurrealValue)]
-struct FederationRow {
+pub(super) struct FederationRow {
     uid: String,
     name: String,
     owner_id: String,
@@ -30,12 +38,24 @@ struct FederationRow {
     status: String,
     created_at: String,
     created_ms: i64,
+    /// The number the next opened round gets, and the next event's sequence number.
+    next_round: i64,
+    next_seq: i64,
+    /// Rounds abandoned in a row (reset by an aggregated one).
+    abandoned: i64,
+    /// The statistics' global means and the latest global model's (`app::fl::plan::Known`).
+    means: Option<Vec<f64>>,
+    params: Option<Vec<f64>>,
+    model_id: Option<String>,
+    failure: Option<String>,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
 struct MemberRow {
     federation: String,
     user_id: String,
+    /// The participant's number in every round (1, 2, … in the order of joining).
+    number: i64,
     joined_at: String,
 }
 
@@ -52,8 +72,20 @@ impl FederationRow {
         Action::JoinFederation { domain: &self.domain, subdomain: &self.subdomain }
     }
 
+    fn small(&self, v: i64, what: &str) -> Result<u16> {
+        u16::try_from(v).map_err(|_| corrupt(what))
+    }
+
+    fn status(&self) -> Result<FederationStatus> {
+        FederationStatus::parse(&self.status).ok_or_else(|| corrupt("status"))
+    }
+
+    fn task(&self) -> Result<FlTask> {
+        FlTask::deserialize(&self.task).map_err(|_| corrupt("task"))
+    }
+
     fn info(&self, members: u32, joined: bool) -> Result<FederationInfo> {
-        let small = |v: i64, what: &str| u16::try_from(v).map_err(|_| corrupt(what));
+        let small = |v: i64, what: &str| self.small(v, what);
         Ok(FederationInfo {
             id: self.uid.clone(),
             name: self.name.clone(),
@@ -61,12 +93,14 @@ impl FederationRow {
             owner: self.owner.clone(),
             domain: self.domain.clone(),
             subdomain: self.subdomain.clone(),
-            task: FlTask::deserialize(&self.task).map_err(|_| corrupt("task"))?,
+            task: self.task()?,
             rounds: u32::try_from(self.rounds).map_err(|_| corrupt("rounds"))?,
             min_participants: small(self.min_participants, "min_participants")?,
             threshold: small(self.threshold, "threshold")?,
             round_timeout_secs: u32::try_from(self.round_timeout_secs).map_err(|_| corrupt("round timeout"))?,
-            status: FederationStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            status: self.status()?,
+            model_id: self.model_id.clone(),
+            failure: self.failure.clone(),
             members,
             joined,
             created_at: self.created_at.clone(),
@@ -76,12 +110,33 @@ impl FederationRow {
 
 pub struct Federations {
     db: Db,
-    audit: std::sync::Arc<AuditLog>,
+    audit: Arc<AuditLog>,
+    models: Arc<Models>,
+    /// Serialises changes to round state in this process (see `rounds`).
+    rounds_lock: tokio::sync::Mutex<()>,
+    /// Every federation's new events, for the live streams.
+    events: tokio::sync::broadcast::Sender<(String, FederationEventRecord)>,
 }
 
 impl Federations {
-    pub fn new(db: Db, audit: std::sync::Arc<AuditLog>) -> Self {
-        Federations { db, audit }
+    pub fn new(db: Db, audit: Arc<AuditLog>, models: Arc<Models>) -> Self {
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        Federations { db, audit, models, rounds_lock: tokio::sync::Mutex::new(()), events }
+    }
+
+    /// Closes the stages whose deadline has passed, now (a restarted server catches up at
+    /// once) and then every second, until the task is aborted.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                if let Err(e) = this.tick().await {
+                    tracing::warn!("closing federation rounds failed: {e}");
+                }
+            }
+        })
     }
 
     /// Declares a federation in the caller's area; 422 names every field to correct.
@@ -108,9 +163,19 @@ impl Federations {
             status: FederationStatus::Open.as_str().to_owned(),
             created_at: now_rfc3339(),
             created_ms: now_ms(),
+            next_round: 0,
+            next_seq: 0,
+            abandoned: 0,
+            means: None,
+            params: None,
+            model_id: None,
+            failure: None,
         };
         self.db.query("CREATE federation CONTENT $row").bind(("row", row.clone())).await?.check()?;
         self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;
+        // The first round waits for its participants from now on.
+        let _serial = self.rounds_lock.lock().await;
+        self.open_round(&row, Phase::Statistics).await?;
         row.info(0, false)
     }
 
@@ -138,10 +203,7 @@ impl Federations {
     }
 
     pub async fn get(&self, ctx: &Ctx, id: &str) -> Result<FederationInfo> {
-        let row = self
-            .audit
-            .authorized(ctx, "federation.read", id, self.row(id).await?, FederationRow::read_action, FederationRow::read_action)
-            .await?;
+        let row = self.readable(ctx, "federation.read", id).await?;
         let (members, joined) = self.membership(id, &ctx.actor.user_id).await?;
         row.info(members, joined)
     }
@@ -158,15 +220,52 @@ impl Federations {
             let e = ApiError::Conflict { message: format!("the federation has {}; it takes no new members", status.as_str()), field: None };
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
-        let member = MemberRow { federation: id.to_owned(), user_id: actor.user_id.clone(), joined_at: now_rfc3339() };
-        match self.db.query("CREATE federation_member CONTENT $row").bind(("row", member)).await.and_then(|r| r.check()) {
-            Ok(_) => self.audit.record(&actor.user_id, ACTION, id, client, "ok").await?,
-            // Already a member: the unique index says so; nothing changes.
-            Err(e) if violated_index(&e) == Some("federation_member_pair") => {}
-            Err(e) => return Err(e.into()),
+        // Numbers follow the order of joining; two people joining at once race for one, and
+        // the unique index sends the loser round again for the next.
+        for _ in 0..8 {
+            let number = self.member_numbers(id).await?.last().map_or(1, |n| i64::from(*n) + 1);
+            let member = MemberRow { federation: id.to_owned(), user_id: actor.user_id.clone(), number, joined_at: now_rfc3339() };
+            match self.db.query("CREATE federation_member CONTENT $row").bind(("row", member)).await.and_then(|r| r.check()) {
+                Ok(_) => {
+                    self.audit.record(&actor.user_id, ACTION, id, client, &format!("ok: participant {number}")).await?;
+                    break;
+                }
+                // Already a member: the unique index says so; nothing changes.
+                Err(e) if violated_index(&e) == Some("federation_member_pair") => break,
+                Err(e) if violated_index(&e) == Some("federation_member_number") => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
         let (members, joined) = self.membership(id, &actor.user_id).await?;
         row.info(members, joined)
+    }
+
+    /// The federation if the caller may see it (404 otherwise, audited under `action`).
+    async fn readable(&self, ctx: &Ctx, action: &str, id: &str) -> Result<FederationRow> {
+        self.audit.authorized(ctx, action, id, self.row(id).await?, FederationRow::read_action, FederationRow::read_action).await
+    }
+
+    /// `user`'s participant number in the federation, if a member.
+    async fn member_number(&self, id: &str, user: &str) -> Result<Option<u16>> {
+        let mut r = self
+            .db
+            .query("SELECT VALUE number FROM federation_member WHERE federation = $id AND user_id = $user")
+            .bind(("id", id.to_owned()))
+            .bind(("user", user.to_owned()))
+            .await?;
+        let n: Option<i64> = r.take(0)?;
+        n.map(|n| u16::try_from(n).map_err(|_| corrupt("member number"))).transpose()
+    }
+
+    /// Every member's number, ascending.
+    async fn member_numbers(&self, id: &str) -> Result<Vec<u16>> {
+        let mut r = self
+            .db
+            .query("SELECT VALUE number FROM federation_member WHERE federation = $id ORDER BY number")
+            .bind(("id", id.to_owned()))
+            .await?;
+        let v: Vec<i64> = r.take(0)?;
+        Ok(v.into_iter().filter_map(|n| u16::try_from(n).ok()).collect())
     }
 
     async fn row(&self, id: &str) -> Result<Option<FederationRow>> {

@@ -1,0 +1,684 @@
+//! The server's side of the round protocol (`docs/federated.md`, "Rounds"): it relays keys
+//! and envelopes, keeps the masked vectors, closes each stage when everyone expected has sent
+//! or its deadline passes, and unmasks the sum with the survivors' reveals. Every message and
+//! every stage lives in SurrealDB, so a restarted server carries on where it stopped (the
+//! deadlines are absolute times); participants keep their secrets and retry.
+//!
+//! One lock serialises the changes to round state in this process: a message and the stage
+//! it may close must not interleave with another. (Several nodes would need the database to
+//! serialise them; that is the scale-out issue's.)
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use surrealdb::types::SurrealValue;
+
+use app::fl::masks::{Advertised, RoundContext};
+use app::fl::plan::{self, Known, Outcome};
+use app::fl::round::Unmasker;
+use app::fl::train::FlModel;
+use app::fl::{wire, FlError};
+use app::ml::model::{AnyModel, LinearModel, LogisticModel, LogisticParams, ModelKind};
+use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
+use app::model::federation::{
+    ActiveRound, Envelope, FederationEvent, FederationStatus, InputMessage, KeysMessage, Phase, RevealMessage, RosterEntry, RoundResult,
+    RoundView, SharesMessage, Stage,
+};
+use app::model::{ApiError, FieldErrors};
+
+use super::{corrupt, FederationRow, Federations};
+use crate::backend::authz::Ctx;
+use crate::backend::error::{violated_index, Error, Result};
+use crate::backend::models::ModelOwner;
+use crate::backend::util::{now_ms, now_rfc3339, random_id};
+
+/// Consecutive abandoned rounds after which a federation fails instead of trying again.
+const MAX_ABANDONED: i64 = 5;
+
+/// A message for the current stage, as the routes parse it.
+pub enum Incoming {
+    Keys(KeysMessage),
+    Shares(SharesMessage),
+    Input(InputMessage),
+    Reveal(RevealMessage),
+}
+
+impl Incoming {
+    fn stage(&self) -> Stage {
+        match self {
+            Incoming::Keys(_) => Stage::Keys,
+            Incoming::Shares(_) => Stage::Shares,
+            Incoming::Input(_) => Stage::Input,
+            Incoming::Reveal(_) => Stage::Reveal,
+        }
+    }
+}
+
+/// How far the stage is, for the sender's answer.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Receipt {
+    pub round: u32,
+    pub stage: Stage,
+    pub received: u32,
+    pub expected: u32,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub(super) struct RoundRow {
+    pub federation: String,
+    pub round: i64,
+    pub phase: serde_json::Value,
+    pub stage: String,
+    /// `open`, `done` or `abandoned`.
+    pub state: String,
+    pub opened_ms: i64,
+    pub deadline_ms: i64,
+    /// `U1` with what each advertised, from the shares stage on.
+    pub roster: serde_json::Value,
+    /// `U2`: who sent their envelopes.
+    pub sharers: Vec<i64>,
+    /// `U3` and `D`, from the reveal stage on.
+    pub survivors: Vec<i64>,
+    pub dropped: Vec<i64>,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+struct MessageRow {
+    federation: String,
+    round: i64,
+    stage: String,
+    sender: i64,
+    body: String,
+    at_ms: i64,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+pub(super) struct ResultRow {
+    pub federation: String,
+    pub round: i64,
+    pub phase: serde_json::Value,
+    pub participants: i64,
+    pub rows: i64,
+    pub metrics: Option<serde_json::Value>,
+    pub at: String,
+}
+
+fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError::Conflict { message: message.into(), field: None }
+}
+
+fn invalid(field: &str, message: impl std::fmt::Display) -> ApiError {
+    let mut fields = FieldErrors::new();
+    fields.insert(field.to_owned(), message.to_string());
+    ApiError::Validation { fields }
+}
+
+fn numbers(v: &[i64]) -> BTreeSet<u16> {
+    v.iter().filter_map(|n| u16::try_from(*n).ok()).collect()
+}
+
+impl RoundRow {
+    fn phase(&self) -> Result<Phase> {
+        Phase::deserialize(&self.phase).map_err(|_| corrupt("round phase"))
+    }
+
+    fn stage(&self) -> Result<Stage> {
+        Stage::parse(&self.stage).ok_or_else(|| corrupt("round stage"))
+    }
+
+    fn number(&self) -> Result<u32> {
+        u32::try_from(self.round).map_err(|_| corrupt("round number"))
+    }
+
+    fn roster(&self) -> Result<Vec<RosterEntry>> {
+        Vec::<RosterEntry>::deserialize(&self.roster).map_err(|_| corrupt("round roster"))
+    }
+
+    fn advertised(&self) -> Result<Vec<(u16, Advertised)>> {
+        self.roster()?.iter().map(|e| Ok((e.number, wire::advertised(&e.keys).map_err(|_| corrupt("roster keys"))?))).collect()
+    }
+}
+
+impl FederationRow {
+    fn known(&self) -> Known {
+        Known { means: self.means.clone(), params: self.params.clone() }
+    }
+
+    fn context(&self, round: u32) -> RoundContext {
+        RoundContext { federation: self.uid.clone(), round }
+    }
+}
+
+impl Federations {
+    /// Opens the next round (`phase`) of a federation: its keys stage.
+    pub(super) async fn open_round(&self, fed: &FederationRow, phase: Phase) -> Result<()> {
+        let mut r = self
+            .db
+            .query("UPDATE federation SET next_round += 1 WHERE uid = $id RETURN VALUE next_round")
+            .bind(("id", fed.uid.clone()))
+            .await?;
+        let round: Option<i64> = r.take(0)?;
+        let round = round.ok_or(ApiError::NotFound)?;
+        let now = now_ms();
+        let row = RoundRow {
+            federation: fed.uid.clone(),
+            round,
+            phase: serde_json::to_value(phase)?,
+            stage: Stage::Keys.as_str().into(),
+            state: "open".into(),
+            opened_ms: now,
+            deadline_ms: now + fed.round_timeout_secs * 1000,
+            roster: serde_json::json!([]),
+            sharers: vec![],
+            survivors: vec![],
+            dropped: vec![],
+        };
+        self.db.query("CREATE fl_round CONTENT $row").bind(("row", row)).await?.check()?;
+        self.publish(&fed.uid, FederationEvent::RoundOpened { round: round as u32, phase }).await
+    }
+
+    async fn current_round(&self, id: &str) -> Result<Option<RoundRow>> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM fl_round WHERE federation = $id AND state = 'open' ORDER BY round DESC LIMIT 1")
+            .bind(("id", id.to_owned()))
+            .await?;
+        Ok(r.take::<Option<RoundRow>>(0)?)
+    }
+
+    async fn messages(&self, id: &str, round: i64, stage: Stage) -> Result<Vec<MessageRow>> {
+        let mut r = self
+            .db
+            .query("SELECT * OMIT id FROM fl_message WHERE federation = $id AND round = $round AND stage = $stage ORDER BY sender")
+            .bind(("id", id.to_owned()))
+            .bind(("round", round))
+            .bind(("stage", stage.as_str()))
+            .await?;
+        Ok(r.take(0)?)
+    }
+
+    async fn senders(&self, id: &str, round: i64, stage: Stage) -> Result<BTreeSet<u16>> {
+        let mut r = self
+            .db
+            .query("SELECT VALUE sender FROM fl_message WHERE federation = $id AND round = $round AND stage = $stage")
+            .bind(("id", id.to_owned()))
+            .bind(("round", round))
+            .bind(("stage", stage.as_str()))
+            .await?;
+        let v: Vec<i64> = r.take(0)?;
+        Ok(numbers(&v))
+    }
+
+    /// Who may send in the round's current stage.
+    async fn expected(&self, fed: &FederationRow, round: &RoundRow) -> Result<BTreeSet<u16>> {
+        Ok(match round.stage()? {
+            Stage::Keys => self.member_numbers(&fed.uid).await?.into_iter().collect(),
+            Stage::Shares => round.roster()?.iter().map(|e| e.number).collect(),
+            Stage::Input => numbers(&round.sharers),
+            Stage::Reveal => numbers(&round.survivors),
+        })
+    }
+
+    /// What `ctx`'s participant sees of the federation's rounds.
+    pub async fn round_view(&self, ctx: &Ctx, id: &str) -> Result<RoundView> {
+        let fed = self.readable(ctx, "federation.round", id).await?;
+        let you = self.member_number(id, &ctx.actor.user_id).await?;
+        let round = match self.current_round(id).await? {
+            Some(r) => Some(self.active(&fed, &r, you).await?),
+            None => None,
+        };
+        Ok(RoundView {
+            status: fed.status()?,
+            you,
+            means: fed.means.clone(),
+            params: fed.params.clone(),
+            round,
+            results: self.results(id).await?,
+            model_id: fed.model_id.clone(),
+            failure: fed.failure.clone(),
+        })
+    }
+
+    async fn active(&self, fed: &FederationRow, r: &RoundRow, you: Option<u16>) -> Result<ActiveRound> {
+        let stage = r.stage()?;
+        let phase = r.phase()?;
+        let sent = self.senders(&fed.uid, r.round, stage).await?;
+        let mut envelopes = vec![];
+        if let (Stage::Input, Some(me)) = (stage, you) {
+            let sharers = numbers(&r.sharers);
+            if sharers.contains(&me) {
+                for m in self.messages(&fed.uid, r.round, Stage::Shares).await? {
+                    let Ok(from) = u16::try_from(m.sender) else { continue };
+                    if !sharers.contains(&from) {
+                        continue;
+                    }
+                    let msg: SharesMessage = serde_json::from_str(&m.body).map_err(|_| corrupt("stored shares"))?;
+                    envelopes.extend(msg.envelopes.into_iter().filter(|e| e.peer == me).map(|e| Envelope { peer: from, sealed: e.sealed }));
+                }
+            }
+        }
+        let (survivors, dropped) = if stage == Stage::Reveal {
+            (numbers(&r.survivors).into_iter().collect(), numbers(&r.dropped).into_iter().collect())
+        } else {
+            (vec![], vec![])
+        };
+        Ok(ActiveRound {
+            round: r.number()?,
+            phase,
+            stage,
+            deadline_ms: r.deadline_ms.max(0) as u64,
+            threshold: fed.small(fed.threshold, "threshold")?,
+            vector_len: plan::vector_len(&fed.task()?, phase, &fed.known()).map_err(|e| Error::internal(e.to_string()))? as u32,
+            received: sent.len() as u32,
+            expected: self.expected(fed, r).await?.len() as u32,
+            sent: you.is_some_and(|me| sent.contains(&me)),
+            roster: if stage == Stage::Keys { vec![] } else { r.roster()? },
+            envelopes,
+            survivors,
+            dropped,
+        })
+    }
+
+    async fn results(&self, id: &str) -> Result<Vec<RoundResult>> {
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM fl_result WHERE federation = $id ORDER BY round").bind(("id", id.to_owned())).await?;
+        let rows: Vec<ResultRow> = r.take(0)?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RoundResult {
+                    round: u32::try_from(r.round).map_err(|_| corrupt("result round"))?,
+                    phase: Phase::deserialize(&r.phase).map_err(|_| corrupt("result phase"))?,
+                    participants: r.participants.max(0) as u32,
+                    rows: r.rows.max(0) as u64,
+                    metrics: r.metrics.as_ref().map(Deserialize::deserialize).transpose().map_err(|_| corrupt("result metrics"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// A participant's message for round `round`'s current stage. Refusals say what is wrong
+    /// (409 for the wrong round, stage or a second message; 422 for a malformed one; 403 for
+    /// a non-member) and change nothing.
+    pub async fn receive(&self, ctx: &Ctx, id: &str, round: u32, incoming: Incoming) -> Result<Receipt> {
+        let stage = incoming.stage();
+        let action = format!("federation.round.{}", stage.as_str());
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
+        let _serial = self.rounds_lock.lock().await;
+        let fed = self.readable(ctx, &action, id).await?;
+        let checked = self.check(&fed, &actor.user_id, round, incoming).await;
+        let (me, r, body) = match checked {
+            Ok(v) => v,
+            Err(e) => return self.audit.refuse(&actor.user_id, &action, id, client, e).await,
+        };
+        let row = MessageRow {
+            federation: id.to_owned(),
+            round: r.round,
+            stage: stage.as_str().into(),
+            sender: i64::from(me),
+            body,
+            at_ms: now_ms(),
+        };
+        match self.db.query("CREATE fl_message CONTENT $row").bind(("row", row)).await.and_then(|r| r.check()) {
+            Ok(_) => {}
+            Err(e) if violated_index(&e) == Some("fl_message_once") => {
+                let e = conflict(format!("participant {me} already sent its {} for round {round}", stage.as_str()));
+                return self.audit.refuse(&actor.user_id, &action, id, client, e).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.audit.record(&actor.user_id, &action, id, client, &format!("ok: round {round}, participant {me}")).await?;
+        let received = self.senders(id, r.round, stage).await?;
+        let expected = self.expected(&fed, &r).await?;
+        let receipt = Receipt { round, stage, received: received.len() as u32, expected: expected.len() as u32 };
+        self.publish(id, FederationEvent::Received { round, stage, received: receipt.received, expected: receipt.expected }).await?;
+        if expected.is_subset(&received) {
+            self.advance(&fed, &r, false).await?;
+        }
+        Ok(receipt)
+    }
+
+    /// The sender's number, the open round and the body to store, or why not.
+    async fn check(&self, fed: &FederationRow, user: &str, round: u32, incoming: Incoming) -> Result<(u16, RoundRow, String)> {
+        let me = self.member_number(&fed.uid, user).await?.ok_or(ApiError::Forbidden)?;
+        let stage = incoming.stage();
+        let r = self.current_round(&fed.uid).await?.ok_or_else(|| match fed.status() {
+            Ok(s @ (FederationStatus::Finished | FederationStatus::Failed)) => {
+                conflict(format!("the federation has {}; no round is open", s.as_str()))
+            }
+            _ => conflict("no round is open"),
+        })?;
+        let open = r.number()?;
+        if open != round {
+            return Err(conflict(format!("round {round} is not open; round {open} is")).into());
+        }
+        let at = r.stage()?;
+        if at != stage {
+            return Err(conflict(format!("round {round} is at its {} stage, not {}", at.as_str(), stage.as_str())).into());
+        }
+        let not_in = |what: &str| conflict(format!("participant {me} {what} in round {round}; it takes part from the next round"));
+        let body = match incoming {
+            Incoming::Keys(m) => {
+                wire::advertised(&m).map_err(|e| invalid("keys", e))?;
+                serde_json::to_string(&m)?
+            }
+            Incoming::Shares(m) => {
+                let roster: BTreeSet<u16> = r.roster()?.iter().map(|e| e.number).collect();
+                if !roster.contains(&me) {
+                    return Err(not_in("did not advertise keys").into());
+                }
+                let others: BTreeSet<u16> = roster.iter().copied().filter(|v| *v != me).collect();
+                let to: Vec<u16> = m.envelopes.iter().map(|e| e.peer).collect();
+                if to.len() != others.len() || to.iter().copied().collect::<BTreeSet<u16>>() != others {
+                    let list: Vec<String> = others.iter().map(u16::to_string).collect();
+                    return Err(invalid(
+                        "envelopes",
+                        format!("send one envelope to each other member of the roster ({}), each once", list.join(", ")),
+                    )
+                    .into());
+                }
+                for (i, e) in m.envelopes.iter().enumerate() {
+                    wire::envelope(&format!("envelopes[{i}].sealed"), &e.sealed)
+                        .map_err(|err| invalid(&format!("envelopes[{i}].sealed"), err))?;
+                }
+                serde_json::to_string(&m)?
+            }
+            Incoming::Input(m) => {
+                if !numbers(&r.sharers).contains(&me) {
+                    return Err(not_in("sent no shares").into());
+                }
+                let len = plan::vector_len(&fed.task()?, r.phase()?, &fed.known()).map_err(|e| Error::internal(e.to_string()))?;
+                wire::words("masked", &m.masked, len).map_err(|e| invalid("masked", e))?;
+                m.masked
+            }
+            Incoming::Reveal(m) => {
+                let survivors = numbers(&r.survivors);
+                if !survivors.contains(&me) {
+                    return Err(not_in("is not among the survivors").into());
+                }
+                let reveals = wire::reveals("shares", &m.shares).map_err(|e| invalid("shares", e))?;
+                // `add` checks that these are exactly the shares asked of `me`; it never reads
+                // the inputs, so empty stand-ins keep this check from loading the vectors.
+                let stand_ins = survivors.iter().map(|u| (*u, vec![])).collect();
+                let mut unmasker =
+                    Unmasker::new(fed.context(open), fed.threshold as usize, &r.advertised()?, &numbers(&r.sharers), stand_ins)
+                        .map_err(|e| Error::internal(e.to_string()))?;
+                unmasker.add(me, &reveals).map_err(|e| invalid("shares", e))?;
+                m.shares
+            }
+        };
+        Ok((me, r, body))
+    }
+
+    /// Closes stages whose deadline has passed (the ticker calls this every second).
+    pub async fn tick(&self) -> Result<()> {
+        let _serial = self.rounds_lock.lock().await;
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM fl_round WHERE state = 'open' AND deadline_ms <= $now").bind(("now", now_ms())).await?;
+        let due: Vec<RoundRow> = r.take(0)?;
+        for round in due {
+            let Some(fed) = self.row(&round.federation).await? else { continue };
+            if let Err(e) = self.advance(&fed, &round, true).await {
+                tracing::warn!(federation = round.federation, round = round.round, "closing a round's stage failed: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the round on after its stage: everyone expected has sent, or `late` (the
+    /// deadline passed). Called with the rounds lock held.
+    async fn advance(&self, fed: &FederationRow, r: &RoundRow, late: bool) -> Result<()> {
+        let id = fed.uid.as_str();
+        let t = fed.threshold as usize;
+        let stage = r.stage()?;
+        let round = r.number()?;
+        let sent = self.senders(id, r.round, stage).await?;
+        let deadline = now_ms() + fed.round_timeout_secs * 1000;
+        match stage {
+            Stage::Keys => {
+                let need = (fed.min_participants as usize).max(t);
+                if sent.len() < need {
+                    // Nobody has committed anything yet: wait for enough participants.
+                    if late {
+                        self.db
+                            .query("UPDATE fl_round SET deadline_ms = $d WHERE federation = $id AND round = $r")
+                            .bind(("d", deadline))
+                            .bind(("id", id.to_owned()))
+                            .bind(("r", r.round))
+                            .await?
+                            .check()?;
+                    }
+                    return Ok(());
+                }
+                let mut roster = vec![];
+                for m in self.messages(id, r.round, Stage::Keys).await? {
+                    let keys: KeysMessage = serde_json::from_str(&m.body).map_err(|_| corrupt("stored keys"))?;
+                    roster.push(RosterEntry { number: u16::try_from(m.sender).map_err(|_| corrupt("sender"))?, keys });
+                }
+                self.db
+                    .query(
+                        "UPDATE fl_round SET stage = 'shares', roster = $roster, deadline_ms = $d WHERE federation = $id AND round = $r;
+                            UPDATE federation SET status = 'running' WHERE uid = $id AND status = 'open'",
+                    )
+                    .bind(("roster", serde_json::to_value(&roster)?))
+                    .bind(("d", deadline))
+                    .bind(("id", id.to_owned()))
+                    .bind(("r", r.round))
+                    .await?
+                    .check()?;
+                self.publish(id, FederationEvent::StageClosed { round, stage, participants: sent.len() as u32, dropped: 0 }).await
+            }
+            Stage::Shares => {
+                let roster = r.roster()?.len();
+                if sent.len() < t {
+                    return self
+                        .abandon(fed, r, format!("{} of {roster} participants sent their shares; {t} are needed", sent.len()))
+                        .await;
+                }
+                let sharers: Vec<i64> = sent.iter().map(|v| i64::from(*v)).collect();
+                self.db
+                    .query("UPDATE fl_round SET stage = 'input', sharers = $s, deadline_ms = $d WHERE federation = $id AND round = $r")
+                    .bind(("s", sharers))
+                    .bind(("d", deadline))
+                    .bind(("id", id.to_owned()))
+                    .bind(("r", r.round))
+                    .await?
+                    .check()?;
+                let event =
+                    FederationEvent::StageClosed { round, stage, participants: sent.len() as u32, dropped: (roster - sent.len()) as u32 };
+                self.publish(id, event).await
+            }
+            Stage::Input => {
+                let sharers = numbers(&r.sharers);
+                if sent.len() < t {
+                    return self
+                        .abandon(fed, r, format!("{} of {} participants sent their input; {t} are needed", sent.len(), sharers.len()))
+                        .await;
+                }
+                let survivors: Vec<i64> = sent.iter().map(|v| i64::from(*v)).collect();
+                let dropped: Vec<i64> = sharers.difference(&sent).map(|v| i64::from(*v)).collect();
+                let event = FederationEvent::StageClosed { round, stage, participants: sent.len() as u32, dropped: dropped.len() as u32 };
+                self.db.query("UPDATE fl_round SET stage = 'reveal', survivors = $s, dropped = $x, deadline_ms = $d WHERE federation = $id AND round = $r")
+                    .bind(("s", survivors)).bind(("x", dropped)).bind(("d", deadline)).bind(("id", id.to_owned())).bind(("r", r.round)).await?.check()?;
+                self.publish(id, event).await
+            }
+            Stage::Reveal => self.unmask(fed, r).await,
+        }
+    }
+
+    async fn unmask(&self, fed: &FederationRow, r: &RoundRow) -> Result<()> {
+        let (id, round, phase) = (fed.uid.as_str(), r.number()?, r.phase()?);
+        let task = fed.task()?;
+        let known = fed.known();
+        let len = plan::vector_len(&task, phase, &known).map_err(|e| Error::internal(e.to_string()))?;
+        let mut inputs = BTreeMap::new();
+        for m in self.messages(id, r.round, Stage::Input).await? {
+            let words = wire::words("masked", &m.body, len).map_err(|_| corrupt("stored input"))?;
+            inputs.insert(u16::try_from(m.sender).map_err(|_| corrupt("sender"))?, words);
+        }
+        let survivors = inputs.len();
+        let unmasked = Unmasker::new(fed.context(round), fed.threshold as usize, &r.advertised()?, &numbers(&r.sharers), inputs);
+        let mut unmasker = match unmasked {
+            Ok(u) => u,
+            Err(e) => return self.abandon(fed, r, e.to_string()).await,
+        };
+        for m in self.messages(id, r.round, Stage::Reveal).await? {
+            let from = u16::try_from(m.sender).map_err(|_| corrupt("sender"))?;
+            let reveals = wire::reveals("shares", &m.body).map_err(|_| corrupt("stored reveal"))?;
+            // Checked when it arrived; a refusal now would be a bug, and the round is then
+            // abandoned below rather than unmasked with it.
+            if let Err(e) = unmasker.add(from, &reveals) {
+                tracing::warn!(federation = id, round, "a stored reveal was refused: {e}");
+            }
+        }
+        if !unmasker.ready() {
+            return self
+                .abandon(fed, r, format!("too few of the {survivors} survivors revealed their shares; {} are needed", fed.threshold))
+                .await;
+        }
+        let sum = match unmasker.finish() {
+            Ok(s) => s,
+            Err(e) => return self.abandon(fed, r, e.to_string()).await,
+        };
+        let decoded = plan::encoding(&task, phase).decode(&sum);
+        let outcome = decoded.and_then(|(means, rows)| Ok((plan::outcome(&task, phase, &known, means, rows)?, rows)));
+        let (outcome, rows) = match outcome {
+            Ok(o) => o,
+            // The sum is right but the model cannot be made from it (linear equations that do not
+            // solve): another round would give the same, so the federation fails.
+            Err(e) => return self.fail(fed, r, format!("the aggregate of round {round} gives no model: {e}")).await,
+        };
+        let metrics = match &outcome {
+            Outcome::Params { before, .. } => before.clone(),
+            Outcome::Evaluated(m) => Some(m.clone()),
+            Outcome::Means(_) => None,
+        };
+        let result = RoundResult { round, phase, participants: survivors as u32, rows, metrics: metrics.clone() };
+        let row = ResultRow {
+            federation: id.to_owned(),
+            round: r.round,
+            phase: serde_json::to_value(phase)?,
+            participants: survivors as i64,
+            rows: rows as i64,
+            metrics: metrics.as_ref().map(serde_json::to_value).transpose()?,
+            at: now_rfc3339(),
+        };
+        let (means, params) = match &outcome {
+            Outcome::Means(m) => (Some(m.clone()), fed.params.clone()),
+            Outcome::Params { params, .. } => (fed.means.clone(), Some(params.clone())),
+            Outcome::Evaluated(_) => (fed.means.clone(), fed.params.clone()),
+        };
+        self.db
+            .query(
+                "CREATE fl_result CONTENT $row;
+                    UPDATE fl_round SET state = 'done' WHERE federation = $id AND round = $r;
+                    UPDATE federation SET means = $means, params = $params, abandoned = 0 WHERE uid = $id;
+                    DELETE fl_message WHERE federation = $id AND round = $r",
+            )
+            .bind(("row", row))
+            .bind(("id", id.to_owned()))
+            .bind(("r", r.round))
+            .bind(("means", means.clone()))
+            .bind(("params", params.clone()))
+            .await?
+            .check()?;
+        self.publish(id, FederationEvent::Aggregated { result }).await?;
+        let mut fed = fed.clone();
+        fed.means = means;
+        fed.params = params;
+        match (phase.next(fed.rounds as u32), outcome) {
+            (Some(next), _) => self.open_round(&fed, next).await,
+            (None, Outcome::Evaluated(m)) => self.finish(&fed, m, rows).await,
+            (None, _) => Err(Error::internal("the last phase of a federation is its evaluation")),
+        }
+    }
+
+    async fn abandon(&self, fed: &FederationRow, r: &RoundRow, reason: String) -> Result<()> {
+        let id = fed.uid.as_str();
+        let round = r.number()?;
+        let mut q = self
+            .db
+            .query(
+                "UPDATE fl_round SET state = 'abandoned' WHERE federation = $id AND round = $r;
+                    DELETE fl_message WHERE federation = $id AND round = $r;
+                    UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned",
+            )
+            .bind(("id", id.to_owned()))
+            .bind(("r", r.round))
+            .await?;
+        let abandoned: Option<i64> = q.take(2)?;
+        tracing::info!(federation = id, round, "round abandoned: {reason}");
+        self.publish(id, FederationEvent::Abandoned { round, reason: reason.clone() }).await?;
+        if abandoned.unwrap_or(0) >= MAX_ABANDONED {
+            return self.fail(fed, r, format!("{MAX_ABANDONED} rounds in a row were abandoned; the last because {reason}")).await;
+        }
+        self.open_round(fed, r.phase()?).await
+    }
+
+    async fn fail(&self, fed: &FederationRow, r: &RoundRow, reason: String) -> Result<()> {
+        let id = fed.uid.as_str();
+        self.db
+            .query(
+                "UPDATE fl_round SET state = 'abandoned' WHERE federation = $id AND round = $r;
+                    DELETE fl_message WHERE federation = $id AND round = $r;
+                    UPDATE federation SET status = 'failed', failure = $why WHERE uid = $id",
+            )
+            .bind(("id", id.to_owned()))
+            .bind(("r", r.round))
+            .bind(("why", reason.clone()))
+            .await?
+            .check()?;
+        self.audit.record(&fed.owner_id, "federation.fail", id, "server", &format!("failed: {reason}")).await?;
+        self.publish(id, FederationEvent::Failed { reason }).await
+    }
+
+    /// The final global model becomes a model version owned by the federation's creator,
+    /// with the federation named as its source and the federated evaluation as its figures.
+    async fn finish(&self, fed: &FederationRow, metrics: app::ml::metrics::Metrics, rows: u64) -> Result<()> {
+        let id = fed.uid.as_str();
+        let task = fed.task()?;
+        let made = (|| -> std::result::Result<_, FlError> {
+            let (pre, _) = plan::preprocessing(&task, &fed.known())?;
+            let fitted = plan::global_model(&task, &fed.known())?.ok_or_else(|| FlError::Protocol("no model was trained".into()))?;
+            Ok((pre, fitted))
+        })();
+        let (preprocessor, fitted) = made.map_err(|e| Error::internal(e.to_string()))?;
+        let (kind, model) = match task.model {
+            FlModel::Linear => (ModelKind::Linear, AnyModel::Linear(LinearModel { params: Default::default(), fitted: Some(fitted) })),
+            FlModel::Logistic { alpha, .. } => (
+                ModelKind::Logistic,
+                AnyModel::Logistic(LogisticModel { params: LogisticParams { alpha, ..Default::default() }, fitted: Some(fitted) }),
+            ),
+        };
+        let mut params = serde_json::Map::new();
+        params.insert("federation".into(), serde_json::json!(id));
+        params.insert("rounds".into(), serde_json::json!(fed.rounds));
+        params.insert("model".into(), serde_json::to_value(&task.model)?);
+        let artifact = ModelArtifact {
+            format: ARTIFACT_FORMAT.into(),
+            version: ARTIFACT_VERSION,
+            id: random_id(),
+            job_id: String::new(),
+            federation: Some(id.to_owned()),
+            kind,
+            target: task.target.clone(),
+            labels: task.labels.clone(),
+            preprocessor,
+            model,
+            metrics,
+            params,
+            datasets: vec![],
+            rows: vec![rows as usize],
+            created_at: now_rfc3339(),
+        };
+        let owner = ModelOwner { owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };
+        let info = self.models.store(&artifact, owner).await?;
+        self.db
+            .query("UPDATE federation SET status = 'finished', model_id = $m WHERE uid = $id")
+            .bind(("m", info.id.clone()))
+            .bind(("id", id.to_owned()))
+            .await?
+            .check()?;
+        self.audit.record(&fed.owner_id, "federation.finish", id, "server", &format!("ok: model {}", info.id)).await?;
+        self.publish(id, FederationEvent::Finished { model_id: info.id }).await
+    }
+}

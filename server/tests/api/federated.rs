@@ -1,0 +1,297 @@
+//! Federated rounds over HTTP against the real server: participants in this process speak
+//! the protocol with `app::fl::client` (as the CLI and the browser do). What the server stores
+//! is read straight from its database while the rounds run, to check that no stored vector is
+//! a participant's update and that the aggregate is the plain weighted mean of the updates.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use app::fl::client::{Client, Outgoing};
+use app::fl::masks::sum;
+use app::fl::plan::{self, Known};
+use app::fl::train::{FlTask, LocalData};
+use app::fl::wire;
+use app::model::federation::{FederationStatus, Phase, RoundView, Stage};
+use app::table::{Format, ParseOptions, Table};
+
+use crate::common::{client, TestServer, User};
+
+pub fn iris() -> Table {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+    Table::parse(&bytes, Format::Csv, &ParseOptions::default()).unwrap()
+}
+
+pub fn iris_federation(rounds: u32, min: u16, threshold: u16) -> Value {
+    json!({
+        "name": "iris across labs",
+        "task": {
+            "features": [
+                {"name": "sepal_length_cm", "kind": "numeric"}, {"name": "sepal_width_cm", "kind": "numeric"},
+                {"name": "petal_length_cm", "kind": "numeric"}, {"name": "petal_width_cm", "kind": "numeric"}
+            ],
+            "target": "species",
+            "labels": ["setosa", "versicolor", "virginica"],
+            "model": {"kind": "logistic", "alpha": 0.0, "epochs": 5, "learning_rate": 1.0, "batch_size": 1024}
+        },
+        "rounds": rounds, "min_participants": min, "threshold": threshold, "round_timeout_secs": 10
+    })
+}
+
+fn part(t: &Table, of: usize, n: usize) -> Table {
+    Table { columns: t.columns.clone(), rows: t.rows.iter().enumerate().filter(|(i, _)| i % n == of).map(|(_, r)| r.clone()).collect() }
+}
+
+async fn post(srv: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
+    client().post(srv.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+async fn view(srv: &TestServer, token: &str, id: &str) -> RoundView {
+    let r = srv.get_as(token, &format!("/api/federations/{id}/round")).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn send(srv: &TestServer, token: &str, id: &str, out: &Outgoing) -> reqwest::Response {
+    let path = format!("/api/federations/{id}/rounds/{}/{}", out.round, out.stage.as_str());
+    let body: Value = serde_json::from_str(&out.body().unwrap()).unwrap();
+    post(srv, token, &path, body).await
+}
+
+struct Member {
+    user: User,
+    client: Client,
+    table: Table,
+    seed: u64,
+    /// Stops taking part at this stage of the first round (a dropout), if set.
+    drop_at: Option<Stage>,
+}
+
+async fn federation(srv: &TestServer, owner: &User, body: Value, members: &[&User]) -> (String, FlTask) {
+    let r = post(srv, &owner.access, "/api/federations", body).await;
+    assert_eq!(r.status(), 201);
+    let fed: Value = r.json().await.unwrap();
+    let id = fed["id"].as_str().unwrap().to_owned();
+    for m in members {
+        assert_eq!(post(srv, &m.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
+    }
+    (id, serde_json::from_value(fed["task"].clone()).unwrap())
+}
+
+/// The stored masked inputs of a round, by sender.
+async fn stored_inputs(srv: &TestServer, id: &str, round: u32, len: usize) -> Vec<(i64, Vec<u64>)> {
+    let mut r = srv
+        .backend
+        .db
+        .query(
+            "SELECT VALUE sender FROM fl_message WHERE federation = $id AND round = $r AND stage = 'input' ORDER BY sender;
+             SELECT VALUE body FROM fl_message WHERE federation = $id AND round = $r AND stage = 'input' ORDER BY sender",
+        )
+        .bind(("id", id.to_owned()))
+        .bind(("r", i64::from(round)))
+        .await
+        .unwrap();
+    let senders: Vec<i64> = r.take(0).unwrap();
+    let bodies: Vec<String> = r.take(1).unwrap();
+    senders.into_iter().zip(bodies).map(|(s, b)| (s, wire::words("masked", &b, len).unwrap())).collect()
+}
+
+/// What each member would send in `phase` in the clear (its seed makes local training
+/// reproducible), encoded.
+fn true_updates(task: &FlTask, phase: Phase, known: &Known, members: &[(&Member, LocalData)]) -> Vec<Vec<u64>> {
+    members
+        .iter()
+        .map(|(m, data)| {
+            let c = plan::contribution(task, phase, known, data, m.seed).unwrap();
+            c.encoding.encode(&c.values, c.rows).unwrap().values
+        })
+        .collect()
+}
+
+/// Runs the members until `done` says so, checking every round at its reveal stage: each
+/// stored masked vector differs from every true update, and the aggregate the server then
+/// publishes is the plain weighted mean of the updates of those who sent input.
+async fn run(srv: &TestServer, id: &str, task: &FlTask, members: &mut [Member], done: impl Fn(&RoundView) -> bool) -> RoundView {
+    let tables: Vec<Table> = members.iter().map(|m| m.table.clone()).collect();
+    let datas: Vec<LocalData> = tables.iter().map(|t| task.local(t).unwrap()).collect();
+    let mut checked = BTreeSet::new();
+    let mut expected: Option<(u32, Phase, Vec<f64>, u64)> = None;
+    let mut first_round = None;
+    for _ in 0..2000 {
+        for i in 0..members.len() {
+            let v = view(srv, &members[i].user.access, id).await;
+            if let Some((round, phase, means, rows)) = &expected {
+                if v.results.iter().any(|r| r.round == *round) {
+                    let tolerance = 2f64.powi(-(plan::encoding(task, *phase).scale_bits as i32));
+                    let got = match phase {
+                        Phase::Statistics => v.means.clone().unwrap(),
+                        Phase::Train { .. } => v.params.clone().unwrap(),
+                        Phase::Evaluate => {
+                            assert_eq!(v.results.last().unwrap().metrics, Some(task.metrics(means, *rows).unwrap()));
+                            means.clone()
+                        }
+                    };
+                    for (g, w) in got.iter().zip(means) {
+                        assert!((g - w).abs() <= tolerance, "round {round}: the aggregate {g} differs from the plain mean {w}");
+                    }
+                    expected = None;
+                }
+            }
+            if done(&v) {
+                return v;
+            }
+            assert!(v.failure.is_none(), "{:?}", v.failure);
+            let Some(r) = v.round.clone() else { continue };
+            first_round.get_or_insert(r.round);
+            if r.stage == Stage::Reveal && checked.insert(r.round) {
+                let known = Known { means: v.means.clone(), params: v.params.clone() };
+                let stored = stored_inputs(srv, id, r.round, r.vector_len as usize).await;
+                let senders: Vec<usize> = stored.iter().map(|(s, _)| *s as usize - 1).collect();
+                let pairs: Vec<(&Member, LocalData)> = senders.iter().map(|&s| (&members[s], task.local(&tables[s]).unwrap())).collect();
+                let truth = true_updates(task, r.phase, &known, &pairs);
+                for (sender, masked) in &stored {
+                    for t in &truth {
+                        let same = masked.iter().zip(t).filter(|(a, b)| a == b).count();
+                        assert!(same <= 1, "participant {sender}'s stored vector matches a true update in {same} places");
+                    }
+                }
+                let (means, rows) = plan::encoding(task, r.phase).decode(&sum(&truth)).unwrap();
+                expected = Some((r.round, r.phase, means, rows));
+                break;
+            }
+            let m = &mut members[i];
+            if Some(r.round) == first_round && m.drop_at.is_some_and(|s| r.stage >= s) {
+                continue;
+            }
+            match m.client.next(&v, &datas[i]) {
+                Ok(Some(out)) => {
+                    let resp = send(srv, &m.user.access, id, &out).await;
+                    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+                }
+                Ok(None) => {}
+                Err(e) => eprintln!("participant {} sits round {} out: {e}", i + 1, r.round),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the federation did not get there");
+}
+
+#[tokio::test]
+async fn three_participants_train_a_model_from_updates_the_server_never_saw() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
+    let (id, task) = federation(&srv, &owner, iris_federation(3, 3, 2), &users.iter().collect::<Vec<_>>()).await;
+    let iris = iris();
+    let mut members: Vec<Member> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| Member {
+            client: Client::with_seed(id.clone(), task.clone(), 7 + i as u64),
+            seed: 7 + i as u64,
+            table: part(&iris, i, 3),
+            user,
+            drop_at: None,
+        })
+        .collect();
+    let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
+
+    // Statistics, three training steps, the evaluation: five aggregated rounds of 150 rows.
+    let phases: Vec<Phase> = end.results.iter().map(|r| r.phase).collect();
+    assert_eq!(phases, [Phase::Statistics, Phase::Train { step: 1 }, Phase::Train { step: 2 }, Phase::Train { step: 3 }, Phase::Evaluate]);
+    assert!(end.results.iter().all(|r| r.participants == 3 && r.rows == 150));
+    let accuracy = end.results.last().unwrap().metrics.as_ref().unwrap().score();
+    assert!(accuracy >= 0.9, "final accuracy {accuracy}");
+
+    // The model is a version in the registry, from the federation, and predicts.
+    let model_id = end.model_id.unwrap();
+    let info: Value = srv.get_as(&owner.access, &format!("/api/models/{model_id}")).await.json().await.unwrap();
+    assert_eq!(info["federation"], id.as_str());
+    assert_eq!(info["kind"], "logistic");
+    let rows: Vec<Value> = (0..150)
+        .step_by(10)
+        .map(|r| {
+            let row = &iris.rows[r];
+            json!({"sepal_length_cm": row[0].to_string(), "sepal_width_cm": row[1].to_string(),
+                   "petal_length_cm": row[2].to_string(), "petal_width_cm": row[3].to_string()})
+        })
+        .collect();
+    let r = post(&srv, &owner.access, &format!("/api/models/{model_id}/predict"), json!({"rows": rows})).await;
+    assert_eq!(r.status(), 200);
+    let predicted: Value = r.json().await.unwrap();
+    let right = (0..150)
+        .step_by(10)
+        .zip(predicted["predictions"].as_array().unwrap())
+        .filter(|(r, p)| p["label"] == iris.rows[*r][4].to_string())
+        .count();
+    assert!(right >= 13, "{right} of 15 right");
+
+    // The event stream replays everything and ends with the model.
+    let text = srv.get_as(&users_token(&members), &format!("/api/federations/{id}/events")).await.text().await.unwrap();
+    assert_eq!(text.matches("event: aggregated").count(), 5, "{text}");
+    assert!(text.trim_end().ends_with(&format!("\"model_id\":\"{model_id}\"}}}}")), "{text}");
+    let resumed = client()
+        .get(srv.url(&format!("/api/federations/{id}/events")))
+        .bearer_auth(users_token(&members))
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(resumed.starts_with("id: 4\n"), "{resumed}");
+
+    // Nothing of a finished round's messages is kept; every step is in the audit log.
+    let mut r = srv.backend.db.query("SELECT VALUE sender FROM fl_message").await.unwrap();
+    let left: Vec<i64> = r.take(0).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    let mut r = srv.backend.db.query("SELECT VALUE action FROM audit WHERE target = $id").bind(("id", id.clone())).await.unwrap();
+    let actions: Vec<String> = r.take(0).unwrap();
+    for a in [
+        "federation.create",
+        "federation.join",
+        "federation.round.keys",
+        "federation.round.shares",
+        "federation.round.input",
+        "federation.round.reveal",
+        "federation.finish",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+    }
+    srv.stop().await;
+}
+
+fn users_token(members: &[Member]) -> String {
+    members[0].user.access.clone()
+}
+
+#[tokio::test]
+async fn dropouts_before_the_input_and_before_the_reveal_leave_a_correct_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await, srv.user("dan").await];
+    let (id, task) = federation(&srv, &owner, iris_federation(1, 3, 2), &users.iter().collect::<Vec<_>>()).await;
+    let iris = iris();
+    let drops = [Some(Stage::Input), Some(Stage::Reveal), None, None];
+    let mut members: Vec<Member> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| Member {
+            client: Client::with_seed(id.clone(), task.clone(), i as u64),
+            seed: i as u64,
+            table: part(&iris, i, 4),
+            user,
+            drop_at: drops[i],
+        })
+        .collect();
+    // `run` checks the statistics' aggregate against the plain mean of the three who sent input.
+    let end = run(&srv, &id, &task, &mut members, |v| !v.results.is_empty()).await;
+    let first = &end.results[0];
+    assert_eq!((first.phase, first.participants), (Phase::Statistics, 3));
+    srv.stop().await;
+}
