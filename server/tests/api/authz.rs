@@ -43,6 +43,8 @@ fn table() -> Vec<Case> {
         || Some(json!({"rows": [{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}]}));
     let password = || Some(json!({"current_password": "correct horse battery", "new_password": "another long passphrase"}));
     let federation = || Some(federation_body());
+    let zeros = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let keys = || Some(json!({"share_public": zeros, "mask_public": zeros, "commitment": zeros}));
     vec![
         case(Anonymous, Method::GET, "/api/me", None, 401),
         case(Owner, Method::GET, "/api/me", None, 200),
@@ -148,6 +150,27 @@ fn table() -> Vec<Case> {
         case(Anonymous, Method::POST, "/api/federations/{federation}/join", None, 401),
         case(Other, Method::POST, "/api/federations/{federation}/join", None, 200),
         case(Outsider, Method::POST, "/api/federations/{federation}/join", None, 404),
+        case(Anonymous, Method::GET, "/api/federations/{federation}/round", None, 401),
+        case(Owner, Method::GET, "/api/federations/{federation}/round", None, 200),
+        case(Other, Method::GET, "/api/federations/{federation}/round", None, 200),
+        case(Outsider, Method::GET, "/api/federations/{federation}/round", None, 404),
+        case(Admin, Method::GET, "/api/federations/{federation}/round", None, 200),
+        case(Anonymous, Method::GET, "/api/federations/{federation}/events", None, 401),
+        case(Other, Method::GET, "/api/federations/{federation}/events", None, 200),
+        case(Outsider, Method::GET, "/api/federations/{federation}/events", None, 404),
+        case(Anonymous, Method::POST, "/api/federations/{federation}/rounds/1/keys", keys(), 401),
+        // Seeing a federation is not taking part: only members send round messages.
+        case(Owner, Method::POST, "/api/federations/{federation}/rounds/1/keys", keys(), 403),
+        case(Other, Method::POST, "/api/federations/{federation}/rounds/1/keys", keys(), 403),
+        case(Admin, Method::POST, "/api/federations/{federation}/rounds/1/keys", keys(), 403),
+        case(Outsider, Method::POST, "/api/federations/{federation}/rounds/1/keys", keys(), 404),
+        case(Anonymous, Method::POST, "/api/federations/{federation}/rounds/1/shares", Some(json!({"envelopes": []})), 401),
+        case(Other, Method::POST, "/api/federations/{federation}/rounds/1/shares", Some(json!({"envelopes": []})), 403),
+        case(Anonymous, Method::POST, "/api/federations/{federation}/rounds/1/input", Some(json!({"masked": ""})), 401),
+        case(Other, Method::POST, "/api/federations/{federation}/rounds/1/input", Some(json!({"masked": ""})), 403),
+        case(Outsider, Method::POST, "/api/federations/{federation}/rounds/1/input", Some(json!({"masked": ""})), 404),
+        case(Anonymous, Method::POST, "/api/federations/{federation}/rounds/1/reveal", Some(json!({"shares": ""})), 401),
+        case(Other, Method::POST, "/api/federations/{federation}/rounds/1/reveal", Some(json!({"shares": ""})), 403),
     ]
 }
 

@@ -295,3 +295,115 @@ async fn dropouts_before_the_input_and_before_the_reveal_leave_a_correct_aggrega
     assert_eq!((first.phase, first.participants), (Phase::Statistics, 3));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_late_repeated_and_foreign_messages_are_refused_and_the_round_stays_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
+    let stranger = srv.user("eve").await;
+    assert_eq!(srv.register("fin", "finance", "trading").await.status(), 201);
+    let outsider: Value = srv.login("fin", "correct horse battery").await.json().await.unwrap();
+    let outsider = outsider["access_token"].as_str().unwrap().to_owned();
+    let (id, task) = federation(&srv, &owner, iris_federation(1, 3, 2), &users.iter().collect::<Vec<_>>()).await;
+    let iris = iris();
+    let tables: Vec<Table> = (0..3).map(|i| part(&iris, i, 3)).collect();
+    let datas: Vec<LocalData> = tables.iter().map(|t| task.local(t).unwrap()).collect();
+    let mut clients: Vec<Client> = (0..3).map(|i| Client::with_seed(id.clone(), task.clone(), i)).collect();
+    let url = |round: u32, stage: &str| format!("/api/federations/{id}/rounds/{round}/{stage}");
+    let refusal = |r: reqwest::Response| async move { (r.status().as_u16(), r.json::<Value>().await.unwrap()) };
+
+    // Round 1, keys: outsiders and non-members, another round, another stage, a short key.
+    let a = &users[0].access;
+    let v = view(&srv, a, &id).await;
+    let keys = match clients[0].next(&v, &datas[0]).unwrap().unwrap().message {
+        app::fl::client::Message::Keys(k) => serde_json::to_value(k).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(post(&srv, &outsider, &url(1, "keys"), keys.clone()).await.status(), 404);
+    assert_eq!(post(&srv, &stranger.access, &url(1, "keys"), keys.clone()).await.status(), 403);
+    let (code, body) = refusal(post(&srv, a, &url(9, "keys"), keys.clone()).await).await;
+    assert_eq!((code, body["message"].as_str().unwrap()), (409, "round 9 is not open; round 1 is"));
+    let (code, body) = refusal(post(&srv, a, &url(1, "input"), json!({"masked": ""})).await).await;
+    assert_eq!((code, body["message"].as_str().unwrap()), (409, "round 1 is at its keys stage, not input"));
+    let mut short = keys.clone();
+    short["mask_public"] = json!("AAAA");
+    let (code, body) = refusal(post(&srv, a, &url(1, "keys"), short).await).await;
+    assert_eq!(code, 422);
+    assert!(body["fields"]["keys"].as_str().unwrap().contains("mask_public: must be 32 bytes"), "{body}");
+    assert_eq!(post(&srv, a, &url(1, "keys"), keys.clone()).await.status(), 200);
+    let (code, body) = refusal(post(&srv, a, &url(1, "keys"), keys).await).await;
+    assert_eq!((code, body["message"].as_str().unwrap()), (409, "participant 1 already sent its keys for round 1"));
+    for i in 1..3 {
+        let v = view(&srv, &users[i].access, &id).await;
+        let out = clients[i].next(&v, &datas[i]).unwrap().unwrap();
+        assert_eq!(send(&srv, &users[i].access, &id, &out).await.status(), 200);
+    }
+
+    // Shares: an envelope list that leaves someone out; then participant 3 sends garbage
+    // envelopes the server cannot tell from real ones.
+    let v = view(&srv, a, &id).await;
+    assert_eq!(v.round.as_ref().unwrap().stage, Stage::Shares);
+    let out = clients[0].next(&v, &datas[0]).unwrap().unwrap();
+    let mut body: Value = serde_json::from_str(&out.body().unwrap()).unwrap();
+    let full = body.clone();
+    body["envelopes"].as_array_mut().unwrap().pop();
+    let (code, refused) = refusal(post(&srv, a, &url(1, "shares"), body).await).await;
+    assert_eq!(code, 422);
+    assert_eq!(refused["fields"]["envelopes"], "send one envelope to each other member of the roster (2, 3), each once");
+    assert_eq!(post(&srv, a, &url(1, "shares"), full).await.status(), 200);
+    let v = view(&srv, &users[1].access, &id).await;
+    let out = clients[1].next(&v, &datas[1]).unwrap().unwrap();
+    assert_eq!(send(&srv, &users[1].access, &id, &out).await.status(), 200);
+    let garbage = wire::envelope_text(&[7u8; app::fl::shares::SEALED_LEN]);
+    let forged = json!({"envelopes": [{"peer": 1, "sealed": garbage}, {"peer": 2, "sealed": garbage}]});
+    assert_eq!(post(&srv, &users[2].access, &url(1, "shares"), forged).await.status(), 200);
+
+    // Input: participants 1 and 2 refuse the envelope that does not open and sit the round
+    // out; a vector of the wrong length is refused. With one input at most, the round is
+    // abandoned at its deadline and reopened as round 2, never aggregated.
+    for i in 0..2 {
+        let v = view(&srv, &users[i].access, &id).await;
+        let e = clients[i].next(&v, &datas[i]).unwrap_err().to_string();
+        assert!(e.contains("envelope"), "{e}");
+    }
+    let len = view(&srv, a, &id).await.round.unwrap().vector_len as usize;
+    let (code, refused) = refusal(post(&srv, &users[2].access, &url(1, "input"), json!({"masked": wire::words_text(&vec![0; len - 1])})).await).await;
+    assert_eq!(code, 422);
+    assert!(refused["fields"]["masked"].as_str().unwrap().contains(&format!("this round's vector is {len} words")), "{refused}");
+    let mut reopened = None;
+    for _ in 0..300 {
+        let v = view(&srv, a, &id).await;
+        if let Some(r) = v.round.filter(|r| r.round == 2) {
+            reopened = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = reopened.expect("round 2 opens after the deadline");
+    assert_eq!((r.phase, r.stage), (Phase::Statistics, Stage::Keys));
+    let v = view(&srv, a, &id).await;
+    assert!(v.results.is_empty(), "nothing was aggregated from the abandoned round");
+
+    // Round 2 with everyone honest: a garbage reveal is refused, the real one accepted, and
+    // the statistics equal the plain mean (checked by `run`).
+    let mut members: Vec<Member> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| Member { client: clients.remove(0), seed: i as u64, table: tables[i].clone(), user, drop_at: None })
+        .collect();
+    let end = run(&srv, &id, &task, &mut members, |v| {
+        v.round.as_ref().is_some_and(|r| r.stage == Stage::Reveal && r.received == 0) || !v.results.is_empty()
+    })
+    .await;
+    if end.results.is_empty() {
+        let token = &members[0].user.access;
+        let (code, refused) = refusal(post(&srv, token, &url(2, "reveal"), json!({"shares": wire::envelope_text(&[1u8; 37])})).await).await;
+        assert_eq!(code, 422, "{refused}");
+        assert!(refused["fields"]["shares"].is_string(), "{refused}");
+    }
+    let end = run(&srv, &id, &task, &mut members, |v| !v.results.is_empty()).await;
+    assert_eq!((end.results[0].round, end.results[0].participants), (2, 3));
+    srv.stop().await;
+}
