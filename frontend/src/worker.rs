@@ -170,7 +170,7 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
         }
         WorkerRequest::CheckTask { task } => {
             let file = file()?;
-            let table = sealing::read_table(&read(&file, 0.0, file.size()).await?, &file.name())?;
+            let table = task.read_table(&read(&file, 0.0, file.size()).await?, &file.name()).map_err(|e| e.to_string())?;
             WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
         }
         WorkerRequest::Cancel => WorkerReply::Cancelled,

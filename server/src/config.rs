@@ -24,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and the API (the default). Boxed: it is far larger than the others.
     Serve(Box<ServeArgs>),
+    /// Take part in a federation with a data file on this machine (it is never sent).
+    Federate(crate::participant::FederateArgs),
     /// Audit log tools.
     Audit {
         #[command(subcommand)]

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod participant;
 pub mod routes;
 
 use std::future::Future;

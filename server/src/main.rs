@@ -18,11 +18,12 @@ fn main() -> ExitCode {
     let task = match cli.command {
         Some(Command::Serve(args)) => Task::Serve(args),
         Some(Command::Audit { command: AuditCommand::Verify(storage) }) => Task::AuditVerify(storage),
+        Some(Command::Federate(args)) => Task::Federate(args),
         None => Task::Serve(Box::new(cli.serve)),
     };
     init_tracing(match &task {
         Task::Serve(args) => &args.log_format,
-        Task::AuditVerify(_) => "pretty",
+        Task::AuditVerify(_) | Task::Federate(_) => "pretty",
     });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -34,6 +35,13 @@ fn main() -> ExitCode {
     let result = match task {
         Task::Serve(args) => runtime.block_on(serve(*args)),
         Task::AuditVerify(storage) => runtime.block_on(audit_verify(storage)),
+        Task::Federate(args) => match runtime.block_on(server::participant::federate(args)) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +56,7 @@ fn main() -> ExitCode {
 enum Task {
     Serve(Box<ServeArgs>),
     AuditVerify(StorageArgs),
+    Federate(server::participant::FederateArgs),
 }
 
 /// `cipherfold audit verify`: prints the entry count when the chain holds, the first break otherwise.

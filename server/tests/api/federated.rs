@@ -369,7 +369,8 @@ async fn wrong_late_repeated_and_foreign_messages_are_refused_and_the_round_stay
         assert!(e.contains("envelope"), "{e}");
     }
     let len = view(&srv, a, &id).await.round.unwrap().vector_len as usize;
-    let (code, refused) = refusal(post(&srv, &users[2].access, &url(1, "input"), json!({"masked": wire::words_text(&vec![0; len - 1])})).await).await;
+    let (code, refused) =
+        refusal(post(&srv, &users[2].access, &url(1, "input"), json!({"masked": wire::words_text(&vec![0; len - 1])})).await).await;
     assert_eq!(code, 422);
     assert!(refused["fields"]["masked"].as_str().unwrap().contains(&format!("this round's vector is {len} words")), "{refused}");
     let mut reopened = None;

@@ -11,6 +11,7 @@ mod auth;
 mod authz;
 mod datasets;
 mod db;
+mod federate_cli;
 mod federated;
 mod federations;
 mod health;

@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn cipherfold() -> Command {
+pub fn cipherfold() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cipherfold"));
     // Keep the developer's own settings out of the test.
     for (k, _) in std::env::vars() {
@@ -109,8 +109,14 @@ fn spawn_healthy(data_dir: &std::path::Path) -> (std::process::Child, String) {
         l.local_addr().unwrap().port()
     };
     let addr = format!("127.0.0.1:{port}");
+    (spawn_on(&addr, data_dir), addr)
+}
+
+/// Starts `cipherfold serve` on `addr` (a restart reuses its predecessor's) and waits until
+/// it answers health.
+pub fn spawn_on(addr: &str, data_dir: &std::path::Path) -> std::process::Child {
     let mut c = cipherfold();
-    c.args(["serve", "--addr", &addr, "--data-dir"]).arg(data_dir);
+    c.args(["serve", "--addr", addr, "--data-dir"]).arg(data_dir);
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -119,8 +125,8 @@ fn spawn_healthy(data_dir: &std::path::Path) -> (std::process::Child, String) {
             child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
             panic!("server exited early ({status}): {err}");
         }
-        if http_get_status(&addr, "/api/health") == Some(200) {
-            return (child, addr);
+        if http_get_status(addr, "/api/health") == Some(200) {
+            return child;
         }
         assert!(Instant::now() < deadline, "server did not become healthy");
         std::thread::sleep(Duration::from_millis(100));
