@@ -6,14 +6,16 @@
 //!
 //! The worker handles one request at a time per page, in order, and answers each with any
 //! number of `Progress`/`Status` replies, then exactly one final reply (`Parsed`, `Uploaded`,
-//! `Opened`, `Rows`, `Cancelled` or `Failed`). Federated training and encrypted prediction
-//! will add their requests here.
+//! `Opened`, `Rows`, `TaskChecked`, `FederationEnded`, `Cancelled` or `Failed`). Taking part in
+//! a federation is one long request: its `Round`, `Sent` and `SatOut` replies report each step.
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::crypto::WrappedKey;
 use crate::fl::train::FlTask;
+use crate::ml::metrics::Metrics;
+use crate::model::federation::{Phase as FlPhase, RoundView, Stage};
 use crate::table::scan::Scan;
 use crate::table::{Cell, Column, Format, ParseOptions};
 
@@ -31,6 +33,10 @@ pub enum WorkerRequest {
     Rows { limit: usize },
     /// Read the file and check it against a federation's task (the participant's first step).
     CheckTask { task: FlTask },
+    /// Take part in a federation's rounds with the file until it ends or `Cancel` (leaving is
+    /// a dropout, not an error for the others). Only keys, sealed shares and masked vectors
+    /// are sent.
+    Federate { federation: String, task: FlTask },
     /// Stop the request in progress (reading or uploading); nothing stays on the server.
     Cancel,
 }
@@ -98,6 +104,29 @@ pub enum WorkerReply {
     TaskChecked {
         rows: usize,
     },
+    /// The federation's state changed (the roster and envelopes left out).
+    Round {
+        view: Box<RoundView>,
+    },
+    /// This participant sent its message for a stage; for an input, how many values were
+    /// clipped and how its own model does on its own rows.
+    Sent {
+        round: u32,
+        phase: FlPhase,
+        stage: Stage,
+        clipped: usize,
+        local: Option<Metrics>,
+    },
+    /// This participant cannot take part in a round (and waits for the next).
+    SatOut {
+        round: u32,
+        reason: String,
+    },
+    /// The federation ended: its model, or why it failed.
+    FederationEnded {
+        model_id: Option<String>,
+        failure: Option<String>,
+    },
     Cancelled,
     /// The request failed; `message` says why in words for the page (no trailing period).
     Failed {
@@ -108,7 +137,14 @@ pub enum WorkerReply {
 impl WorkerReply {
     /// Whether this reply ends its request.
     pub fn is_final(&self) -> bool {
-        !matches!(self, WorkerReply::Progress { .. } | WorkerReply::Status { .. })
+        !matches!(
+            self,
+            WorkerReply::Progress { .. }
+                | WorkerReply::Status { .. }
+                | WorkerReply::Round { .. }
+                | WorkerReply::Sent { .. }
+                | WorkerReply::SatOut { .. }
+        )
     }
 }
 

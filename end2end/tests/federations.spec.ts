@@ -53,7 +53,7 @@ test("a federation declared by one person is seen and joined by another of the a
   await expect(page.getByTestId("federation-status")).toContainText("1 of the 3");
 
   // The member checks a data file against the task; it is read here and never sent.
-  const file = page.getByLabel(/^Your data file, checked in this browser/);
+  const file = page.getByLabel(/^Your data file, read in this browser/);
   await file.setInputFiles(join(__dirname, "../../app/tests/data/iris.csv"));
   await expect(page.locator("#f-status")).toHaveText("Your file fits this federation: 150 rows with a value to learn. Nothing has left this browser.");
   await file.setInputFiles(join(__dirname, "../../app/tests/data/diabetes.csv"));

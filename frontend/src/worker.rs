@@ -12,6 +12,9 @@ use std::cell::{Cell as Flag, RefCell};
 use std::rc::Rc;
 
 use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
+use app::fl::client::Client;
+use app::fl::train::FlTask;
+use app::model::federation::{FederationStatus, RoundView};
 use app::model::dataset::{OwnerKey, TrainerKey};
 use app::model::ApiError;
 use app::table::scan::{CsvScanner, Scan};
@@ -173,8 +176,87 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
             let table = task.read_table(&read(&file, 0.0, file.size()).await?, &file.name()).map_err(|e| e.to_string())?;
             WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
         }
+        WorkerRequest::Federate { federation, task } => federate(state, &file()?, federation, task).await?,
         WorkerRequest::Cancel => WorkerReply::Cancelled,
     })
+}
+
+/// How often a participant asks for the round's state.
+const POLL_MS: i32 = 250;
+/// How long a participant keeps trying an unreachable server before it gives up.
+const OFFLINE_MS: f64 = 120_000.0;
+
+/// Takes part in a federation's rounds with `file` (read here, never sent) until the
+/// federation ends or the page cancels: the same loop as `cipherfold federate`, on
+/// `app::fl::client`. Each change of the round and each message sent is reported.
+async fn federate(state: &State, file: &File, federation: String, task: FlTask) -> Result<WorkerReply> {
+    let table = task.read_table(&read(file, 0.0, file.size()).await?, &file.name()).map_err(|e| e.to_string())?;
+    let data = task.local(&table).map_err(|e| e.to_string())?;
+    let mut client = Client::new(federation.clone(), task).map_err(|e| e.to_string())?;
+    let round_url = format!("/api/federations/{federation}/round");
+    let mut last: Option<RoundView> = None;
+    let mut sat_out = None;
+    let mut offline_since: Option<f64> = None;
+    loop {
+        state.check()?;
+        let view: RoundView = match fetch("GET", &round_url, None).await {
+            Ok(res) => {
+                offline_since = None;
+                json(ok(res).await?).await?
+            }
+            Err(e) => {
+                let now = js_sys::Date::now();
+                if now - *offline_since.get_or_insert(now) > OFFLINE_MS {
+                    return Err(e);
+                }
+                sleep(1000).await;
+                continue;
+            }
+        };
+        let mut shown = view.clone();
+        if let Some(r) = shown.round.as_mut() {
+            r.roster.clear();
+            r.envelopes.clear();
+        }
+        if last.as_ref() != Some(&shown) {
+            post(&WorkerReply::Round { view: Box::new(shown.clone()) });
+            last = Some(shown);
+        }
+        match view.status {
+            FederationStatus::Finished | FederationStatus::Failed => {
+                return Ok(WorkerReply::FederationEnded { model_id: view.model_id, failure: view.failure });
+            }
+            _ => {}
+        }
+        match client.next(&view, &data) {
+            Ok(Some(out)) => {
+                let url = format!("/api/federations/{federation}/rounds/{}/{}", out.round, out.stage.as_str());
+                let res = fetch("POST", &url, Some(&out.body().map_err(|e| e.to_string())?)).await?;
+                // 409: the stage moved on meanwhile (a deadline); the next view says where to.
+                if res.status() != 409 {
+                    ok(res).await?;
+                    post(&WorkerReply::Sent { round: out.round, phase: out.phase, stage: out.stage, clipped: out.clipped, local: out.local });
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let round = view.round.as_ref().map_or(0, |r| r.round);
+                if sat_out != Some(round) {
+                    sat_out = Some(round);
+                    post(&WorkerReply::SatOut { round, reason: e.to_string() });
+                }
+            }
+        }
+        sleep(POLL_MS).await;
+    }
+}
+
+/// Resolves after `ms` milliseconds (the worker's `setTimeout`).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 /// Bytes `start..end` of a file (or any blob).

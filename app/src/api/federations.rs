@@ -1,8 +1,8 @@
-//! Federations: the area's list, one federation, and joining it.
+//! Federations: the area's list, declaring one, one federation, joining it, and its rounds.
 
 use leptos::prelude::*;
 
-use crate::model::federation::FederationInfo;
+use crate::model::federation::{FederationInfo, NewFederation, RoundView};
 use crate::model::ApiError;
 
 #[server(prefix = "/api/ui", endpoint = "federations")]
@@ -18,4 +18,15 @@ pub async fn get_federation(id: String) -> Result<FederationInfo, ApiError> {
 #[server(prefix = "/api/ui", endpoint = "join_federation")]
 pub async fn join_federation(id: String) -> Result<FederationInfo, ApiError> {
     super::with_ctx(|b, ctx| async move { b.join_federation(&ctx, id).await }).await
+}
+
+#[server(prefix = "/api/ui", endpoint = "create_federation", input = leptos::server_fn::codec::Json)]
+pub async fn create_federation(req: NewFederation) -> Result<FederationInfo, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.create_federation(&ctx, req).await }).await
+}
+
+/// The caller's view of the rounds (the page's first paint; the event stream follows).
+#[server(prefix = "/api/ui", endpoint = "federation_round")]
+pub async fn federation_round(id: String) -> Result<RoundView, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.federation_round(&ctx, id).await }).await
 }

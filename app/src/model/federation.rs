@@ -380,6 +380,9 @@ pub enum FederationEvent {
 }
 
 impl FederationEvent {
+    /// Every event's name on the stream (`event:` lines), for listeners.
+    pub const NAMES: [&'static str; 7] = ["round_opened", "received", "stage_closed", "aggregated", "abandoned", "finished", "failed"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::RoundOpened { .. } => "round_opened",

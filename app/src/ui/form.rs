@@ -56,7 +56,7 @@ pub fn FormError(#[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView
     }
 }
 
-fn capitalise(s: &str) -> String {
+pub fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

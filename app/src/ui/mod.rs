@@ -20,6 +20,7 @@ use pages::account::{LoginPage, ProfilePage, RegisterPage};
 use pages::analytics::AnalyticsPage;
 use pages::audit::AuditPage;
 use pages::datasets::{DatasetPage, DatasetsPage, UploadPage};
+use pages::federation_new::NewFederationPage;
 use pages::federations::{FederationPage, FederationsPage};
 use pages::jobs::{JobPage, JobsPage, NewJobPage};
 use pages::models::{ModelPage, ModelsPage};
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("models") view=ModelsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("analytics") view=AnalyticsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("federations") view=FederationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("federations"), StaticSegment("new")) view=NewFederationPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("federations"), ParamSegment("id")) view=FederationPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("models"), ParamSegment("id")) view=ModelPage ssr=SsrMode::Async/>
                 </Routes>

@@ -8,7 +8,7 @@ use app::model::artifact::{ModelInfo, Prediction};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::dataset::{DatasetInfo, OwnerKey};
-use app::model::federation::FederationInfo;
+use app::model::federation::{FederationInfo, NewFederation, RoundView};
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
@@ -104,6 +104,14 @@ impl UiBackend for Backend {
 
     async fn join_federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError> {
         Ok(self.federations.join(ctx, &id).await?)
+    }
+
+    async fn create_federation(&self, ctx: &Ctx, req: NewFederation) -> Result<FederationInfo, ApiError> {
+        Ok(self.federations.create(ctx, req).await?)
+    }
+
+    async fn federation_round(&self, ctx: &Ctx, id: String) -> Result<RoundView, ApiError> {
+        Ok(self.federations.round_view(ctx, &id).await?)
     }
 
     async fn models(

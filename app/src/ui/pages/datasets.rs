@@ -171,7 +171,8 @@ fn UploadForm(me: Me) -> impl IntoView {
                 format!("This file cannot be used: {message}. Fix it and pick it again; nothing was uploaded.")
             }));
         }
-        WorkerReply::Opened { .. } | WorkerReply::Rows { .. } | WorkerReply::TaskChecked { .. } => {}
+        // Replies to other pages' requests.
+        _ => {}
     });
 
     let read_file = move || {

@@ -1,56 +1,273 @@
-//! Federations of the caller's area: the list, and one federation's task with a button to
-//! join it. (Declaring one is `POST /api/federations`, docs/api.md.)
+//! Federations of the caller's area: the list, and one federation: its task, its rounds as
+//! they happen (the event stream), joining it, and taking part with a local file.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_federation, join_federation, list_federations};
+use crate::api::{federation_round, get_federation, join_federation, list_federations};
 use crate::file_worker::{WorkerReply, WorkerRequest};
 use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
-use crate::model::federation::{FederationInfo, FederationStatus};
+use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
+use crate::ui::chart::{line_chart, Series};
 use crate::model::ApiError;
 use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
-use crate::ui::form::{count, load_failure, load_failures, not_found, utc};
+use crate::ui::form::{capitalise, count, load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 
-/// A member's check of their data file against the task, in the file worker: the file is read
-/// in this browser and never sent; a column that is missing or of another kind is named.
+/// A member's part in the rounds, in the file worker: the file is checked against the task,
+/// then, on request, the worker trains on it each round and sends only keys, sealed shares
+/// and masked vectors. Leaving (the button, or closing the tab) is a dropout the others'
+/// rounds survive.
 #[component]
-fn CheckFile(task: FlTask) -> impl IntoView {
+fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(f64, f64)>>) -> impl IntoView {
     let input = NodeRef::<leptos::html::Input>::new();
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let fits = RwSignal::new(false);
+    let running = RwSignal::new(false);
+    let ended = RwSignal::new(false);
+    let log = RwSignal::new(Vec::<String>::new());
+    let note = move |line: String| log.update(|l| {
+        l.push(line);
+        if l.len() > 8 {
+            l.remove(0);
+        }
+    });
     let worker = FileWorker::new(move |reply| match reply {
         WorkerReply::TaskChecked { rows } => {
+            fits.set(true);
             status.set(format!(
                 "Your file fits this federation: {} with a value to learn. Nothing has left this browser.",
                 count(rows as u64, "row", "rows")
             ));
         }
+        WorkerReply::Round { view } => {
+            if let Some(r) = &view.round {
+                status.set(format!(
+                    "Round {} ({}): {} stage, {} of {} in{}",
+                    r.round,
+                    r.phase.label(rounds),
+                    stage_words(r.stage),
+                    r.received,
+                    r.expected,
+                    if r.sent { ", yours included." } else { "." }
+                ));
+            }
+        }
+        WorkerReply::Sent { round, phase, stage, clipped, local: mine } => {
+            let mut line = format!("Round {round}: sent your {}", sent_words(stage));
+            if clipped > 0 {
+                line.push_str(&format!(" ({} outside the encoding's range, clipped to it)", count(clipped as u64, "value was", "values were")));
+            }
+            if let (Some(m), crate::model::federation::Phase::Train { step }) = (&mine, phase) {
+                line.push_str(&format!("; your model on your rows: {} {:.3}", m.score_name(), m.score()));
+                local.update(|l| l.push((f64::from(step), m.score())));
+            }
+            note(format!("{line}."));
+        }
+        WorkerReply::SatOut { round, reason } => note(format!("Round {round}: this browser sits it out ({reason}).")),
+        WorkerReply::FederationEnded { model_id, failure } => {
+            running.set(false);
+            ended.set(true);
+            match (model_id, failure) {
+                (_, Some(why)) => error.set(Some(format!("The federation failed: {why}."))),
+                _ => status.set("The federation has finished. Its model is linked above.".into()),
+            }
+        }
+        WorkerReply::Cancelled => {
+            running.set(false);
+            status.set("You left the rounds. The others carry on without you; you can take part again from the next round.".into());
+        }
         WorkerReply::Failed { message } => {
-            status.set(String::new());
-            error.set(Some(format!("This file does not fit the federation: {message}. Nothing was sent.")));
+            running.set(false);
+            if fits.get_untracked() {
+                error.set(Some(format!("Taking part stopped: {message}.")));
+            } else {
+                status.set(String::new());
+                error.set(Some(format!("This file does not fit the federation: {message}. Nothing was sent.")));
+            }
         }
         _ => {}
     });
     let task = StoredValue::new(task);
+    let federation = StoredValue::new(federation);
     let pick = move |_| {
         error.set(None);
+        fits.set(false);
         let Some(file) = picked_file(input) else { return };
         status.set(format!("Reading {} in this browser…", file.name()));
         worker.send(&WorkerRequest::CheckTask { task: task.get_value() }, Some(&file));
     };
+    let start = move |_| {
+        let Some(file) = picked_file(input) else { return };
+        error.set(None);
+        running.set(true);
+        status.set("Waiting for the round…".into());
+        worker.send(&WorkerRequest::Federate { federation: federation.get_value(), task: task.get_value() }, Some(&file));
+    };
+    let leave = move |_| worker.send(&WorkerRequest::Cancel, None);
     view! {
         <div class="field">
-            <label for="f-file">"Your data file, checked in this browser against the input columns (CSV, JSON or Excel .xlsx)"</label>
-            <input id="f-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick/>
+            <label for="f-file">"Your data file, read in this browser and never sent (CSV, JSON or Excel .xlsx)"</label>
+            <input id="f-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick disabled=running/>
         </div>
         <p id="f-status" role="status" aria-live="polite">{status}</p>
         <ErrorLine id="f-error" message=error/>
+        <Show when=move || fits.get() && !running.get() && !ended.get()>
+            <button type="button" on:click=start>"Take part in the rounds with this file"</button>
+        </Show>
+        <Show when=move || running.get()>
+            <p>"Keep this tab open while the rounds run; closing it leaves the federation's rounds."</p>
+            <button type="button" class="secondary" on:click=leave>"Leave the rounds"</button>
+        </Show>
+        <Show when=move || !log.get().is_empty()>
+            <ul class="log" data-testid="participation-log">
+                {move || log.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+            </ul>
+        </Show>
     }
 }
+
+fn stage_words(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Keys => "keys",
+        Stage::Shares => "shares",
+        Stage::Input => "masked updates",
+        Stage::Reveal => "unmasking",
+    }
+}
+
+fn sent_words(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Keys => "keys",
+        Stage::Shares => "sealed shares",
+        Stage::Input => "masked update",
+        Stage::Reveal => "shares for the unmasking",
+    }
+}
+
+/// How many training steps the model a result measures had: a step's figures are of the
+/// model it started from; the evaluation's of the final one.
+fn steps_behind(r: &RoundResult, rounds: u32) -> Option<f64> {
+    match r.phase {
+        crate::model::federation::Phase::Train { step } => Some(f64::from(step - 1)),
+        crate::model::federation::Phase::Evaluate => Some(f64::from(rounds)),
+        crate::model::federation::Phase::Statistics => None,
+    }
+}
+
+/// The rounds as everyone in the area sees them: the one in progress, each aggregated round,
+/// and the global model's score by training step (the participant's own beside it). Follows
+/// the federation's event stream and rereads the round view at each event.
+#[component]
+fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView, local: RwSignal<Vec<(f64, f64)>>) -> impl IntoView {
+    let view_now = RwSignal::new(initial);
+    let rounds = f.rounds;
+    follow_rounds(f.id.clone(), view_now, info);
+    let metric = move || view_now.with(|v| v.results.iter().find_map(|r| r.metrics.as_ref().map(|m| m.score_name())).unwrap_or("score"));
+    let chart = move || {
+        let global: Vec<(f64, f64)> = view_now.with(|v| {
+            v.results.iter().filter_map(|r| Some((steps_behind(r, rounds)?, r.metrics.as_ref()?.score()))).collect()
+        });
+        let mut series = vec![Series { name: "global model, everyone's rows".into(), points: global }];
+        let mine = local.get();
+        if !mine.is_empty() {
+            series.push(Series { name: "your model, your rows".into(), points: mine });
+        }
+        line_chart(&format!("{} by training step", capitalise(metric())), "training steps", metric(), &series)
+    };
+    let current = move || {
+        view_now.with(|v| match (&v.round, v.status) {
+            (_, FederationStatus::Finished) => "Finished.".to_owned(),
+            (_, FederationStatus::Failed) => format!("Failed: {}.", v.failure.clone().unwrap_or_default()),
+            (Some(r), _) if r.stage == Stage::Keys && r.received == 0 => {
+                format!("Round {} ({}): waiting for members to take part.", r.round, r.phase.label(rounds))
+            }
+            (Some(r), _) => format!(
+                "Round {} ({}): {} stage, {} of {} in.",
+                r.round,
+                r.phase.label(rounds),
+                stage_words(r.stage),
+                r.received,
+                r.expected
+            ),
+            (None, _) => "No round is open.".to_owned(),
+        })
+    };
+    view! {
+        <p role="status" aria-live="polite" data-testid="round-status">{current}</p>
+        <Show when=move || view_now.with(|v| v.model_id.is_some())>
+            <p data-testid="federation-model">
+                <a href=move || format!("/models/{}", view_now.with(|v| v.model_id.clone().unwrap_or_default()))>"Open the federation's model"</a>
+                " (predict with it, or download it)."
+            </p>
+        </Show>
+        <figure class="chart" data-testid="rounds-chart">
+            <div role="img" aria-label=move || format!("Chart of the global model's {} by training step", metric()) inner_html=chart></div>
+            <figcaption>"Each training step's figures are the global model's on every participant's rows, added up under secure aggregation."</figcaption>
+        </figure>
+        <table class="data" data-testid="rounds-table">
+            <caption>"Aggregated rounds"</caption>
+            <thead><tr>
+                <th scope="col">"Round"</th><th scope="col">"Part"</th><th scope="col">"Participants (rows)"</th>
+                <th scope="col">{move || capitalise(metric())}</th>
+            </tr></thead>
+            <tbody>
+                {move || view_now.with(|v| v.results.iter().map(|r| view! {
+                    <tr>
+                        <td>{r.round}</td>
+                        <td>{r.phase.label(rounds)}</td>
+                        <td>{format!("{} ({})", r.participants, r.rows)}</td>
+                        <td>{r.metrics.as_ref().map(|m| format!("{:.4}", m.score())).unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view())}
+            </tbody>
+        </table>
+    }
+}
+
+/// In the browser: rereads the round view (and the federation's status and member count)
+/// whenever the federation's event stream says something happened. The EventSource
+/// reconnects by itself; it is closed with the page or the federation's end.
+#[cfg(feature = "hydrate")]
+fn follow_rounds(id: String, view_now: RwSignal<RoundView>, info: RwSignal<FederationInfo>) {
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    Effect::new(move |_| {
+        if view_now.with_untracked(|v| matches!(v.status, FederationStatus::Finished | FederationStatus::Failed)) {
+            return;
+        }
+        let Ok(source) = web_sys::EventSource::new(&format!("/api/federations/{id}/events")) else { return };
+        let id = id.clone();
+        let closer = source.clone();
+        let on_event = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+            // The stream ends with the federation; without this the browser would reconnect.
+            if matches!(ev.type_().as_str(), "finished" | "failed") {
+                closer.close();
+            }
+            let id = id.clone();
+            leptos::task::spawn_local(async move {
+                if let Ok(v) = federation_round(id.clone()).await {
+                    view_now.set(v);
+                }
+                if let Ok(f) = get_federation(id).await {
+                    info.set(f);
+                }
+            });
+        });
+        for name in crate::model::federation::FederationEvent::NAMES {
+            let _ = source.add_event_listener_with_callback(name, on_event.as_ref().unchecked_ref());
+        }
+        on_event.forget();
+        let source = send_wrapper::SendWrapper::new(source);
+        on_cleanup(move || source.close());
+    });
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow_rounds(_id: String, _view: RwSignal<RoundView>, _info: RwSignal<FederationInfo>) {}
 
 /// "Logistic regression of species" / "Linear regression of progression".
 fn model_title(f: &FederationInfo) -> String {
@@ -86,12 +303,13 @@ fn FederationList() -> impl IntoView {
     view! {
         <p>"In a federation the people of your area train one model together. Each participant's rows stay on their "
             "own computer; the server only adds up masked model updates, so it never sees one participant's update."</p>
+        <p><a class="button" href="/federations/new">"Declare a federation"</a></p>
         <Transition fallback=|| view! { <p class="loading">"Loading federations…"</p> }>
             <ErrorBoundary fallback=load_failures>
                 {move || Suspend::new(async move {
                     let rows = list.await?;
                     Ok::<_, ApiError>(if rows.is_empty() {
-                        view! { <p>"No federation in your area yet. One is declared with POST /api/federations (see the API documentation)."</p> }.into_any()
+                        view! { <p>"No federation in your area yet: declare the first one."</p> }.into_any()
                     } else {
                         view! {
                             <table class="data" data-testid="federation-table">
@@ -129,13 +347,14 @@ pub fn FederationPage() -> impl IntoView {
         <section class="page">
             <RequireUser path="/federations" child=move |_me: Me| {
                 let info = Resource::new(id, get_federation);
+                let round = Resource::new(id, federation_round);
                 view! {
                     <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {move || Suspend::new(async move {
-                            match info.await {
-                                Ok(f) => view! { <FederationDetail f/> }.into_any(),
-                                Err(e @ ApiError::Transport { .. }) => load_failure(e),
-                                Err(_) => not_found("Federation not found", "It may belong to another area.".into(), "/federations", "Back to federations"),
+                            match (info.await, round.await) {
+                                (Ok(f), Ok(initial)) => view! { <FederationDetail f initial/> }.into_any(),
+                                (Err(e @ ApiError::Transport { .. }), _) | (_, Err(e @ ApiError::Transport { .. })) => load_failure(e),
+                                _ => not_found("Federation not found", "It may belong to another area.".into(), "/federations", "Back to federations"),
                             }
                         })}
                     </Suspense>
@@ -146,7 +365,8 @@ pub fn FederationPage() -> impl IntoView {
 }
 
 #[component]
-fn FederationDetail(f: FederationInfo) -> impl IntoView {
+fn FederationDetail(f: FederationInfo, initial: RoundView) -> impl IntoView {
+    let local = RwSignal::new(Vec::<(f64, f64)>::new());
     let current = RwSignal::new(f.clone());
     let join = Action::new(move |id: &String| join_federation(id.clone()));
     Effect::new(move |_| {
@@ -181,6 +401,8 @@ fn FederationDetail(f: FederationInfo) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        <h2>"Rounds"</h2>
+        <Rounds f=f.clone() info=current initial local/>
         <h2>"Take part"</h2>
         <p role="status" data-testid="membership">{move || {
             let c = current.get();
@@ -201,8 +423,9 @@ fn FederationDetail(f: FederationInfo) -> impl IntoView {
         <Show when=move || error().is_some()>
             <p class="form-error" role="alert">{error}</p>
         </Show>
-        <Show when=move || current.get().joined>
-            <CheckFile task=f.task.clone()/>
+        // Open when the page loaded: a participant keeps its log and status after the end.
+        <Show when=move || current.get().joined && matches!(f.status, FederationStatus::Open | FederationStatus::Running)>
+            <TakePart federation=f.id.clone() task=f.task.clone() rounds=f.rounds local/>
         </Show>
         <p><a href="/federations">"Back to federations"</a></p>
     }

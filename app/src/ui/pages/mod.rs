@@ -4,6 +4,7 @@ pub mod account;
 pub mod analytics;
 pub mod audit;
 pub mod datasets;
+pub mod federation_new;
 pub mod federations;
 pub mod home;
 pub mod jobs;

@@ -154,9 +154,19 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
         <h1>{format!("{}: {}", m.kind.label(), task_title(&m))}</h1>
         <dl class="facts">
             <dt>"Owner"</dt><dd>{m.owner.clone()}</dd>
-            <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
-            <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
-            <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id)>{m.job_id.clone()}</a></dd>
+            {match m.federation.clone() {
+                // A federation's model: trained where the rows are, scored on all of them under
+                // secure aggregation; no dataset and no job on this server.
+                Some(f) => view! {
+                    <dt>"Score (on every participant's rows)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
+                    <dt>"Trained by"</dt><dd><a href=format!("/federations/{f}")>"a federation"</a>" (the rows never left their owners)"</dd>
+                }.into_any(),
+                None => view! {
+                    <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
+                    <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
+                    <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id)>{m.job_id.clone()}</a></dd>
+                }.into_any(),
+            }}
             <dt>"Created (UTC)"</dt><dd>{utc(&m.created_at)}</dd>
         </dl>
         <MetricsView m=m.metrics.clone()/>
