@@ -14,8 +14,8 @@ use std::rc::Rc;
 use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
 use app::fl::client::Client;
 use app::fl::train::FlTask;
-use app::model::federation::{FederationStatus, RoundView};
 use app::model::dataset::{OwnerKey, TrainerKey};
+use app::model::federation::{FederationStatus, RoundView};
 use app::model::ApiError;
 use app::table::scan::{CsvScanner, Scan};
 use app::table::{Format, ParseOptions};
@@ -235,7 +235,13 @@ async fn federate(state: &State, file: &File, federation: String, task: FlTask) 
                 // 409: the stage moved on meanwhile (a deadline); the next view says where to.
                 if res.status() != 409 {
                     ok(res).await?;
-                    post(&WorkerReply::Sent { round: out.round, phase: out.phase, stage: out.stage, clipped: out.clipped, local: out.local });
+                    post(&WorkerReply::Sent {
+                        round: out.round,
+                        phase: out.phase,
+                        stage: out.stage,
+                        clipped: out.clipped,
+                        local: out.local,
+                    });
                 }
             }
             Ok(None) => {}

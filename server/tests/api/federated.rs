@@ -43,17 +43,17 @@ fn part(t: &Table, of: usize, n: usize) -> Table {
     Table { columns: t.columns.clone(), rows: t.rows.iter().enumerate().filter(|(i, _)| i % n == of).map(|(_, r)| r.clone()).collect() }
 }
 
-async fn post(srv: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
+pub async fn post(srv: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
     client().post(srv.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
 }
 
-async fn view(srv: &TestServer, token: &str, id: &str) -> RoundView {
+pub async fn view(srv: &TestServer, token: &str, id: &str) -> RoundView {
     let r = srv.get_as(token, &format!("/api/federations/{id}/round")).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
-async fn send(srv: &TestServer, token: &str, id: &str, out: &Outgoing) -> reqwest::Response {
+pub async fn send(srv: &TestServer, token: &str, id: &str, out: &Outgoing) -> reqwest::Response {
     let path = format!("/api/federations/{id}/rounds/{}/{}", out.round, out.stage.as_str());
     let body: Value = serde_json::from_str(&out.body().unwrap()).unwrap();
     post(srv, token, &path, body).await

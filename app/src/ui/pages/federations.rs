@@ -10,8 +10,8 @@ use crate::file_worker::{WorkerReply, WorkerRequest};
 use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
-use crate::ui::chart::{line_chart, Series};
 use crate::model::ApiError;
+use crate::ui::chart::{line_chart, Series};
 use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
 use crate::ui::form::{capitalise, count, load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
@@ -29,12 +29,14 @@ fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(
     let running = RwSignal::new(false);
     let ended = RwSignal::new(false);
     let log = RwSignal::new(Vec::<String>::new());
-    let note = move |line: String| log.update(|l| {
-        l.push(line);
-        if l.len() > 8 {
-            l.remove(0);
-        }
-    });
+    let note = move |line: String| {
+        log.update(|l| {
+            l.push(line);
+            if l.len() > 8 {
+                l.remove(0);
+            }
+        })
+    };
     let worker = FileWorker::new(move |reply| match reply {
         WorkerReply::TaskChecked { rows } => {
             fits.set(true);
@@ -59,7 +61,10 @@ fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(
         WorkerReply::Sent { round, phase, stage, clipped, local: mine } => {
             let mut line = format!("Round {round}: sent your {}", sent_words(stage));
             if clipped > 0 {
-                line.push_str(&format!(" ({} outside the encoding's range, clipped to it)", count(clipped as u64, "value was", "values were")));
+                line.push_str(&format!(
+                    " ({} outside the encoding's range, clipped to it)",
+                    count(clipped as u64, "value was", "values were")
+                ));
             }
             if let (Some(m), crate::model::federation::Phase::Train { step }) = (&mine, phase) {
                 line.push_str(&format!("; your model on your rows: {} {:.3}", m.score_name(), m.score()));
@@ -168,9 +173,8 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
     follow_rounds(f.id.clone(), view_now, info);
     let metric = move || view_now.with(|v| v.results.iter().find_map(|r| r.metrics.as_ref().map(|m| m.score_name())).unwrap_or("score"));
     let chart = move || {
-        let global: Vec<(f64, f64)> = view_now.with(|v| {
-            v.results.iter().filter_map(|r| Some((steps_behind(r, rounds)?, r.metrics.as_ref()?.score()))).collect()
-        });
+        let global: Vec<(f64, f64)> =
+            view_now.with(|v| v.results.iter().filter_map(|r| Some((steps_behind(r, rounds)?, r.metrics.as_ref()?.score()))).collect());
         let mut series = vec![Series { name: "global model, everyone's rows".into(), points: global }];
         let mine = local.get();
         if !mine.is_empty() {
