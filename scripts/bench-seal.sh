@@ -10,4 +10,4 @@ cargo build -q -p server
 scripts/build-site.sh
 cd "$REPO/end2end"
 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
-CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" npx playwright test --config bench.config.ts --reporter=list
+CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" npx playwright test --config bench.config.ts --reporter=list bench/seal.spec.ts
