@@ -5,8 +5,8 @@
 mod support;
 
 use app::fl::fixed::Encoding;
-use app::fl::train::{Feature, FlModel, FlTask};
-use app::ml::linear::{fit_linear, fit_logistic, Fitted};
+use app::fl::train::{Feature, FlModel, FlTask, GlobalModel};
+use app::ml::linear::{fit_linear, fit_logistic};
 use app::ml::metrics::{self, Metrics};
 use app::ml::prep::Preprocessor;
 use app::table::{Format, ParseOptions, Table};
@@ -45,7 +45,7 @@ fn secure_mean(round: u32, encoding: Encoding, inputs: &[(Vec<f64>, u64)]) -> Ve
 
 /// The global model scored on `test` rows held by `parts` participants, through the
 /// protocol, and centrally on the same rows: the two reports.
-fn evaluate(task: &FlTask, data: &Table, pre: &Preprocessor, model: &Fitted, test: &[usize], parts: usize) -> (Metrics, Metrics) {
+fn evaluate(task: &FlTask, data: &Table, pre: &Preprocessor, model: &GlobalModel, test: &[usize], parts: usize) -> (Metrics, Metrics) {
     let tables: Vec<Table> = round_robin(test, parts).iter().map(|rows| sub(data, rows)).collect();
     let evals: Vec<(Vec<f64>, u64)> = tables.iter().map(|t| task.evaluation(&task.local(t).unwrap(), pre, model).unwrap()).collect();
     let (means, rows) = secure_sum(999, task.evaluation_encoding(), &evals);
@@ -68,12 +68,13 @@ fn evaluate(task: &FlTask, data: &Table, pre: &Preprocessor, model: &Fitted, tes
 }
 
 /// Trains `task` federated over `parts` (row indices of `data`) for `rounds` training rounds.
-fn federate(task: &FlTask, data: &Table, parts: &[Vec<usize>], rounds: u32) -> (Preprocessor, Fitted) {
+fn federate(task: &FlTask, data: &Table, parts: &[Vec<usize>], rounds: u32) -> (Preprocessor, GlobalModel) {
     let tables: Vec<Table> = parts.iter().map(|rows| sub(data, rows)).collect();
     let locals: Vec<_> = tables.iter().map(|t| task.local(t).unwrap()).collect();
     let moments: Vec<(Vec<f64>, u64)> = locals.iter().map(|l| task.moments(l).unwrap()).collect();
     let pre = task.preprocessor(&secure_mean(0, Encoding::MOMENTS, &moments)).unwrap();
-    let mut global: Option<Fitted> = None;
+    // A network starts from weights drawn once and published to everyone (the server's job).
+    let mut global: Option<GlobalModel> = task.initial_params(pre.width()).unwrap().map(|p| task.global_model(pre.width(), &p).unwrap());
     for r in 1..=rounds {
         let updates: Vec<(Vec<f64>, u64)> = locals
             .iter()
@@ -85,11 +86,11 @@ fn federate(task: &FlTask, data: &Table, parts: &[Vec<usize>], rounds: u32) -> (
     (pre, global.unwrap())
 }
 
-fn accuracy(model: &Fitted, x: &ndarray::Array2<f64>, y: &[usize]) -> f64 {
+fn accuracy(model: &GlobalModel, x: &ndarray::Array2<f64>, y: &[usize]) -> f64 {
     model.predict(x).iter().zip(y).filter(|(p, t)| **p as usize == **t).count() as f64 / y.len() as f64
 }
 
-fn r2(model: &Fitted, x: &ndarray::Array2<f64>, y: &[f64]) -> f64 {
+fn r2(model: &GlobalModel, x: &ndarray::Array2<f64>, y: &[f64]) -> f64 {
     let mean = y.iter().sum::<f64>() / y.len() as f64;
     let (ss_res, ss_tot) = model.predict(x).iter().zip(y).fold((0.0, 0.0), |(r, t), (p, v)| (r + (v - p).powi(2), t + (v - mean).powi(2)));
     1.0 - ss_res / ss_tot
@@ -127,7 +128,7 @@ fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
     let pre = Preprocessor::fit(&iris, &train, &features).unwrap();
     let y_train: Vec<usize> = train.iter().map(|&r| label_of(r)).collect();
     let central = fit_logistic(pre.transform(&iris, &train).unwrap(), &y_train, 3, alpha, 200, None).unwrap();
-    let central_acc = accuracy(&central, &pre.transform(&iris, &test).unwrap(), &y_test);
+    let central_acc = accuracy(&GlobalModel::Fitted(central.clone()), &pre.transform(&iris, &test).unwrap(), &y_test);
 
     let task = FlTask {
         features: iris.columns[..4].iter().map(|c| Feature { name: c.name.clone(), kind: c.kind, categories: vec![] }).collect(),
@@ -160,7 +161,7 @@ fn federated_diabetes_linear_regression_is_central_least_squares_iid_and_by_bmi(
     let y_test: Vec<f64> = test.iter().map(|&r| value(r, 10)).collect();
     let pre = Preprocessor::fit(&diabetes, &train, &features).unwrap();
     let central = fit_linear(pre.transform(&diabetes, &train).unwrap(), train.iter().map(|&r| value(r, 10)).collect()).unwrap();
-    let central_r2 = r2(&central, &pre.transform(&diabetes, &test).unwrap(), &y_test);
+    let central_r2 = r2(&GlobalModel::Fitted(central.clone()), &pre.transform(&diabetes, &test).unwrap(), &y_test);
 
     let task = FlTask {
         features: diabetes.columns[..10].iter().map(|c| Feature { name: c.name.clone(), kind: c.kind, categories: vec![] }).collect(),
@@ -204,4 +205,49 @@ fn a_participant_file_that_does_not_fit_the_task_is_named() {
         task.local(&iris).err().unwrap().to_string(),
         "column “species” reads as categorical but the federation declares it numeric"
     );
+}
+
+/// The small neural network (one hidden layer of 16 ReLU units) by FedAvg on iris, IID and split
+/// by label, against the same network trained on all the training rows in one place for as
+/// many passes from the same kind of start (plain SGD on the mean cross-entropy).
+#[test]
+fn federated_iris_network_is_close_to_central_training() {
+    let iris = table("iris.csv");
+    let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
+    let label_of = |r: usize| match &iris.rows[r][4] {
+        app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let (train, test) = holdout(iris.rows.len(), 3);
+    let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
+    let (epochs, rounds) = (5, 30);
+    let task = FlTask {
+        features: iris.columns[..4].iter().map(|c| Feature { name: c.name.clone(), kind: c.kind, categories: vec![] }).collect(),
+        target: "species".into(),
+        labels: Some(labels.clone()),
+        model: FlModel::Mlp { hidden: vec![16], epochs, learning_rate: 0.1, batch_size: 16, mu: 0.0 },
+    };
+    // Central: every training row in one place, the same number of passes, no protocol.
+    let central_task = FlTask {
+        model: FlModel::Mlp { hidden: vec![16], epochs: epochs * rounds, learning_rate: 0.1, batch_size: 16, mu: 0.0 },
+        ..task.clone()
+    };
+    let whole = sub(&iris, &train);
+    let local = central_task.local(&whole).unwrap();
+    let pre = central_task.preprocessor(&central_task.moments(&local).unwrap().0).unwrap();
+    let start = central_task.global_model(pre.width(), &central_task.initial_params(pre.width()).unwrap().unwrap()).unwrap();
+    let (params, _) = central_task.update(&local, &pre, Some(&start), 7).unwrap();
+    let central = central_task.global_model(pre.width(), &params).unwrap();
+    let central_acc = accuracy(&central, &pre.transform(&iris, &test).unwrap(), &y_test);
+    for (name, parts) in [("3 IID", round_robin(&train, 3)), ("3 by label", by_key(train.clone(), 3, |r| label_of(r) as f64))] {
+        let (pre, model) = federate(&task, &iris, &parts, rounds);
+        let acc = accuracy(&model, &pre.transform(&iris, &test).unwrap(), &y_test);
+        let (federated, _) = evaluate(&task, &iris, &pre, &model, &test, 3);
+        println!(
+            "iris network {name}: federated accuracy {acc:.4} (through the protocol {:.4}), central {central_acc:.4}",
+            federated.score()
+        );
+        assert!(acc >= 0.9 && acc >= central_acc - 0.04, "{name}: {acc} vs central {central_acc}");
+        assert!((federated.score() - acc).abs() < 1e-9);
+    }
 }

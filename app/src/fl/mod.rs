@@ -7,6 +7,7 @@
 pub mod client;
 pub mod fixed;
 pub mod masks;
+pub mod mlp;
 pub mod plan;
 pub mod round;
 pub mod shamir;

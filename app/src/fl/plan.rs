@@ -4,7 +4,7 @@
 //! disagree about a vector's layout.
 
 use super::fixed::Encoding;
-use super::train::{FlModel, FlTask, LocalData};
+use super::train::{FlModel, FlTask, GlobalModel, LocalData};
 use super::FlError;
 use crate::ml::linear::Fitted;
 use crate::ml::metrics::Metrics;
@@ -54,19 +54,26 @@ pub fn preprocessing(task: &FlTask, known: &Known) -> Result<(Preprocessor, usiz
 }
 
 /// The global model as of `known` (`None` before the first training step).
-pub fn global_model(task: &FlTask, known: &Known) -> Result<Option<Fitted>, FlError> {
+pub fn global_model(task: &FlTask, known: &Known) -> Result<Option<GlobalModel>, FlError> {
     let (_, width) = preprocessing(task, known)?;
     known.params.as_deref().map(|p| task.global_model(width, p)).transpose()
 }
 
 /// The figures of a model that has not learned anything: where logistic regression starts.
-fn zero_model(task: &FlTask, width: usize) -> Fitted {
+fn zero_model(task: &FlTask, width: usize) -> GlobalModel {
     let classes = task.labels.as_ref().map_or(0, Vec::len);
-    Fitted::Logistic { classes, intercept: vec![0.0; classes], coef: vec![0.0; width * classes] }
+    GlobalModel::Fitted(Fitted::Logistic { classes, intercept: vec![0.0; classes], coef: vec![0.0; width * classes] })
 }
 
 fn evaluates_each_step(task: &FlTask) -> bool {
-    matches!(task.model, FlModel::Logistic { .. })
+    matches!(task.model, FlModel::Logistic { .. } | FlModel::Mlp { .. })
+}
+
+/// What the server publishes as `params` with the statistics: the parameters the first
+/// training step starts from, for a model that does not start from zeros (a network).
+pub fn initial_params(task: &FlTask, means: &[f64]) -> Result<Option<Vec<f64>>, FlError> {
+    let width = task.preprocessor(means)?.width();
+    task.initial_params(width)
 }
 
 fn evaluation_len(task: &FlTask) -> usize {

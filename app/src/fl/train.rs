@@ -17,8 +17,10 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::fixed::Encoding;
+use super::mlp::LocalSgd;
 use super::FlError;
 use crate::ml::combine::{normal_equations, solve_linear};
+use crate::ml::dqn::Network;
 use crate::ml::linear::Fitted;
 use crate::ml::metrics::{from_confusion, regression_from_sums, Metrics};
 use crate::ml::prep::{Coding, Preprocessor};
@@ -54,6 +56,43 @@ pub enum FlModel {
         #[serde(default)]
         mu: f64,
     },
+    /// A small neural network classifier (the DQN's network: ReLU hidden layers of these
+    /// widths, one output per class) by local mini-batch gradient descent on the softmax
+    /// cross-entropy.
+    Mlp {
+        hidden: Vec<usize>,
+        epochs: u32,
+        learning_rate: f64,
+        batch_size: usize,
+        #[serde(default)]
+        mu: f64,
+    },
+}
+
+/// A federation's global model, as participants evaluate and continue it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GlobalModel {
+    /// Linear or logistic regression.
+    Fitted(Fitted),
+    Mlp(Network),
+}
+
+impl GlobalModel {
+    /// Predicted values (regression) or class indices.
+    pub fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
+        match self {
+            GlobalModel::Fitted(f) => f.predict(x),
+            GlobalModel::Mlp(net) => net.forward(x).outer_iter().map(|r| crate::ml::argmax(r.iter().copied()) as f64).collect(),
+        }
+    }
+
+    /// The parameters in the order a training step sends them.
+    pub fn params(&self) -> Vec<f64> {
+        match self {
+            GlobalModel::Fitted(f) => f.params(),
+            GlobalModel::Mlp(net) => net.flat(),
+        }
+    }
 }
 
 /// What every participant of a federation agrees to learn.
@@ -235,6 +274,30 @@ impl FlTask {
                 d * (d + 1) / 2 + d
             }
             FlModel::Logistic { .. } => (width + 1) * self.classes(),
+            FlModel::Mlp { .. } => Network::size(&self.layer_sizes(width)),
+        }
+    }
+
+    /// The network's layer widths for `width` encoded features: inputs, hidden, classes.
+    pub fn layer_sizes(&self, width: usize) -> Vec<usize> {
+        let hidden = match &self.model {
+            FlModel::Mlp { hidden, .. } => hidden.clone(),
+            _ => vec![],
+        };
+        std::iter::once(width).chain(hidden).chain(std::iter::once(self.classes())).collect()
+    }
+
+    /// The parameters the first training step starts from, when they are not all zero: a
+    /// network needs random weights (He initialisation), and every participant the same
+    /// ones, so the server draws them and publishes them before the first step.
+    pub fn initial_params(&self, width: usize) -> Result<Option<Vec<f64>>, FlError> {
+        match self.model {
+            FlModel::Mlp { .. } => {
+                let mut seed = [0u8; 8];
+                getrandom::fill(&mut seed).map_err(|e| FlError::Random(e.to_string()))?;
+                Ok(Some(Network::initial(&self.layer_sizes(width), u64::from_le_bytes(seed)).flat()))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -245,7 +308,13 @@ impl FlTask {
     /// A training round: from the global model (`None` in the first round), this
     /// participant's vector and row count.
     /// `seed` orders the local mini-batches (a participant varies it by round).
-    pub fn update(&self, data: &LocalData, pre: &Preprocessor, global: Option<&Fitted>, seed: u64) -> Result<(Vec<f64>, u64), FlError> {
+    pub fn update(
+        &self,
+        data: &LocalData,
+        pre: &Preprocessor,
+        global: Option<&GlobalModel>,
+        seed: u64,
+    ) -> Result<(Vec<f64>, u64), FlError> {
         let x = pre.transform(data.table, &data.rows).map_err(|e| bad(e.to_string()))?;
         let n = data.rows.len();
         let vector = match &self.model {
@@ -273,12 +342,21 @@ impl FlTask {
                 let step = Sgd { alpha: *alpha, epochs: *epochs, learning_rate: *learning_rate, batch_size: *batch_size, mu: *mu };
                 step.run(&x, y, *classes, start, seed)?
             }
+            FlModel::Mlp { epochs, learning_rate, batch_size, mu, .. } => {
+                let Target::Classes { y, .. } = &data.target else {
+                    return Err(bad("a classifier needs the target's classes"));
+                };
+                let start = global.ok_or_else(|| bad("the network's initial parameters have not been published"))?.params();
+                let sizes = self.layer_sizes(x.ncols());
+                let step = LocalSgd { sizes: &sizes, epochs: *epochs, learning_rate: *learning_rate, batch_size: *batch_size, mu: *mu };
+                step.run(&x, y, &start, seed)?
+            }
         };
         Ok((vector, n as u64))
     }
 
     /// The next global model from a training round's global means.
-    pub fn global_model(&self, width: usize, means: &[f64]) -> Result<Fitted, FlError> {
+    pub fn global_model(&self, width: usize, means: &[f64]) -> Result<GlobalModel, FlError> {
         if means.len() != self.update_len(width) {
             return Err(bad(format!("a round of this task has {} values, not {}", self.update_len(width), means.len())));
         }
@@ -294,12 +372,15 @@ impl FlTask {
                         at += 1;
                     }
                 }
-                solve_linear(xtx, means[at..].to_vec()).map_err(|e| bad(e.to_string()))
+                solve_linear(xtx, means[at..].to_vec()).map(GlobalModel::Fitted).map_err(|e| bad(e.to_string()))
             }
             FlModel::Logistic { .. } => {
                 let classes = self.classes();
-                Ok(Fitted::Logistic { classes, intercept: means[..classes].to_vec(), coef: means[classes..].to_vec() })
+                Ok(GlobalModel::Fitted(Fitted::Logistic { classes, intercept: means[..classes].to_vec(), coef: means[classes..].to_vec() }))
             }
+            FlModel::Mlp { .. } => Network::from_flat(&self.layer_sizes(width), means)
+                .map(GlobalModel::Mlp)
+                .ok_or_else(|| bad("the network's parameters do not fit its layers")),
         }
     }
 }
@@ -310,7 +391,7 @@ impl FlTask {
     pub fn evaluation_encoding(&self) -> Encoding {
         match self.model {
             FlModel::Linear => Encoding::MOMENTS,
-            FlModel::Logistic { .. } => Encoding::WEIGHTS,
+            FlModel::Logistic { .. } | FlModel::Mlp { .. } => Encoding::WEIGHTS,
         }
     }
 
@@ -318,7 +399,7 @@ impl FlTask {
     /// row-weighted means that add up. Classification: the confusion matrix divided by the
     /// rows (`C × C`, row-major, true class first). Regression: the means of the squared and
     /// absolute errors, of `y` and of `y²`.
-    pub fn evaluation(&self, data: &LocalData, pre: &Preprocessor, model: &Fitted) -> Result<(Vec<f64>, u64), FlError> {
+    pub fn evaluation(&self, data: &LocalData, pre: &Preprocessor, model: &GlobalModel) -> Result<(Vec<f64>, u64), FlError> {
         let x = pre.transform(data.table, &data.rows).map_err(|e| bad(e.to_string()))?;
         let n = data.rows.len() as f64;
         let pred = model.predict(&x);

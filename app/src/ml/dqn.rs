@@ -122,7 +122,7 @@ impl Network {
     }
 
     /// Every layer's output, the input first.
-    fn forward_all(&self, x: &Array2<f64>) -> Vec<Array2<f64>> {
+    pub(crate) fn forward_all(&self, x: &Array2<f64>) -> Vec<Array2<f64>> {
         let mut acts = vec![x.clone()];
         for (i, l) in self.layers.iter().enumerate() {
             let mut z = acts[i].dot(&l.w) + &l.b;
@@ -138,8 +138,39 @@ impl Network {
         self.forward_all(x).pop().unwrap_or_else(|| x.clone())
     }
 
-    fn flat(&self) -> Vec<f64> {
+    /// The parameters layer by layer: `w` row-major (inputs × outputs), then `b`.
+    pub(crate) fn flat(&self) -> Vec<f64> {
         self.layers.iter().flat_map(|l| l.w.iter().chain(l.b.iter()).copied()).collect()
+    }
+
+    /// The network of layer widths `sizes` (inputs first) from `flat`'s layout; `None` if
+    /// the length does not match.
+    pub(crate) fn from_flat(sizes: &[usize], flat: &[f64]) -> Option<Network> {
+        if flat.len() != Self::size(sizes) {
+            return None;
+        }
+        let mut at = 0;
+        let layers = sizes
+            .windows(2)
+            .map(|w| {
+                let n = w[0] * w[1];
+                let weights = Array2::from_shape_vec((w[0], w[1]), flat[at..at + n].to_vec()).ok()?;
+                let b = Array1::from(flat[at + n..at + n + w[1]].to_vec());
+                at += n + w[1];
+                Some(Layer { w: weights, b })
+            })
+            .collect::<Option<Vec<Layer>>>()?;
+        Some(Network { layers })
+    }
+
+    /// How many parameters a network of `sizes` has.
+    pub(crate) fn size(sizes: &[usize]) -> usize {
+        sizes.windows(2).map(|w| (w[0] + 1) * w[1]).sum()
+    }
+
+    /// He-initialised (as for the DQN), from `seed`.
+    pub(crate) fn initial(sizes: &[usize], seed: u64) -> Network {
+        Network::new(sizes, &mut StdRng::seed_from_u64(seed))
     }
 }
 

@@ -66,10 +66,10 @@ impl NewFederation {
             (FlModel::Linear, Some(_)) => {
                 f.insert("task.labels".into(), "linear regression predicts a number; leave the classes out".into());
             }
-            (FlModel::Logistic { .. }, None) => {
+            (FlModel::Logistic { .. } | FlModel::Mlp { .. }, None) => {
                 f.insert("task.labels".into(), "list the target's classes (at least two)".into());
             }
-            (FlModel::Logistic { .. }, Some(labels)) => {
+            (FlModel::Logistic { .. } | FlModel::Mlp { .. }, Some(labels)) => {
                 let mut distinct = labels.clone();
                 distinct.sort();
                 distinct.dedup();
@@ -79,12 +79,23 @@ impl NewFederation {
             }
             (FlModel::Linear, None) => {}
         }
+        let mut param = |name: &str, ok: bool, rule: &str| {
+            if !ok {
+                f.insert(format!("task.model.{name}"), rule.into());
+            }
+        };
+        if let FlModel::Mlp { hidden, epochs, learning_rate, batch_size, mu } = &t.model {
+            param(
+                "hidden",
+                (1..=3).contains(&hidden.len()) && hidden.iter().all(|h| (1..=256).contains(h)),
+                "1 to 3 hidden layers of 1 to 256 units",
+            );
+            param("epochs", (1..=100).contains(epochs), "1 to 100 passes per round");
+            param("learning_rate", learning_rate.is_finite() && *learning_rate > 0.0 && *learning_rate <= 10.0, "above 0 and at most 10");
+            param("batch_size", (1..=100_000).contains(batch_size), "1 to 100,000 rows");
+            param("mu", mu.is_finite() && *mu >= 0.0, "0 (FedAvg) or more (FedProx)");
+        }
         if let FlModel::Logistic { alpha, epochs, learning_rate, batch_size, mu } = t.model {
-            let mut param = |name: &str, ok: bool, rule: &str| {
-                if !ok {
-                    f.insert(format!("task.model.{name}"), rule.into());
-                }
-            };
             param("alpha", alpha.is_finite() && alpha >= 0.0, "a penalty of 0 or more");
             param("epochs", (1..=100).contains(&epochs), "1 to 100 passes per round");
             param("learning_rate", learning_rate.is_finite() && learning_rate > 0.0 && learning_rate <= 10.0, "above 0 and at most 10");

@@ -90,9 +90,20 @@ async fn cli_participants_survive_dropouts_and_a_server_restart() {
             .args(["--poll-ms", if i == 0 { "1500" } else { "100" }])
             .env("CIPHERFOLD_PASSWORD", "correct horse battery")
             .stdout(Stdio::piped());
+        c.stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
         let (tx, rx) = mpsc::channel();
+        // Both streams, so that an error line shows in a failure's transcript.
+        let err_tx = tx.clone();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                if err_tx.send(format!("stderr: {line}")).is_err() {
+                    break;
+                }
+            }
+        });
+        let out = BufReader::new(child.stdout.take().unwrap());
         std::thread::spawn(move || {
             for line in out.lines().map_while(Result::ok) {
                 if tx.send(line).is_err() {

@@ -408,3 +408,38 @@ async fn wrong_late_repeated_and_foreign_messages_are_refused_and_the_round_stay
     assert_eq!((end.results[0].round, end.results[0].participants), (2, 3));
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_small_network_trains_by_fedavg_and_predicts_from_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
+    let mut body = iris_federation(4, 3, 2);
+    body["task"]["model"] = json!({"kind": "mlp", "hidden": [16], "epochs": 5, "learning_rate": 0.1, "batch_size": 16});
+    let (id, task) = federation(&srv, &owner, body, &users.iter().collect::<Vec<_>>()).await;
+    let iris = iris();
+    let mut members: Vec<Member> = users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| Member {
+            client: Client::with_seed(id.clone(), task.clone(), 3 + i as u64),
+            seed: 3 + i as u64,
+            table: part(&iris, i, 3),
+            user,
+            drop_at: None,
+        })
+        .collect();
+    // `run` checks each round's aggregate against the plain mean of the true updates.
+    let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
+    let accuracy = end.results.last().unwrap().metrics.as_ref().unwrap().score();
+    assert!(accuracy >= 0.85, "final accuracy {accuracy}");
+    let model_id = end.model_id.unwrap();
+    let info: Value = srv.get_as(&owner.access, &format!("/api/models/{model_id}")).await.json().await.unwrap();
+    assert_eq!((info["kind"].as_str(), info["federation"].as_str()), (Some("dqn"), Some(id.as_str())));
+    let row = json!({"sepal_length_cm": 6.7, "sepal_width_cm": 3.0, "petal_length_cm": 5.2, "petal_width_cm": 2.3});
+    let r = post(&srv, &owner.access, &format!("/api/models/{model_id}/predict"), json!({"rows": [row]})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["predictions"][0]["label"], "virginica");
+    srv.stop().await;
+}

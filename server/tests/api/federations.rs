@@ -100,7 +100,7 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
     assert_eq!(srv.get_as(&admin.access, &format!("/api/federations/{id}")).await.status(), 200);
 
     let audit: Vec<Value> = srv.get_as(&admin.access, "/api/audit?action=federation.join").await.json().await.unwrap();
-    assert_eq!(audit.iter().filter(|e| e["outcome"] == "ok").count(), 1, "one join recorded");
+    assert_eq!(audit.iter().filter(|e| e["outcome"].as_str().unwrap().starts_with("ok")).count(), 1, "one join recorded");
     assert!(audit
         .iter()
         .any(|e| e["outcome"].as_str().unwrap().starts_with("denied") || e["outcome"].as_str().unwrap().starts_with("failed")));

@@ -95,8 +95,7 @@ fn sigterm_shuts_down_gracefully() {
         assert!(Instant::now() < deadline, "server did not stop within 10 s of SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let err = std::fs::read_to_string(server_log(dir.path())).unwrap();
     assert!(status.success(), "exit {status}: {err}");
     assert!(err.contains("shutting down") && err.contains("stopped"), "{err}");
 }
@@ -117,12 +116,16 @@ fn spawn_healthy(data_dir: &std::path::Path) -> (std::process::Child, String) {
 pub fn spawn_on(addr: &str, data_dir: &std::path::Path) -> std::process::Child {
     let mut c = cipherfold();
     c.args(["serve", "--addr", addr, "--data-dir"]).arg(data_dir);
+    // The log goes to a file beside the data: a pipe nobody reads would fill up and stop the
+    // server mid-test once it has logged 64 KiB.
+    std::fs::create_dir_all(data_dir).unwrap();
+    let log = server_log(data_dir);
+    c.stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap());
     let mut child = c.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
             panic!("server exited early ({status}): {err}");
         }
         if http_get_status(addr, "/api/health") == Some(200) {
@@ -131,6 +134,11 @@ pub fn spawn_on(addr: &str, data_dir: &std::path::Path) -> std::process::Child {
         assert!(Instant::now() < deadline, "server did not become healthy");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Where `spawn_on` writes the server's log: `server.log` in its data directory.
+pub fn server_log(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("server.log")
 }
 
 /// A minimal HTTP/1.1 GET, so this test needs no client library and no runtime.
@@ -156,8 +164,7 @@ fn audit_verify_command_passes_an_intact_log_and_names_a_tampered_entry() {
     assert_eq!(http_post_json(&addr, "/api/auth/login", r#"{"username":"alice","password":"wrong password!!"}"#), Some(401));
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     child.wait().unwrap();
-    let mut log = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let log = std::fs::read_to_string(server_log(dir.path())).unwrap();
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains("correct horse battery") && !log.contains("wrong password"), "a password reached the log:\n{log}");
 

@@ -94,6 +94,7 @@ fn NewFederationForm() -> impl IntoView {
     let batch = RwSignal::new("32".to_owned());
     let alpha = RwSignal::new("1".to_owned());
     let mu = RwSignal::new("0".to_owned());
+    let hidden = RwSignal::new("16".to_owned());
     let error = RwSignal::new(None::<ApiError>);
     let (status, file_error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let input = NodeRef::<leptos::html::Input>::new();
@@ -158,18 +159,33 @@ fn NewFederationForm() -> impl IntoView {
                 kind: c.kind,
             })
             .collect();
-        let logistic = model.get_untracked() == "logistic";
-        let model = if logistic {
-            FlModel::Logistic {
+        let kind = model.get_untracked();
+        let epochs = || number(&epochs.get_untracked(), "task.model.epochs", "a whole number of passes");
+        let rate = || number(&rate.get_untracked(), "task.model.learning_rate", "a number above 0");
+        let batch = || number(&batch.get_untracked(), "task.model.batch_size", "a whole number of rows");
+        let mu = || number(&mu.get_untracked(), "task.model.mu", "a number, 0 or more");
+        let model = match kind.as_str() {
+            "logistic" => FlModel::Logistic {
                 alpha: number(&alpha.get_untracked(), "task.model.alpha", "a number, 0 or more")?,
-                epochs: number(&epochs.get_untracked(), "task.model.epochs", "a whole number of passes")?,
-                learning_rate: number(&rate.get_untracked(), "task.model.learning_rate", "a number above 0")?,
-                batch_size: number(&batch.get_untracked(), "task.model.batch_size", "a whole number of rows")?,
-                mu: number(&mu.get_untracked(), "task.model.mu", "a number, 0 or more")?,
-            }
-        } else {
-            FlModel::Linear
+                epochs: epochs()?,
+                learning_rate: rate()?,
+                batch_size: batch()?,
+                mu: mu()?,
+            },
+            "mlp" => FlModel::Mlp {
+                hidden: hidden
+                    .get_untracked()
+                    .split(',')
+                    .map(|h| number(h, "task.model.hidden", "layer widths as whole numbers, comma-separated (16 or 32, 16)"))
+                    .collect::<Result<_, _>>()?,
+                epochs: epochs()?,
+                learning_rate: rate()?,
+                batch_size: batch()?,
+                mu: mu()?,
+            },
+            _ => FlModel::Linear,
         };
+        let logistic = kind != "linear";
         Ok(NewFederation {
             name: name.get_untracked(),
             task: FlTask { features, target: t, labels: logistic.then(|| categories(&labels.get_untracked())), model },
@@ -198,7 +214,8 @@ fn NewFederationForm() -> impl IntoView {
     };
     let err = Signal::derive(move || error.get());
     let field_message = move |f: &'static str| move || error.get().and_then(|e| e.field_message(f).map(str::to_owned));
-    let logistic = move || model.get() == "logistic";
+    let logistic = move || model.get() != "linear";
+    let network = move || model.get() == "mlp";
     view! {
         <p>"Everyone in your area can see the federation and join it with their own rows. Its columns come from a sample file you pick below: "
             "it is read in this browser and never sent (a file with the header and a few rows is enough)."</p>
@@ -253,15 +270,22 @@ fn NewFederationForm() -> impl IntoView {
                 <label for="fed-model">"Model"</label>
                 <select id="fed-model" on:change=move |e| model.set(event_target_value(&e))>
                     <option value="logistic" selected=move || model.get() == "logistic">"Logistic regression (classify the target)"</option>
+                    <option value="mlp" selected=move || model.get() == "mlp">"Small neural network (classify the target)"</option>
                     <option value="linear" selected=move || model.get() == "linear">"Linear regression (predict a number; exact in one round)"</option>
                 </select>
             </div>
             <Show when=logistic>
                 <Input id="fed-labels" field="task.labels" label="Classes of the target (comma-separated)" value=labels error=err/>
+                <Show when=network>
+                    <Input id="fed-hidden" field="task.model.hidden" label="Hidden layer widths (comma-separated)" value=hidden error=err
+                        hint="One to three layers of 1 to 256 units, e.g. 16 or 32, 16."/>
+                </Show>
                 <Input id="fed-epochs" field="task.model.epochs" label="Local passes over the rows per round" value=epochs error=err kind="number"/>
                 <Input id="fed-rate" field="task.model.learning_rate" label="Learning rate" value=rate error=err kind="number"/>
                 <Input id="fed-batch" field="task.model.batch_size" label="Batch size (rows)" value=batch error=err kind="number"/>
-                <Input id="fed-alpha" field="task.model.alpha" label="L2 penalty" value=alpha error=err kind="number"/>
+                <Show when=move || !network()>
+                    <Input id="fed-alpha" field="task.model.alpha" label="L2 penalty" value=alpha error=err kind="number"/>
+                </Show>
                 <Input id="fed-mu" field="task.model.mu" label="FedProx μ (0 for FedAvg)" value=mu error=err kind="number"
                     hint="Above 0 pulls each participant's steps toward the global model, which helps when participants' rows differ."/>
             </Show>

@@ -275,9 +275,16 @@ fn follow_rounds(_id: String, _view: RwSignal<RoundView>, _info: RwSignal<Federa
 
 /// "Logistic regression of species" / "Linear regression of progression".
 fn model_title(f: &FederationInfo) -> String {
-    match f.task.model {
+    match &f.task.model {
         FlModel::Linear => format!("Linear regression of “{}”", f.task.target),
         FlModel::Logistic { .. } => format!("Logistic regression: classify “{}”", f.task.target),
+        FlModel::Mlp { hidden, .. } => format!(
+            "Neural network ({} hidden {} of {}): classify “{}”",
+            hidden.len(),
+            if hidden.len() == 1 { "layer" } else { "layers" },
+            hidden.iter().map(usize::to_string).collect::<Vec<_>>().join(", "),
+            f.task.target
+        ),
     }
 }
 

@@ -220,8 +220,9 @@ impl Federations {
             let e = ApiError::Conflict { message: format!("the federation has {}; it takes no new members", status.as_str()), field: None };
             return self.audit.refuse(&actor.user_id, ACTION, id, client, e).await;
         }
-        // Numbers follow the order of joining; two people joining at once race for one, and
-        // the unique index sends the loser round again for the next.
+        // Numbers follow the order of joining. Joins are serialised in this process (the rounds'
+        // lock); the unique index still guards the number, and a loser takes the next.
+        let _serial = self.rounds_lock.lock().await;
         for _ in 0..8 {
             let number = self.member_numbers(id).await?.last().map_or(1, |n| i64::from(*n) + 1);
             let member = MemberRow { federation: id.to_owned(), user_id: actor.user_id.clone(), number, joined_at: now_rfc3339() };

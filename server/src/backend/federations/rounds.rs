@@ -16,8 +16,9 @@ use surrealdb::types::SurrealValue;
 use app::fl::masks::{Advertised, RoundContext};
 use app::fl::plan::{self, Known, Outcome};
 use app::fl::round::Unmasker;
-use app::fl::train::FlModel;
+use app::fl::train::{FlModel, GlobalModel};
 use app::fl::{wire, FlError};
+use app::ml::dqn::{DqnModel, DqnParams};
 use app::ml::model::{AnyModel, LinearModel, LogisticModel, LogisticParams, ModelKind};
 use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
 use app::model::federation::{
@@ -563,7 +564,8 @@ impl Federations {
             at: now_rfc3339(),
         };
         let (means, params) = match &outcome {
-            Outcome::Means(m) => (Some(m.clone()), fed.params.clone()),
+            // A network's first step starts from weights the server draws and publishes here.
+            Outcome::Means(m) => (Some(m.clone()), plan::initial_params(&task, m).map_err(|e| Error::internal(e.to_string()))?),
             Outcome::Params { params, .. } => (fed.means.clone(), Some(params.clone())),
             Outcome::Evaluated(_) => (fed.means.clone(), fed.params.clone()),
         };
@@ -642,12 +644,26 @@ impl Federations {
             Ok((pre, fitted))
         })();
         let (preprocessor, fitted) = made.map_err(|e| Error::internal(e.to_string()))?;
-        let (kind, model) = match task.model {
-            FlModel::Linear => (ModelKind::Linear, AnyModel::Linear(LinearModel { params: Default::default(), fitted: Some(fitted) })),
-            FlModel::Logistic { alpha, .. } => (
+        let (kind, model) = match (&task.model, fitted) {
+            (FlModel::Linear, GlobalModel::Fitted(f)) => {
+                (ModelKind::Linear, AnyModel::Linear(LinearModel { params: Default::default(), fitted: Some(f) }))
+            }
+            (FlModel::Logistic { alpha, .. }, GlobalModel::Fitted(f)) => (
                 ModelKind::Logistic,
-                AnyModel::Logistic(LogisticModel { params: LogisticParams { alpha, ..Default::default() }, fitted: Some(fitted) }),
+                AnyModel::Logistic(LogisticModel { params: LogisticParams { alpha: *alpha, ..Default::default() }, fitted: Some(f) }),
             ),
+            // The DQN's network, trained here as a classifier (see `params.model`).
+            (FlModel::Mlp { hidden, epochs, learning_rate, batch_size, .. }, GlobalModel::Mlp(net)) => {
+                let params = DqnParams {
+                    hidden: hidden.clone(),
+                    epochs: *epochs as usize,
+                    learning_rate: learning_rate.min(0.999),
+                    batch_size: *batch_size,
+                    ..Default::default()
+                };
+                (ModelKind::Dqn, AnyModel::Dqn(DqnModel { params, network: Some(net) }))
+            }
+            _ => return Err(Error::internal("the global model does not match the federation's model kind")),
         };
         let mut params = serde_json::Map::new();
         params.insert("federation".into(), serde_json::json!(id));
