@@ -11,8 +11,8 @@
 use std::time::Instant;
 
 use app::fl::fixed::Encoding;
+use app::fl::train::GlobalModel;
 use app::fl::train::{Feature, FlModel, FlTask, LocalData};
-use app::ml::linear::Fitted;
 use app::ml::prep::Preprocessor;
 use app::table::{Cell, Column, ColumnKind, Table};
 use rand::rngs::StdRng;
@@ -48,7 +48,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn updates(task: &FlTask, locals: &[LocalData], pre: &Preprocessor, global: Option<&Fitted>, round: u32) -> Vec<(Vec<f64>, u64)> {
+fn updates(task: &FlTask, locals: &[LocalData], pre: &Preprocessor, global: Option<&GlobalModel>, round: u32) -> Vec<(Vec<f64>, u64)> {
     locals.iter().enumerate().map(|(i, l)| task.update(l, pre, global, u64::from(round) * 100 + i as u64).expect("local update")).collect()
 }
 
@@ -82,7 +82,7 @@ fn main() {
     assert_eq!(params, 10_000);
 
     let (mut plain, mut secure) = (Vec::new(), Vec::new());
-    let (mut plain_model, mut secure_model): (Option<Fitted>, Option<Fitted>) = (None, None);
+    let (mut plain_model, mut secure_model): (Option<GlobalModel>, Option<GlobalModel>) = (None, None);
     let mut overhead = Vec::new();
     for r in 1..=ROUNDS {
         let t = Instant::now();

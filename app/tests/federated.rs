@@ -74,7 +74,7 @@ fn federate(task: &FlTask, data: &Table, parts: &[Vec<usize>], rounds: u32) -> (
     let moments: Vec<(Vec<f64>, u64)> = locals.iter().map(|l| task.moments(l).unwrap()).collect();
     let pre = task.preprocessor(&secure_mean(0, Encoding::MOMENTS, &moments)).unwrap();
     // A network starts from weights drawn once and published to everyone (the server's job).
-    let mut global: Option<GlobalModel> = task.initial_params(pre.width()).unwrap().map(|p| task.global_model(pre.width(), &p).unwrap());
+    let mut global: Option<GlobalModel> = task.initial_params_from(pre.width(), 11).map(|p| task.global_model(pre.width(), &p).unwrap());
     for r in 1..=rounds {
         let updates: Vec<(Vec<f64>, u64)> = locals
             .iter()
@@ -235,7 +235,7 @@ fn federated_iris_network_is_close_to_central_training() {
     let whole = sub(&iris, &train);
     let local = central_task.local(&whole).unwrap();
     let pre = central_task.preprocessor(&central_task.moments(&local).unwrap().0).unwrap();
-    let start = central_task.global_model(pre.width(), &central_task.initial_params(pre.width()).unwrap().unwrap()).unwrap();
+    let start = central_task.global_model(pre.width(), &central_task.initial_params_from(pre.width(), 11).unwrap()).unwrap();
     let (params, _) = central_task.update(&local, &pre, Some(&start), 7).unwrap();
     let central = central_task.global_model(pre.width(), &params).unwrap();
     let central_acc = accuracy(&central, &pre.transform(&iris, &test).unwrap(), &y_test);

@@ -50,18 +50,7 @@ impl LocalSgd<'_> {
                     row[y[chunk[r]]] -= 1.0;
                 }
                 grad /= chunk.len() as f64;
-                for i in (0..net.layers.len()).rev() {
-                    let gw = acts[i].t().dot(&grad);
-                    let gb = grad.sum_axis(Axis(0));
-                    if i > 0 {
-                        let mut back = grad.dot(&net.layers[i].w.t());
-                        back.zip_mut_with(&acts[i], |g, a| {
-                            if *a <= 0.0 {
-                                *g = 0.0;
-                            }
-                        });
-                        grad = back;
-                    }
+                for (i, (gw, gb)) in net.gradients(&acts, grad).into_iter().enumerate() {
                     let (layer, anchor) = (&mut net.layers[i], &global.layers[i]);
                     ndarray::Zip::from(&mut layer.w).and(&gw).and(&anchor.w).for_each(|p, g, a| {
                         *p -= self.learning_rate * (g + self.mu * (*p - a));

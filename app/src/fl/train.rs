@@ -291,13 +291,16 @@ impl FlTask {
     /// network needs random weights (He initialisation), and every participant the same
     /// ones, so the server draws them and publishes them before the first step.
     pub fn initial_params(&self, width: usize) -> Result<Option<Vec<f64>>, FlError> {
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).map_err(|e| FlError::Random(e.to_string()))?;
+        Ok(self.initial_params_from(width, u64::from_le_bytes(seed)))
+    }
+
+    /// `initial_params` drawn from `seed` (reproducible, for tests and benchmarks).
+    pub fn initial_params_from(&self, width: usize, seed: u64) -> Option<Vec<f64>> {
         match self.model {
-            FlModel::Mlp { .. } => {
-                let mut seed = [0u8; 8];
-                getrandom::fill(&mut seed).map_err(|e| FlError::Random(e.to_string()))?;
-                Ok(Some(Network::initial(&self.layer_sizes(width), u64::from_le_bytes(seed)).flat()))
-            }
-            _ => Ok(None),
+            FlModel::Mlp { .. } => Some(Network::initial(&self.layer_sizes(width), seed).flat()),
+            _ => None,
         }
     }
 

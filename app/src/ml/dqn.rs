@@ -138,6 +138,26 @@ impl Network {
         self.forward_all(x).pop().unwrap_or_else(|| x.clone())
     }
 
+    /// Backpropagation: each layer's gradients `(dw, db)`, first layer first, from the layer
+    /// outputs `acts` (`forward_all`) and `grad`, the loss's gradient at the output.
+    pub(crate) fn gradients(&self, acts: &[Array2<f64>], mut grad: Array2<f64>) -> Vec<(Array2<f64>, Array1<f64>)> {
+        let mut out = Vec::with_capacity(self.layers.len());
+        for i in (0..self.layers.len()).rev() {
+            out.push((acts[i].t().dot(&grad), grad.sum_axis(Axis(0))));
+            if i > 0 {
+                let mut back = grad.dot(&self.layers[i].w.t());
+                back.zip_mut_with(&acts[i], |g, a| {
+                    if *a <= 0.0 {
+                        *g = 0.0;
+                    }
+                });
+                grad = back;
+            }
+        }
+        out.reverse();
+        out
+    }
+
     /// The parameters layer by layer: `w` row-major (inputs × outputs), then `b`.
     pub(crate) fn flat(&self) -> Vec<f64> {
         self.layers.iter().flat_map(|l| l.w.iter().chain(l.b.iter()).copied()).collect()
@@ -190,22 +210,11 @@ impl Adam {
 
     /// One gradient step of mean squared error on the chosen actions only: `grad_out` holds
     /// dLoss/dQ, zero except at each row's action.
-    fn step(&mut self, net: &mut Network, acts: &[Array2<f64>], mut grad: Array2<f64>, lr: f64) {
+    fn step(&mut self, net: &mut Network, acts: &[Array2<f64>], grad: Array2<f64>, lr: f64) {
         let (b1, b2, eps): (f64, f64, f64) = (0.9, 0.999, 1e-8);
         self.t += 1;
         let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
-        for i in (0..net.layers.len()).rev() {
-            let gw = acts[i].t().dot(&grad);
-            let gb = grad.sum_axis(Axis(0));
-            if i > 0 {
-                let mut back = grad.dot(&net.layers[i].w.t());
-                back.zip_mut_with(&acts[i], |g, a| {
-                    if *a <= 0.0 {
-                        *g = 0.0;
-                    }
-                });
-                grad = back;
-            }
+        for (i, (gw, gb)) in net.gradients(acts, grad).into_iter().enumerate() {
             let (m, v, l) = (&mut self.m.layers[i], &mut self.v.layers[i], &mut net.layers[i]);
             let update = |p: &mut f64, g: f64, m: &mut f64, v: &mut f64| {
                 *m = b1 * *m + (1.0 - b1) * g;

@@ -3,11 +3,10 @@
 //! live event stream as server-sent events, resumable with `Last-Event-ID`.
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -16,7 +15,7 @@ use futures::Stream;
 use app::model::federation::{InputMessage, KeysMessage, NewFederation, RevealMessage, SharesMessage};
 
 use super::api::{ApiJson, ApiResult, Authenticated};
-use super::jobs::{last_event_id, After};
+use super::jobs::{event_stream, last_event_id, After};
 use super::AppState;
 use crate::backend::federations::Incoming;
 use crate::backend::Backend;
@@ -104,11 +103,5 @@ async fn events(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let rx = b.federations.subscribe(&ctx, &id, last_event_id(&headers, &query)).await?;
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let record = rx.recv().await?;
-        let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());
-        let event = Event::default().id(record.seq.to_string()).event(record.event.name()).data(data);
-        Some((Ok(event), rx))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(event_stream(rx, |r| (r.seq, r.event.name())))
 }

@@ -69,13 +69,23 @@ async fn events(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let rx = b.jobs.subscribe(&ctx, &id, last_event_id(&headers, &query)).await?;
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    Ok(event_stream(rx, |r| (r.seq, r.event.name())))
+}
+
+/// Records as server-sent events: each one's `id` its sequence number and `event` its name
+/// (`head` says both), `data` the record as JSON; a comment every 15 s keeps proxies from
+/// closing a quiet stream.
+pub(super) fn event_stream<R: serde::Serialize + Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<R>,
+    head: fn(&R) -> (u64, &'static str),
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold(rx, move |mut rx| async move {
         let record = rx.recv().await?;
         let data = serde_json::to_string(&record).unwrap_or_else(|_| "{}".into());
-        let event = Event::default().id(record.seq.to_string()).event(record.event.name()).data(data);
-        Some((Ok(event), rx))
+        let (seq, name) = head(&record);
+        Some((Ok(Event::default().id(seq.to_string()).event(name).data(data)), rx))
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 #[derive(Deserialize)]

@@ -22,14 +22,11 @@ import time
 import urllib.error
 import urllib.request
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-L = 2**252 + 27742317777372353535851937790883648493
-MOD = 2**64
+# The construction's primitives, shared with the independent unmasking (same directory).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from secagg import L, MOD, agree, context, expand, public_of  # noqa: E402
 WEIGHTS = (24, 32768.0)
 MOMENTS = (10, 536870912.0)
 
@@ -65,27 +62,6 @@ def unb64(text, length=None):
 
 
 # --- The construction -------------------------------------------------------------------------
-
-def context(federation, round_):
-    fid = federation.encode()
-    return b"cipherfold-secagg-v1" + struct.pack(">H", len(fid)) + fid + struct.pack(">I", round_)
-
-
-def public_of(secret32):
-    return X25519PrivateKey.from_private_bytes(secret32).public_key().public_bytes_raw()
-
-
-def agree(secret32, peer_public32, ctx, info):
-    shared = X25519PrivateKey.from_private_bytes(secret32).exchange(X25519PublicKey.from_public_bytes(peer_public32))
-    assert shared != bytes(32), "small-order agreement"
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=ctx, info=info).derive(shared)
-
-
-def expand(seed, n):
-    # RFC 8439 ChaCha20, zero nonce, counter 0; `cryptography` takes (counter || nonce) as its nonce.
-    ks = Cipher(algorithms.ChaCha20(seed, bytes(16)), mode=None).encryptor().update(bytes(8 * n))
-    return [struct.unpack_from("<Q", ks, 8 * i)[0] for i in range(n)]
-
 
 def random_scalar():
     return int.from_bytes(os.urandom(64), "little") % L
