@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod crypto;
+pub mod dp;
 pub mod file_worker;
 pub mod fl;
 pub mod ml;

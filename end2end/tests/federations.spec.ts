@@ -65,3 +65,28 @@ test("a federation declared by one person is seen and joined by another of the a
   expect(scroll).toBeLessThanOrEqual(client);
   expect(errors).toEqual([]);
 });
+
+// The wasm build's secure-aggregation masks equal the native build's: the pair mask between two
+// fixed keys, computed by the worker bundle users download, against app::fl::masks::PAIR_MASK_KAT
+// (which Python's `cryptography` reproduces too).
+test("the browser's pair masks equal the native known answer", async ({ page }) => {
+  await page.goto("/");
+  const words = await page.evaluate(async () => {
+    const source = `
+      import init, { secagg_pair_mask } from '${location.origin}/pkg/cipherfold_worker.js';
+      self.onmessage = async () => {
+        await init({ module_or_path: '${location.origin}/pkg/cipherfold_worker_bg.wasm' });
+        // X25519's public key of the secret [2; 32] (RFC 7748; Python's cryptography agrees).
+        const peer = Uint8Array.from('ce8d3ad1ccb633ec7b70c17814a5c76ecd029685050d344745ba05870e587d59'.match(/../g).map((h) => parseInt(h, 16)));
+        self.postMessage(Array.from(secagg_pair_mask(new Uint8Array(32).fill(1), peer, 'kat', 1, 4), (w) => w.toString()));
+      };`;
+    const w = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })), { type: "module" });
+    const out = await new Promise<string[]>((resolve) => {
+      w.onmessage = (e) => resolve(e.data);
+      w.postMessage(null);
+    });
+    w.terminate();
+    return out;
+  });
+  expect(words).toEqual(["10413276666273874620", "9528624886230053263", "14183911283953279812", "16433318361133519855"]);
+});

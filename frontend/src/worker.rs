@@ -119,6 +119,22 @@ fn status(message: &str) {
     post(&WorkerReply::Status { message: message.to_owned() });
 }
 
+/// The secure-aggregation pair mask of `n` words between `secret` and `peer_public` in round
+/// `round` of `federation` (`app::fl::masks::pair_mask`), for checking this wasm build's masks
+/// against the native build's known answer.
+#[wasm_bindgen]
+pub fn secagg_pair_mask(
+    secret: &[u8],
+    peer_public: &[u8],
+    federation: &str,
+    round: u32,
+    n: usize,
+) -> std::result::Result<Vec<u64>, JsError> {
+    let key = |b: &[u8]| <[u8; 32]>::try_from(b).map_err(|_| JsError::new("keys are 32 bytes"));
+    let context = app::fl::masks::RoundContext { federation: federation.to_owned(), round };
+    app::fl::masks::pair_mask(key(secret)?, key(peer_public)?, &context, n).map_err(|e| JsError::new(&e.to_string()))
+}
+
 /// Takes over from `seal-worker.js`: answers every message from now on, starting with those
 /// that arrived while the bundle loaded (`queued`, in order).
 #[wasm_bindgen]

@@ -26,11 +26,41 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Take part in a federation with a data file on this machine (it is never sent).
     Federate(crate::participant::FederateArgs),
+    /// Privacy accounting: what noisy training costs in (ε, δ), before anything is spent.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// ε of `--steps` steps of the sampled Gaussian mechanism at `--delta` (RDP accountant);
+    /// with `--epsilon` instead of `--noise-multiplier`, the noise multiplier that meets it.
+    Epsilon(EpsilonArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct EpsilonArgs {
+    /// Probability that a record (or participant) is in a step: batch size / rows; 1 for none.
+    #[arg(long, default_value_t = 1.0)]
+    pub sampling_rate: f64,
+    /// Noise standard deviation over the clipping norm.
+    #[arg(long, required_unless_present = "epsilon", conflicts_with = "epsilon")]
+    pub noise_multiplier: Option<f64>,
+    /// A target ε: print the smallest noise multiplier that meets it.
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// Steps (batches, or federation rounds).
+    #[arg(long)]
+    pub steps: u64,
+    #[arg(long, default_value_t = 1e-5)]
+    pub delta: f64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::config::{self, AuditCommand, Cli, Command, Config, ServeArgs, StorageArgs};
+use server::config::{self, AuditCommand, Cli, Command, Config, EpsilonArgs, PrivacyCommand, ServeArgs, StorageArgs};
 use server::error::ServerError;
 use server::Server;
 
@@ -19,6 +19,18 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => Task::Serve(args),
         Some(Command::Audit { command: AuditCommand::Verify(storage) }) => Task::AuditVerify(storage),
         Some(Command::Federate(args)) => Task::Federate(args),
+        Some(Command::Privacy { command: PrivacyCommand::Epsilon(args) }) => {
+            return match privacy_epsilon(&args) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: --{}: {}", e.field_name().replace('_', "-"), e.message());
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => Task::Serve(Box::new(cli.serve)),
     };
     init_tracing(match &task {
@@ -57,6 +69,21 @@ enum Task {
     Serve(Box<ServeArgs>),
     AuditVerify(StorageArgs),
     Federate(server::participant::FederateArgs),
+}
+
+/// `cipherfold privacy epsilon`: one line, ε for a noise multiplier or the noise multiplier for an ε.
+fn privacy_epsilon(a: &EpsilonArgs) -> Result<String, app::dp::DpError> {
+    use app::dp::accountant::{epsilon, noise_for};
+    let what = format!("{} steps, sampling rate {}, δ = {:e}", a.steps, a.sampling_rate, a.delta);
+    match (a.noise_multiplier, a.epsilon) {
+        (Some(sigma), _) => Ok(format!("ε = {:.4} ({what}, noise multiplier {sigma})", epsilon(a.sampling_rate, sigma, a.steps, a.delta)?)),
+        (None, Some(target)) => {
+            let sigma = noise_for(a.sampling_rate, a.steps, a.delta, target)?;
+            let spent = epsilon(a.sampling_rate, sigma, a.steps, a.delta)?;
+            Ok(format!("noise multiplier {sigma:.4} gives ε = {spent:.4} ≤ {target} ({what})"))
+        }
+        (None, None) => Err(app::dp::DpError::field("noise_multiplier", "give --noise-multiplier or --epsilon")),
+    }
 }
 
 /// `cipherfold audit verify`: prints the entry count when the chain holds, the first break otherwise.

@@ -184,6 +184,20 @@ pub fn sum(vectors: &[Vec<u64>]) -> Vec<u64> {
     acc
 }
 
+/// The pair mask of `n` words between the secret `secret` and the peer `peer_public` in a
+/// round: `PRG(agree(secret, peer, context, "pair mask"), n)`. The browser's worker exports it
+/// so that a test can hold the wasm build's masks against the native known answer.
+pub fn pair_mask(secret: [u8; 32], peer_public: [u8; 32], context: &RoundContext, n: usize) -> Result<Vec<u64>, FlError> {
+    let seed = agree(&StaticSecret::from(secret), &PublicKey::from(peer_public), context, PAIR_MASK_INFO)?;
+    Ok(expand(&seed, n))
+}
+
+/// Known answer of `pair_mask`: secret `[1; 32]`, the peer's secret `[2; 32]`, federation
+/// `"kat"`, round 1, four words. Python's `cryptography` gives the same
+/// (tests/independent/secagg.py's `agree` and `expand`), and the wasm build in the browser too
+/// (end2end/tests/federations.spec.ts).
+pub const PAIR_MASK_KAT: [u64; 4] = [10413276666273874620, 9528624886230053263, 14183911283953279812, 16433318361133519855];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +258,15 @@ mod tests {
         let ks = expand(&[0u8; 32], 2);
         assert_eq!(ks, [u64::from_le_bytes(hex!("76b8e0ada0f13d90")), u64::from_le_bytes(hex!("405d6ae55386bd28"))]);
         assert!(agree(&mask_key(&a.mask_secret), &PublicKey::from([0u8; 32]), &context(), PAIR_MASK_INFO).is_err(), "small order");
+    }
+
+    #[test]
+    fn the_pair_mask_known_answer_holds_and_both_ends_agree() {
+        let ctx = RoundContext { federation: "kat".into(), round: 1 };
+        let public = |s: [u8; 32]| PublicKey::from(&StaticSecret::from(s)).to_bytes();
+        let ab = pair_mask([1; 32], public([2; 32]), &ctx, 4).unwrap();
+        let ba = pair_mask([2; 32], public([1; 32]), &ctx, 4).unwrap();
+        assert_eq!(ab, ba);
+        assert_eq!(ab, PAIR_MASK_KAT, "{ab:?}");
     }
 }

@@ -9,6 +9,7 @@ pub mod federations;
 pub mod health;
 pub mod jobs;
 pub mod models;
+pub mod privacy;
 pub mod session;
 pub mod ui;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(models::routes())
         .merge(federations::routes())
+        .merge(privacy::routes())
         .merge(analytics::routes())
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))

@@ -150,6 +150,8 @@ fn table() -> Vec<Case> {
         case(Anonymous, Method::POST, "/api/federations/{federation}/join", None, 401),
         case(Other, Method::POST, "/api/federations/{federation}/join", None, 200),
         case(Outsider, Method::POST, "/api/federations/{federation}/join", None, 404),
+        case(Anonymous, Method::GET, "/api/privacy/epsilon?noise_multiplier=1&steps=10", None, 401),
+        case(Outsider, Method::GET, "/api/privacy/epsilon?noise_multiplier=1&steps=10", None, 200),
         case(Anonymous, Method::GET, "/api/federations/{federation}/round", None, 401),
         case(Owner, Method::GET, "/api/federations/{federation}/round", None, 200),
         case(Other, Method::GET, "/api/federations/{federation}/round", None, 200),

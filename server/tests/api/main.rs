@@ -19,5 +19,6 @@ mod independent;
 mod jobs;
 mod models;
 mod pages;
+mod privacy;
 mod process;
 mod s3;
