@@ -91,3 +91,14 @@ ensure_python_checkers() {
     fi
     export CIPHERFOLD_PYTHON="$venv/bin/python"
 }
+
+# A Playwright benchmark spec (end2end/bench/…) against a freshly built server and site, with
+# Node and Chromium installed if missing: the browser benchmarks' common steps.
+run_browser_bench() {
+    ensure_node
+    ensure_chromium
+    (cd "$REPO" && cargo build -q -p server && scripts/build-site.sh)
+    cd "$REPO/end2end"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+    CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" npx playwright test --config bench.config.ts --reporter=list "$1"
+}

@@ -68,6 +68,23 @@ struct Member {
     drop_at: Option<Stage>,
 }
 
+/// Members holding iris's rows round-robin (`i % users.len()`), participant `i` seeded `seed + i`
+/// and dropping out at `drops[i]` in the first round (none if `drops` is shorter).
+fn members(users: Vec<User>, id: &str, task: &FlTask, seed: u64, drops: &[Option<Stage>]) -> Vec<Member> {
+    let (iris, n) = (iris(), users.len());
+    users
+        .into_iter()
+        .enumerate()
+        .map(|(i, user)| Member {
+            client: Client::with_seed(id.to_owned(), task.clone(), seed + i as u64),
+            seed: seed + i as u64,
+            table: part(&iris, i, n),
+            user,
+            drop_at: drops.get(i).copied().flatten(),
+        })
+        .collect()
+}
+
 async fn federation(srv: &TestServer, owner: &User, body: Value, members: &[&User]) -> (String, FlTask) {
     let r = post(srv, &owner.access, "/api/federations", body).await;
     assert_eq!(r.status(), 201);
@@ -186,17 +203,7 @@ async fn three_participants_train_a_model_from_updates_the_server_never_saw() {
     let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
     let (id, task) = federation(&srv, &owner, iris_federation(3, 3, 2), &users.iter().collect::<Vec<_>>()).await;
     let iris = iris();
-    let mut members: Vec<Member> = users
-        .into_iter()
-        .enumerate()
-        .map(|(i, user)| Member {
-            client: Client::with_seed(id.clone(), task.clone(), 7 + i as u64),
-            seed: 7 + i as u64,
-            table: part(&iris, i, 3),
-            user,
-            drop_at: None,
-        })
-        .collect();
+    let mut members = members(users.into(), &id, &task, 7, &[]);
     let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
 
     // Statistics, three training steps, the evaluation: five aggregated rounds of 150 rows.
@@ -276,19 +283,7 @@ async fn dropouts_before_the_input_and_before_the_reveal_leave_a_correct_aggrega
     let owner = srv.user("owner").await;
     let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await, srv.user("dan").await];
     let (id, task) = federation(&srv, &owner, iris_federation(1, 3, 2), &users.iter().collect::<Vec<_>>()).await;
-    let iris = iris();
-    let drops = [Some(Stage::Input), Some(Stage::Reveal), None, None];
-    let mut members: Vec<Member> = users
-        .into_iter()
-        .enumerate()
-        .map(|(i, user)| Member {
-            client: Client::with_seed(id.clone(), task.clone(), i as u64),
-            seed: i as u64,
-            table: part(&iris, i, 4),
-            user,
-            drop_at: drops[i],
-        })
-        .collect();
+    let mut members = members(users.into(), &id, &task, 0, &[Some(Stage::Input), Some(Stage::Reveal)]);
     // `run` checks the statistics' aggregate against the plain mean of the three who sent input.
     let end = run(&srv, &id, &task, &mut members, |v| !v.results.is_empty()).await;
     let first = &end.results[0];
@@ -418,18 +413,7 @@ async fn a_small_network_trains_by_fedavg_and_predicts_from_the_registry() {
     let mut body = iris_federation(4, 3, 2);
     body["task"]["model"] = json!({"kind": "mlp", "hidden": [16], "epochs": 5, "learning_rate": 0.1, "batch_size": 16});
     let (id, task) = federation(&srv, &owner, body, &users.iter().collect::<Vec<_>>()).await;
-    let iris = iris();
-    let mut members: Vec<Member> = users
-        .into_iter()
-        .enumerate()
-        .map(|(i, user)| Member {
-            client: Client::with_seed(id.clone(), task.clone(), 3 + i as u64),
-            seed: 3 + i as u64,
-            table: part(&iris, i, 3),
-            user,
-            drop_at: None,
-        })
-        .collect();
+    let mut members = members(users.into(), &id, &task, 3, &[]);
     // `run` checks each round's aggregate against the plain mean of the true updates.
     let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
     let accuracy = end.results.last().unwrap().metrics.as_ref().unwrap().score();
