@@ -5,7 +5,9 @@ use axum::extract::Query;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use serde::Serialize;
 
 use app::dp::accountant::{epsilon, noise_for};
 use app::dp::DpError;
@@ -18,23 +20,30 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/privacy/epsilon", get(preview))
 }
 
-#[derive(Deserialize)]
+/// The query, read field by field so that a missing or malformed value is a 422 naming it.
 struct Preview {
-    #[serde(default = "one")]
     sampling_rate: f64,
     noise_multiplier: Option<f64>,
     epsilon: Option<f64>,
     steps: u64,
-    #[serde(default = "default_delta")]
     delta: f64,
 }
 
-fn one() -> f64 {
-    1.0
-}
-
-fn default_delta() -> f64 {
-    1e-5
+impl Preview {
+    fn parse(q: &HashMap<String, String>) -> Result<Preview, ApiError> {
+        fn field<T: std::str::FromStr>(q: &HashMap<String, String>, name: &'static str, what: &str) -> Result<Option<T>, ApiError> {
+            q.get(name)
+                .map(|v| v.trim().parse().map_err(|_| invalid(DpError::field(name, format!("must be {what}, not “{v}”")))))
+                .transpose()
+        }
+        Ok(Preview {
+            sampling_rate: field(q, "sampling_rate", "a number")?.unwrap_or(1.0),
+            noise_multiplier: field(q, "noise_multiplier", "a number")?,
+            epsilon: field(q, "epsilon", "a number")?,
+            steps: field(q, "steps", "a whole number")?.ok_or_else(|| invalid(DpError::field("steps", "give the number of steps")))?,
+            delta: field(q, "delta", "a number")?.unwrap_or(1e-5),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -53,7 +62,8 @@ fn invalid(e: DpError) -> ApiError {
 }
 
 /// ε for `noise_multiplier`, or (given `epsilon`) the smallest noise multiplier meeting it.
-async fn preview(Authenticated(_ctx): Authenticated, Query(p): Query<Preview>) -> ApiResult<impl IntoResponse> {
+async fn preview(Authenticated(_ctx): Authenticated, Query(q): Query<HashMap<String, String>>) -> ApiResult<impl IntoResponse> {
+    let p = Preview::parse(&q)?;
     let sigma = match (p.noise_multiplier, p.epsilon) {
         (Some(sigma), _) => sigma,
         (None, Some(target)) => noise_for(p.sampling_rate, p.steps, p.delta, target).map_err(invalid)?,

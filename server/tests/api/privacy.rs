@@ -25,6 +25,8 @@ async fn the_api_previews_epsilon_and_the_noise_for_a_target() {
     assert_eq!(v["fields"]["sampling_rate"], "must be between 0 and 1, not 1.5");
     let v: Value = srv.get_as(&u.access, "/api/privacy/epsilon?epsilon=-1&steps=10").await.json().await.unwrap();
     assert_eq!(v["fields"]["epsilon"], "must be above 0, not -1");
+    let v: Value = srv.get_as(&u.access, "/api/privacy/epsilon?noise_multiplier=1&steps=ten").await.json().await.unwrap();
+    assert_eq!(v["fields"]["steps"], "must be a whole number, not “ten”");
     srv.stop().await;
 }
 
