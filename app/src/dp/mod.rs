@@ -1,7 +1,9 @@
 //! Differential privacy: the accountant that says what a sequence of noisy steps costs in
-//! (ε, δ), the same in the browser (previews), the CLI and the server.
+//! (ε, δ), the same in the browser (previews), the CLI and the server, and DP-SGD's mechanism
+//! (`sgd`: Poisson sampling, per-row clipping, Gaussian noise).
 
 pub mod accountant;
+pub mod sgd;
 
 /// A privacy parameter that cannot work, with the field it came from.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
