@@ -184,12 +184,12 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
         WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
         WorkerRequest::Rows { limit } => {
             let file = file()?;
-            let bytes = read(&file, 0.0, file.size()).await?;
+            let bytes = read_whole(&file, "; split it into smaller files").await?;
             WorkerReply::Rows { rows: sealing::rows_for_prediction(&bytes, &file.name(), limit)? }
         }
         WorkerRequest::CheckTask { task } => {
             let file = file()?;
-            let table = task.read_table(&read(&file, 0.0, file.size()).await?, &file.name()).map_err(|e| e.to_string())?;
+            let table = task.read_table(&read_whole(&file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
             WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
         }
         WorkerRequest::Federate { federation, task } => federate(state, &file()?, federation, task).await?,
@@ -206,7 +206,7 @@ const OFFLINE_MS: f64 = 120_000.0;
 /// federation ends or the page cancels: the same loop as `cipherfold federate`, on
 /// `app::fl::client`. Each change of the round and each message sent is reported.
 async fn federate(state: &State, file: &File, federation: String, task: FlTask) -> Result<WorkerReply> {
-    let table = task.read_table(&read(file, 0.0, file.size()).await?, &file.name()).map_err(|e| e.to_string())?;
+    let table = task.read_table(&read_whole(file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
     let data = task.local(&table).map_err(|e| e.to_string())?;
     let mut client = Client::new(federation.clone(), task).map_err(|e| e.to_string())?;
     let round_url = format!("/api/federations/{federation}/round");
@@ -281,6 +281,19 @@ async fn sleep(ms: i32) {
     let _ = JsFuture::from(promise).await;
 }
 
+/// A whole file, refused with the reason beyond `WHOLE_LIMIT` (the wasm memory would run out
+/// first); `instead` says what to do then.
+async fn read_whole(file: &File, instead: &str) -> Result<Vec<u8>> {
+    if file.size() > WHOLE_LIMIT {
+        let mib = (file.size() / 1_048_576.0).round();
+        return Err(format!("the file is {mib} MiB and this browser reads files of up to 256 MiB whole{instead}").into());
+    }
+    read(file, 0.0, file.size()).await
+}
+
+/// What a participant with a larger file can do.
+const USE_THE_CLI: &str = "; take part with `cipherfold federate` on your own machine instead";
+
 /// Bytes `start..end` of a file (or any blob).
 async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
     let buffer = JsFuture::from(blob.slice_with_f64_and_f64(start, end)?.array_buffer()).await?;
@@ -311,7 +324,7 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
         .into());
     }
     progress(Phase::Parse, 0.0, size);
-    let scan = sealing::scan_whole(&read(file, 0.0, size).await?, &name, sheet)?;
+    let scan = sealing::scan_whole(&read_whole(file, "").await?, &name, sheet)?;
     progress(Phase::Parse, size, size);
     Ok(scan)
 }
