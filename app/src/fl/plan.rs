@@ -33,8 +33,10 @@ pub struct Contribution {
 /// What the server learns from a phase's global means.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    /// The statistics: they fix the preprocessing.
-    Means(Vec<f64>),
+    /// The statistics, which fix the preprocessing, and the parameters the first training
+    /// step starts from when they are not zeros (a network's, drawn here, published by the
+    /// server with the statistics).
+    Means { means: Vec<f64>, start: Option<Vec<f64>> },
     /// A training step: the next global model's means, and the figures of the model the step
     /// started from (logistic regression only).
     Params { params: Vec<f64>, before: Option<Metrics> },
@@ -46,16 +48,14 @@ fn missing(what: &str) -> FlError {
     FlError::Protocol(format!("the round needs the {what}, which the federation does not have yet"))
 }
 
-/// The preprocessor from the statistics, and the width of the features it makes.
-pub fn preprocessing(task: &FlTask, known: &Known) -> Result<(Preprocessor, usize), FlError> {
-    let pre = task.preprocessor(known.means.as_deref().ok_or_else(|| missing("statistics"))?)?;
-    let width = pre.width();
-    Ok((pre, width))
+/// The preprocessor from the statistics.
+pub fn preprocessor(task: &FlTask, known: &Known) -> Result<Preprocessor, FlError> {
+    task.preprocessor(known.means.as_deref().ok_or_else(|| missing("statistics"))?)
 }
 
-/// The global model as of `known` (`None` before the first training step).
-pub fn global_model(task: &FlTask, known: &Known) -> Result<Option<GlobalModel>, FlError> {
-    let (_, width) = preprocessing(task, known)?;
+/// The global model as of `known` on `width` encoded features (`None` before the first
+/// training step of a model that starts from zeros).
+pub fn global_model(task: &FlTask, known: &Known, width: usize) -> Result<Option<GlobalModel>, FlError> {
     known.params.as_deref().map(|p| task.global_model(width, p)).transpose()
 }
 
@@ -67,13 +67,6 @@ fn zero_model(task: &FlTask, width: usize) -> GlobalModel {
 
 fn evaluates_each_step(task: &FlTask) -> bool {
     matches!(task.model, FlModel::Logistic { .. } | FlModel::Mlp { .. })
-}
-
-/// What the server publishes as `params` with the statistics: the parameters the first
-/// training step starts from, for a model that does not start from zeros (a network).
-pub fn initial_params(task: &FlTask, means: &[f64]) -> Result<Option<Vec<f64>>, FlError> {
-    let width = task.preprocessor(means)?.width();
-    task.initial_params(width)
 }
 
 fn evaluation_len(task: &FlTask) -> usize {
@@ -97,8 +90,7 @@ pub fn vector_len(task: &FlTask, phase: Phase, known: &Known) -> Result<usize, F
     let values = match phase {
         Phase::Statistics => task.moments_len(),
         Phase::Train { .. } => {
-            let (_, width) = preprocessing(task, known)?;
-            task.update_len(width) + if evaluates_each_step(task) { evaluation_len(task) } else { 0 }
+            task.update_len(preprocessor(task, known)?.width()) + if evaluates_each_step(task) { evaluation_len(task) } else { 0 }
         }
         Phase::Evaluate => evaluation_len(task),
     };
@@ -116,8 +108,9 @@ pub fn contribution(task: &FlTask, phase: Phase, known: &Known, data: &LocalData
             Ok(Contribution { values, rows, encoding, local: None })
         }
         Phase::Train { step } => {
-            let (pre, width) = preprocessing(task, known)?;
-            let global = global_model(task, known)?;
+            let pre = preprocessor(task, known)?;
+            let width = pre.width();
+            let global = global_model(task, known, width)?;
             let (mut values, rows) = task.update(data, &pre, global.as_ref(), seed ^ u64::from(step))?;
             let mut local = None;
             if evaluates_each_step(task) {
@@ -130,8 +123,8 @@ pub fn contribution(task: &FlTask, phase: Phase, known: &Known, data: &LocalData
             Ok(Contribution { values, rows, encoding, local })
         }
         Phase::Evaluate => {
-            let (pre, _) = preprocessing(task, known)?;
-            let model = global_model(task, known)?.ok_or_else(|| missing("trained model"))?;
+            let pre = preprocessor(task, known)?;
+            let model = global_model(task, known, pre.width())?.ok_or_else(|| missing("trained model"))?;
             let (values, rows) = task.evaluation(data, &pre, &model)?;
             Ok(Contribution { values, rows, encoding, local: None })
         }
@@ -142,11 +135,11 @@ pub fn contribution(task: &FlTask, phase: Phase, known: &Known, data: &LocalData
 pub fn outcome(task: &FlTask, phase: Phase, known: &Known, means: Vec<f64>, rows: u64) -> Result<Outcome, FlError> {
     match phase {
         Phase::Statistics => {
-            task.preprocessor(&means)?;
-            Ok(Outcome::Means(means))
+            let start = task.initial_params(task.preprocessor(&means)?.width())?;
+            Ok(Outcome::Means { means, start })
         }
         Phase::Train { .. } => {
-            let (_, width) = preprocessing(task, known)?;
+            let width = preprocessor(task, known)?.width();
             let len = task.update_len(width);
             if means.len() < len {
                 return Err(FlError::Protocol(format!("a training step has {len} values or more, not {}", means.len())));
@@ -210,7 +203,10 @@ mod tests {
             let (means, rows) = encoding(&task, phase).decode(&sum(&encoded)).unwrap();
             assert!(rows == 7 && rows < MAX_ROWS);
             match outcome(&task, phase, &known, means, rows).unwrap() {
-                Outcome::Means(m) => known.means = Some(m),
+                Outcome::Means { means, start } => {
+                    known.means = Some(means);
+                    known.params = start;
+                }
                 Outcome::Params { params, before } => {
                     assert!(before.is_some());
                     known.params = Some(params);

@@ -33,6 +33,11 @@ use crate::backend::error::{violated_index, Error, Result};
 use crate::backend::models::ModelOwner;
 use crate::backend::util::{now_ms, now_rfc3339, random_id};
 
+/// A round's end (`$state` `done` or `abandoned`): its messages go, since nothing needs them
+/// once the round is over (the masked vectors least of all).
+const END_ROUND: &str = "UPDATE fl_round SET state = $state WHERE federation = $id AND round = $r;
+    DELETE fl_message WHERE federation = $id AND round = $r;";
+
 /// Consecutive abandoned rounds after which a federation fails instead of trying again.
 const MAX_ABANDONED: i64 = 5;
 
@@ -546,12 +551,15 @@ impl Federations {
             Ok(o) => o,
             // The sum is right but the model cannot be made from it (linear equations that do not
             // solve): another round would give the same, so the federation fails.
-            Err(e) => return self.fail(fed, r, format!("the aggregate of round {round} gives no model: {e}")).await,
+            Err(e) => {
+                self.end_round(id, r, "abandoned").await?;
+                return self.fail(fed, format!("the aggregate of round {round} gives no model: {e}")).await;
+            }
         };
         let metrics = match &outcome {
             Outcome::Params { before, .. } => before.clone(),
             Outcome::Evaluated(m) => Some(m.clone()),
-            Outcome::Means(_) => None,
+            Outcome::Means { .. } => None,
         };
         let result = RoundResult { round, phase, participants: survivors as u32, rows, metrics: metrics.clone() };
         let row = ResultRow {
@@ -564,21 +572,22 @@ impl Federations {
             at: now_rfc3339(),
         };
         let (means, params) = match &outcome {
-            // A network's first step starts from weights the server draws and publishes here.
-            Outcome::Means(m) => (Some(m.clone()), plan::initial_params(&task, m).map_err(|e| Error::internal(e.to_string()))?),
+            // A network's first step starts from the weights drawn with the statistics.
+            Outcome::Means { means, start } => (Some(means.clone()), start.clone()),
             Outcome::Params { params, .. } => (fed.means.clone(), Some(params.clone())),
             Outcome::Evaluated(_) => (fed.means.clone(), fed.params.clone()),
         };
+        // One request with the round's end: the result and the round's state go together.
         self.db
-            .query(
+            .query(format!(
                 "CREATE fl_result CONTENT $row;
-                    UPDATE fl_round SET state = 'done' WHERE federation = $id AND round = $r;
                     UPDATE federation SET means = $means, params = $params, abandoned = 0 WHERE uid = $id;
-                    DELETE fl_message WHERE federation = $id AND round = $r",
-            )
+                    {END_ROUND}"
+            ))
             .bind(("row", row))
             .bind(("id", id.to_owned()))
             .bind(("r", r.round))
+            .bind(("state", "done"))
             .bind(("means", means.clone()))
             .bind(("params", params.clone()))
             .await?
@@ -594,16 +603,19 @@ impl Federations {
         }
     }
 
+    /// Ends a round on its own (`END_ROUND`).
+    async fn end_round(&self, id: &str, r: &RoundRow, state: &'static str) -> Result<()> {
+        self.db.query(END_ROUND).bind(("state", state)).bind(("id", id.to_owned())).bind(("r", r.round)).await?.check()?;
+        Ok(())
+    }
+
     async fn abandon(&self, fed: &FederationRow, r: &RoundRow, reason: String) -> Result<()> {
         let id = fed.uid.as_str();
         let round = r.number()?;
         let mut q = self
             .db
-            .query(
-                "UPDATE fl_round SET state = 'abandoned' WHERE federation = $id AND round = $r;
-                    DELETE fl_message WHERE federation = $id AND round = $r;
-                    UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned",
-            )
+            .query(format!("{END_ROUND} UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned"))
+            .bind(("state", "abandoned"))
             .bind(("id", id.to_owned()))
             .bind(("r", r.round))
             .await?;
@@ -611,21 +623,17 @@ impl Federations {
         tracing::info!(federation = id, round, "round abandoned: {reason}");
         self.publish(id, FederationEvent::Abandoned { round, reason: reason.clone() }).await?;
         if abandoned.unwrap_or(0) >= MAX_ABANDONED {
-            return self.fail(fed, r, format!("{MAX_ABANDONED} rounds in a row were abandoned; the last because {reason}")).await;
+            return self.fail(fed, format!("{MAX_ABANDONED} rounds in a row were abandoned; the last because {reason}")).await;
         }
         self.open_round(fed, r.phase()?).await
     }
 
-    async fn fail(&self, fed: &FederationRow, r: &RoundRow, reason: String) -> Result<()> {
+    /// Ends the federation as failed (its last round already ended).
+    async fn fail(&self, fed: &FederationRow, reason: String) -> Result<()> {
         let id = fed.uid.as_str();
         self.db
-            .query(
-                "UPDATE fl_round SET state = 'abandoned' WHERE federation = $id AND round = $r;
-                    DELETE fl_message WHERE federation = $id AND round = $r;
-                    UPDATE federation SET status = 'failed', failure = $why WHERE uid = $id",
-            )
+            .query("UPDATE federation SET status = 'failed', failure = $why WHERE uid = $id")
             .bind(("id", id.to_owned()))
-            .bind(("r", r.round))
             .bind(("why", reason.clone()))
             .await?
             .check()?;
@@ -639,8 +647,9 @@ impl Federations {
         let id = fed.uid.as_str();
         let task = fed.task()?;
         let made = (|| -> std::result::Result<_, FlError> {
-            let (pre, _) = plan::preprocessing(&task, &fed.known())?;
-            let fitted = plan::global_model(&task, &fed.known())?.ok_or_else(|| FlError::Protocol("no model was trained".into()))?;
+            let pre = plan::preprocessor(&task, &fed.known())?;
+            let fitted =
+                plan::global_model(&task, &fed.known(), pre.width())?.ok_or_else(|| FlError::Protocol("no model was trained".into()))?;
             Ok((pre, fitted))
         })();
         let (preprocessor, fitted) = made.map_err(|e| Error::internal(e.to_string()))?;
