@@ -108,6 +108,20 @@ fn by_key(mut rows: Vec<usize>, parts: usize, key: impl Fn(usize) -> f64) -> Vec
     rows.chunks(size).map(<[usize]>::to_vec).collect()
 }
 
+/// iris's classes, and each row's class index.
+fn iris_classes(iris: &Table) -> (Vec<String>, Vec<usize>) {
+    let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
+    let classes = iris
+        .rows
+        .iter()
+        .map(|row| match &row[4] {
+            app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    (labels, classes)
+}
+
 fn round_robin(rows: &[usize], parts: usize) -> Vec<Vec<usize>> {
     (0..parts).map(|p| rows.iter().copied().skip(p).step_by(parts).collect()).collect()
 }
@@ -116,11 +130,8 @@ fn round_robin(rows: &[usize], parts: usize) -> Vec<Vec<usize>> {
 fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
     let iris = table("iris.csv");
     let features: Vec<String> = iris.columns[..4].iter().map(|c| c.name.clone()).collect();
-    let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
-    let label_of = |r: usize| match &iris.rows[r][4] {
-        app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
-        other => panic!("{other:?}"),
-    };
+    let (labels, classes) = iris_classes(&iris);
+    let label_of = |r: usize| classes[r];
     let (train, test) = holdout(iris.rows.len(), 3);
     let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
     let alpha = 1.0;
@@ -213,11 +224,8 @@ fn a_participant_file_that_does_not_fit_the_task_is_named() {
 #[test]
 fn federated_iris_network_is_close_to_central_training() {
     let iris = table("iris.csv");
-    let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
-    let label_of = |r: usize| match &iris.rows[r][4] {
-        app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
-        other => panic!("{other:?}"),
-    };
+    let (labels, classes) = iris_classes(&iris);
+    let label_of = |r: usize| classes[r];
     let (train, test) = holdout(iris.rows.len(), 3);
     let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
     let (epochs, rounds) = (5, 30);

@@ -2,23 +2,8 @@
 //! only (admins all), joined by the area's people, and the member count without names.
 
 use crate::common::{client, TestServer};
+use crate::federated::iris_federation;
 use serde_json::{json, Value};
-
-fn iris_federation() -> Value {
-    json!({
-        "name": "iris across three labs",
-        "task": {
-            "features": [
-                {"name": "sepal_length_cm", "kind": "numeric"}, {"name": "sepal_width_cm", "kind": "numeric"},
-                {"name": "petal_length_cm", "kind": "numeric"}, {"name": "petal_width_cm", "kind": "numeric"}
-            ],
-            "target": "species",
-            "labels": ["setosa", "versicolor", "virginica"],
-            "model": {"kind": "logistic", "alpha": 1.0, "epochs": 1, "learning_rate": 1.0, "batch_size": 1024}
-        },
-        "rounds": 50, "min_participants": 3, "threshold": 2, "round_timeout_secs": 120
-    })
-}
 
 #[tokio::test]
 async fn a_federation_is_declared_seen_and_joined_within_its_area() {
@@ -35,14 +20,14 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
         let req = client().post(srv.url(path)).bearer_auth(token.to_owned()).json(&body);
         async move { req.send().await.unwrap() }
     };
-    let r = post(&alice.access, "/api/federations", iris_federation()).await;
+    let r = post(&alice.access, "/api/federations", iris_federation(50, 3, 2)).await;
     assert_eq!(r.status(), 201);
     let fed: Value = r.json().await.unwrap();
     let id = fed["id"].as_str().unwrap().to_owned();
     assert_eq!((fed["status"].as_str(), fed["members"].as_u64(), fed["joined"].as_bool()), (Some("open"), Some(0), Some(false)));
     assert_eq!(
         fed["task"],
-        iris_federation()["task"]
+        iris_federation(50, 3, 2)["task"]
             .clone()
             .as_object()
             .map(|t| {
@@ -55,7 +40,7 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
     );
 
     // Every problem named by its field, nothing stored.
-    let mut bad = iris_federation();
+    let mut bad = iris_federation(50, 3, 2);
     bad["threshold"] = json!(1);
     bad["task"]["features"][0]["kind"] = json!("categorical");
     bad["task"]["model"]["epochs"] = json!(0);
@@ -64,7 +49,7 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
     let v: Value = r.json().await.unwrap();
     let fields: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
     assert_eq!(fields, ["task.features[0].categories", "task.model.epochs", "threshold"], "{v}");
-    let mut typo = iris_federation();
+    let mut typo = iris_federation(50, 3, 2);
     typo["task"]["model"]["kind"] = json!("forest");
     let v: Value = post(&alice.access, "/api/federations", typo).await.json().await.unwrap();
     assert!(v["fields"]["task.model.kind"].as_str().unwrap().contains("unknown variant"), "{v}");
