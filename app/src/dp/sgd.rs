@@ -3,15 +3,20 @@
 //! Gaussian noise of standard deviation `σ·C` to every coordinate; the step divides by the
 //! expected batch `q·n`. Each step is one use of the sampled Gaussian mechanism with noise
 //! multiplier `σ` and sampling rate `q`, which is what `accountant` composes. Here for
-//! multinomial logistic regression; the trainer and federations will call it.
+//! multinomial logistic regression and the multilayer perceptron; the trainer calls it
+//! through `fit`.
 
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
 
 use super::DpError;
+use crate::ml::dqn::Network;
 use crate::ml::linear::Fitted;
+use crate::ml::model::{AnyModel, Monitor};
+use crate::ml::task::Target;
+use crate::ml::MlError;
 
 /// Scales `grad` down to L2 norm `clip` if it is longer; its norm before.
 pub fn clip(grad: &mut [f64], clip: f64) -> f64 {
@@ -49,6 +54,14 @@ pub struct DpSgd {
     pub seed: u64,
 }
 
+/// Softmax of `z` in place (shifted by its maximum, so large scores do not overflow).
+fn softmax(z: &mut [f64]) {
+    let max = z.iter().copied().fold(f64::MIN, f64::max);
+    z.iter_mut().for_each(|v| *v = (*v - max).exp());
+    let total: f64 = z.iter().sum();
+    z.iter_mut().for_each(|v| *v /= total);
+}
+
 impl DpSgd {
     /// The sampling rate and the number of steps on `rows` rows (what the accountant needs).
     pub fn schedule(&self, rows: usize) -> (f64, u64) {
@@ -56,46 +69,43 @@ impl DpSgd {
         (q, (self.epochs as f64 / q).ceil() as u64)
     }
 
-    fn check(&self) -> Result<(), DpError> {
+    pub(crate) fn check(&self) -> Result<(), DpError> {
         if !(self.clip_norm.is_finite() && self.clip_norm > 0.0) {
             return Err(DpError::field("clip_norm", format!("must be above 0, not {}", self.clip_norm)));
         }
         if !(self.noise_multiplier.is_finite() && self.noise_multiplier >= 0.0) {
             return Err(DpError::field("noise_multiplier", format!("must be 0 or more, not {}", self.noise_multiplier)));
         }
-        if self.batch == 0 || self.epochs == 0 || !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(DpError::field("batch", "batch, epochs and learning rate must be above 0"));
+        if self.batch == 0 {
+            return Err(DpError::field("batch_size", "must be at least 1"));
+        }
+        if self.epochs == 0 {
+            return Err(DpError::field("epochs", "must be at least 1"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(DpError::field("learning_rate", format!("must be above 0, not {}", self.learning_rate)));
         }
         Ok(())
     }
 
-    /// Multinomial logistic regression (intercepts and coefficients as `Fitted::Logistic`) by
-    /// DP-SGD on the mean cross-entropy.
-    pub fn logistic(&self, x: &Array2<f64>, y: &[usize], classes: usize) -> Result<Fitted, DpError> {
+    /// The DP-SGD loop over `n` rows from the flat parameters `w`: each step, every sampled
+    /// row's gradient (from `row_gradients(w, rows)`, one vector per row, `w`'s length) is
+    /// clipped to `C`, they are summed, noised, and divided by the expected batch `q·n`.
+    /// `progress(epoch, epochs)` is called at each epoch's end and stops the run with `Err`.
+    pub fn run<E: From<DpError>>(
+        &self,
+        n: usize,
+        mut w: Vec<f64>,
+        row_gradients: impl Fn(&[f64], &[usize]) -> Vec<Vec<f64>>,
+        mut progress: impl FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<Vec<f64>, E> {
         self.check()?;
-        let (n, d) = (x.nrows(), x.ncols());
         let (q, steps) = self.schedule(n);
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let params = (d + 1) * classes;
-        let mut w = vec![0.0; params];
-        let mut z = vec![0.0; classes];
-        for _ in 0..steps {
-            let mut sum = vec![0.0; params];
-            for i in poisson_sample(n, q, &mut rng) {
-                let row = x.row(i);
-                for (c, zc) in z.iter_mut().enumerate() {
-                    *zc = w[c] + row.iter().enumerate().map(|(j, v)| v * w[classes + j * classes + c]).sum::<f64>();
-                }
-                let max = z.iter().copied().fold(f64::MIN, f64::max);
-                let total: f64 = z.iter().map(|v| (v - max).exp()).sum();
-                let mut g = vec![0.0; params];
-                for c in 0..classes {
-                    let err = (z[c] - max).exp() / total - f64::from(u8::from(y[i] == c));
-                    g[c] = err;
-                    for (j, v) in row.iter().enumerate() {
-                        g[classes + j * classes + c] = err * v;
-                    }
-                }
+        let per_epoch = (steps / self.epochs as u64).max(1);
+        for step in 0..steps {
+            let mut sum = vec![0.0; w.len()];
+            for mut g in row_gradients(&w, &poisson_sample(n, q, &mut rng)) {
                 clip(&mut g, self.clip_norm);
                 sum.iter_mut().zip(&g).for_each(|(s, gi)| *s += gi);
             }
@@ -104,9 +114,125 @@ impl DpSgd {
             }
             let scale = self.learning_rate / (q * n as f64);
             w.iter_mut().zip(&sum).for_each(|(wi, s)| *wi -= scale * s);
+            if (step + 1) % per_epoch == 0 || step + 1 == steps {
+                progress((((step + 1) / per_epoch) as usize).min(self.epochs), self.epochs)?;
+            }
         }
+        if w.iter().any(|v| !v.is_finite()) {
+            return Err(DpError::field("learning_rate", "training diverged; lower the learning rate").into());
+        }
+        Ok(w)
+    }
+
+    /// Multinomial logistic regression (intercepts and coefficients as `Fitted::Logistic`) by
+    /// DP-SGD on the mean cross-entropy.
+    pub fn logistic(&self, x: &Array2<f64>, y: &[usize], classes: usize) -> Result<Fitted, DpError> {
+        self.logistic_with(x, y, classes, |_, _| Ok(()))
+    }
+
+    /// `logistic`, reporting each epoch to `progress`.
+    pub fn logistic_with<E: From<DpError>>(
+        &self,
+        x: &Array2<f64>,
+        y: &[usize],
+        classes: usize,
+        progress: impl FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<Fitted, E> {
+        let d = x.ncols();
+        let gradients = |w: &[f64], rows: &[usize]| {
+            rows.iter()
+                .map(|&i| {
+                    let row = x.row(i);
+                    let mut z: Vec<f64> = (0..classes)
+                        .map(|c| w[c] + row.iter().enumerate().map(|(j, v)| v * w[classes + j * classes + c]).sum::<f64>())
+                        .collect();
+                    softmax(&mut z);
+                    let mut g = vec![0.0; w.len()];
+                    for c in 0..classes {
+                        let err = z[c] - f64::from(u8::from(y[i] == c));
+                        g[c] = err;
+                        for (j, v) in row.iter().enumerate() {
+                            g[classes + j * classes + c] = err * v;
+                        }
+                    }
+                    g
+                })
+                .collect()
+        };
+        let w = self.run(x.nrows(), vec![0.0; (d + 1) * classes], gradients, progress)?;
         Ok(Fitted::Logistic { classes, intercept: w[..classes].to_vec(), coef: w[classes..].to_vec() })
     }
+
+    /// A multilayer perceptron of layer widths `sizes` (inputs first, one output per class),
+    /// from `start`, by DP-SGD on the mean softmax cross-entropy; each row's gradient is its
+    /// own backward pass, since clipping needs it alone.
+    pub fn network<E: From<DpError>>(
+        &self,
+        x: &Array2<f64>,
+        y: &[usize],
+        sizes: &[usize],
+        start: Network,
+        progress: impl FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<Network, E> {
+        let gradients = |w: &[f64], rows: &[usize]| {
+            let Some(net) = Network::from_flat(sizes, w) else {
+                return Vec::new();
+            };
+            rows.iter()
+                .map(|&i| {
+                    let acts = net.forward_all(&x.select(Axis(0), &[i]));
+                    let mut out = acts.last().cloned().unwrap_or_else(|| Array2::zeros((1, 0)));
+                    if let Some(z) = out.as_slice_mut() {
+                        softmax(z);
+                        if let Some(t) = z.get_mut(y[i]) {
+                            *t -= 1.0;
+                        }
+                    }
+                    net.gradients(&acts, out).into_iter().flat_map(|(gw, gb)| gw.into_iter().chain(gb)).collect()
+                })
+                .collect()
+        };
+        let w = self.run(x.nrows(), start.flat(), gradients, progress)?;
+        Network::from_flat(sizes, &w).ok_or_else(|| DpError::field("model", "the network's shape changed during training").into())
+    }
+}
+
+/// Fits `model` on `x`, `y` by DP-SGD: logistic regression's coefficients, or the `dqn`
+/// kind's network as a plain classifier (softmax cross-entropy). The DQN's own
+/// reinforcement-learning settings are not used: its replay buffer reuses rows at random, which
+/// the sampled Gaussian's accounting does not cover. Other kinds have no DP variant.
+pub fn fit(model: &mut AnyModel, x: &Array2<f64>, y: &Target, settings: &DpSgd, monitor: &mut dyn Monitor) -> Result<(), MlError> {
+    let Target::Classes { y, classes } = y else {
+        return Err(MlError::param("target", "differential privacy trains classifiers here; the target is numeric"));
+    };
+    if x.nrows() == 0 || x.nrows() != y.len() {
+        return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
+    }
+    let progress = |done: usize, total: usize| {
+        monitor.step(done, total, None);
+        if monitor.cancelled() {
+            Err(MlError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
+    match model {
+        AnyModel::Logistic(m) => m.fitted = Some(settings.logistic_with(x, y, *classes, progress)?),
+        AnyModel::Dqn(m) => {
+            let mut sizes = vec![x.ncols()];
+            sizes.extend(&m.params.hidden);
+            sizes.push(*classes);
+            let start = Network::initial(&sizes, settings.seed);
+            m.network = Some(settings.network(x, y, &sizes, start, progress)?);
+        }
+        other => {
+            return Err(MlError::param(
+                "model.kind",
+                format!("{} has no differentially private training here; choose logistic or dqn", other.kind().label()),
+            ))
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

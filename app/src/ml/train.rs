@@ -17,6 +17,8 @@ use super::smote::{oversample, SmoteParams};
 use super::split::{k_fold, stratified_k_fold, Fold};
 use super::task::{Target, Task};
 use super::MlError;
+use crate::dp::sgd::{self as dp_sgd, DpSgd};
+use crate::dp::{PrivacySpec, PrivacySpent};
 use crate::table::{Cell, Column, ColumnKind, Table};
 
 pub const DEFAULT_FOLDS: usize = 5;
@@ -52,6 +54,9 @@ pub struct TrainSpec {
     /// Oversample the rarer classes of each training fold (classification only).
     #[serde(default)]
     pub smote: Option<SmoteParams>,
+    /// Train by DP-SGD with these settings (logistic regression or the `dqn` network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacySpec>,
 }
 
 /// A request that does not fit the data, with the request field to correct.
@@ -143,7 +148,53 @@ impl TrainSpec {
                 return Err(spec_error("smote", "k must be ≥ 1 and ratio in (0, 1]"));
             }
         }
+        if let Some(p) = &self.privacy {
+            self.check_privacy(p, classification, owners)?;
+        }
         Ok(())
+    }
+
+    /// What differential privacy allows: one owner's rows, a classifier DP-SGD can fit, and no
+    /// search or SMOTE (a search would spend ε on every candidate; SMOTE writes rows made from
+    /// neighbours, so one row would reach several gradients).
+    fn check_privacy(&self, p: &PrivacySpec, classification: bool, owners: usize) -> Result<(), SpecError> {
+        p.check().map_err(|e| spec_error(&format!("privacy.{}", e.field_name()), e.message()))?;
+        if !classification {
+            return Err(spec_error("privacy", "differential privacy trains classifiers here; the target is numeric"));
+        }
+        if !matches!(self.model.kind, ModelKind::Logistic | ModelKind::Dqn) {
+            return Err(spec_error(
+                "model.kind",
+                format!(
+                    "{} has no differentially private training; choose logistic regression or the DQN network",
+                    self.model.kind.label()
+                ),
+            ));
+        }
+        if self.model.search.is_some() {
+            return Err(spec_error(
+                "model.search",
+                "a search would spend the privacy budget once per candidate; choose one set of parameters",
+            ));
+        }
+        if self.smote.is_some() {
+            return Err(spec_error("smote", "SMOTE makes rows from neighbouring rows, which breaks the per-row guarantee; leave it out"));
+        }
+        if owners > 1 {
+            return Err(spec_error(
+                "privacy",
+                "differential privacy applies to one dataset; for several owners declare a federation with privacy",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks that need the number of rows (δ against 1/rows, the batch size).
+    pub fn check_rows(&self, rows: usize) -> Result<(), SpecError> {
+        match &self.privacy {
+            Some(p) => p.check_rows(rows).map_err(|e| spec_error(&format!("privacy.{}", e.field_name()), e.message())),
+            None => Ok(()),
+        }
     }
 }
 
@@ -159,6 +210,8 @@ pub enum Progress {
     Fold { trial: usize, fold: usize, folds: usize, score: f64 },
     /// One search candidate scored: the mean over folds.
     Trial { trial: usize, trials: usize, params: Map<String, Value>, score: f64 },
+    /// The privacy the final model's training spends (σ found for a target ε, or as given).
+    Privacy(PrivacySpent),
 }
 
 /// Where a run reports and learns that it should stop.
@@ -191,6 +244,9 @@ pub struct Trained {
     pub trials: Vec<(Map<String, Value>, f64)>,
     /// Rows used from each table (rows with a missing target are left out).
     pub rows: Vec<usize>,
+    /// What training the model by DP-SGD spent; `None` without privacy.
+    #[serde(default)]
+    pub privacy: Option<PrivacySpent>,
 }
 
 /// One owner's table, with the rows that have a target and their targets.
@@ -254,6 +310,13 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         None => vec![spec.model.params.clone()],
     };
     let total_rows: usize = parts.iter().map(|p| p.rows.len()).sum();
+    // σ is settled on the final fit's rows; the folds' fits use the same σ (on fewer rows, so
+    // they spend a little more, but only the final model is published).
+    let privacy = match &spec.privacy {
+        Some(p) => Some(p.resolve(total_rows, spec.seed).map_err(MlError::from)?),
+        None => None,
+    };
+    let dp = privacy.as_ref().map(|(sgd, _)| sgd);
     let width = Preprocessor::fit_parts(&parts.iter().map(|p| (p.table, &p.rows[..])).collect::<Vec<_>>(), &features)?.width();
     monitor.event(Progress::Loaded {
         rows: total_rows,
@@ -263,6 +326,9 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         candidates: candidates.len(),
         folds: spec.cv_folds,
     });
+    if let Some((_, spent)) = &privacy {
+        monitor.event(Progress::Privacy(spent.clone()));
+    }
 
     let mut trials = Vec::with_capacity(candidates.len());
     let mut best: Option<(usize, f64, Metrics)> = None;
@@ -274,7 +340,7 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         for f in 0..spec.cv_folds {
             let train_positions: Vec<Vec<usize>> = parts.iter().map(|p| p.folds[f].train.clone()).collect();
             let mut steps = Steps { monitor: &mut *monitor, trial: t, fold: Some(f) };
-            let (model, prep) = fit_on(&parts, &train_positions, &features, spec, params, task, &mut steps)?;
+            let (model, prep) = fit_on(&parts, &train_positions, &features, spec, params, task, dp, &mut steps)?;
             let (mut fold_truth, mut fold_pred) = (Vec::new(), Vec::new());
             for (pi, part) in parts.iter().enumerate() {
                 let test = &part.folds[f].test;
@@ -314,7 +380,7 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
     let params = candidates[best_index].clone();
     let every: Vec<Vec<usize>> = parts.iter().map(|p| (0..p.rows.len()).collect()).collect();
     let mut steps = Steps { monitor: &mut *monitor, trial: best_index, fold: None };
-    let (model, preprocessor) = fit_on(&parts, &every, &features, spec, &params, task, &mut steps)?;
+    let (model, preprocessor) = fit_on(&parts, &every, &features, spec, &params, task, dp, &mut steps)?;
     Ok(Trained {
         params: effective_params(&model).unwrap_or(params),
         model,
@@ -324,6 +390,7 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
         metrics,
         trials,
         rows: parts.iter().map(|p| p.rows.len()).collect(),
+        privacy: privacy.map(|(_, spent)| spent),
     })
 }
 
@@ -384,7 +451,8 @@ fn effective_params(model: &AnyModel) -> Option<Map<String, Value>> {
 }
 
 /// Fits preprocessing and a model on some rows of each part: `positions[p]` index the part's
-/// `rows` (and its target).
+/// `rows` (and its target). With `dp`, by DP-SGD (one part: `check_privacy` refuses more).
+#[allow(clippy::too_many_arguments)]
 fn fit_on(
     parts: &[Part],
     positions: &[Vec<usize>],
@@ -392,6 +460,7 @@ fn fit_on(
     spec: &TrainSpec,
     params: &Map<String, Value>,
     task: Task,
+    dp: Option<&DpSgd>,
     monitor: &mut dyn Monitor,
 ) -> Result<(AnyModel, Preprocessor), MlError> {
     let table_rows: Vec<Vec<usize>> = parts.iter().zip(positions).map(|(p, pos)| pos.iter().map(|i| p.rows[*i]).collect()).collect();
@@ -409,7 +478,10 @@ fn fit_on(
         });
     }
     let mut model = AnyModel::build(spec.model.kind, params, task, spec.seed)?;
-    fit_parts(&mut model, &data, monitor)?;
+    match (dp, &data[..]) {
+        (Some(sgd), [(x, y)]) => dp_sgd::fit(&mut model, x, y, sgd, monitor)?,
+        _ => fit_parts(&mut model, &data, monitor)?,
+    }
     Ok((model, prep))
 }
 

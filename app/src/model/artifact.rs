@@ -37,6 +37,9 @@ pub struct ModelArtifact {
     pub params: Map<String, Value>,
     pub datasets: Vec<String>,
     pub rows: Vec<usize>,
+    /// What the model's training spent in differential privacy; absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::dp::PrivacySpent>,
     pub created_at: String,
 }
 
@@ -270,6 +273,9 @@ pub struct ModelInfo {
     pub inputs: Vec<InputField>,
     pub labels: Option<Vec<String>>,
     pub metrics: Metrics,
+    /// What its training spent in differential privacy (ε at δ); absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::dp::PrivacySpent>,
     pub datasets: Vec<String>,
     pub owner_id: String,
     pub owner: String,

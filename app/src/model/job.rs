@@ -34,13 +34,23 @@ struct JobRequestBody {
     seed: u64,
     #[serde(default)]
     smote: Option<crate::ml::smote::SmoteParams>,
+    #[serde(default)]
+    privacy: Option<crate::dp::PrivacySpec>,
 }
 
 impl From<JobRequestBody> for JobRequest {
     fn from(b: JobRequestBody) -> Self {
         JobRequest {
             dataset_ids: b.dataset_ids,
-            spec: TrainSpec { target: b.target, features: b.features, model: b.model, cv_folds: b.cv_folds, seed: b.seed, smote: b.smote },
+            spec: TrainSpec {
+                target: b.target,
+                features: b.features,
+                model: b.model,
+                cv_folds: b.cv_folds,
+                seed: b.seed,
+                smote: b.smote,
+                privacy: b.privacy,
+            },
         }
     }
 }
@@ -172,6 +182,9 @@ pub enum JobEvent {
         params: std::collections::BTreeMap<String, Value>,
         score: f64,
     },
+    /// The privacy the final model's training spends at δ: σ found for the target ε (or as
+    /// given), the sampling rate and steps the accountant composed.
+    Privacy(crate::dp::PrivacySpent),
     Finished {
         metric: String,
         score: f64,
@@ -185,8 +198,8 @@ pub enum JobEvent {
 
 impl JobEvent {
     /// Every event name, as sent in the SSE `event:` field.
-    pub const NAMES: [&'static str; 10] =
-        ["queued", "started", "requeued", "loaded", "step", "fold", "trial", "finished", "failed", "cancelled"];
+    pub const NAMES: [&'static str; 11] =
+        ["queued", "started", "requeued", "loaded", "step", "fold", "trial", "privacy", "finished", "failed", "cancelled"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -197,6 +210,7 @@ impl JobEvent {
             JobEvent::Step { .. } => "step",
             JobEvent::Fold { .. } => "fold",
             JobEvent::Trial { .. } => "trial",
+            JobEvent::Privacy(_) => "privacy",
             JobEvent::Finished { .. } => "finished",
             JobEvent::Failed { .. } => "failed",
             JobEvent::Cancelled => "cancelled",
@@ -217,7 +231,7 @@ impl JobEvent {
             JobEvent::Finished { .. } => Some(JobStatus::Succeeded),
             JobEvent::Failed { .. } => Some(JobStatus::Failed),
             JobEvent::Cancelled => Some(JobStatus::Cancelled),
-            JobEvent::Loaded { .. } | JobEvent::Step { .. } | JobEvent::Fold { .. } | JobEvent::Trial { .. } => None,
+            JobEvent::Loaded { .. } | JobEvent::Step { .. } | JobEvent::Fold { .. } | JobEvent::Trial { .. } | JobEvent::Privacy(_) => None,
         }
     }
 }
@@ -234,6 +248,7 @@ impl From<crate::ml::train::Progress> for JobEvent {
             Progress::Trial { trial, trials, params, score } => {
                 JobEvent::Trial { trial, trials, params: params.into_iter().collect(), score }
             }
+            Progress::Privacy(spent) => JobEvent::Privacy(spent),
         }
     }
 }

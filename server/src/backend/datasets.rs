@@ -67,6 +67,8 @@ pub struct JobDataset {
     pub domain: String,
     pub subdomain: String,
     pub schema: Vec<app::table::Column>,
+    /// Rows as declared at upload (the privacy checks compare δ with 1/rows).
+    pub rows: u64,
     pub consent_at: Option<String>,
 }
 
@@ -456,6 +458,7 @@ impl Datasets {
             domain: row.domain.clone(),
             subdomain: row.subdomain.clone(),
             schema: row.schema()?,
+            rows: row.rows.max(0) as u64,
             consent_at: row.consent_at.clone(),
         })
     }

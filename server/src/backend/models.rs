@@ -100,6 +100,7 @@ impl Models {
             inputs: artifact.inputs(),
             labels: artifact.labels.clone(),
             metrics: artifact.metrics.clone(),
+            privacy: artifact.privacy.clone(),
             datasets: artifact.datasets.clone(),
             owner_id: owner.owner_id.to_owned(),
             owner: owner.owner.to_owned(),

@@ -265,6 +265,7 @@ async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> Str
         params: t.params,
         datasets: vec![],
         rows: t.rows,
+        privacy: t.privacy,
         created_at: "2026-01-01T00:00:00Z".into(),
     };
     let owner = server::backend::models::ModelOwner { owner_id: &alice.id, owner: "alice", domain: "healthcare", subdomain: "oncology" };

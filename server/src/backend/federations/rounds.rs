@@ -693,6 +693,7 @@ impl Federations {
             params,
             datasets: vec![],
             rows: vec![rows as usize],
+            privacy: None,
             created_at: now_rfc3339(),
         };
         let owner = ModelOwner { owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };

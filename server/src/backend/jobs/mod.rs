@@ -179,6 +179,7 @@ impl Jobs {
             ));
         }
         req.spec.check(&first.schema, sets.len()).map_err(|e| field(&e.field, e.message))?;
+        req.spec.check_rows(first.rows as usize).map_err(|e| field(&e.field, e.message))?;
         Ok(sets.into_iter().map(|d| d.name).collect())
     }
 

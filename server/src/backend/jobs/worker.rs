@@ -247,6 +247,7 @@ impl Jobs {
             params: trained.params.clone(),
             datasets: req.dataset_ids.clone(),
             rows: trained.rows.clone(),
+            privacy: trained.privacy.clone(),
             created_at: now_rfc3339(),
         };
         let owner = ModelOwner { owner_id: &row.owner_id, owner: &row.owner, domain: &row.domain, subdomain: &row.subdomain };
