@@ -13,6 +13,7 @@ mod datasets;
 mod federations;
 mod jobs;
 mod models;
+mod privacy;
 
 pub use accounts::*;
 pub use analytics::*;
@@ -20,6 +21,7 @@ pub use datasets::*;
 pub use federations::*;
 pub use jobs::*;
 pub use models::*;
+pub use privacy::*;
 
 #[cfg(feature = "ssr")]
 pub use backend::*;

@@ -94,6 +94,11 @@ impl PrivacySpec {
         self.delta.unwrap_or_else(|| 1e-5f64.min(1.0 / (10.0 * rows.max(1) as f64)))
     }
 
+    /// The sampling rate and steps on `rows` rows.
+    pub fn schedule(&self, rows: usize) -> (f64, u64) {
+        self.sgd(1.0, 0).schedule(rows)
+    }
+
     /// Checks what can be checked without the data, naming the field.
     pub fn check(&self) -> Result<(), DpError> {
         match (self.epsilon, self.noise_multiplier) {
@@ -141,7 +146,7 @@ impl PrivacySpec {
     pub fn resolve(&self, rows: usize, seed: u64) -> Result<(sgd::DpSgd, PrivacySpent), DpError> {
         self.check_rows(rows)?;
         let delta = self.delta_for(rows);
-        let (q, steps) = self.sgd(1.0, seed).schedule(rows);
+        let (q, steps) = self.schedule(rows);
         let sigma = match (self.noise_multiplier, self.epsilon) {
             (Some(s), _) => s,
             (None, Some(e)) => accountant::noise_for(q, steps, delta, e)?,
@@ -169,5 +174,34 @@ impl PrivacySpec {
             learning_rate: self.learning_rate,
             seed,
         }
+    }
+}
+
+/// The accountant's answer before anything is spent (`GET /api/privacy/epsilon`, the forms'
+/// previews): ε for a noise multiplier, or the smallest noise multiplier meeting a target ε.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpsilonPreview {
+    pub sampling_rate: f64,
+    pub noise_multiplier: f64,
+    pub steps: u64,
+    pub delta: f64,
+    pub epsilon: f64,
+}
+
+impl EpsilonPreview {
+    pub fn compute(
+        sampling_rate: f64,
+        noise_multiplier: Option<f64>,
+        target: Option<f64>,
+        steps: u64,
+        delta: f64,
+    ) -> Result<Self, DpError> {
+        let sigma = match (noise_multiplier, target) {
+            (Some(sigma), _) => sigma,
+            (None, Some(target)) => accountant::noise_for(sampling_rate, steps, delta, target)?,
+            (None, None) => return Err(DpError::field("noise_multiplier", "give noise_multiplier or epsilon")),
+        };
+        let epsilon = accountant::epsilon(sampling_rate, sigma, steps, delta)?;
+        Ok(EpsilonPreview { sampling_rate, noise_multiplier: sigma, steps, delta, epsilon })
     }
 }

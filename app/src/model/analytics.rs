@@ -23,6 +23,9 @@ pub struct ModelPoint {
     /// `accuracy` or `r2`.
     pub metric: String,
     pub score: f64,
+    /// ε spent by its training under differential privacy; absent without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
 }
 
 /// What one person brought to the area.

@@ -6,6 +6,7 @@ mod form;
 mod layout;
 pub mod metrics_view;
 pub mod pages;
+pub mod privacy;
 pub mod session;
 
 use leptos::prelude::*;

@@ -101,6 +101,7 @@ impl Analytics {
                 owner: m.owner.clone(),
                 metric: m.metrics.score_name().to_owned(),
                 score: m.metrics.score(),
+                epsilon: m.privacy.as_ref().map(|p| p.epsilon),
             })
             .collect();
 

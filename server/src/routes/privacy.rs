@@ -7,10 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashMap;
 
-use serde::Serialize;
-
-use app::dp::accountant::{epsilon, noise_for};
-use app::dp::DpError;
+use app::dp::{DpError, EpsilonPreview};
 use app::model::{ApiError, FieldErrors};
 
 use super::api::{ApiResult, Authenticated};
@@ -46,15 +43,6 @@ impl Preview {
     }
 }
 
-#[derive(Serialize)]
-struct Answer {
-    sampling_rate: f64,
-    noise_multiplier: f64,
-    steps: u64,
-    delta: f64,
-    epsilon: f64,
-}
-
 fn invalid(e: DpError) -> ApiError {
     let mut fields = FieldErrors::new();
     fields.insert(e.field_name().to_owned(), e.message().to_owned());
@@ -64,11 +52,5 @@ fn invalid(e: DpError) -> ApiError {
 /// ε for `noise_multiplier`, or (given `epsilon`) the smallest noise multiplier meeting it.
 async fn preview(Authenticated(_ctx): Authenticated, Query(q): Query<HashMap<String, String>>) -> ApiResult<impl IntoResponse> {
     let p = Preview::parse(&q)?;
-    let sigma = match (p.noise_multiplier, p.epsilon) {
-        (Some(sigma), _) => sigma,
-        (None, Some(target)) => noise_for(p.sampling_rate, p.steps, p.delta, target).map_err(invalid)?,
-        (None, None) => return Err(invalid(DpError::field("noise_multiplier", "give noise_multiplier or epsilon")).into()),
-    };
-    let spent = epsilon(p.sampling_rate, sigma, p.steps, p.delta).map_err(invalid)?;
-    Ok(Json(Answer { sampling_rate: p.sampling_rate, noise_multiplier: sigma, steps: p.steps, delta: p.delta, epsilon: spent }))
+    Ok(Json(EpsilonPreview::compute(p.sampling_rate, p.noise_multiplier, p.epsilon, p.steps, p.delta).map_err(invalid)?))
 }

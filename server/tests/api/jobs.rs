@@ -531,3 +531,42 @@ async fn the_trainer_honours_the_declared_kinds_where_the_values_allow_it() {
     assert!(!reason.contains("internal"), "{reason}");
     srv.stop().await;
 }
+
+/// A job with a target ε: the trainer finds σ, says so in the job's events, and the model's
+/// record keeps what was spent, which the accountant confirms on its own; the analytics
+/// dashboard carries the model's ε. Bad privacy settings are 422s naming the field.
+#[tokio::test]
+async fn a_private_job_meets_its_target_epsilon_and_the_model_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = iris_dataset(&srv, &alice.access).await;
+    let body =
+        |privacy: serde_json::Value| json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "logistic"}, "privacy": privacy});
+    refused(&srv, &alice.access, body(json!({"epsilon": 0})), "privacy.epsilon", "above 0").await;
+    refused(&srv, &alice.access, body(json!({"noise_multiplier": -1})), "privacy.noise_multiplier", "above 0").await;
+    refused(&srv, &alice.access, body(json!({"epsilon": 1, "clip_norm": 0})), "privacy.clip_norm", "above 0").await;
+    refused(&srv, &alice.access, body(json!({"epsilon": 1, "delta": 0.01})), "privacy.delta", "1/rows").await;
+    refused(&srv, &alice.access, body(json!({"epsilon": 1, "batch_size": 151})), "privacy.batch_size", "150 rows").await;
+    let forest = json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "forest"}, "privacy": {"epsilon": 1}});
+    refused(&srv, &alice.access, forest, "model.kind", "no differentially private training").await;
+
+    let r = submit(&srv, &alice.access, body(json!({"epsilon": 2, "epochs": 10}))).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let info: JobInfo = r.json().await.unwrap();
+    let events = read_events(&srv, &alice.access, &info.id, None, Duration::from_secs(120)).await;
+    let spent =
+        events.iter().find_map(|e| if let JobEvent::Privacy(p) = &e.event { Some(p.clone()) } else { None }).expect("a privacy event");
+    assert!(spent.searched && spent.epsilon <= 2.0 && spent.epsilon > 1.98, "{spent:?}");
+    let expected = app::dp::accountant::epsilon(spent.sampling_rate, spent.noise_multiplier, spent.steps, spent.delta).unwrap();
+    assert_eq!(spent.epsilon, expected);
+    assert_eq!((spent.sampling_rate, spent.steps, spent.delta), (32.0 / 150.0, 47, 1e-5));
+    let JobEvent::Finished { model_id, score, .. } = &events.last().unwrap().event else { panic!("{events:?}") };
+    assert!(*score > 0.7, "iris at ε = 2: {score}");
+    let model: app::model::artifact::ModelInfo = srv.get_as(&alice.access, &format!("/api/models/{model_id}")).await.json().await.unwrap();
+    assert_eq!(model.privacy.as_ref(), Some(&spent));
+    let dash: app::model::analytics::Dashboard = srv.get_as(&alice.access, "/api/analytics").await.json().await.unwrap();
+    let point = dash.models.iter().find(|m| &m.model_id == model_id).unwrap();
+    assert_eq!(point.epsilon, Some(spent.epsilon));
+    srv.stop().await;
+}

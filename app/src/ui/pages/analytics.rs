@@ -83,6 +83,24 @@ fn quality_series(models: &[ModelPoint]) -> Vec<Series> {
     out.into_iter().take(4).collect()
 }
 
+/// Differentially private versions' scores against the ε they spent, one line per model kind
+/// and target, ε increasing.
+fn privacy_series(models: &[ModelPoint]) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for m in models {
+        let Some(eps) = m.epsilon else { continue };
+        let name = format!("{} → {} ({})", m.kind, m.target, m.metric);
+        match out.iter_mut().find(|s| s.name == name) {
+            Some(s) => s.points.push((eps, m.score)),
+            None => out.push(Series { name, points: vec![(eps, m.score)] }),
+        }
+    }
+    for s in &mut out {
+        s.points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum SortBy {
     Score,
@@ -95,6 +113,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
     let (history, days, most) = history_bars(&d);
     let history_chart = grouped_bars("Training jobs per day (UTC)", "jobs", &days, &history, most.max(1.0), true);
     let quality_chart = line_chart("Model quality, version after version", "version", "score", &quality_series(&d.models));
+    let privacy = privacy_series(&d.models);
     let range = match (days.first(), days.last()) {
         (Some(a), Some(b)) if a != b => format!("Days with jobs from {a} to {b} (UTC), the last {HISTORY_DAYS} at most; bars by status."),
         (Some(a), _) => format!("{a} (UTC); bars by status."),
@@ -130,12 +149,23 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             <div role="img" aria-label="Chart of each model kind's cross-validated score, version after version; the table below has every figure"
                 inner_html=quality_chart></div>
         </figure>
+        {(!privacy.is_empty()).then(|| {
+            let chart = line_chart("Score against privacy spent", "ε", "score", &privacy);
+            view! {
+                <h2>"Accuracy against privacy"</h2>
+                <figure class="chart" data-testid="privacy-chart">
+                    <div role="img" aria-label="Chart of the differentially private models' scores against the ε each spent; the table below has every figure"
+                        inner_html=chart></div>
+                    <figcaption>"Models trained with differential privacy: smaller ε is more private."</figcaption>
+                </figure>
+            }
+        })}
         <h2>"Model performance"</h2>
         <p class="sort">"Sort by: " {sort_button(SortBy::Score, "Score")} " " {sort_button(SortBy::Newest, "Newest")} " " {sort_button(SortBy::Kind, "Kind")}</p>
         <table class="data" data-testid="performance-table">
             <caption>{count(d.models.len() as u64, "model version", "model versions")}</caption>
             <thead><tr>
-                <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Score"</th>
+                <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Score"</th><th scope="col">"ε"</th>
                 <th scope="col">"Datasets"</th><th scope="col">"Owner"</th><th scope="col">"Created (UTC)"</th>
             </tr></thead>
             <tbody>
@@ -144,6 +174,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                         <td><a href=format!("/models/{}", m.model_id)>{m.kind.clone()}</a></td>
                         <td>{m.target.clone()}</td>
                         <td>{format!("{} {:.3}", if m.metric == "r2" { "R²" } else { "accuracy" }, m.score)}</td>
+                        <td>{m.epsilon.map_or_else(|| "no DP".to_owned(), |e| format!("{e:.2}"))}</td>
                         <td>{m.datasets.join(", ")}</td>
                         <td>{m.owner.clone()}</td>
                         <td>{utc(&m.created_at)}</td>

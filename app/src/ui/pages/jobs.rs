@@ -16,6 +16,7 @@ use crate::ui::chart::{fold_scores, line_chart, losses};
 use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
+use crate::ui::privacy::{describe_spent, PreviewQuery, PrivacyPreview};
 use crate::ui::session::action_error;
 
 fn kind_label(j: &JobInfo) -> &'static str {
@@ -134,6 +135,11 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     let search = RwSignal::new(String::new());
     let folds = RwSignal::new("5".to_owned());
     let seed = RwSignal::new("0".to_owned());
+    let dp = DpFields::new();
+    let rows = move || {
+        let ids = selected.get();
+        all.with_value(|ds| ds.iter().find(|d| ids.first() == Some(&d.id)).map_or(0, |d| d.rows as usize))
+    };
     let error = RwSignal::new(None::<ApiError>);
     let submit = Action::new(|req: &JobRequest| submit_job(req.clone()));
     Effect::new(move |_| {
@@ -180,9 +186,15 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
         if let Some(s) = search {
             model["search"] = s;
         }
-        let request = serde_json::json!({
+        let mut request = serde_json::json!({
             "dataset_ids": selected.get_untracked(), "target": target, "model": model, "cv_folds": cv_folds, "seed": seed,
         });
+        if dp.on.get_untracked() {
+            match dp.spec() {
+                Ok(p) => request["privacy"] = p,
+                Err((f, m)) => return bad(f, m),
+            }
+        }
         // The parameters and search space were read as JSON above; what remains to go wrong is
         // the search space's shape.
         let request: JobRequest = match serde_json::from_value(request) {
@@ -275,6 +287,7 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                     on:input=move |ev| search.set(event_target_value(&ev))></textarea>
                 <p class="field-error" id="j-search-error" role="alert">{msg("model.search")}</p>
             </div>
+            <DpFieldset dp rows=Signal::derive(rows) msg=Callback::new(move |f: &'static str| msg(f)())/>
             <div class="field">
                 <label for="j-folds">"Cross-validation folds"</label>
                 <input id="j-folds" type="number" min="2" max="20" aria-describedby="j-folds-error" prop:value=move || folds.get()
@@ -291,6 +304,116 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                 {move || if submit.pending().get() { "Starting…" } else { "Start training" }}
             </button>
         </form>
+    }
+}
+
+/// The job form's privacy fields, as typed.
+#[derive(Clone, Copy)]
+struct DpFields {
+    on: RwSignal<bool>,
+    epsilon: RwSignal<String>,
+    delta: RwSignal<String>,
+    clip_norm: RwSignal<String>,
+    batch_size: RwSignal<String>,
+    epochs: RwSignal<String>,
+    learning_rate: RwSignal<String>,
+}
+
+impl DpFields {
+    fn new() -> Self {
+        let s = |v: &str| RwSignal::new(v.to_owned());
+        DpFields {
+            on: RwSignal::new(false),
+            epsilon: s("2"),
+            delta: s(""),
+            clip_norm: s("1"),
+            batch_size: s("32"),
+            epochs: s("20"),
+            learning_rate: s("0.5"),
+        }
+    }
+
+    /// The request's `privacy` object, or the field that does not read and why.
+    fn spec(&self) -> Result<Value, (&'static str, String)> {
+        let number =
+            |v: RwSignal<String>, f: &'static str| v.get_untracked().trim().parse::<f64>().map_err(|_| (f, "enter a number".to_owned()));
+        let whole = |v: RwSignal<String>, f: &'static str| {
+            v.get_untracked().trim().parse::<u64>().map_err(|_| (f, "enter a whole number".to_owned()))
+        };
+        let mut p = serde_json::json!({
+            "epsilon": number(self.epsilon, "privacy.epsilon")?,
+            "clip_norm": number(self.clip_norm, "privacy.clip_norm")?,
+            "batch_size": whole(self.batch_size, "privacy.batch_size")?,
+            "epochs": whole(self.epochs, "privacy.epochs")?,
+            "learning_rate": number(self.learning_rate, "privacy.learning_rate")?,
+        });
+        if !self.delta.get_untracked().trim().is_empty() {
+            p["delta"] = number(self.delta, "privacy.delta")?.into();
+        }
+        Ok(p)
+    }
+
+    /// What the accountant is asked, on `rows` rows (as the trainer will: q = batch / rows,
+    /// steps = ⌈epochs / q⌉, the default δ unless one is given).
+    fn query(&self, rows: usize) -> Option<PreviewQuery> {
+        let batch: usize = self.batch_size.get().trim().parse().ok()?;
+        let epochs: usize = self.epochs.get().trim().parse().ok()?;
+        let epsilon: f64 = self.epsilon.get().trim().parse().ok()?;
+        let given = self.delta.get();
+        let spec = crate::dp::PrivacySpec {
+            epsilon: Some(epsilon),
+            noise_multiplier: None,
+            delta: if given.trim().is_empty() { None } else { Some(given.trim().parse().ok()?) },
+            clip_norm: 1.0,
+            batch_size: batch,
+            epochs,
+            learning_rate: 0.5,
+        };
+        let (q, steps) = spec.schedule(rows);
+        Some(PreviewQuery { sampling_rate: q, noise_multiplier: None, epsilon: Some(epsilon), steps, delta: spec.delta_for(rows) })
+    }
+}
+
+/// Differential privacy for a job: off by default; on, its settings and the accountant's
+/// preview on the chosen dataset's rows.
+#[component]
+fn DpFieldset(dp: DpFields, #[prop(into)] rows: Signal<usize>, msg: Callback<&'static str, Option<String>>) -> impl IntoView {
+    let input = move |id: &'static str, label: &'static str, field: &'static str, value: RwSignal<String>, hint: &'static str| {
+        let err = format!("{id}-error");
+        let hint_id = format!("{id}-hint");
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <p class="hint" id=hint_id.clone()>{hint}</p>
+                <input id=id inputmode="decimal" aria-describedby=format!("{hint_id} {err}") prop:value=move || value.get()
+                    on:input=move |ev| value.set(event_target_value(&ev))/>
+                <p class="field-error" id=err role="alert">{move || msg.run(field)}</p>
+            </div>
+        }
+    };
+    let query = Signal::derive(move || if dp.on.get() { dp.query(rows.get()) } else { None });
+    view! {
+        <fieldset>
+            <legend>"Differential privacy"</legend>
+            <div class="field checkbox">
+                <input type="checkbox" id="j-dp" prop:checked=move || dp.on.get() on:change=move |ev| dp.on.set(event_target_checked(&ev))/>
+                <label for="j-dp">"Train with differential privacy (DP-SGD; logistic regression or the DQN network)"</label>
+            </div>
+            <p class="field-error" role="alert">{move || msg.run("privacy")}</p>
+            <Show when=move || dp.on.get()>
+                {input("j-dp-epsilon", "Target ε (privacy budget)", "privacy.epsilon", dp.epsilon,
+                    "Smaller is more private and less accurate; the trainer finds the noise that meets it.")}
+                {input("j-dp-delta", "δ (optional)", "privacy.delta", dp.delta,
+                    "The chance the guarantee fails; by default 10⁻⁵, or 1/(10 × rows) when that is smaller. It must be below 1/rows.")}
+                {input("j-dp-clip", "Gradient clipping norm C", "privacy.clip_norm", dp.clip_norm,
+                    "Each row's gradient is scaled down to at most this length before noise is added.")}
+                {input("j-dp-batch", "Expected batch size", "privacy.batch_size", dp.batch_size,
+                    "Rows per step on average; each row is sampled independently.")}
+                {input("j-dp-epochs", "Epochs", "privacy.epochs", dp.epochs, "Passes over the rows.")}
+                {input("j-dp-lr", "Learning rate", "privacy.learning_rate", dp.learning_rate, "Step size of gradient descent.")}
+                <PrivacyPreview query/>
+            </Show>
+        </fieldset>
     }
 }
 
@@ -335,6 +458,14 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
         }
     });
     let status = move || job.with(|j| j.status);
+    let privacy = move || {
+        events.with(|es| {
+            es.iter().rev().find_map(|e| match &e.event {
+                crate::model::job::JobEvent::Privacy(p) => Some(p.clone()),
+                _ => None,
+            })
+        })
+    };
     let metric = move || job.with(|j| if j.request.spec.model.kind == ModelKind::Linear { "R²" } else { "score (accuracy or R²)" });
     let score_chart = move || events.with(|es| line_chart("Score per cross-validation fold", "fold", "score", &fold_scores(es)));
     let loss_series = Memo::new(move |_| events.with(|es| !losses(es).is_empty()));
@@ -363,6 +494,9 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
             <dt>"Target"</dt><dd>{move || job.with(|j| j.request.spec.target.clone())}</dd>
             <dt>"Folds"</dt><dd>{move || job.with(|j| j.request.spec.cv_folds)}</dd>
             <dt>"Attempts"</dt><dd>{move || job.with(|j| j.attempts)}</dd>
+            <Show when=move || privacy().is_some()>
+                <dt>"Privacy"</dt><dd data-testid="job-privacy">{move || privacy().map(|p| describe_spent(&p))}</dd>
+            </Show>
             <dt>"Created (UTC)"</dt><dd>{move || job.with(|j| utc(&j.created_at))}</dd>
         </dl>
         <div class="field">

@@ -167,6 +167,9 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
                     <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id)>{m.job_id.clone()}</a></dd>
                 }.into_any(),
             }}
+            {m.privacy.as_ref().map(|p| view! {
+                <dt>"Differential privacy"</dt><dd data-testid="model-privacy">{crate::ui::privacy::describe_spent(p)}</dd>
+            })}
             <dt>"Created (UTC)"</dt><dd>{utc(&m.created_at)}</dd>
         </dl>
         <MetricsView m=m.metrics.clone()/>
