@@ -74,6 +74,7 @@ fn main() {
         target: "label".into(),
         labels: Some((0..CLASSES).map(|c| format!("c{c}")).collect()),
         model: FlModel::Logistic { alpha: 1.0, epochs: 1, learning_rate: 0.5, batch_size: 32, mu: 0.0 },
+        privacy: None,
     };
     let locals: Vec<LocalData> = tables.iter().map(|t| task.local(t).expect("task fits")).collect();
     let moments: Vec<(Vec<f64>, u64)> = locals.iter().map(|l| task.moments(l).expect("moments")).collect();

@@ -146,6 +146,7 @@ fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
         target: "species".into(),
         labels: Some(labels.clone()),
         model: FlModel::Logistic { alpha, epochs: 1, learning_rate: 1.0, batch_size: 1024, mu: 0.0 },
+        privacy: None,
     };
     for (name, parts) in [
         ("3 IID", round_robin(&train, 3)),
@@ -179,6 +180,7 @@ fn federated_diabetes_linear_regression_is_central_least_squares_iid_and_by_bmi(
         target: "progression".into(),
         labels: None,
         model: FlModel::Linear,
+        privacy: None,
     };
     let bmi = diabetes.column_index("bmi").unwrap();
     for (name, parts) in [
@@ -206,6 +208,7 @@ fn a_participant_file_that_does_not_fit_the_task_is_named() {
         target: "species".into(),
         labels: Some(vec!["setosa".into(), "versicolor".into()]),
         model: FlModel::Logistic { alpha: 1.0, epochs: 1, learning_rate: 0.1, batch_size: 8, mu: 0.0 },
+        privacy: None,
     };
     let err = task.local(&iris).err().unwrap().to_string();
     assert!(err.contains("“virginica”, which is not one of the federation's classes"), "{err}");
@@ -234,6 +237,7 @@ fn federated_iris_network_is_close_to_central_training() {
         target: "species".into(),
         labels: Some(labels.clone()),
         model: FlModel::Mlp { hidden: vec![16], epochs, learning_rate: 0.1, batch_size: 16, mu: 0.0 },
+        privacy: None,
     };
     // Central: every training row in one place, the same number of passes, no protocol.
     let central_task = FlTask {

@@ -192,7 +192,24 @@ fn describe(result: &RoundResult, rounds: u32) -> String {
     if let Some(m) = &result.metrics {
         line.push_str(&format!(", global {} {:.4}", m.score_name(), m.score()));
     }
+    if let Some(e) = result.epsilon {
+        line.push_str(&format!(", privacy spent ε = {e:.4}"));
+    }
     line
+}
+
+/// A participant's privacy ledger in one line.
+fn describe_ledger(l: &app::model::federation::PrivacyLedger) -> String {
+    let rounds: Vec<String> = l.contributed.iter().map(u32::to_string).collect();
+    format!(
+        "your privacy: ε = {:.4} of the budget {} at δ = {:e} after {} training rounds; your update was in rounds [{}] (ε = {:.4} against those who knew when you were sampled)",
+        l.epsilon,
+        l.budget,
+        l.delta,
+        l.rounds,
+        rounds.join(", "),
+        l.epsilon_if_known
+    )
 }
 
 /// Takes part in the federation until it finishes (`Ok` with the model's id) or fails.
@@ -223,6 +240,9 @@ pub async fn federate(args: FederateArgs) -> Result<String> {
         shown_results = view.results.len();
         match view.status {
             FederationStatus::Finished => {
+                if let Some(l) = &view.privacy {
+                    println!("{}", describe_ledger(l));
+                }
                 let model = view.model_id.unwrap_or_default();
                 println!("the federation has finished: model {model}");
                 return Ok(model);
@@ -234,8 +254,12 @@ pub async fn federate(args: FederateArgs) -> Result<String> {
             let state = (r.round, r.stage);
             if waiting != Some(state) {
                 waiting = Some(state);
+                let left_out = match (&r.sampled, view.you) {
+                    (Some(s), Some(me)) if !s.contains(&me) => " (not sampled for this round: waiting for the next)",
+                    _ => "",
+                };
                 println!(
-                    "round {} ({}): {} stage, {} of {} in",
+                    "round {} ({}): {} stage, {} of {} in{left_out}",
                     r.round,
                     r.phase.label(info.rounds),
                     r.stage.as_str(),

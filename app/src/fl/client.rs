@@ -104,6 +104,10 @@ impl Client {
     fn make(&mut self, view: &RoundView, r: &ActiveRound, me: u16, data: &LocalData) -> Result<Option<Outgoing>, FlError> {
         let out = |message, clipped, local| Outgoing { round: r.round, stage: r.stage, phase: r.phase, message, clipped, local };
         if r.stage == Stage::Keys {
+            if r.sampled.as_ref().is_some_and(|s| !s.contains(&me)) {
+                // Not sampled for this round of a private federation: it waits for the next.
+                return Ok(None);
+            }
             let ctx = RoundContext { federation: self.federation.clone(), round: r.round };
             let p = Participant::new(ctx, me, usize::from(r.threshold))?;
             let keys = wire::keys_message(&p.advertise());
@@ -123,7 +127,7 @@ impl Client {
                 Ok(Some(out(Message::Shares(SharesMessage { envelopes }), 0, None)))
             }
             Stage::Input => {
-                let known = Known { means: view.means.clone(), params: view.params.clone() };
+                let known = Known { means: view.means.clone(), params: view.params.clone(), threshold: r.threshold, population: 0 };
                 let c = plan::contribution(&self.task, r.phase, &known, data, self.seed)?;
                 let encoded = c.encoding.encode(&c.values, c.rows)?;
                 if encoded.values.len() != r.vector_len as usize {

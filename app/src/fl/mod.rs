@@ -9,6 +9,7 @@ pub mod fixed;
 pub mod masks;
 pub mod mlp;
 pub mod plan;
+pub mod privacy;
 pub mod round;
 pub mod shamir;
 pub mod shares;

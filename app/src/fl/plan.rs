@@ -12,11 +12,15 @@ use crate::ml::prep::Preprocessor;
 use crate::model::federation::Phase;
 
 /// What the federation knows before a round: the statistics' global means (once summed) and
-/// the latest training step's global means (the global model).
+/// the latest training step's global means (the global model); for a private federation's
+/// training round, its threshold (participants share the noise among `t`) and the members it
+/// sampled from (the server divides by the expected `q·N`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Known {
     pub means: Option<Vec<f64>>,
     pub params: Option<Vec<f64>>,
+    pub threshold: u16,
+    pub population: u32,
 }
 
 /// What a participant sends in one phase, before encoding.
@@ -65,8 +69,16 @@ fn zero_model(task: &FlTask, width: usize) -> GlobalModel {
     GlobalModel::Fitted(Fitted::Logistic { classes, intercept: vec![0.0; classes], coef: vec![0.0; width * classes] })
 }
 
+/// Whether a training step also sums the starting model's confusion matrix. Not in a private
+/// federation: there every participant's vector weighs 1, not its rows, and carries only its
+/// clipped update.
 fn evaluates_each_step(task: &FlTask) -> bool {
-    matches!(task.model, FlModel::Logistic { .. } | FlModel::Mlp { .. })
+    matches!(task.model, FlModel::Logistic { .. } | FlModel::Mlp { .. }) && task.privacy.is_none()
+}
+
+/// The parameters a training step starts from: the global model's, or zeros before the first.
+fn start_params(task: &FlTask, global: Option<&GlobalModel>, width: usize) -> Vec<f64> {
+    global.map_or_else(|| vec![0.0; task.update_len(width)], GlobalModel::params)
 }
 
 fn evaluation_len(task: &FlTask) -> usize {
@@ -112,6 +124,13 @@ pub fn contribution(task: &FlTask, phase: Phase, known: &Known, data: &LocalData
             let width = pre.width();
             let global = global_model(task, known, width)?;
             let (mut values, rows) = task.update(data, &pre, global.as_ref(), seed ^ u64::from(step))?;
+            if let Some(privacy) = &task.privacy {
+                let own = task.global_model(width, &values)?;
+                let (mine, n) = task.evaluation(data, &pre, &own)?;
+                let update = privacy.participant_update(&values, &start_params(task, global.as_ref(), width), known.threshold)?;
+                // Weight 1: the sum counts participants, and one participant moves it by at most C.
+                return Ok(Contribution { values: update, rows: 1, encoding, local: Some(task.metrics(&mine, n)?) });
+            }
             let mut local = None;
             if evaluates_each_step(task) {
                 let own = task.global_model(width, &values)?;
@@ -145,6 +164,14 @@ pub fn outcome(task: &FlTask, phase: Phase, known: &Known, means: Vec<f64>, rows
                 return Err(FlError::Protocol(format!("a training step has {len} values or more, not {}", means.len())));
             }
             let (params, rest) = means.split_at(len);
+            if let Some(privacy) = &task.privacy {
+                // `rows` counts participants here: the mean times it is the sum of their updates.
+                let sum: Vec<f64> = params.iter().map(|m| m * rows as f64).collect();
+                let global = global_model(task, known, width)?;
+                let next = privacy.next_params(&start_params(task, global.as_ref(), width), sum, known.population)?;
+                task.global_model(width, &next)?;
+                return Ok(Outcome::Params { params: next, before: None });
+            }
             // The next global model must exist (linear regression: the equations solve).
             task.global_model(width, params)?;
             let before = if evaluates_each_step(task) { Some(task.metrics(rest, rows)?) } else { None };
@@ -169,6 +196,7 @@ mod tests {
             target: "y".into(),
             labels: Some(vec!["no".into(), "yes".into()]),
             model: FlModel::Logistic { alpha: 0.0, epochs: 5, learning_rate: 0.5, batch_size: 8, mu: 0.0 },
+            privacy: None,
         }
     }
 

@@ -104,6 +104,9 @@ pub struct FlTask {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
     pub model: FlModel,
+    /// Participant-level differential privacy for the training rounds (`fl::privacy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<super::privacy::FlPrivacy>,
 }
 
 fn bad(message: impl Into<String>) -> FlError {

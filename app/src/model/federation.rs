@@ -119,6 +119,17 @@ impl NewFederation {
                 format!("more than half of the participants and at most all of them: {} to {}", half + 1, self.min_participants),
             );
         }
+        if let Some(p) = &t.privacy {
+            for (field, message) in p.problems() {
+                f.insert(format!("task.privacy.{field}"), message);
+            }
+            if matches!(t.model, FlModel::Linear) {
+                f.insert(
+                    "task.privacy".into(),
+                    "linear regression is solved exactly in one round and has no private variant here; choose logistic regression or the neural network".into(),
+                );
+            }
+        }
         if !(10..=86_400).contains(&self.round_timeout_secs) {
             f.insert("round_timeout_secs".into(), "10 seconds to a day".into());
         }
@@ -181,6 +192,9 @@ pub struct FederationInfo {
     pub failure: Option<String>,
     /// How many have joined (names are not shown).
     pub members: u32,
+    /// A private federation's ε spent so far (at its δ); absent without privacy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
     /// Whether the caller has joined.
     pub joined: bool,
     pub created_at: String,
@@ -318,6 +332,10 @@ pub struct ActiveRound {
     /// In the reveal stage: the survivors (`U3`) and the dropped (`D`).
     pub survivors: Vec<u16>,
     pub dropped: Vec<u16>,
+    /// A private federation's training round: the members sampled for it; only they may send
+    /// keys. Absent when every member may take part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampled: Option<Vec<u16>>,
 }
 
 /// A finished round: what the server learned, which is only sums.
@@ -332,6 +350,32 @@ pub struct RoundResult {
     /// and linear regression's training step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<crate::ml::metrics::Metrics>,
+    /// A private federation's training round: ε spent by the federation once this round is
+    /// counted (at its δ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+}
+
+/// One participant's privacy in one private federation: what the federation has spent, and
+/// the rounds that used this participant's update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivacyLedger {
+    pub federation: String,
+    pub name: String,
+    pub status: FederationStatus,
+    /// The federation's budget and δ.
+    pub budget: f64,
+    pub delta: f64,
+    /// Training rounds counted so far (sampled rounds that were skipped count too).
+    pub rounds: u32,
+    /// ε after those rounds, for anyone who sees the global models but not who was sampled:
+    /// the guarantee every member has.
+    pub epsilon: f64,
+    /// The rounds whose sum included this participant's update.
+    pub contributed: Vec<u32>,
+    /// ε over just those rounds without the amplification by sampling: the guarantee against
+    /// someone who knows when this participant was sampled (the others in those rounds).
+    pub epsilon_if_known: f64,
 }
 
 /// `GET /api/federations/{id}/round`: everything a participant needs for its next step.
@@ -350,6 +394,9 @@ pub struct RoundView {
     pub model_id: Option<String>,
     /// Why the federation failed, if it did.
     pub failure: Option<String>,
+    /// A private federation: the caller's ledger (absent for non-members).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyLedger>,
 }
 
 /// What happens in a federation, as its event stream tells it.
@@ -382,6 +429,20 @@ pub enum FederationEvent {
         round: u32,
         reason: String,
     },
+    /// A private federation's training round sampled fewer members than the threshold: it
+    /// is counted by the accountant (the sample was drawn) and the model stays as it was.
+    Skipped {
+        round: u32,
+        sampled: u32,
+        needed: u32,
+        epsilon: f64,
+    },
+    /// A private federation stops training: one more round would take ε above the budget.
+    BudgetReached {
+        epsilon: f64,
+        budget: f64,
+        rounds: u32,
+    },
     Finished {
         model_id: String,
     },
@@ -392,7 +453,8 @@ pub enum FederationEvent {
 
 impl FederationEvent {
     /// Every event's name on the stream (`event:` lines), for listeners.
-    pub const NAMES: [&'static str; 7] = ["round_opened", "received", "stage_closed", "aggregated", "abandoned", "finished", "failed"];
+    pub const NAMES: [&'static str; 9] =
+        ["round_opened", "received", "stage_closed", "aggregated", "abandoned", "skipped", "budget_reached", "finished", "failed"];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -401,6 +463,8 @@ impl FederationEvent {
             Self::StageClosed { .. } => "stage_closed",
             Self::Aggregated { .. } => "aggregated",
             Self::Abandoned { .. } => "abandoned",
+            Self::Skipped { .. } => "skipped",
+            Self::BudgetReached { .. } => "budget_reached",
             Self::Finished { .. } => "finished",
             Self::Failed { .. } => "failed",
         }
@@ -433,6 +497,7 @@ mod tests {
                 target: "species".into(),
                 labels: Some(vec!["setosa".into(), "versicolor".into(), "virginica".into()]),
                 model: FlModel::Logistic { alpha: 1.0, epochs: 1, learning_rate: 1.0, batch_size: 1024, mu: 0.0 },
+                privacy: None,
             },
             rounds: 50,
             min_participants: 3,
@@ -460,5 +525,33 @@ mod tests {
         linear.task.model = FlModel::Linear;
         let Err(ApiError::Validation { fields }) = linear.check() else { panic!("refused") };
         assert!(fields.contains_key("task.labels") && fields.contains_key("rounds"), "{fields:?}");
+    }
+
+    #[test]
+    fn privacy_settings_that_cannot_work_name_their_field() {
+        use crate::fl::privacy::{FlPrivacy, NoiseMode};
+        let good = FlPrivacy {
+            clip_norm: 1.0,
+            noise_multiplier: 1.0,
+            noise: NoiseMode::Distributed,
+            sampling_rate: 1.0,
+            epsilon: 10.0,
+            delta: 1e-5,
+        };
+        let mut fed = iris();
+        fed.task.privacy = Some(good.clone());
+        assert_eq!(fed.check(), Ok(()));
+        for (bad, field) in [
+            (FlPrivacy { epsilon: 0.0, ..good.clone() }, "task.privacy.epsilon"),
+            (FlPrivacy { epsilon: 0.5, ..good.clone() }, "task.privacy.epsilon"),
+            (FlPrivacy { delta: 1.0, ..good.clone() }, "task.privacy.delta"),
+            (FlPrivacy { noise_multiplier: 0.0, ..good.clone() }, "task.privacy.noise_multiplier"),
+            (FlPrivacy { clip_norm: -1.0, ..good.clone() }, "task.privacy.clip_norm"),
+            (FlPrivacy { sampling_rate: 0.0, ..good.clone() }, "task.privacy.sampling_rate"),
+        ] {
+            fed.task.privacy = Some(bad);
+            let Err(ApiError::Validation { fields }) = fed.check() else { panic!("refused") };
+            assert!(fields.contains_key(field), "{field}: {fields:?}");
+        }
     }
 }

@@ -145,6 +145,7 @@ DEFINE FIELD IF NOT EXISTS means ON federation TYPE option<array<float>>;
 DEFINE FIELD IF NOT EXISTS params ON federation TYPE option<array<float>>;
 DEFINE FIELD IF NOT EXISTS model_id ON federation TYPE option<string>;
 DEFINE FIELD IF NOT EXISTS failure ON federation TYPE option<string>;
+DEFINE FIELD IF NOT EXISTS dp_rounds ON federation TYPE option<int>;
 DEFINE INDEX IF NOT EXISTS federation_member_pair ON federation_member FIELDS federation, user_id UNIQUE;
 DEFINE FIELD IF NOT EXISTS number ON federation_member TYPE int DEFAULT 0;
 DEFINE INDEX IF NOT EXISTS federation_member_number ON federation_member FIELDS federation, number UNIQUE;
@@ -161,6 +162,8 @@ DEFINE FIELD OVERWRITE roster ON fl_round TYPE array<object> FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS sharers ON fl_round TYPE array<int>;
 DEFINE FIELD IF NOT EXISTS survivors ON fl_round TYPE array<int>;
 DEFINE FIELD IF NOT EXISTS dropped ON fl_round TYPE array<int>;
+DEFINE FIELD IF NOT EXISTS sampled ON fl_round TYPE option<array<int>>;
+DEFINE FIELD IF NOT EXISTS population ON fl_round TYPE option<int>;
 DEFINE INDEX IF NOT EXISTS fl_round_once ON fl_round FIELDS federation, round UNIQUE;
 DEFINE INDEX IF NOT EXISTS fl_round_state ON fl_round FIELDS state;
 
@@ -181,6 +184,8 @@ DEFINE FIELD IF NOT EXISTS participants ON fl_result TYPE int;
 DEFINE FIELD IF NOT EXISTS rows ON fl_result TYPE int;
 DEFINE FIELD OVERWRITE metrics ON fl_result TYPE option<object> FLEXIBLE;
 DEFINE FIELD IF NOT EXISTS at ON fl_result TYPE string;
+DEFINE FIELD IF NOT EXISTS contributors ON fl_result TYPE option<array<int>>;
+DEFINE FIELD IF NOT EXISTS epsilon ON fl_result TYPE option<float>;
 DEFINE INDEX IF NOT EXISTS fl_result_round ON fl_result FIELDS federation, round UNIQUE;
 
 DEFINE TABLE IF NOT EXISTS federation_event SCHEMAFULL;

@@ -22,6 +22,38 @@ struct Participant {
 }
 
 impl Participant {
+    /// `cipherfold federate` for user `name` with the rows in `data`, both output streams read.
+    fn spawn(addr: &str, federation: &str, name: &str, data: &std::path::Path, poll_ms: u64) -> Participant {
+        let mut c = cipherfold();
+        c.args(["federate", "--server", &format!("http://{addr}"), "--federation", federation, "--username", name, "--data"])
+            .arg(data)
+            .args(["--poll-ms", &poll_ms.to_string()])
+            .env("CIPHERFOLD_PASSWORD", "correct horse battery")
+            .stdout(Stdio::piped());
+        c.stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let (tx, rx) = mpsc::channel();
+        // Both streams, so that an error line shows in a failure's transcript.
+        let err_tx = tx.clone();
+        let err = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in err.lines().map_while(Result::ok) {
+                if err_tx.send(format!("stderr: {line}")).is_err() {
+                    break;
+                }
+            }
+        });
+        let out = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Participant { child, lines: rx, seen: vec![] }
+    }
+
     /// Waits for a line containing `text` (keeping every line seen).
     fn wait_for(&mut self, text: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
@@ -82,36 +114,9 @@ async fn cli_participants_survive_dropouts_and_a_server_restart() {
         let path = dir.path().join(format!("{n}.csv"));
         let mine: Vec<&str> = rows.iter().enumerate().filter(|(r, _)| r % 5 == i).map(|(_, l)| *l).collect();
         std::fs::write(&path, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
-        let mut c = cipherfold();
-        c.args(["federate", "--server", &format!("http://{addr}"), "--federation", &id, "--username", n, "--data"])
-            .arg(&path)
-            // The first victim polls slowly, so that it is killed after its shares for sure
-            // before it could send its input.
-            .args(["--poll-ms", if i == 0 { "1500" } else { "100" }])
-            .env("CIPHERFOLD_PASSWORD", "correct horse battery")
-            .stdout(Stdio::piped());
-        c.stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let (tx, rx) = mpsc::channel();
-        // Both streams, so that an error line shows in a failure's transcript.
-        let err_tx = tx.clone();
-        let err = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in err.lines().map_while(Result::ok) {
-                if err_tx.send(format!("stderr: {line}")).is_err() {
-                    break;
-                }
-            }
-        });
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        parts.push(Participant { child, lines: rx, seen: vec![] });
+        // The first victim polls slowly, so that it is killed after its shares for sure
+        // before it could send its input.
+        parts.push(Participant::spawn(&addr, &id, n, &path, if i == 0 { 1500 } else { 100 }));
     }
     let minute = Duration::from_secs(60);
     for p in &mut parts {
@@ -155,5 +160,82 @@ async fn cli_participants_survive_dropouts_and_a_server_restart() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["predictions"][0]["label"], "virginica");
+    kill(&mut server);
+}
+
+/// A private federation (distributed noise, q = 1, σ = 2) run by three CLI participants with a
+/// budget that three training rounds fit and a fourth would exceed, among ten declared: it
+/// stops before the fourth with an event saying so, ε grows round by round in its results,
+/// and every participant's ledger is the accountant's figure for (q, σ, 3 rounds), computed
+/// here on its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_federation_stops_at_its_budget_and_each_ledger_matches_the_accountant() {
+    use app::dp::accountant::epsilon;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut server = spawn_on(&addr, &data);
+    let remote = Remote { addr: addr.parse().unwrap() };
+    let owner = remote.user("owner").await;
+    let names = ["site1", "site2", "site3"];
+    for n in names {
+        assert_eq!(remote.register(n, "healthcare", "oncology").await.status(), 201);
+    }
+    let (q, sigma, delta) = (1.0, 2.0, 1e-5);
+    let budget = (epsilon(q, sigma, 3, delta).unwrap() + epsilon(q, sigma, 4, delta).unwrap()) / 2.0;
+    let mut fed = iris_federation(10, 3, 2);
+    fed["task"]["privacy"] =
+        json!({"clip_norm": 1.0, "noise_multiplier": sigma, "noise": "distributed", "sampling_rate": q, "epsilon": budget, "delta": delta});
+    let r = client().post(remote.url("/api/federations")).bearer_auth(&owner.access).json(&fed).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let iris = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+    let mut lines = iris.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    let mut parts = vec![];
+    for (i, n) in names.iter().enumerate() {
+        let path = dir.path().join(format!("{n}.csv"));
+        let mine: Vec<&str> = rows.iter().enumerate().filter(|(r, _)| r % 3 == i).map(|(_, l)| *l).collect();
+        std::fs::write(&path, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
+        parts.push(Participant::spawn(&addr, &id, n, &path, 100));
+    }
+    let expected = epsilon(q, sigma, 3, delta).unwrap();
+    let mut spent = vec![];
+    for step in 1..=3 {
+        let line = parts[0].wait_for(&format!("(training {step} of 10) aggregated"), Duration::from_secs(120));
+        let e: f64 = line.rsplit("ε = ").next().unwrap().parse().unwrap();
+        assert!((e - epsilon(q, sigma, step, delta).unwrap()).abs() < 1e-4, "{line}");
+        spent.push(e);
+    }
+    assert!(spent.windows(2).all(|w| w[1] > w[0]), "ε grows round by round: {spent:?}");
+    for p in &mut parts {
+        let ledger = p.wait_for("your privacy: ", Duration::from_secs(120));
+        assert!(ledger.contains(&format!("ε = {expected:.4} of the budget")), "{ledger} (accountant: {expected})");
+        assert!(ledger.contains("after 3 training rounds") && ledger.contains("your update was in rounds [2, 3, 4]"), "{ledger}");
+        p.wait_for("the federation has finished: model ", Duration::from_secs(30));
+        assert!(p.child.wait().unwrap().success(), "{}", p.seen.join("\n"));
+    }
+    assert!(!parts[0].seen.iter().any(|l| l.contains("training 4 of 10")), "no fourth round: {:?}", parts[0].seen);
+
+    // The events say why training stopped; the model's record keeps what was spent.
+    let view: Value = remote.get_as(&owner.access, &format!("/api/federations/{id}")).await.json().await.unwrap();
+    assert!((view["epsilon"].as_f64().unwrap() - expected).abs() < 1e-12, "{view}");
+    let events = client()
+        .get(remote.url(&format!("/api/federations/{id}/events")))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(events.contains("event: budget_reached"), "{events}");
+    let model_id = view["model_id"].as_str().unwrap();
+    let model: Value = remote.get_as(&owner.access, &format!("/api/models/{model_id}")).await.json().await.unwrap();
+    assert_eq!(model["privacy"]["steps"], 3);
+    assert!((model["privacy"]["epsilon"].as_f64().unwrap() - expected).abs() < 1e-12, "{model}");
     kill(&mut server);
 }

@@ -162,7 +162,7 @@ async fn run(srv: &TestServer, id: &str, task: &FlTask, members: &mut [Member], 
             let Some(r) = v.round.clone() else { continue };
             first_round.get_or_insert(r.round);
             if r.stage == Stage::Reveal && checked.insert(r.round) {
-                let known = Known { means: v.means.clone(), params: v.params.clone() };
+                let known = Known { means: v.means.clone(), params: v.params.clone(), ..Known::default() };
                 let stored = stored_inputs(srv, id, r.round, r.vector_len as usize).await;
                 let senders: Vec<usize> = stored.iter().map(|(s, _)| *s as usize - 1).collect();
                 let pairs: Vec<(&Member, LocalData)> = senders.iter().map(|&s| (&members[s], task.local(&tables[s]).unwrap())).collect();

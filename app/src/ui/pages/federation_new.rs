@@ -188,7 +188,7 @@ fn NewFederationForm() -> impl IntoView {
         let logistic = kind != "linear";
         Ok(NewFederation {
             name: name.get_untracked(),
-            task: FlTask { features, target: t, labels: logistic.then(|| categories(&labels.get_untracked())), model },
+            task: FlTask { features, target: t, labels: logistic.then(|| categories(&labels.get_untracked())), model, privacy: None },
             rounds: number(&rounds.get_untracked(), "rounds", "a whole number of rounds")?,
             min_participants: number(&min.get_untracked(), "min_participants", "a whole number of participants")?,
             threshold: number(&threshold.get_untracked(), "threshold", "a whole number of participants")?,

@@ -48,6 +48,8 @@ pub(super) struct FederationRow {
     params: Option<Vec<f64>>,
     model_id: Option<String>,
     failure: Option<String>,
+    /// A private federation's training rounds counted by the accountant (skipped ones too).
+    dp_rounds: Option<i64>,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -84,6 +86,18 @@ impl FederationRow {
         FlTask::deserialize(&self.task).map_err(|_| corrupt("task"))
     }
 
+    fn dp_rounds(&self) -> u64 {
+        self.dp_rounds.unwrap_or(0).max(0) as u64
+    }
+
+    /// ε spent so far, for a private federation.
+    fn epsilon(&self) -> Result<Option<f64>> {
+        match self.task()?.privacy {
+            Some(p) => Ok(Some(p.epsilon_after(self.dp_rounds()).map_err(|e| Error::internal(e.to_string()))?)),
+            None => Ok(None),
+        }
+    }
+
     fn info(&self, members: u32, joined: bool) -> Result<FederationInfo> {
         let small = |v: i64, what: &str| self.small(v, what);
         Ok(FederationInfo {
@@ -103,6 +117,7 @@ impl FederationRow {
             failure: self.failure.clone(),
             members,
             joined,
+            epsilon: self.epsilon()?,
             created_at: self.created_at.clone(),
         })
     }
@@ -170,6 +185,7 @@ impl Federations {
             params: None,
             model_id: None,
             failure: None,
+            dp_rounds: Some(0),
         };
         self.db.query("CREATE federation CONTENT $row").bind(("row", row.clone())).await?.check()?;
         self.audit.record(&actor.user_id, ACTION, &row.uid, client, "ok").await?;

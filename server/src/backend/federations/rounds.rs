@@ -22,8 +22,8 @@ use app::ml::dqn::{DqnModel, DqnParams};
 use app::ml::model::{AnyModel, LinearModel, LogisticModel, LogisticParams, ModelKind};
 use app::model::artifact::{ModelArtifact, ARTIFACT_FORMAT, ARTIFACT_VERSION};
 use app::model::federation::{
-    ActiveRound, Envelope, FederationEvent, FederationStatus, InputMessage, KeysMessage, Phase, RevealMessage, RosterEntry, RoundResult,
-    RoundView, SharesMessage, Stage,
+    ActiveRound, Envelope, FederationEvent, FederationStatus, InputMessage, KeysMessage, Phase, PrivacyLedger, RevealMessage, RosterEntry,
+    RoundResult, RoundView, SharesMessage, Stage,
 };
 use app::model::{ApiError, FieldErrors};
 
@@ -86,6 +86,10 @@ pub(super) struct RoundRow {
     /// `U3` and `D`, from the reveal stage on.
     pub survivors: Vec<i64>,
     pub dropped: Vec<i64>,
+    /// A private federation's training round: the members sampled (only they take part), and
+    /// how many members there were to sample from.
+    pub sampled: Option<Vec<i64>>,
+    pub population: Option<i64>,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -106,6 +110,10 @@ pub(super) struct ResultRow {
     pub participants: i64,
     pub rows: i64,
     pub metrics: Option<serde_json::Value>,
+    /// The participants whose inputs the sum holds (a private federation's ledger reads it).
+    pub contributors: Option<Vec<i64>>,
+    /// A private federation's training round: ε spent once it is counted.
+    pub epsilon: Option<f64>,
     pub at: String,
 }
 
@@ -146,8 +154,18 @@ impl RoundRow {
 }
 
 impl FederationRow {
+    /// What the federation knows, without a round's particulars.
     fn known(&self) -> Known {
-        Known { means: self.means.clone(), params: self.params.clone() }
+        Known { means: self.means.clone(), params: self.params.clone(), threshold: 0, population: 0 }
+    }
+
+    /// What round `r`'s outcome is made with: the threshold and the members it sampled from.
+    fn known_in(&self, r: &RoundRow) -> Known {
+        Known {
+            threshold: u16::try_from(self.threshold).unwrap_or(u16::MAX),
+            population: r.population.unwrap_or(0).max(0) as u32,
+            ..self.known()
+        }
     }
 
     fn context(&self, round: u32) -> RoundContext {
@@ -156,15 +174,58 @@ impl FederationRow {
 }
 
 impl Federations {
-    /// Opens the next round (`phase`) of a federation: its keys stage.
-    pub(super) async fn open_round(&self, fed: &FederationRow, phase: Phase) -> Result<()> {
+    /// The next round number of a federation.
+    async fn next_round_number(&self, id: &str) -> Result<i64> {
         let mut r = self
             .db
             .query("UPDATE federation SET next_round += 1 WHERE uid = $id RETURN VALUE next_round")
-            .bind(("id", fed.uid.clone()))
+            .bind(("id", id.to_owned()))
             .await?;
         let round: Option<i64> = r.take(0)?;
-        let round = round.ok_or(ApiError::NotFound)?;
+        Ok(round.ok_or(ApiError::NotFound)?)
+    }
+
+    /// Opens the next round (`phase`) of a federation: its keys stage. A private federation's
+    /// training round first asks the accountant whether the budget allows it (if not, training
+    /// ends and the evaluation opens) and samples its members; a sample smaller than the
+    /// threshold is a skipped round, counted, and the next step is tried.
+    pub(super) async fn open_round(&self, fed: &FederationRow, phase: Phase) -> Result<()> {
+        let id = fed.uid.as_str();
+        let mut phase = phase;
+        let (mut sampled, mut population) = (None, None);
+        if let Some(privacy) = fed.task()?.privacy {
+            let dp = |e: app::dp::DpError| Error::internal(e.to_string());
+            let mut counted = fed.dp_rounds();
+            while let Phase::Train { .. } = phase {
+                if !privacy.budget_allows(counted).map_err(dp)? {
+                    let epsilon = privacy.epsilon_after(counted).map_err(dp)?;
+                    let event = FederationEvent::BudgetReached { epsilon, budget: privacy.epsilon, rounds: counted as u32 };
+                    self.publish(id, event).await?;
+                    phase = Phase::Evaluate;
+                    break;
+                }
+                let members = self.member_numbers(id).await?;
+                let sample = privacy.sample(&members).map_err(|e| Error::internal(e.to_string()))?;
+                if sample.len() >= fed.threshold as usize {
+                    sampled = Some(sample.iter().map(|n| i64::from(*n)).collect::<Vec<_>>());
+                    population = Some(members.len() as i64);
+                    break;
+                }
+                let round = self.next_round_number(id).await?;
+                counted += 1;
+                self.db
+                    .query("UPDATE federation SET dp_rounds = $n WHERE uid = $id")
+                    .bind(("n", counted as i64))
+                    .bind(("id", id.to_owned()))
+                    .await?
+                    .check()?;
+                let epsilon = privacy.epsilon_after(counted).map_err(dp)?;
+                let needed = fed.threshold as u32;
+                self.publish(id, FederationEvent::Skipped { round: round as u32, sampled: sample.len() as u32, needed, epsilon }).await?;
+                phase = phase.next(fed.rounds as u32).unwrap_or(Phase::Evaluate);
+            }
+        }
+        let round = self.next_round_number(id).await?;
         let now = now_ms();
         let row = RoundRow {
             federation: fed.uid.clone(),
@@ -178,6 +239,8 @@ impl Federations {
             sharers: vec![],
             survivors: vec![],
             dropped: vec![],
+            sampled,
+            population,
         };
         self.db.query("CREATE fl_round CONTENT $row").bind(("row", row)).await?.check()?;
         self.publish(&fed.uid, FederationEvent::RoundOpened { round: round as u32, phase }).await
@@ -218,7 +281,10 @@ impl Federations {
     /// Who may send in the round's current stage.
     async fn expected(&self, fed: &FederationRow, round: &RoundRow) -> Result<BTreeSet<u16>> {
         Ok(match round.stage()? {
-            Stage::Keys => self.member_numbers(&fed.uid).await?.into_iter().collect(),
+            Stage::Keys => match &round.sampled {
+                Some(s) => numbers(s),
+                None => self.member_numbers(&fed.uid).await?.into_iter().collect(),
+            },
             Stage::Shares => round.roster()?.iter().map(|e| e.number).collect(),
             Stage::Input => numbers(&round.sharers),
             Stage::Reveal => numbers(&round.survivors),
@@ -233,16 +299,47 @@ impl Federations {
             Some(r) => Some(self.active(&fed, &r, you).await?),
             None => None,
         };
+        let results = self.results(id).await?;
+        let privacy = match you {
+            Some(me) => self.ledger(&fed, me).await?,
+            None => None,
+        };
         Ok(RoundView {
             status: fed.status()?,
             you,
             means: fed.means.clone(),
             params: fed.params.clone(),
             round,
-            results: self.results(id).await?,
+            results,
             model_id: fed.model_id.clone(),
             failure: fed.failure.clone(),
+            privacy,
         })
+    }
+
+    /// Participant `me`'s ledger in a private federation (`None` without privacy).
+    pub(super) async fn ledger(&self, fed: &FederationRow, me: u16) -> Result<Option<PrivacyLedger>> {
+        let Some(privacy) = fed.task()?.privacy else { return Ok(None) };
+        let mut r = self
+            .db
+            .query("SELECT VALUE round FROM fl_result WHERE federation = $id AND epsilon != NONE AND $me IN contributors ORDER BY round")
+            .bind(("id", fed.uid.clone()))
+            .bind(("me", i64::from(me)))
+            .await?;
+        let contributed: Vec<i64> = r.take(0)?;
+        let contributed: Vec<u32> = contributed.into_iter().filter_map(|n| u32::try_from(n).ok()).collect();
+        let dp = |e: app::dp::DpError| Error::internal(e.to_string());
+        Ok(Some(PrivacyLedger {
+            federation: fed.uid.clone(),
+            name: fed.name.clone(),
+            status: fed.status()?,
+            budget: privacy.epsilon,
+            delta: privacy.delta,
+            rounds: fed.dp_rounds() as u32,
+            epsilon: privacy.epsilon_after(fed.dp_rounds()).map_err(dp)?,
+            epsilon_if_known: privacy.epsilon_known_sampled(contributed.len() as u64).map_err(dp)?,
+            contributed,
+        }))
     }
 
     async fn active(&self, fed: &FederationRow, r: &RoundRow, you: Option<u16>) -> Result<ActiveRound> {
@@ -282,6 +379,7 @@ impl Federations {
             envelopes,
             survivors,
             dropped,
+            sampled: r.sampled.as_deref().map(|s| numbers(s).into_iter().collect()),
         })
     }
 
@@ -297,6 +395,7 @@ impl Federations {
                     participants: r.participants.max(0) as u32,
                     rows: r.rows.max(0) as u64,
                     metrics: r.metrics.as_ref().map(Deserialize::deserialize).transpose().map_err(|_| corrupt("result metrics"))?,
+                    epsilon: r.epsilon,
                 })
             })
             .collect()
@@ -364,6 +463,9 @@ impl Federations {
         let not_in = |what: &str| conflict(format!("participant {me} {what} in round {round}; it takes part from the next round"));
         let body = match incoming {
             Incoming::Keys(m) => {
+                if r.sampled.as_ref().is_some_and(|s| !s.contains(&i64::from(me))) {
+                    return Err(conflict(format!("participant {me} was not sampled for round {round}; it waits for the next")).into());
+                }
                 wire::advertised(&m).map_err(|e| invalid("keys", e))?;
                 serde_json::to_string(&m)?
             }
@@ -441,7 +543,8 @@ impl Federations {
         let deadline = now_ms() + fed.round_timeout_secs * 1000;
         match stage {
             Stage::Keys => {
-                let need = (fed.min_participants as usize).max(t);
+                // A sampled round needs the threshold; the others wait for the declared number.
+                let need = if r.sampled.is_some() { t } else { (fed.min_participants as usize).max(t) };
                 if sent.len() < need {
                     // Nobody has committed anything yet: wait for enough participants.
                     if late {
@@ -514,7 +617,7 @@ impl Federations {
     async fn unmask(&self, fed: &FederationRow, r: &RoundRow) -> Result<()> {
         let (id, round, phase) = (fed.uid.as_str(), r.number()?, r.phase()?);
         let task = fed.task()?;
-        let known = fed.known();
+        let known = fed.known_in(r);
         let len = plan::vector_len(&task, phase, &known).map_err(|e| Error::internal(e.to_string()))?;
         let mut inputs = BTreeMap::new();
         for m in self.messages(id, r.round, Stage::Input).await? {
@@ -522,6 +625,7 @@ impl Federations {
             inputs.insert(u16::try_from(m.sender).map_err(|_| corrupt("sender"))?, words);
         }
         let survivors = inputs.len();
+        let contributors: Vec<i64> = inputs.keys().map(|n| i64::from(*n)).collect();
         let unmasked = Unmasker::new(fed.context(round), fed.threshold as usize, &r.advertised()?, &numbers(&r.sharers), inputs);
         let mut unmasker = match unmasked {
             Ok(u) => u,
@@ -561,7 +665,13 @@ impl Federations {
             Outcome::Evaluated(m) => Some(m.clone()),
             Outcome::Means { .. } => None,
         };
-        let result = RoundResult { round, phase, participants: survivors as u32, rows, metrics: metrics.clone() };
+        // A private federation's training round is one more use of the mechanism.
+        let counted = fed.dp_rounds() + u64::from(task.privacy.is_some() && matches!(phase, Phase::Train { .. }));
+        let epsilon = match (&task.privacy, phase) {
+            (Some(p), Phase::Train { .. }) => Some(p.epsilon_after(counted).map_err(|e| Error::internal(e.to_string()))?),
+            _ => None,
+        };
+        let result = RoundResult { round, phase, participants: survivors as u32, rows, metrics: metrics.clone(), epsilon };
         let row = ResultRow {
             federation: id.to_owned(),
             round: r.round,
@@ -569,6 +679,8 @@ impl Federations {
             participants: survivors as i64,
             rows: rows as i64,
             metrics: metrics.as_ref().map(serde_json::to_value).transpose()?,
+            contributors: Some(contributors),
+            epsilon,
             at: now_rfc3339(),
         };
         let (means, params) = match &outcome {
@@ -581,7 +693,7 @@ impl Federations {
         self.db
             .query(format!(
                 "CREATE fl_result CONTENT $row;
-                    UPDATE federation SET means = $means, params = $params, abandoned = 0 WHERE uid = $id;
+                    UPDATE federation SET means = $means, params = $params, abandoned = 0, dp_rounds = $counted WHERE uid = $id;
                     {END_ROUND}"
             ))
             .bind(("row", row))
@@ -590,12 +702,14 @@ impl Federations {
             .bind(("state", "done"))
             .bind(("means", means.clone()))
             .bind(("params", params.clone()))
+            .bind(("counted", counted as i64))
             .await?
             .check()?;
         self.publish(id, FederationEvent::Aggregated { result }).await?;
         let mut fed = fed.clone();
         fed.means = means;
         fed.params = params;
+        fed.dp_rounds = Some(counted as i64);
         match (phase.next(fed.rounds as u32), outcome) {
             (Some(next), _) => self.open_round(&fed, next).await,
             (None, Outcome::Evaluated(m)) => self.finish(&fed, m, rows).await,
@@ -693,7 +807,7 @@ impl Federations {
             params,
             datasets: vec![],
             rows: vec![rows as usize],
-            privacy: None,
+            privacy: task.privacy.as_ref().map(|p| p.spent(fed.dp_rounds())).transpose().map_err(|e| Error::internal(e.to_string()))?,
             created_at: now_rfc3339(),
         };
         let owner = ModelOwner { owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };
