@@ -161,7 +161,9 @@ async fn run(srv: &TestServer, id: &str, task: &FlTask, members: &mut [Member], 
             assert!(v.failure.is_none(), "{:?}", v.failure);
             let Some(r) = v.round.clone() else { continue };
             first_round.get_or_insert(r.round);
-            if r.stage == Stage::Reveal && checked.insert(r.round) {
+            // A private federation's updates carry noise drawn afresh: there is no plain mean to
+            // compare with.
+            if r.stage == Stage::Reveal && task.privacy.is_none() && checked.insert(r.round) {
                 let known = Known { means: v.means.clone(), params: v.params.clone(), ..Known::default() };
                 let stored = stored_inputs(srv, id, r.round, r.vector_len as usize).await;
                 let senders: Vec<usize> = stored.iter().map(|(s, _)| *s as usize - 1).collect();
@@ -425,5 +427,62 @@ async fn a_small_network_trains_by_fedavg_and_predicts_from_the_registry() {
     let r = post(&srv, &owner.access, &format!("/api/models/{model_id}/predict"), json!({"rows": [row]})).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["predictions"][0]["label"], "virginica");
+    srv.stop().await;
+}
+
+/// A private federation with central noise and sampling (q = 0.6 of three members, t = 2):
+/// only sampled members take part in a training round, a sample below the threshold is a
+/// skipped round the accountant still counts, and what the federation reports spent (its
+/// info, the last round's ε, the model's record, every ledger) is the accountant's figure for
+/// (q, σ, the six training steps).
+#[tokio::test]
+async fn a_sampled_private_federation_counts_every_step_and_ledgers_add_up() {
+    use app::model::federation::FederationEvent;
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
+    let (q, sigma, delta) = (0.6, 1.5, 1e-5);
+    let mut body = iris_federation(6, 3, 2);
+    body["task"]["privacy"] =
+        json!({"clip_norm": 2.0, "noise_multiplier": sigma, "noise": "central", "sampling_rate": q, "epsilon": 50.0, "delta": delta});
+    let (id, task) = federation(&srv, &owner, body, &users.iter().collect::<Vec<_>>()).await;
+    let mut members = members(users.into(), &id, &task, 11, &[]);
+    let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
+    let expected = app::dp::accountant::epsilon(q, sigma, 6, delta).unwrap();
+    let info: Value = srv.get_as(&owner.access, &format!("/api/federations/{id}")).await.json().await.unwrap();
+    assert!((info["epsilon"].as_f64().unwrap() - expected).abs() < 1e-12, "{info}");
+    let model: Value = srv.get_as(&owner.access, &format!("/api/models/{}", end.model_id.unwrap())).await.json().await.unwrap();
+    assert_eq!(model["privacy"]["steps"], 6, "{model}");
+    // Skipped rounds and aggregated training rounds make the six steps.
+    let mut r = srv
+        .backend
+        .db
+        .query("SELECT VALUE event FROM federation_event WHERE federation = $id ORDER BY seq")
+        .bind(("id", id.clone()))
+        .await
+        .unwrap();
+    let events: Vec<Value> = r.take(0).unwrap();
+    let events: Vec<FederationEvent> = events.into_iter().map(|e| serde_json::from_value(e).unwrap()).collect();
+    let skipped = events.iter().filter(|e| matches!(e, FederationEvent::Skipped { .. })).count();
+    let trained: Vec<&app::model::federation::RoundResult> =
+        end.results.iter().filter(|r| matches!(r.phase, Phase::Train { .. })).collect();
+    assert_eq!(skipped + trained.len(), 6, "{events:?}");
+    assert!(trained.windows(2).all(|w| w[1].epsilon > w[0].epsilon), "ε grows");
+    // Every ledger lists the rounds that used its update; together they are the participants.
+    let mut taken = 0;
+    for m in &members {
+        let v = view(&srv, &m.user.access, &id).await;
+        let ledger = v.privacy.expect("a member has a ledger");
+        assert!((ledger.epsilon - expected).abs() < 1e-12 && ledger.rounds == 6, "{ledger:?}");
+        let own = app::dp::accountant::epsilon(1.0, sigma, ledger.contributed.len() as u64, delta).unwrap_or(0.0);
+        assert!(ledger.contributed.is_empty() || (ledger.epsilon_if_known - own).abs() < 1e-12, "{ledger:?}");
+        assert!(ledger.contributed.iter().all(|r| trained.iter().any(|t| t.round == *r)), "{ledger:?}");
+        taken += ledger.contributed.len();
+    }
+    assert_eq!(taken, trained.iter().map(|t| t.participants as usize).sum::<usize>());
+    // Someone who is not a member has no ledger.
+    let outsider = srv.user("dan").await;
+    assert!(view(&srv, &outsider.access, &id).await.privacy.is_none());
     srv.stop().await;
 }
