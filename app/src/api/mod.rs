@@ -41,7 +41,7 @@ mod backend {
     use crate::model::audit::{AuditEntry, AuditQuery};
     use crate::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
     use crate::model::dataset::{DatasetInfo, OwnerKey};
-    use crate::model::federation::{FederationInfo, NewFederation, RoundView};
+    use crate::model::federation::{FederationInfo, NewFederation, PrivacyLedger, RoundView};
     use crate::model::job::{JobEventRecord, JobInfo, JobRequest};
     use crate::model::ApiError;
 
@@ -67,6 +67,7 @@ mod backend {
         async fn join_federation(&self, ctx: &Ctx, id: String) -> Result<FederationInfo, ApiError>;
         async fn create_federation(&self, ctx: &Ctx, req: NewFederation) -> Result<FederationInfo, ApiError>;
         async fn federation_round(&self, ctx: &Ctx, id: String) -> Result<RoundView, ApiError>;
+        async fn privacy_ledgers(&self, ctx: &Ctx) -> Result<Vec<PrivacyLedger>, ApiError>;
         async fn models(
             &self,
             ctx: &Ctx,

@@ -21,3 +21,9 @@ pub async fn privacy_preview(
         ApiError::Validation { fields }
     })
 }
+
+/// The caller's privacy ledger in every private federation they joined (the profile page).
+#[server(prefix = "/api/ui", endpoint = "my_privacy")]
+pub async fn my_privacy() -> Result<Vec<crate::model::federation::PrivacyLedger>, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.privacy_ledgers(&ctx).await }).await
+}

@@ -123,6 +123,15 @@ impl NewFederation {
             for (field, message) in p.problems() {
                 f.insert(format!("task.privacy.{field}"), message);
             }
+            if p.delta >= 1.0 / f64::from(self.min_participants.max(1)) {
+                f.insert(
+                    "task.privacy.delta".into(),
+                    format!(
+                        "must be below 1 / the participants (1/{}): larger, one participant could be exposed outright",
+                        self.min_participants
+                    ),
+                );
+            }
             if matches!(t.model, FlModel::Linear) {
                 f.insert(
                     "task.privacy".into(),

@@ -147,3 +147,28 @@ pub fn not_found(title: &'static str, message: String, back: &'static str, back_
     }
     .into_any()
 }
+
+/// A text input bound to `value`, with its label and the server's message for `field`.
+#[component]
+pub fn Input(
+    id: &'static str,
+    field: &'static str,
+    label: &'static str,
+    value: RwSignal<String>,
+    #[prop(into)] error: Signal<Option<ApiError>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView {
+    let message = move || error.get().and_then(|e| e.field_message(field).map(str::to_owned));
+    let hint_id = format!("{id}-hint");
+    let err_id = format!("{id}-error");
+    view! {
+        <div class="field">
+            <label for=id>{label}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input id=id type=kind step="any" prop:value=value on:input=move |e| value.set(event_target_value(&e))
+                aria-describedby=format!("{hint_id} {err_id}") aria-invalid=move || if message().is_some() { "true" } else { "false" }/>
+            <p class="field-error" id=err_id role="alert">{message}</p>
+        </div>
+    }
+}

@@ -1,7 +1,7 @@
 //! `GET /api/privacy/epsilon` (docs/api.md): the accountant's answer before anything is
 //! spent, for the forms' previews and for API clients.
 
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use super::api::{ApiResult, Authenticated};
 use super::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/privacy/epsilon", get(preview))
+    Router::new().route("/api/privacy/epsilon", get(preview)).route("/api/privacy/ledger", get(ledger))
 }
 
 /// The query, read field by field so that a missing or malformed value is a 422 naming it.
@@ -53,4 +53,9 @@ fn invalid(e: DpError) -> ApiError {
 async fn preview(Authenticated(_ctx): Authenticated, Query(q): Query<HashMap<String, String>>) -> ApiResult<impl IntoResponse> {
     let p = Preview::parse(&q)?;
     Ok(Json(EpsilonPreview::compute(p.sampling_rate, p.noise_multiplier, p.epsilon, p.steps, p.delta).map_err(invalid)?))
+}
+
+/// The caller's ledger in every private federation they joined.
+async fn ledger(State(state): State<AppState>, Authenticated(ctx): Authenticated) -> ApiResult<impl IntoResponse> {
+    Ok(Json(state.backend.federations.ledgers(&ctx).await?))
 }

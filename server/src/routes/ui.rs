@@ -8,7 +8,7 @@ use app::model::artifact::{ModelInfo, Prediction};
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::auth::{Caller, Ctx, Me, PasswordChange, ProfileUpdate, RegisterRequest};
 use app::model::dataset::{DatasetInfo, OwnerKey};
-use app::model::federation::{FederationInfo, NewFederation, RoundView};
+use app::model::federation::{FederationInfo, NewFederation, PrivacyLedger, RoundView};
 use app::model::job::{JobEventRecord, JobInfo, JobRequest};
 use app::model::ApiError;
 
@@ -112,6 +112,10 @@ impl UiBackend for Backend {
 
     async fn federation_round(&self, ctx: &Ctx, id: String) -> Result<RoundView, ApiError> {
         Ok(self.federations.round_view(ctx, &id).await?)
+    }
+
+    async fn privacy_ledgers(&self, ctx: &Ctx) -> Result<Vec<PrivacyLedger>, ApiError> {
+        Ok(self.federations.ledgers(ctx).await?)
     }
 
     async fn models(

@@ -124,6 +124,7 @@ fn ProfileForms(me: Me) -> impl IntoView {
             <dt>"Role"</dt><dd>{role}</dd>
             <dt>"Member since"</dt><dd>{me.created_at.get(..10).unwrap_or_default().to_owned()}</dd>
         </dl>
+        <PrivacyLedgers/>
         <h2>"Your field"</h2>
         <ActionForm action=profile attr:class="form">
             <FormError error=profile_error/>
@@ -145,5 +146,46 @@ fn ProfileForms(me: Me) -> impl IntoView {
                 <p class="success" role="status">"Password changed. Your other sessions have been logged out."</p>
             </Show>
         </ActionForm>
+    }
+}
+
+/// The privacy the person has spent in every private federation they joined: the figure
+/// each federation's page shows them, gathered in one place.
+#[component]
+fn PrivacyLedgers() -> impl IntoView {
+    let ledgers = Resource::new(|| (), |_| crate::api::my_privacy());
+    view! {
+        <h2>"Your privacy budget"</h2>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match ledgers.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p>"You have not taken part in a federation with differential privacy. When you do, what each has spent of your privacy (ε) is listed here."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <table class="data" data-testid="privacy-ledgers">
+                            <caption>"ε spent in each private federation you joined (smaller is more private)"</caption>
+                            <thead><tr>
+                                <th scope="col">"Federation"</th><th scope="col">"ε spent"</th><th scope="col">"Budget"</th>
+                                <th scope="col">"δ"</th><th scope="col">"Rounds with your update"</th><th scope="col">"Status"</th>
+                            </tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|l| view! {
+                                    <tr>
+                                        <td><a href=format!("/federations/{}", l.federation)>{l.name.clone()}</a></td>
+                                        <td>{format!("{:.3}", l.epsilon)}</td>
+                                        <td>{l.budget}</td>
+                                        <td>{format!("{:e}", l.delta)}</td>
+                                        <td>{format!("{} of {}", l.contributed.len(), l.rounds)}</td>
+                                        <td>{l.status.as_str()}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{format!("Your privacy ledger could not be loaded: {e}")}</p> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_navigate;
 
 use crate::api::create_federation;
 use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::fl::privacy::{FlPrivacy, NoiseMode};
 use crate::fl::train::{Feature, FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::NewFederation;
@@ -15,8 +16,9 @@ use crate::model::{ApiError, FieldErrors};
 use crate::table::ColumnKind;
 use crate::table::ColumnStats;
 use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
-use crate::ui::form::FormError;
+use crate::ui::form::{FormError, Input};
 use crate::ui::pages::account::RequireUser;
+use crate::ui::privacy::{PreviewQuery, PrivacyPreview};
 
 /// A column of the sample file as the form edits it.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,31 +38,6 @@ pub fn NewFederationPage() -> impl IntoView {
             <h1>"Declare a federation"</h1>
             <RequireUser path="/federations/new" child=|_me: Me| view! { <NewFederationForm/> }/>
         </section>
-    }
-}
-
-/// A text input bound to `value`, with its label and the server's message for `field`.
-#[component]
-fn Input(
-    id: &'static str,
-    field: &'static str,
-    label: &'static str,
-    value: RwSignal<String>,
-    #[prop(into)] error: Signal<Option<ApiError>>,
-    #[prop(default = "text")] kind: &'static str,
-    #[prop(optional)] hint: Option<&'static str>,
-) -> impl IntoView {
-    let message = move || error.get().and_then(|e| e.field_message(field).map(str::to_owned));
-    let hint_id = format!("{id}-hint");
-    let err_id = format!("{id}-error");
-    view! {
-        <div class="field">
-            <label for=id>{label}</label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
-            <input id=id type=kind step="any" prop:value=value on:input=move |e| value.set(event_target_value(&e))
-                aria-describedby=format!("{hint_id} {err_id}") aria-invalid=move || if message().is_some() { "true" } else { "false" }/>
-            <p class="field-error" id=err_id role="alert">{message}</p>
-        </div>
     }
 }
 
@@ -95,6 +72,7 @@ fn NewFederationForm() -> impl IntoView {
     let alpha = RwSignal::new("1".to_owned());
     let mu = RwSignal::new("0".to_owned());
     let hidden = RwSignal::new("16".to_owned());
+    let dp = DpFields::new();
     let error = RwSignal::new(None::<ApiError>);
     let (status, file_error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let input = NodeRef::<leptos::html::Input>::new();
@@ -186,9 +164,10 @@ fn NewFederationForm() -> impl IntoView {
             _ => FlModel::Linear,
         };
         let logistic = kind != "linear";
+        let privacy = if dp.on.get_untracked() { Some(dp.settings()?) } else { None };
         Ok(NewFederation {
             name: name.get_untracked(),
-            task: FlTask { features, target: t, labels: logistic.then(|| categories(&labels.get_untracked())), model, privacy: None },
+            task: FlTask { features, target: t, labels: logistic.then(|| categories(&labels.get_untracked())), model, privacy },
             rounds: number(&rounds.get_untracked(), "rounds", "a whole number of rounds")?,
             min_participants: number(&min.get_untracked(), "min_participants", "a whole number of participants")?,
             threshold: number(&threshold.get_untracked(), "threshold", "a whole number of participants")?,
@@ -294,7 +273,107 @@ fn NewFederationForm() -> impl IntoView {
             <Input id="fed-threshold" field="threshold" label="Secure-aggregation threshold" value=threshold error=err kind="number"
                 hint="Participants who must stay to the end of a round for it to count; fewer than this, colluding with the server, learn nothing about anyone's update. More than half of the participants."/>
             <Input id="fed-timeout" field="round_timeout_secs" label="Seconds each stage of a round waits for late participants" value=timeout error=err kind="number"/>
+            <Show when=logistic>
+                <DpFieldset dp rounds=Signal::derive(move || rounds.get().trim().parse::<u32>().unwrap_or(0)) error=err/>
+            </Show>
             <button type="submit" disabled=create.pending()>"Declare the federation"</button>
         </form>
+    }
+}
+
+/// The form's privacy fields, as typed.
+#[derive(Clone, Copy)]
+struct DpFields {
+    on: RwSignal<bool>,
+    epsilon: RwSignal<String>,
+    delta: RwSignal<String>,
+    clip_norm: RwSignal<String>,
+    noise_multiplier: RwSignal<String>,
+    sampling_rate: RwSignal<String>,
+    noise: RwSignal<String>,
+}
+
+impl DpFields {
+    fn new() -> Self {
+        let s = |v: &str| RwSignal::new(v.to_owned());
+        DpFields {
+            on: RwSignal::new(false),
+            epsilon: s("8"),
+            delta: s("0.00001"),
+            clip_norm: s("1"),
+            noise_multiplier: s("1"),
+            sampling_rate: s("1"),
+            noise: s("distributed"),
+        }
+    }
+
+    /// The settings, or the field that does not read as a number.
+    fn settings(&self) -> Result<FlPrivacy, ApiError> {
+        let n = |v: RwSignal<String>, f: &str| number::<f64>(&v.get_untracked(), f, "a number");
+        Ok(FlPrivacy {
+            clip_norm: n(self.clip_norm, "task.privacy.clip_norm")?,
+            noise_multiplier: n(self.noise_multiplier, "task.privacy.noise_multiplier")?,
+            noise: if self.noise.get_untracked() == "central" { NoiseMode::Central } else { NoiseMode::Distributed },
+            sampling_rate: n(self.sampling_rate, "task.privacy.sampling_rate")?,
+            epsilon: n(self.epsilon, "task.privacy.epsilon")?,
+            delta: n(self.delta, "task.privacy.delta")?,
+        })
+    }
+}
+
+/// Differential privacy for a federation: off by default; on, its settings, the accountant's
+/// preview of ε after every declared round, and how many rounds the budget allows.
+#[component]
+fn DpFieldset(dp: DpFields, #[prop(into)] rounds: Signal<u32>, #[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
+    let parsed = move || {
+        let f = |v: RwSignal<String>| v.get().trim().parse::<f64>().ok();
+        Some((f(dp.sampling_rate)?, f(dp.noise_multiplier)?, f(dp.delta)?, f(dp.epsilon)?))
+    };
+    let query = Signal::derive(move || {
+        let (q, sigma, delta, _) = if dp.on.get() { parsed()? } else { None? };
+        Some(PreviewQuery { sampling_rate: q, noise_multiplier: Some(sigma), epsilon: None, steps: u64::from(rounds.get()), delta })
+    });
+    // The same accountant, here in the browser: the rounds the budget allows.
+    let allowed = move || {
+        let (q, sigma, delta, budget) = parsed()?;
+        let p = FlPrivacy { clip_norm: 1.0, noise_multiplier: sigma, noise: NoiseMode::Central, sampling_rate: q, epsilon: budget, delta };
+        let n = p.rounds_within_budget(rounds.get()).ok()?;
+        Some(if n < rounds.get() {
+            format!("The budget ε = {budget} allows {n} of the {} training rounds; training stops there.", rounds.get())
+        } else {
+            format!("The budget ε = {budget} allows all {} training rounds.", rounds.get())
+        })
+    };
+    let general = move || error.get().and_then(|e| e.field_message("task.privacy").map(str::to_owned));
+    view! {
+        <fieldset>
+            <legend>"Differential privacy"</legend>
+            <div class="field checkbox">
+                <input type="checkbox" id="fed-dp" prop:checked=move || dp.on.get() on:change=move |ev| dp.on.set(event_target_checked(&ev))/>
+                <label for="fed-dp">"Require differential privacy for every participant (DP-FedAvg)"</label>
+            </div>
+            <p class="field-error" role="alert">{general}</p>
+            <Show when=move || dp.on.get()>
+                <Input id="fed-dp-epsilon" field="task.privacy.epsilon" label="Privacy budget ε" value=dp.epsilon error kind="number"
+                    hint="Training stops before a round that would spend more. Smaller is more private."/>
+                <Input id="fed-dp-delta" field="task.privacy.delta" label="δ" value=dp.delta error
+                    hint="The chance the guarantee fails; below 1 / the number of participants."/>
+                <Input id="fed-dp-clip" field="task.privacy.clip_norm" label="Update clipping norm C" value=dp.clip_norm error kind="number"
+                    hint="Each participant's update is scaled down to at most this length."/>
+                <Input id="fed-dp-sigma" field="task.privacy.noise_multiplier" label="Noise multiplier σ" value=dp.noise_multiplier error kind="number"
+                    hint="The noise on the sum of updates has standard deviation σ × C."/>
+                <Input id="fed-dp-q" field="task.privacy.sampling_rate" label="Participant sampling rate q" value=dp.sampling_rate error kind="number"
+                    hint="Each round takes each member with this chance (1: everyone)."/>
+                <div class="field">
+                    <label for="fed-dp-noise">"Who adds the noise"</label>
+                    <select id="fed-dp-noise" on:change=move |e| dp.noise.set(event_target_value(&e))>
+                        <option value="distributed" selected=move || dp.noise.get() == "distributed">"The participants, each a share (the server never sees a sum without noise)"</option>
+                        <option value="central" selected=move || dp.noise.get() == "central">"The server, after adding up the updates"</option>
+                    </select>
+                </div>
+                <PrivacyPreview query/>
+                <p class="hint" role="status" data-testid="privacy-rounds">{allowed}</p>
+            </Show>
+        </fieldset>
     }
 }

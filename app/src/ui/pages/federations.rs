@@ -200,8 +200,31 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
             (None, _) => "No round is open.".to_owned(),
         })
     };
+    let private = f.task.privacy.clone();
+    let epsilon_chart = move || {
+        let budget = private.as_ref().map_or(0.0, |p| p.epsilon);
+        let spent: Vec<(f64, f64)> = view_now.with(|v| {
+            v.results
+                .iter()
+                .filter_map(|r| match (r.phase, r.epsilon) {
+                    (crate::model::federation::Phase::Train { step }, Some(e)) => Some((f64::from(step), e)),
+                    _ => None,
+                })
+                .collect()
+        });
+        let last = spent.last().map_or(1.0, |p| p.0);
+        let series = vec![
+            Series { name: "ε spent".into(), points: spent },
+            Series { name: "budget".into(), points: vec![(1.0, budget), (last.max(2.0), budget)] },
+        ];
+        line_chart("Privacy spent by training step", "training step", "ε", &series)
+    };
+    let has_privacy = f.task.privacy.is_some();
     view! {
         <p role="status" aria-live="polite" data-testid="round-status">{current}</p>
+        <Show when=move || view_now.with(|v| v.privacy.is_some())>
+            <p class="notice" data-testid="privacy-ledger">{move || view_now.with(|v| v.privacy.as_ref().map(ledger_text))}</p>
+        </Show>
         <Show when=move || view_now.with(|v| v.model_id.is_some())>
             <p data-testid="federation-model">
                 <a href=move || format!("/models/{}", view_now.with(|v| v.model_id.clone().unwrap_or_default()))>"Open the federation's model"</a>
@@ -212,19 +235,29 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
             <div role="img" aria-label=move || format!("Chart of the global model's {} by training step", metric()) inner_html=chart></div>
             <figcaption>"Each training step's figures are the global model's on every participant's rows, added up under secure aggregation."</figcaption>
         </figure>
+        {has_privacy.then(|| view! {
+            <figure class="chart" data-testid="epsilon-chart">
+                <div role="img" aria-label="Chart of the privacy spent (ε) after each training step, with the budget" inner_html=epsilon_chart></div>
+                <figcaption>"ε grows with every training round; training stops before a round that would pass the budget."</figcaption>
+            </figure>
+        })}
         <table class="data" data-testid="rounds-table">
             <caption>"Aggregated rounds"</caption>
             <thead><tr>
-                <th scope="col">"Round"</th><th scope="col">"Part"</th><th scope="col">"Participants (rows)"</th>
+                <th scope="col">"Round"</th><th scope="col">"Part"</th>
+                <th scope="col">{if has_privacy { "Participants" } else { "Participants (rows)" }}</th>
                 <th scope="col">{move || capitalise(metric())}</th>
+                {has_privacy.then(|| view! { <th scope="col">"ε spent"</th> })}
             </tr></thead>
             <tbody>
                 {move || view_now.with(|v| v.results.iter().map(|r| view! {
                     <tr>
                         <td>{r.round}</td>
                         <td>{r.phase.label(rounds)}</td>
-                        <td>{format!("{} ({})", r.participants, r.rows)}</td>
+                        // A private training round's vectors weigh 1 each: its "rows" count participants.
+                        <td>{if r.epsilon.is_some() { r.participants.to_string() } else { format!("{} ({})", r.participants, r.rows) }}</td>
                         <td>{r.metrics.as_ref().map(|m| format!("{:.4}", m.score())).unwrap_or_default()}</td>
+                        {has_privacy.then(|| view! { <td>{r.epsilon.map(|e| format!("{e:.3}")).unwrap_or_default()}</td> })}
                     </tr>
                 }).collect_view())}
             </tbody>
@@ -286,6 +319,45 @@ fn model_title(f: &FederationInfo) -> String {
             f.task.target
         ),
     }
+}
+
+/// A private federation's settings and what it has spent.
+fn privacy_text(p: &crate::fl::privacy::FlPrivacy, spent: Option<f64>) -> String {
+    let who = match p.noise {
+        crate::fl::privacy::NoiseMode::Distributed => {
+            "each participant adds a share of the noise, so the server never sees a sum without it"
+        }
+        crate::fl::privacy::NoiseMode::Central => "the server adds the noise after adding the updates up",
+    };
+    format!(
+        "ε spent so far {:.3} of the budget {} at δ = {:e}. Each round samples members with chance {}, clips each update to {} and adds noise σ = {} × that; {who}.",
+        spent.unwrap_or(0.0),
+        p.epsilon,
+        p.delta,
+        p.sampling_rate,
+        p.clip_norm,
+        p.noise_multiplier
+    )
+}
+
+/// A participant's ledger in words.
+fn ledger_text(l: &crate::model::federation::PrivacyLedger) -> String {
+    let rounds = match l.contributed.as_slice() {
+        [] => "none of its rounds has used your update yet".to_owned(),
+        r => format!(
+            "your update was in {} ({}), which against someone who knew when you were sampled is ε = {:.3}",
+            count(r.len() as u64, "round", "rounds"),
+            r.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+            l.epsilon_if_known
+        ),
+    };
+    format!(
+        "Your privacy in this federation: ε = {:.3} of the budget {} at δ = {:e} after {}; {rounds}.",
+        l.epsilon,
+        l.budget,
+        l.delta,
+        count(u64::from(l.rounds), "training round", "training rounds")
+    )
 }
 
 fn status_text(f: &FederationInfo) -> String {
@@ -400,6 +472,10 @@ fn FederationDetail(f: FederationInfo, initial: RoundView) -> impl IntoView {
                 "a round needs {} participants and finishes if at least {} of them stay to the end; fewer than {} together can learn nothing about anyone's update",
                 f.min_participants, f.threshold, f.threshold
             )}</dd>
+            {f.task.privacy.clone().map(|p| view! {
+                <dt>"Differential privacy"</dt>
+                <dd data-testid="federation-privacy">{move || privacy_text(&p, current.with(|c| c.epsilon))}</dd>
+            })}
             <dt>"Declared (UTC)"</dt><dd>{utc(&f.created_at)}</dd>
         </dl>
         <h2>"Input columns"</h2>

@@ -13,7 +13,7 @@ use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use crate::model::ApiError;
 use crate::ui::chart::{fold_scores, line_chart, losses};
-use crate::ui::form::{load_failure, load_failures, not_found, utc};
+use crate::ui::form::{load_failure, load_failures, not_found, utc, Input};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::privacy::{describe_spent, PreviewQuery, PrivacyPreview};
@@ -287,7 +287,7 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                     on:input=move |ev| search.set(event_target_value(&ev))></textarea>
                 <p class="field-error" id="j-search-error" role="alert">{msg("model.search")}</p>
             </div>
-            <DpFieldset dp rows=Signal::derive(rows) msg=Callback::new(move |f: &'static str| msg(f)())/>
+            <DpFieldset dp rows=Signal::derive(rows) error=Signal::derive(move || error.get())/>
             <div class="field">
                 <label for="j-folds">"Cross-validation folds"</label>
                 <input id="j-folds" type="number" min="2" max="20" aria-describedby="j-folds-error" prop:value=move || folds.get()
@@ -377,21 +377,9 @@ impl DpFields {
 /// Differential privacy for a job: off by default; on, its settings and the accountant's
 /// preview on the chosen dataset's rows.
 #[component]
-fn DpFieldset(dp: DpFields, #[prop(into)] rows: Signal<usize>, msg: Callback<&'static str, Option<String>>) -> impl IntoView {
-    let input = move |id: &'static str, label: &'static str, field: &'static str, value: RwSignal<String>, hint: &'static str| {
-        let err = format!("{id}-error");
-        let hint_id = format!("{id}-hint");
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <p class="hint" id=hint_id.clone()>{hint}</p>
-                <input id=id inputmode="decimal" aria-describedby=format!("{hint_id} {err}") prop:value=move || value.get()
-                    on:input=move |ev| value.set(event_target_value(&ev))/>
-                <p class="field-error" id=err role="alert">{move || msg.run(field)}</p>
-            </div>
-        }
-    };
+fn DpFieldset(dp: DpFields, #[prop(into)] rows: Signal<usize>, #[prop(into)] error: Signal<Option<ApiError>>) -> impl IntoView {
     let query = Signal::derive(move || if dp.on.get() { dp.query(rows.get()) } else { None });
+    let general = move || error.get().and_then(|e| e.field_message("privacy").map(str::to_owned));
     view! {
         <fieldset>
             <legend>"Differential privacy"</legend>
@@ -399,18 +387,18 @@ fn DpFieldset(dp: DpFields, #[prop(into)] rows: Signal<usize>, msg: Callback<&'s
                 <input type="checkbox" id="j-dp" prop:checked=move || dp.on.get() on:change=move |ev| dp.on.set(event_target_checked(&ev))/>
                 <label for="j-dp">"Train with differential privacy (DP-SGD; logistic regression or the DQN network)"</label>
             </div>
-            <p class="field-error" role="alert">{move || msg.run("privacy")}</p>
+            <p class="field-error" role="alert">{general}</p>
             <Show when=move || dp.on.get()>
-                {input("j-dp-epsilon", "Target ε (privacy budget)", "privacy.epsilon", dp.epsilon,
-                    "Smaller is more private and less accurate; the trainer finds the noise that meets it.")}
-                {input("j-dp-delta", "δ (optional)", "privacy.delta", dp.delta,
-                    "The chance the guarantee fails; by default 10⁻⁵, or 1/(10 × rows) when that is smaller. It must be below 1/rows.")}
-                {input("j-dp-clip", "Gradient clipping norm C", "privacy.clip_norm", dp.clip_norm,
-                    "Each row's gradient is scaled down to at most this length before noise is added.")}
-                {input("j-dp-batch", "Expected batch size", "privacy.batch_size", dp.batch_size,
-                    "Rows per step on average; each row is sampled independently.")}
-                {input("j-dp-epochs", "Epochs", "privacy.epochs", dp.epochs, "Passes over the rows.")}
-                {input("j-dp-lr", "Learning rate", "privacy.learning_rate", dp.learning_rate, "Step size of gradient descent.")}
+                <Input id="j-dp-epsilon" field="privacy.epsilon" label="Target ε (privacy budget)" value=dp.epsilon error kind="number"
+                    hint="Smaller is more private and less accurate; the trainer finds the noise that meets it."/>
+                <Input id="j-dp-delta" field="privacy.delta" label="δ (optional)" value=dp.delta error
+                    hint="The chance the guarantee fails; by default 10⁻⁵, or 1/(10 × rows) when that is smaller. It must be below 1/rows."/>
+                <Input id="j-dp-clip" field="privacy.clip_norm" label="Gradient clipping norm C" value=dp.clip_norm error kind="number"
+                    hint="Each row's gradient is scaled down to at most this length before noise is added."/>
+                <Input id="j-dp-batch" field="privacy.batch_size" label="Expected batch size" value=dp.batch_size error kind="number"
+                    hint="Rows per step on average; each row is sampled independently."/>
+                <Input id="j-dp-epochs" field="privacy.epochs" label="Epochs (passes over the rows)" value=dp.epochs error kind="number"/>
+                <Input id="j-dp-lr" field="privacy.learning_rate" label="Learning rate" value=dp.learning_rate error kind="number"/>
                 <PrivacyPreview query/>
             </Show>
         </fieldset>

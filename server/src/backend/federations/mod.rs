@@ -290,6 +290,24 @@ impl Federations {
         Ok(r.take::<Option<FederationRow>>(0)?)
     }
 
+    /// The caller's ledger in every private federation they have joined (their profile shows
+    /// them), newest federation first.
+    pub async fn ledgers(&self, ctx: &Ctx) -> Result<Vec<app::model::federation::PrivacyLedger>> {
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM federation_member WHERE user_id = $me").bind(("me", ctx.actor.user_id.clone())).await?;
+        let memberships: Vec<MemberRow> = r.take(0)?;
+        let mut out = vec![];
+        for m in memberships {
+            let Some(fed) = self.row(&m.federation).await? else { continue };
+            let number = fed.small(m.number, "member number")?;
+            if let Some(ledger) = self.ledger(&fed, number).await? {
+                out.push((fed.created_ms, ledger));
+            }
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(out.into_iter().map(|(_, l)| l).collect())
+    }
+
     /// How many have joined, and whether `user` is among them.
     async fn membership(&self, id: &str, user: &str) -> Result<(u32, bool)> {
         let mut r = self.db.query("SELECT VALUE user_id FROM federation_member WHERE federation = $id").bind(("id", id.to_owned())).await?;
