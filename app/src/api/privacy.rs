@@ -15,11 +15,16 @@ pub async fn privacy_preview(
     steps: u64,
     delta: f64,
 ) -> Result<EpsilonPreview, ApiError> {
-    EpsilonPreview::compute(sampling_rate, noise_multiplier, epsilon, steps, delta).map_err(|e| {
-        let mut fields = crate::model::FieldErrors::new();
-        fields.insert(e.field_name().to_owned(), e.message().to_owned());
-        ApiError::Validation { fields }
+    // Through the session like every call (logged in, as `GET /api/privacy/epsilon`), which
+    // also answers a refusal with its status (422) rather than 500.
+    super::with_ctx(|_, _| async move {
+        EpsilonPreview::compute(sampling_rate, noise_multiplier, epsilon, steps, delta).map_err(|e| {
+            let mut fields = crate::model::FieldErrors::new();
+            fields.insert(e.field_name().to_owned(), e.message().to_owned());
+            ApiError::Validation { fields }
+        })
     })
+    .await
 }
 
 /// The caller's privacy ledger in every private federation they joined (the profile page).

@@ -163,6 +163,7 @@ fn PrivacyLedgers() -> impl IntoView {
                         <p>"You have not taken part in a federation with differential privacy. When you do, what each has spent of your privacy (ε) is listed here."</p>
                     }.into_any(),
                     Ok(list) => view! {
+                        <div class="table-scroll">
                         <table class="data" data-testid="privacy-ledgers">
                             <caption>"ε spent in each private federation you joined (smaller is more private)"</caption>
                             <thead><tr>
@@ -182,6 +183,7 @@ fn PrivacyLedgers() -> impl IntoView {
                                 }).collect_view()}
                             </tbody>
                         </table>
+                        </div>
                     }.into_any(),
                     Err(e) => view! { <p class="form-error" role="alert">{format!("Your privacy ledger could not be loaded: {e}")}</p> }.into_any(),
                 }

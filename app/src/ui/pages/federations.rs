@@ -241,6 +241,7 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
                 <figcaption>"ε grows with every training round; training stops before a round that would pass the budget."</figcaption>
             </figure>
         })}
+        <div class="table-scroll">
         <table class="data" data-testid="rounds-table">
             <caption>"Aggregated rounds"</caption>
             <thead><tr>
@@ -262,6 +263,7 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
                 }).collect_view())}
             </tbody>
         </table>
+        </div>
     }
 }
 

@@ -304,7 +304,7 @@ impl Federations {
                 out.push((fed.created_ms, ledger));
             }
         }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|l| std::cmp::Reverse(l.0));
         Ok(out.into_iter().map(|(_, l)| l).collect())
     }
 
