@@ -35,7 +35,7 @@ pub fn PrivacyPreview(#[prop(into)] query: Signal<Option<PreviewQuery>>) -> impl
                 {move || Suspend::new(async move {
                     match answer.await {
                         Some(Ok(p)) => describe_preview(&p),
-                        Some(Err(e)) => format!("The accountant cannot answer: {e}"),
+                        Some(Err(e)) => format!("The accountant cannot answer: {}.", e.detail()),
                         None => "Fill in the numbers to see what this spends.".to_owned(),
                     }
                 })}

@@ -361,7 +361,7 @@ fn DpFieldset(dp: DpFields, #[prop(into)] rounds: Signal<u32>, #[prop(into)] err
                 <Input id="fed-dp-clip" field="task.privacy.clip_norm" label="Update clipping norm C" value=dp.clip_norm error kind="number"
                     hint="Each participant's update is scaled down to at most this length."/>
                 <Input id="fed-dp-sigma" field="task.privacy.noise_multiplier" label="Noise multiplier σ" value=dp.noise_multiplier error kind="number"
-                    hint="The noise on the sum of updates has standard deviation σ × C."/>
+                    hint="The noise on the sum of updates has standard deviation σ × C. The average divides it by the expected participants (q × members), so with few participants the noise dominates."/>
                 <Input id="fed-dp-q" field="task.privacy.sampling_rate" label="Participant sampling rate q" value=dp.sampling_rate error kind="number"
                     hint="Each round takes each member with this chance (1: everyone)."/>
                 <div class="field">

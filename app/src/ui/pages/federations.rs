@@ -155,12 +155,24 @@ fn sent_words(stage: Stage) -> &'static str {
 
 /// How many training steps the model a result measures had: a step's figures are of the
 /// model it started from; the evaluation's of the final one.
-fn steps_behind(r: &RoundResult, rounds: u32) -> Option<f64> {
+fn steps_behind(r: &RoundResult, trained: u32) -> Option<f64> {
     match r.phase {
         crate::model::federation::Phase::Train { step } => Some(f64::from(step - 1)),
-        crate::model::federation::Phase::Evaluate => Some(f64::from(rounds)),
+        crate::model::federation::Phase::Evaluate => Some(f64::from(trained)),
         crate::model::federation::Phase::Statistics => None,
     }
+}
+
+/// The training steps aggregated so far (a private federation may stop before its rounds).
+fn trained_steps(results: &[RoundResult]) -> u32 {
+    results
+        .iter()
+        .filter_map(|r| match r.phase {
+            crate::model::federation::Phase::Train { step } => Some(step),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The rounds as everyone in the area sees them: the one in progress, each aggregated round,
@@ -173,8 +185,10 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
     follow_rounds(f.id.clone(), view_now, info);
     let metric = move || view_now.with(|v| v.results.iter().find_map(|r| r.metrics.as_ref().map(|m| m.score_name())).unwrap_or("score"));
     let chart = move || {
-        let global: Vec<(f64, f64)> =
-            view_now.with(|v| v.results.iter().filter_map(|r| Some((steps_behind(r, rounds)?, r.metrics.as_ref()?.score()))).collect());
+        let global: Vec<(f64, f64)> = view_now.with(|v| {
+            let trained = trained_steps(&v.results);
+            v.results.iter().filter_map(|r| Some((steps_behind(r, trained)?, r.metrics.as_ref()?.score()))).collect()
+        });
         let mut series = vec![Series { name: "global model, everyone's rows".into(), points: global }];
         let mine = local.get();
         if !mine.is_empty() {
