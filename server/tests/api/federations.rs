@@ -53,6 +53,31 @@ async fn a_federation_is_declared_seen_and_joined_within_its_area() {
     typo["task"]["model"]["kind"] = json!("forest");
     let v: Value = post(&alice.access, "/api/federations", typo).await.json().await.unwrap();
     assert!(v["fields"]["task.model.kind"].as_str().unwrap().contains("unknown variant"), "{v}");
+    // Privacy settings that cannot work, each named; a budget one round already spends.
+    let mut private = iris_federation(50, 3, 2);
+    private["task"]["privacy"] =
+        json!({"clip_norm": 0, "noise_multiplier": -1, "noise": "central", "sampling_rate": 1.5, "epsilon": 0, "delta": 1});
+    let v: Value = post(&alice.access, "/api/federations", private.clone()).await.json().await.unwrap();
+    let fields: Vec<&String> = v["fields"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        fields,
+        [
+            "task.privacy.clip_norm",
+            "task.privacy.delta",
+            "task.privacy.epsilon",
+            "task.privacy.noise_multiplier",
+            "task.privacy.sampling_rate"
+        ],
+        "{v}"
+    );
+    private["task"]["privacy"] =
+        json!({"clip_norm": 1, "noise_multiplier": 0.5, "noise": "distributed", "sampling_rate": 1, "epsilon": 1, "delta": 1e-5});
+    let v: Value = post(&alice.access, "/api/federations", private.clone()).await.json().await.unwrap();
+    assert!(v["fields"]["task.privacy.epsilon"].as_str().unwrap().contains("one round already spends ε"), "{v}");
+    private["task"]["privacy"]["epsilon"] = json!(100);
+    private["task"]["privacy"]["delta"] = json!(0.5);
+    let v: Value = post(&alice.access, "/api/federations", private).await.json().await.unwrap();
+    assert!(v["fields"]["task.privacy.delta"].as_str().unwrap().contains("below 1 / the participants"), "{v}");
 
     // The area sees it and joins; joining twice changes nothing; an outsider sees nothing.
     let list: Vec<Value> = srv.get_as(&bob.access, "/api/federations").await.json().await.unwrap();
