@@ -349,6 +349,89 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     srv.stop().await;
 }
 
+/// The same Python participant (written from docs/federated.md) in a *private* logistic
+/// federation with distributed noise, beside two Rust clients: its clipped, noised updates
+/// (weight 1) add up with theirs, the budget stops training after two of three rounds, and the
+/// ledger it reads from its round view is the accountant's figure.
+#[tokio::test]
+async fn python_from_the_docs_takes_part_in_a_private_federation() {
+    use crate::federated::{iris, iris_federation, post, send, view};
+    use app::dp::accountant::epsilon;
+    use app::fl::client::Client;
+    use app::model::federation::FederationStatus;
+    use serde_json::{json, Value};
+
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let rust = [srv.user("ana").await, srv.user("ben").await];
+    assert_eq!(srv.register("pyth", "healthcare", "oncology").await.status(), 201);
+    let (sigma, delta) = (1.5, 1e-5);
+    let budget = (epsilon(1.0, sigma, 2, delta).unwrap() + epsilon(1.0, sigma, 3, delta).unwrap()) / 2.0;
+    let mut body = iris_federation(3, 3, 2);
+    body["round_timeout_secs"] = json!(30);
+    body["task"]["privacy"] = json!({"clip_norm": 1.0, "noise_multiplier": sigma, "noise": "distributed", "sampling_rate": 1.0, "epsilon": budget, "delta": delta});
+    let fed: Value = post(&srv, &owner.access, "/api/federations", body).await.json().await.unwrap();
+    let id = fed["id"].as_str().unwrap().to_owned();
+    let task: app::fl::train::FlTask = serde_json::from_value(fed["task"].clone()).unwrap();
+    for u in &rust {
+        assert_eq!(post(&srv, &u.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
+    }
+    let whole = iris();
+    let part = |of: usize| app::table::Table {
+        columns: whole.columns.clone(),
+        rows: whole.rows.iter().enumerate().filter(|(i, _)| i % 3 == of).map(|(_, r)| r.clone()).collect(),
+    };
+    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    let mine: Vec<&str> = lines.enumerate().filter(|(i, _)| i % 3 == 2).map(|(_, l)| l).collect();
+    let file = dir.path().join("python.csv");
+    std::fs::write(&file, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
+    let py = std::process::Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/participant.py"))
+        .args([&srv.url(""), &id, "pyth", "correct horse battery"])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs (set CIPHERFOLD_PYTHON or pip install cryptography)");
+    let py = tokio::task::spawn_blocking(move || py.wait_with_output().unwrap());
+    let tables = [part(0), part(1)];
+    let datas: Vec<_> = tables.iter().map(|t| task.local(t).unwrap()).collect();
+    let mut clients: Vec<Client> = (0..2).map(|_| Client::new(id.clone(), task.clone()).unwrap()).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let end = loop {
+        assert!(std::time::Instant::now() < deadline, "the federation did not finish");
+        let mut last = None;
+        for (i, u) in rust.iter().enumerate() {
+            let v = view(&srv, &u.access, &id).await;
+            if let Some(out) = clients[i].next(&v, &datas[i]).unwrap() {
+                let r = send(&srv, &u.access, &id, &out).await;
+                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            }
+            last = Some(v);
+        }
+        let v = last.unwrap();
+        if v.status == FederationStatus::Finished {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let out = py.await.unwrap();
+    assert!(out.status.success(), "participant.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["model_id"], end.model_id.clone().unwrap().as_str());
+    // Statistics, two training steps (the third would pass the budget), the evaluation; all three in each.
+    assert_eq!(end.results.len(), 4, "{:?}", end.results);
+    assert!(end.results.iter().all(|r| r.participants == 3), "{:?}", end.results);
+    let expected = epsilon(1.0, sigma, 2, delta).unwrap();
+    let ledger = &said["privacy"];
+    assert!((ledger["epsilon"].as_f64().unwrap() - expected).abs() < 1e-12, "{ledger}");
+    assert_eq!(ledger["contributed"], json!([2, 3]), "{ledger}");
+    assert_eq!(ledger["rounds"], 2);
+}
+
 /// The privacy accountant (`app::dp::accountant`) against Google's `dp-accounting` (its RDP
 /// accountant, run by the installed package during this test): ε of the Poisson-sampled
 /// Gaussian mechanism within 1 % on every case, from no sampling to q = 0.001, σ from 0.8 to

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """An independent participant of a Cipherfold federation, written from docs/federated.md and
-docs/api.md alone: it logs in, joins, and takes part in every round of a linear-regression
-federation over HTTP (the Python standard library's urllib), with the `cryptography`
-package's X25519, HKDF, ChaCha20 and AES-GCM, Python integers for Shamir over curve25519's
-scalar field, and plain floats for the statistics, the normal equations and the evaluation.
+docs/api.md alone: it logs in, joins, and takes part in every round of a linear-regression or
+logistic-regression federation, private or not, over HTTP (the Python standard library's
+urllib), with the `cryptography` package's X25519, HKDF, ChaCha20 and AES-GCM, Python integers
+for Shamir over curve25519's scalar field, and plain floats for the statistics, the normal
+equations, local gradient descent and the evaluation.
 
   participant.py SERVER FEDERATION USERNAME PASSWORD DATA.csv
 
-Prints {"model_id": ..., "rounds": N} when the federation finishes and exits 0; anything that
-breaks the protocol raises.
+Prints {"model_id": ..., "rounds": N, "privacy": ledger or null} when the federation finishes
+and exits 0; anything that breaks the protocol raises.
 """
 import base64
 import csv
@@ -16,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import struct
 import sys
 import time
@@ -137,18 +139,84 @@ def solve(params, d):
     return w
 
 
-def contribution(task, phase, view, rows):
+def scores(w, row, k):
+    """Softmax of the logistic model's scores on one standardised row (1 first)."""
+    z = [w[c] + sum(w[k + j * k + c] * x for j, x in enumerate(row[1:])) for c in range(k)]
+    top = max(z)
+    e = [math.exp(v - top) for v in z]
+    return [v / sum(e) for v in e]
+
+
+def predict(w, row, k):
+    p = scores(w, row, k)
+    return p.index(max(p))
+
+
+def local_training(model, a, y, k, start):
+    """`epochs` passes of mini-batch gradient descent from `start` (the docs' logistic step)."""
+    w, order, n = list(start), list(range(len(a))), len(a)
+    for _ in range(model["epochs"]):
+        random.shuffle(order)
+        for at in range(0, n, model["batch_size"]):
+            batch = order[at: at + model["batch_size"]]
+            g = [0.0] * len(w)
+            for i in batch:
+                p = scores(w, a[i], k)
+                for c in range(k):
+                    err = (p[c] - (1.0 if y[i] == c else 0.0)) / len(batch)
+                    g[c] += err
+                    for j, x in enumerate(a[i][1:]):
+                        g[k + j * k + c] += err * x
+            for idx in range(len(w)):
+                pull = model.get("mu", 0.0) * (w[idx] - start[idx])
+                penalty = model["alpha"] / n * w[idx] if idx >= k else 0.0
+                w[idx] -= model["learning_rate"] * (g[idx] + penalty + pull)
+    return w
+
+
+def confusion(w, a, y, k):
+    m = [0.0] * (k * k)
+    for row, t in zip(a, y):
+        m[t * k + predict(w, row, k)] += 1.0 / len(a)
+    return m
+
+
+def private_update(privacy, local, start, threshold):
+    """Δ = w − w_g, clipped to C, plus this participant's share of the noise when distributed."""
+    d = [lw - g for lw, g in zip(local, start)]
+    norm = math.sqrt(sum(v * v for v in d))
+    if norm > privacy["clip_norm"]:
+        d = [v * privacy["clip_norm"] / norm for v in d]
+    if privacy["noise"] == "distributed":
+        std = privacy["noise_multiplier"] * privacy["clip_norm"] / math.sqrt(threshold)
+        rng = random.SystemRandom()
+        d = [v + rng.gauss(0.0, std) for v in d]
+    return d
+
+
+def contribution(task, phase, view, rows, threshold):
+    """The values, their format and the row count they are encoded with."""
     y = [r[task["target"]] for r in rows]
     if phase["kind"] == "statistics":
-        return moments(task, rows), MOMENTS
+        return moments(task, rows), MOMENTS, len(rows)
     a = standardise(task, view["means"], rows)
+    if task["model"]["kind"] == "logistic":
+        k = len(task["labels"])
+        y = [task["labels"].index(t) for t in y]
+        w = list(view["params"]) if view["params"] is not None else [0.0] * (len(a[0]) * k)
+        if phase["kind"] == "evaluate":
+            return confusion(w, a, y, k), WEIGHTS, len(rows)
+        local = local_training(task["model"], a, y, k, w)
+        if task.get("privacy"):
+            return private_update(task["privacy"], local, w, threshold), WEIGHTS, 1
+        return local + confusion(w, a, y, k), WEIGHTS, len(rows)
     if phase["kind"] == "train":
-        return normal_equations(a, y), WEIGHTS
+        return normal_equations(a, y), WEIGHTS, len(rows)
     w = solve(list(view["params"]), len(a[0]))
     pred = [sum(wi * ai for wi, ai in zip(w, row)) for row in a]
     n = len(rows)
     return [sum((t - p) ** 2 for t, p in zip(y, pred)) / n, sum(abs(t - p) for t, p in zip(y, pred)) / n,
-            sum(y) / n, sum(t * t for t in y) / n], MOMENTS
+            sum(y) / n, sum(t * t for t in y) / n], MOMENTS, len(rows)
 
 
 # --- The participant ----------------------------------------------------------------------------
@@ -158,9 +226,16 @@ def main(server, federation, username, password, data):
     api.token = api.call("POST", "/api/auth/login", {"username": username, "password": password})["access_token"]
     fed = api.call("GET", f"/api/federations/{federation}")
     task = fed["task"]
-    assert task["model"]["kind"] == "linear", "this client trains linear regression"
+    assert task["model"]["kind"] in ("linear", "logistic"), "this client trains linear or logistic regression"
+    classes = task["model"]["kind"] == "logistic"
+
+    def cell(k, v):
+        if not v.strip():
+            return None
+        return v.strip() if classes and k == task["target"] else float(v)
+
     with open(data, newline="") as f:
-        parsed = [{k: (float(v) if v.strip() else None) for k, v in row.items() if k in
+        parsed = [{k: cell(k, v) for k, v in row.items() if k in
                    [x["name"] for x in task["features"]] + [task["target"]]} for row in csv.DictReader(f)]
     rows = [r for r in parsed if r[task["target"]] is not None]
     if not fed["joined"]:
@@ -169,7 +244,7 @@ def main(server, federation, username, password, data):
     while True:
         view = api.call("GET", f"/api/federations/{federation}/round")
         if view["status"] == "finished":
-            print(json.dumps({"model_id": view["model_id"], "rounds": len(view["results"])}))
+            print(json.dumps({"model_id": view["model_id"], "rounds": len(view["results"]), "privacy": view.get("privacy")}))
             return
         assert view["status"] != "failed", view["failure"]
         r = view["round"]
@@ -180,6 +255,9 @@ def main(server, federation, username, password, data):
         ctx = context(federation, r["round"])
         path = f"/api/federations/{federation}/rounds/{r['round']}/{r['stage']}"
         if r["stage"] == "keys":
+            if r.get("sampled") is not None and me not in r["sampled"]:
+                time.sleep(0.05)  # not sampled for this private round: wait for the next
+                continue
             c, m, b = os.urandom(32), random_scalar(), random_scalar()
             state = {"round": r["round"], "c": c, "m": m, "b": b, "held": {}}
             commitment = hashlib.sha256(b"cipherfold self-mask commitment" + scalar_bytes(b)).digest()
@@ -216,8 +294,8 @@ def main(server, federation, username, password, data):
                 state["held"][frm] = (ym, yb)
                 with_.add(frm)
             assert len(with_) >= r["threshold"]
-            values, fmt = contribution(task, r["phase"], view, rows)
-            x = encode(values, len(rows), fmt)
+            values, fmt, count = contribution(task, r["phase"], view, rows, r["threshold"])
+            x = encode(values, count, fmt)
             assert len(x) == r["vector_len"]
             y = [(xi + si) % MOD for xi, si in zip(x, expand(scalar_bytes(state["b"]), len(x)))]
             for v in with_ - {me}:
