@@ -81,6 +81,24 @@ impl Participant {
     }
 }
 
+/// iris split row by row among `names` (row `r` to `names[r % n]`), one CSV file each in `dir`.
+fn iris_files(dir: &std::path::Path, names: &[&str]) -> Vec<std::path::PathBuf> {
+    let iris = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+    let mut lines = iris.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let path = dir.join(format!("{n}.csv"));
+            let mine: Vec<&str> = rows.iter().enumerate().filter(|(r, _)| r % names.len() == i).map(|(_, l)| *l).collect();
+            std::fs::write(&path, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
+            path
+        })
+        .collect()
+}
+
 fn kill(child: &mut Child) {
     let status = std::process::Command::new("kill").args(["-KILL", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
@@ -105,15 +123,8 @@ async fn cli_participants_survive_dropouts_and_a_server_restart() {
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
     // Each participant's share of iris, as a file on "its" machine.
-    let iris = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
-    let mut lines = iris.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
     let mut parts = vec![];
-    for (i, n) in names.iter().enumerate() {
-        let path = dir.path().join(format!("{n}.csv"));
-        let mine: Vec<&str> = rows.iter().enumerate().filter(|(r, _)| r % 5 == i).map(|(_, l)| *l).collect();
-        std::fs::write(&path, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
+    for (i, (n, path)) in names.iter().zip(iris_files(dir.path(), &names)).enumerate() {
         // The first victim polls slowly, so that it is killed after its shares for sure
         // before it could send its input.
         parts.push(Participant::spawn(&addr, &id, n, &path, if i == 0 { 1500 } else { 100 }));
@@ -191,17 +202,8 @@ async fn a_private_federation_stops_at_its_budget_and_each_ledger_matches_the_ac
     assert_eq!(r.status(), 201);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
-    let iris = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
-    let mut lines = iris.lines();
-    let header = lines.next().unwrap();
-    let rows: Vec<&str> = lines.collect();
-    let mut parts = vec![];
-    for (i, n) in names.iter().enumerate() {
-        let path = dir.path().join(format!("{n}.csv"));
-        let mine: Vec<&str> = rows.iter().enumerate().filter(|(r, _)| r % 3 == i).map(|(_, l)| *l).collect();
-        std::fs::write(&path, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
-        parts.push(Participant::spawn(&addr, &id, n, &path, 100));
-    }
+    let mut parts: Vec<Participant> =
+        names.iter().zip(iris_files(dir.path(), &names)).map(|(n, path)| Participant::spawn(&addr, &id, n, &path, 100)).collect();
     let expected = epsilon(q, sigma, 3, delta).unwrap();
     let mut spent = vec![];
     for step in 1..=3 {

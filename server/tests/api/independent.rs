@@ -244,36 +244,28 @@ fn python_unmasks_a_secure_aggregation_round_that_rust_masked() {
     assert!((mean[0] - want0).abs() < 1e-6 && (mean[1] + 1.25).abs() < 1e-6, "{mean:?}");
 }
 
-/// A participant written in Python from docs/federated.md and docs/api.md alone
-/// (`tests/independent/participant.py`) takes part in a linear-regression federation over
-/// HTTP beside two participants running `app::fl::client`. Linear regression is exact, so the
-/// federation's model must be central least squares on all 150 rows: any byte of the Python
-/// client's keys, envelopes, masks, reveals or vectors that differed from the spec would
-/// break the round or the coefficients.
-#[tokio::test(flavor = "multi_thread")]
-async fn python_written_from_the_docs_takes_part_in_a_federation() {
+/// A federation declared by `owner` with `body`, in which two Rust clients (users ana and ben
+/// with iris's rows 0 and 1 mod 3) and participant.py (user pyth, rows 2 mod 3 in a CSV file
+/// in `dir`) take part until it finishes: its task, the last round view and what the Python
+/// participant printed.
+async fn with_python(
+    srv: &TestServer,
+    owner: &crate::common::User,
+    dir: &std::path::Path,
+    body: serde_json::Value,
+) -> (app::fl::train::FlTask, app::model::federation::RoundView, serde_json::Value) {
     use crate::federated::{iris, post, send, view};
     use app::fl::client::Client;
     use app::model::federation::FederationStatus;
     use serde_json::{json, Value};
 
-    let dir = tempfile::tempdir().unwrap();
-    let srv = TestServer::in_memory(dir.path()).await;
-    let owner = srv.user("owner").await;
     let rust = [srv.user("ana").await, srv.user("ben").await];
     assert_eq!(srv.register("pyth", "healthcare", "oncology").await.status(), 201);
-    let numeric = |n: &str| json!({"name": n, "kind": "numeric"});
-    let body = json!({
-        "name": "petal width, exactly",
-        "task": {"features": [numeric("sepal_length_cm"), numeric("sepal_width_cm"), numeric("petal_length_cm")],
-                 "target": "petal_width_cm", "model": {"kind": "linear"}},
-        "rounds": 1, "min_participants": 3, "threshold": 2, "round_timeout_secs": 30
-    });
-    let fed: Value = post(&srv, &owner.access, "/api/federations", body).await.json().await.unwrap();
+    let fed: Value = post(srv, &owner.access, "/api/federations", body).await.json().await.unwrap();
     let id = fed["id"].as_str().unwrap().to_owned();
     let task: app::fl::train::FlTask = serde_json::from_value(fed["task"].clone()).unwrap();
     for u in &rust {
-        assert_eq!(post(&srv, &u.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
+        assert_eq!(post(srv, &u.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
     }
     let whole = iris();
     let part = |of: usize| app::table::Table {
@@ -284,7 +276,7 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
     let mine: Vec<&str> = lines.enumerate().filter(|(i, _)| i % 3 == 2).map(|(_, l)| l).collect();
-    let file = dir.path().join("python.csv");
+    let file = dir.join("python.csv");
     std::fs::write(&file, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
     let py = std::process::Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/participant.py"))
@@ -304,9 +296,9 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
         assert!(std::time::Instant::now() < deadline, "the federation did not finish");
         let mut last = None;
         for (i, u) in rust.iter().enumerate() {
-            let v = view(&srv, &u.access, &id).await;
+            let v = view(srv, &u.access, &id).await;
             if let Some(out) = clients[i].next(&v, &datas[i]).unwrap() {
-                let r = send(&srv, &u.access, &id, &out).await;
+                let r = send(srv, &u.access, &id, &out).await;
                 assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
             }
             last = Some(v);
@@ -320,6 +312,30 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     let out = py.await.unwrap();
     assert!(out.status.success(), "participant.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (task, end, said)
+}
+
+/// A participant written in Python from docs/federated.md and docs/api.md alone
+/// (`tests/independent/participant.py`) takes part in a linear-regression federation over
+/// HTTP beside two participants running `app::fl::client`. Linear regression is exact, so the
+/// federation's model must be central least squares on all 150 rows: any byte of the Python
+/// client's keys, envelopes, masks, reveals or vectors that differed from the spec would
+/// break the round or the coefficients.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_written_from_the_docs_takes_part_in_a_federation() {
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let numeric = |n: &str| json!({"name": n, "kind": "numeric"});
+    let body = json!({
+        "name": "petal width, exactly",
+        "task": {"features": [numeric("sepal_length_cm"), numeric("sepal_width_cm"), numeric("petal_length_cm")],
+                 "target": "petal_width_cm", "model": {"kind": "linear"}},
+        "rounds": 1, "min_participants": 3, "threshold": 2, "round_timeout_secs": 30
+    });
+    let (task, end, said) = with_python(&srv, &owner, dir.path(), body).await;
     let model_id = end.model_id.clone().unwrap();
     assert_eq!(said["model_id"], model_id.as_str());
     assert!(end.results.iter().all(|r| r.participants == 3 && r.rows == 150), "{:?}", end.results);
@@ -327,6 +343,7 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     // Central least squares on the same 150 rows, standardised with the federation's
     // statistics (their fixed-point means shift the standardisation by up to 2^-11, which moves
     // the coefficients but not a least-squares fit's predictions).
+    let whole = crate::federated::iris();
     let pre = task.preprocessor(end.means.as_ref().unwrap()).unwrap();
     let rows: Vec<usize> = (0..whole.rows.len()).collect();
     let x = pre.transform(&whole, &rows).unwrap();
@@ -334,7 +351,7 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     let app::ml::linear::Fitted::Linear { intercept, coef } = app::ml::linear::fit_linear(x.clone(), y.clone()).unwrap() else {
         panic!("linear")
     };
-    let artifact: Value = srv.get_as(&owner.access, &format!("/api/models/{model_id}/artifact")).await.json().await.unwrap();
+    let artifact: serde_json::Value = srv.get_as(&owner.access, &format!("/api/models/{model_id}/artifact")).await.json().await.unwrap();
     let fitted = &artifact["model"]["fitted"];
     assert!((fitted["intercept"].as_f64().unwrap() - intercept).abs() < 1e-5, "{fitted} vs {intercept}");
     for (got, want) in fitted["coef"].as_array().unwrap().iter().zip(&coef) {
@@ -355,72 +372,19 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
 /// ledger it reads from its round view is the accountant's figure.
 #[tokio::test]
 async fn python_from_the_docs_takes_part_in_a_private_federation() {
-    use crate::federated::{iris, iris_federation, post, send, view};
+    use crate::federated::iris_federation;
     use app::dp::accountant::epsilon;
-    use app::fl::client::Client;
-    use app::model::federation::FederationStatus;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::in_memory(dir.path()).await;
     let owner = srv.user("owner").await;
-    let rust = [srv.user("ana").await, srv.user("ben").await];
-    assert_eq!(srv.register("pyth", "healthcare", "oncology").await.status(), 201);
     let (sigma, delta) = (1.5, 1e-5);
     let budget = (epsilon(1.0, sigma, 2, delta).unwrap() + epsilon(1.0, sigma, 3, delta).unwrap()) / 2.0;
     let mut body = iris_federation(3, 3, 2);
     body["round_timeout_secs"] = json!(30);
     body["task"]["privacy"] = json!({"clip_norm": 1.0, "noise_multiplier": sigma, "noise": "distributed", "sampling_rate": 1.0, "epsilon": budget, "delta": delta});
-    let fed: Value = post(&srv, &owner.access, "/api/federations", body).await.json().await.unwrap();
-    let id = fed["id"].as_str().unwrap().to_owned();
-    let task: app::fl::train::FlTask = serde_json::from_value(fed["task"].clone()).unwrap();
-    for u in &rust {
-        assert_eq!(post(&srv, &u.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
-    }
-    let whole = iris();
-    let part = |of: usize| app::table::Table {
-        columns: whole.columns.clone(),
-        rows: whole.rows.iter().enumerate().filter(|(i, _)| i % 3 == of).map(|(_, r)| r.clone()).collect(),
-    };
-    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
-    let mut lines = csv.lines();
-    let header = lines.next().unwrap();
-    let mine: Vec<&str> = lines.enumerate().filter(|(i, _)| i % 3 == 2).map(|(_, l)| l).collect();
-    let file = dir.path().join("python.csv");
-    std::fs::write(&file, format!("{header}\n{}\n", mine.join("\n"))).unwrap();
-    let py = std::process::Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/participant.py"))
-        .args([&srv.url(""), &id, "pyth", "correct horse battery"])
-        .arg(&file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python runs (set CIPHERFOLD_PYTHON or pip install cryptography)");
-    let py = tokio::task::spawn_blocking(move || py.wait_with_output().unwrap());
-    let tables = [part(0), part(1)];
-    let datas: Vec<_> = tables.iter().map(|t| task.local(t).unwrap()).collect();
-    let mut clients: Vec<Client> = (0..2).map(|_| Client::new(id.clone(), task.clone()).unwrap()).collect();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let end = loop {
-        assert!(std::time::Instant::now() < deadline, "the federation did not finish");
-        let mut last = None;
-        for (i, u) in rust.iter().enumerate() {
-            let v = view(&srv, &u.access, &id).await;
-            if let Some(out) = clients[i].next(&v, &datas[i]).unwrap() {
-                let r = send(&srv, &u.access, &id, &out).await;
-                assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-            }
-            last = Some(v);
-        }
-        let v = last.unwrap();
-        if v.status == FederationStatus::Finished {
-            break v;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    };
-    let out = py.await.unwrap();
-    assert!(out.status.success(), "participant.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let said: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, end, said) = with_python(&srv, &owner, dir.path(), body).await;
     assert_eq!(said["model_id"], end.model_id.clone().unwrap().as_str());
     // Statistics, two training steps (the third would pass the budget), the evaluation; all three in each.
     assert_eq!(end.results.len(), 4, "{:?}", end.results);
