@@ -12,7 +12,7 @@ ensure_python_checkers
 
 log "checking that app stays free of server-only crates (DESIGN §1)"
 forbidden="$(cargo tree -q -p app -e normal --prefix none | awk '{print $1}' | grep -Ex 'surrealdb|tfhe|object_store' || true)"
-[ -z "$forbidden" ] || die "crate app depends on: $forbidden (keep these in server)"
+[ -z "$forbidden" ] || die "crate app depends on: $forbidden (keep these in server; tfhe only behind app's he feature)"
 
 log "formatting and lints (rustfmt.toml; clippy with warnings as errors, server and browser crates)"
 cargo fmt --all --check || die "cargo fmt --check failed: run cargo fmt --all"

@@ -1,7 +1,8 @@
 //! Cipherfold's shared crate. It compiles for the server (`ssr`) and for the browser
 //! (`hydrate`, wasm32), so anything both sides must agree on lives here: wire types,
-//! the domain catalog, pure logic and the UI itself. It never depends on the database,
-//! the object store or tfhe; those are the server's business.
+//! the domain catalog, pure logic and the UI itself. It never depends on the database or the
+//! object store; those are the server's business. tfhe only comes with the `he` feature
+//! (`he::lwe`), which the server and the browser's worker enable and the page bundle does not.
 #![forbid(unsafe_code)]
 // Leptos views are nested types; the upload form's is deeper than the default limit allows.
 #![recursion_limit = "256"]
@@ -11,6 +12,7 @@ pub mod crypto;
 pub mod dp;
 pub mod file_worker;
 pub mod fl;
+pub mod he;
 pub mod ml;
 pub mod model;
 pub mod table;

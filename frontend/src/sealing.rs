@@ -8,17 +8,13 @@ use app::crypto::passphrase::{open_secret, seal_secret};
 use app::crypto::{b64, dataset_id_bytes, new_dataset_id, unb64, wrap, DataKey, KeyPair, Recipient, WrappedKey};
 use app::file_worker::{OpenRequest, OpenedTable, UploadRequest, OPEN_ROWS};
 use app::model::dataset::{NewDataset, OwnerKey};
+use app::table::file::format_of;
 use app::table::scan::Scan;
-use app::table::{Format, ParseOptions, Table};
+use app::table::{ParseOptions, Table};
 use wasm_bindgen::prelude::wasm_bindgen;
 
 fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// The file's format from its name, or a message naming the formats we read.
-pub fn format_of(file_name: &str) -> Result<Format, String> {
-    Format::from_file_name(file_name).ok_or_else(|| format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file"))
 }
 
 /// Parses a whole JSON or Excel file (CSV is scanned in pieces by the worker) into the
@@ -28,25 +24,6 @@ pub fn scan_whole(bytes: &[u8], file_name: &str, sheet: Option<String>) -> Resul
     let options = ParseOptions { sheet: sheet.filter(|s| !s.trim().is_empty()), header: None };
     let table = Table::parse(bytes, format, &options).map_err(err)?;
     Ok(Scan::of_table(&table, format, options))
-}
-
-/// A whole file as a table, its format from its name.
-pub fn read_table(bytes: &[u8], file_name: &str) -> Result<Table, String> {
-    Table::parse(bytes, format_of(file_name)?, &ParseOptions::default()).map_err(err)
-}
-
-/// Parses a file of rows to predict (batch prediction) into `{column: value}` objects
-/// (missing values as null), at most `limit` rows.
-pub fn rows_for_prediction(bytes: &[u8], file_name: &str, limit: usize) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, String> {
-    let table = read_table(bytes, file_name)?;
-    if table.rows.len() > limit {
-        return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.rows.len()));
-    }
-    table
-        .rows
-        .iter()
-        .map(|r| table.columns.iter().zip(r).map(|(c, cell)| Ok((c.name.clone(), serde_json::to_value(cell).map_err(err)?))).collect())
-        .collect()
 }
 
 /// One dataset being sealed: its id, data key, header and the key's wrappings.

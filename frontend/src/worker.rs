@@ -185,7 +185,7 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
         WorkerRequest::Rows { limit } => {
             let file = file()?;
             let bytes = read_whole(&file, "; split it into smaller files").await?;
-            WorkerReply::Rows { rows: sealing::rows_for_prediction(&bytes, &file.name(), limit)? }
+            WorkerReply::Rows { rows: app::table::file::rows_for_prediction(&bytes, &file.name(), limit)? }
         }
         WorkerRequest::CheckTask { task } => {
             let file = file()?;
@@ -304,7 +304,7 @@ async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
 async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan> {
     let name = file.name();
     let size = file.size();
-    if sealing::format_of(&name)? == Format::Csv {
+    if app::table::file::format_of(&name)? == Format::Csv {
         let mut scanner = CsvScanner::new(ParseOptions::default());
         let mut offset = 0.0;
         while offset < size {

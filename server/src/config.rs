@@ -26,6 +26,11 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Take part in a federation with a data file on this machine (it is never sent).
     Federate(crate::participant::FederateArgs),
+    /// Encrypted prediction: predictions the server computes on rows it cannot read.
+    He {
+        #[command(subcommand)]
+        command: HeCommand,
+    },
     /// Privacy accounting: what noisy training costs in (ε, δ), before anything is spent.
     Privacy {
         #[command(subcommand)]
@@ -36,6 +41,13 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeCommand {
+    /// Predict the rows of a file with a linear or logistic model, encrypted under a key kept
+    /// on this machine (docs/he.md).
+    Predict(crate::he_predict::HePredictArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@
 pub mod backend;
 pub mod config;
 pub mod error;
+pub mod he_predict;
 pub mod participant;
+pub mod remote;
 pub mod routes;
 
 use std::future::Future;

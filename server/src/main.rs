@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use server::config::{self, AuditCommand, Cli, Command, Config, EpsilonArgs, PrivacyCommand, ServeArgs, StorageArgs};
+use server::config::{self, AuditCommand, Cli, Command, Config, EpsilonArgs, HeCommand, PrivacyCommand, ServeArgs, StorageArgs};
 use server::error::ServerError;
 use server::Server;
 
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => Task::Serve(args),
         Some(Command::Audit { command: AuditCommand::Verify(storage) }) => Task::AuditVerify(storage),
         Some(Command::Federate(args)) => Task::Federate(args),
+        Some(Command::He { command: HeCommand::Predict(args) }) => Task::HePredict(args),
         Some(Command::Privacy { command: PrivacyCommand::Epsilon(args) }) => {
             return match privacy_epsilon(&args) {
                 Ok(line) => {
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
     };
     init_tracing(match &task {
         Task::Serve(args) => &args.log_format,
-        Task::AuditVerify(_) | Task::Federate(_) => "pretty",
+        Task::AuditVerify(_) | Task::Federate(_) | Task::HePredict(_) => "pretty",
     });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -49,6 +50,13 @@ fn main() -> ExitCode {
         Task::AuditVerify(storage) => runtime.block_on(audit_verify(storage)),
         Task::Federate(args) => match runtime.block_on(server::participant::federate(args)) {
             Ok(_) => Ok(()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Task::HePredict(args) => match runtime.block_on(server::he_predict::predict(args)) {
+            Ok(()) => Ok(()),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
@@ -69,6 +77,7 @@ enum Task {
     Serve(Box<ServeArgs>),
     AuditVerify(StorageArgs),
     Federate(server::participant::FederateArgs),
+    HePredict(server::he_predict::HePredictArgs),
 }
 
 /// `cipherfold privacy epsilon`: one line, ε for a noise multiplier or the noise multiplier for an ε.

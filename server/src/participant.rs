@@ -5,16 +5,16 @@
 //! and prints each step on the terminal.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use serde::de::DeserializeOwned;
 use url::Url;
 
 use app::fl::client::Client;
 use app::fl::plan;
-use app::model::auth::TokenResponse;
 use app::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView};
+
+use crate::remote::{Login, RemoteError, Session};
 
 /// `cipherfold federate`'s options.
 #[derive(Debug, Clone, Args)]
@@ -49,137 +49,13 @@ pub enum ParticipantError {
     File { path: String, reason: String },
     #[error("{0}")]
     Data(String),
-    #[error("give --token (or CIPHERFOLD_TOKEN), or --username to log in")]
-    NoCredentials,
-    #[error("cannot read the password: {0}")]
-    Password(String),
-    #[error("the server at {server} has been unreachable for {secs} s: {reason}")]
-    Unreachable { server: String, secs: u64, reason: String },
-    #[error("the server refused ({status}): {message}")]
-    Refused { status: u16, message: String },
-    #[error("the server's answer was not understood: {0}")]
-    Answer(String),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
     #[error("the federation failed: {0}")]
     Failed(String),
 }
 
 type Result<T> = std::result::Result<T, ParticipantError>;
-
-/// The HTTP side: one session, re-established with the refresh token when it expires, and
-/// patient with a server that is restarting.
-struct Session {
-    http: reqwest::Client,
-    base: Url,
-    access: String,
-    refresh: Option<String>,
-    offline: Duration,
-}
-
-impl Session {
-    async fn open(args: &FederateArgs) -> Result<Session> {
-        let http =
-            reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| ParticipantError::Answer(e.to_string()))?;
-        let mut s = Session {
-            http,
-            base: args.server.clone(),
-            access: String::new(),
-            refresh: None,
-            offline: Duration::from_secs(args.offline_secs),
-        };
-        match (&args.token, &args.username) {
-            (Some(token), _) => s.access = token.clone(),
-            (None, Some(user)) => {
-                let password = match std::env::var("CIPHERFOLD_PASSWORD") {
-                    Ok(p) => p,
-                    Err(_) => rpassword::prompt_password(format!("password for {user}: "))
-                        .map_err(|e| ParticipantError::Password(e.to_string()))?,
-                };
-                let body = serde_json::json!({"username": user, "password": password});
-                let t: TokenResponse = s.call(reqwest::Method::POST, "/api/auth/login", Some(body.to_string()), false).await?;
-                s.access = t.access_token;
-                s.refresh = t.refresh_token;
-            }
-            (None, None) => return Err(ParticipantError::NoCredentials),
-        }
-        Ok(s)
-    }
-
-    async fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T> {
-        self.call(reqwest::Method::GET, path, None, true).await
-    }
-
-    async fn post<T: DeserializeOwned>(&mut self, path: &str, body: String) -> Result<T> {
-        self.call(reqwest::Method::POST, path, Some(body), true).await
-    }
-
-    /// One request; retried while the server is unreachable (up to `offline`), and once
-    /// after refreshing an expired session.
-    async fn call<T: DeserializeOwned>(&mut self, method: reqwest::Method, path: &str, body: Option<String>, auth: bool) -> Result<T> {
-        let url = self.base.join(path).map_err(|e| ParticipantError::Answer(e.to_string()))?;
-        let since = Instant::now();
-        let mut refreshed = false;
-        loop {
-            let mut req = self.http.request(method.clone(), url.clone()).header("content-type", "application/json");
-            if auth {
-                req = req.bearer_auth(&self.access);
-            }
-            if let Some(b) = &body {
-                req = req.body(b.clone());
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => {
-                    if since.elapsed() > self.offline {
-                        return Err(ParticipantError::Unreachable {
-                            server: self.base.to_string(),
-                            secs: since.elapsed().as_secs(),
-                            reason: e.to_string(),
-                        });
-                    }
-                    if since.elapsed() < Duration::from_secs(1) {
-                        eprintln!("the server is unreachable; trying again");
-                    }
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-                Err(e) => return Err(ParticipantError::Answer(e.to_string())),
-            };
-            let status = resp.status().as_u16();
-            if status == 401 && auth && !refreshed && self.refresh.is_some() {
-                refreshed = true;
-                self.renew().await?;
-                continue;
-            }
-            // A restarting server answers 502/503 behind a proxy: wait like for no answer.
-            if matches!(status, 502..=504) && since.elapsed() <= self.offline {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
-            let text = resp.text().await.map_err(|e| ParticipantError::Answer(e.to_string()))?;
-            if !(200..300).contains(&status) {
-                let message = serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| {
-                        let fields = v.get("fields").map(|f| format!(" {f}")).unwrap_or_default();
-                        v.get("message").and_then(|m| m.as_str()).map(|m| format!("{m}{fields}"))
-                    })
-                    .unwrap_or(text);
-                return Err(ParticipantError::Refused { status, message });
-            }
-            return serde_json::from_str(&text).map_err(|e| ParticipantError::Answer(format!("{path}: {e}")));
-        }
-    }
-
-    async fn renew(&mut self) -> Result<()> {
-        let body = serde_json::json!({"refresh_token": self.refresh}).to_string();
-        let t: TokenResponse = Box::pin(self.call(reqwest::Method::POST, "/api/auth/refresh", Some(body), false)).await?;
-        self.access = t.access_token;
-        if t.refresh_token.is_some() {
-            self.refresh = t.refresh_token;
-        }
-        Ok(())
-    }
-}
 
 fn describe(result: &RoundResult, rounds: u32) -> String {
     let mut line = format!(
@@ -216,7 +92,9 @@ fn describe_ledger(l: &app::model::federation::PrivacyLedger) -> String {
 pub async fn federate(args: FederateArgs) -> Result<String> {
     let path = args.data.display().to_string();
     let bytes = std::fs::read(&args.data).map_err(|e| ParticipantError::File { path: path.clone(), reason: e.to_string() })?;
-    let mut session = Session::open(&args).await?;
+    let login =
+        Login { server: &args.server, token: args.token.as_deref(), username: args.username.as_deref(), offline_secs: args.offline_secs };
+    let mut session = Session::open(login).await?;
     let id = args.federation.as_str();
     let info: FederationInfo = session.get(&format!("/api/federations/{id}")).await?;
     let task = info.task.clone();
@@ -289,8 +167,8 @@ pub async fn federate(args: FederateArgs) -> Result<String> {
                     }
                     // The stage moved on (a deadline passed) or the message was already
                     // taken: the next view says where things are.
-                    Err(ParticipantError::Refused { status: 409, message }) => println!("round {}: {message}", out.round),
-                    Err(e) => return Err(e),
+                    Err(RemoteError::Refused { status: 409, message }) => println!("round {}: {message}", out.round),
+                    Err(e) => return Err(e.into()),
                 }
             }
             Ok(None) => {}

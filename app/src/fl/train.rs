@@ -25,7 +25,7 @@ use crate::ml::linear::Fitted;
 use crate::ml::metrics::{from_confusion, regression_from_sums, Metrics};
 use crate::ml::prep::{Coding, Preprocessor};
 use crate::ml::task::Target;
-use crate::table::{Cell, ColumnKind, Format, ParseOptions, Table};
+use crate::table::{Cell, ColumnKind, Table};
 
 /// One input of a federation's task, typed as a dataset declares it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -134,9 +134,7 @@ impl FlTask {
     /// the task declares categorical keeps its values as text even where they look like
     /// numbers or booleans (`1` is the category "1"), as a dataset's declaration does.
     pub fn read_table(&self, bytes: &[u8], file_name: &str) -> Result<Table, FlError> {
-        let format = Format::from_file_name(file_name)
-            .ok_or_else(|| bad(format!("“{file_name}” is not a .csv, .tsv, .txt, .json, .jsonl or .xlsx file")))?;
-        let mut table = Table::parse(bytes, format, &ParseOptions::default()).map_err(|e| bad(e.to_string()))?;
+        let mut table = crate::table::file::read_table(bytes, file_name).map_err(bad)?;
         for f in self.features.iter().filter(|f| f.kind == ColumnKind::Categorical) {
             let Some(c) = table.column_index(&f.name) else { continue };
             if table.columns[c].kind == ColumnKind::Categorical {

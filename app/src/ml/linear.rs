@@ -1,6 +1,6 @@
 //! Linear and logistic regression on linfa, kept as plain parameter vectors so that a fitted
 //! model serialises, predicts without linfa, and can later be averaged (federated rounds) and
-//! quantised (tfhe).
+//! quantised for encrypted prediction (`he::quant`).
 
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;
@@ -59,60 +59,6 @@ impl Fitted {
                 out
             }
         }
-    }
-}
-
-/// A model with integer parameters, `round(p · 2^scale_bits)`: what homomorphic inference
-/// evaluates on encrypted, equally scaled integer features (DESIGN §5).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Quantised {
-    pub scale_bits: u32,
-    /// Intercept(s), one per output.
-    pub intercept: Vec<i64>,
-    /// Coefficients, row-major: feature j, output k at `j * outputs + k`.
-    pub coef: Vec<i64>,
-    pub outputs: usize,
-}
-
-impl Quantised {
-    /// Integer scores for integer features (each feature already scaled by `2^scale_bits`):
-    /// `intercept · 2^scale_bits + Σ coef · x`, so every term carries scale `2^(2·scale_bits)`.
-    pub fn scores(&self, x: &[i64]) -> Vec<i128> {
-        let s = 1i128 << self.scale_bits;
-        (0..self.outputs)
-            .map(|k| {
-                self.intercept[k] as i128 * s
-                    + x.iter().enumerate().map(|(j, v)| *v as i128 * self.coef[j * self.outputs + k] as i128).sum::<i128>()
-            })
-            .collect()
-    }
-
-    /// Scales a feature row the same way as the parameters.
-    pub fn quantise_features(&self, row: &[f64]) -> Vec<i64> {
-        row.iter().map(|v| (v * (1u64 << self.scale_bits) as f64).round() as i64).collect()
-    }
-}
-
-impl Fitted {
-    /// Fixed-point version of a linear or logistic model (for a classifier the argmax of the
-    /// scores is the class, since softmax keeps the order).
-    pub fn quantise(&self, scale_bits: u32) -> Result<Quantised, MlError> {
-        if !(1..=24).contains(&scale_bits) {
-            return Err(MlError::Parameter(format!("scale_bits must be 1..=24, got {scale_bits}")));
-        }
-        let s = (1u64 << scale_bits) as f64;
-        let q = |v: &f64| (v * s).round() as i64;
-        Ok(match self {
-            Fitted::Linear { intercept, coef } => {
-                Quantised { scale_bits, intercept: vec![q(intercept)], coef: coef.iter().map(q).collect(), outputs: 1 }
-            }
-            Fitted::Logistic { classes, intercept, coef } => Quantised {
-                scale_bits,
-                intercept: intercept.iter().map(q).collect(),
-                coef: coef.iter().map(q).collect(),
-                outputs: *classes,
-            },
-        })
     }
 }
 

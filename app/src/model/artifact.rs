@@ -40,6 +40,10 @@ pub struct ModelArtifact {
     /// What the model's training spent in differential privacy; absent without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::dp::PrivacySpent>,
+    /// The quantised model's score beside the float one (linear and logistic regression from a
+    /// job; docs/he.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub he: Option<crate::he::HeQuality>,
     pub created_at: String,
 }
 
@@ -123,76 +127,88 @@ impl PredictionTable {
 /// Most rows one prediction request may carry.
 pub const MAX_PREDICT_ROWS: usize = 10_000;
 
+/// The input columns a preprocessor needs, with their kinds.
+pub fn feature_schema(preprocessor: &Preprocessor) -> Vec<Column> {
+    preprocessor
+        .codings
+        .iter()
+        .map(|c| match c {
+            Coding::Standardised { column, .. } => Column { name: column.clone(), kind: ColumnKind::Numeric },
+            Coding::Boolean { column, .. } => Column { name: column.clone(), kind: ColumnKind::Boolean },
+            Coding::OneHot { column, .. } => Column { name: column.clone(), kind: ColumnKind::Categorical },
+        })
+        .collect()
+}
+
+/// Rows to predict as a table of the columns `preprocessor` needs, every value checked. A
+/// missing feature, a value of the wrong type or a category the model never saw is an error
+/// whose field is `rows[N].feature` with N counted from 0, as a JSON index (the message says
+/// "row N+1" for people); `null` is a missing value, imputed as in training. Fields the model
+/// does not use (the target, an id) are ignored. Plaintext and encrypted prediction read rows
+/// alike.
+pub fn rows_table(preprocessor: &Preprocessor, rows: &[Map<String, Value>]) -> Result<Table, ApiError> {
+    if rows.is_empty() {
+        return Err(ApiError::field("rows", "send at least one row"));
+    }
+    if rows.len() > MAX_PREDICT_ROWS {
+        return Err(ApiError::field("rows", format!("at most {MAX_PREDICT_ROWS} rows per request; split the file")));
+    }
+    let schema = feature_schema(preprocessor);
+    let mut table = Table { columns: schema.clone(), rows: Vec::with_capacity(rows.len()) };
+    for (i, row) in rows.iter().enumerate() {
+        let mut cells = Vec::with_capacity(schema.len());
+        for (col, coding) in schema.iter().zip(&preprocessor.codings) {
+            let at = format!("rows[{i}].{}", col.name);
+            let bad = |m: String| ApiError::field(&at, format!("row {}, field “{}”: {m}", i + 1, col.name));
+            let value =
+                row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;
+            cells.push(match (value, col.kind) {
+                (Value::Null, _) => Cell::Missing,
+                (Value::Number(n), ColumnKind::Numeric) => Cell::Number(n.as_f64().ok_or_else(|| bad("not a finite number".into()))?),
+                (Value::String(s), ColumnKind::Numeric) => match s.trim().parse::<f64>() {
+                    Ok(n) if n.is_finite() => Cell::Number(n),
+                    _ if crate::table::is_missing_text(s) => Cell::Missing,
+                    _ => return Err(bad(format!("expected a number, found “{s}”"))),
+                },
+                (Value::Bool(b), ColumnKind::Boolean) => Cell::Bool(*b),
+                (Value::String(s), ColumnKind::Boolean) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+                    Cell::Bool(s.eq_ignore_ascii_case("true"))
+                }
+                (v, ColumnKind::Categorical) if !v.is_object() && !v.is_array() => {
+                    let text = match v {
+                        Value::String(s) => s.trim().to_owned(),
+                        other => other.to_string(),
+                    };
+                    let Coding::OneHot { categories, .. } = coding else { unreachable!("categorical columns are one-hot coded") };
+                    if categories.binary_search(&text).is_err() {
+                        return Err(bad(format!("unknown category “{text}”; the model knows {}", categories.join(", "))));
+                    }
+                    Cell::Text(text)
+                }
+                (v, kind) => {
+                    let want = match kind {
+                        ColumnKind::Numeric => "a number",
+                        ColumnKind::Boolean => "true or false",
+                        ColumnKind::Categorical => "a category (text)",
+                    };
+                    return Err(bad(format!("expected {want}, found {v}")));
+                }
+            });
+        }
+        table.rows.push(cells);
+    }
+    Ok(table)
+}
+
 impl ModelArtifact {
     /// The input columns the model needs, with their kinds.
     pub fn feature_schema(&self) -> Vec<Column> {
-        self.preprocessor
-            .codings
-            .iter()
-            .map(|c| match c {
-                Coding::Standardised { column, .. } => Column { name: column.clone(), kind: ColumnKind::Numeric },
-                Coding::Boolean { column, .. } => Column { name: column.clone(), kind: ColumnKind::Boolean },
-                Coding::OneHot { column, .. } => Column { name: column.clone(), kind: ColumnKind::Categorical },
-            })
-            .collect()
+        feature_schema(&self.preprocessor)
     }
 
-    /// Checks every row against the feature schema, then predicts. A missing feature, a value
-    /// of the wrong type or a category the model never saw is an error whose field is
-    /// `rows[N].feature` with N counted from 0, as a JSON index (the message says "row N+1" for
-    /// people); `null` is a missing value, imputed as in training. Fields the
-    /// model does not use (the target, an id) are ignored.
+    /// Checks every row (`rows_table`), then predicts.
     pub fn predict_rows(&self, rows: &[Map<String, Value>]) -> Result<Vec<Prediction>, ApiError> {
-        if rows.is_empty() {
-            return Err(ApiError::field("rows", "send at least one row"));
-        }
-        if rows.len() > MAX_PREDICT_ROWS {
-            return Err(ApiError::field("rows", format!("at most {MAX_PREDICT_ROWS} rows per request; split the file")));
-        }
-        let schema = self.feature_schema();
-        let mut table = Table { columns: schema.clone(), rows: Vec::with_capacity(rows.len()) };
-        for (i, row) in rows.iter().enumerate() {
-            let mut cells = Vec::with_capacity(schema.len());
-            for (col, coding) in schema.iter().zip(&self.preprocessor.codings) {
-                let at = format!("rows[{i}].{}", col.name);
-                let bad = |m: String| ApiError::field(&at, format!("row {}, field “{}”: {m}", i + 1, col.name));
-                let value =
-                    row.get(&col.name).ok_or_else(|| bad("missing; the model needs this field (send null for an unknown value)".into()))?;
-                cells.push(match (value, col.kind) {
-                    (Value::Null, _) => Cell::Missing,
-                    (Value::Number(n), ColumnKind::Numeric) => Cell::Number(n.as_f64().ok_or_else(|| bad("not a finite number".into()))?),
-                    (Value::String(s), ColumnKind::Numeric) => match s.trim().parse::<f64>() {
-                        Ok(n) if n.is_finite() => Cell::Number(n),
-                        _ if crate::table::is_missing_text(s) => Cell::Missing,
-                        _ => return Err(bad(format!("expected a number, found “{s}”"))),
-                    },
-                    (Value::Bool(b), ColumnKind::Boolean) => Cell::Bool(*b),
-                    (Value::String(s), ColumnKind::Boolean) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
-                        Cell::Bool(s.eq_ignore_ascii_case("true"))
-                    }
-                    (v, ColumnKind::Categorical) if !v.is_object() && !v.is_array() => {
-                        let text = match v {
-                            Value::String(s) => s.trim().to_owned(),
-                            other => other.to_string(),
-                        };
-                        let Coding::OneHot { categories, .. } = coding else { unreachable!("categorical columns are one-hot coded") };
-                        if categories.binary_search(&text).is_err() {
-                            return Err(bad(format!("unknown category “{text}”; the model knows {}", categories.join(", "))));
-                        }
-                        Cell::Text(text)
-                    }
-                    (v, kind) => {
-                        let want = match kind {
-                            ColumnKind::Numeric => "a number",
-                            ColumnKind::Boolean => "true or false",
-                            ColumnKind::Categorical => "a category (text)",
-                        };
-                        return Err(bad(format!("expected {want}, found {v}")));
-                    }
-                });
-            }
-            table.rows.push(cells);
-        }
+        let table = rows_table(&self.preprocessor, rows)?;
         let all: Vec<usize> = (0..table.rows.len()).collect();
         let x = self.preprocessor.transform(&table, &all).map_err(|e| ApiError::Internal { message: e.to_string() })?;
         let internal = |e: crate::ml::MlError| ApiError::Internal { message: format!("prediction failed: {e}") };

@@ -4,6 +4,7 @@
 //! runs the very same code after opening the envelope, so both sides agree on every cell.
 
 mod csv;
+pub mod file;
 mod infer;
 mod json;
 pub mod scan;

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod federations;
+pub mod he;
 pub mod jobs;
 pub mod keyfile;
 pub mod keys;

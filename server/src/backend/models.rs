@@ -211,6 +211,32 @@ impl Models {
         }
     }
 
+    /// What a client needs to encrypt rows for the model (docs/he.md), for whoever may predict.
+    pub async fn he_offer(&self, ctx: &Ctx, id: &str) -> Result<app::he::HeOffer> {
+        let row = self.authorized_row(ctx, id, "model.he_offer", Self::read_action).await?;
+        let artifact = self.opened(&row).await?;
+        Ok(super::he::offer(&artifact)?)
+    }
+
+    /// Scores encrypted rows (docs/he.md) off the async threads; the audit log gets the row
+    /// count, never the body.
+    pub async fn predict_encrypted(&self, ctx: &Ctx, id: &str, body: bytes::Bytes) -> Result<Vec<u8>> {
+        let (actor, client) = (&ctx.actor, ctx.client.as_str());
+        const ACTION: &str = "model.predict_encrypted";
+        let row = self.authorized_row(ctx, id, ACTION, Self::read_action).await?;
+        let artifact = self.opened(&row).await?;
+        let done = tokio::task::spawn_blocking(move || super::he::predict(&artifact, &body))
+            .await
+            .map_err(|e| Error::internal(format!("the evaluation thread failed: {e}")))?;
+        match done {
+            Ok((answer, rows)) => {
+                self.audit.record(&actor.user_id, ACTION, id, client, &format!("ok ({rows} rows)")).await?;
+                Ok(answer)
+            }
+            Err(e) => self.audit.refuse(&actor.user_id, ACTION, id, client, e).await,
+        }
+    }
+
     /// The artifact as JSON (docs/model-format.md), for the owner and admins.
     pub async fn artifact(&self, ctx: &Ctx, id: &str) -> Result<Arc<ModelArtifact>> {
         let (actor, client) = (&ctx.actor, ctx.client.as_str());

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use app::model::artifact::PredictRequest;
+use app::model::ApiError;
 
 use super::api::{ApiJson, ApiResult, Authenticated};
 use super::AppState;
@@ -20,6 +21,30 @@ pub fn routes() -> Router<AppState> {
         .route("/api/models/{id}", get(one).delete(remove))
         .route("/api/models/{id}/predict", post(predict))
         .route("/api/models/{id}/artifact", get(artifact))
+        .route("/api/models/{id}/he", get(he_offer))
+        // The raw body, read by the handler up to its own limit (413 past it).
+        .route("/api/models/{id}/predict-encrypted", post(predict_encrypted))
+}
+
+async fn he_offer(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<impl IntoResponse> {
+    Ok(Json(b.models.he_offer(&ctx, &id).await?))
+}
+
+/// docs/he.md: a binary body in, a binary answer out.
+async fn predict_encrypted(
+    State(b): State<Backend>,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let limit = crate::backend::he::MAX_BODY;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge {
+        message: format!("an encrypted request is at most {} MiB; send fewer rows per request", limit >> 20),
+    })?;
+    let answer = b.models.predict_encrypted(&ctx, &id, bytes).await?;
+    let mut res = answer.into_response();
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    Ok(res)
 }
 
 async fn list(

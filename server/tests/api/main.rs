@@ -14,6 +14,7 @@ mod db;
 mod federate_cli;
 mod federated;
 mod federations;
+mod he;
 mod health;
 mod independent;
 mod jobs;

@@ -808,6 +808,8 @@ impl Federations {
             datasets: vec![],
             rows: vec![rows as usize],
             privacy: task.privacy.as_ref().map(|p| p.spent(fed.dp_rounds())).transpose().map_err(|e| Error::internal(e.to_string()))?,
+            // The rows stayed with the participants: no score of the quantised model.
+            he: None,
             created_at: now_rfc3339(),
         };
         let owner = ModelOwner { owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };

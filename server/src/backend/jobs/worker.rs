@@ -207,12 +207,14 @@ impl Jobs {
             let mut monitor = ChannelMonitor { tx, control: monitor_control };
             let refs: Vec<&Table> = tables.iter().collect();
             let result = train(&refs, &spec, &mut monitor);
+            // The quantised model's score for encrypted prediction, on the same rows (docs/he.md).
+            let he = result.as_ref().ok().and_then(|t| app::he::quant::quality(t, &refs, app::he::quant::QuantSpec::DEFAULT));
             for t in &mut tables {
                 t.wipe();
             }
-            result
+            result.map(|t| (t, he))
         });
-        let trained: Trained = tokio::select! {
+        let (trained, he): (Trained, _) = tokio::select! {
             joined = &mut fit => {
                 // The fit ended: let the forwarder write its last events before the final one.
                 let _ = forwarder.await;
@@ -248,6 +250,7 @@ impl Jobs {
             datasets: req.dataset_ids.clone(),
             rows: trained.rows.clone(),
             privacy: trained.privacy.clone(),
+            he,
             created_at: now_rfc3339(),
         };
         let owner = ModelOwner { owner_id: &row.owner_id, owner: &row.owner, domain: &row.domain, subdomain: &row.subdomain };

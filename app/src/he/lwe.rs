@@ -1,0 +1,239 @@
+//! LWE keys, encryption and the server's evaluation, with tfhe's `core_crypto` (pinned: it has
+//! no stability promise). A ciphertext of message `m` under key `s ∈ {0,1}^n` is
+//! `(a, b = ⟨a, s⟩ + m·Δ + e) mod 2^64`; `a` is uniform, `e` TUniform in `[−2^17, 2^17]`.
+
+use tfhe::core_crypto::commons::generators::DeterministicSeeder;
+use tfhe::core_crypto::commons::math::random::{CompressionSeed, DynamicDistribution, Seed};
+use tfhe::core_crypto::prelude::*;
+
+use super::quant::QuantModel;
+use super::{delta, HeError, LWE_DIMENSION, MESSAGE_BITS, NOISE_BOUND_LOG2};
+
+/// Words of one full ciphertext: the mask `a` (n words), then the body `b`.
+pub const CIPHERTEXT_WORDS: usize = LWE_DIMENSION + 1;
+
+/// A seed from the operating system (or the browser's crypto): the one fallible draw, from
+/// which tfhe's generators are seeded.
+fn os_seed() -> Result<Seed, HeError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| HeError::Random(e.to_string()))?;
+    Ok(Seed(u128::from_le_bytes(bytes)))
+}
+
+fn noise() -> DynamicDistribution<u64> {
+    DynamicDistribution::new_t_uniform(NOISE_BOUND_LOG2)
+}
+
+fn size() -> LweSize {
+    LweDimension(LWE_DIMENSION).to_lwe_size()
+}
+
+/// A message in the top `MESSAGE_BITS` bits (two's complement wraps negatives).
+fn encode(m: i64) -> u64 {
+    (m as u64).wrapping_mul(delta())
+}
+
+/// The message nearest to a phase `b − ⟨a, s⟩`, as a signed `MESSAGE_BITS`-bit integer.
+fn decode(phase: u64) -> i64 {
+    let m = phase.wrapping_add(delta() / 2) >> (64 - MESSAGE_BITS);
+    ((m << (64 - MESSAGE_BITS)) as i64) >> (64 - MESSAGE_BITS)
+}
+
+/// The client's secret: a uniformly random binary LWE key. It never leaves the client.
+#[derive(Clone)]
+pub struct ClientKey {
+    key: LweSecretKeyOwned<u64>,
+}
+
+/// One row encrypted with a single seed: the masks are tfhe's generator's output from `seed`,
+/// so only the bodies travel (docs/he.md, "Seeded rows").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeededRow {
+    pub seed: u128,
+    pub bodies: Vec<u64>,
+}
+
+impl ClientKey {
+    pub fn generate() -> Result<ClientKey, HeError> {
+        let mut generator = SecretRandomGenerator::<DefaultRandomGenerator>::new(os_seed()?);
+        Ok(ClientKey { key: allocate_and_generate_new_binary_lwe_secret_key(LweDimension(LWE_DIMENSION), &mut generator) })
+    }
+
+    /// The key as 256 bytes, bit `i` of the key in byte `i / 8` at bit `i % 8` (docs/he.md).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![0u8; LWE_DIMENSION / 8];
+        for (i, bit) in self.key.as_ref().iter().enumerate() {
+            out[i / 8] |= ((*bit & 1) as u8) << (i % 8);
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<ClientKey, HeError> {
+        if bytes.len() != LWE_DIMENSION / 8 {
+            return Err(HeError::format("key", format!("a key is {} bytes, not {}", LWE_DIMENSION / 8, bytes.len())));
+        }
+        let bits: Vec<u64> = (0..LWE_DIMENSION).map(|i| u64::from((bytes[i / 8] >> (i % 8)) & 1)).collect();
+        Ok(ClientKey { key: LweSecretKey::from_container(bits) })
+    }
+
+    /// Encrypts a quantised row as one seeded list.
+    pub fn encrypt(&self, xq: &[i64]) -> Result<SeededRow, HeError> {
+        let seed = os_seed()?;
+        let mut seeder = DeterministicSeeder::<DefaultRandomGenerator>::new(os_seed()?);
+        let mut list = SeededLweCiphertextList::new(
+            0u64,
+            size(),
+            LweCiphertextCount(xq.len()),
+            CompressionSeed::from(seed),
+            CiphertextModulus::new_native(),
+        );
+        let plain = PlaintextList::from_container(xq.iter().map(|x| encode(*x)).collect::<Vec<_>>());
+        encrypt_seeded_lwe_ciphertext_list(&self.key, &mut list, &plain, noise(), &mut seeder);
+        Ok(SeededRow { seed: seed.0, bodies: list.into_container() })
+    }
+
+    /// Encrypts a quantised row as full ciphertexts (`CIPHERTEXT_WORDS` words each): the form a
+    /// client without tfhe's generator can make.
+    pub fn encrypt_full(&self, xq: &[i64]) -> Result<Vec<u64>, HeError> {
+        let mut seeder = DeterministicSeeder::<DefaultRandomGenerator>::new(os_seed()?);
+        let mut generator = EncryptionRandomGenerator::<DefaultRandomGenerator>::new(os_seed()?, &mut seeder);
+        let mut list = LweCiphertextList::new(0u64, size(), LweCiphertextCount(xq.len()), CiphertextModulus::new_native());
+        let plain = PlaintextList::from_container(xq.iter().map(|x| encode(*x)).collect::<Vec<_>>());
+        encrypt_lwe_ciphertext_list(&self.key, &mut list, &plain, noise(), &mut generator);
+        Ok(list.into_container())
+    }
+
+    /// The message of one full ciphertext.
+    pub fn decrypt(&self, ciphertext: &[u64]) -> Result<i64, HeError> {
+        if ciphertext.len() != CIPHERTEXT_WORDS {
+            return Err(HeError::format("ciphertext", format!("{} words, not {CIPHERTEXT_WORDS}", ciphertext.len())));
+        }
+        let ct = LweCiphertext::from_container(ciphertext, CiphertextModulus::new_native());
+        Ok(decode(decrypt_lwe_ciphertext(&self.key, &ct).0))
+    }
+}
+
+impl SeededRow {
+    /// The full ciphertexts (masks regenerated from the seed), `CIPHERTEXT_WORDS` words each.
+    pub fn expand(&self) -> Vec<u64> {
+        let list = SeededLweCiphertextList::from_container(
+            self.bodies.clone(),
+            size(),
+            CompressionSeed::from(Seed(self.seed)),
+            CiphertextModulus::new_native(),
+        );
+        list.decompress_into_lwe_ciphertext_list().into_container()
+    }
+}
+
+/// The server's side: each output's score as a full ciphertext, `b_k·Δ + Σ_j w_jk · ct_j`,
+/// from a row's full ciphertexts (`features · CIPHERTEXT_WORDS` words). Only linear operations
+/// on ciphertexts with plaintext integers: no key is involved.
+pub fn evaluate(model: &QuantModel, row: &[u64]) -> Result<Vec<Vec<u64>>, HeError> {
+    if row.len() != model.features * CIPHERTEXT_WORDS {
+        return Err(HeError::Data(format!("{} words for {} features of {CIPHERTEXT_WORDS} words", row.len(), model.features)));
+    }
+    let modulus = CiphertextModulus::new_native();
+    let inputs: Vec<LweCiphertext<&[u64]>> =
+        row.chunks_exact(CIPHERTEXT_WORDS).map(|c| LweCiphertext::from_container(c, modulus)).collect();
+    let mut term = LweCiphertext::new(0u64, size(), modulus);
+    Ok((0..model.outputs)
+        .map(|k| {
+            let mut score = LweCiphertext::new(0u64, size(), modulus);
+            for (j, ct) in inputs.iter().enumerate() {
+                lwe_ciphertext_cleartext_mul(&mut term, ct, Cleartext(model.coef[j * model.outputs + k] as u64));
+                lwe_ciphertext_add_assign(&mut score, &term);
+            }
+            lwe_ciphertext_plaintext_add_assign(&mut score, Plaintext(encode(model.intercept[k])));
+            score.into_container()
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::he::quant::QuantSpec;
+    use crate::ml::linear::Fitted;
+
+    #[test]
+    fn messages_round_trip_at_the_edges_of_the_space() {
+        let key = ClientKey::generate().unwrap();
+        let edge = (1i64 << 31) - 1;
+        let xs = [0, 1, -1, 127, -127, edge, -edge, -(1i64 << 31)];
+        let full = key.encrypt_full(&xs).unwrap();
+        for (x, ct) in xs.iter().zip(full.chunks_exact(CIPHERTEXT_WORDS)) {
+            assert_eq!(key.decrypt(ct).unwrap(), *x);
+        }
+        let seeded = key.encrypt(&xs).unwrap();
+        assert_eq!(seeded.bodies.len(), xs.len());
+        for (x, ct) in xs.iter().zip(seeded.expand().chunks_exact(CIPHERTEXT_WORDS)) {
+            assert_eq!(key.decrypt(ct).unwrap(), *x);
+        }
+        assert_eq!(ClientKey::from_bytes(&key.to_bytes()).unwrap().to_bytes(), key.to_bytes());
+    }
+
+    /// The property docs/he.md promises: for any model within the budget and any quantised
+    /// input, the decrypted scores are exactly the plaintext evaluation. Random models (weights
+    /// at the budget's edge among them) and inputs at the ends of their range, 300 cases.
+    #[test]
+    fn decryption_equals_the_plaintext_evaluation_for_any_model_within_the_budget() {
+        use crate::he::quant::MAX_WEIGHT_SUM;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let key = ClientKey::generate().unwrap();
+        for case in 0..300 {
+            let features = rng.random_range(1..=40usize);
+            let outputs = rng.random_range(1..=4usize);
+            let spec = QuantSpec { input_bits: rng.random_range(2..=12), weight_bits: rng.random_range(2..=12), input_range: 4.0 };
+            // Weights whose magnitudes add up to at most the budget for each output; every
+            // tenth case sits exactly one under it.
+            let per = ((MAX_WEIGHT_SUM - 1) / features as i64).min((1 << (spec.weight_bits - 1)) - 1);
+            let coef: Vec<i64> = (0..features * outputs)
+                .map(|_| {
+                    if case % 10 == 0 {
+                        if rng.random::<bool>() {
+                            per
+                        } else {
+                            -per
+                        }
+                    } else {
+                        rng.random_range(-per..=per)
+                    }
+                })
+                .collect();
+            let reach =
+                (0..outputs).map(|k| (0..features).map(|j| coef[j * outputs + k].abs()).sum::<i64>() * spec.input_max()).max().unwrap_or(0);
+            let room = (1i64 << 31) - 1 - reach;
+            if room < 0 {
+                continue;
+            }
+            let intercept: Vec<i64> = (0..outputs).map(|_| rng.random_range(-room..=room)).collect();
+            let model = QuantModel { spec, weight_scale: 1.0, features, outputs, intercept, coef };
+            model.check_budget().unwrap();
+            let max = spec.input_max();
+            let x: Vec<i64> = (0..features)
+                .map(|j| match (case + j) % 4 {
+                    0 => max,
+                    1 => -max,
+                    _ => rng.random_range(-max..=max),
+                })
+                .collect();
+            let row = if case % 2 == 0 { key.encrypt(&x).unwrap().expand() } else { key.encrypt_full(&x).unwrap() };
+            let got: Vec<i64> = evaluate(&model, &row).unwrap().iter().map(|ct| key.decrypt(ct).unwrap()).collect();
+            assert_eq!(got, model.scores(&x), "case {case}: {features} features, {outputs} outputs, {spec:?}");
+        }
+    }
+
+    #[test]
+    fn the_server_computes_the_scores_the_plain_model_gives() {
+        let key = ClientKey::generate().unwrap();
+        let fitted = Fitted::Logistic { classes: 2, intercept: vec![0.5, -0.25], coef: vec![1.0, -2.0, 0.75, 0.1, -3.0, 2.5] };
+        let model = QuantModel::new(&fitted, 3, QuantSpec::DEFAULT).unwrap();
+        let (xq, _) = model.quantise_row(&[1.5, -0.3, 9.0]).unwrap();
+        let row = key.encrypt(&xq).unwrap().expand();
+        let out = evaluate(&model, &row).unwrap();
+        let got: Vec<i64> = out.iter().map(|ct| key.decrypt(ct).unwrap()).collect();
+        assert_eq!(got, model.scores(&xq));
+    }
+}
