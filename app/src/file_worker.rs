@@ -6,7 +6,7 @@
 //!
 //! The worker handles one request at a time per page, in order, and answers each with any
 //! number of `Progress`/`Status` replies, then exactly one final reply (`Parsed`, `Uploaded`,
-//! `Opened`, `Rows`, `TaskChecked`, `FederationEnded`, `Cancelled` or `Failed`). Taking part in
+//! `Opened`, `Rows`, `TaskChecked`, `FederationEnded`, `HePredicted`, `Cancelled` or `Failed`). Taking part in
 //! a federation is one long request: its `Round`, `Sent` and `SatOut` replies report each step.
 
 use serde::{Deserialize, Serialize};
@@ -37,6 +37,9 @@ pub enum WorkerRequest {
     /// a dropout, not an error for the others). Only keys, sealed shares and masked vectors
     /// are sent.
     Federate { federation: String, task: FlTask },
+    /// Predict rows with a model without the server seeing them (docs/he.md): the rows given,
+    /// or (without them) the picked file's. The worker keeps its key for the page's life.
+    HePredict { offer: Box<crate::he::HeOffer>, rows: Option<Vec<serde_json::Map<String, serde_json::Value>>> },
     /// Stop the request in progress (reading or uploading); nothing stays on the server.
     Cancel,
 }
@@ -127,6 +130,8 @@ pub enum WorkerReply {
         model_id: Option<String>,
         failure: Option<String>,
     },
+    /// Encrypted predictions, decrypted in the worker, with what they cost.
+    HePredicted(Box<crate::he::HeResult>),
     Cancelled,
     /// The request failed; `message` says why in words for the page (no trailing period).
     Failed {

@@ -193,6 +193,17 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
             WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
         }
         WorkerRequest::Federate { federation, task } => federate(state, &file()?, federation, task).await?,
+        WorkerRequest::HePredict { offer, rows } => {
+            let rows = match rows {
+                Some(rows) => rows,
+                None => {
+                    let file = file()?;
+                    let bytes = read_whole(&file, "; split it into smaller files").await?;
+                    app::table::file::rows_for_prediction(&bytes, &file.name(), app::model::artifact::MAX_PREDICT_ROWS)?
+                }
+            };
+            WorkerReply::HePredicted(Box::new(he_predict(&offer, rows).await?))
+        }
         WorkerRequest::Cancel => WorkerReply::Cancelled,
     })
 }
@@ -465,6 +476,83 @@ async fn open(request: &OpenRequest) -> Result<OpenedTable> {
     let key: OwnerKey = json(key).await?;
     status("Unlocking your key and opening the envelope…");
     Ok(sealing::open_owned(&envelope, request, &key)?)
+}
+
+thread_local! {
+    /// Encrypted prediction's secret key: made on first use and kept in this worker's memory
+    /// only, so for as long as the page is open; it is never stored or sent.
+    static HE_KEY: RefCell<Option<app::he::lwe::ClientKey>> = const { RefCell::new(None) };
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Encrypts `rows` for `offer`'s model, has the server score them, and decrypts the answers
+/// here (docs/he.md): only seeded ciphertexts leave the browser.
+async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<app::he::HeResult> {
+    use app::he::wire::{Answer, Form, Request, Row};
+    let key = match HE_KEY.with(|k| k.borrow().clone()) {
+        Some(key) => key,
+        None => {
+            status("Making your key in this browser…");
+            let key = app::he::lwe::ClientKey::generate().map_err(|e| e.to_string())?;
+            HE_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
+            key
+        }
+    };
+    status("Encrypting in this browser…");
+    let started = now_ms();
+    let (quantised, clipped) = offer.quantise_rows(&rows).map_err(|e| e.detail())?;
+    let model_id: [u8; 16] = hex::decode(&offer.model_id)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| Failure::from("the model's id is not 32 hexadecimal digits"))?;
+    let encrypted = quantised
+        .iter()
+        .map(|q| key.encrypt(q).map(|r| Row::Seeded { seed: r.seed, bodies: r.bodies }))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let body = Request { form: Form::Seeded, model_id, spec: offer.spec, features: offer.features, rows: encrypted }.encode();
+    let encrypt_ms = now_ms() - started;
+    status("The server is scoring the ciphertexts…");
+    let started = now_ms();
+    let url = format!("/api/models/{}/predict-encrypted", offer.model_id);
+    let answer = ok(fetch_bytes("POST", &url, &body).await?).await?;
+    let answer = js_sys::Uint8Array::new(&JsFuture::from(answer.array_buffer()?).await?).to_vec();
+    let round_trip_ms = now_ms() - started;
+    let started = now_ms();
+    let decoded = Answer::decode(&answer).map_err(|e| e.to_string())?;
+    let mut predictions = Vec::with_capacity(rows.len());
+    for scores in decoded.ciphertexts.chunks(decoded.outputs.max(1)) {
+        let scores = scores.iter().map(|ct| key.decrypt(ct)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+        predictions.push(offer.prediction(&scores));
+    }
+    Ok(app::he::HeResult {
+        rows,
+        predictions,
+        upload_bytes: body.len(),
+        answer_bytes: answer.len(),
+        encrypt_ms,
+        round_trip_ms,
+        decrypt_ms: now_ms() - started,
+        clipped,
+    })
+}
+
+/// A same-origin POST of bytes (docs/he.md's request).
+async fn fetch_bytes(method: &str, url: &str, body: &[u8]) -> Result<web_sys::Response> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/octet-stream")?;
+    init.set_headers(&headers);
+    init.set_body(&js_sys::Uint8Array::from(body).into());
+    let response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|_| Failure::from("the server could not be reached; check your connection and try again"))?;
+    Ok(response.unchecked_into())
 }
 
 /// A same-origin request (the session cookie goes with it), JSON body if any.

@@ -77,6 +77,7 @@ mod backend {
         ) -> Result<Vec<ModelInfo>, ApiError>;
         async fn model(&self, ctx: &Ctx, id: String) -> Result<ModelInfo, ApiError>;
         async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError>;
+        async fn he_offer(&self, ctx: &Ctx, id: String) -> Result<crate::he::HeOffer, ApiError>;
         async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError>;
         async fn dashboard(&self, ctx: &Ctx) -> Result<Dashboard, ApiError>;
         async fn system_health(&self, ctx: &Ctx) -> Result<SystemHealth, ApiError>;

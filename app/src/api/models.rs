@@ -26,6 +26,12 @@ pub async fn predict_rows(id: String, rows: super::Rows) -> Result<Vec<Predictio
     super::with_ctx(|b, ctx| async move { b.predict(&ctx, id, rows).await }).await
 }
 
+/// What the browser needs to encrypt rows for a model (docs/he.md).
+#[server(prefix = "/api/ui", endpoint = "he_offer")]
+pub async fn he_offer(id: String) -> Result<crate::he::HeOffer, ApiError> {
+    super::with_ctx(|b, ctx| async move { b.he_offer(&ctx, id).await }).await
+}
+
 #[server(prefix = "/api/ui", endpoint = "delete_model")]
 pub async fn delete_model(id: String) -> Result<(), ApiError> {
     super::with_ctx(|b, ctx| async move { b.delete_model(&ctx, id).await }).await

@@ -100,6 +100,22 @@ pub struct HeOffer {
     pub quality: Option<HeQuality>,
 }
 
+/// Encrypted predictions as the browser's worker returns them to the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeResult {
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    pub predictions: Vec<crate::model::artifact::Prediction>,
+    /// Bytes sent and received.
+    pub upload_bytes: usize,
+    pub answer_bytes: usize,
+    /// Milliseconds: quantising and encrypting, the request, decrypting.
+    pub encrypt_ms: f64,
+    pub round_trip_ms: f64,
+    pub decrypt_ms: f64,
+    /// Encoded values outside the input range, clipped to it.
+    pub clipped: usize,
+}
+
 impl HeOffer {
     /// Rows to predict (as `POST /api/models/{id}/predict` takes them) as quantised encoded
     /// features, with the number of values clipped to the input range; a row that does not fit

@@ -136,6 +136,10 @@ impl UiBackend for Backend {
         Ok(self.models.predict(ctx, &id, &rows).await?)
     }
 
+    async fn he_offer(&self, ctx: &Ctx, id: String) -> Result<app::he::HeOffer, ApiError> {
+        Ok(self.models.he_offer(ctx, &id).await?)
+    }
+
     async fn delete_model(&self, ctx: &Ctx, id: String) -> Result<(), ApiError> {
         Ok(self.models.delete(ctx, &id).await?)
     }

@@ -8,10 +8,11 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::Rows;
-use crate::api::{delete_model, get_model, list_models, predict_rows};
+use crate::api::{delete_model, get_model, he_offer, list_models, predict_rows};
 use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::he::{HeOffer, HeResult};
 use crate::ml::model::ModelKind;
-use crate::model::artifact::{InputField, ModelInfo, PredictionTable, MAX_PREDICT_ROWS};
+use crate::model::artifact::{InputField, ModelInfo, Prediction, PredictionTable, MAX_PREDICT_ROWS};
 use crate::model::auth::{Me, Role};
 use crate::model::ApiError;
 use crate::table::ColumnKind;
@@ -175,6 +176,9 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
         <MetricsView m=m.metrics.clone()/>
         <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
         <PredictFile id=m.id.clone() columns=m.features.clone()/>
+        {matches!(m.kind, ModelKind::Linear | ModelKind::Logistic).then(|| view! {
+            <EncryptedPrediction id=m.id.clone() inputs=m.inputs.clone() columns=m.features.clone()/>
+        })}
         {owner.then(|| view! {
             <h2>"Download"</h2>
             <p><a href=format!("/api/models/{}/artifact", m.id) rel="external" download="">"Download the model (JSON, see docs/model-format.md)"</a></p>
@@ -250,22 +254,120 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
                 <p><a id="b-download" class="button" download="predictions.csv" href=href>"Download the predictions (CSV)"</a></p>
             })}
             <div id="b-table" class="table-scroll">
-                {move || table.get().map(|t| {
-                    let n = t.rows.len();
-                    let caption = if n > SHOWN { format!("Predictions for {n} rows (first {SHOWN} shown; the download has all)") } else { format!("Predictions for {n} rows") };
-                    view! {
-                        <table class="data">
-                            <caption>{caption}</caption>
-                            <thead><tr>{t.header.iter().map(|h| view! { <th scope="col">{h.clone()}</th> }).collect_view()}</tr></thead>
-                            <tbody>
-                                {t.rows.iter().take(SHOWN).map(|r| view! {
-                                    <tr>{r.iter().map(|v| view! { <td>{PredictionTable::display(v)}</td> }).collect_view()}</tr>
-                                }).collect_view()}
-                            </tbody>
-                        </table>
+                {move || table.get().map(|t| prediction_table(&t, SHOWN))}
+            </div>
+        </section>
+    }
+}
+
+/// Encrypted prediction (docs/he.md): the row or file is quantised and encrypted in the file
+/// worker under a key made there and kept only while the page is open; the server scores the
+/// ciphertexts and the worker decrypts the answers. The plaintext never leaves the browser.
+#[component]
+fn EncryptedPrediction(id: String, inputs: Vec<InputField>, columns: Vec<String>) -> impl IntoView {
+    let offer = Resource::new(move || id.clone(), he_offer);
+    let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let result = RwSignal::new(None::<HeResult>);
+    let busy = RwSignal::new(false);
+    let worker = FileWorker::new(move |reply| match reply {
+        WorkerReply::Status { message } => status.set(message),
+        WorkerReply::HePredicted(r) => {
+            busy.set(false);
+            status.set(String::new());
+            result.set(Some(*r));
+        }
+        WorkerReply::Failed { message } => {
+            busy.set(false);
+            status.set(String::new());
+            error.set(Some(format!("The encrypted prediction failed: {message}.")));
+        }
+        _ => {}
+    });
+    let worker = StoredValue::new(worker);
+    let fields = StoredValue::new(inputs.clone());
+    let columns = StoredValue::new(columns);
+    let input = NodeRef::<leptos::html::Input>::new();
+    let send = move |offer: HeOffer, rows: Option<Rows>, file: Option<leptos::web_sys::File>| {
+        error.set(None);
+        result.set(None);
+        busy.set(true);
+        worker.with_value(|w| w.send(&WorkerRequest::HePredict { offer: Box::new(offer), rows }, file.as_ref()));
+    };
+    let answer = move || {
+        result.get().map(|r| {
+            let n = r.rows.len().max(1);
+            let cost = format!(
+                "{} row{} encrypted in this browser: {} bytes of ciphertext sent, {} bytes back; {:.1} ms encrypting, {:.1} ms on the server and the network, {:.1} ms decrypting{}.",
+                r.rows.len(),
+                if r.rows.len() == 1 { "" } else { "s" },
+                r.upload_bytes,
+                r.answer_bytes,
+                r.encrypt_ms,
+                r.round_trip_ms,
+                r.decrypt_ms,
+                if r.clipped > 0 { format!(" ({} values outside ±4 standard deviations were clipped)", r.clipped) } else { String::new() }
+            );
+            let body = if n == 1 && r.rows.len() == 1 {
+                view! { <p data-testid="he-prediction">{r.predictions.first().map(describe_prediction)}</p> }.into_any()
+            } else {
+                let t = columns.with_value(|c| PredictionTable::new(c, &r.rows, &r.predictions));
+                view! { <div class="table-scroll" data-testid="he-table">{prediction_table(&t, 200)}</div> }.into_any()
+            };
+            view! { {body}<p class="hint" data-testid="he-cost">{cost}</p> }
+        })
+    };
+    view! {
+        <section id="encrypted">
+            <h2>"Encrypted prediction"</h2>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match offer.await {
+                        Ok(o) => {
+                            let quality = o.quality.as_ref().map_or_else(
+                                || "Not measured: the rows never reached the server.".to_owned(),
+                                |q| {
+                                    let name = if q.metric == "r2" { "R²" } else { "accuracy" };
+                                    format!("{name} {:.3} quantised, {:.3} as trained, on the {} training rows", q.quantised, q.float, q.rows)
+                                },
+                            );
+                            let o = StoredValue::new(o);
+                            let submit = move |ev: leptos::ev::SubmitEvent| {
+                                ev.prevent_default();
+                                send(o.get_value(), Some(vec![fields.with_value(|fs| read_row("e", fs))]), None);
+                            };
+                            let pick = move |_| {
+                                if let Some(file) = picked_file(input) {
+                                    status.set(format!("Reading {} in this browser…", file.name()));
+                                    send(o.get_value(), None, Some(file));
+                                }
+                            };
+                            view! {
+                                <p>"Your values are encrypted in this browser under a key made here and kept only while this page is open. "
+                                    "The server computes the model on the ciphertexts and cannot read them or the answer; this page decrypts it."</p>
+                                <dl class="facts" data-testid="he-facts">
+                                    <dt>"Quantised model"</dt><dd>{quality}</dd>
+                                    <dt>"Precision"</dt><dd>{o.with_value(|o| format!("inputs {} bits (±{} standard deviations), weights {} bits", o.spec.input_bits, o.spec.input_range, o.spec.weight_bits))}</dd>
+                                    <dt>"Encryption"</dt><dd>{o.with_value(|o| format!("LWE, dimension {}, 128-bit security (tfhe's parameters)", o.lwe_dimension))}</dd>
+                                    <dt>"Per row"</dt><dd>{o.with_value(|o| format!("{} bytes sent, {} bytes back; a few milliseconds of computing", o.upload_bytes_per_row, o.answer_bytes_per_row))}</dd>
+                                </dl>
+                                <form class="stack" on:submit=submit novalidate data-testid="he-row">
+                                    {row_fields("e", fields.get_value())}
+                                    <button type="submit" disabled=move || busy.get()>"Encrypt and predict"</button>
+                                </form>
+                                <div class="field">
+                                    <label for="e-file">"Or a file of rows, encrypted row by row in this browser (CSV, JSON or Excel .xlsx)"</label>
+                                    <input id="e-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick
+                                        disabled=move || busy.get()/>
+                                </div>
+                            }.into_any()
+                        }
+                        Err(e) => view! { <p data-testid="he-unavailable">{format!("Not available for this model: {}.", e.detail())}</p> }.into_any(),
                     }
                 })}
-            </div>
+            </Suspense>
+            <p role="status" aria-live="polite">{status}</p>
+            <ErrorLine id="e-error" message=error/>
+            {answer}
         </section>
     }
 }
@@ -286,78 +388,17 @@ fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
     let fields = StoredValue::new(inputs.clone());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let mut row = serde_json::Map::new();
-        fields.with_value(|fs| {
-            for f in fs {
-                let el = document().get_element_by_id(&format!("t-{}", f.name));
-                let value = el
-                    .and_then(|e| {
-                        use leptos::wasm_bindgen::JsCast;
-                        if let Some(i) = e.dyn_ref::<leptos::web_sys::HtmlInputElement>() {
-                            Some(i.value())
-                        } else {
-                            e.dyn_ref::<leptos::web_sys::HtmlSelectElement>().map(|s| s.value())
-                        }
-                    })
-                    .unwrap_or_default();
-                let v = match f.kind {
-                    _ if value.trim().is_empty() => serde_json::Value::Null,
-                    ColumnKind::Numeric => {
-                        value.trim().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value))
-                    }
-                    ColumnKind::Boolean => serde_json::Value::Bool(value == "true"),
-                    ColumnKind::Categorical => serde_json::Value::String(value),
-                };
-                row.insert(f.name.clone(), v);
-            }
-        });
-        predict.dispatch(vec![row]);
+        predict.dispatch(vec![fields.with_value(|fs| read_row("t", fs))]);
     };
     let result = move || match predict.value().get() {
-        Some(Ok(p)) => p.first().map(|p| match (&p.label, p.value, &p.probabilities) {
-            (Some(l), _, Some(probs)) => {
-                let mut probs: Vec<(&String, &f64)> = probs.iter().collect();
-                probs.sort_by(|a, b| b.1.total_cmp(a.1));
-                let detail = probs.iter().map(|(k, v)| format!("{k} {:.1} %", *v * 100.0)).collect::<Vec<_>>().join(", ");
-                format!("Prediction: {l} ({detail})")
-            }
-            (_, Some(v), _) => format!("Prediction: {v:.4}"),
-            _ => "No prediction".to_owned(),
-        }),
+        Some(Ok(p)) => p.first().map(describe_prediction),
         _ => None,
     };
     let error = move || action_error(predict.value().get()).map(|e| e.detail());
     view! {
         <h2>"Test one row"</h2>
         <form class="stack" on:submit=on_submit novalidate data-testid="test-row">
-            {inputs.into_iter().map(|f| {
-                let input_id = format!("t-{}", f.name);
-                match f.kind {
-                    ColumnKind::Numeric => view! {
-                        <div class="field">
-                            <label for=input_id.clone()>{format!("{} (number; empty if unknown)", f.name)}</label>
-                            <input id=input_id type="number" step="any"/>
-                        </div>
-                    }.into_any(),
-                    ColumnKind::Boolean => view! {
-                        <div class="field">
-                            <label for=input_id.clone()>{f.name.clone()}</label>
-                            <select id=input_id>
-                                <option value="">"Unknown"</option><option value="true">"Yes"</option><option value="false">"No"</option>
-                            </select>
-                        </div>
-                    }.into_any(),
-                    ColumnKind::Categorical => view! {
-                        <div class="field">
-                            <label for=input_id.clone()>{f.name.clone()}</label>
-                            <select id=input_id>
-                                <option value="">"Unknown"</option>
-                                {f.categories.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
-                            </select>
-                        </div>
-                    }.into_any(),
-                }
-            }).collect_view()}
+            {row_fields("t", inputs)}
             <button type="submit" disabled=move || predict.pending().get()>"Predict"</button>
         </form>
         <p role="status" aria-live="polite" data-testid="prediction">{result}</p>
@@ -391,5 +432,104 @@ fn DeleteModel(id: String) -> impl IntoView {
         <Show when=move || error().is_some()>
             <p class="form-error" role="alert">{error}</p>
         </Show>
+    }
+}
+
+/// One labelled field per model input, with ids `{prefix}-{name}`.
+fn row_fields(prefix: &'static str, inputs: Vec<InputField>) -> impl IntoView {
+    inputs
+        .into_iter()
+        .map(move |f| {
+            let input_id = format!("{prefix}-{}", f.name);
+            match f.kind {
+                ColumnKind::Numeric => view! {
+                    <div class="field">
+                        <label for=input_id.clone()>{format!("{} (number; empty if unknown)", f.name)}</label>
+                        <input id=input_id type="number" step="any"/>
+                    </div>
+                }
+                .into_any(),
+                ColumnKind::Boolean => view! {
+                    <div class="field">
+                        <label for=input_id.clone()>{f.name.clone()}</label>
+                        <select id=input_id>
+                            <option value="">"Unknown"</option><option value="true">"Yes"</option><option value="false">"No"</option>
+                        </select>
+                    </div>
+                }
+                .into_any(),
+                ColumnKind::Categorical => view! {
+                    <div class="field">
+                        <label for=input_id.clone()>{f.name.clone()}</label>
+                        <select id=input_id>
+                            <option value="">"Unknown"</option>
+                            {f.categories.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                }
+                .into_any(),
+            }
+        })
+        .collect_view()
+}
+
+/// The row typed into `row_fields(prefix, inputs)`: numbers as numbers, empty as unknown.
+fn read_row(prefix: &str, inputs: &[InputField]) -> serde_json::Map<String, serde_json::Value> {
+    let mut row = serde_json::Map::new();
+    for f in inputs {
+        let el = document().get_element_by_id(&format!("{prefix}-{}", f.name));
+        let value = el
+            .and_then(|e| {
+                use leptos::wasm_bindgen::JsCast;
+                if let Some(i) = e.dyn_ref::<leptos::web_sys::HtmlInputElement>() {
+                    Some(i.value())
+                } else {
+                    e.dyn_ref::<leptos::web_sys::HtmlSelectElement>().map(|s| s.value())
+                }
+            })
+            .unwrap_or_default();
+        let v = match f.kind {
+            _ if value.trim().is_empty() => serde_json::Value::Null,
+            ColumnKind::Numeric => value.trim().parse::<f64>().map(serde_json::Value::from).unwrap_or(serde_json::Value::String(value)),
+            ColumnKind::Boolean => serde_json::Value::Bool(value == "true"),
+            ColumnKind::Categorical => serde_json::Value::String(value),
+        };
+        row.insert(f.name.clone(), v);
+    }
+    row
+}
+
+/// "Prediction: virginica (virginica 97.0 %, …)" or "Prediction: 151.2300".
+fn describe_prediction(p: &Prediction) -> String {
+    match (&p.label, p.value, &p.probabilities) {
+        (Some(l), _, Some(probs)) => {
+            let mut probs: Vec<(&String, &f64)> = probs.iter().collect();
+            probs.sort_by(|a, b| b.1.total_cmp(a.1));
+            let detail = probs.iter().map(|(k, v)| format!("{k} {:.1} %", *v * 100.0)).collect::<Vec<_>>().join(", ");
+            format!("Prediction: {l} ({detail})")
+        }
+        (_, Some(v), _) => format!("Prediction: {v:.4}"),
+        _ => "No prediction".to_owned(),
+    }
+}
+
+/// A table of predictions, the first `shown` rows.
+fn prediction_table(t: &PredictionTable, shown: usize) -> impl IntoView {
+    let n = t.rows.len();
+    let caption = if n > shown {
+        format!("Predictions for {n} rows (first {shown} shown; the download has all)")
+    } else {
+        format!("Predictions for {n} rows")
+    };
+    view! {
+        <table class="data">
+            <caption>{caption}</caption>
+            <thead><tr>{t.header.iter().map(|h| view! { <th scope="col">{h.clone()}</th> }).collect_view()}</tr></thead>
+            <tbody>
+                {t.rows.iter().take(shown).map(|r| view! {
+                    <tr>{r.iter().map(|v| view! { <td>{PredictionTable::display(v)}</td> }).collect_view()}</tr>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
