@@ -63,6 +63,7 @@ test("a logistic model predicts a typed row and a file without the server seeing
   await p.getByRole("button", { name: "Encrypt and predict" }).click();
   await expect(p.getByTestId("he-prediction")).toContainText(`Prediction: ${plain}`, { timeout: 60_000 });
   await expect(p.getByTestId("he-cost")).toContainText("1 row encrypted in this browser: 96 bytes of ciphertext sent, 49192 bytes back");
+  console.log(`one row: ${await p.getByTestId("he-cost").textContent()}`);
   const encrypted = sent.filter((q) => q.url().includes("/predict-encrypted"));
   expect(encrypted).toHaveLength(1);
   expect(sent.some((q) => q.url().includes("/api/ui/predict") || q.url().endsWith("/predict"))).toBe(false);
@@ -82,6 +83,7 @@ test("a logistic model predicts a typed row and a file without the server seeing
   await p.getByLabel("Or a file of rows, encrypted row by row in this browser (CSV, JSON or Excel .xlsx)").setInputFiles(iris);
   await expect(p.getByTestId("he-table").locator("tbody tr")).toHaveCount(150, { timeout: 60_000 });
   await expect(p.getByTestId("he-cost")).toContainText("150 rows encrypted in this browser: 7248 bytes of ciphertext sent");
+  console.log(`iris.csv: ${await p.getByTestId("he-cost").textContent()}`);
   const [header, ...lines] = readFileSync(iris, "utf8").trim().split("\n");
   const names = header.split(",");
   const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [names[i], i < 4 ? Number(v) : v])));

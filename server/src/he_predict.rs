@@ -136,7 +136,7 @@ pub async fn predict(args: HePredictArgs) -> Result<()> {
     let per = |d: Duration| d.as_secs_f64() * 1000.0 / n;
     eprintln!(
         "{} rows, encrypted under your key: encryption {:.3} ms/row, upload {} bytes/row, server and network {:.3} ms/row, \
-         decryption {:.3} ms/row ({} bytes/row back, {} ciphertexts of {} words each){}",
+         decryption {:.3} ms/row ({} bytes/row back: {} {} of {} words){}",
         rows.len(),
         per(times.encrypt),
         times.upload / rows.len().max(1),
@@ -144,6 +144,7 @@ pub async fn predict(args: HePredictArgs) -> Result<()> {
         per(times.decrypt),
         times.download / rows.len().max(1),
         offer.outputs,
+        if offer.outputs == 1 { "ciphertext" } else { "ciphertexts" },
         CIPHERTEXT_WORDS,
         if clipped > 0 { format!("; {clipped} values were outside ±{} and were clipped", offer.spec.input_range) } else { String::new() }
     );

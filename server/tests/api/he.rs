@@ -199,6 +199,7 @@ async fn the_cli_predicts_a_file_it_encrypted_and_keeps_its_key_private() {
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    println!("cipherfold he predict: {}", stderr.trim());
     assert!(stderr.contains("442 rows, encrypted under your key") && stderr.contains("upload 96 bytes/row"), "{stderr}");
     #[cfg(unix)]
     {

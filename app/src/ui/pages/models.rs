@@ -131,11 +131,15 @@ pub fn ModelPage() -> impl IntoView {
         <section class="page">
             <RequireUser path="/models" child=move |me: Me| {
                 let model = Resource::new(id, get_model);
+                // Loaded beside the model (not in a nested Suspense), so the page hydrates in
+                // one piece; a model without encrypted prediction answers why not.
+                let offer = Resource::new(id, he_offer);
                 view! {
                     <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
                         {let me = me.clone(); move || { let me = me.clone(); Suspend::new(async move {
-                            match model.await {
-                                Ok(m) => view! { <ModelDetail m me/> }.into_any(),
+                            let (model, offer) = (model.await, offer.await);
+                            match model {
+                                Ok(m) => view! { <ModelDetail m me offer/> }.into_any(),
                                 Err(ApiError::NotFound) => not_found("Model not found", "It may have been deleted, or it belongs to another area.".into(), "/models", "Back to models"),
                                 Err(e) => load_failure(e),
                             }
@@ -148,7 +152,7 @@ pub fn ModelPage() -> impl IntoView {
 }
 
 #[component]
-fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
+fn ModelDetail(m: ModelInfo, me: Me, offer: Result<HeOffer, ApiError>) -> impl IntoView {
     let owner = m.owner_id == me.id || me.role == Role::Admin;
     let id = m.id.clone();
     view! {
@@ -177,7 +181,7 @@ fn ModelDetail(m: ModelInfo, me: Me) -> impl IntoView {
         <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
         <PredictFile id=m.id.clone() columns=m.features.clone()/>
         {matches!(m.kind, ModelKind::Linear | ModelKind::Logistic).then(|| view! {
-            <EncryptedPrediction id=m.id.clone() inputs=m.inputs.clone() columns=m.features.clone()/>
+            <EncryptedPrediction offer inputs=m.inputs.clone() columns=m.features.clone()/>
         })}
         {owner.then(|| view! {
             <h2>"Download"</h2>
@@ -264,8 +268,7 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
 /// worker under a key made there and kept only while the page is open; the server scores the
 /// ciphertexts and the worker decrypts the answers. The plaintext never leaves the browser.
 #[component]
-fn EncryptedPrediction(id: String, inputs: Vec<InputField>, columns: Vec<String>) -> impl IntoView {
-    let offer = Resource::new(move || id.clone(), he_offer);
+fn EncryptedPrediction(offer: Result<HeOffer, ApiError>, inputs: Vec<InputField>, columns: Vec<String>) -> impl IntoView {
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let result = RwSignal::new(None::<HeResult>);
     let busy = RwSignal::new(false);
@@ -319,9 +322,7 @@ fn EncryptedPrediction(id: String, inputs: Vec<InputField>, columns: Vec<String>
     view! {
         <section id="encrypted">
             <h2>"Encrypted prediction"</h2>
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match offer.await {
+            {match offer {
                         Ok(o) => {
                             let quality = o.quality.as_ref().map_or_else(
                                 || "Not measured: the rows never reached the server.".to_owned(),
@@ -362,9 +363,7 @@ fn EncryptedPrediction(id: String, inputs: Vec<InputField>, columns: Vec<String>
                             }.into_any()
                         }
                         Err(e) => view! { <p data-testid="he-unavailable">{format!("Not available for this model: {}.", e.detail())}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            }}
             <p role="status" aria-live="polite">{status}</p>
             <ErrorLine id="e-error" message=error/>
             {answer}
