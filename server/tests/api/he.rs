@@ -32,6 +32,19 @@ fn iris_rows() -> Vec<serde_json::Map<String, Value>> {
     app::table::file::rows_for_prediction(&data("iris.csv"), "iris.csv", usize::MAX).unwrap()
 }
 
+/// The plaintext predictions of `rows`, to compare with.
+async fn plain_predictions(srv: &TestServer, token: &str, model: &str, rows: &[serde_json::Map<String, Value>]) -> Vec<Value> {
+    let r = client()
+        .post(srv.url(&format!("/api/models/{model}/predict")))
+        .bearer_auth(token)
+        .json(&json!({"rows": rows}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    v["predictions"].as_array().unwrap().clone()
+}
+
 fn field(v: &Value) -> String {
     v["fields"].as_object().map(|f| f.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default()
 }
@@ -85,17 +98,8 @@ async fn a_logistic_model_predicts_iris_on_rows_the_server_cannot_read() {
         labels.push(offer.prediction(&scores).label.unwrap());
     }
     // The same labels as plaintext prediction, but for rows on a class boundary.
-    let plain: Value = client()
-        .post(srv.url(&format!("/api/models/{model_id}/predict")))
-        .bearer_auth(&alice.access)
-        .json(&json!({"rows": rows}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let same = labels.iter().zip(plain["predictions"].as_array().unwrap()).filter(|(a, p)| p["label"] == a.as_str()).count();
+    let plain = plain_predictions(&srv, &alice.access, &model_id, &rows).await;
+    let same = labels.iter().zip(&plain).filter(|(a, p)| p["label"] == a.as_str()).count();
     assert!(same >= 148, "{same} of 150 encrypted predictions match the plaintext ones");
     // Full ciphertexts (what a client without tfhe sends) give the same scores.
     let full = Request {
@@ -210,17 +214,7 @@ async fn the_cli_predicts_a_file_it_encrypted_and_keeps_its_key_private() {
     let at = printed.column_index("prediction").unwrap();
     let rows: Vec<serde_json::Map<String, Value>> =
         app::table::file::rows_for_prediction(&data("diabetes.csv"), "d.csv", usize::MAX).unwrap();
-    let plain: Value = client()
-        .post(srv.url(&format!("/api/models/{model_id}/predict")))
-        .bearer_auth(&alice.access)
-        .json(&json!({"rows": rows}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let plain = plain["predictions"].as_array().unwrap();
+    let plain = plain_predictions(&srv, &alice.access, &model_id, &rows).await;
     assert_eq!(printed.rows.len(), 442);
     // 8-bit inputs move a prediction by a few units at most (progression spans 25 to 346);
     // the fit is the plaintext model's to 0.01 of R².
