@@ -26,10 +26,19 @@ pub async fn predict_rows(id: String, rows: super::Rows) -> Result<Vec<Predictio
     super::with_ctx(|b, ctx| async move { b.predict(&ctx, id, rows).await }).await
 }
 
-/// What the browser needs to encrypt rows for a model (docs/he.md).
+/// What the browser needs to encrypt rows for a model (docs/he.md), or why the model has no
+/// encrypted prediction (its kind, its budget): an answer, not a failed request, since the
+/// model page asks for every model.
 #[server(prefix = "/api/ui", endpoint = "he_offer")]
-pub async fn he_offer(id: String) -> Result<crate::he::HeOffer, ApiError> {
-    super::with_ctx(|b, ctx| async move { b.he_offer(&ctx, id).await }).await
+pub async fn he_offer(id: String) -> Result<Result<crate::he::HeOffer, String>, ApiError> {
+    super::with_ctx(|b, ctx| async move {
+        match b.he_offer(&ctx, id).await {
+            Ok(offer) => Ok(Ok(offer)),
+            Err(e @ ApiError::Validation { .. }) => Ok(Err(e.detail())),
+            Err(e) => Err(e),
+        }
+    })
+    .await
 }
 
 #[server(prefix = "/api/ui", endpoint = "delete_model")]

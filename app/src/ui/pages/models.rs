@@ -152,7 +152,7 @@ pub fn ModelPage() -> impl IntoView {
 }
 
 #[component]
-fn ModelDetail(m: ModelInfo, me: Me, offer: Result<HeOffer, ApiError>) -> impl IntoView {
+fn ModelDetail(m: ModelInfo, me: Me, offer: Result<Result<HeOffer, String>, ApiError>) -> impl IntoView {
     let owner = m.owner_id == me.id || me.role == Role::Admin;
     let id = m.id.clone();
     view! {
@@ -181,7 +181,7 @@ fn ModelDetail(m: ModelInfo, me: Me, offer: Result<HeOffer, ApiError>) -> impl I
         <TestRow id=m.id.clone() inputs=m.inputs.clone()/>
         <PredictFile id=m.id.clone() columns=m.features.clone()/>
         {matches!(m.kind, ModelKind::Linear | ModelKind::Logistic).then(|| view! {
-            <EncryptedPrediction offer inputs=m.inputs.clone() columns=m.features.clone()/>
+            <EncryptedPrediction offer=offer.map_err(|e| e.detail()).and_then(|o| o) inputs=m.inputs.clone() columns=m.features.clone()/>
         })}
         {owner.then(|| view! {
             <h2>"Download"</h2>
@@ -268,7 +268,7 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
 /// worker under a key made there and kept only while the page is open; the server scores the
 /// ciphertexts and the worker decrypts the answers. The plaintext never leaves the browser.
 #[component]
-fn EncryptedPrediction(offer: Result<HeOffer, ApiError>, inputs: Vec<InputField>, columns: Vec<String>) -> impl IntoView {
+fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, columns: Vec<String>) -> impl IntoView {
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let result = RwSignal::new(None::<HeResult>);
     let busy = RwSignal::new(false);
@@ -362,7 +362,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, ApiError>, inputs: Vec<InputField>
                                 </div>
                             }.into_any()
                         }
-                        Err(e) => view! { <p data-testid="he-unavailable">{format!("Not available for this model: {}.", e.detail())}</p> }.into_any(),
+                        Err(reason) => view! { <p data-testid="he-unavailable">{format!("Not available for this model: {reason}.")}</p> }.into_any(),
             }}
             <p role="status" aria-live="polite">{status}</p>
             <ErrorLine id="e-error" message=error/>
