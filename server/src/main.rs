@@ -82,17 +82,15 @@ enum Task {
 
 /// `cipherfold privacy epsilon`: one line, ε for a noise multiplier or the noise multiplier for an ε.
 fn privacy_epsilon(a: &EpsilonArgs) -> Result<String, app::dp::DpError> {
-    use app::dp::accountant::{epsilon, noise_for};
     let what = format!("{} steps, sampling rate {}, δ = {:e}", a.steps, a.sampling_rate, a.delta);
-    match (a.noise_multiplier, a.epsilon) {
-        (Some(sigma), _) => Ok(format!("ε = {:.4} ({what}, noise multiplier {sigma})", epsilon(a.sampling_rate, sigma, a.steps, a.delta)?)),
-        (None, Some(target)) => {
-            let sigma = noise_for(a.sampling_rate, a.steps, a.delta, target)?;
-            let spent = epsilon(a.sampling_rate, sigma, a.steps, a.delta)?;
-            Ok(format!("noise multiplier {sigma:.4} gives ε = {spent:.4} ≤ {target} ({what})"))
-        }
-        (None, None) => Err(app::dp::DpError::field("noise_multiplier", "give --noise-multiplier or --epsilon")),
+    if a.noise_multiplier.is_none() && a.epsilon.is_none() {
+        return Err(app::dp::DpError::field("noise_multiplier", "give --noise-multiplier or --epsilon"));
     }
+    let p = app::dp::EpsilonPreview::compute(a.sampling_rate, a.noise_multiplier, a.epsilon, a.steps, a.delta)?;
+    Ok(match (a.noise_multiplier, a.epsilon) {
+        (None, Some(target)) => format!("noise multiplier {:.4} gives ε = {:.4} ≤ {target} ({what})", p.noise_multiplier, p.epsilon),
+        _ => format!("ε = {:.4} ({what}, noise multiplier {})", p.epsilon, p.noise_multiplier),
+    })
 }
 
 /// `cipherfold audit verify`: prints the entry count when the chain holds, the first break otherwise.

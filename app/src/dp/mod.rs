@@ -147,22 +147,18 @@ impl PrivacySpec {
         self.check_rows(rows)?;
         let delta = self.delta_for(rows);
         let (q, steps) = self.schedule(rows);
-        let sigma = match (self.noise_multiplier, self.epsilon) {
-            (Some(s), _) => s,
-            (None, Some(e)) => accountant::noise_for(q, steps, delta, e)?,
-            (None, None) => return Err(DpError::field("epsilon", "give a target epsilon (or a noise multiplier)")),
-        };
-        let epsilon = accountant::epsilon(q, sigma, steps, delta)?;
+        // `check_rows` made sure exactly one of σ and the target ε is given.
+        let p = EpsilonPreview::compute(q, self.noise_multiplier, self.epsilon, steps, delta)?;
         let spent = PrivacySpent {
-            epsilon,
+            epsilon: p.epsilon,
             delta,
-            noise_multiplier: sigma,
+            noise_multiplier: p.noise_multiplier,
             clip_norm: self.clip_norm,
             sampling_rate: q,
             steps,
             searched: self.noise_multiplier.is_none(),
         };
-        Ok((self.sgd(sigma, seed), spent))
+        Ok((self.sgd(p.noise_multiplier, seed), spent))
     }
 
     fn sgd(&self, noise_multiplier: f64, seed: u64) -> sgd::DpSgd {

@@ -104,9 +104,7 @@ impl FlPrivacy {
 
     /// Whether one more round would take ε above the budget after `rounds` rounds.
     pub fn budget_allows(&self, rounds: u64) -> Result<bool, DpError> {
-        let mut a = Accountant::default();
-        a.compose(self.sampling_rate, self.noise_multiplier, rounds + 1)?;
-        Ok(a.epsilon(self.delta)? <= self.epsilon)
+        Ok(!Accountant::default().would_exceed(self.sampling_rate, self.noise_multiplier, rounds + 1, self.delta, self.epsilon)?)
     }
 
     /// The most rounds the budget allows (at most `cap`).

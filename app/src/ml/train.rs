@@ -72,6 +72,11 @@ fn spec_error(field: &str, message: impl Into<String>) -> SpecError {
     SpecError { field: field.to_owned(), message: message.into() }
 }
 
+/// A privacy setting that cannot work, at its field under `privacy`.
+fn privacy_error(e: crate::dp::DpError) -> SpecError {
+    spec_error(&format!("privacy.{}", e.field_name()), e.message())
+}
+
 /// A model-building refusal as a field of the request: a named parameter under `model`, else
 /// `fallback`.
 fn model_error(fallback: &str, e: MlError) -> SpecError {
@@ -158,7 +163,7 @@ impl TrainSpec {
     /// search or SMOTE (a search would spend ε on every candidate; SMOTE writes rows made from
     /// neighbours, so one row would reach several gradients).
     fn check_privacy(&self, p: &PrivacySpec, classification: bool, owners: usize) -> Result<(), SpecError> {
-        p.check().map_err(|e| spec_error(&format!("privacy.{}", e.field_name()), e.message()))?;
+        p.check().map_err(privacy_error)?;
         if !classification {
             return Err(spec_error("privacy", "differential privacy trains classifiers here; the target is numeric"));
         }
@@ -192,7 +197,7 @@ impl TrainSpec {
     /// The checks that need the number of rows (δ against 1/rows, the batch size).
     pub fn check_rows(&self, rows: usize) -> Result<(), SpecError> {
         match &self.privacy {
-            Some(p) => p.check_rows(rows).map_err(|e| spec_error(&format!("privacy.{}", e.field_name()), e.message())),
+            Some(p) => p.check_rows(rows).map_err(privacy_error),
             None => Ok(()),
         }
     }
