@@ -491,7 +491,6 @@ fn now_ms() -> f64 {
 /// Encrypts `rows` for `offer`'s model, has the server score them, and decrypts the answers
 /// here (docs/he.md): only seeded ciphertexts leave the browser.
 async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<app::he::HeResult> {
-    use app::he::wire::{Answer, Form, Request, Row};
     let key = match HE_KEY.with(|k| k.borrow().clone()) {
         Some(key) => key,
         None => {
@@ -504,16 +503,7 @@ async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, 
     status("Encrypting in this browser…");
     let started = now_ms();
     let (quantised, clipped) = offer.quantise_rows(&rows).map_err(|e| e.detail())?;
-    let model_id: [u8; 16] = hex::decode(&offer.model_id)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| Failure::from("the model's id is not 32 hexadecimal digits"))?;
-    let encrypted = quantised
-        .iter()
-        .map(|q| key.encrypt(q).map(|r| Row::Seeded { seed: r.seed, bodies: r.bodies }))
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let body = Request { form: Form::Seeded, model_id, spec: offer.spec, features: offer.features, rows: encrypted }.encode();
+    let body = key.request(offer, &quantised).map_err(|e| e.to_string())?;
     let encrypt_ms = now_ms() - started;
     status("The server is scoring the ciphertexts…");
     let started = now_ms();
@@ -522,12 +512,7 @@ async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, 
     let answer = js_sys::Uint8Array::new(&JsFuture::from(answer.array_buffer()?).await?).to_vec();
     let round_trip_ms = now_ms() - started;
     let started = now_ms();
-    let decoded = Answer::decode(&answer).map_err(|e| e.to_string())?;
-    let mut predictions = Vec::with_capacity(rows.len());
-    for scores in decoded.ciphertexts.chunks(decoded.outputs.max(1)) {
-        let scores = scores.iter().map(|ct| key.decrypt(ct)).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-        predictions.push(offer.prediction(&scores));
-    }
+    let predictions = key.predictions(offer, &answer).map_err(|e| e.to_string())?;
     Ok(app::he::HeResult {
         rows,
         predictions,

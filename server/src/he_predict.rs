@@ -12,7 +12,6 @@ use clap::Args;
 use url::Url;
 
 use app::he::lwe::{ClientKey, CIPHERTEXT_WORDS};
-use app::he::wire::{Answer, Form, Request, Row};
 use app::he::HeOffer;
 use app::model::artifact::PredictionTable;
 
@@ -99,10 +98,6 @@ pub async fn predict(args: HePredictArgs) -> Result<()> {
     let mut session = Session::open(login).await?;
     let offer: HeOffer = session.get(&format!("/api/models/{}/he", args.model)).await?;
     let key = key(&args.key)?;
-    let model_id: [u8; 16] = hex::decode(&offer.model_id)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| HePredictError::Rows(format!("the model id {} is not 32 hexadecimal digits", offer.model_id)))?;
     let mut times = Timings::default();
     let mut predictions = Vec::with_capacity(rows.len());
     let mut clipped = 0;
@@ -110,11 +105,7 @@ pub async fn predict(args: HePredictArgs) -> Result<()> {
         let (quantised, c) = offer.quantise_rows(chunk).map_err(|e| HePredictError::Rows(format!("{path}: {}", e.detail())))?;
         clipped += c;
         let started = Instant::now();
-        let encrypted = quantised
-            .iter()
-            .map(|q| key.encrypt(q).map(|r| Row::Seeded { seed: r.seed, bodies: r.bodies }))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let body = Request { form: Form::Seeded, model_id, spec: offer.spec, features: offer.features, rows: encrypted }.encode();
+        let body = key.request(&offer, &quantised)?;
         times.encrypt += started.elapsed();
         times.upload += body.len();
         let started = Instant::now();
@@ -122,11 +113,7 @@ pub async fn predict(args: HePredictArgs) -> Result<()> {
         times.round_trip += started.elapsed();
         times.download += answer.len();
         let started = Instant::now();
-        let answer = Answer::decode(&answer)?;
-        for scores in answer.ciphertexts.chunks(answer.outputs.max(1)) {
-            let scores = scores.iter().map(|ct| key.decrypt(ct)).collect::<std::result::Result<Vec<_>, _>>()?;
-            predictions.push(offer.prediction(&scores));
-        }
+        predictions.extend(key.predictions(&offer, &answer)?);
         times.decrypt += started.elapsed();
     }
     let columns: Vec<String> = rows.first().map(|r| r.keys().cloned().collect()).unwrap_or_default();

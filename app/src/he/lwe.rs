@@ -7,7 +7,10 @@ use tfhe::core_crypto::commons::math::random::{CompressionSeed, DynamicDistribut
 use tfhe::core_crypto::prelude::*;
 
 use super::quant::QuantModel;
-use super::{delta, HeError, LWE_DIMENSION, MESSAGE_BITS, NOISE_BOUND_LOG2};
+use super::wire::{Answer, Form, Request, Row};
+use super::{delta, HeError, HeOffer, LWE_DIMENSION, MESSAGE_BITS, NOISE_BOUND_LOG2};
+use crate::crypto::dataset_id_bytes;
+use crate::model::artifact::Prediction;
 
 /// Words of one full ciphertext: the mask `a` (n words), then the body `b`.
 pub const CIPHERTEXT_WORDS: usize = LWE_DIMENSION + 1;
@@ -101,6 +104,27 @@ impl ClientKey {
         let plain = PlaintextList::from_container(xq.iter().map(|x| encode(*x)).collect::<Vec<_>>());
         encrypt_lwe_ciphertext_list(&self.key, &mut list, &plain, noise(), &mut generator);
         Ok(list.into_container())
+    }
+
+    /// A request body for `offer`'s model (docs/he.md): each quantised row encrypted as one
+    /// seeded row. The client side of the wire, shared by the CLI and the browser's worker.
+    pub fn request(&self, offer: &HeOffer, quantised: &[Vec<i64>]) -> Result<Vec<u8>, HeError> {
+        let model_id = dataset_id_bytes(&offer.model_id).map_err(|e| HeError::format("model_id", e.to_string()))?;
+        let rows = quantised
+            .iter()
+            .map(|q| self.encrypt(q).map(|r| Row::Seeded { seed: r.seed, bodies: r.bodies }))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Request { form: Form::Seeded, model_id, spec: offer.spec, features: offer.features, rows }.encode())
+    }
+
+    /// The predictions of an answer body, each row's scores decrypted.
+    pub fn predictions(&self, offer: &HeOffer, answer: &[u8]) -> Result<Vec<Prediction>, HeError> {
+        let answer = Answer::decode(answer)?;
+        answer
+            .ciphertexts
+            .chunks(answer.outputs.max(1))
+            .map(|row| Ok(offer.prediction(&row.iter().map(|ct| self.decrypt(ct)).collect::<Result<Vec<_>, _>>()?)))
+            .collect()
     }
 
     /// The message of one full ciphertext.

@@ -73,9 +73,7 @@ async fn a_logistic_model_predicts_iris_on_rows_the_server_cannot_read() {
     let (quantised, clipped) = offer.quantise_rows(&rows).unwrap();
     assert_eq!(clipped, 0);
     let id: [u8; 16] = hex::decode(&model_id).unwrap().try_into().unwrap();
-    let seeded: Vec<Row> =
-        quantised.iter().map(|x| key.encrypt(x).map(|r| Row::Seeded { seed: r.seed, bodies: r.bodies }).unwrap()).collect();
-    let body = Request { form: Form::Seeded, model_id: id, spec: offer.spec, features: 4, rows: seeded }.encode();
+    let body = key.request(&offer, &quantised).unwrap();
     assert_eq!(body.len(), 48 + 150 * 48);
     // What the server receives holds none of the encoded values, in any 8-byte word.
     let words: std::collections::HashSet<u64> = body[48..].chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap())).collect();
