@@ -3,7 +3,7 @@
 //! `(a, b = ⟨a, s⟩ + m·Δ + e) mod 2^64`; `a` is uniform, `e` TUniform in `[−2^17, 2^17]`.
 
 use tfhe::core_crypto::commons::generators::DeterministicSeeder;
-use tfhe::core_crypto::commons::math::random::{CompressionSeed, DynamicDistribution, Seed};
+use tfhe::core_crypto::commons::math::random::{DynamicDistribution, RandomGenerator, Seed};
 use tfhe::core_crypto::prelude::*;
 
 use super::quant::QuantModel;
@@ -79,20 +79,23 @@ impl ClientKey {
         Ok(ClientKey { key: LweSecretKey::from_container(bits) })
     }
 
-    /// Encrypts a quantised row as one seeded list.
+    /// Encrypts a quantised row as one seeded row: the masks are `masks(seed)`, so only the
+    /// bodies travel. The body is computed here rather than by tfhe's
+    /// `encrypt_seeded_lwe_ciphertext_list`, which draws the same masks one byte per call; the
+    /// noise is tfhe's TUniform sampler's, from a generator seeded by the operating system.
     pub fn encrypt(&self, xq: &[i64]) -> Result<SeededRow, HeError> {
-        let seed = os_seed()?;
-        let mut seeder = DeterministicSeeder::<DefaultRandomGenerator>::new(os_seed()?);
-        let mut list = SeededLweCiphertextList::new(
-            0u64,
-            size(),
-            LweCiphertextCount(xq.len()),
-            CompressionSeed::from(seed),
-            CiphertextModulus::new_native(),
-        );
-        let plain = PlaintextList::from_container(xq.iter().map(|x| encode(*x)).collect::<Vec<_>>());
-        encrypt_seeded_lwe_ciphertext_list(&self.key, &mut list, &plain, noise(), &mut seeder);
-        Ok(SeededRow { seed: seed.0, bodies: list.into_container() })
+        let seed = os_seed()?.0;
+        let mut noise_source = RandomGenerator::<DefaultRandomGenerator>::new(os_seed()?);
+        let key = self.key.as_ref();
+        let bodies = masks(seed, xq.len())
+            .chunks_exact(LWE_DIMENSION)
+            .zip(xq)
+            .map(|(a, x)| {
+                let e: u64 = noise_source.random_from_distribution(noise());
+                dot(a, key).wrapping_add(encode(*x)).wrapping_add(e)
+            })
+            .collect();
+        Ok(SeededRow { seed, bodies })
     }
 
     /// Encrypts a quantised row as full ciphertexts (`CIPHERTEXT_WORDS` words each): the form a
@@ -138,16 +141,39 @@ impl ClientKey {
 }
 
 impl SeededRow {
-    /// The full ciphertexts (masks regenerated from the seed), `CIPHERTEXT_WORDS` words each.
+    /// The full ciphertexts, `CIPHERTEXT_WORDS` words each.
     pub fn expand(&self) -> Vec<u64> {
-        let list = SeededLweCiphertextList::from_container(
-            self.bodies.clone(),
-            size(),
-            CompressionSeed::from(Seed(self.seed)),
-            CiphertextModulus::new_native(),
-        );
-        list.decompress_into_lwe_ciphertext_list().into_container()
+        expand(self.seed, &self.bodies)
     }
+}
+
+/// The full ciphertexts of a seeded row: each body after its mask from `masks(seed)`.
+pub fn expand(seed: u128, bodies: &[u64]) -> Vec<u64> {
+    let masks = masks(seed, bodies.len());
+    let mut out = Vec::with_capacity(bodies.len() * CIPHERTEXT_WORDS);
+    for (a, b) in masks.chunks_exact(LWE_DIMENSION).zip(bodies) {
+        out.extend_from_slice(a);
+        out.push(*b);
+    }
+    out
+}
+
+/// The masks of `count` seeded ciphertexts, `LWE_DIMENSION` words each, one after the other:
+/// the AES-128 counter-mode keystream under the key `seed` (its 16 little-endian bytes), the
+/// counter a little-endian 128-bit integer from 0, read as little-endian 64-bit words
+/// (docs/he.md, "Seeded rows"). It is tfhe 1.8.2's `DefaultRandomGenerator` stream, which its
+/// seeded lists use (a test checks both ways), made here in bulk: tfhe hands it out a byte
+/// per call, which was most of a prediction's time on both sides.
+pub fn masks(seed: u128, count: usize) -> Vec<u64> {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    let mut bytes = vec![0u8; count * LWE_DIMENSION * 8];
+    ctr::Ctr128LE::<aes::Aes128>::new(&seed.to_le_bytes().into(), &[0u8; 16].into()).apply_keystream(&mut bytes);
+    bytes.chunks_exact(8).map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])).collect()
+}
+
+/// `Σ a_i · s_i mod 2^64`.
+fn dot(a: &[u64], s: &[u64]) -> u64 {
+    a.iter().zip(s).fold(0u64, |acc, (a, s)| acc.wrapping_add(a.wrapping_mul(*s)))
 }
 
 /// The server's side: each output's score as a full ciphertext, `b_k·Δ + Σ_j w_jk · ct_j`,
@@ -246,6 +272,42 @@ mod tests {
             let row = if case % 2 == 0 { key.encrypt(&x).unwrap().expand() } else { key.encrypt_full(&x).unwrap() };
             let got: Vec<i64> = evaluate(&model, &row).unwrap().iter().map(|ct| key.decrypt(ct).unwrap()).collect();
             assert_eq!(got, model.scores(&x), "case {case}: {features} features, {outputs} outputs, {spec:?}");
+        }
+    }
+
+    /// The seeded form is tfhe's: a row tfhe encrypts as a seeded list expands here to what
+    /// tfhe's own decompression gives, and a row encrypted here decompresses in tfhe to the
+    /// ciphertexts `expand` gives (so docs/he.md's AES-CTR description is tfhe's stream).
+    #[test]
+    fn seeded_rows_are_tfhes_seeded_lists_both_ways() {
+        use tfhe::core_crypto::commons::math::random::CompressionSeed;
+        let key = ClientKey::generate().unwrap();
+        for (features, seed) in [(1usize, 0u128), (3, 1), (10, u128::MAX - 5), (33, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210)] {
+            let xq: Vec<i64> = (0..features as i64).map(|j| j * 37 - 100).collect();
+            let mut seeder = DeterministicSeeder::<DefaultRandomGenerator>::new(Seed(seed ^ 7));
+            let mut list = SeededLweCiphertextList::new(
+                0u64,
+                size(),
+                LweCiphertextCount(features),
+                CompressionSeed::from(Seed(seed)),
+                CiphertextModulus::new_native(),
+            );
+            let plain = PlaintextList::from_container(xq.iter().map(|x| encode(*x)).collect::<Vec<_>>());
+            encrypt_seeded_lwe_ciphertext_list(&key.key, &mut list, &plain, noise(), &mut seeder);
+            let by_tfhe = list.clone().decompress_into_lwe_ciphertext_list().into_container();
+            assert_eq!(expand(seed, list.as_ref()), by_tfhe, "{features} features, seed {seed}");
+
+            let ours = key.encrypt(&xq).unwrap();
+            let theirs = SeededLweCiphertextList::from_container(
+                ours.bodies.clone(),
+                size(),
+                CompressionSeed::from(Seed(ours.seed)),
+                CiphertextModulus::new_native(),
+            );
+            let full = theirs.decompress_into_lwe_ciphertext_list().into_container();
+            assert_eq!(full, ours.expand());
+            let got: Vec<i64> = full.chunks_exact(CIPHERTEXT_WORDS).map(|ct| key.decrypt(ct).unwrap()).collect();
+            assert_eq!(got, xq);
         }
     }
 

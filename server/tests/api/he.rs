@@ -239,3 +239,67 @@ async fn the_cli_predicts_a_file_it_encrypted_and_keeps_its_key_private() {
     assert!(again.status.success() && !String::from_utf8_lossy(&again.stderr).contains("made a new key"));
     srv.stop().await;
 }
+
+/// Runs the independent client (`tests/independent/he_client.py`, written from docs/he.md
+/// with numpy and `cryptography`, no tfhe), returning its JSON.
+fn he_client(args: &[&str]) -> Value {
+    let out = std::process::Command::new(crate::independent::python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/independent/he_client.py"))
+        .args(args)
+        .output()
+        .expect("python runs (set CIPHERFOLD_PYTHON or pip install numpy cryptography)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "he_client.py {:?} failed:\n{stdout}\n{}", args.first(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+fn ints(v: &Value) -> Vec<Vec<i64>> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+/// docs/he.md is enough to write a client: the independent one quantises 40 diabetes rows as
+/// the server's offer says, encrypts them under its own key as seeded rows (AES-CTR masks)
+/// and as full ciphertexts, and decrypts the server's answers to exactly the quantised
+/// model's scores. The other way round, it decrypts a request and an answer our client made
+/// (the code the CLI and the browser's worker run) from the key's 256 bytes alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_independent_client_written_from_the_spec_predicts_and_reads_our_ciphertexts() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let ds = dataset(&srv, &alice.access, "diabetes.csv").await;
+    let job = srv.remote.train(&alice.access, json!({"dataset_ids": [ds], "target": "progression", "model": {"kind": "linear"}})).await;
+    let model_id = job.model_id.unwrap();
+    let offer: HeOffer = srv.get_as(&alice.access, &format!("/api/models/{model_id}/he")).await.json().await.unwrap();
+    let artifact: app::model::artifact::ModelArtifact =
+        srv.get_as(&alice.access, &format!("/api/models/{model_id}/artifact")).await.json().await.unwrap();
+    let quant = QuantModel::new(fitted(&artifact.model).unwrap(), offer.features, offer.spec).unwrap();
+    let text = String::from_utf8(data("diabetes.csv")).unwrap();
+    let head: String = text.lines().take(41).map(|l| format!("{l}\n")).collect();
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(&csv, &head).unwrap();
+    let rows = app::table::file::rows_for_prediction(head.as_bytes(), "rows.csv", usize::MAX).unwrap();
+    let (quantised, _) = offer.quantise_rows(&rows).unwrap();
+
+    let (url, token, model, path) = (srv.url(""), alice.access.clone(), model_id.clone(), csv.to_str().unwrap().to_owned());
+    let theirs = tokio::task::spawn_blocking(move || he_client(&["predict", &url, &token, &model, &path])).await.unwrap();
+    assert_eq!(ints(&theirs["quantised"]), quantised, "the spec's quantisation is the offer's");
+    let expected: Vec<Vec<i64>> = quantised.iter().map(|x| quant.scores(x)).collect();
+    assert_eq!(ints(&theirs["seeded"]), expected);
+    assert_eq!(ints(&theirs["full"]), expected);
+    assert_eq!(theirs["upload_seeded"], 48 + 40 * 96);
+    assert_eq!(theirs["upload_full"], 48 + 40 * 10 * 2049 * 8);
+
+    let key = ClientKey::generate().unwrap();
+    let body = key.request(&offer, &quantised[..5]).unwrap();
+    let answer = post_bytes(&srv, &alice.access, &format!("/api/models/{model_id}/predict-encrypted"), body.clone()).await;
+    assert_eq!(answer.status(), 200);
+    let (key_file, request_file, answer_file) = (dir.path().join("k"), dir.path().join("request"), dir.path().join("answer"));
+    std::fs::write(&key_file, key.to_bytes()).unwrap();
+    std::fs::write(&request_file, &body).unwrap();
+    std::fs::write(&answer_file, answer.bytes().await.unwrap()).unwrap();
+    let read = he_client(&["decrypt", key_file.to_str().unwrap(), request_file.to_str().unwrap(), answer_file.to_str().unwrap()]);
+    assert_eq!(ints(&read["inputs"]), quantised[..5]);
+    assert_eq!(ints(&read["scores"]), expected[..5]);
+    srv.stop().await;
+}

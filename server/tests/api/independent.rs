@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::common::TestServer;
 
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("CIPHERFOLD_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 

@@ -67,4 +67,5 @@ def main():
     print(json.dumps({"rows": len(rows), "max_abs_diff": worst, "kind": artifact["kind"]}))
 
 
-main()
+if __name__ == "__main__":
+    main()
