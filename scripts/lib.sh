@@ -97,8 +97,14 @@ ensure_python_checkers() {
 run_browser_bench() {
     ensure_node
     ensure_chromium
-    (cd "$REPO" && cargo build -q -p server && scripts/build-site.sh)
+    # BENCH_PROFILE=release runs the server as it is deployed (a slower first build).
+    local profile="${BENCH_PROFILE:-debug}"
+    if [ "$profile" = release ]; then
+        (cd "$REPO" && cargo build -q --release -p server && scripts/build-site.sh)
+    else
+        (cd "$REPO" && cargo build -q -p server && scripts/build-site.sh)
+    fi
     cd "$REPO/end2end"
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
-    CIPHERFOLD_BIN="$CARGO_TARGET_DIR/debug/cipherfold" npx playwright test --config bench.config.ts --reporter=list "$1"
+    CIPHERFOLD_BIN="$CARGO_TARGET_DIR/$profile/cipherfold" npx playwright test --config bench.config.ts --reporter=list "$1"
 }

@@ -17,6 +17,31 @@ use app::he::quant::{QuantModel, QuantSpec};
 use app::he::wire::{row_bytes, Form};
 use app::ml::linear::Fitted;
 use rand::{Rng, SeedableRng};
+use tfhe::core_crypto::commons::generators::DeterministicSeeder;
+use tfhe::core_crypto::commons::math::random::{CompressionSeed, DefaultRandomGenerator, DynamicDistribution, Seed};
+use tfhe::core_crypto::prelude::*;
+
+/// The same seeded row made and expanded by tfhe's own functions (its generator hands out the
+/// masks a byte per call): the second baseline, for the bulk AES-CTR stream app::he uses.
+fn tfhe_seeded(key: &LweSecretKeyOwned<u64>, xq: &[i64], seed: u128) -> (std::time::Duration, std::time::Duration) {
+    let t = Instant::now();
+    let mut seeder = DeterministicSeeder::<DefaultRandomGenerator>::new(Seed(seed ^ 1));
+    let size = LweDimension(app::he::LWE_DIMENSION).to_lwe_size();
+    let mut list = SeededLweCiphertextList::new(
+        0u64,
+        size,
+        LweCiphertextCount(xq.len()),
+        CompressionSeed::from(Seed(seed)),
+        CiphertextModulus::new_native(),
+    );
+    let plain = PlaintextList::from_container(xq.iter().map(|x| (*x as u64).wrapping_mul(app::he::delta())).collect::<Vec<_>>());
+    let noise = DynamicDistribution::new_t_uniform(app::he::NOISE_BOUND_LOG2);
+    encrypt_seeded_lwe_ciphertext_list(key, &mut list, &plain, noise, &mut seeder);
+    let encrypted = t.elapsed();
+    let t = Instant::now();
+    std::hint::black_box(list.decompress_into_lwe_ciphertext_list());
+    (encrypted, t.elapsed())
+}
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -29,6 +54,10 @@ fn bench(name: &str, fitted: &Fitted, features: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     let rows: Vec<Vec<f64>> = (0..1000).map(|_| (0..features).map(|_| rng.random_range(-2.0..2.0)).collect()).collect();
     let (mut enc, mut eval, mut dec, mut total, mut plain) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut tfhe_enc, mut tfhe_expand) = (vec![], vec![]);
+    let bits = key.to_bytes();
+    let tfhe_key =
+        LweSecretKey::from_container((0..app::he::LWE_DIMENSION).map(|i| u64::from((bits[i / 8] >> (i % 8)) & 1)).collect::<Vec<_>>());
     for row in &rows {
         let t = Instant::now();
         let (q, _) = model.quantise_row(row).expect("a row");
@@ -37,6 +66,9 @@ fn bench(name: &str, fitted: &Fitted, features: usize) {
         let t = Instant::now();
         let out = evaluate(&model, &seeded.expand()).expect("evaluation");
         let v = t.elapsed().as_secs_f64() * 1e3;
+        let (te, tx) = tfhe_seeded(&tfhe_key, &q, seeded.seed);
+        tfhe_enc.push(te.as_secs_f64() * 1e3);
+        tfhe_expand.push(tx.as_secs_f64() * 1e3);
         let t = Instant::now();
         let scores: Vec<i64> = out.iter().map(|ct| key.decrypt(ct).expect("decryption")).collect();
         let d = t.elapsed().as_secs_f64() * 1e3;
@@ -63,6 +95,13 @@ fn bench(name: &str, fitted: &Fitted, features: usize) {
         println!("  {what:<18} p50 {a:>8.4} ms   p95 {b:>8.4} ms   {:>9.0}× plaintext", a / base);
     }
     println!("  plaintext baseline p50 {base:>8.5} ms");
+    let (te, tx) = (p50(&mut tfhe_enc), p50(&mut tfhe_expand));
+    let (oe, ox) = (p50(&mut enc), p50(&mut eval));
+    println!(
+        "  tfhe's own seeded encryption p50 {te:.4} ms ({:.1}× ours), its expansion alone p50 {tx:.4} ms ({:.1}× our expansion and evaluation)",
+        te / oe,
+        tx / ox
+    );
     let t = Instant::now();
     let batch: Vec<Vec<f64>> = (0..10_000).map(|i| rows[i % rows.len()].clone()).collect();
     let mut checksum = 0i64;

@@ -6,7 +6,8 @@
 //!
 //! The worker handles one request at a time per page, in order, and answers each with any
 //! number of `Progress`/`Status` replies, then exactly one final reply (`Parsed`, `Uploaded`,
-//! `Opened`, `Rows`, `TaskChecked`, `FederationEnded`, `HePredicted`, `Cancelled` or `Failed`). Taking part in
+//! `Opened`, `Rows`, `TaskChecked`, `FederationEnded`, `HePredicted`, `HeKeyInUse`,
+//! `HeKeyExported`, `Cancelled` or `Failed`). Taking part in
 //! a federation is one long request: its `Round`, `Sent` and `SatOut` replies report each step.
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +41,11 @@ pub enum WorkerRequest {
     /// Predict rows with a model without the server seeing them (docs/he.md): the rows given,
     /// or (without them) the picked file's. The worker keeps its key for the page's life.
     HePredict { offer: Box<crate::he::HeOffer>, rows: Option<Vec<serde_json::Map<String, serde_json::Value>>> },
+    /// Use the picked key file (docs/he.md's 256 bytes, as `cipherfold he predict` keeps it)
+    /// instead of a key made here, for the page's life: one key for the CLI and the browser.
+    HeUseKey,
+    /// The worker's key (made now if there is none yet), for the person to save as a file.
+    HeExportKey,
     /// Stop the request in progress (reading or uploading); nothing stays on the server.
     Cancel,
 }
@@ -132,6 +138,14 @@ pub enum WorkerReply {
     },
     /// Encrypted predictions, decrypted in the worker, with what they cost.
     HePredicted(Box<crate::he::HeResult>),
+    /// The key in the file `name` is the worker's key now.
+    HeKeyInUse {
+        name: String,
+    },
+    /// The worker's key, docs/he.md's 256 bytes.
+    HeKeyExported {
+        bytes: Vec<u8>,
+    },
     Cancelled,
     /// The request failed; `message` says why in words for the page (no trailing period).
     Failed {

@@ -1,6 +1,10 @@
 import { test, expect, type Page, type Request } from "@playwright/test";
-import { readFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { baseURL } from "../playwright.config";
 import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
 
 // Encrypted prediction as a person meets it (docs/he.md): a logistic model on iris, its page's
@@ -13,6 +17,8 @@ test.describe.configure({ mode: "serial" });
 const password = "an encrypted prediction password";
 const user = "kira.he";
 const shots = process.env.CIPHERFOLD_SCREENSHOTS;
+/** The model the first test trains, used by the next. */
+let model = "";
 
 function noSideScroll(page: Page) {
   return page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
@@ -38,7 +44,6 @@ test("a logistic model predicts a typed row and a file without the server seeing
   await uploadThroughPage(p, iris, "kira's dataset passphrase");
   const [dataset] = await (await p.request.get("/api/datasets")).json();
   const job = await (await p.request.post("/api/jobs", { data: { dataset_ids: [dataset.id], target: "species", model: { kind: "logistic" } } })).json();
-  let model = "";
   await expect(async () => {
     model = (await (await p.request.get(`/api/jobs/${job.id}`)).json()).model_id ?? "";
     expect(model).not.toBe("");
@@ -96,5 +101,75 @@ test("a logistic model predicts a typed row and a file without the server seeing
   await p.setViewportSize({ width: 390, height: 844 });
   expect(await noSideScroll(p)).toBe(true);
   if (shots) await p.screenshot({ path: `${shots}/encrypted-phone.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+// One key for the browser and the CLI, and the browser's ciphertexts checked from outside: a
+// key file is loaded into the page's worker, a typed row is encrypted there (wasm), and the
+// request and answer the server saw are decrypted by the independent Python client
+// (server/tests/independent/he_client.py, written from docs/he.md) with that key: the inputs
+// are the row quantised as docs/he.md says, and the scores give the page's label. The CLI
+// (native) with the same key file predicts the same. The key saved from the page is the file.
+test("a key file shared with the CLI; the browser's ciphertexts decrypt outside it", async ({ browser }) => {
+  test.setTimeout(120_000);
+  expect(model).not.toBe("");
+  const p = await (await browser.newContext()).newPage();
+  expect((await p.request.post("/api/auth/login", { data: { username: user, password } })).status()).toBe(200);
+  const errors = watchErrors(p);
+  await gotoHydrated(p, `/models/${model}`);
+  const dir = mkdtempSync(join(tmpdir(), "cipherfold-hekey-"));
+
+  // A file that is not a key is refused with what a key file is.
+  writeFileSync(join(dir, "notes.txt"), "not a key");
+  const keyInput = p.getByLabel("Use a key file instead (one saved here, or the file cipherfold he predict keeps)");
+  await keyInput.setInputFiles(join(dir, "notes.txt"));
+  await expect(p.locator("#e-error")).toContainText("The key file was not used: notes.txt is not a key file (a key file is exactly 256 bytes; this one has 9).");
+
+  const keyFile = join(dir, "shared.key");
+  writeFileSync(keyFile, randomBytes(256));
+  await keyInput.setInputFiles(keyFile);
+  await expect(p.getByRole("status").filter({ hasText: "Using the key in shared.key." })).toBeVisible();
+  await expect(p.getByTestId("he-key-note")).toContainText("under the key in shared.key");
+
+  await fill(p, "e");
+  const [response] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith(`/api/models/${model}/predict-encrypted`)),
+    p.getByRole("button", { name: "Encrypt and predict" }).click(),
+  ]);
+  await expect(p.getByTestId("he-prediction")).toContainText("Prediction: virginica", { timeout: 60_000 });
+  writeFileSync(join(dir, "request.bin"), response.request().postDataBuffer()!);
+  writeFileSync(join(dir, "answer.bin"), await response.body());
+  const read = JSON.parse(
+    execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
+      join(__dirname, "../../server/tests/independent/he_client.py"), "decrypt", keyFile, join(dir, "request.bin"), join(dir, "answer.bin"),
+    ]).toString(),
+  );
+  // The row as docs/he.md quantises it: standardised, clamped to ±input_range, scaled, rounded half away from zero.
+  const offer = await (await p.request.get(`/api/models/${model}/he`)).json();
+  const scale = (2 ** (offer.spec.input_bits - 1) - 1) / offer.spec.input_range;
+  const expected = offer.preprocessor.codings.map((c: { column: string; mean: number; std: number }) => {
+    const x = Math.max(-offer.spec.input_range, Math.min(offer.spec.input_range, (Number(row[c.column as keyof typeof row]) - c.mean) / c.std)) * scale;
+    return Math.sign(x) * Math.floor(Math.abs(x) + 0.5);
+  });
+  expect(read.inputs).toEqual([expected]);
+  const scores: number[] = read.scores[0];
+  expect(offer.labels[scores.indexOf(Math.max(...scores))]).toBe("virginica");
+
+  // The CLI, natively, with the same key file: the same prediction, and no new key made.
+  writeFileSync(join(dir, "row.csv"), `${Object.keys(row).join(",")}\n${Object.values(row).join(",")}\n`);
+  const cli = spawnSync(
+    process.env.CIPHERFOLD_BIN!,
+    ["he", "predict", "--server", baseURL, "--model", model, "--input", join(dir, "row.csv"), "--key", keyFile, "--username", user],
+    { env: { ...process.env, CIPHERFOLD_PASSWORD: password }, encoding: "utf8" },
+  );
+  expect(cli.status, cli.stderr).toBe(0);
+  expect(cli.stderr).not.toContain("made a new key");
+  expect(cli.stdout).toContain("virginica");
+
+  // Saving the key gives back the same 256 bytes.
+  await p.getByRole("button", { name: "Save the key to a file" }).click();
+  const [download] = await Promise.all([p.waitForEvent("download"), p.getByRole("link", { name: "Download cipherfold-he.key" }).click()]);
+  expect(readFileSync((await download.path())!).equals(readFileSync(keyFile))).toBe(true);
+  if (shots) await p.locator("#encrypted").screenshot({ path: `${shots}/encrypted-key-desktop.png` });
   expect(errors).toEqual([]);
 });

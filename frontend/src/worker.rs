@@ -204,6 +204,16 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
             };
             WorkerReply::HePredicted(Box::new(he_predict(&offer, rows).await?))
         }
+        WorkerRequest::HeUseKey => {
+            let file = file()?;
+            let bytes = read_whole(&file, "").await?;
+            let key = app::he::lwe::ClientKey::from_bytes(&bytes).map_err(|_| {
+                format!("{} is not a key file (a key file is exactly 256 bytes; this one has {})", file.name(), bytes.len())
+            })?;
+            HE_KEY.with(|k| *k.borrow_mut() = Some(key));
+            WorkerReply::HeKeyInUse { name: file.name() }
+        }
+        WorkerRequest::HeExportKey => WorkerReply::HeKeyExported { bytes: he_key()?.to_bytes() },
         WorkerRequest::Cancel => WorkerReply::Cancelled,
     })
 }
@@ -479,27 +489,33 @@ async fn open(request: &OpenRequest) -> Result<OpenedTable> {
 }
 
 thread_local! {
-    /// Encrypted prediction's secret key: made on first use and kept in this worker's memory
-    /// only, so for as long as the page is open; it is never stored or sent.
+    /// Encrypted prediction's secret key: made on first use (or read from a key file the person
+    /// picked) and kept in this worker's memory only, so for as long as the page is open; it is
+    /// never stored or sent, and leaves the worker only when the person asks to save it.
     static HE_KEY: RefCell<Option<app::he::lwe::ClientKey>> = const { RefCell::new(None) };
 }
 
+/// Milliseconds from the worker's clock, finer than `Date.now()`'s whole milliseconds (a
+/// prediction's encryption takes less than one).
 fn now_ms() -> f64 {
-    js_sys::Date::now()
+    scope().performance().map_or_else(js_sys::Date::now, |p| p.now())
+}
+
+/// The worker's key: the one in use, or a new one made now.
+fn he_key() -> Result<app::he::lwe::ClientKey> {
+    if let Some(key) = HE_KEY.with(|k| k.borrow().clone()) {
+        return Ok(key);
+    }
+    status("Making your key in this browser…");
+    let key = app::he::lwe::ClientKey::generate().map_err(|e| e.to_string())?;
+    HE_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
+    Ok(key)
 }
 
 /// Encrypts `rows` for `offer`'s model, has the server score them, and decrypts the answers
 /// here (docs/he.md): only seeded ciphertexts leave the browser.
 async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<app::he::HeResult> {
-    let key = match HE_KEY.with(|k| k.borrow().clone()) {
-        Some(key) => key,
-        None => {
-            status("Making your key in this browser…");
-            let key = app::he::lwe::ClientKey::generate().map_err(|e| e.to_string())?;
-            HE_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
-            key
-        }
-    };
+    let key = he_key()?;
     status("Encrypting in this browser…");
     let started = now_ms();
     let (quantised, clipped) = offer.quantise_rows(&rows).map_err(|e| e.detail())?;

@@ -272,6 +272,12 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let result = RwSignal::new(None::<HeResult>);
     let busy = RwSignal::new(false);
+    // Whose key encrypts: one made in the worker, or one from a file the person picked; and a
+    // link to save it once they ask.
+    let key_source = RwSignal::new(None::<String>);
+    let key_link = RwSignal::new(None::<String>);
+    // What a failure interrupted, for its message.
+    let doing = RwSignal::new("The encrypted prediction failed");
     let worker = FileWorker::new(move |reply| match reply {
         WorkerReply::Status { message } => status.set(message),
         WorkerReply::HePredicted(r) => {
@@ -279,10 +285,21 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
             status.set(String::new());
             result.set(Some(*r));
         }
+        WorkerReply::HeKeyInUse { name } => {
+            busy.set(false);
+            status.set(format!("Using the key in {name}."));
+            key_source.set(Some(name));
+            key_link.set(None);
+        }
+        WorkerReply::HeKeyExported { bytes } => {
+            busy.set(false);
+            status.set(String::new());
+            key_link.set(bytes_url(&bytes, "application/octet-stream"));
+        }
         WorkerReply::Failed { message } => {
             busy.set(false);
             status.set(String::new());
-            error.set(Some(format!("The encrypted prediction failed: {message}.")));
+            error.set(Some(format!("{}: {message}.", doing.get_untracked())));
         }
         _ => {}
     });
@@ -290,8 +307,30 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
     let fields = StoredValue::new(inputs.clone());
     let columns = StoredValue::new(columns);
     let input = NodeRef::<leptos::html::Input>::new();
+    let key_input = NodeRef::<leptos::html::Input>::new();
+    let use_key = move |_| {
+        if let Some(file) = picked_file(key_input) {
+            error.set(None);
+            busy.set(true);
+            doing.set("The key file was not used");
+            worker.with_value(|w| w.send(&WorkerRequest::HeUseKey, Some(&file)));
+        }
+    };
+    let save_key = move |_| {
+        error.set(None);
+        busy.set(true);
+        doing.set("The key could not be saved");
+        worker.with_value(|w| w.send(&WorkerRequest::HeExportKey, None));
+    };
+    let key_note = move || {
+        match key_source.get() {
+        Some(name) => format!("Your values are encrypted in this browser under the key in {name}, kept in this page's memory while it is open. "),
+        None => "Your values are encrypted in this browser under a key made here and kept only while this page is open (save it below to use it again, or with the CLI). ".to_owned(),
+    }
+    };
     let send = move |offer: HeOffer, rows: Option<Rows>, file: Option<leptos::web_sys::File>| {
         error.set(None);
+        doing.set("The encrypted prediction failed");
         result.set(None);
         busy.set(true);
         worker.with_value(|w| w.send(&WorkerRequest::HePredict { offer: Box::new(offer), rows }, file.as_ref()));
@@ -300,7 +339,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
         result.get().map(|r| {
             let n = r.rows.len().max(1);
             let cost = format!(
-                "{} row{} encrypted in this browser: {} bytes of ciphertext sent, {} bytes back; {:.1} ms encrypting, {:.1} ms on the server and the network, {:.1} ms decrypting{}.",
+                "{} row{} encrypted in this browser: {} bytes of ciphertext sent, {} bytes back; {:.2} ms encrypting, {:.2} ms on the server and the network, {:.2} ms decrypting{}.",
                 r.rows.len(),
                 if r.rows.len() == 1 { "" } else { "s" },
                 r.upload_bytes,
@@ -343,7 +382,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
                                 }
                             };
                             view! {
-                                <p>"Your values are encrypted in this browser under a key made here and kept only while this page is open. "
+                                <p data-testid="he-key-note">{key_note}
                                     "The server computes the model on the ciphertexts and cannot read them or the answer; this page decrypts it."</p>
                                 <dl class="facts" data-testid="he-facts">
                                     <dt>"Quantised model"</dt><dd>{quality}</dd>
@@ -360,6 +399,20 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
                                     <input id="e-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick
                                         disabled=move || busy.get()/>
                                 </div>
+                                <fieldset class="stack">
+                                    <legend>"Your key"</legend>
+                                    <div class="field">
+                                        <label for="e-key">"Use a key file instead (one saved here, or the file cipherfold he predict keeps)"</label>
+                                        <input id="e-key" type="file" node_ref=key_input on:change=use_key disabled=move || busy.get()/>
+                                    </div>
+                                    <div>
+                                        <button type="button" on:click=save_key disabled=move || busy.get()>"Save the key to a file"</button>
+                                    </div>
+                                    {move || key_link.get().map(|url| view! {
+                                        <p><a href=url download="cipherfold-he.key">"Download cipherfold-he.key"</a>
+                                            " (256 bytes). Anyone who has it can read your answers: keep it to yourself."</p>
+                                    })}
+                                </fieldset>
                             }.into_any()
                         }
                         Err(reason) => view! { <p data-testid="he-unavailable">{format!("Not available for this model: {reason}.")}</p> }.into_any(),
@@ -373,10 +426,18 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
 
 /// A `blob:` URL for text the browser should offer as a download.
 fn object_url(text: &str, mime: &str) -> Option<String> {
-    let parts = leptos::web_sys::js_sys::Array::of1(&text.into());
+    blob_url(&leptos::web_sys::js_sys::Array::of1(&text.into()), mime)
+}
+
+/// A `blob:` URL for bytes the browser should offer as a download.
+fn bytes_url(bytes: &[u8], mime: &str) -> Option<String> {
+    blob_url(&leptos::web_sys::js_sys::Array::of1(&leptos::web_sys::js_sys::Uint8Array::from(bytes)), mime)
+}
+
+fn blob_url(parts: &leptos::web_sys::js_sys::Array, mime: &str) -> Option<String> {
     let options = leptos::web_sys::BlobPropertyBag::new();
     options.set_type(mime);
-    let blob = leptos::web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    let blob = leptos::web_sys::Blob::new_with_blob_sequence_and_options(parts, &options).ok()?;
     leptos::web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
