@@ -110,13 +110,13 @@ async fn bench(srv: &TestServer, token: &str, file: &str, target: &str, kind: &s
     r.bytes().await.expect("the answer");
     let plain_batch = ms(t);
     println!(
-        "  10,000 rows in one request: encrypt {:.2} s, request {:.2} s, decrypt {:.2} s, total {:.2} s ({} MB up, {} MB down); plaintext {:.2} s ({:.1}×)",
+        "  10,000 rows in one request: encrypt {:.2} s, request {:.2} s, decrypt {:.2} s, total {:.2} s ({:.2} MB up, {:.0} MB down); plaintext {:.2} s ({:.1}×)",
         e / 1e3,
         n / 1e3,
         d / 1e3,
         (e + n + d) / 1e3,
-        body.len() / 1_000_000,
-        answer.len() / 1_000_000,
+        body.len() as f64 / 1e6,
+        answer.len() as f64 / 1e6,
         plain_batch / 1e3,
         (e + n + d) / plain_batch
     );
