@@ -3,6 +3,7 @@
 const CACHE = "cipherfold-__BUILD_ID__";
 const SHELL = [
   "/",
+  "/offline.html",
   "/pkg/cipherfold.js",
   "/pkg/cipherfold_bg.wasm",
   "/pkg/cipherfold.css",
@@ -36,7 +37,9 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith("/api/")) return;
 
   if (req.mode === "navigate") {
-    // Network first so pages are fresh; the cached shell when offline.
+    // Network first so pages are fresh. Offline, the home page is the cached one (it was
+    // rendered for "/", so it hydrates); every other address gets the offline page, never
+    // another page's HTML (which would show the wrong page and break hydration).
     event.respondWith(
       fetch(req)
         .then((res) => {
@@ -46,7 +49,8 @@ self.addEventListener("fetch", (event) => {
           }
           return res;
         })
-        .catch(() => caches.match(req).then((hit) => hit || caches.match("/")))
+        .catch(() => (url.pathname === "/" ? caches.match("/") : Promise.resolve(undefined))
+          .then((hit) => hit || caches.match("/offline.html")))
     );
     return;
   }

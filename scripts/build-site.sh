@@ -42,7 +42,7 @@ cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
 cp -r "$REPO/public/." "$NEW/"
 
 # The service worker's cache is named after the build's content, so a new build replaces it.
-BUILD_ID="$(cat "$NEW"/pkg/* "$REPO/public/sw.js" | sha256sum | cut -c1-16)"
+BUILD_ID="$(cat "$NEW"/pkg/* "$REPO/public/sw.js" "$REPO/public/offline.html" | sha256sum | cut -c1-16)"
 sed -i "s/__BUILD_ID__/$BUILD_ID/g" "$NEW/sw.js"
 
 rm -rf "$SITE_ROOT.old"

@@ -36,6 +36,11 @@ test("register, log out, log in, change subdomain, log out", async ({ page }) =>
   await page.getByLabel("Subdomain").selectOption("fraud-detection");
   await page.getByRole("button", { name: "Create account" }).click();
 
+  // A new user lands on home: a greeting and what to do next.
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Welcome, ${user.name}`);
+  await expect(page.getByTestId("what-next").getByRole("link", { name: "Upload a dataset" })).toBeVisible();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: user.name }).click();
   await expect(page).toHaveURL(/\/profile$/);
   await expect(page.getByTestId("profile-username")).toHaveText(user.name);
   const who = page.getByTestId("who");

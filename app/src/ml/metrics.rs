@@ -55,6 +55,11 @@ impl Metrics {
         }
     }
 
+    /// The score as people read it: "accuracy 0.953", "R² 0.487".
+    pub fn describe(&self) -> String {
+        format!("{} {:.3}", if self.score_name() == "r2" { "R²" } else { "accuracy" }, self.score())
+    }
+
     pub fn score_name(&self) -> &'static str {
         match self {
             Metrics::Classification(_) => "accuracy",

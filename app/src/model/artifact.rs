@@ -279,6 +279,10 @@ pub struct ModelInfo {
     #[serde(default)]
     pub best: bool,
     pub job_id: String,
+    /// The job's title as its page shows it ("Logistic regression on iris"); empty for a
+    /// federation's model and for models stored before it was recorded.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub job_title: String,
     /// The federation that made it, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub federation: Option<String>,

@@ -134,6 +134,17 @@ pub struct JobInfo {
     pub finished_at: Option<String>,
 }
 
+/// A job's title as people see it: "Logistic regression on iris, heart".
+pub fn title(kind: crate::ml::model::ModelKind, dataset_names: &[String]) -> String {
+    format!("{} on {}", kind.label(), dataset_names.join(", "))
+}
+
+impl JobInfo {
+    pub fn title(&self) -> String {
+        title(self.request.spec.model.kind, &self.dataset_names)
+    }
+}
+
 /// What happened to a job, in order; `GET /api/jobs/{id}/events` streams them with their
 /// sequence number as the event id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

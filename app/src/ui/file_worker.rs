@@ -84,6 +84,17 @@ impl FileWorker {
     }
 }
 
+/// Whether the page has hydrated. A file input is disabled until then: a file picked into the
+/// server's HTML before the page's code runs would show its name and never be read.
+#[derive(Clone, Copy)]
+pub struct Hydrated(pub ReadSignal<bool>);
+
+/// True once the page's code runs (always true for a component made in the browser).
+pub fn use_hydrated() -> Signal<bool> {
+    let hydrated = use_context::<Hydrated>().map(|h| h.0);
+    Signal::derive(move || hydrated.is_none_or(|h| h.get()))
+}
+
 /// The file an `<input type="file">` holds, if any.
 pub fn picked_file(input: NodeRef<leptos::html::Input>) -> Option<web_sys::File> {
     input.get_untracked()?.files()?.get(0)

@@ -103,13 +103,17 @@ pub fn DomainPicker(
 /// What a page shows when its data did not come: the server's refusal, or no answer at all
 /// (`ApiError::Transport`). One wording everywhere, so people learn what each means.
 pub fn load_failure(e: ApiError) -> AnyView {
-    let text = match e {
-        ApiError::Transport { message } => {
-            format!("The server could not be reached ({message}). Check your connection and reload the page.")
+    match e {
+        // Offline (or the server is down): say so, keep the session, offer to try again.
+        ApiError::Transport { message } => view! {
+            <div class="form-error" role="alert" data-testid="offline">
+                <p>{format!("You are offline, or the server cannot be reached ({message}): this page needs a connection. You are not signed out.")}</p>
+                <p><button type="button" on:click=|_| { let _ = window().location().reload(); }>"Try again"</button></p>
+            </div>
         }
-        e => capitalise(&e.to_string()),
-    };
-    view! { <p class="form-error" role="alert">{text}</p> }.into_any()
+        .into_any(),
+        e => view! { <p class="form-error" role="alert">{capitalise(&e.to_string())}</p> }.into_any(),
+    }
 }
 
 /// `<ErrorBoundary>`'s fallback on pages that load data: each error in `load_failure`'s words.

@@ -1,8 +1,10 @@
 //! The frame every page shares: skip link, navigation (with who is logged in), main landmark, footer.
+//! On a narrow screen the navigation folds behind a "Menu" button (a disclosure: the button
+//! says whether it is open and which list it controls; Escape closes it and a page change too).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
+use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::model::auth::Role;
 use crate::model::catalog;
@@ -10,18 +12,36 @@ use crate::ui::session::use_session;
 
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let location = use_location();
+    Effect::new(move |_| {
+        location.pathname.track();
+        open.set(false);
+    });
+    let button = NodeRef::<leptos::html::Button>::new();
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && open.get_untracked() {
+            open.set(false);
+            if let Some(b) = button.get_untracked() {
+                let _ = b.focus();
+            }
+        }
+    };
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
-            <nav class="nav" aria-label="Main">
+            <nav class="nav" class:open=move || open.get() aria-label="Main" on:keydown=on_keydown>
                 <A href="/" attr:class="brand">
                     <img src="/icons/icon-192.png" alt="" width="28" height="28"/>
                     <span>"Cipherfold"</span>
                 </A>
-                <ul class="nav-links">
-                    <li><A href="/">"Home"</A></li>
-                </ul>
-                <AccountNav/>
+                <button type="button" class="menu-button" node_ref=button aria-controls="site-menu"
+                    aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                    "Menu"
+                </button>
+                <div id="site-menu" class="nav-menu">
+                    <AccountNav/>
+                </div>
             </nav>
         </header>
         <main id="main" tabindex="-1">{children()}</main>
@@ -53,16 +73,17 @@ fn AccountNav() -> impl IntoView {
                             .and_then(|d| d.subdomains.iter().find(|s| s.id == me.subdomain).map(|s| format!("{} · {}", d.name, s.name)))
                             .unwrap_or_default();
                         view! {
-                            <ul class="nav-links nav-account">
-                                {(me.role == Role::Admin).then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
+                            <ul class="nav-links">
                                 <li><A href="/datasets">"Datasets"</A></li>
                                 <li><A href="/jobs">"Training"</A></li>
                                 <li><A href="/models">"Models"</A></li>
                                 <li><A href="/federations">"Federations"</A></li>
                                 <li><A href="/analytics">"Analytics"</A></li>
-                                <li><A href="/profile">"Profile"</A></li>
+                                {(me.role == Role::Admin).then(|| view! { <li><A href="/audit">"Audit log"</A></li> })}
+                            </ul>
+                            <ul class="nav-links nav-account">
                                 <li class="who" data-testid="who">
-                                    "Signed in as " <strong>{me.username.clone()}</strong>
+                                    <span class="visually-hidden">"Signed in as "</span><A href="/profile" attr:class="who-name">{me.username.clone()}</A>
                                     <span class="field-tag">{field}</span>
                                 </li>
                                 <li>
@@ -73,8 +94,13 @@ fn AccountNav() -> impl IntoView {
                             </ul>
                         }.into_any()
                     }
+                    Err(crate::model::ApiError::Transport { .. }) => view! {
+                        <ul class="nav-links nav-account nav-guest">
+                            <li class="who" data-testid="who">"Offline: your session is kept"</li>
+                        </ul>
+                    }.into_any(),
                     _ => view! {
-                        <ul class="nav-links nav-account">
+                        <ul class="nav-links nav-account nav-guest">
                             <li><A href="/login">"Log in"</A></li>
                             <li><A href="/register">"Create account"</A></li>
                         </ul>

@@ -34,7 +34,7 @@ pub fn MetricsView(m: Metrics) -> impl IntoView {
                 <div role="img" aria-label="Precision, recall and F1 per class; the same numbers are in the per-class table"
                     inner_html=crate::ui::chart::per_class_chart(&c)></div>
             </figure>
-            <table class="data">
+            <div class="table-scroll"><table class="data">
                 <caption>"Confusion matrix: rows are the true class, columns the predicted class"</caption>
                 <thead><tr><th scope="col">"True \\ predicted"</th>
                     {c.labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view()}
@@ -44,8 +44,8 @@ pub fn MetricsView(m: Metrics) -> impl IntoView {
                         <tr><th scope="row">{l.clone()}</th>{row.iter().map(|n| view! { <td>{*n}</td> }).collect_view()}</tr>
                     }).collect_view()}
                 </tbody>
-            </table>
-            <table class="data">
+            </table></div>
+            <div class="table-scroll"><table class="data">
                 <caption>"Per class"</caption>
                 <thead><tr><th scope="col">"Class"</th><th scope="col">"Precision"</th><th scope="col">"Recall"</th><th scope="col">"F1"</th><th scope="col">"Rows"</th></tr></thead>
                 <tbody>
@@ -54,7 +54,7 @@ pub fn MetricsView(m: Metrics) -> impl IntoView {
                             <td>{format!("{:.3}", k.f1)}</td><td>{k.support}</td></tr>
                     }).collect_view()}
                 </tbody>
-            </table>
+            </table></div>
         }
         .into_any(),
     }

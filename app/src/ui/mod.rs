@@ -58,8 +58,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     session::provide_session();
-    // Effects run only in the browser, after hydration: a marker tests (and curious people) can wait for.
-    Effect::new(|| {
+    // Effects run only in the browser, after hydration: a marker tests (and curious people) can
+    // wait for, and the signal file inputs wait for (`file_worker::use_hydrated`).
+    let hydrated = RwSignal::new(false);
+    provide_context(file_worker::Hydrated(hydrated.read_only()));
+    Effect::new(move || {
+        hydrated.set(true);
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }

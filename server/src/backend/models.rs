@@ -44,6 +44,8 @@ pub fn model_path(id: &str) -> StorePath {
 
 /// Who a model belongs to: the job's owner and area.
 pub struct ModelOwner<'a> {
+    /// The training job's title (empty for a federation).
+    pub job_title: &'a str,
     pub owner_id: &'a str,
     pub owner: &'a str,
     pub domain: &'a str,
@@ -93,6 +95,7 @@ impl Models {
             task: artifact.task_key(),
             best: false,
             job_id: artifact.job_id.clone(),
+            job_title: owner.job_title.to_owned(),
             federation: artifact.federation.clone(),
             kind: artifact.kind,
             target: artifact.target.clone(),

@@ -277,6 +277,12 @@ async fn store_model(srv: &TestServer, alice: &common::User, iris: &[u8]) -> Str
         he: None,
         created_at: "2026-01-01T00:00:00Z".into(),
     };
-    let owner = server::backend::models::ModelOwner { owner_id: &alice.id, owner: "alice", domain: "healthcare", subdomain: "oncology" };
+    let owner = server::backend::models::ModelOwner {
+        job_title: "",
+        owner_id: &alice.id,
+        owner: "alice",
+        domain: "healthcare",
+        subdomain: "oncology",
+    };
     srv.backend.models.store(&artifact, owner).await.unwrap().id
 }

@@ -7,7 +7,8 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::model::auth::{Me, PASSWORD_MIN};
 use crate::model::catalog;
-use crate::ui::form::{DomainPicker, Field, FormError};
+use crate::model::ApiError;
+use crate::ui::form::{load_failure, DomainPicker, Field, FormError};
 use crate::ui::session::{action_error, safe_next, use_session};
 
 #[component]
@@ -17,8 +18,9 @@ pub fn RegisterPage() -> impl IntoView {
     let error = Signal::derive(move || action_error(action.value().get()));
     let navigate = use_navigate();
     Effect::new(move |_| {
+        // Home greets a new user with what to do next.
         if let Some(Ok(_)) = action.value().get() {
-            navigate("/profile", Default::default());
+            navigate("/", Default::default());
         }
     });
     view! {
@@ -88,6 +90,8 @@ where
                 Suspend::new(async move {
                     match session.user.await {
                         Ok(Some(me)) => child(me).into_any(),
+                        // Offline is not signed out: no redirect to the login page.
+                        Err(e @ ApiError::Transport { .. }) => load_failure(e),
                         _ => view! { <Redirect path=format!("/login?next={path}")/> }.into_any(),
                     }
                 })

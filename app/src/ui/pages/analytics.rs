@@ -162,7 +162,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
         })}
         <h2>"Model performance"</h2>
         <p class="sort">"Sort by: " {sort_button(SortBy::Score, "Score")} " " {sort_button(SortBy::Newest, "Newest")} " " {sort_button(SortBy::Kind, "Kind")}</p>
-        <table class="data" data-testid="performance-table">
+        <div class="table-scroll"><table class="data" data-testid="performance-table">
             <caption>{count(d.models.len() as u64, "model version", "model versions")}</caption>
             <thead><tr>
                 <th scope="col">"Model"</th><th scope="col">"Target"</th><th scope="col">"Score"</th><th scope="col">"ε"</th>
@@ -181,9 +181,9 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     </tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
         <h2>"Contributions"</h2>
-        <table class="data" data-testid="contributions-table">
+        <div class="table-scroll"><table class="data" data-testid="contributions-table">
             <caption>"Per person: datasets shared or owned in this area, their rows, jobs run and models trained"</caption>
             <thead><tr><th scope="col">"Person"</th><th scope="col">"Datasets"</th><th scope="col">"Rows"</th><th scope="col">"Jobs"</th><th scope="col">"Models"</th></tr></thead>
             <tbody>
@@ -191,13 +191,13 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                     <tr><td>{c.user.clone()}</td><td>{c.datasets}</td><td>{c.rows}</td><td>{c.jobs}</td><td>{c.models}</td></tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
         <h2>"Collaboration"</h2>
         {if d.collaborations.is_empty() {
             view! { <p>"No joint jobs yet: a job that trains on several people's datasets (with their consent) appears here."</p> }.into_any()
         } else {
             view! {
-                <table class="data" data-testid="collaboration-table">
+                <div class="table-scroll"><table class="data" data-testid="collaboration-table">
                     <caption>{format!("{} joint jobs", d.collaborations.len())}</caption>
                     <thead><tr><th scope="col">"Job"</th><th scope="col">"Started by"</th><th scope="col">"Who took part"</th><th scope="col">"Status"</th></tr></thead>
                     <tbody>
@@ -208,7 +208,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                             </tr>
                         }).collect_view()}
                     </tbody>
-                </table>
+                </table></div>
             }.into_any()
         }}
     }

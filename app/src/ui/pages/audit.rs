@@ -69,7 +69,7 @@ fn AuditTable() -> impl IntoView {
                     Ok::<_, ApiError>(match value {
                         rows if rows.is_empty() => view! { <p>"No entries match these filters."</p> }.into_any(),
                         rows => view! {
-                            <table class="data" data-testid="audit-table">
+                            <div class="table-scroll"><table class="data" data-testid="audit-table">
                                 <caption>{format!("{} most recent matching entries, newest first", rows.len())}</caption>
                                 <thead><tr>
                                     <th scope="col">"#"</th><th scope="col">"Time (UTC)"</th><th scope="col">"Actor"</th>
@@ -89,7 +89,7 @@ fn AuditTable() -> impl IntoView {
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any(),
                     })
                 })}

@@ -13,7 +13,7 @@ use crate::model::catalog::domain;
 use crate::model::dataset::{human_bytes, DatasetInfo};
 use crate::model::ApiError;
 use crate::table::scan::Scan;
-use crate::ui::file_worker::{picked_file, CellTable, ErrorLine, FileWorker, KeptFile};
+use crate::ui::file_worker::{picked_file, use_hydrated, CellTable, ErrorLine, FileWorker, KeptFile};
 use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
@@ -65,7 +65,7 @@ fn DatasetList() -> impl IntoView {
                             }
                             areas.into_iter().map(|(area, ds)| view! {
                                 <h2>{area.clone()}</h2>
-                                <table class="data" data-testid="dataset-table">
+                                <div class="table-scroll"><table class="data" data-testid="dataset-table">
                                     <caption>{format!("{} {} in {area}", ds.len(), if ds.len() == 1 { "dataset" } else { "datasets" })}</caption>
                                     <thead><tr>
                                         <th scope="col">"Name"</th><th scope="col">"Owner"</th><th scope="col">"Format"</th>
@@ -86,7 +86,7 @@ fn DatasetList() -> impl IntoView {
                                             </tr>
                                         }).collect_view()}
                                     </tbody>
-                                </table>
+                                </table></div>
                             }).collect_view().into_any()
                         }
                     })
@@ -114,6 +114,7 @@ fn UploadForm(me: Me) -> impl IntoView {
     let area = area_name(&me.domain, &me.subdomain);
     let key = Resource::new(|| (), |_| my_owner_key());
     let file_input = NodeRef::<leptos::html::Input>::new();
+    let hydrated = use_hydrated();
     let file: KeptFile = StoredValue::new(None);
     let scan = RwSignal::new(None::<Scan>);
     let (sheet, name, target, shared) =
@@ -126,6 +127,11 @@ fn UploadForm(me: Me) -> impl IntoView {
     let (parse_pct, seal_pct, upload_pct) = (RwSignal::new(0.0), RwSignal::new(0.0), RwSignal::new(0.0));
     let uploaded = RwSignal::new(None::<String>);
     let done_link = NodeRef::<leptos::html::A>::new();
+    // The owner's datasets, to warn before storing the same file twice; and the (name, size)
+    // already warned about, so pressing the button again uploads.
+    let mine = Resource::new(|| (), |_| list_datasets());
+    let warned = RwSignal::new(None::<(String, u64)>);
+    let warning = RwSignal::new(None::<(String, String)>);
     let needs_key = move || matches!(key.get_untracked(), Some(Ok(None)));
 
     let worker = FileWorker::new(move |reply| match reply {
@@ -147,6 +153,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         }
         WorkerReply::Uploaded { id } => {
             uploading.set(false);
+            mine.refetch();
             status.set("Uploaded: only ciphertext left this browser.".into());
             uploaded.set(Some(id));
             request_animation_frame(move || {
@@ -179,6 +186,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         scan.set(None);
         error.set(None);
         uploaded.set(None);
+        warning.set(None);
         let picked = picked_file(file_input);
         file.set_value(picked.clone().map(SendWrapper::new));
         let Some(picked) = picked else { return };
@@ -206,6 +214,34 @@ fn UploadForm(me: Me) -> impl IntoView {
             error.set(Some(problem.to_owned()));
             return;
         }
+        // The same name and size from this owner in the last 15 minutes: say so once (the
+        // person may mean it), and upload when they press again.
+        let size = file.with_value(|f| f.as_ref().map_or(0, |f| f.size() as u64));
+        let this = (name.get_untracked().trim().to_owned(), size);
+        if warned.get_untracked().as_ref() != Some(&this) {
+            let now = leptos::web_sys::js_sys::Date::now();
+            let twin = mine.get_untracked().and_then(Result::ok).and_then(|list| {
+                list.into_iter().find(|d| {
+                    let age_ms = now - leptos::web_sys::js_sys::Date::parse(&d.created_at);
+                    d.owner_id == me.id && d.name == this.0 && d.plaintext_size == this.1 && (0.0..15.0 * 60_000.0).contains(&age_ms)
+                })
+            });
+            if let Some(d) = twin {
+                let minutes = ((now - leptos::web_sys::js_sys::Date::parse(&d.created_at)) / 60_000.0).floor();
+                let when = if minutes < 1.0 { "less than a minute ago".to_owned() } else { format!("{minutes} minutes ago") };
+                warning.set(Some((
+                    format!(
+                        "You uploaded “{}” ({}) {when}. Press “Seal and upload” again to store a second copy, or ",
+                        d.name,
+                        human_bytes(d.plaintext_size)
+                    ),
+                    d.id,
+                )));
+                warned.set(Some(this));
+                return;
+            }
+        }
+        warning.set(None);
         uploading.set(true);
         seal_pct.set(0.0);
         upload_pct.set(0.0);
@@ -222,15 +258,33 @@ fn UploadForm(me: Me) -> impl IntoView {
         file.with_value(|f| worker.send(&WorkerRequest::Upload(Box::new(request)), f.as_deref()));
     };
 
+    // Back to an empty form for the next file (the finished one is not sent again).
+    let upload_another = move || {
+        uploaded.set(None);
+        scan.set(None);
+        status.set(String::new());
+        name.set(String::new());
+        warned.set(None);
+        file.set_value(None);
+        if let Some(input) = file_input.get_untracked() {
+            input.set_value("");
+        }
+        // Once the form is shown again.
+        request_animation_frame(move || {
+            if let Some(input) = file_input.get_untracked() {
+                let _ = input.focus();
+            }
+        });
+    };
     let busy = move || parsing.get() || uploading.get();
     view! {
         <p>"Your file is read and encrypted in this browser (AES-256-GCM). The server stores only ciphertext; "
             "the key is wrapped so that only the trainer and you can open it."</p>
-        <form id="upload-form" class="stack" novalidate on:submit=submit>
+        <form id="upload-form" class="stack" novalidate on:submit=submit hidden=move || uploaded.with(Option::is_some)>
             <div class="field">
                 <label for="u-file">"Data file (CSV, JSON or Excel .xlsx)"</label>
                 <input id="u-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=file_input
-                    disabled=busy on:change=move |_| read_file()/>
+                    disabled=move || busy() || !hydrated.get() on:change=move |_| read_file()/>
             </div>
             <div class="field">
                 <label for="u-sheet">"Excel sheet (leave empty for the first sheet)"</label>
@@ -243,6 +297,9 @@ fn UploadForm(me: Me) -> impl IntoView {
             </div>
             <p id="u-status" role="status" aria-live="polite">{status}</p>
             <ErrorLine id="u-error" message=error/>
+            {move || warning.get().map(|(text, id)| view! {
+                <p id="u-warning" class="warning" role="status">{text}<a href=format!("/datasets/{id}")>"open the one you uploaded"</a>"."</p>
+            })}
             {move || scan.get().map(|s| view! {
                 <div id="u-preview">
                     <h2>"Preview"</h2>
@@ -310,10 +367,16 @@ fn UploadForm(me: Me) -> impl IntoView {
                     <progress id="p-upload" max="100" prop:value=upload_pct></progress>
                 </div>
             </div>
-            {move || uploaded.get().map(|id| view! {
-                <p id="u-done">"Done. "<a id="u-done-link" node_ref=done_link href=format!("/datasets/{id}")>"View the dataset"</a></p>
-            })}
         </form>
+        {move || uploaded.get().map(|id| view! {
+            <div id="u-done" class="stack">
+                <p role="status">{format!("Uploaded “{}”: only ciphertext left this browser.", name.get_untracked().trim())}</p>
+                <p class="actions">
+                    <a id="u-done-link" class="button" node_ref=done_link href=format!("/datasets/{id}")>"View the dataset"</a>
+                    <button type="button" class="secondary" on:click=move |_| upload_another()>"Upload another"</button>
+                </p>
+            </div>
+        })}
     }
 }
 
@@ -365,13 +428,14 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
             <dt>"Uploaded (UTC)"</dt><dd>{utc(&d.created_at)}</dd>
         </dl>
         <h2>"Columns"</h2>
-        <table class="data">
+        <div class="table-scroll"><table class="data">
             <caption>{format!("{} columns", d.schema.len())}</caption>
             <thead><tr><th scope="col">"Name"</th><th scope="col">"Type"</th></tr></thead>
             <tbody>
                 {d.schema.iter().map(|c| view! { <tr><td>{c.name.clone()}</td><td>{c.kind.as_str()}</td></tr> }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
+        <p><a class="button" href=format!("/jobs/new?dataset={}", d.id) data-testid="train-on">"Train a model on this dataset"</a></p>
         {open.map(|request| view! { <OpenInBrowser request/> })}
         {(owner && d.shared).then(|| view! { <Consent id=d.id.clone() consent_at=d.consent_at.clone()/> })}
         {owner.then(|| view! { <DeleteDataset id=d.id.clone() name=d.name.clone()/> })}

@@ -15,7 +15,7 @@ use crate::model::federation::NewFederation;
 use crate::model::{ApiError, FieldErrors};
 use crate::table::ColumnKind;
 use crate::table::ColumnStats;
-use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
+use crate::ui::file_worker::{picked_file, use_hydrated, ErrorLine, FileWorker};
 use crate::ui::form::{FormError, Input};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::privacy::{PreviewQuery, PrivacyPreview};
@@ -76,6 +76,7 @@ fn NewFederationForm() -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let (status, file_error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let input = NodeRef::<leptos::html::Input>::new();
+    let hydrated = use_hydrated();
 
     // The target's categories become the classes; a numeric target suggests linear regression.
     let choose_target = move |t: String| {
@@ -203,7 +204,7 @@ fn NewFederationForm() -> impl IntoView {
             <Input id="fed-name" field="name" label="Name" value=name error=err/>
             <div class="field">
                 <label for="fed-sample">"Sample file with the columns (CSV, JSON or Excel .xlsx)"</label>
-                <input id="fed-sample" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick/>
+                <input id="fed-sample" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick disabled=move || !hydrated.get()/>
                 <p role="status" aria-live="polite">{status}</p>
                 <ErrorLine id="fed-sample-error" message=file_error/>
                 <p class="field-error" role="alert">{field_message("task.features")}</p>

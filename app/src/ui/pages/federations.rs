@@ -12,7 +12,7 @@ use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
 use crate::model::ApiError;
 use crate::ui::chart::{line_chart, Series};
-use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
+use crate::ui::file_worker::{picked_file, use_hydrated, ErrorLine, FileWorker};
 use crate::ui::form::{capitalise, count, load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
@@ -24,6 +24,7 @@ use crate::ui::session::action_error;
 #[component]
 fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(f64, f64)>>) -> impl IntoView {
     let input = NodeRef::<leptos::html::Input>::new();
+    let hydrated = use_hydrated();
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let fits = RwSignal::new(false);
     let running = RwSignal::new(false);
@@ -116,7 +117,7 @@ fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(
     view! {
         <div class="field">
             <label for="f-file">"Your data file, read in this browser and never sent (CSV, JSON or Excel .xlsx)"</label>
-            <input id="f-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick disabled=running/>
+            <input id="f-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick disabled=move || running.get() || !hydrated.get()/>
         </div>
         <p id="f-status" role="status" aria-live="polite">{status}</p>
         <ErrorLine id="f-error" message=error/>
@@ -411,7 +412,7 @@ fn FederationList() -> impl IntoView {
                         view! { <p>"No federation in your area yet: declare the first one."</p> }.into_any()
                     } else {
                         view! {
-                            <table class="data" data-testid="federation-table">
+                            <div class="table-scroll"><table class="data" data-testid="federation-table">
                                 <caption>{format!("{}, newest first", count(rows.len() as u64, "federation", "federations"))}</caption>
                                 <thead><tr>
                                     <th scope="col">"Name"</th><th scope="col">"Model"</th><th scope="col">"Status"</th>
@@ -428,7 +429,7 @@ fn FederationList() -> impl IntoView {
                                         </tr>
                                     }).collect_view()}
                                 </tbody>
-                            </table>
+                            </table></div>
                         }.into_any()
                     })
                 })}
@@ -495,7 +496,7 @@ fn FederationDetail(f: FederationInfo, initial: RoundView) -> impl IntoView {
             <dt>"Declared (UTC)"</dt><dd>{utc(&f.created_at)}</dd>
         </dl>
         <h2>"Input columns"</h2>
-        <table class="data">
+        <div class="table-scroll"><table class="data">
             <caption>{format!("{} the model learns from; a participant's file needs each with this kind", count(f.task.features.len() as u64, "column", "columns"))}</caption>
             <thead><tr><th scope="col">"Name"</th><th scope="col">"Kind"</th><th scope="col">"Categories"</th></tr></thead>
             <tbody>
@@ -503,7 +504,7 @@ fn FederationDetail(f: FederationInfo, initial: RoundView) -> impl IntoView {
                     <tr><td>{c.name.clone()}</td><td>{c.kind.as_str()}</td><td>{c.categories.join(", ")}</td></tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
         <h2>"Rounds"</h2>
         <Rounds f=f.clone() info=current initial local/>
         <h2>"Take part"</h2>

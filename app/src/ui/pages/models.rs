@@ -16,14 +16,14 @@ use crate::model::artifact::{InputField, ModelInfo, Prediction, PredictionTable,
 use crate::model::auth::{Me, Role};
 use crate::model::ApiError;
 use crate::table::ColumnKind;
-use crate::ui::file_worker::{picked_file, ErrorLine, FileWorker};
+use crate::ui::file_worker::{picked_file, use_hydrated, ErrorLine, FileWorker};
 use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 
 fn score(m: &ModelInfo) -> String {
-    format!("{} {:.3}", if m.metrics.score_name() == "r2" { "R²" } else { "accuracy" }, m.metrics.score())
+    m.metrics.describe()
 }
 
 fn task_title(m: &ModelInfo) -> String {
@@ -90,7 +90,7 @@ fn ModelList(me: Me) -> impl IntoView {
                                 let title = task_title(&versions[0]);
                                 view! {
                                     <h2>{title.clone()}</h2>
-                                    <table class="data" data-testid="model-table">
+                                    <div class="table-scroll"><table class="data" data-testid="model-table">
                                         <caption>{format!("{} versions, newest first", versions.len())}</caption>
                                         <thead><tr>
                                             <th scope="col">"Version"</th><th scope="col">"Model"</th><th scope="col">"Score (cross-validated)"</th>
@@ -111,7 +111,7 @@ fn ModelList(me: Me) -> impl IntoView {
                                                 </tr>
                                             }).collect_view()}
                                         </tbody>
-                                    </table>
+                                    </table></div>
                                 }
                             }).collect_view().into_any()
                         }
@@ -169,7 +169,9 @@ fn ModelDetail(m: ModelInfo, me: Me, offer: Result<Result<HeOffer, String>, ApiE
                 None => view! {
                     <dt>"Score (cross-validated)"</dt><dd>{score(&m)}{m.best.then_some(" (best version of this task)")}</dd>
                     <dt>"Datasets"</dt><dd>{m.datasets.len()}</dd>
-                    <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id)>{m.job_id.clone()}</a></dd>
+                    <dt>"Training job"</dt><dd><a href=format!("/jobs/{}", m.job_id) data-testid="model-job">
+                        {if m.job_title.is_empty() { "The job that trained it".to_owned() } else { m.job_title.clone() }}
+                    </a></dd>
                 }.into_any(),
             }}
             {m.privacy.as_ref().map(|p| view! {
@@ -199,6 +201,7 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
     /// Rows the page draws; the download has them all.
     const SHOWN: usize = 200;
     let input = NodeRef::<leptos::html::Input>::new();
+    let hydrated = use_hydrated();
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let rows = StoredValue::new(Vec::new());
     let table = RwSignal::new(None::<PredictionTable>);
@@ -250,7 +253,7 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
             <div class="field">
                 <label for="b-file">"Rows to predict (CSV, JSON or Excel .xlsx, with the model's input columns)"</label>
                 <input id="b-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick
-                    disabled=predict.pending()/>
+                    disabled=move || predict.pending().get() || !hydrated.get()/>
             </div>
             <p id="b-status" role="status" aria-live="polite">{status}</p>
             <ErrorLine id="b-error" message=error/>
@@ -276,8 +279,9 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
     // link to save it once they ask.
     let key_source = RwSignal::new(None::<String>);
     let key_link = RwSignal::new(None::<String>);
-    // What a failure interrupted, for its message.
+    // What a failure interrupted, for its message; and how many inputs of a typed row were empty.
     let doing = RwSignal::new("The encrypted prediction failed");
+    let typed_empty = RwSignal::new(0usize);
     let worker = FileWorker::new(move |reply| match reply {
         WorkerReply::Status { message } => status.set(message),
         WorkerReply::HePredicted(r) => {
@@ -308,6 +312,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
     let columns = StoredValue::new(columns);
     let input = NodeRef::<leptos::html::Input>::new();
     let key_input = NodeRef::<leptos::html::Input>::new();
+    let hydrated = use_hydrated();
     let use_key = move |_| {
         if let Some(file) = picked_file(key_input) {
             error.set(None);
@@ -350,7 +355,8 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
                 if r.clipped > 0 { format!(" ({} values outside ±4 standard deviations were clipped)", r.clipped) } else { String::new() }
             );
             let body = if n == 1 && r.rows.len() == 1 {
-                view! { <p data-testid="he-prediction">{r.predictions.first().map(describe_prediction)}</p> }.into_any()
+                let note = imputed_note(typed_empty.get_untracked(), fields.with_value(Vec::len));
+                view! { <p data-testid="he-prediction">{r.predictions.first().map(|p| format!("{}{note}", describe_prediction(p)))}</p> }.into_any()
             } else {
                 let t = columns.with_value(|c| PredictionTable::new(c, &r.rows, &r.predictions));
                 view! { <div class="table-scroll" data-testid="he-table">{prediction_table(&t, 200)}</div> }.into_any()
@@ -373,11 +379,19 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
                             let o = StoredValue::new(o);
                             let submit = move |ev: leptos::ev::SubmitEvent| {
                                 ev.prevent_default();
-                                send(o.get_value(), Some(vec![fields.with_value(|fs| read_row("e", fs))]), None);
+                                let row = fields.with_value(|fs| read_row("e", fs));
+                                match missing_inputs(&row) {
+                                    Err(message) => error.set(Some(message)),
+                                    Ok(n) => {
+                                        typed_empty.set(n);
+                                        send(o.get_value(), Some(vec![row]), None);
+                                    }
+                                }
                             };
                             let pick = move |_| {
                                 if let Some(file) = picked_file(input) {
                                     status.set(format!("Reading {} in this browser…", file.name()));
+                                    typed_empty.set(0);
                                     send(o.get_value(), None, Some(file));
                                 }
                             };
@@ -399,13 +413,13 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
                                 <div class="field">
                                     <label for="e-file">"Or a file of rows, encrypted row by row in this browser (CSV, JSON or Excel .xlsx)"</label>
                                     <input id="e-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=input on:change=pick
-                                        disabled=move || busy.get()/>
+                                        disabled=move || busy.get() || !hydrated.get()/>
                                 </div>
                                 <fieldset class="stack">
                                     <legend>"Your key"</legend>
                                     <div class="field">
                                         <label for="e-key">"Use a key file instead (one saved here, or the file cipherfold he predict keeps)"</label>
-                                        <input id="e-key" type="file" node_ref=key_input on:change=use_key disabled=move || busy.get()/>
+                                        <input id="e-key" type="file" node_ref=key_input on:change=use_key disabled=move || busy.get() || !hydrated.get()/>
                                     </div>
                                     <div>
                                         <button type="button" on:click=save_key disabled=move || busy.get()>"Save the key to a file"</button>
@@ -448,15 +462,26 @@ fn blob_url(parts: &leptos::web_sys::js_sys::Array, mime: &str) -> Option<String
 fn TestRow(id: String, inputs: Vec<InputField>) -> impl IntoView {
     let predict = Action::new(move |rows: &Vec<serde_json::Map<String, serde_json::Value>>| predict_rows(id.clone(), rows.clone()));
     let fields = StoredValue::new(inputs.clone());
+    let (empty, blank) = (RwSignal::new(0usize), RwSignal::new(None::<String>));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        predict.dispatch(vec![fields.with_value(|fs| read_row("t", fs))]);
+        let row = fields.with_value(|fs| read_row("t", fs));
+        match missing_inputs(&row) {
+            Err(message) => blank.set(Some(message)),
+            Ok(n) => {
+                blank.set(None);
+                empty.set(n);
+                predict.dispatch(vec![row]);
+            }
+        }
     };
     let result = move || match predict.value().get() {
-        Some(Ok(p)) => p.first().map(describe_prediction),
+        Some(Ok(p)) if blank.with(Option::is_none) => {
+            p.first().map(|p| format!("{}{}", describe_prediction(p), imputed_note(empty.get(), fields.with_value(Vec::len))))
+        }
         _ => None,
     };
-    let error = move || action_error(predict.value().get()).map(|e| e.detail());
+    let error = move || blank.get().or_else(|| action_error(predict.value().get()).map(|e| e.detail()));
     view! {
         <h2>"Test one row"</h2>
         <form class="stack" on:submit=on_submit novalidate data-testid="test-row">
@@ -536,6 +561,25 @@ fn row_fields(prefix: &'static str, inputs: Vec<InputField>) -> impl IntoView {
 }
 
 /// The row typed into `row_fields(prefix, inputs)`: numbers as numbers, empty as unknown.
+/// How many of a typed row's inputs are empty, or why it cannot be predicted: with none typed
+/// the model would answer from its training averages alone, which reads as a real answer.
+fn missing_inputs(row: &serde_json::Map<String, serde_json::Value>) -> Result<usize, String> {
+    let empty = row.values().filter(|v| v.is_null()).count();
+    if empty == row.len() && !row.is_empty() {
+        return Err("Type at least one value: with every input empty, the model can only answer from its training averages.".into());
+    }
+    Ok(empty)
+}
+
+/// Said beside an answer when some inputs were empty (the model fills them from its training rows).
+fn imputed_note(empty: usize, inputs: usize) -> String {
+    match empty {
+        0 => String::new(),
+        1 => format!(" — 1 of {inputs} inputs was empty and filled in from the training rows (the mean, or the most common value), so the answer is less certain."),
+        n => format!(" — {n} of {inputs} inputs were empty and filled in from the training rows (the mean, or the most common value), so the answer is less certain."),
+    }
+}
+
 fn read_row(prefix: &str, inputs: &[InputField]) -> serde_json::Map<String, serde_json::Value> {
     let mut row = serde_json::Map::new();
     for f in inputs {
@@ -584,7 +628,7 @@ fn prediction_table(t: &PredictionTable, shown: usize) -> impl IntoView {
         format!("Predictions for {n} rows")
     };
     view! {
-        <table class="data">
+        <div class="table-scroll"><table class="data">
             <caption>{caption}</caption>
             <thead><tr>{t.header.iter().map(|h| view! { <th scope="col">{h.clone()}</th> }).collect_view()}</tr></thead>
             <tbody>
@@ -592,6 +636,6 @@ fn prediction_table(t: &PredictionTable, shown: usize) -> impl IntoView {
                     <tr>{r.iter().map(|v| view! { <td>{PredictionTable::display(v)}</td> }).collect_view()}</tr>
                 }).collect_view()}
             </tbody>
-        </table>
+        </table></div>
     }
 }

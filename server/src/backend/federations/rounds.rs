@@ -812,7 +812,8 @@ impl Federations {
             he: None,
             created_at: now_rfc3339(),
         };
-        let owner = ModelOwner { owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };
+        let owner =
+            ModelOwner { job_title: "", owner_id: &fed.owner_id, owner: &fed.owner, domain: &fed.domain, subdomain: &fed.subdomain };
         let info = self.models.store(&artifact, owner).await?;
         self.db
             .query("UPDATE federation SET status = 'finished', model_id = $m WHERE uid = $id")

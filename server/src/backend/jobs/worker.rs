@@ -253,7 +253,15 @@ impl Jobs {
             he,
             created_at: now_rfc3339(),
         };
-        let owner = ModelOwner { owner_id: &row.owner_id, owner: &row.owner, domain: &row.domain, subdomain: &row.subdomain };
+        let names: Vec<String> = serde_json::from_value(row.dataset_names.clone()).unwrap_or_default();
+        let job_title = app::model::job::title(req.spec.model.kind, &names);
+        let owner = ModelOwner {
+            job_title: &job_title,
+            owner_id: &row.owner_id,
+            owner: &row.owner,
+            domain: &row.domain,
+            subdomain: &row.subdomain,
+        };
         let info = self.models.store(&artifact, owner).await.map_err(|e| format!("storing the model failed: {e}"))?;
         Ok(Some((info.id, trained.metrics)))
     }
