@@ -48,7 +48,7 @@ test("register, log out, log in, change subdomain, log out", async ({ page }) =>
   await expect(who).toContainText("Finance · Fraud detection");
 
   await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Log in" })).toBeVisible();
   await expect(page).toHaveURL(/\/$/);
 
   // A wrong password is refused with a message, not a field-by-field error.
@@ -73,7 +73,7 @@ test("register, log out, log in, change subdomain, log out", async ({ page }) =>
   await expect(page.getByLabel("Subdomain")).toHaveValue("insurance");
 
   await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page.getByRole("link", { name: "Log in" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Log in" })).toBeVisible();
   await page.goto("/profile");
   await expect(page).toHaveURL(/\/login\?next=\/profile$/);
   expect(errors.filter((e) => !e.includes("401"))).toEqual([]);

@@ -1,10 +1,10 @@
 //! The frame every page shares: skip link, navigation (with who is logged in), main landmark, footer.
 //! On a narrow screen the navigation folds behind a "Menu" button (a disclosure: the button
-//! says whether it is open and which list it controls; Escape closes it and a page change too).
+//! says whether it is open and which list it controls; Escape closes it and so does following a link in it).
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_location, use_navigate};
+use leptos_router::hooks::use_navigate;
 
 use crate::model::auth::Role;
 use crate::model::catalog;
@@ -13,11 +13,15 @@ use crate::ui::session::use_session;
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
     let open = RwSignal::new(false);
-    let location = use_location();
-    Effect::new(move |_| {
-        location.pathname.track();
-        open.set(false);
-    });
+    // Following a link in the menu closes it (also when the link is the page already shown).
+    let on_menu_click = move |ev: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let in_link =
+            ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()).and_then(|e| e.closest("a").ok().flatten()).is_some();
+        if in_link {
+            open.set(false);
+        }
+    };
     let button = NodeRef::<leptos::html::Button>::new();
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" && open.get_untracked() {
@@ -39,7 +43,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
                     "Menu"
                 </button>
-                <div id="site-menu" class="nav-menu">
+                <div id="site-menu" class="nav-menu" on:click=on_menu_click>
                     <AccountNav/>
                 </div>
             </nav>

@@ -20,6 +20,10 @@ pub enum Error {
     /// A sealed object (a dataset, a model) that does not open with its key.
     #[error("sealed object: {0}")]
     Crypto(#[from] app::crypto::CryptoError),
+    /// The privacy accountant could not compose a stored federation's rounds (its settings
+    /// were checked when it was declared, so this is the server's fault, not the caller's).
+    #[error("privacy accountant: {0}")]
+    Privacy(#[from] app::dp::DpError),
     /// Anything else the server cannot go on from; the text is for the log only.
     #[error("{0}")]
     Internal(String),

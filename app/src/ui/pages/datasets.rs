@@ -131,6 +131,8 @@ fn UploadForm(me: Me) -> impl IntoView {
     // already warned about, so pressing the button again uploads.
     let mine = Resource::new(|| (), |_| list_datasets());
     let warned = RwSignal::new(None::<(String, u64)>);
+    // The sheet field is for Excel workbooks only.
+    let is_excel = RwSignal::new(false);
     let warning = RwSignal::new(None::<(String, String)>);
     let needs_key = move || matches!(key.get_untracked(), Some(Ok(None)));
 
@@ -190,6 +192,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         let picked = picked_file(file_input);
         file.set_value(picked.clone().map(SendWrapper::new));
         let Some(picked) = picked else { return };
+        is_excel.set(picked.name().to_lowercase().ends_with(".xlsx"));
         status.set(format!("Reading {} in this browser…", picked.name()));
         let file_name = picked.name();
         name.set(file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem).to_owned());
@@ -262,6 +265,7 @@ fn UploadForm(me: Me) -> impl IntoView {
     let upload_another = move || {
         uploaded.set(None);
         scan.set(None);
+        is_excel.set(false);
         status.set(String::new());
         name.set(String::new());
         warned.set(None);
@@ -286,7 +290,7 @@ fn UploadForm(me: Me) -> impl IntoView {
                 <input id="u-file" type="file" accept=".csv,.tsv,.txt,.json,.jsonl,.ndjson,.xlsx" node_ref=file_input
                     disabled=move || busy() || !hydrated.get() on:change=move |_| read_file()/>
             </div>
-            <div class="field">
+            <div class="field" hidden=move || !is_excel.get()>
                 <label for="u-sheet">"Excel sheet (leave empty for the first sheet)"</label>
                 <input id="u-sheet" type="text" bind:value=sheet
                     on:change=move |_| if file.with_value(Option::is_some) { read_file() }/>

@@ -9,18 +9,47 @@ use crate::api::{list_datasets, list_federations, list_jobs, list_models};
 use crate::model::auth::Me;
 use crate::model::catalog::{self, CATALOG};
 use crate::model::ApiError;
-use crate::ui::form::load_failures;
+use crate::ui::form::load_failure;
 use crate::ui::session::use_session;
+
+/// A signed-in person's recent work, loaded for their home page (serialised into the page
+/// for hydration, like any resource).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+struct Work {
+    me: Me,
+    datasets: Vec<crate::model::dataset::DatasetInfo>,
+    jobs: Vec<crate::model::job::JobInfo>,
+    models: Vec<crate::model::artifact::ModelInfo>,
+    federations: Vec<crate::model::federation::FederationInfo>,
+}
+
+async fn load_work() -> Result<Option<Work>, ApiError> {
+    let Some(me) = crate::api::current_user().await? else { return Ok(None) };
+    Ok(Some(Work {
+        me,
+        datasets: list_datasets().await?,
+        jobs: list_jobs().await?,
+        models: list_models(String::new(), String::new(), String::new()).await?,
+        federations: list_federations().await?,
+    }))
+}
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
+    // One resource at the page's level (a resource made inside another one's Suspend breaks
+    // hydration), loaded again when someone logs in or out on this page.
+    let work = Resource::new(
+        move || (session.login.version().get(), session.logout.version().get(), session.register.version().get()),
+        |_| load_work(),
+    );
     view! {
         <Title text=""/>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                match session.user.await {
-                    Ok(Some(me)) => view! { <Dashboard me/> }.into_any(),
+                match work.await {
+                    Ok(Some(w)) => view! { <Dashboard w/> }.into_any(),
+                    Err(e @ ApiError::Transport { .. }) => load_failure(e),
                     _ => view! { <Welcome/> }.into_any(),
                 }
             })}
@@ -28,78 +57,65 @@ pub fn HomePage() -> impl IntoView {
     }
 }
 
-/// A signed-in person's start: the last few datasets, jobs and models, and the next step.
+/// A signed-in person's start: the next steps (done ones ticked) and the last few datasets,
+/// jobs and models.
 #[component]
-fn Dashboard(me: Me) -> impl IntoView {
-    let work = Resource::new(
-        || (),
-        |_| async {
-            let datasets = list_datasets().await?;
-            let jobs = list_jobs().await?;
-            let models = list_models(String::new(), String::new(), String::new()).await?;
-            Ok::<_, ApiError>((datasets, jobs, models, list_federations().await?))
-        },
-    );
-    let name = me.username.clone();
-    let me_id = me.id.clone();
+fn Dashboard(w: Work) -> impl IntoView {
+    let Work { me, datasets, jobs, models, federations } = w;
+    let mine = datasets.iter().filter(|d| d.owner_id == me.id).count();
+    let new_user = mine == 0 && jobs.is_empty();
+    let open_federations = federations
+        .iter()
+        .filter(|f| {
+            !matches!(f.status, crate::model::federation::FederationStatus::Finished | crate::model::federation::FederationStatus::Failed)
+        })
+        .count();
     view! {
         <section class="page">
-            <Transition fallback=|| view! { <p class="loading">"Loading your work…"</p> }>
-                <ErrorBoundary fallback=load_failures>
-                    {let (name, me_id) = (name.clone(), me_id.clone()); move || { let (name, me_id) = (name.clone(), me_id.clone()); Suspend::new(async move {
-                        let (datasets, jobs, models, federations) = work.await?;
-                        let mine: Vec<_> = datasets.iter().filter(|d| d.owner_id == me_id).collect();
-                        let new_user = mine.is_empty() && jobs.is_empty();
-                        let open_federations = federations.iter().filter(|f| !matches!(f.status, crate::model::federation::FederationStatus::Finished | crate::model::federation::FederationStatus::Failed)).count();
-                        Ok::<_, ApiError>(view! {
-                            <h1>{if new_user { format!("Welcome, {name}") } else { format!("Welcome back, {name}") }}</h1>
-                            <section aria-labelledby="next-heading" data-testid="what-next">
-                                <h2 id="next-heading">"What next"</h2>
-                                <ol class="next-steps">
-                                    <li class:done=!mine.is_empty()>
-                                        <a href="/datasets/new">"Upload a dataset"</a>
-                                        " — it is encrypted in this browser before it is sent; the server keeps only ciphertext."
-                                    </li>
-                                    <li class:done=!jobs.is_empty()>
-                                        <a href="/jobs/new">"Train a model"</a>
-                                        " on your datasets (and those shared in your area), with live progress."
-                                    </li>
-                                    <li>
-                                        <a href="/federations">"Join your area's work"</a>
-                                        {format!(" — {} federation{} open in your area: train together while your rows stay with you.",
-                                            open_federations, if open_federations == 1 { " is" } else { "s are" })}
-                                    </li>
-                                </ol>
-                            </section>
-                            {(!new_user).then(|| view! {
-                                <div class="recent">
-                                    <section aria-labelledby="recent-datasets">
-                                        <h2 id="recent-datasets">"Datasets"</h2>
-                                        <ul>{datasets.iter().take(3).map(|d| view! {
-                                            <li><a href=format!("/datasets/{}", d.id)>{d.name.clone()}</a>{format!(" · {} rows", d.rows)}</li>
-                                        }).collect_view()}</ul>
-                                        <p><a href="/datasets">"All datasets"</a></p>
-                                    </section>
-                                    <section aria-labelledby="recent-jobs">
-                                        <h2 id="recent-jobs">"Training"</h2>
-                                        <ul>{jobs.iter().take(3).map(|j| view! {
-                                            <li><a href=format!("/jobs/{}", j.id)>{j.title()}</a>{format!(" · {}", j.status.label())}</li>
-                                        }).collect_view()}</ul>
-                                        <p><a href="/jobs">"All training jobs"</a></p>
-                                    </section>
-                                    <section aria-labelledby="recent-models">
-                                        <h2 id="recent-models">"Models"</h2>
-                                        <ul>{models.iter().take(3).map(|m| view! {
-                                            <li><a href=format!("/models/{}", m.id)>{format!("{} → {}", m.kind.label(), m.target)}</a>{format!(" · {}", m.metrics.describe())}</li>
-                                        }).collect_view()}</ul>
-                                        <p><a href="/models">"All models"</a></p>
-                                    </section>
-                                </div>
-                            })}
-                        })
-                    })}}
-                </ErrorBoundary>
-            </Transition>
+            <h1>{if new_user { format!("Welcome, {}", me.username) } else { format!("Welcome back, {}", me.username) }}</h1>
+            <section aria-labelledby="next-heading" data-testid="what-next">
+                <h2 id="next-heading">"What next"</h2>
+                <ol class="next-steps">
+                    <li class:done={mine > 0}>
+                        <a href="/datasets/new">"Upload a dataset"</a>
+                        " — it is encrypted in this browser before it is sent; the server keeps only ciphertext."
+                    </li>
+                    <li class:done=!jobs.is_empty()>
+                        <a href="/jobs/new">"Train a model"</a>
+                        " on your datasets (and those shared in your area), with live progress."
+                    </li>
+                    <li>
+                        <a href="/federations">"Join your area's work"</a>
+                        {format!(" — {} federation{} open in your area: train together while your rows stay with you.",
+                            open_federations, if open_federations == 1 { " is" } else { "s are" })}
+                    </li>
+                </ol>
+            </section>
+            {(!new_user).then(|| view! {
+                <div class="recent">
+                    <section aria-labelledby="recent-datasets">
+                        <h2 id="recent-datasets">"Datasets"</h2>
+                        <ul>{datasets.iter().take(3).map(|d| view! {
+                            <li><a href=format!("/datasets/{}", d.id)>{d.name.clone()}</a>{format!(" · {} rows", d.rows)}</li>
+                        }).collect_view()}</ul>
+                        <p><a href="/datasets">"All datasets"</a></p>
+                    </section>
+                    <section aria-labelledby="recent-jobs">
+                        <h2 id="recent-jobs">"Training"</h2>
+                        <ul>{jobs.iter().take(3).map(|j| view! {
+                            <li><a href=format!("/jobs/{}", j.id)>{j.title()}</a>{format!(" · {}", j.status.label())}</li>
+                        }).collect_view()}</ul>
+                        <p><a href="/jobs">"All training jobs"</a></p>
+                    </section>
+                    <section aria-labelledby="recent-models">
+                        <h2 id="recent-models">"Models"</h2>
+                        <ul>{models.iter().take(3).map(|m| view! {
+                            <li><a href=format!("/models/{}", m.id)>{format!("{} → {}", m.kind.label(), m.target)}</a>{format!(" · {}", m.metrics.describe())}</li>
+                        }).collect_view()}</ul>
+                        <p><a href="/models">"All models"</a></p>
+                    </section>
+                </div>
+            })}
         </section>
     }
 }

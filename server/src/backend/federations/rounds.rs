@@ -194,11 +194,10 @@ impl Federations {
         let mut phase = phase;
         let (mut sampled, mut population) = (None, None);
         if let Some(privacy) = fed.task()?.privacy {
-            let dp = |e: app::dp::DpError| Error::internal(e.to_string());
             let mut counted = fed.dp_rounds();
             while let Phase::Train { .. } = phase {
-                if !privacy.budget_allows(counted).map_err(dp)? {
-                    let epsilon = privacy.epsilon_after(counted).map_err(dp)?;
+                if !privacy.budget_allows(counted)? {
+                    let epsilon = privacy.epsilon_after(counted)?;
                     let event = FederationEvent::BudgetReached { epsilon, budget: privacy.epsilon, rounds: counted as u32 };
                     self.publish(id, event).await?;
                     phase = Phase::Evaluate;
@@ -219,7 +218,7 @@ impl Federations {
                     .bind(("id", id.to_owned()))
                     .await?
                     .check()?;
-                let epsilon = privacy.epsilon_after(counted).map_err(dp)?;
+                let epsilon = privacy.epsilon_after(counted)?;
                 let needed = fed.threshold as u32;
                 self.publish(id, FederationEvent::Skipped { round: round as u32, sampled: sample.len() as u32, needed, epsilon }).await?;
                 phase = phase.next(fed.rounds as u32).unwrap_or(Phase::Evaluate);
@@ -328,7 +327,6 @@ impl Federations {
             .await?;
         let contributed: Vec<i64> = r.take(0)?;
         let contributed: Vec<u32> = contributed.into_iter().filter_map(|n| u32::try_from(n).ok()).collect();
-        let dp = |e: app::dp::DpError| Error::internal(e.to_string());
         Ok(Some(PrivacyLedger {
             federation: fed.uid.clone(),
             name: fed.name.clone(),
@@ -336,8 +334,8 @@ impl Federations {
             budget: privacy.epsilon,
             delta: privacy.delta,
             rounds: fed.dp_rounds() as u32,
-            epsilon: privacy.epsilon_after(fed.dp_rounds()).map_err(dp)?,
-            epsilon_if_known: privacy.epsilon_known_sampled(contributed.len() as u64).map_err(dp)?,
+            epsilon: privacy.epsilon_after(fed.dp_rounds())?,
+            epsilon_if_known: privacy.epsilon_known_sampled(contributed.len() as u64)?,
             contributed,
         }))
     }
