@@ -114,6 +114,9 @@ test("an expired access cookie is renewed from the refresh cookie on the next pa
   await page.getByLabel("Password").fill(user.password);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page.getByTestId("who")).toContainText(user.name);
+  // Home has loaded the person's work: no request of the page is in flight with the cookie
+  // replaced below (two requests refreshing at once would spend the refresh token twice).
+  await expect(page.getByRole("heading", { level: 1 })).toContainText("Welcome");
 
   const cookie = async (name: string) => (await context.cookies()).find((c) => c.name === name);
   const before = await cookie("cf_refresh");

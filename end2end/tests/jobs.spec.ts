@@ -128,7 +128,7 @@ test("the model: test one row, predict iris.csv from a file, download the predic
   const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
   const csv = readFileSync(await file.path(), "utf8").trim().split("\n");
   expect(csv.length).toBe(151);
-  expect(csv[0]).toBe("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm,prediction,p(setosa),p(versicolor),p(virginica)");
+  expect(csv[0]).toBe("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm,prediction,p(setosa) %,p(versicolor) %,p(virginica) %");
   expect(csv[1].split(",")[4]).toBe("setosa");
   const right = csv.slice(1).filter((line, i) => {
     const species = i < 50 ? "setosa" : i < 100 ? "versicolor" : "virginica";

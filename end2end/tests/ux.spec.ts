@@ -104,6 +104,14 @@ test("from a dataset to a job to its model, by name", async ({ browser }) => {
   await expect(page).toHaveURL(new RegExp(`/jobs/${info.job_id}$`));
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Logistic regression on iris");
   await expect(page.getByTestId("job-params")).toContainText("mean score 0.");
+  // The score chart: its axis ends at 1, and it reads on a phone (looked at in the screenshots).
+  await expect(page.getByTestId("score-chart").locator("svg text").filter({ hasText: /^\s*1\.0\s*$/ })).toHaveCount(1);
+  if (shots) {
+    await page.getByTestId("score-chart").screenshot({ path: `${shots}/score-chart-desktop.png` });
+    await page.setViewportSize(phone);
+    await page.getByTestId("score-chart").screenshot({ path: `${shots}/score-chart-phone.png` });
+    await page.setViewportSize(desktop);
+  }
   await page.getByTestId("job-model").click();
   await expect(page).toHaveURL(new RegExp(`/models/${model}$`));
   // A dataset page starts a job on that dataset, and the form says what is ticked.
@@ -113,6 +121,14 @@ test("from a dataset to a job to its model, by name", async ({ browser }) => {
   await expect(page).toHaveURL(new RegExp(`/jobs/new\\?dataset=${dataset.id}$`));
   await expect(page.getByTestId("preselected")).toContainText(`“${dataset.name}”, the dataset you came from, is ticked`);
   await expect(page.locator(`#ds-${dataset.id}`)).toBeChecked();
+  // Each kind is explained in a sentence; a kind that cannot learn the target says so at once.
+  const kindSelect = page.getByLabel("Model", { exact: true });
+  await kindSelect.selectOption("linear");
+  await expect(page.getByTestId("kind-hint")).toContainText("Predicts a number as a weighted sum of the inputs");
+  await expect(page.locator("#j-kind-warning")).toContainText("Linear regression predicts numbers, and “species” holds categories");
+  await kindSelect.selectOption("logistic");
+  await expect(page.getByTestId("kind-hint")).toContainText("Predicts a category");
+  await expect(page.locator("#j-kind-warning")).toBeHidden();
   // Home shows the work and what is next.
   await gotoHydrated(page, "/");
   await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Welcome back, ${user}`);

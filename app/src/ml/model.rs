@@ -88,6 +88,25 @@ impl ModelKind {
         }
     }
 
+    /// What the kind does, in a sentence for someone who is not an ML engineer.
+    pub fn explain(self) -> &'static str {
+        match self {
+            ModelKind::Linear => "Predicts a number as a weighted sum of the inputs: fast, easy to read, and the baseline to beat.",
+            ModelKind::Logistic => {
+                "Predicts a category from a weighted sum of the inputs, with a probability for each: fast and easy to read."
+            }
+            ModelKind::Tree => "Asks a few yes/no questions about the inputs to reach an answer: readable, but it can overfit.",
+            ModelKind::Forest => "Many decision trees vote: usually the most accurate choice for tables, at some cost in speed.",
+            ModelKind::Ensemble => "Combines several kinds of model by vote or by stacking: for squeezing out the last points.",
+            ModelKind::Dqn => "A small neural network trained to find rare categories (fraud, faults) that other models miss.",
+        }
+    }
+
+    /// True for kinds that predict numbers; the others predict categories.
+    pub fn predicts_numbers(self) -> bool {
+        matches!(self, ModelKind::Linear)
+    }
+
     pub fn parse(s: &str) -> Option<ModelKind> {
         ModelKind::ALL.into_iter().find(|k| k.as_str() == s)
     }

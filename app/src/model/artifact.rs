@@ -65,7 +65,8 @@ pub struct Prediction {
 }
 
 /// Rows beside their predictions, as batch prediction shows and downloads them: the input
-/// columns, `prediction`, then `p(label)` for each class when the model gives probabilities.
+/// columns, `prediction`, then `p(label) %` for each class when the model gives probabilities
+/// (percentages to one decimal: what people read, in the page and in the CSV alike).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PredictionTable {
     pub header: Vec<String>,
@@ -76,7 +77,7 @@ impl PredictionTable {
     pub fn new(columns: &[String], rows: &[Map<String, Value>], predictions: &[Prediction]) -> Self {
         let labels: Vec<String> =
             predictions.first().and_then(|p| p.probabilities.as_ref()).map(|p| p.keys().cloned().collect()).unwrap_or_default();
-        let header = columns.iter().cloned().chain(["prediction".to_owned()]).chain(labels.iter().map(|l| format!("p({l})"))).collect();
+        let header = columns.iter().cloned().chain(["prediction".to_owned()]).chain(labels.iter().map(|l| format!("p({l}) %"))).collect();
         let rows = rows
             .iter()
             .zip(predictions)
@@ -86,7 +87,9 @@ impl PredictionTable {
                     (None, Some(v)) => Value::from(v),
                     (None, None) => Value::Null,
                 };
-                let probability = |l: &String| p.probabilities.as_ref().and_then(|ps| ps.get(l)).map_or(Value::Null, |&v| Value::from(v));
+                let probability = |l: &String| {
+                    p.probabilities.as_ref().and_then(|ps| ps.get(l)).map_or(Value::Null, |&v| Value::from((v * 1000.0).round() / 10.0))
+                };
                 columns
                     .iter()
                     .map(|c| row.get(c).cloned().unwrap_or(Value::Null))
@@ -320,13 +323,13 @@ mod tests {
             probabilities: Some(BTreeMap::from([("no".into(), 1.0 - yes), ("yes".into(), yes)])),
         };
         let table = PredictionTable::new(&["size".into(), "note".into()], &rows, &[p("yes", 0.625), p("no", 0.25)]);
-        assert_eq!(table.header, ["size", "note", "prediction", "p(no)", "p(yes)"]);
+        assert_eq!(table.header, ["size", "note", "prediction", "p(no) %", "p(yes) %"]);
         assert_eq!(PredictionTable::display(&Value::from(2.0 / 3.0)), "0.666667");
         assert_eq!(PredictionTable::display(&table.rows[1][0]), "");
         let csv = table.to_csv().unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "size,note,prediction,p(no),p(yes)");
-        assert_eq!(lines[1], "1.25,\"a, \"\"b\"\"\",yes,0.375,0.625");
-        assert_eq!(lines[2], ",c,no,0.75,0.25");
+        assert_eq!(lines[0], "size,note,prediction,p(no) %,p(yes) %");
+        assert_eq!(lines[1], "1.25,\"a, \"\"b\"\"\",yes,37.5,62.5");
+        assert_eq!(lines[2], ",c,no,75.0,25.0");
     }
 }

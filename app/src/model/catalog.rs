@@ -87,6 +87,17 @@ pub fn domain(id: &str) -> Option<&'static Domain> {
     CATALOG.iter().find(|d| d.id == id)
 }
 
+/// A member's area as people read it, the one spelling everywhere: "Healthcare · Oncology"
+/// (the ids themselves if the catalog does not know them).
+pub fn area_name(domain_id: &str, subdomain_id: &str) -> String {
+    domain(domain_id)
+        .map(|d| {
+            let sub = d.subdomains.iter().find(|s| s.id == subdomain_id).map_or(subdomain_id, |s| s.name);
+            format!("{} · {}", d.name, sub)
+        })
+        .unwrap_or_else(|| format!("{domain_id} · {subdomain_id}"))
+}
+
 /// True when `subdomain` belongs to `domain`; the check every write of a (domain, subdomain) pair needs.
 pub fn is_valid_pair(domain_id: &str, subdomain_id: &str) -> bool {
     domain(domain_id).is_some_and(|d| d.subdomains.iter().any(|s| s.id == subdomain_id))

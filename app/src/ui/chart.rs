@@ -15,14 +15,43 @@ pub struct Series {
 const COLOURS: [RGBColor; 5] =
     [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
 
+/// The colour of series `i`: the palette, then hues a golden angle apart, so no two series of
+/// one chart share a colour however many candidates a search has.
+fn colour(i: usize) -> RGBColor {
+    if let Some(c) = COLOURS.get(i) {
+        return *c;
+    }
+    let (r, g, b) = HSLColor((i as f64 * 0.618_034).fract(), 0.65, 0.38).rgb();
+    RGBColor(r, g, b)
+}
+
 /// The share of a ~220 px plot a legend of `lines` entries takes (about 16 px a line), kept
 /// free above the data so that the legend never hides it.
 fn legend_share(lines: usize) -> f64 {
     ((lines * 16 + 20) as f64 / 220.0).min(0.6)
 }
 
+/// Chart text, in SVG units: a chart is drawn 640 units wide and shown at most that wide, so
+/// on a 390 px phone (about 350 px of column) these render at 11–13 px.
+const TITLE_FONT: u32 = 22;
+const LABEL_FONT: u32 = 17;
+const PLOT_HEIGHT: u32 = 320;
+/// Legend entries per row, and a row's height, in the strip under the plot.
+const LEGEND_PER_ROW: usize = 2;
+const LEGEND_ROW: u32 = 26;
+
 /// An SVG line chart with points; empty series draw empty axes.
 pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
+    lines(title, x_desc, y_desc, series, None)
+}
+
+/// A line chart of scores (accuracy or R²): the y axis ends at 1, the best a score can be, and
+/// starts at 0 or at the lowest score if one is negative (R² can be).
+pub fn score_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
+    lines(title, x_desc, y_desc, series, Some(1.0))
+}
+
+fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], top: Option<f64>) -> String {
     let mut svg = String::new();
     let points = || series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
@@ -33,21 +62,28 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
     if x1 - x0 < 1e-9 {
         (x0, x1) = (x0 - 1.0, x1 + 1.0);
     }
-    // A flat line (one job, one version) still gets a readable scale around its value.
-    let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
-    let (y0, mut y1) = (y0 - pad, y1 + pad);
-    if !series.is_empty() {
-        let legend = legend_share(series.len());
-        y1 += (y1 - y0) * legend / (1.0 - legend);
-    }
+    let (y0, y1) = match top {
+        // Scores: 0 (or the lowest, below it) to 1, with a margin under a negative lowest.
+        Some(top) => (if y0 < 0.0 { y0 - 0.05 * (top - y0) } else { 0.0 }, top),
+        // A flat line (one job, one version) still gets a readable scale around its value.
+        None => {
+            let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
+            (y0 - pad, y1 + pad)
+        }
+    };
+    // A legend only when there is more than one line (the title names a lone one), under the
+    // plot, never over the data.
+    let legend_rows = if series.len() > 1 { series.len().div_ceil(LEGEND_PER_ROW) as u32 } else { 0 };
+    let height = PLOT_HEIGHT + legend_rows * LEGEND_ROW + if legend_rows > 0 { 8 } else { 0 };
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (640, 300)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (640, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+        let (plot, legend) = root.split_vertically(PLOT_HEIGHT);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", TITLE_FONT))
             .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)?;
         // Folds and epochs are whole numbers: label whole numbers only.
         let ticks = ((x1 - x0).round() as usize + 1).clamp(2, 10);
@@ -57,23 +93,23 @@ pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) ->
             .y_desc(y_desc)
             .x_labels(ticks)
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", LABEL_FONT))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
         for (i, s) in series.iter().enumerate() {
-            let colour = COLOURS[i % COLOURS.len()];
-            chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), colour.stroke_width(2)))?
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
-            chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 3, colour.filled())))?;
+            let c = colour(i);
+            chart.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?;
+            chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
         }
-        if !series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()?;
+        let font = ("sans-serif", LABEL_FONT).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+        for (i, s) in series.iter().enumerate().filter(|_| legend_rows > 0) {
+            let (row, col) = ((i / LEGEND_PER_ROW) as i32, (i % LEGEND_PER_ROW) as i32);
+            let (x, y) = (76 + col * 280, 8 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2);
+            // A thick stroke, no point: a chart's circles are its data points only.
+            legend.draw(&PathElement::new(vec![(x, y), (x + 24, y)], colour(i).stroke_width(5)))?;
+            let name: String = s.name.chars().take(30).collect();
+            legend.draw(&Text::new(name, (x + 32, y), font.clone()))?;
         }
         root.present()?;
         Ok(())
@@ -282,7 +318,10 @@ mod tests {
             "Score per fold",
             "fold",
             "accuracy",
-            &[Series { name: "candidate 1".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] }],
+            &[
+                Series { name: "candidate 1".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] },
+                Series { name: "candidate 2".into(), points: vec![(1.0, 0.8), (2.0, 0.85)] },
+            ],
         );
         assert!(s.starts_with("<svg") && s.contains("Score per fold") && s.contains("candidate 1"), "{s}");
         assert!(s.contains("<circle"), "points are drawn");
@@ -362,14 +401,33 @@ mod tests {
     }
 
     #[test]
-    fn the_legend_sits_above_the_points() {
-        // A series that climbs to the top right corner, where the legend goes.
-        let points: Vec<(f64, f64)> = (1..=5).map(|i| (i as f64, 0.2 * i as f64)).collect();
-        let svg = line_chart("Score per fold", "fold", "score", &[Series { name: "candidate 1".into(), points }]);
-        let top_point = svg.split("<circle").skip(1).map(|c| attr(c, "cy")).fold(f64::MAX, f64::min);
-        // The legend's box: the last rectangle drawn.
-        let legend = svg.split("<rect").last().expect("a legend box");
-        let bottom = attr(legend, "y") + attr(legend, "height");
-        assert!(bottom < top_point, "legend ends at y={bottom}, a point is at y={top_point}");
+    fn the_legend_sits_under_the_plot_and_colours_do_not_repeat() {
+        // Eight candidates climbing to the top right corner, where a legend used to go.
+        let series: Vec<Series> = (0..8)
+            .map(|c| Series {
+                name: format!("candidate {}", c + 1),
+                points: (1..=5).map(|i| (i as f64, 0.1 * i as f64 + 0.05 * c as f64)).collect(),
+            })
+            .collect();
+        let svg = score_chart("Score per fold", "fold", "score", &series);
+        let lowest_point = svg.split("<circle").skip(1).take(40).map(|c| attr(c, "cy")).fold(f64::MIN, f64::max);
+        let text = |t: &str| t.split('>').nth(1).and_then(|t| t.split('<').next()).map(str::trim).unwrap_or_default().to_owned();
+        let first_name = svg.split("<text").find(|t| text(t) == "candidate 1").expect("a legend entry");
+        assert!(attr(first_name, "y") > lowest_point, "the legend is under every point");
+        let strokes: std::collections::HashSet<&str> =
+            svg.split("<polyline").skip(1).filter_map(|p| p.split("stroke=\"").nth(1)?.split('"').next()).collect();
+        assert!(strokes.len() >= 8, "eight lines, eight colours: {strokes:?}");
+    }
+
+    #[test]
+    fn a_score_axis_runs_from_0_to_1() {
+        let svg =
+            score_chart("Score per fold", "fold", "accuracy", &[Series { name: "one".into(), points: vec![(1.0, 0.9), (2.0, 0.95)] }]);
+        let labels: Vec<&str> = svg.split("<text").filter_map(|t| Some(t.split('>').nth(1)?.split('<').next()?.trim())).collect();
+        assert!(labels.contains(&"1.0") || labels.contains(&"1"), "{labels:?}");
+        assert!(!labels.iter().any(|l| l.parse::<f64>().is_ok_and(|v| v > 1.0 && v < 1.5)), "nothing above 1: {labels:?}");
+        // R² can be negative: the axis goes below 0 to show it.
+        let r2 = score_chart("R²", "fold", "R²", &[Series { name: "one".into(), points: vec![(1.0, -0.4), (2.0, 0.3)] }]);
+        assert!(r2.split("<text").any(|t| t.split('>').nth(1).is_some_and(|t| t.trim().starts_with("-0."))), "a negative label");
     }
 }

@@ -18,8 +18,9 @@ pub fn Layout(children: Children) -> impl IntoView {
         use leptos::wasm_bindgen::JsCast;
         let in_link =
             ev.target().and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok()).and_then(|e| e.closest("a").ok().flatten()).is_some();
+        // After the click has been handled: the router must see the link while it is shown.
         if in_link {
-            open.set(false);
+            request_animation_frame(move || open.set(false));
         }
     };
     let button = NodeRef::<leptos::html::Button>::new();
@@ -73,9 +74,7 @@ fn AccountNav() -> impl IntoView {
             {move || Suspend::new(async move {
                 match session.user.await {
                     Ok(Some(me)) => {
-                        let field = catalog::domain(&me.domain)
-                            .and_then(|d| d.subdomains.iter().find(|s| s.id == me.subdomain).map(|s| format!("{} · {}", d.name, s.name)))
-                            .unwrap_or_default();
+                        let field = catalog::area_name(&me.domain, &me.subdomain);
                         view! {
                             <ul class="nav-links">
                                 <li><A href="/datasets">"Datasets"</A></li>

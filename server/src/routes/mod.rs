@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod api;
 pub mod auth;
 pub mod datasets;
+pub mod docs;
 pub mod federations;
 pub mod health;
 pub mod jobs;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(federations::routes())
         .merge(privacy::routes())
         .merge(analytics::routes())
+        .merge(docs::routes())
         .route("/metrics", get(metrics))
         .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::session))

@@ -55,3 +55,19 @@ async fn static_site_files_are_served_with_their_types() {
     }
     srv.stop().await;
 }
+
+/// The wire formats a page offers for download are described by the app itself.
+#[tokio::test]
+async fn the_format_documents_are_served_by_the_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let res = client().get(srv.url("/docs/model-format.md")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/markdown; charset=utf-8");
+    assert_eq!(res.text().await.unwrap(), include_str!("../../../docs/model-format.md"));
+    let res = client().get(srv.url("/docs/he.md")).send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("Seeded rows"));
+    let res = client().get(srv.url("/docs/secrets.md")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    srv.stop().await;
+}

@@ -10,7 +10,7 @@ use crate::model::analytics::{Dashboard, ModelPoint, SystemHealth};
 use crate::model::auth::{Me, Role};
 use crate::model::dataset::human_bytes;
 use crate::model::ApiError;
-use crate::ui::chart::{grouped_bars, line_chart, BarSeries, Series};
+use crate::ui::chart::{grouped_bars, score_chart, BarSeries, Series};
 use crate::ui::form::{count, load_failures, utc};
 use crate::ui::pages::account::RequireUser;
 
@@ -112,7 +112,7 @@ enum SortBy {
 fn DashboardView(d: Dashboard) -> impl IntoView {
     let (history, days, most) = history_bars(&d);
     let history_chart = grouped_bars("Training jobs per day (UTC)", "jobs", &days, &history, most.max(1.0), true);
-    let quality_chart = line_chart("Model quality, version after version", "version", "score", &quality_series(&d.models));
+    let quality_chart = score_chart("Model quality, version after version", "version", "score", &quality_series(&d.models));
     let privacy = privacy_series(&d.models);
     let range = match (days.first(), days.last()) {
         (Some(a), Some(b)) if a != b => format!("Days with jobs from {a} to {b} (UTC), the last {HISTORY_DAYS} at most; bars by status."),
@@ -138,7 +138,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
         }
     };
     view! {
-        <p>{format!("Your area: {} · {}. Everything here counts jobs, models and datasets of this area only.", d.domain, d.subdomain)}</p>
+        <p>{format!("Your area: {}. Everything here counts jobs, models and datasets of this area only.", crate::model::catalog::area_name(&d.domain, &d.subdomain))}</p>
         <h2>"Training history"</h2>
         <figure class="chart" data-testid="history-chart">
             <div role="img" aria-label=format!("Chart of training jobs per day by status. {range}") inner_html=history_chart></div>
@@ -150,7 +150,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                 inner_html=quality_chart></div>
         </figure>
         {(!privacy.is_empty()).then(|| {
-            let chart = line_chart("Score against privacy spent", "ε", "score", &privacy);
+            let chart = score_chart("Score against privacy spent", "ε", "score", &privacy);
             view! {
                 <h2>"Accuracy against privacy"</h2>
                 <figure class="chart" data-testid="privacy-chart">

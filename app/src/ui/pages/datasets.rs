@@ -9,7 +9,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{delete_dataset, get_dataset, list_datasets, my_owner_key, set_consent};
 use crate::file_worker::{OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
 use crate::model::auth::Me;
-use crate::model::catalog::domain;
+use crate::model::catalog::area_name;
 use crate::model::dataset::{human_bytes, DatasetInfo};
 use crate::model::ApiError;
 use crate::table::scan::Scan;
@@ -18,15 +18,6 @@ use crate::ui::form::{load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
 use crate::ui::session::action_error;
 use send_wrapper::SendWrapper;
-
-fn area_name(d: &str, s: &str) -> String {
-    domain(d)
-        .map(|dom| {
-            let sub = dom.subdomains.iter().find(|x| x.id == s).map_or(s, |x| x.name);
-            format!("{} · {}", dom.name, sub)
-        })
-        .unwrap_or_else(|| format!("{d} · {s}"))
-}
 
 #[component]
 pub fn DatasetsPage() -> impl IntoView {
@@ -125,6 +116,8 @@ fn UploadForm(me: Me) -> impl IntoView {
     // What is running: reading the file (the parse bar), or sealing and uploading.
     let (parsing, uploading) = (RwSignal::new(false), RwSignal::new(false));
     let (parse_pct, seal_pct, upload_pct) = (RwSignal::new(0.0), RwSignal::new(0.0), RwSignal::new(0.0));
+    // Bytes sent of the ciphertext's size, shown beside the upload bar.
+    let upload_bytes = RwSignal::new((0.0, 0.0));
     let uploaded = RwSignal::new(None::<String>);
     let done_link = NodeRef::<leptos::html::A>::new();
     // The owner's datasets, to warn before storing the same file twice; and the (name, size)
@@ -142,7 +135,10 @@ fn UploadForm(me: Me) -> impl IntoView {
             match phase {
                 Phase::Parse => parse_pct.set(pct),
                 Phase::Seal => seal_pct.set(pct),
-                Phase::Upload => upload_pct.set(pct),
+                Phase::Upload => {
+                    upload_pct.set(pct);
+                    upload_bytes.set((done, total));
+                }
             }
         }
         WorkerReply::Status { message } => status.set(message),
@@ -248,6 +244,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         uploading.set(true);
         seal_pct.set(0.0);
         upload_pct.set(0.0);
+        upload_bytes.set((0.0, 0.0));
         status.set("Sealing in this browser, then uploading the ciphertext…".into());
         let request = UploadRequest {
             scan: parsed,
@@ -367,7 +364,14 @@ fn UploadForm(me: Me) -> impl IntoView {
                     <progress id="p-seal" max="100" prop:value=seal_pct></progress>
                 </div>
                 <div class="field">
-                    <label for="p-upload">"Uploading"</label>
+                    <label for="p-upload">{move || {
+                        let (done, total) = upload_bytes.get();
+                        if total > 0.0 {
+                            format!("Uploading: {} of {}", human_bytes(done as u64), human_bytes(total as u64))
+                        } else {
+                            "Uploading (after sealing)".to_owned()
+                        }
+                    }}</label>
                     <progress id="p-upload" max="100" prop:value=upload_pct></progress>
                 </div>
             </div>

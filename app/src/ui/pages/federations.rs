@@ -11,7 +11,7 @@ use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
 use crate::model::ApiError;
-use crate::ui::chart::{line_chart, Series};
+use crate::ui::chart::{line_chart, score_chart, Series};
 use crate::ui::file_worker::{picked_file, use_hydrated, ErrorLine, FileWorker};
 use crate::ui::form::{capitalise, count, load_failure, load_failures, not_found, utc};
 use crate::ui::pages::account::RequireUser;
@@ -195,7 +195,7 @@ fn Rounds(f: FederationInfo, info: RwSignal<FederationInfo>, initial: RoundView,
         if !mine.is_empty() {
             series.push(Series { name: "your model, your rows".into(), points: mine });
         }
-        line_chart(&format!("{} by training step", capitalise(metric())), "training steps", metric(), &series)
+        score_chart(&format!("{} by training step", capitalise(metric())), "training steps", metric(), &series)
     };
     let current = move || {
         view_now.with(|v| match (&v.round, v.status) {

@@ -38,8 +38,9 @@ async fn load_work() -> Result<Option<Work>, ApiError> {
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
     // One resource at the page's level (a resource made inside another one's Suspend breaks
-    // hydration), loaded again when someone logs in or out on this page.
-    let work = Resource::new(
+    // hydration), loaded again when someone logs in or out on this page. Blocking: the server
+    // sends the page once it is known, so it reads without scripts (and without a flash).
+    let work = Resource::new_blocking(
         move || (session.login.version().get(), session.logout.version().get(), session.register.version().get()),
         |_| load_work(),
     );
@@ -150,11 +151,13 @@ fn Welcome() -> impl IntoView {
                 </li>
                 <li>
                     <h3>"Collaborate without pooling"</h3>
-                    <p>"Federated rounds combine participants' masked, optionally differentially private updates, so no one, including us, sees another participant's update."</p>
+                    <p>"Federated rounds combine participants' masked, optionally differentially private updates, so no one, including us, sees another participant's update. "
+                        "Members join from a browser tab or the command line: "<a href="/federations">"federations"</a>"."</p>
                 </li>
                 <li>
                     <h3>"Predict privately"</h3>
-                    <p>"Homomorphic inference evaluates a model on features encrypted under your own key; only you can read the prediction."</p>
+                    <p>"Homomorphic inference evaluates a linear or logistic model on features encrypted under your own key; only you can read the prediction. "
+                        "It is on every such model's page: "<a href="/models">"models"</a>"."</p>
                 </li>
             </ol>
         </section>

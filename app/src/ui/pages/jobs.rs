@@ -12,7 +12,7 @@ use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use crate::model::ApiError;
-use crate::ui::chart::{fold_scores, line_chart, losses};
+use crate::ui::chart::{fold_scores, line_chart, losses, score_chart};
 use crate::ui::form::{load_failure, load_failures, not_found, utc, Input};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
@@ -141,6 +141,22 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     let folds = RwSignal::new("5".to_owned());
     let seed = RwSignal::new("0".to_owned());
     let dp = DpFields::new();
+    // A model that cannot learn the chosen target, said while choosing: linear regression
+    // predicts numbers, so a categorical or yes/no target needs a classifier.
+    let mismatch = move || {
+        let name = match target.get() {
+            t if t.is_empty() => default_target().unwrap_or_default(),
+            t => t,
+        };
+        let column = columns.with(|cs| cs.iter().find(|c| c.name == name).map(|c| c.kind))?;
+        (kind.get().predicts_numbers() && column != crate::table::ColumnKind::Numeric).then(|| {
+            format!(
+                "{} predicts numbers, and “{name}” holds {}: choose logistic regression, a tree or a forest to predict it.",
+                kind.get().label(),
+                if column == crate::table::ColumnKind::Boolean { "yes/no values" } else { "categories" }
+            )
+        })
+    };
     let rows = move || {
         let ids = selected.get();
         all.with_value(|ds| ds.iter().find(|d| ids.first() == Some(&d.id)).map_or(0, |d| d.rows as usize))
@@ -271,7 +287,7 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
             </div>
             <div class="field">
                 <label for="j-kind">"Model"</label>
-                <select id="j-kind" aria-describedby="j-kind-error" on:change=move |ev| {
+                <select id="j-kind" aria-describedby="j-kind-hint j-kind-warning j-kind-error" on:change=move |ev| {
                     if let Some(k) = ModelKind::parse(&event_target_value(&ev)) {
                         kind.set(k);
                         params.set(default_params(k).to_owned());
@@ -281,6 +297,8 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                         <option value=k.as_str() selected=k == ModelKind::Forest>{k.label()}</option>
                     }).collect_view()}
                 </select>
+                <p class="hint" id="j-kind-hint" data-testid="kind-hint">{move || kind.get().explain()}</p>
+                <p class="warning" id="j-kind-warning" role="status" hidden=move || mismatch().is_none()>{mismatch}</p>
                 <p class="field-error" id="j-kind-error" role="alert">{msg("model.kind")}</p>
             </div>
             <div class="field">
@@ -476,7 +494,7 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
         })
     };
     let metric = move || job.with(|j| if j.request.spec.model.kind == ModelKind::Linear { "R²" } else { "score (accuracy or R²)" });
-    let score_chart = move || events.with(|es| line_chart("Score per cross-validation fold", "fold", "score", &fold_scores(es)));
+    let score_chart = move || events.with(|es| score_chart("Score per cross-validation fold", "fold", "score", &fold_scores(es)));
     let loss_series = Memo::new(move |_| events.with(|es| !losses(es).is_empty()));
     let loss_chart = move || events.with(|es| line_chart("Training loss per epoch", "epoch", "loss", &losses(es)));
     let cancel = Action::new(move |_: &()| cancel_job(id.clone()));

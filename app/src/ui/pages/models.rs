@@ -8,7 +8,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::Rows;
-use crate::api::{delete_model, get_model, he_offer, list_models, predict_rows};
+use crate::api::{delete_model, get_model, he_offer, list_datasets, list_models, predict_rows};
 use crate::file_worker::{WorkerReply, WorkerRequest};
 use crate::he::{HeOffer, HeResult};
 use crate::ml::model::ModelKind;
@@ -46,35 +46,51 @@ pub fn ModelsPage() -> impl IntoView {
 fn ModelList(me: Me) -> impl IntoView {
     let query = use_query_map();
     let get = move |k: &'static str| move || query.read().get(k).unwrap_or_default();
-    let models = Resource::new(move || (get("dataset")(), get("kind")(), get("domain")()), |(d, k, a)| list_models(d, k, a));
+    // The models and, for the filter, the datasets by name: one resource, so the page
+    // hydrates in one piece.
+    let models = Resource::new(
+        move || (get("dataset")(), get("kind")(), get("domain")()),
+        |(d, k, a)| async move { Ok::<_, ApiError>((list_models(d, k, a).await?, list_datasets().await?)) },
+    );
+    let admin = me.role == Role::Admin;
     view! {
         <p>"Every finished training job is a model version. Versions that predict the same target from "
             "the same inputs are grouped; the best by its main metric is marked."</p>
-        <Form method="GET" action="" attr:class="filters">
-            <div class="field">
-                <label for="m-dataset">"Dataset id"</label>
-                <input id="m-dataset" name="dataset" prop:value=get("dataset")/>
-            </div>
-            <div class="field">
-                <label for="m-kind">"Model kind"</label>
-                <select id="m-kind" name="kind" prop:value=get("kind")>
-                    <option value="">"Any"</option>
-                    {ModelKind::ALL.into_iter().map(|k| view! { <option value=k.as_str()>{k.label()}</option> }).collect_view()}
-                </select>
-            </div>
-            {(me.role == Role::Admin).then(|| view! {
-                <div class="field">
-                    <label for="m-domain">"Domain"</label>
-                    <input id="m-domain" name="domain" prop:value=get("domain")/>
-                </div>
-            })}
-            <button type="submit">"Filter"</button>
-        </Form>
         <Transition fallback=|| view! { <p class="loading">"Loading models…"</p> }>
             <ErrorBoundary fallback=load_failures>
                 {move || Suspend::new(async move {
-                    let value = models.await?;
-                    Ok::<_, ApiError>(match value {
+                    let (value, datasets) = models.await?;
+                    let filters = view! {
+                        <Form method="GET" action="" attr:class="filters">
+                            <div class="field">
+                                <label for="m-dataset">"Trained on"</label>
+                                <select id="m-dataset" name="dataset" prop:value=get("dataset")>
+                                    <option value="">"Any dataset"</option>
+                                    {datasets.iter().map(|d| view! {
+                                        <option value=d.id.clone()>{format!("{} ({})", d.name, d.owner)}</option>
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                            <div class="field">
+                                <label for="m-kind">"Model kind"</label>
+                                <select id="m-kind" name="kind" prop:value=get("kind")>
+                                    <option value="">"Any"</option>
+                                    {ModelKind::ALL.into_iter().map(|k| view! { <option value=k.as_str()>{k.label()}</option> }).collect_view()}
+                                </select>
+                            </div>
+                            {admin.then(|| view! {
+                                <div class="field">
+                                    <label for="m-domain">"Domain"</label>
+                                    <select id="m-domain" name="domain" prop:value=get("domain")>
+                                        <option value="">"Any"</option>
+                                        {crate::model::catalog::CATALOG.iter().map(|d| view! { <option value=d.id>{d.name}</option> }).collect_view()}
+                                    </select>
+                                </div>
+                            })}
+                            <button type="submit">"Filter"</button>
+                        </Form>
+                    };
+                    Ok::<_, ApiError>(view! { {filters} {match value {
                         rows if rows.is_empty() => view! {
                             <p>"No models match. "<a href="/jobs/new">"Train one"</a>"."</p>
                         }.into_any(),
@@ -115,7 +131,7 @@ fn ModelList(me: Me) -> impl IntoView {
                                 }
                             }).collect_view().into_any()
                         }
-                    })
+                    }} })
                 })}
             </ErrorBoundary>
         </Transition>
@@ -187,7 +203,10 @@ fn ModelDetail(m: ModelInfo, me: Me, offer: Result<Result<HeOffer, String>, ApiE
         })}
         {owner.then(|| view! {
             <h2>"Download"</h2>
-            <p><a href=format!("/api/models/{}/artifact", m.id) rel="external" download="">"Download the model (JSON, see docs/model-format.md)"</a></p>
+            <p><a href=format!("/api/models/{}/artifact", m.id) rel="external" download="">"Download the model"</a>
+                " as one JSON file: how it turns a row into numbers (the preprocessing), the fitted weights or trees, "
+                "its scores and, for encrypted prediction, its quantised quality. Any program can read it: "
+                <a href="/docs/model-format.md" rel="external">"the format, described"</a>"."</p>
             <DeleteModel id=id.clone()/>
         })}
         <p><a href="/models">"Back to models"</a></p>
