@@ -23,6 +23,12 @@ async fn dataset(srv: &TestServer, token: &str, name: &str) -> String {
     s.id
 }
 
+/// A model of `kind` the server trained on the data file `name` to predict `target`: its id.
+async fn trained(srv: &TestServer, token: &str, name: &str, target: &str, kind: &str) -> String {
+    let ds = dataset(srv, token, name).await;
+    srv.remote.train(token, json!({"dataset_ids": [ds], "target": target, "model": {"kind": kind}})).await.model_id.unwrap()
+}
+
 async fn post_bytes(srv: &TestServer, token: &str, path: &str, body: Vec<u8>) -> reqwest::Response {
     client().post(srv.url(path)).bearer_auth(token).header("content-type", "application/octet-stream").body(body).send().await.unwrap()
 }
@@ -54,9 +60,7 @@ async fn a_logistic_model_predicts_iris_on_rows_the_server_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::in_memory(dir.path()).await;
     let alice = srv.user("alice").await;
-    let ds = dataset(&srv, &alice.access, "iris.csv").await;
-    let job = srv.remote.train(&alice.access, json!({"dataset_ids": [ds], "target": "species", "model": {"kind": "logistic"}})).await;
-    let model_id = job.model_id.unwrap();
+    let model_id = trained(&srv, &alice.access, "iris.csv", "species", "logistic").await;
 
     // The offer: parameters, quantisation, budget, and the quantised model's score beside the float one.
     let offer: HeOffer = srv.get_as(&alice.access, &format!("/api/models/{model_id}/he")).await.json().await.unwrap();
@@ -181,9 +185,7 @@ async fn the_cli_predicts_a_file_it_encrypted_and_keeps_its_key_private() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::in_memory(dir.path()).await;
     let alice = srv.user("alice").await;
-    let ds = dataset(&srv, &alice.access, "diabetes.csv").await;
-    let job = srv.remote.train(&alice.access, json!({"dataset_ids": [ds], "target": "progression", "model": {"kind": "linear"}})).await;
-    let model_id = job.model_id.unwrap();
+    let model_id = trained(&srv, &alice.access, "diabetes.csv", "progression", "linear").await;
     let input = format!("{}/../app/tests/data/diabetes.csv", env!("CARGO_MANIFEST_DIR"));
     let key = dir.path().join("he.key");
     let server = srv.url("");
@@ -267,9 +269,7 @@ async fn an_independent_client_written_from_the_spec_predicts_and_reads_our_ciph
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::in_memory(dir.path()).await;
     let alice = srv.user("alice").await;
-    let ds = dataset(&srv, &alice.access, "diabetes.csv").await;
-    let job = srv.remote.train(&alice.access, json!({"dataset_ids": [ds], "target": "progression", "model": {"kind": "linear"}})).await;
-    let model_id = job.model_id.unwrap();
+    let model_id = trained(&srv, &alice.access, "diabetes.csv", "progression", "linear").await;
     let offer: HeOffer = srv.get_as(&alice.access, &format!("/api/models/{model_id}/he")).await.json().await.unwrap();
     let artifact: app::model::artifact::ModelArtifact =
         srv.get_as(&alice.access, &format!("/api/models/{model_id}/artifact")).await.json().await.unwrap();
