@@ -101,10 +101,21 @@ test("the owner downloads and opens a dataset and sees the same rows", async ({ 
   await page.getByLabel("Dataset key passphrase").fill(user.passphrase);
   await page.getByRole("button", { name: "Download and open" }).click();
   await expect(page.locator("#o-status")).toContainText("Opened in this browser: 150 rows.");
+  // Twenty rows a page, as the upload's preview; the buttons page through all 150.
   const rows = page.locator("#o-table tbody tr");
-  await expect(rows).toHaveCount(150);
+  await expect(rows).toHaveCount(20);
+  await expect(page.locator("#o-table caption")).toHaveText("Rows 1–20 of 150, decrypted in this browser");
   await expect(rows.first().locator("td")).toHaveText(["5.1", "3.5", "1.4", "0.2", "setosa"]);
+  const previous = page.getByRole("button", { name: "Previous 20 rows" });
+  const next = page.getByRole("button", { name: "Next 20 rows" });
+  await expect(previous).toBeDisabled();
+  for (let i = 0; i < 7; i++) await next.click();
+  await expect(page.locator("#o-table caption")).toHaveText("Rows 141–150 of 150, decrypted in this browser");
+  await expect(rows).toHaveCount(10);
   await expect(rows.last().locator("td")).toHaveText(["5.9", "3", "5.1", "1.8", "virginica"]);
+  await expect(next).toBeDisabled();
+  await previous.click();
+  await expect(page.locator("#o-table caption")).toHaveText("Rows 121–140 of 150, decrypted in this browser");
   expect(errors).toEqual([]);
 });
 

@@ -21,12 +21,13 @@ async function login(page: Page) {
   session = await page.context().cookies();
 }
 
-async function startJob(page: Page, kind: string, params: string) {
+/** Starts a job from the form, its parameters typed in their labelled fields. */
+async function startJob(page: Page, kind: string, fields: Record<string, string>) {
   await gotoHydrated(page, "/jobs/new");
   await page.getByLabel("iris (frank.e2e, 150 rows, 5 columns)").check();
   await page.getByLabel("Target column (what the model learns to predict)").selectOption("species");
   await page.getByLabel("Model", { exact: true }).selectOption(kind);
-  await page.getByLabel("Parameters (JSON)").fill(params);
+  for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
   await page.getByLabel("Cross-validation folds").fill("5");
   await page.getByRole("button", { name: "Start training" }).click();
   await page.waitForURL(/\/jobs\/[0-9a-f]{32}$/);
@@ -47,6 +48,16 @@ test("a bad parameter is shown next to its field and starts nothing", async ({ p
   await login(page);
   await gotoHydrated(page, "/jobs/new");
   await page.getByLabel("Target column (what the model learns to predict)").selectOption("species");
+  // A labelled field: what does not read is said at once; what is out of range, on submit.
+  await page.getByLabel("Trees", { exact: true }).fill("many");
+  await page.getByLabel("Trees", { exact: true }).press("Tab");
+  await expect(page.locator("#j-p-trees-error")).toHaveText("enter a whole number");
+  await page.getByLabel("Trees", { exact: true }).fill("0");
+  await page.getByRole("button", { name: "Start training" }).click();
+  await expect(page.locator("#j-p-trees-error")).toContainText("between 1 and 5000");
+  // The JSON under "Advanced" holds what the fields wrote, and takes every parameter.
+  await page.getByText("Advanced: parameters and search space as JSON").click();
+  await expect(page.getByLabel("Parameters (JSON)")).toHaveValue('{"trees":0}');
   await page.getByLabel("Parameters (JSON)").fill('{"tres": 10}');
   await page.getByRole("button", { name: "Start training" }).click();
   await expect(page.locator("#j-params-error")).toContainText("unknown field `tres`");
@@ -60,7 +71,7 @@ test("a bad parameter is shown next to its field and starts nothing", async ({ p
 test("a random forest on iris: the chart and the progress bar follow the job to the end", async ({ page }) => {
   const errors = watchErrors(page);
   await login(page);
-  await startJob(page, "forest", '{"trees": 300}');
+  await startJob(page, "forest", { Trees: "300" });
   const chart = page.getByTestId("score-chart");
   const progress = page.locator("#job-progress");
   // Live: fold points appear one by one while the job runs.
@@ -86,10 +97,10 @@ test("a random forest on iris: the chart and the progress bar follow the job to 
 test("a queued job's page follows it to running; a long DQN job is cancelled from its page", async ({ page }) => {
   await login(page);
   // The one worker takes the first DQN; the second waits in the queue.
-  await startJob(page, "dqn", '{"epochs": 100000}');
+  await startJob(page, "dqn", { Epochs: "100000" });
   const first = page.url().split("/").pop();
   await expect(page.getByTestId("job-status")).toHaveText("Running", { timeout: 30_000 });
-  await startJob(page, "dqn", '{"epochs": 100000}');
+  await startJob(page, "dqn", { Epochs: "100000" });
   await expect(page.getByTestId("job-status")).toHaveText("Queued");
   // Freeing the worker starts the second job: its open page shows it without a reload.
   expect((await page.request.post(`/api/jobs/${first}/cancel`)).status()).toBe(200);

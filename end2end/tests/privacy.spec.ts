@@ -41,7 +41,6 @@ test("a private job: the preview answers as one types, a bad ε is named, the ε
   await gotoHydrated(p, "/jobs/new");
   await p.getByLabel("Target column (what the model learns to predict)").selectOption("species");
   await p.getByLabel("Model", { exact: true }).selectOption("logistic");
-  await p.getByLabel("Parameters (JSON)").fill("{}");
   await p.getByLabel("Train with differential privacy (DP-SGD; logistic regression or the DQN network)").check();
   // The preview: the noise a target ε needs on these 150 rows, from the server's accountant.
   const preview = p.getByTestId("privacy-preview");

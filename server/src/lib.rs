@@ -75,7 +75,8 @@ impl Server {
     }
 }
 
-/// Removes uploads a crash left unfinished: at start, then every ten minutes.
+/// Removes uploads a crash left unfinished and login limits whose tries are all back: at
+/// start, then every ten minutes.
 fn spawn_sweeper(backend: Backend) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
@@ -84,6 +85,9 @@ fn spawn_sweeper(backend: Backend) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("removed {n} unfinished dataset uploads"),
                 Err(e) => tracing::warn!("sweeping unfinished uploads failed: {e}"),
+            }
+            if let Err(e) = backend.auth.forget_idle_limits().await {
+                tracing::warn!("forgetting idle login limits failed: {e}");
             }
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
         }

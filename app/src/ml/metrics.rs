@@ -36,6 +36,62 @@ pub struct RegressionReport {
     pub r2: f64,
     pub rmse: f64,
     pub mae: f64,
+    /// Where the out-of-fold predictions fell against the truth, for the model page's charts;
+    /// absent for private and federated models (see [`RegressionFit`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fit: Option<RegressionFit>,
+}
+
+/// Bins of the predicted-vs-actual plane and of the residuals: counts only, never a row's
+/// values, because everyone in the area who may see a model sees its figures. Not made for a
+/// differentially private model (its guarantee covers the model, not these counts) nor for a
+/// federation (the server never has the rows).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegressionFit {
+    /// [`FIT_BINS`]` + 1` increasing edges shared by both axes, equal steps from the least to
+    /// the greatest actual or predicted value.
+    pub edges: Vec<f64>,
+    /// `counts[i][j]`: rows whose actual value is in bin `i` and whose prediction is in bin `j`
+    /// (bin `i` is `edges[i] ≤ v < edges[i + 1]`, the last bin closed).
+    pub counts: Vec<Vec<u64>>,
+    /// [`RESIDUAL_BINS`]` + 1` edges of the residuals (prediction − actual), symmetric about 0.
+    pub residual_edges: Vec<f64>,
+    /// Rows per residual bin.
+    pub residual_counts: Vec<u64>,
+}
+
+/// Bins per axis of [`RegressionFit::counts`], and of its residual histogram.
+pub const FIT_BINS: usize = 10;
+pub const RESIDUAL_BINS: usize = 12;
+
+impl RegressionFit {
+    /// The bins of out-of-fold predictions `pred` against `truth` (same lengths); `None` for no
+    /// rows or a value that is not finite.
+    pub fn of(truth: &[f64], pred: &[f64]) -> Option<Self> {
+        if truth.is_empty() || truth.len() != pred.len() || truth.iter().chain(pred).any(|v| !v.is_finite()) {
+            return None;
+        }
+        let (lo, hi) = truth.iter().chain(pred).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(*v), b.max(*v)));
+        let hi = if hi > lo { hi } else { lo + 1.0 };
+        let edges: Vec<f64> = (0..=FIT_BINS).map(|i| lo + (hi - lo) * i as f64 / FIT_BINS as f64).collect();
+        let reach = truth.iter().zip(pred).map(|(t, p)| (p - t).abs()).fold(0.0, f64::max);
+        let reach = if reach > 0.0 { reach } else { 1.0 };
+        let residual_edges: Vec<f64> = (0..=RESIDUAL_BINS).map(|i| -reach + 2.0 * reach * i as f64 / RESIDUAL_BINS as f64).collect();
+        let mut counts = vec![vec![0u64; FIT_BINS]; FIT_BINS];
+        let mut residual_counts = vec![0u64; RESIDUAL_BINS];
+        for (t, p) in truth.iter().zip(pred) {
+            counts[bin(&edges, *t)][bin(&edges, *p)] += 1;
+            residual_counts[bin(&residual_edges, p - t)] += 1;
+        }
+        Some(RegressionFit { edges, counts, residual_edges, residual_counts })
+    }
+}
+
+/// The bin of `v` among equal-width `edges` (values on or past the last edge in the last bin).
+fn bin(edges: &[f64], v: f64) -> usize {
+    let bins = edges.len() - 1;
+    let (lo, hi) = (edges[0], edges[bins]);
+    (((v - lo) / (hi - lo) * bins as f64).floor().max(0.0) as usize).min(bins - 1)
 }
 
 /// A model's figures, by task.
@@ -193,7 +249,7 @@ pub fn regression_from_sums(n: f64, ss_res: f64, ss_tot: f64, mae: f64) -> Regre
     } else {
         1.0 - ss_res / ss_tot
     };
-    RegressionReport { r2, rmse: (ss_res / n).sqrt(), mae }
+    RegressionReport { r2, rmse: (ss_res / n).sqrt(), mae, fit: None }
 }
 
 #[cfg(test)]
@@ -247,5 +303,25 @@ mod tests {
         assert_eq!(r.mae, 0.5);
         assert!((r.rmse - 0.375f64.sqrt()).abs() < 1e-12);
         assert!(regression(&[1.0], &[]).is_err());
+    }
+
+    #[test]
+    fn a_fit_counts_every_row_once_in_its_bins() {
+        let truth = [0.0, 1.0, 2.0, 3.0, 10.0];
+        let pred = [0.5, 1.0, 2.5, 2.0, 9.0];
+        let f = RegressionFit::of(&truth, &pred).unwrap();
+        assert_eq!(f.edges.len(), FIT_BINS + 1);
+        assert_eq!((f.edges[0], f.edges[FIT_BINS]), (0.0, 10.0));
+        assert_eq!(f.counts.iter().flatten().sum::<u64>(), 5);
+        assert_eq!(f.counts[9][9], 1, "10 → 9 is in the last bin of both axes (10 closes it)");
+        assert_eq!(f.counts[3][2], 1, "3 → 2");
+        assert_eq!(f.residual_counts.iter().sum::<u64>(), 5);
+        // Residuals 0.5, 0, 0.5, −1, −1 over ±1 in twelve bins: −1 (twice) in the first.
+        assert_eq!(f.residual_counts[0], 2);
+        assert_eq!(f.residual_edges[RESIDUAL_BINS / 2], 0.0);
+        assert!(RegressionFit::of(&[1.0], &[f64::NAN]).is_none());
+        assert!(RegressionFit::of(&[], &[]).is_none());
+        let flat = RegressionFit::of(&[2.0, 2.0], &[2.0, 2.0]).unwrap();
+        assert_eq!(flat.counts[0][0], 2, "a constant target and perfect predictions: one bin");
     }
 }

@@ -64,6 +64,7 @@ pub fn argmax(values: impl IntoIterator<Item = f64>) -> usize {
 pub mod combine;
 pub mod dqn;
 pub mod ensemble;
+pub mod fields;
 pub mod forest;
 pub mod linear;
 pub mod metrics;

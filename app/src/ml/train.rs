@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::combine::{check_combinable, fit_parts};
-use super::metrics::{self, regression, Metrics};
+use super::metrics::{self, regression, Metrics, RegressionFit};
 use super::model::{AnyModel, Model, ModelKind, Monitor};
 use super::prep::Preprocessor;
 use super::search::SearchSpace;
@@ -57,6 +57,18 @@ pub struct TrainSpec {
     /// Train by DP-SGD with these settings (logistic regression or the `dqn` network).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<PrivacySpec>,
+    /// What a numeric target is, said by the person: class codes (digits 0–9) or amounts. When
+    /// absent, the column's kind and the model kind decide ([`TrainSpec::is_classification`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskChoice>,
+}
+
+/// Classification or regression, as a request asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskChoice {
+    Classification,
+    Regression,
 }
 
 /// A request that does not fit the data, with the request field to correct.
@@ -95,10 +107,14 @@ impl TrainSpec {
         }
     }
 
-    /// Whether this is classification: a categorical or boolean target, or a classifier asked
-    /// for on a numeric one (its distinct values become the classes).
+    /// Whether this is classification: as the request's `task` says, else a categorical or
+    /// boolean target, or a classifier asked for on a numeric one (its distinct values become
+    /// the classes).
     pub fn is_classification(&self, target: &Column) -> bool {
-        target.kind != ColumnKind::Numeric || matches!(self.model.kind, ModelKind::Logistic | ModelKind::Dqn)
+        match self.task {
+            Some(t) => t == TaskChoice::Classification,
+            None => target.kind != ColumnKind::Numeric || matches!(self.model.kind, ModelKind::Logistic | ModelKind::Dqn),
+        }
     }
 
     /// Checks everything that can be checked from the columns alone, so a bad request is
@@ -126,6 +142,27 @@ impl TrainSpec {
             return Err(spec_error("cv_folds", format!("cross-validation needs 2 to {MAX_FOLDS} folds, got {}", self.cv_folds)));
         }
         let classification = self.is_classification(target);
+        match (self.task, self.model.kind) {
+            (Some(TaskChoice::Regression), _) if target.kind != ColumnKind::Numeric => {
+                return Err(spec_error("task", format!("“{}” is not numeric: it can only be classified", self.target)));
+            }
+            (Some(TaskChoice::Regression), ModelKind::Logistic | ModelKind::Dqn) => {
+                return Err(spec_error(
+                    "task",
+                    format!(
+                        "{} predicts classes; choose a tree, a forest, an ensemble or linear regression for numbers",
+                        self.model.kind.label()
+                    ),
+                ));
+            }
+            (Some(TaskChoice::Classification), ModelKind::Linear) => {
+                return Err(spec_error(
+                    "task",
+                    "linear regression predicts numbers; choose logistic regression, a tree or a forest for classes",
+                ));
+            }
+            _ => {}
+        }
         let task = if classification { Task::Classification { classes: 2 } } else { Task::Regression };
         if target.kind != ColumnKind::Numeric && self.model.kind == ModelKind::Linear {
             return Err(spec_error(
@@ -376,7 +413,12 @@ pub fn train(tables: &[&Table], spec: &TrainSpec, monitor: &mut dyn TrainMonitor
                     let scores = score.concat();
                     Metrics::Classification(metrics::classification(l, &idx(&truth), &idx(&pred), (l.len() == 2).then_some(&scores[..]))?)
                 }
-                None => Metrics::Regression(regression(&truth, &pred)?),
+                None => {
+                    let mut report = regression(&truth, &pred)?;
+                    // Counts of where rows fell would not be covered by the privacy guarantee.
+                    report.fit = if dp.is_none() { RegressionFit::of(&truth, &pred) } else { None };
+                    Metrics::Regression(report)
+                }
             };
             best = Some((t, mean, metrics));
         }
@@ -629,5 +671,32 @@ mod tests {
         assert_eq!(out.params.get("min_samples_split"), Some(&Value::from(2)));
         assert!(out.params.contains_key("seed"), "{:?}", out.params);
         assert_eq!(out.rows, vec![60]);
+    }
+
+    /// Class codes (a digit 0–2 as the target) are classified when the request says so, and
+    /// regressed otherwise, with the counts of where predictions fell for the charts.
+    #[test]
+    fn a_numeric_target_is_classified_when_the_request_says_it_holds_classes() {
+        let mut csv = String::from("x,code\n");
+        for i in 0..60 {
+            csv.push_str(&format!("{},{}\n", i % 30, (i % 30) / 10));
+        }
+        let t = table(&csv);
+        let classes =
+            spec(r#"{"target": "code", "cv_folds": 3, "task": "classification", "model": {"kind": "forest", "params": {"trees": 5}}}"#);
+        let out = train(&[&t], &classes, &mut Record(Vec::new())).unwrap();
+        assert_eq!(out.labels.as_deref().map(<[String]>::len), Some(3), "three classes: 0, 1 and 2");
+        assert!(matches!(out.metrics, Metrics::Classification(_)));
+        let amounts = spec(r#"{"target": "code", "cv_folds": 3, "model": {"kind": "forest", "params": {"trees": 5}}}"#);
+        let out = train(&[&t], &amounts, &mut Record(Vec::new())).unwrap();
+        let Metrics::Regression(r) = &out.metrics else { panic!("a forest regresses a numeric target by default") };
+        let fit = r.fit.as_ref().expect("a regression keeps the bins of its out-of-fold predictions");
+        assert_eq!(fit.counts.iter().flatten().sum::<u64>(), 60);
+        // What cannot be: regression of categories, regression by a classifier, classes by linear regression.
+        let t2 = table("a,label\n1,x\n2,y\n3,x\n4,y\n");
+        let field = |json: &str, t: &Table| spec(json).check(&t.columns, 1).unwrap_err().field;
+        assert_eq!(field(r#"{"target": "label", "task": "regression", "model": {"kind": "forest"}}"#, &t2), "task");
+        assert_eq!(field(r#"{"target": "code", "task": "regression", "model": {"kind": "logistic"}}"#, &t), "task");
+        assert_eq!(field(r#"{"target": "code", "task": "classification", "model": {"kind": "linear"}}"#, &t), "task");
     }
 }

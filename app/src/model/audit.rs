@@ -23,6 +23,13 @@ pub struct AuditEntry {
     pub prev_hash: String,
     /// Hex SHA-256 over `prev_hash` and this entry's fields.
     pub hash: String,
+    /// The actor's username, looked up when listed (not part of the hashed entry: names can
+    /// change, the entry cannot); absent for `anonymous` or an account since removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    /// The target's name when it is an account, a dataset or a federation, looked up the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
 }
 
 /// Filters for `GET /api/audit`; every field is optional and they combine with AND.

@@ -36,6 +36,8 @@ struct JobRequestBody {
     smote: Option<crate::ml::smote::SmoteParams>,
     #[serde(default)]
     privacy: Option<crate::dp::PrivacySpec>,
+    #[serde(default)]
+    task: Option<crate::ml::train::TaskChoice>,
 }
 
 impl From<JobRequestBody> for JobRequest {
@@ -50,6 +52,7 @@ impl From<JobRequestBody> for JobRequest {
                 seed: b.seed,
                 smote: b.smote,
                 privacy: b.privacy,
+                task: b.task,
             },
         }
     }

@@ -1,9 +1,16 @@
-//! Line charts drawn with plotters into SVG text: the server draws the first paint, the
-//! browser redraws the same chart as events arrive.
+//! Charts drawn with plotters into SVG text: the server draws the first paint, the browser
+//! redraws the same chart as events arrive.
+//!
+//! Every chart is drawn [`WIDTH`] units wide and shown at the column's width (CSS scales the
+//! SVG by its `viewBox`), at most 36rem: text of [`LABEL_FONT`] is then at least 12 px on a
+//! 390 px phone (350 px of column) and about 20 px on a desktop. Legends sit in a strip
+//! under the plot, never over the data; each chart has one metric on its value axis.
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::ml::metrics::RegressionFit;
 use crate::model::job::{JobEvent, JobEventRecord};
 
 /// One named line of points.
@@ -16,7 +23,7 @@ const COLOURS: [RGBColor; 5] =
     [RGBColor(15, 95, 89), RGBColor(200, 90, 20), RGBColor(60, 80, 170), RGBColor(150, 40, 110), RGBColor(100, 100, 100)];
 
 /// The colour of series `i`: the palette, then hues a golden angle apart, so no two series of
-/// one chart share a colour however many candidates a search has.
+/// one chart share a colour however many there are.
 fn colour(i: usize) -> RGBColor {
     if let Some(c) = COLOURS.get(i) {
         return *c;
@@ -25,20 +32,105 @@ fn colour(i: usize) -> RGBColor {
     RGBColor(r, g, b)
 }
 
-/// The share of a ~220 px plot a legend of `lines` entries takes (about 16 px a line), kept
-/// free above the data so that the legend never hides it.
-fn legend_share(lines: usize) -> f64 {
-    ((lines * 16 + 20) as f64 / 220.0).min(0.6)
+/// The drawing's width in SVG units (see the module's note on sizes).
+pub const WIDTH: u32 = 480;
+/// The size of axis, legend and cell text as plotters takes it: plotters writes `font-size`
+/// as this ÷ 1.24 (21 → 16.9 SVG units, 12.4 px on a phone, 20 px on a desktop).
+pub const LABEL_FONT: u32 = 21;
+const TITLE_FONT: u32 = 24;
+const PLOT_HEIGHT: u32 = 300;
+const LEGEND_ROW: u32 = 26;
+/// About how wide one character of [`LABEL_FONT`] text is, to shorten what would not fit.
+const CHAR: u32 = 10;
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+/// How a legend entry shows its series.
+#[derive(Clone, Copy)]
+enum Mark {
+    Line,
+    Block,
 }
 
-/// Chart text, in SVG units: a chart is drawn 640 units wide and shown at most that wide, so
-/// on a 390 px phone (about 350 px of column) these render at 11–13 px.
-const TITLE_FONT: u32 = 22;
-const LABEL_FONT: u32 = 17;
-const PLOT_HEIGHT: u32 = 320;
-/// Legend entries per row, and a row's height, in the strip under the plot.
-const LEGEND_PER_ROW: usize = 2;
-const LEGEND_ROW: u32 = 26;
+/// Entries per row of the legend strip of `names` (two when every name is short, else one)
+/// and its rows (none for fewer than two names: a title names a lone series).
+fn legend_layout(names: &[&str]) -> (usize, u32) {
+    if names.len() < 2 {
+        return (1, 0);
+    }
+    let per_row = if names.iter().all(|n| n.chars().count() <= 18) { 2 } else { 1 };
+    (per_row, names.len().div_ceil(per_row) as u32)
+}
+
+/// The legend strip's height for `names`.
+fn legend_height(names: &[&str]) -> u32 {
+    match legend_layout(names).1 {
+        0 => 0,
+        rows => rows * LEGEND_ROW + 8,
+    }
+}
+
+/// `text` cut to `width` units of [`LABEL_FONT`] text, with an ellipsis when cut.
+fn fit(text: &str, width: u32) -> String {
+    let most = (width / CHAR).max(2) as usize;
+    if text.chars().count() <= most {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(most - 1).collect();
+    format!("{cut}…")
+}
+
+fn font(h: HPos, v: VPos) -> TextStyle<'static> {
+    ("sans-serif", LABEL_FONT).into_font().color(&BLACK).pos(Pos::new(h, v))
+}
+
+/// The legend strip: a mark in the series' colour and its name, one or two a row.
+fn draw_legend(area: &Area, names: &[&str], colours: &[RGBColor], mark: Mark) -> Drawn {
+    let (per_row, rows) = legend_layout(names);
+    if rows == 0 {
+        return Ok(());
+    }
+    let column = (WIDTH as i32 - 16) / per_row as i32;
+    for (i, (name, c)) in names.iter().zip(colours).enumerate() {
+        let (row, col) = ((i / per_row) as i32, (i % per_row) as i32);
+        let (x, y) = (16 + col * column, 8 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2);
+        match mark {
+            // A thick stroke, no point: a chart's circles are its data points only.
+            Mark::Line => area.draw(&PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(5)))?,
+            Mark::Block => area.draw(&Rectangle::new([(x, y - 7), (x + 24, y + 7)], c.filled()))?,
+        }
+        area.draw(&Text::new(fit(name, column as u32 - 40), (x + 32, y), font(HPos::Left, VPos::Center)))?;
+    }
+    Ok(())
+}
+
+/// Draws with `draw` on a white [`WIDTH`] × `height` SVG; an empty string if plotters fails
+/// (the page then shows the figures' table alone).
+fn svg(height: u32, draw: impl FnOnce(&Area) -> Drawn) -> String {
+    let mut out = String::new();
+    let drawn = (|| -> Drawn {
+        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root)?;
+        root.present()?;
+        Ok(())
+    })();
+    if drawn.is_err() {
+        return String::new();
+    }
+    out
+}
+
+/// An axis label: whole numbers as such, others with two decimals at most (none from 10 up).
+fn number(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 || v.abs() >= 10.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
 
 /// An SVG line chart with points; empty series draw empty axes.
 pub fn line_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -> String {
@@ -51,8 +143,12 @@ pub fn score_chart(title: &str, x_desc: &str, y_desc: &str, series: &[Series]) -
     lines(title, x_desc, y_desc, series, Some(1.0))
 }
 
+/// The score axis: 0 (or the lowest, below it, with a margin) to `top`.
+fn score_range(lowest: f64, top: f64) -> (f64, f64) {
+    (if lowest < 0.0 { lowest - 0.05 * (top - lowest) } else { 0.0 }, top)
+}
+
 fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], top: Option<f64>) -> String {
-    let mut svg = String::new();
     let points = || series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (mut y0, mut y1) = points().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.1), b.max(p.1)));
@@ -63,123 +159,344 @@ fn lines(title: &str, x_desc: &str, y_desc: &str, series: &[Series], top: Option
         (x0, x1) = (x0 - 1.0, x1 + 1.0);
     }
     let (y0, y1) = match top {
-        // Scores: 0 (or the lowest, below it) to 1, with a margin under a negative lowest.
-        Some(top) => (if y0 < 0.0 { y0 - 0.05 * (top - y0) } else { 0.0 }, top),
+        Some(top) => score_range(y0, top),
         // A flat line (one job, one version) still gets a readable scale around its value.
         None => {
             let pad = ((y1 - y0) * 0.1).max(0.05 * y0.abs().max(y1.abs()).max(1.0));
             (y0 - pad, y1 + pad)
         }
     };
-    // A legend only when there is more than one line (the title names a lone one), under the
-    // plot, never over the data.
-    let legend_rows = if series.len() > 1 { series.len().div_ceil(LEGEND_PER_ROW) as u32 } else { 0 };
-    let height = PLOT_HEIGHT + legend_rows * LEGEND_ROW + if legend_rows > 0 { 8 } else { 0 };
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let root = SVGBackend::with_string(&mut svg, (640, height)).into_drawing_area();
-        root.fill(&WHITE)?;
+    // Folds, epochs and versions are whole numbers: label whole numbers only then.
+    let whole = points().all(|p| (p.0 - p.0.round()).abs() < 1e-9);
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    let colours: Vec<RGBColor> = (0..series.len()).map(colour).collect();
+    svg(PLOT_HEIGHT + legend_height(&names), |root| {
         let (plot, legend) = root.split_vertically(PLOT_HEIGHT);
         let mut chart = ChartBuilder::on(&plot)
             .caption(title, ("sans-serif", TITLE_FONT))
             .margin(12)
             .x_label_area_size(48)
-            .y_label_area_size(64)
+            .y_label_area_size(56)
             .build_cartesian_2d(x0..x1, y0..y1)?;
-        // Folds and epochs are whole numbers: label whole numbers only.
-        let ticks = ((x1 - x0).round() as usize + 1).clamp(2, 10);
+        let ticks = if whole { ((x1 - x0).round() as usize + 1).clamp(2, 8) } else { 6 };
         chart
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
             .x_labels(ticks)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_labels(8)
+            .x_label_formatter(&|x| if whole { format!("{x:.0}") } else { number(*x) })
+            .y_label_formatter(&|y| number(*y))
             .label_style(("sans-serif", LABEL_FONT))
             .axis_desc_style(("sans-serif", LABEL_FONT))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()?;
-        for (i, s) in series.iter().enumerate() {
-            let c = colour(i);
+        for (s, c) in series.iter().zip(&colours) {
             chart.draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))?;
             chart.draw_series(s.points.iter().map(|p| Circle::new(*p, 4, c.filled())))?;
         }
-        let font = ("sans-serif", LABEL_FONT).into_font().color(&BLACK).pos(Pos::new(HPos::Left, VPos::Center));
-        for (i, s) in series.iter().enumerate().filter(|_| legend_rows > 0) {
-            let (row, col) = ((i / LEGEND_PER_ROW) as i32, (i % LEGEND_PER_ROW) as i32);
-            let (x, y) = (76 + col * 280, 8 + row * LEGEND_ROW as i32 + LEGEND_ROW as i32 / 2);
-            // A thick stroke, no point: a chart's circles are its data points only.
-            legend.draw(&PathElement::new(vec![(x, y), (x + 24, y)], colour(i).stroke_width(5)))?;
-            let name: String = s.name.chars().take(30).collect();
-            legend.draw(&Text::new(name, (x + 32, y), font.clone()))?;
-        }
-        root.present()?;
-        Ok(())
-    })();
-    if drawn.is_err() {
-        return String::new();
-    }
-    svg
+        draw_legend(&legend, &names, &colours, Mark::Line)
+    })
 }
 
-/// The confusion matrix as a heat map: rows the true class, columns the predicted class, each
-/// cell shaded by its share of the row and labelled with its count.
-pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
-    let k = labels.len().max(1);
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let side = (60 * k as u32 + 160).min(640);
-        let root = SVGBackend::with_string(&mut svg, (side, side)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Confusion matrix", ("sans-serif", 18))
+/// One search candidate's cross-validated score: the mean over its folds, the lowest and the
+/// highest fold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateScore {
+    pub mean: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// Each candidate's fold scores from a job's events, in candidate order; a candidate still
+/// being scored has the mean of its folds so far.
+pub fn candidate_scores(events: &[JobEventRecord]) -> Vec<CandidateScore> {
+    let mut folds: Vec<Vec<f64>> = Vec::new();
+    for e in events {
+        if let JobEvent::Fold { trial, score, .. } = &e.event {
+            if folds.len() <= *trial {
+                folds.resize(*trial + 1, Vec::new());
+            }
+            folds[*trial].push(*score);
+        }
+    }
+    folds
+        .iter()
+        .filter(|f| !f.is_empty())
+        .map(|f| CandidateScore {
+            mean: f.iter().sum::<f64>() / f.len() as f64,
+            low: f.iter().copied().fold(f64::MAX, f64::min),
+            high: f.iter().copied().fold(f64::MIN, f64::max),
+        })
+        .collect()
+}
+
+/// The best candidate: the highest mean, the first of equals (as training picks).
+pub fn best_candidate(scores: &[CandidateScore]) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, c) in scores.iter().enumerate() {
+        if best.is_none_or(|(_, b)| c.mean > b) {
+            best = Some((i, c.mean));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// A search's candidates side by side: each one's mean score over the folds as a point and a
+/// bar from its lowest to its highest fold, the best in its own colour; the axis ends at 1.
+pub fn candidates_chart(y_desc: &str, scores: &[CandidateScore]) -> String {
+    let n = scores.len().max(1);
+    let best = best_candidate(scores);
+    let (y0, y1) = score_range(scores.iter().map(|c| c.low).fold(0.0, f64::min), 1.0);
+    let (plain, winner) = (COLOURS[0], COLOURS[1]);
+    let names = ["mean; bar from lowest to highest fold", "the best candidate (highest mean)"];
+    svg(PLOT_HEIGHT + legend_height(&names), |root| {
+        let (plot, legend) = root.split_vertically(PLOT_HEIGHT);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption("Score per candidate", ("sans-serif", TITLE_FONT))
             .margin(12)
             .x_label_area_size(48)
-            .y_label_area_size(96)
-            // Segmented axes put each class name under the centre of its cell.
-            .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())?;
-        let name = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < k => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        };
-        // Rows are drawn top-down, so the true class of row `t` sits at `k - 1 - t`.
-        let row_name = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < k => name(&SegmentValue::CenterOf(k - 1 - i)),
-            _ => String::new(),
-        };
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.5f64..n as f64 + 0.5, y0..y1)?;
+        // Candidate numbers, thinned so that they never touch (about 30 units each).
+        let step = n.div_ceil(12);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc("candidate")
+            .y_desc(y_desc)
+            .x_labels(0)
+            .y_labels(6)
+            .y_label_formatter(&|y| number(*y))
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", LABEL_FONT))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()?;
+        for (i, c) in scores.iter().enumerate() {
+            let x = i as f64 + 1.0;
+            let ink = if Some(i) == best { winner } else { plain };
+            // The spread: a line from the lowest to the highest fold, with a cap at each end.
+            let spread =
+                [vec![(x, c.low), (x, c.high)], vec![(x - 0.15, c.low), (x + 0.15, c.low)], vec![(x - 0.15, c.high), (x + 0.15, c.high)]];
+            chart.draw_series(spread.into_iter().map(|p| PathElement::new(p, ink.stroke_width(2))))?;
+            chart.draw_series(std::iter::once(Circle::new((x, c.mean), if Some(i) == best { 8 } else { 5 }, ink.filled())))?;
+            if i % step == 0 || Some(i) == best {
+                let (px, py) = chart.backend_coord(&(x, y0));
+                plot.draw(&Text::new((i + 1).to_string(), (px, py + 6), font(HPos::Center, VPos::Top)))?;
+            }
+        }
+        draw_legend(&legend, &names, &[plain, winner], Mark::Line)
+    })
+}
+
+/// How a heat map's axis is labelled: a name under (or beside) each cell, or numbers at the
+/// cells' edges (every few, so that they never touch).
+enum Ticks<'a> {
+    Names(&'a [String]),
+    Edges(&'a [f64]),
+}
+
+/// A heat map. `cells[x][y]` (y counted from the bottom) is a count and its share (0–1) that
+/// shades the cell; counts are written in their cells; `diagonal` draws the line y = x.
+struct HeatMap<'a> {
+    title: &'a str,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    x_ticks: Ticks<'a>,
+    y_ticks: Ticks<'a>,
+    cells: Vec<Vec<(u64, f64)>>,
+    diagonal: bool,
+    /// Writes 0 in empty cells (a confusion matrix's zeros are figures too).
+    zeros: bool,
+}
+
+fn heat_map(h: HeatMap) -> String {
+    let nx = h.cells.len().max(1);
+    let ny = h.cells.first().map_or(1, Vec::len).max(1);
+    let left = if matches!(h.y_ticks, Ticks::Names(_)) { 130 } else { 64 };
+    svg(WIDTH, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(h.title, ("sans-serif", TITLE_FONT))
+            .margin(12)
+            .x_label_area_size(56)
+            .y_label_area_size(left)
+            .build_cartesian_2d(0f64..nx as f64, 0f64..ny as f64)?;
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_desc("predicted")
-            .y_desc("true")
-            .x_labels(k)
-            .y_labels(k)
-            .x_label_formatter(&name)
-            .y_label_formatter(&row_name)
+            .x_labels(0)
+            .y_labels(0)
+            .x_desc(h.x_desc)
+            .y_desc(h.y_desc)
+            .axis_desc_style(("sans-serif", LABEL_FONT))
             .draw()?;
-        let centred = Pos::new(HPos::Center, VPos::Center);
-        for (t, row) in confusion.iter().enumerate() {
-            let total = row.iter().sum::<usize>().max(1) as f64;
-            for (p, n) in row.iter().enumerate() {
-                let share = *n as f64 / total;
+        let (ax, _) = chart.backend_coord(&(0.0, 0.0));
+        let (bx, _) = chart.backend_coord(&(1.0, 0.0));
+        let cell = (bx - ax).max(1) as u32;
+        for (x, column) in h.cells.iter().enumerate() {
+            for (y, (_, share)) in column.iter().enumerate() {
+                let share = share.clamp(0.0, 1.0);
                 let shade = RGBColor((255.0 - share * 240.0) as u8, (255.0 - share * 160.0) as u8, (255.0 - share * 166.0) as u8);
-                let y = k - 1 - t;
-                let cell = [(SegmentValue::Exact(p), SegmentValue::Exact(y)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(y + 1))];
-                chart.draw_series(std::iter::once(Rectangle::new(cell, shade.filled())))?;
-                let ink = if share > 0.5 { WHITE } else { BLACK };
-                let font = ("sans-serif", 16).into_font().color(&ink).pos(centred);
-                chart.draw_series(std::iter::once(Text::new(
-                    n.to_string(),
-                    (SegmentValue::CenterOf(p), SegmentValue::CenterOf(y)),
-                    font,
-                )))?;
+                let (x, y) = (x as f64, y as f64);
+                chart.draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1.0, y + 1.0)], shade.filled())))?;
             }
         }
-        root.present()?;
+        // The line under the counts, so that it never hides one.
+        if h.diagonal {
+            chart.draw_series(LineSeries::new([(0.0, 0.0), (nx as f64, ny as f64)], COLOURS[1].stroke_width(2)))?;
+        }
+        for (x, column) in h.cells.iter().enumerate() {
+            for (y, (count, share)) in column.iter().enumerate() {
+                let (x, y) = (x as f64, y as f64);
+                let text = count.to_string();
+                // Empty cells stay blank where no count is expected of every cell.
+                if text.len() as u32 * CHAR <= cell && (*count > 0 || h.zeros) {
+                    let ink = if *share > 0.5 { WHITE } else { BLACK };
+                    let style = ("sans-serif", LABEL_FONT).into_font().color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
+                    chart.draw_series(std::iter::once(Text::new(text, (x + 0.5, y + 0.5), style)))?;
+                }
+            }
+        }
+        match h.x_ticks {
+            Ticks::Names(names) => {
+                for (i, name) in names.iter().enumerate() {
+                    let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+                    root.draw(&Text::new(fit(name, cell), (px, py + 6), font(HPos::Center, VPos::Top)))?;
+                }
+            }
+            Ticks::Edges(edges) => {
+                let labels = edge_labels(edges);
+                let widest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32 * CHAR + 12;
+                for (i, l) in labels.iter().enumerate().step_by(widest.div_ceil(cell).max(1) as usize) {
+                    let (px, py) = chart.backend_coord(&(i as f64, 0.0));
+                    root.draw(&Text::new(l.clone(), (px, py + 6), font(HPos::Center, VPos::Top)))?;
+                }
+            }
+        }
+        match h.y_ticks {
+            Ticks::Names(names) => {
+                for (i, name) in names.iter().enumerate() {
+                    let (px, py) = chart.backend_coord(&(0.0, i as f64 + 0.5));
+                    root.draw(&Text::new(fit(name, left - 36), (px - 6, py), font(HPos::Right, VPos::Center)))?;
+                }
+            }
+            Ticks::Edges(edges) => {
+                let labels = edge_labels(edges);
+                for (i, l) in labels.iter().enumerate().step_by(LEGEND_ROW.div_ceil(cell).max(1) as usize) {
+                    let (px, py) = chart.backend_coord(&(0.0, i as f64));
+                    root.draw(&Text::new(fit(l, left - 12), (px - 6, py), font(HPos::Right, VPos::Center)))?;
+                }
+            }
+        }
         Ok(())
-    })();
-    if drawn.is_err() {
-        return String::new();
-    }
-    svg
+    })
+}
+
+/// Bin edges written with one number of decimals for all, enough to tell neighbours apart.
+fn edge_labels(edges: &[f64]) -> Vec<String> {
+    let step = edges.windows(2).map(|w| (w[1] - w[0]).abs()).fold(f64::MAX, f64::min);
+    let decimals = if step >= 1.0 || !step.is_finite() { 0 } else { (-step.log10()).ceil() as usize };
+    edges.iter().map(|e| format!("{e:.decimals$}")).collect()
+}
+
+/// The confusion matrix as a heat map: rows the true class (the first on top), columns the
+/// predicted class, each cell shaded by its share of the row and labelled with its count.
+pub fn confusion_chart(labels: &[String], confusion: &[Vec<usize>]) -> String {
+    let k = labels.len();
+    // cells[predicted][from the bottom]: true class t is drawn at k − 1 − t.
+    let cells: Vec<Vec<(u64, f64)>> = (0..k)
+        .map(|p| {
+            (0..k)
+                .map(|y| {
+                    let row = confusion.get(k - 1 - y);
+                    let total = row.map_or(0, |r| r.iter().sum::<usize>()).max(1) as f64;
+                    let n = row.and_then(|r| r.get(p)).copied().unwrap_or(0);
+                    (n as u64, n as f64 / total)
+                })
+                .collect()
+        })
+        .collect();
+    let bottom_up: Vec<String> = labels.iter().rev().cloned().collect();
+    heat_map(HeatMap {
+        title: "Confusion matrix",
+        x_desc: "predicted",
+        y_desc: "true",
+        x_ticks: Ticks::Names(labels),
+        y_ticks: Ticks::Names(&bottom_up),
+        cells,
+        diagonal: false,
+        zeros: true,
+    })
+}
+
+/// Predicted against actual values (out of fold) as a heat map of rows per cell, with the line
+/// where they are equal: a good regression has its rows on the line.
+pub fn fit_chart(fit: &RegressionFit) -> String {
+    let most = fit.counts.iter().flatten().copied().max().unwrap_or(0).max(1) as f64;
+    let bins = fit.edges.len().saturating_sub(1);
+    // counts[actual][predicted]: actual across, predicted up.
+    let cells: Vec<Vec<(u64, f64)>> = (0..bins)
+        .map(|a| {
+            (0..bins)
+                .map(|p| {
+                    let n = fit.counts.get(a).and_then(|r| r.get(p)).copied().unwrap_or(0);
+                    (n, n as f64 / most)
+                })
+                .collect()
+        })
+        .collect();
+    heat_map(HeatMap {
+        title: "Predicted against actual",
+        x_desc: "actual",
+        y_desc: "predicted",
+        x_ticks: Ticks::Edges(&fit.edges),
+        y_ticks: Ticks::Edges(&fit.edges),
+        cells,
+        diagonal: true,
+        zeros: false,
+    })
+}
+
+/// A histogram of `counts` between `edges`.
+pub fn histogram(title: &str, x_desc: &str, edges: &[f64], counts: &[u64]) -> String {
+    let (x0, x1) = match (edges.first(), edges.last()) {
+        (Some(a), Some(b)) if b > a => (*a, *b),
+        _ => (0.0, 1.0),
+    };
+    let most = counts.iter().copied().max().unwrap_or(0).max(1);
+    svg(PLOT_HEIGHT, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", TITLE_FONT))
+            .margin(12)
+            .x_label_area_size(48)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, 0f64..most as f64 * 1.05)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_desc(x_desc)
+            .y_desc("rows")
+            .x_labels(6)
+            .y_labels((most as usize + 1).min(6))
+            .x_label_formatter(&|x| number(*x))
+            .y_label_formatter(&|y| if (y - y.round()).abs() < 1e-9 { format!("{y:.0}") } else { String::new() })
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", LABEL_FONT))
+            .light_line_style(WHITE)
+            .draw()?;
+        let bars = edges.windows(2).zip(counts).map(|(e, n)| Rectangle::new([(e[0], 0.0), (e[1], *n as f64)], COLOURS[0].filled()));
+        chart.draw_series(bars)?;
+        // The bars' edges, in white, so that neighbours stay apart.
+        let outlines = edges.windows(2).zip(counts).map(|(e, n)| Rectangle::new([(e[0], 0.0), (e[1], *n as f64)], WHITE.stroke_width(1)));
+        chart.draw_series(outlines)?;
+        Ok(())
+    })
+}
+
+/// The residuals (prediction − actual, out of fold) of a regression as a histogram: centred
+/// on 0 when the model is not biased.
+pub fn residual_chart(fit: &RegressionFit) -> String {
+    histogram("Residuals (predicted − actual)", "residual", &fit.residual_edges, &fit.residual_counts)
 }
 
 /// One named set of bar heights, one per group.
@@ -188,74 +505,59 @@ pub struct BarSeries {
     pub values: Vec<f64>,
 }
 
-/// Bars in groups, one group per name in `groups` (written under it), one bar per series in
-/// each; the y axis runs from 0 to `y_max`. `whole` labels whole numbers only (counts).
+/// Bars in groups, one group per name in `groups` (written under it, every few when they would
+/// touch), one bar per series in each; the y axis runs from 0 to `y_max`. `whole` labels whole
+/// numbers only (counts).
 pub fn grouped_bars(title: &str, y_desc: &str, groups: &[String], series: &[BarSeries], y_max: f64, whole: bool) -> String {
     let k = groups.len().max(1);
     let y_max = if y_max > 0.0 { y_max } else { 1.0 };
-    let top = y_max / (1.0 - legend_share(series.len()));
-    let mut svg = String::new();
-    let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
-        let width = (110 * k as u32 + 140).clamp(360, 900);
-        let root = SVGBackend::with_string(&mut svg, (width, 300)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 18))
+    let names: Vec<&str> = series.iter().map(|s| s.name.as_str()).collect();
+    let colours: Vec<RGBColor> = (0..series.len()).map(colour).collect();
+    svg(PLOT_HEIGHT + legend_height(&names), |root| {
+        let (plot, legend) = root.split_vertically(PLOT_HEIGHT);
+        let mut chart = ChartBuilder::on(&plot)
+            .caption(title, ("sans-serif", TITLE_FONT))
             .margin(12)
             .x_label_area_size(40)
-            .y_label_area_size(48)
-            .build_cartesian_2d(0f64..k as f64, 0f64..top)?;
-        let label = |v: &f64| {
-            let shown = *v <= y_max + 1e-9 && (!whole || (v - v.round()).abs() < 1e-9);
-            match (shown, whole) {
-                (false, _) => String::new(),
-                (true, true) => format!("{v:.0}"),
-                (true, false) => format!("{v:.1}"),
-            }
+            .y_label_area_size(56)
+            .build_cartesian_2d(0f64..k as f64, 0f64..y_max)?;
+        let label = |v: &f64| match whole {
+            true if (v - v.round()).abs() < 1e-9 => format!("{v:.0}"),
+            true => String::new(),
+            false => number(*v),
         };
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(0)
-            .y_labels(if whole { (y_max as usize + 1).min(11) } else { 11 })
+            .y_labels(if whole { (y_max as usize + 1).min(6) } else { 6 })
             .y_label_formatter(&label)
             .y_desc(y_desc)
-            .light_line_style(RGBColor(235, 235, 235))
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", LABEL_FONT))
+            .light_line_style(if whole { WHITE } else { RGBColor(235, 235, 235) })
             .draw()?;
         // The bars of a group share the middle 80 % of its unit of the axis.
         let bar = 0.8 / series.len().max(1) as f64;
-        for (m, s) in series.iter().enumerate() {
-            let colour = COLOURS[m % COLOURS.len()];
+        for (m, (s, c)) in series.iter().zip(&colours).enumerate() {
             let bars = s.values.iter().enumerate().map(|(i, v)| {
                 let x = i as f64 + 0.1 + m as f64 * bar;
-                Rectangle::new([(x, 0.0), (x + bar * 0.9, v.clamp(0.0, y_max))], colour.filled())
+                Rectangle::new([(x, 0.0), (x + bar * 0.9, v.clamp(0.0, y_max))], c.filled())
             });
-            chart
-                .draw_series(bars)?
-                .label(s.name.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
-        }
-        if !series.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .draw()?;
+            chart.draw_series(bars)?;
         }
         // Names under the groups, in pixels: plotters places numeric ticks where it likes.
-        let font = ("sans-serif", 14).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
-        for (i, g) in groups.iter().enumerate() {
+        let (ax, _) = chart.backend_coord(&(0.0, 0.0));
+        let (bx, _) = chart.backend_coord(&(1.0, 0.0));
+        let unit = (bx - ax).max(1) as u32;
+        let longest = groups.iter().map(|g| g.chars().count()).max().unwrap_or(1) as u32;
+        let step = ((longest * CHAR + 8).div_ceil(unit)).max(1) as usize;
+        for (i, g) in groups.iter().enumerate().step_by(step) {
             let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-            root.draw(&Text::new(g.clone(), (x, y + 8), font.clone()))?;
+            plot.draw(&Text::new(fit(g, unit * step as u32), (x, y + 8), font(HPos::Center, VPos::Top)))?;
         }
-        root.present()?;
-        Ok(())
-    })();
-    if drawn.is_err() {
-        return String::new();
-    }
-    svg
+        draw_legend(&legend, &names, &colours, Mark::Block)
+    })
 }
 
 /// Precision, recall and F1 of each class as grouped bars, the class names under each group.
@@ -268,20 +570,6 @@ pub fn per_class_chart(report: &crate::ml::metrics::ClassificationReport) -> Str
         .map(|(name, pick)| BarSeries { name: (*name).to_owned(), values: report.per_class.iter().map(pick).collect() })
         .collect();
     grouped_bars("Precision, recall and F1 per class", "score", &groups, &series, 1.0, false)
-}
-
-/// The score of every cross-validation fold, one line per search candidate.
-pub fn fold_scores(events: &[JobEventRecord]) -> Vec<Series> {
-    let mut out: Vec<Series> = Vec::new();
-    for e in events {
-        if let JobEvent::Fold { trial, fold, score, .. } = &e.event {
-            while out.len() <= *trial {
-                out.push(Series { name: format!("candidate {}", out.len() + 1), points: Vec::new() });
-            }
-            out[*trial].points.push(((fold + 1) as f64, *score));
-        }
-    }
-    out
 }
 
 /// Training loss per step (DQN epochs), one line per fit (each fold, then the final fit).
@@ -306,6 +594,20 @@ pub fn losses(events: &[JobEventRecord]) -> Vec<Series> {
     // Many folds make an unreadable legend: keep the last four fits.
     let skip = out.len().saturating_sub(4);
     out.into_iter().skip(skip).collect()
+}
+
+/// The score of every cross-validation fold of one candidate (a job that searches nothing).
+pub fn fold_scores(events: &[JobEventRecord]) -> Vec<Series> {
+    let mut out: Vec<Series> = Vec::new();
+    for e in events {
+        if let JobEvent::Fold { trial, fold, score, .. } = &e.event {
+            while out.len() <= *trial {
+                out.push(Series { name: format!("candidate {}", out.len() + 1), points: Vec::new() });
+            }
+            out[*trial].points.push(((fold + 1) as f64, *score));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -429,5 +731,136 @@ mod tests {
         // R² can be negative: the axis goes below 0 to show it.
         let r2 = score_chart("R²", "fold", "R²", &[Series { name: "one".into(), points: vec![(1.0, -0.4), (2.0, 0.3)] }]);
         assert!(r2.split("<text").any(|t| t.split('>').nth(1).is_some_and(|t| t.trim().starts_with("-0."))), "a negative label");
+    }
+
+    /// Every chart this module draws, from small made-up figures.
+    fn every_chart() -> Vec<(&'static str, String)> {
+        let labels: Vec<String> = ["setosa", "versicolor", "virginica"].map(String::from).to_vec();
+        let report = crate::ml::metrics::classification(&labels, &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 1, 2, 0], None).unwrap();
+        let fit = RegressionFit::of(&[1.0, 2.0, 3.0, 4.0, 50.0], &[1.5, 2.0, 2.5, 5.0, 40.0]).unwrap();
+        let scores = vec![CandidateScore { mean: 0.8, low: 0.7, high: 0.9 }, CandidateScore { mean: 0.9, low: 0.85, high: 0.95 }];
+        let days: Vec<String> = (1..=14).map(|d| format!("2026-11-{d:02}")).collect();
+        let jobs =
+            vec![BarSeries { name: "succeeded".into(), values: vec![2.0; 14] }, BarSeries { name: "failed".into(), values: vec![1.0; 14] }];
+        vec![
+            (
+                "lines",
+                score_chart(
+                    "Scores",
+                    "version",
+                    "accuracy",
+                    &[
+                        Series { name: "a long name of a line, on two datasets".into(), points: vec![(1.0, 0.5)] },
+                        Series { name: "b".into(), points: vec![(1.0, 0.7)] },
+                    ],
+                ),
+            ),
+            (
+                "epsilon",
+                score_chart("Score against privacy", "ε", "accuracy", &[Series { name: "x".into(), points: vec![(0.5, 0.5), (1.5, 0.7)] }]),
+            ),
+            ("candidates", candidates_chart("accuracy", &scores)),
+            ("confusion", confusion_chart(&labels, &report.confusion)),
+            ("per class", per_class_chart(&report)),
+            ("fit", fit_chart(&fit)),
+            ("residuals", residual_chart(&fit)),
+            ("days", grouped_bars("Jobs per day", "jobs", &days, &jobs, 3.0, true)),
+        ]
+    }
+
+    #[test]
+    fn every_chart_is_drawn_at_one_width_and_no_text_is_smaller_than_the_label_font() {
+        for (name, svg) in every_chart() {
+            assert!(svg.starts_with(&format!("<svg width=\"{WIDTH}\"")), "{name}: {}", &svg[..svg.len().min(80)]);
+            assert!(svg.contains(&format!("viewBox=\"0 0 {WIDTH} ")), "{name} scales with its column");
+            let sizes: Vec<f64> = svg.split("<text").skip(1).map(|t| attr(t, "font-size")).collect();
+            assert!(!sizes.is_empty(), "{name} writes text");
+            // 12 px when the drawing is shown 350 px wide (a 390 px phone's column).
+            let smallest = 12.0 * WIDTH as f64 / 350.0;
+            assert!(sizes.iter().all(|f| *f >= smallest), "{name}: font sizes {sizes:?}, none under {smallest}");
+        }
+    }
+
+    #[test]
+    fn texts_of_an_axis_never_overlap() {
+        // Fourteen dates under fourteen groups: only every few are written, none touching.
+        let (_, svg) = every_chart().into_iter().find(|c| c.0 == "days").unwrap();
+        let (texts, _) = layout(&svg);
+        let mut dates: Vec<(f64, usize)> = texts.iter().filter(|t| t.2.starts_with("2026-")).map(|t| (t.0, t.2.chars().count())).collect();
+        dates.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!(dates.len() >= 3, "some days are named: {dates:?}");
+        for w in dates.windows(2) {
+            let room = (w[0].1 + w[1].1) as f64 / 2.0 * CHAR as f64;
+            assert!(w[1].0 - w[0].0 >= room, "{w:?} overlap");
+        }
+    }
+
+    #[test]
+    fn the_best_candidate_is_marked_and_every_candidate_has_its_spread() {
+        let scores = vec![
+            CandidateScore { mean: 0.8, low: 0.7, high: 0.9 },
+            CandidateScore { mean: 0.93, low: 0.9, high: 0.96 },
+            CandidateScore { mean: 0.93, low: 0.8, high: 1.0 },
+        ];
+        assert_eq!(best_candidate(&scores), Some(1), "the first of equals, as training picks");
+        let svg = candidates_chart("accuracy", &scores);
+        let circles: Vec<(f64, String)> = svg
+            .split("<circle")
+            .skip(1)
+            .map(|c| (attr(c, "r"), c.split("fill=\"").nth(1).and_then(|f| f.split('"').next()).unwrap_or("").to_owned()))
+            .collect();
+        assert_eq!(circles.len(), 3, "{circles:?}");
+        assert!(circles[1].0 > circles[0].0 && circles[1].0 > circles[2].0, "the best is larger: {circles:?}");
+        assert!(circles[1].1 != circles[0].1 && circles[0].1 == circles[2].1, "and in its own colour: {circles:?}");
+        // Three spreads of three strokes each (the line and its two caps).
+        assert!(svg.matches("<polyline").count() >= 9);
+        // Fold events give the same figures.
+        let events: Vec<JobEventRecord> = [(0, 0.7), (0, 0.9), (1, 0.9), (1, 0.96)]
+            .iter()
+            .enumerate()
+            .map(|(i, (t, s))| JobEventRecord {
+                seq: i as u64 + 1,
+                at: String::new(),
+                event: JobEvent::Fold { trial: *t, fold: i % 2, folds: 2, score: *s },
+            })
+            .collect();
+        let got = candidate_scores(&events);
+        assert_eq!(got.len(), 2);
+        assert!((got[0].mean - 0.8).abs() < 1e-12 && got[1].low == 0.9 && got[1].high == 0.96);
+    }
+
+    #[test]
+    fn a_confusion_matrix_has_one_row_and_one_column_per_class_and_no_more() {
+        let labels: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let m: Vec<Vec<usize>> = (0..4).map(|i| (0..4).map(|j| usize::from(i == j) * 5).collect()).collect();
+        let svg = confusion_chart(&labels, &m);
+        let cells: Vec<(f64, f64, f64, f64)> =
+            svg.split("<rect").skip(2).map(|r| (attr(r, "x"), attr(r, "y"), attr(r, "width"), attr(r, "height"))).collect();
+        assert_eq!(cells.len(), 16);
+        let (left, right) = cells.iter().fold((f64::MAX, f64::MIN), |(a, b), c| (a.min(c.0), b.max(c.0 + c.2)));
+        let (top, bottom) = cells.iter().fold((f64::MAX, f64::MIN), |(a, b), c| (a.min(c.1), b.max(c.1 + c.3)));
+        // The cells fill the plot: from the names' margin to the right margin, under the title
+        // to above the predicted names (no empty fifth row or column).
+        assert!(right - left > (WIDTH - 130 - 24 - 8) as f64, "cells span {left}..{right}");
+        assert!((bottom - top) - (right - left) < 2.0 * (right - left) / 4.0, "square-ish cells: {top}..{bottom}");
+        let (texts, _) = layout(&svg);
+        let axis_x = texts.iter().find(|t| t.2 == "predicted").map(|t| t.1).unwrap();
+        assert!(bottom < axis_x, "the cells end above the axis description");
+        // Row 1 (top) is "a", its diagonal count written in the top-left cell.
+        let a = texts.iter().filter(|t| t.2 == "a").min_by(|x, y| x.0.total_cmp(&y.0)).unwrap();
+        assert!((a.1 - (top + (bottom - top) / 8.0)).abs() < 3.0, "a's row is the first: {a:?}, top {top}");
+    }
+
+    #[test]
+    fn predicted_against_actual_counts_rows_per_cell_and_draws_the_line_of_equality() {
+        let fit = RegressionFit::of(&[0.0, 0.0, 10.0], &[0.0, 0.0, 10.0]).unwrap();
+        let svg = fit_chart(&fit);
+        let (texts, _) = layout(&svg);
+        assert!(texts.iter().any(|t| t.2 == "2"), "two rows in the first cell");
+        assert!(texts.iter().any(|t| t.2 == "actual") && texts.iter().any(|t| t.2 == "predicted"));
+        assert!(texts.iter().any(|t| t.2 == "0") && texts.iter().any(|t| t.2 == "10"), "the edges are numbered");
+        assert!(svg.contains("<polyline"), "the line y = x");
+        let residuals = residual_chart(&fit);
+        assert!(residuals.contains("Residuals"));
     }
 }

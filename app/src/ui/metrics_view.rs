@@ -1,5 +1,6 @@
 //! A model's figures as a person reads them: the main metrics, the confusion matrix (a
-//! plotters chart and a table with the same numbers) and per-class figures.
+//! plotters chart and a table with the same numbers) and per-class figures; for regression,
+//! predicted against actual and the residuals.
 
 use leptos::prelude::*;
 
@@ -15,6 +16,18 @@ pub fn MetricsView(m: Metrics) -> impl IntoView {
                 <dt>"RMSE"</dt><dd>{format!("{:.4}", r.rmse)}</dd>
                 <dt>"MAE"</dt><dd>{format!("{:.4}", r.mae)}</dd>
             </dl>
+            {r.fit.map(|f| view! {
+                <figure class="chart" data-testid="fit-chart">
+                    <div role="img" aria-label="Heat map of the out-of-fold predictions against the actual values, in bins, with the line where they are equal"
+                        inner_html=crate::ui::chart::fit_chart(&f)></div>
+                    <figcaption>"Rows per cell of actual (across) and predicted (up) values, each row predicted by a model that did not see it. Cells on the line are right."</figcaption>
+                </figure>
+                <figure class="chart" data-testid="residual-chart">
+                    <div role="img" aria-label="Histogram of the residuals, predicted minus actual"
+                        inner_html=crate::ui::chart::residual_chart(&f)></div>
+                    <figcaption>"Rows by how far their prediction was from the actual value: centred on 0 when the model is not biased."</figcaption>
+                </figure>
+            })}
         }
         .into_any(),
         Metrics::Classification(c) => view! {

@@ -42,8 +42,16 @@ impl From<AuditRow> for AuditEntry {
             outcome: r.outcome,
             prev_hash: r.prev_hash,
             hash: r.hash,
+            actor_name: None,
+            target_name: None,
         }
     }
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+struct NameRow {
+    uid: String,
+    name: String,
 }
 
 /// What a caller records; the log adds the sequence number, time and hashes.
@@ -167,7 +175,8 @@ impl AuditLog {
     pub async fn list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
         let mut cond = Vec::new();
         if q.actor.as_deref().is_some_and(|s| !s.is_empty()) {
-            cond.push("actor = $actor");
+            // A user id, or a username (as the page shows them).
+            cond.push("(actor = $actor OR actor IN (SELECT VALUE uid FROM account WHERE username = $actor))");
         }
         if q.action.as_deref().is_some_and(|s| !s.is_empty()) {
             cond.push("string::starts_with(action, $action)");
@@ -187,7 +196,34 @@ impl AuditLog {
             .bind(("limit", limit))
             .await?;
         let rows: Vec<AuditRow> = r.take(0)?;
-        Ok(rows.into_iter().map(AuditEntry::from).collect())
+        let mut entries: Vec<AuditEntry> = rows.into_iter().map(AuditEntry::from).collect();
+        self.name(&mut entries).await?;
+        Ok(entries)
+    }
+
+    /// Puts the names of the accounts, datasets and federations the entries point at beside
+    /// their ids (one query per table, whatever the number of entries).
+    async fn name(&self, entries: &mut [AuditEntry]) -> Result<()> {
+        let mut ids: Vec<String> = entries.iter().flat_map(|e| [e.actor.clone(), e.target.clone()]).collect();
+        ids.sort();
+        ids.dedup();
+        let mut r = self
+            .db
+            .query("SELECT uid, username AS name FROM account WHERE uid IN $ids")
+            .query("SELECT uid, name FROM dataset WHERE uid IN $ids")
+            .query("SELECT uid, name FROM federation WHERE uid IN $ids")
+            .bind(("ids", ids))
+            .await?;
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for table in 0..3 {
+            let rows: Vec<NameRow> = r.take(table)?;
+            names.extend(rows.into_iter().map(|n| (n.uid, n.name)));
+        }
+        for e in entries {
+            e.actor_name = names.get(&e.actor).cloned();
+            e.target_name = names.get(&e.target).cloned();
+        }
+        Ok(())
     }
 }
 

@@ -30,8 +30,15 @@ DEFINE FIELD IF NOT EXISTS family ON refresh_token TYPE string;
 DEFINE FIELD IF NOT EXISTS expires_at ON refresh_token TYPE int;
 DEFINE FIELD IF NOT EXISTS used ON refresh_token TYPE bool;
 DEFINE FIELD IF NOT EXISTS revoked ON refresh_token TYPE bool;
+DEFINE FIELD IF NOT EXISTS used_at ON refresh_token TYPE option<int>;
+DEFINE FIELD IF NOT EXISTS used_by ON refresh_token TYPE option<string>;
 DEFINE INDEX IF NOT EXISTS refresh_token_hash ON refresh_token FIELDS token_hash UNIQUE;
 DEFINE INDEX IF NOT EXISTS refresh_token_family ON refresh_token FIELDS family;
+
+DEFINE TABLE IF NOT EXISTS login_limit SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS key ON login_limit TYPE string;
+DEFINE FIELD IF NOT EXISTS tat ON login_limit TYPE int;
+DEFINE INDEX IF NOT EXISTS login_limit_key ON login_limit FIELDS key UNIQUE;
 
 DEFINE TABLE IF NOT EXISTS revoked_access SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS jti ON revoked_access TYPE string;

@@ -33,6 +33,14 @@ async fn actions_are_recorded_in_a_chain_that_verifies() {
     assert_eq!(denied.len(), 1, "{denied:?}");
     let mine: Vec<Value> = srv.get_as(&admin.access, &format!("/api/audit?actor={}", alice.id)).await.json().await.unwrap();
     assert!(!mine.is_empty() && mine.iter().all(|e| e["actor"] == alice.id.as_str()));
+    // Names beside ids: the actor's username, and a target that is an account; the same
+    // entries found by username; a login tried under a name that is no account has no name.
+    assert!(mine.iter().all(|e| e["actor_name"] == "alice"), "{mine:?}");
+    let by_name: Vec<Value> = srv.get_as(&admin.access, "/api/audit?actor=alice").await.json().await.unwrap();
+    assert_eq!(by_name.len(), mine.len());
+    assert!(failed_login.get("target_name").is_none(), "the target is a username tried, not an id: {failed_login}");
+    let named_target = entries.iter().find(|e| e["target"] == alice.id.as_str()).expect("an entry about alice's account");
+    assert_eq!(named_target["target_name"], "alice");
 
     let n = audit::verify(&srv.backend.db).await.unwrap().expect("intact chain");
     assert_eq!(n, entries[0]["seq"].as_u64().unwrap());

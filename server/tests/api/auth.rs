@@ -147,9 +147,37 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_ne!(second, u.refresh);
     assert_eq!(srv.get_as(t["access_token"].as_str().unwrap(), "/api/me").await.status(), 200);
 
-    // The first token again: reuse. Refused, and the second one dies with it.
+    // The first token again once the grace window for racing renewals has passed: reuse.
+    // Refused, and the second one dies with it.
+    let past = server::backend::util::now_unix() - server::backend::auth::REUSE_GRACE_SECS - 1;
+    srv.backend.db.query("UPDATE refresh_token SET used_at = $t WHERE used = true").bind(("t", past)).await.unwrap().check().unwrap();
     assert_eq!(refresh(u.refresh.clone()).await.status(), 401);
     assert_eq!(refresh(second).await.status(), 401);
+}
+
+/// A browser whose access token expired renews from several requests at once (on one node or
+/// several): every renewal by that client within the grace window gets a session, and the
+/// session goes on. (The same token from another address is a theft, grace or not: the unit
+/// test `a_renewal_from_another_address_is_not_in_grace`.)
+#[tokio::test]
+async fn concurrent_renewals_by_one_client_all_succeed_and_the_session_goes_on() {
+    let (_d, srv) = server().await;
+    let u = srv.user("alice").await;
+    let refresh = |t: String| {
+        let url = srv.url("/api/auth/refresh");
+        async move { client().post(url).json(&json!({"refresh_token": t})).send().await.unwrap() }
+    };
+    let answers = futures::future::join_all((0..4).map(|_| refresh(u.refresh.clone()))).await;
+    let mut tokens = Vec::new();
+    for r in answers {
+        assert_eq!(r.status(), 200, "every racing renewal succeeds");
+        let t: Value = r.json().await.unwrap();
+        tokens.push(t["refresh_token"].as_str().unwrap().to_owned());
+    }
+    // Each new token renews in turn: the family was not revoked.
+    for t in &tokens {
+        assert_eq!(refresh(t.clone()).await.status(), 200);
+    }
 }
 
 #[tokio::test]

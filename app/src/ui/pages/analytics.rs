@@ -65,11 +65,12 @@ fn history_bars(d: &Dashboard) -> (Vec<BarSeries>, Vec<String>, f64) {
     (series, days, most)
 }
 
-/// Scores version after version, one line per dataset (or set of datasets) and model kind.
-fn quality_series(models: &[ModelPoint]) -> Vec<Series> {
+/// Scores of one metric (`accuracy` or `r2`) version after version, one line per dataset (or
+/// set of datasets) and model kind.
+fn quality_series(models: &[ModelPoint], metric: &str) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for m in models {
-        let name = format!("{} on {} ({})", m.kind, m.datasets.join(" + "), m.metric);
+    for m in models.iter().filter(|m| m.metric == metric) {
+        let name = format!("{} on {}", m.kind, m.datasets.join(" + "));
         match out.iter_mut().find(|s| s.name == name) {
             Some(s) => {
                 let x = s.points.len() as f64 + 1.0;
@@ -83,13 +84,13 @@ fn quality_series(models: &[ModelPoint]) -> Vec<Series> {
     out.into_iter().take(4).collect()
 }
 
-/// Differentially private versions' scores against the ε they spent, one line per model kind
-/// and target, ε increasing.
-fn privacy_series(models: &[ModelPoint]) -> Vec<Series> {
+/// Differentially private versions' scores of one metric against the ε they spent, one line
+/// per model kind and target, ε increasing.
+fn privacy_series(models: &[ModelPoint], metric: &str) -> Vec<Series> {
     let mut out: Vec<Series> = Vec::new();
-    for m in models {
+    for m in models.iter().filter(|m| m.metric == metric) {
         let Some(eps) = m.epsilon else { continue };
-        let name = format!("{} → {} ({})", m.kind, m.target, m.metric);
+        let name = format!("{} → {}", m.kind, m.target);
         match out.iter_mut().find(|s| s.name == name) {
             Some(s) => s.points.push((eps, m.score)),
             None => out.push(Series { name, points: vec![(eps, m.score)] }),
@@ -111,9 +112,15 @@ enum SortBy {
 #[component]
 fn DashboardView(d: Dashboard) -> impl IntoView {
     let (history, days, most) = history_bars(&d);
-    let history_chart = grouped_bars("Training jobs per day (UTC)", "jobs", &days, &history, most.max(1.0), true);
-    let quality_chart = score_chart("Model quality, version after version", "version", "score", &quality_series(&d.models));
-    let privacy = privacy_series(&d.models);
+    // Month and day under the bars (the caption has the years).
+    let short: Vec<String> = days.iter().map(|d| d.get(5..).unwrap_or(d).to_owned()).collect();
+    let history_chart = grouped_bars("Training jobs per day (UTC)", "jobs", &short, &history, most.max(1.0), true);
+    // One metric per chart: accuracy and R² are not on one scale.
+    let metrics = [("accuracy", "accuracy"), ("r2", "R²")];
+    let quality: Vec<(&str, Vec<Series>)> =
+        metrics.into_iter().map(|(m, name)| (name, quality_series(&d.models, m))).filter(|(_, s)| !s.is_empty()).collect();
+    let privacy: Vec<(&str, Vec<Series>)> =
+        metrics.into_iter().map(|(m, name)| (name, privacy_series(&d.models, m))).filter(|(_, s)| !s.is_empty()).collect();
     let range = match (days.first(), days.last()) {
         (Some(a), Some(b)) if a != b => format!("Days with jobs from {a} to {b} (UTC), the last {HISTORY_DAYS} at most; bars by status."),
         (Some(a), _) => format!("{a} (UTC); bars by status."),
@@ -145,21 +152,21 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             <figcaption>{range.clone()}</figcaption>
         </figure>
         <h2>"Model quality over time"</h2>
-        <figure class="chart">
-            <div role="img" aria-label="Chart of each model kind's cross-validated score, version after version; the table below has every figure"
-                inner_html=quality_chart></div>
-        </figure>
-        {(!privacy.is_empty()).then(|| {
-            let chart = score_chart("Score against privacy spent", "ε", "score", &privacy);
-            view! {
-                <h2>"Accuracy against privacy"</h2>
-                <figure class="chart" data-testid="privacy-chart">
-                    <div role="img" aria-label="Chart of the differentially private models' scores against the ε each spent; the table below has every figure"
-                        inner_html=chart></div>
-                    <figcaption>"Models trained with differential privacy: smaller ε is more private."</figcaption>
-                </figure>
-            }
-        })}
+        {quality.is_empty().then(|| view! { <p>"No models yet: each trained model version appears here with its score."</p> })}
+        {quality.into_iter().map(|(name, series)| view! {
+            <figure class="chart" data-testid="quality-chart">
+                <div role="img" aria-label=format!("Chart of each model kind's cross-validated {name}, version after version; the table below has every figure")
+                    inner_html=score_chart(&format!("Models' {name}, version after version"), "version", name, &series)></div>
+            </figure>
+        }).collect_view()}
+        {(!privacy.is_empty()).then(|| view! { <h2>"Quality against privacy"</h2> })}
+        {privacy.into_iter().map(|(name, series)| view! {
+            <figure class="chart" data-testid="privacy-chart">
+                <div role="img" aria-label=format!("Chart of the differentially private models' {name} against the ε each spent; the table below has every figure")
+                    inner_html=score_chart(&format!("{} against privacy spent", crate::ui::form::capitalise(name)), "ε", name, &series)></div>
+                <figcaption>"Models trained with differential privacy: smaller ε is more private."</figcaption>
+            </figure>
+        }).collect_view()}
         <h2>"Model performance"</h2>
         <p class="sort">"Sort by: " {sort_button(SortBy::Score, "Score")} " " {sort_button(SortBy::Newest, "Newest")} " " {sort_button(SortBy::Kind, "Kind")}</p>
         <div class="table-scroll"><table class="data" data-testid="performance-table">

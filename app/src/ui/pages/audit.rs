@@ -44,7 +44,7 @@ fn AuditTable() -> impl IntoView {
             <code>"cipherfold audit verify"</code>" checks the whole chain."</p>
         <Form method="GET" action="" attr:class="filters">
             <div class="field">
-                <label for="f-actor">"Actor (user id)"</label>
+                <label for="f-actor">"Actor (username or user id)"</label>
                 <input id="f-actor" name="actor" prop:value=value("actor")/>
             </div>
             <div class="field">
@@ -81,9 +81,9 @@ fn AuditTable() -> impl IntoView {
                                         <tr>
                                             <td>{e.seq}</td>
                                             <td>{utc(&e.at)}</td>
-                                            <td class="mono">{e.actor}</td>
+                                            <td>{named(e.actor_name, e.actor)}</td>
                                             <td>{e.action}</td>
-                                            <td class="mono">{e.target}</td>
+                                            <td>{named(e.target_name, e.target)}</td>
                                             <td>{e.client}</td>
                                             <td>{e.outcome}</td>
                                         </tr>
@@ -95,5 +95,13 @@ fn AuditTable() -> impl IntoView {
                 })}
             </ErrorBoundary>
         </Transition>
+    }
+}
+
+/// A name with its id under it (the id is what the hash chain recorded), or the id alone.
+fn named(name: Option<String>, id: String) -> impl IntoView {
+    match name {
+        Some(n) => view! { <span class="named">{n}<br/><span class="mono id">{id}</span></span> }.into_any(),
+        None => view! { <span class="mono">{id}</span> }.into_any(),
     }
 }

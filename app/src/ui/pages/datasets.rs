@@ -329,9 +329,15 @@ fn UploadForm(me: Me) -> impl IntoView {
                     </select>
                 </div>
                 <div class="field checkbox">
-                    <input id="u-shared" type="checkbox" bind:checked=shared/>
+                    <input id="u-shared" type="checkbox" aria-describedby="u-shared-hint" bind:checked=shared/>
                     <label for="u-shared">{format!("Let people in {area} see this dataset's name and columns (never its rows)")}</label>
                 </div>
+                <p class="hint" id="u-shared-hint" data-testid="sharing-explained">
+                    "Shared: people in your area see its name, your name, its columns and row count, and, once you allow joint training, "
+                    "may include it in their training jobs (the trainer fits it separately; nobody sees a row). Not shared: only you and the administrators see it. "
+                    "Either way, models trained on it are seen by your area: their kind, target, inputs and scores, and anyone there may predict with them; "
+                    "only you may download a model's weights."
+                </p>
                 // The key question is settled on the server (SSR waits for it), so the page
                 // arrives with the passphrase fields already shown or hidden.
                 <Suspense fallback=|| ()>
@@ -451,6 +457,9 @@ fn DatasetDetail(d: DatasetInfo, me: Me) -> impl IntoView {
     }
 }
 
+/// Rows per page of the owner's view (as many as the upload's preview).
+const OPEN_PAGE: usize = 20;
+
 /// The owner's view of their rows: the file worker downloads the ciphertext and opens it with
 /// their key, unlocked by the passphrase typed here; nothing decrypted leaves the browser.
 #[component]
@@ -459,11 +468,13 @@ fn OpenInBrowser(request: OpenRequest) -> impl IntoView {
     let (status, error) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     let opening = RwSignal::new(false);
     let opened = RwSignal::new(None::<OpenedTable>);
+    let page = RwSignal::new(0usize);
     let worker = FileWorker::new(move |reply| match reply {
         WorkerReply::Status { message } => status.set(message),
         WorkerReply::Opened { table } => {
             opening.set(false);
             status.set(format!("Opened in this browser: {} rows.", table.row_count));
+            page.set(0);
             opened.set(Some(table));
         }
         WorkerReply::Failed { message } => {
@@ -496,10 +507,24 @@ fn OpenInBrowser(request: OpenRequest) -> impl IntoView {
             <ErrorLine id="o-error" message=error/>
             <div id="o-table" class="table-scroll">
                 {move || opened.get().map(|t| {
-                    let caption = format!("{} of {} rows, decrypted in this browser", t.rows.len(), t.row_count);
-                    view! { <CellTable columns=t.columns rows=t.rows caption/> }
+                    let (from, to) = (page.get() * OPEN_PAGE, ((page.get() + 1) * OPEN_PAGE).min(t.rows.len()));
+                    let kept = if t.rows.len() < t.row_count { format!(" (the first {} are kept here)", t.rows.len()) } else { String::new() };
+                    let caption = format!("Rows {}–{to} of {}{kept}, decrypted in this browser", from + 1, t.row_count);
+                    view! { <CellTable columns=t.columns rows=t.rows.get(from..to).map(<[_]>::to_vec).unwrap_or_default() caption/> }
                 })}
             </div>
+            <Show when=move || opened.with(|t| t.as_ref().is_some_and(|t| t.rows.len() > OPEN_PAGE))>
+                <p class="pager">
+                    <button type="button" disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>
+                        {format!("Previous {OPEN_PAGE} rows")}
+                    </button>
+                    " "
+                    <button type="button" disabled=move || opened.with(|t| t.as_ref().is_none_or(|t| (page.get() + 1) * OPEN_PAGE >= t.rows.len()))
+                        on:click=move |_| page.update(|p| *p += 1)>
+                        {format!("Next {OPEN_PAGE} rows")}
+                    </button>
+                </p>
+            </Show>
         </section>
     }
 }

@@ -7,12 +7,14 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use serde_json::{Map, Value};
 
 use crate::api::{cancel_job, get_job, list_datasets, list_jobs, submit_job};
+use crate::ml::fields::{FieldKind, ParamField};
 use crate::ml::model::ModelKind;
+use crate::ml::train::TaskChoice;
 use crate::model::auth::Me;
 use crate::model::dataset::DatasetInfo;
 use crate::model::job::{JobEventRecord, JobInfo, JobProgress, JobRequest, JobStatus};
 use crate::model::ApiError;
-use crate::ui::chart::{fold_scores, line_chart, losses, score_chart};
+use crate::ui::chart::{best_candidate, candidate_scores, candidates_chart, fold_scores, line_chart, losses, score_chart};
 use crate::ui::form::{load_failure, load_failures, not_found, utc, Input};
 use crate::ui::metrics_view::MetricsView;
 use crate::ui::pages::account::RequireUser;
@@ -73,18 +75,6 @@ fn JobList() -> impl IntoView {
     }
 }
 
-/// Sensible starting parameters for each kind, shown (and editable) in the form.
-pub fn default_params(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::Linear => "{}",
-        ModelKind::Logistic => "{\"alpha\": 1.0, \"max_iterations\": 200}",
-        ModelKind::Tree => "{\"max_depth\": 5}",
-        ModelKind::Forest => "{\"trees\": 100}",
-        ModelKind::Ensemble => "{\"method\": \"soft_voting\"}",
-        ModelKind::Dqn => "{\"epochs\": 15, \"hidden\": [32, 32]}",
-    }
-}
-
 #[component]
 pub fn NewJobPage() -> impl IntoView {
     view! {
@@ -136,18 +126,27 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
     };
     let target = RwSignal::new(String::new());
     let kind = RwSignal::new(ModelKind::Forest);
-    let params = RwSignal::new(default_params(ModelKind::Forest).to_owned());
+    // The parameters as JSON are the one source: the labelled fields read and write their keys.
+    let params = RwSignal::new("{}".to_owned());
     let search = RwSignal::new(String::new());
+    let task = RwSignal::new(None::<TaskChoice>);
     let folds = RwSignal::new("5".to_owned());
     let seed = RwSignal::new("0".to_owned());
     let dp = DpFields::new();
     // A model that cannot learn the chosen target, said while choosing: linear regression
     // predicts numbers, so a categorical or yes/no target needs a classifier.
+    let chosen_target = move || match target.get() {
+        t if t.is_empty() => default_target().unwrap_or_default(),
+        t => t,
+    };
+    let numeric_target = move || {
+        let name = chosen_target();
+        columns.with(|cs| cs.iter().any(|c| c.name == name && c.kind == crate::table::ColumnKind::Numeric))
+    };
+    // A numeric target with a kind that can both classify and regress: the person says which.
+    let asks_task = move || numeric_target() && matches!(kind.get(), ModelKind::Tree | ModelKind::Forest | ModelKind::Ensemble);
     let mismatch = move || {
-        let name = match target.get() {
-            t if t.is_empty() => default_target().unwrap_or_default(),
-            t => t,
-        };
+        let name = chosen_target();
         let column = columns.with(|cs| cs.iter().find(|c| c.name == name).map(|c| c.kind))?;
         (kind.get().predicts_numbers() && column != crate::table::ColumnKind::Numeric).then(|| {
             format!(
@@ -199,10 +198,10 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
         let Ok(seed) = seed.get_untracked().trim().parse::<u64>() else {
             return bad("seed", "enter a whole number (any, for example 0)".into());
         };
-        let target = match target.get_untracked() {
-            t if t.is_empty() => default_target().unwrap_or_default(),
-            t => t,
-        };
+        let target = chosen_target();
+        if asks_task() && task.get_untracked().is_none() {
+            return bad("task", format!("say whether “{target}” holds amounts or class codes"));
+        }
         let mut model = serde_json::json!({"kind": kind.get_untracked(), "params": params});
         if let Some(s) = search {
             model["search"] = s;
@@ -210,6 +209,9 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
         let mut request = serde_json::json!({
             "dataset_ids": selected.get_untracked(), "target": target, "model": model, "cv_folds": cv_folds, "seed": seed,
         });
+        if let Some(t) = task.get_untracked().filter(|_| asks_task()) {
+            request["task"] = serde_json::json!(t);
+        }
         if dp.on.get_untracked() {
             match dp.spec() {
                 Ok(p) => request["privacy"] = p,
@@ -290,7 +292,8 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                 <select id="j-kind" aria-describedby="j-kind-hint j-kind-warning j-kind-error" on:change=move |ev| {
                     if let Some(k) = ModelKind::parse(&event_target_value(&ev)) {
                         kind.set(k);
-                        params.set(default_params(k).to_owned());
+                        params.set("{}".to_owned());
+                        search.set(String::new());
                     }
                 }>
                     {ModelKind::ALL.into_iter().map(|k| view! {
@@ -301,20 +304,50 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                 <p class="warning" id="j-kind-warning" role="status" hidden=move || mismatch().is_none()>{mismatch}</p>
                 <p class="field-error" id="j-kind-error" role="alert">{msg("model.kind")}</p>
             </div>
+            <TaskQuestion target=Signal::derive(chosen_target) numeric=Signal::derive(numeric_target) kind=kind.into() task error=Signal::derive(msg("task"))/>
+            <ParamFields kind=kind.into() params error/>
             <div class="field">
-                <label for="j-params">"Parameters (JSON)"</label>
-                <textarea id="j-params" rows="3" aria-describedby="j-params-error" prop:value=move || params.get()
-                    on:input=move |ev| params.set(event_target_value(&ev))></textarea>
-                <p class="field-error" id="j-params-error" role="alert">{msg("model.params")}</p>
+                <label for="j-preset">"Search for better parameters"</label>
+                <select id="j-preset" aria-describedby="j-preset-hint" on:change=move |ev| {
+                    let chosen = event_target_value(&ev);
+                    match kind.get_untracked().presets().iter().find(|(name, _, _)| *name == chosen) {
+                        Some((_, _, json)) => search.set((*json).to_owned()),
+                        None if chosen == "none" => search.set(String::new()),
+                        None => {}
+                    }
+                }>
+                    <option value="none" selected=move || search.with(|s| s.trim().is_empty())>"No search: train the parameters above"</option>
+                    {move || kind.get().presets().iter().map(|(name, label, json)| view! {
+                        <option value=*name selected=move || search.with(|s| s == json)>{*label}</option>
+                    }).collect_view()}
+                    <option value="custom" selected=move || search.with(|s| !s.trim().is_empty() && !kind.get().presets().iter().any(|p| p.2 == s))>
+                        "Custom (the search space under “Advanced”)"
+                    </option>
+                </select>
+                <p class="hint" id="j-preset-hint">{move || if kind.get().presets().is_empty() {
+                    format!("{} has no parameters to search.", kind.get().label())
+                } else {
+                    "Every candidate is cross-validated and the best is refitted on all rows; the job's page compares them.".to_owned()
+                }}</p>
             </div>
-            <div class="field">
-                <label for="j-search">"Search space (JSON, optional)"</label>
-                <p class="hint" id="j-search-hint">"For example {\"grid\": {\"trees\": [50, 100], \"max_depth\": [3, null]}} or "
-                    "{\"random\": {\"trials\": 8, \"params\": {\"alpha\": {\"log_uniform\": [0.01, 10]}}}}. Every candidate is cross-validated; the best is refitted on all rows."</p>
-                <textarea id="j-search" rows="3" aria-describedby="j-search-hint j-search-error" prop:value=move || search.get()
-                    on:input=move |ev| search.set(event_target_value(&ev))></textarea>
-                <p class="field-error" id="j-search-error" role="alert">{msg("model.search")}</p>
-            </div>
+            <details class="advanced">
+                <summary>"Advanced: parameters and search space as JSON"</summary>
+                <div class="field">
+                    <label for="j-params">"Parameters (JSON)"</label>
+                    <p class="hint" id="j-params-hint">"Every parameter of the kind, as in the API (docs/api.md); the fields above write here."</p>
+                    <textarea id="j-params" rows="3" aria-describedby="j-params-hint j-params-error" prop:value=move || params.get()
+                        on:input=move |ev| params.set(event_target_value(&ev))></textarea>
+                    <p class="field-error" id="j-params-error" role="alert">{msg("model.params")}</p>
+                </div>
+                <div class="field">
+                    <label for="j-search">"Search space (JSON, optional)"</label>
+                    <p class="hint" id="j-search-hint">"For example {\"grid\": {\"trees\": [50, 100], \"max_depth\": [3, null]}} or "
+                        "{\"random\": {\"trials\": 8, \"params\": {\"alpha\": {\"log_uniform\": [0.01, 10]}}}}."</p>
+                    <textarea id="j-search" rows="3" aria-describedby="j-search-hint j-search-error" prop:value=move || search.get()
+                        on:input=move |ev| search.set(event_target_value(&ev))></textarea>
+                    <p class="field-error" id="j-search-error" role="alert">{msg("model.search")}</p>
+                </div>
+            </details>
             <DpFieldset dp rows=Signal::derive(rows) error=Signal::derive(move || error.get())/>
             <div class="field">
                 <label for="j-folds">"Cross-validation folds"</label>
@@ -332,6 +365,117 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                 {move || if submit.pending().get() { "Starting…" } else { "Start training" }}
             </button>
         </form>
+    }
+}
+
+/// For a numeric target and a kind that can do both: does the column hold amounts (regress) or
+/// class codes such as digits 0–9 (classify)? Asked rather than guessed, since the server
+/// never sees the values.
+#[component]
+fn TaskQuestion(
+    target: Signal<String>,
+    numeric: Signal<bool>,
+    kind: Signal<ModelKind>,
+    task: RwSignal<Option<TaskChoice>>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let shown = move || numeric.get() && matches!(kind.get(), ModelKind::Tree | ModelKind::Forest | ModelKind::Ensemble);
+    let choice = move |value: TaskChoice, id: &'static str, label: &'static str| {
+        view! {
+            <div class="field checkbox">
+                <input type="radio" id=id name="j-task" checked=move || task.get() == Some(value) on:change=move |_| task.set(Some(value))/>
+                <label for=id>{label}</label>
+            </div>
+        }
+    };
+    view! {
+        <Show when=shown>
+            <fieldset aria-describedby="j-task-error" data-testid="task-question">
+                <legend>{move || format!("What does “{}” hold?", target.get())}</legend>
+                {choice(TaskChoice::Regression, "j-task-regression", "Amounts or measurements: predict a number (regression)")}
+                {choice(TaskChoice::Classification, "j-task-classification", "Class codes, such as digits 0–9: predict one of its values (classification)")}
+                <p class="field-error" id="j-task-error" role="alert">{move || error.get().filter(|_| task.get().is_none())}</p>
+            </fieldset>
+        </Show>
+    }
+}
+
+/// The kind's main hyperparameters as labelled fields with their defaults and ranges; an empty
+/// field keeps the default. They read and write their keys of the parameters' JSON.
+#[component]
+fn ParamFields(kind: Signal<ModelKind>, params: RwSignal<String>, error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let current = move |name: &str| {
+        let map: Map<String, Value> = serde_json::from_str(&params.get()).unwrap_or_default();
+        match map.get(name) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        }
+    };
+    let set = move |field: ParamField, typed: String| {
+        let field_path = format!("model.params.{}", field.name);
+        let mut map: Map<String, Value> = match serde_json::from_str(&params.get_untracked()) {
+            Ok(m) => m,
+            Err(_) => {
+                return error.set(Some(ApiError::field(
+                    &field_path,
+                    "the parameters under “Advanced” are not valid JSON; correct them there first".to_owned(),
+                )))
+            }
+        };
+        match field.read(&typed) {
+            Ok(Some(v)) => {
+                map.insert(field.name.to_owned(), v);
+            }
+            Ok(None) => {
+                map.remove(field.name);
+            }
+            Err(m) => return error.set(Some(ApiError::field(&field_path, m))),
+        }
+        params.set(Value::Object(map).to_string());
+        if error.with_untracked(|e| e.as_ref().is_some_and(|e| e.field_message(&field_path).is_some())) {
+            error.set(None);
+        }
+    };
+    let message = move |name: &str| error.get().and_then(|e| e.field_message(&format!("model.params.{name}")).map(str::to_owned));
+    view! {
+        <fieldset>
+            <legend>"Parameters"</legend>
+            {move || {
+                let fields = kind.get().fields();
+                if fields.is_empty() {
+                    return view! { <p class="hint">{format!("{} has no parameters to set.", kind.get().label())}</p> }.into_any();
+                }
+                fields.iter().map(|f| {
+                    let f = *f;
+                    let id = format!("j-p-{}", f.name);
+                    let described = format!("{id}-hint {id}-error");
+                    let input = match f.kind {
+                        FieldKind::Choice(options) => view! {
+                            <select id=id.clone() aria-describedby=described on:change=move |ev| set(f, event_target_value(&ev))>
+                                {options.iter().map(|(value, label)| {
+                                    let value = *value;
+                                    view! { <option value=value selected=move || { let c = current(f.name); c == value || (c.is_empty() && f.default == Some(value)) }>{*label}</option> }
+                                }).collect_view()}
+                            </select>
+                        }.into_any(),
+                        FieldKind::Whole { .. } | FieldKind::Number { .. } => view! {
+                            <input id=id.clone() type="text" inputmode=if matches!(f.kind, FieldKind::Whole { .. }) { "numeric" } else { "decimal" }
+                                placeholder=f.default.unwrap_or(f.absent) aria-describedby=described
+                                prop:value=move || current(f.name) on:change=move |ev| set(f, event_target_value(&ev))/>
+                        }.into_any(),
+                    };
+                    view! {
+                        <div class="field">
+                            <label for=id.clone()>{f.label}</label>
+                            {input}
+                            <p class="hint" id=format!("{id}-hint")>{f.hint()}</p>
+                            <p class="field-error" id=format!("{id}-error") role="alert">{move || message(f.name)}</p>
+                        </div>
+                    }
+                }).collect_view().into_any()
+            }}
+        </fieldset>
     }
 }
 
@@ -493,8 +637,27 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
                 .max_by(|a, b| a.1.total_cmp(&b.1))
         })
     };
-    let metric = move || job.with(|j| if j.request.spec.model.kind == ModelKind::Linear { "R²" } else { "score (accuracy or R²)" });
-    let score_chart = move || events.with(|es| score_chart("Score per cross-validation fold", "fold", "score", &fold_scores(es)));
+    let metric = move || {
+        events
+            .with(|es| {
+                es.iter().find_map(|e| match &e.event {
+                    crate::model::job::JobEvent::Loaded { task, .. } => Some(if task == "regression" { "R²" } else { "accuracy" }),
+                    _ => None,
+                })
+            })
+            .unwrap_or(if job.with(|j| j.request.spec.model.kind == ModelKind::Linear) { "R²" } else { "score" })
+    };
+    // A search compares its candidates (mean ± spread over the folds); one candidate shows its folds.
+    let searched = move || events.with(|es| candidate_scores(es).len() > 1);
+    let score_chart = move || {
+        events.with(|es| {
+            if searched() {
+                candidates_chart(metric(), &candidate_scores(es))
+            } else {
+                score_chart("Score per cross-validation fold", "fold", metric(), &fold_scores(es))
+            }
+        })
+    };
     let loss_series = Memo::new(move |_| events.with(|es| !losses(es).is_empty()));
     let loss_chart = move || events.with(|es| line_chart("Training loss per epoch", "epoch", "loss", &losses(es)));
     let cancel = Action::new(move |_: &()| cancel_job(id.clone()));
@@ -507,6 +670,18 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     let summary = move || {
         events.with(|es| {
             let folds: Vec<f64> = fold_scores(es).iter().flat_map(|s| s.points.iter().map(|p| p.1)).collect();
+            let candidates = candidate_scores(es);
+            if candidates.len() > 1 {
+                let best = best_candidate(&candidates).unwrap_or(0);
+                let so_far = if status().is_final() { "" } else { " so far" };
+                return format!(
+                    "{} candidates scored{so_far} over {} folds; the best{so_far}, candidate {}, scored {:.3} on average.",
+                    candidates.len(),
+                    folds.len(),
+                    best + 1,
+                    candidates[best].mean
+                );
+            }
             match folds.len() {
                 0 => "No folds scored yet.".to_owned(),
                 n if status().is_final() => format!("{n} folds scored; the last scored {:.3}.", folds[n - 1]),
@@ -548,9 +723,16 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
             <p class="form-error" role="alert">{move || job.with(|j| format!("The job failed: {}", j.error.clone().unwrap_or_default()))}</p>
         </Show>
         <figure class="chart" data-testid="score-chart">
-            <div role="img" aria-label=move || format!("Chart of the {} of each fold. {}", metric(), summary()) inner_html=score_chart></div>
+            <div role="img" aria-label=move || if searched() {
+                format!("Chart of each candidate's mean {} over the folds, with its lowest and highest fold; the table below has every figure.", metric())
+            } else {
+                format!("Chart of the {} of each fold. {}", metric(), summary())
+            } inner_html=score_chart></div>
             <figcaption>{summary}</figcaption>
         </figure>
+        <Show when=searched>
+            <CandidatesTable events metric=Signal::derive(metric)/>
+        </Show>
         <Show when=move || loss_series.get()>
             <figure class="chart">
                 <div role="img" aria-label="Chart of the DQN's training loss per epoch" inner_html=loss_chart></div>
@@ -562,15 +744,67 @@ fn JobView(info: JobInfo, history: Vec<JobEventRecord>) -> impl IntoView {
     }
 }
 
-/// "trees 100, max depth 8 (mean score 0.953 over the folds)"; defaults when none were set.
-fn describe_params(params: &std::collections::BTreeMap<String, serde_json::Value>, score: f64) -> String {
+/// Every candidate of a search: its parameters, mean score and spread over the folds, the best
+/// marked (the figures of the candidates chart, readable without it).
+#[component]
+fn CandidatesTable(events: RwSignal<Vec<JobEventRecord>>, metric: Signal<&'static str>) -> impl IntoView {
+    let rows = move || {
+        events.with(|es| {
+            let scores = candidate_scores(es);
+            let best = best_candidate(&scores);
+            let params: Vec<Option<String>> = (0..scores.len())
+                .map(|t| {
+                    es.iter().find_map(|e| match &e.event {
+                        crate::model::job::JobEvent::Trial { trial, params, .. } if *trial == t => Some(list_params(params)),
+                        _ => None,
+                    })
+                })
+                .collect();
+            scores.into_iter().zip(params).enumerate().map(|(i, (s, p))| (i, s, p, Some(i) == best)).collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <div class="table-scroll"><table class="data" data-testid="candidates-table">
+            <caption>{move || format!("Search candidates: mean {} over the folds; the best is marked", metric.get())}</caption>
+            <thead><tr><th scope="col">"Candidate"</th><th scope="col">"Parameters"</th><th scope="col">"Mean"</th><th scope="col">"Lowest – highest fold"</th></tr></thead>
+            <tbody>
+                {move || rows().into_iter().map(|(i, s, p, best)| view! {
+                    <tr class:best=best>
+                        <td>{if best { format!("{} (best)", i + 1) } else { (i + 1).to_string() }}</td>
+                        <td>{p.unwrap_or_else(|| "being scored…".to_owned())}</td>
+                        <td>{format!("{:.3}", s.mean)}</td>
+                        <td>{format!("{:.3} – {:.3}", s.low, s.high)}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table></div>
+    }
+}
+
+/// "trees 100, max depth 8"; "the defaults" when none were set.
+fn list_params(params: &std::collections::BTreeMap<String, serde_json::Value>) -> String {
     let list = params
         .iter()
-        .map(|(k, v)| format!("{} {}", k.replace('_', " "), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+        .map(|(k, v)| {
+            let value = match v {
+                Value::Null => "default".to_owned(),
+                Value::String(s) => s.replace('_', " "),
+                v => v.to_string(),
+            };
+            format!("{} {value}", k.replace('_', " "))
+        })
         .collect::<Vec<_>>()
         .join(", ");
-    let list = if list.is_empty() { "the defaults".to_owned() } else { list };
-    format!("{list} (mean score {score:.3} over the folds)")
+    if list.is_empty() {
+        "the defaults".to_owned()
+    } else {
+        list
+    }
+}
+
+/// "trees 100, max depth 8 (mean score 0.953 over the folds)"; defaults when none were set.
+fn describe_params(params: &std::collections::BTreeMap<String, serde_json::Value>, score: f64) -> String {
+    format!("{} (mean score {score:.3} over the folds)", list_params(params))
 }
 
 /// In the browser: follows `/api/jobs/{id}/events` from the last event already shown, adds

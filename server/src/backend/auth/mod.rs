@@ -61,6 +61,27 @@ struct RefreshRow {
     expires_at: i64,
     used: bool,
     revoked: bool,
+    /// When it was rotated (Unix seconds) and from which client address: a second renewal
+    /// from the same client within [`REUSE_GRACE_SECS`] is a race, not a theft.
+    #[surreal(default)]
+    used_at: Option<i64>,
+    #[surreal(default)]
+    used_by: Option<String>,
+}
+
+/// How long after a rotation the same client may present the old refresh token again and get
+/// a session of the same family: a browser whose access token expired sends its requests at
+/// once, and each may renew (on one node or on several). Auth0 calls this the reuse interval.
+pub const REUSE_GRACE_SECS: i64 = 10;
+
+impl RefreshRow {
+    /// Rotated moments ago by this same client: a concurrent renewal.
+    fn in_grace(&self, client: &str) -> bool {
+        self.used
+            && !self.revoked
+            && self.used_by.as_deref() == Some(client)
+            && self.used_at.is_some_and(|t| now_unix() - t <= REUSE_GRACE_SECS)
+    }
 }
 
 /// A new session: what API clients get in the body, what browsers get as cookies.
@@ -95,10 +116,10 @@ fn refresh_invalid() -> ApiError {
 impl Auth {
     pub fn new(db: Db, keys: TokenKeys, audit: Arc<AuditLog>, admin_username: Option<String>) -> Self {
         Auth {
+            limiter: LoginLimiter::new(db.clone()),
             db,
             keys,
             audit,
-            limiter: LoginLimiter::default(),
             admin_username: admin_username.map(|u| u.trim().to_lowercase()),
             registering: Mutex::new(()),
         }
@@ -154,7 +175,7 @@ impl Auth {
     pub async fn login(&self, username: &str, password: String, client: &str) -> Result<Session> {
         const ACTION: &str = "auth.login";
         let username = username.trim().to_lowercase();
-        if let Err(e) = self.limiter.check(&username, client) {
+        if let Err(e) = self.limiter.check(&username, client).await {
             return self.audit.refuse(ANONYMOUS, ACTION, &username, client, e).await;
         }
         let account = self.find_by("username", &username).await?;
@@ -179,6 +200,8 @@ impl Auth {
             expires_at: now_unix() + REFRESH_TTL_SECS,
             used: false,
             revoked: false,
+            used_at: None,
+            used_by: None,
         };
         self.db.query("CREATE refresh_token CONTENT $row").bind(("row", row)).await.and_then(|r| r.check())?;
         Ok(Session {
@@ -191,13 +214,18 @@ impl Auth {
     }
 
     /// Rotates a refresh token. A token that was already rotated is a sign it was stolen:
-    /// its whole family (every token descended from the same login) is revoked.
+    /// its whole family (every token descended from the same login) is revoked, unless the
+    /// same client rotated it moments ago ([`REUSE_GRACE_SECS`]): then it was two renewals
+    /// racing, and this one gets a session of the same family too.
     pub async fn refresh(&self, token: &str, client: &str) -> Result<Session> {
         const ACTION: &str = "auth.refresh";
         let hash = super::util::sha256_hex(token.as_bytes());
         let Some(row) = self.find_refresh(&hash).await? else {
             return self.audit.refuse(ANONYMOUS, ACTION, "unknown token", client, refresh_invalid()).await;
         };
+        if row.in_grace(client) {
+            return self.renew_in_grace(&row, client).await;
+        }
         if row.used || row.revoked {
             if row.used && !row.revoked {
                 self.revoke_family(&row.family).await?;
@@ -213,11 +241,17 @@ impl Auth {
         // Mark used only if nobody else did in the meantime (two racing refreshes: one wins).
         let mut upd = self
             .db
-            .query("UPDATE refresh_token SET used = true WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
-            .bind(("h", hash))
+            .query("UPDATE refresh_token SET used = true, used_at = $t, used_by = $c WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
+            .bind(("h", hash.clone()))
+            .bind(("t", now_unix()))
+            .bind(("c", client.to_owned()))
             .await?;
         let won: Vec<RefreshRow> = upd.take(0)?;
         if won.is_empty() {
+            // Another renewal got there first: from this client just now, a race to honour.
+            if let Some(now) = self.find_refresh(&hash).await?.filter(|r| r.in_grace(client)) {
+                return self.renew_in_grace(&now, client).await;
+            }
             self.revoke_family(&row.family).await?;
             return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }
@@ -226,6 +260,22 @@ impl Auth {
         };
         let session = self.new_session(&account, &row.family).await?;
         self.audit.record(&account.uid, ACTION, &row.family, client, "ok").await?;
+        Ok(session)
+    }
+
+    /// Drops login limits with every try back (see [`LoginLimiter::forget_idle`]).
+    pub async fn forget_idle_limits(&self) -> Result<()> {
+        self.limiter.forget_idle().await
+    }
+
+    /// The session for a renewal that raced another one from the same client.
+    async fn renew_in_grace(&self, row: &RefreshRow, client: &str) -> Result<Session> {
+        const ACTION: &str = "auth.refresh";
+        let Some(account) = self.find_by("uid", &row.user_id).await? else {
+            return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
+        };
+        let session = self.new_session(&account, &row.family).await?;
+        self.audit.record(&account.uid, ACTION, &row.family, client, "ok (a concurrent renewal by the same client)").await?;
         Ok(session)
     }
 
@@ -376,5 +426,29 @@ impl Auth {
             return self.audit.refuse(&actor.user_id, "audit.read", "audit", client, e).await;
         }
         self.audit.list(q).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewal_from_another_address_is_not_in_grace() {
+        let row = |used_at: i64, used_by: &str, revoked: bool| RefreshRow {
+            token_hash: String::new(),
+            user_id: String::new(),
+            family: String::new(),
+            expires_at: now_unix() + 60,
+            used: true,
+            revoked,
+            used_at: Some(used_at),
+            used_by: Some(used_by.to_owned()),
+        };
+        let now = now_unix();
+        assert!(row(now, "10.0.0.1", false).in_grace("10.0.0.1"));
+        assert!(!row(now, "10.0.0.1", false).in_grace("10.0.0.2"), "another client");
+        assert!(!row(now - REUSE_GRACE_SECS - 1, "10.0.0.1", false).in_grace("10.0.0.1"), "too late");
+        assert!(!row(now, "10.0.0.1", true).in_grace("10.0.0.1"), "a revoked family stays revoked");
     }
 }

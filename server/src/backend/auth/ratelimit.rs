@@ -1,53 +1,117 @@
-//! Login rate limits, per account and per client address (GCRA from `governor`).
+//! Login rate limits, per account and per client address, kept in the database so that they
+//! hold across every node sharing it (an attacker gets 5 tries in all, not 5 per node).
+//!
+//! Each key is one `login_limit` record holding its theoretical arrival time (GCRA, as the
+//! `governor` crate computes it in memory): an attempt at `now` is allowed when
+//! `tat − burst × period ≤ now`, and then moves `tat` to `max(tat, now) + period`. The move is a
+//! compare-and-set on the record (`WHERE tat = $seen`, or a CREATE under the key's unique
+//! index), so two nodes counting the same key at once cannot both spend the last try: the
+//! loser reads again. Written here because no crate keeps GCRA state in SurrealDB.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
 use app::model::ApiError;
+use surrealdb::types::SurrealValue;
 
-pub struct LoginLimiter {
-    per_account: DefaultKeyedRateLimiter<String>,
-    per_client: DefaultKeyedRateLimiter<String>,
-    clock: DefaultClock,
-}
+use crate::backend::db::Db;
+use crate::backend::error::{Error, Result};
+use crate::backend::util::now_ms;
 
 /// Burst of `burst` attempts, then one more every `period`.
-fn quota(burst: u32, period: Duration) -> Quota {
-    let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
+#[derive(Clone, Copy, Debug)]
+pub struct Quota {
+    pub burst: u32,
+    pub period: Duration,
 }
 
-impl Default for LoginLimiter {
-    /// 5 tries per account, then one a minute; 30 per address, then one every 6 s.
-    fn default() -> Self {
-        LoginLimiter::new(quota(5, Duration::from_secs(60)), quota(30, Duration::from_secs(6)))
-    }
+pub struct LoginLimiter {
+    db: Db,
+    per_account: Quota,
+    per_client: Quota,
 }
+
+#[derive(Debug, Clone, SurrealValue)]
+struct LimitRow {
+    key: String,
+    tat: i64,
+}
+
+/// Attempts to count one key before giving up on a key that other nodes keep moving.
+const TRIES: usize = 8;
 
 impl LoginLimiter {
-    pub fn new(account: Quota, client: Quota) -> Self {
-        LoginLimiter { per_account: RateLimiter::keyed(account), per_client: RateLimiter::keyed(client), clock: DefaultClock::default() }
+    /// 5 tries per account, then one a minute; 30 per address, then one every 6 s.
+    pub fn new(db: Db) -> Self {
+        LoginLimiter::with_quotas(
+            db,
+            Quota { burst: 5, period: Duration::from_secs(60) },
+            Quota { burst: 30, period: Duration::from_secs(6) },
+        )
+    }
+
+    pub fn with_quotas(db: Db, per_account: Quota, per_client: Quota) -> Self {
+        LoginLimiter { db, per_account, per_client }
     }
 
     /// Counts one attempt against both keys; refused with the wait in seconds.
-    pub fn check(&self, account: &str, client: &str) -> Result<(), ApiError> {
-        let now = self.clock.now();
-        let wait = [self.per_client.check_key(&client.to_owned()).err(), self.per_account.check_key(&account.to_owned()).err()]
-            .into_iter()
-            .flatten()
-            .map(|n| n.wait_time_from(now))
-            .max();
-        if self.per_client.len() > 100_000 || self.per_account.len() > 100_000 {
-            self.per_client.retain_recent();
-            self.per_account.retain_recent();
-        }
-        match wait {
+    pub async fn check(&self, account: &str, client: &str) -> Result<()> {
+        let waits = [
+            self.spend(&format!("client:{client}"), self.per_client).await?,
+            self.spend(&format!("account:{account}"), self.per_account).await?,
+        ];
+        match waits.into_iter().flatten().max() {
             None => Ok(()),
-            Some(w) => Err(ApiError::RateLimited { retry_after: w.as_secs() + u64::from(w.subsec_nanos() > 0) }),
+            Some(ms) => Err(ApiError::RateLimited { retry_after: (ms as u64).div_ceil(1000).max(1) }.into()),
         }
+    }
+
+    /// Spends one attempt of `key`: `None` when allowed, else the milliseconds to wait.
+    async fn spend(&self, key: &str, q: Quota) -> Result<Option<i64>> {
+        let period = q.period.as_millis() as i64;
+        let window = period * i64::from(q.burst.max(1));
+        for _ in 0..TRIES {
+            let now = now_ms();
+            let mut r = self.db.query("SELECT key, tat FROM login_limit WHERE key = $k LIMIT 1").bind(("k", key.to_owned())).await?;
+            let seen: Option<LimitRow> = r.take(0)?;
+            let tat = seen.as_ref().map_or(now, |s| s.tat.max(now));
+            if tat - window + period > now {
+                return Ok(Some(tat - window + period - now));
+            }
+            let moved = match &seen {
+                Some(s) => {
+                    let mut r = self
+                        .db
+                        .query("UPDATE login_limit SET tat = $new WHERE key = $k AND tat = $seen RETURN AFTER")
+                        .bind(("k", key.to_owned()))
+                        .bind(("seen", s.tat))
+                        .bind(("new", tat + period))
+                        .await;
+                    match r.as_mut().map(|r| r.take::<Vec<LimitRow>>(0)) {
+                        Ok(Ok(rows)) => !rows.is_empty(),
+                        // A write conflict with another node: read again.
+                        _ => false,
+                    }
+                }
+                None => self
+                    .db
+                    .query("CREATE login_limit CONTENT { key: $k, tat: $new }")
+                    .bind(("k", key.to_owned()))
+                    .bind(("new", tat + period))
+                    .await
+                    .and_then(|r| r.check())
+                    .is_ok(),
+            };
+            if moved {
+                return Ok(None);
+            }
+        }
+        Err(Error::internal("the login rate limit stayed contended through every retry"))
+    }
+
+    /// Forgets keys whose every try is back (their TAT is in the past): nothing to remember.
+    pub async fn forget_idle(&self) -> Result<()> {
+        self.db.query("DELETE login_limit WHERE tat < $now").bind(("now", now_ms())).await.and_then(|r| r.check())?;
+        Ok(())
     }
 }
 
@@ -55,26 +119,66 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sixth_attempt_on_one_account_is_refused_with_a_wait() {
-        let l = LoginLimiter::default();
-        for i in 0..5 {
-            assert!(l.check("alice", &format!("10.0.0.{i}")).is_ok());
-        }
-        match l.check("alice", "10.0.0.9") {
-            Err(ApiError::RateLimited { retry_after }) => assert!((1..=60).contains(&retry_after), "{retry_after}"),
-            other => panic!("expected a limit, got {other:?}"),
-        }
-        // Another account from a fresh address is unaffected.
-        assert!(l.check("bob", "10.0.0.10").is_ok());
+    async fn db(dir: &std::path::Path) -> Db {
+        let url = crate::config::DatabaseUrl::SurrealKv(dir.join("db"));
+        let db = crate::backend::db::connect(&url).await.unwrap();
+        crate::backend::schema::apply(&db).await.unwrap();
+        db
     }
 
-    #[test]
-    fn one_address_trying_many_accounts_is_limited() {
-        let l = LoginLimiter::default();
-        for i in 0..30 {
-            assert!(l.check(&format!("user{i}"), "192.0.2.1").is_ok());
+    fn limited(r: Result<()>) -> Option<u64> {
+        match r {
+            Err(e) => match e.api() {
+                Some(ApiError::RateLimited { retry_after }) => Some(*retry_after),
+                other => panic!("expected a limit, got {other:?}"),
+            },
+            Ok(()) => None,
         }
-        assert!(matches!(l.check("user99", "192.0.2.1"), Err(ApiError::RateLimited { .. })));
+    }
+
+    #[tokio::test]
+    async fn sixth_attempt_on_one_account_is_refused_with_a_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = LoginLimiter::new(db(dir.path()).await);
+        for i in 0..5 {
+            assert_eq!(limited(l.check("alice", &format!("10.0.0.{i}")).await), None);
+        }
+        let wait = limited(l.check("alice", "10.0.0.9").await).expect("the sixth is refused");
+        assert!((1..=60).contains(&wait), "{wait}");
+        // Another account from a fresh address is unaffected.
+        assert_eq!(limited(l.check("bob", "10.0.0.10").await), None);
+    }
+
+    #[tokio::test]
+    async fn one_address_trying_many_accounts_is_limited() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = LoginLimiter::new(db(dir.path()).await);
+        for i in 0..30 {
+            assert_eq!(limited(l.check(&format!("user{i}"), "192.0.2.1").await), None);
+        }
+        assert!(limited(l.check("user99", "192.0.2.1").await).is_some());
+    }
+
+    /// Two limiters on one database are two nodes: together they allow the burst once, even
+    /// when every attempt races.
+    #[tokio::test]
+    async fn nodes_sharing_a_database_share_the_limit_under_concurrent_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = db(dir.path()).await;
+        let (a, b) = (LoginLimiter::new(shared.clone()), LoginLimiter::new(shared));
+        let tries = (0..10).map(|i| {
+            let node = if i % 2 == 0 { &a } else { &b };
+            async move { limited(node.check("carol", &format!("198.51.100.{i}")).await) }
+        });
+        let outcomes = futures::future::join_all(tries).await;
+        assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 5, "{outcomes:?}");
+        // Tries come back with time: a quota of one a second allows the next after it.
+        let quick = Quota { burst: 1, period: Duration::from_millis(300) };
+        let l = LoginLimiter::with_quotas(a.db.clone(), quick, quick);
+        assert_eq!(limited(l.check("dave", "203.0.113.1").await), None);
+        assert!(limited(l.check("dave", "203.0.113.1").await).is_some());
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(limited(l.check("dave", "203.0.113.1").await), None);
+        l.forget_idle().await.unwrap();
     }
 }
