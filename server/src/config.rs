@@ -90,13 +90,29 @@ pub struct StorageArgs {
     /// Database: `surrealkv://PATH` (default: under the data directory), `mem://`, or `ws://HOST:PORT`.
     #[arg(long, env = "CIPHERFOLD_DATABASE")]
     pub database: Option<String>,
+    /// A SurrealDB server's root user, to sign in as (none: the server allows guests).
+    #[arg(long, env = "CIPHERFOLD_DATABASE_USER")]
+    pub database_user: Option<String>,
+    /// That user's password.
+    #[arg(long, env = "CIPHERFOLD_DATABASE_PASS", hide_env_values = true)]
+    pub database_pass: Option<String>,
 }
 
 impl StorageArgs {
     pub fn database_url(&self) -> Result<DatabaseUrl, ServerError> {
-        match &self.database {
-            Some(raw) => DatabaseUrl::parse(raw),
-            None => Ok(DatabaseUrl::SurrealKv(self.data_dir.join("db"))),
+        let url = match &self.database {
+            Some(raw) => DatabaseUrl::parse(raw)?,
+            None => DatabaseUrl::SurrealKv(self.data_dir.join("db")),
+        };
+        match (url, &self.database_user, &self.database_pass) {
+            (DatabaseUrl::Remote(endpoint, _), Some(user), Some(pass)) => {
+                Ok(DatabaseUrl::Remote(endpoint, Some(RootLogin { user: user.clone(), pass: pass.clone() })))
+            }
+            (DatabaseUrl::Remote(..), Some(_), None) | (DatabaseUrl::Remote(..), None, Some(_)) => {
+                Err(ServerError::Config("give both --database-user and --database-pass (or neither)".into()))
+            }
+            (url, None, None) => Ok(url),
+            _ => Err(ServerError::Config("--database-user and --database-pass are for a SurrealDB server (ws://…)".into())),
         }
     }
 }
@@ -155,7 +171,21 @@ pub struct ServeArgs {
 pub enum DatabaseUrl {
     SurrealKv(PathBuf),
     Memory,
-    Remote(String),
+    /// A SurrealDB server, and the root user to sign in as.
+    Remote(String, Option<RootLogin>),
+}
+
+/// A SurrealDB server's root user; the password stays out of logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RootLogin {
+    pub user: String,
+    pub pass: String,
+}
+
+impl std::fmt::Debug for RootLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RootLogin {{ user: {:?}, pass: \"…\" }}", self.user)
+    }
 }
 
 impl DatabaseUrl {
@@ -168,7 +198,7 @@ impl DatabaseUrl {
             "mem" | "memory" => Ok(DatabaseUrl::Memory),
             "ws" | "wss" | "http" | "https" => {
                 Url::parse(raw).map_err(|e| bad(&format!("is not a valid URL ({e})")))?;
-                Ok(DatabaseUrl::Remote(raw.to_owned()))
+                Ok(DatabaseUrl::Remote(raw.to_owned(), None))
             }
             other => Err(bad(&format!("has the unsupported scheme {other:?}"))),
         }
@@ -179,7 +209,7 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::SurrealKv(p) => format!("surrealkv://{}", p.display()),
             DatabaseUrl::Memory => "mem://".to_owned(),
-            DatabaseUrl::Remote(u) => u.clone(),
+            DatabaseUrl::Remote(u, _) => u.clone(),
         }
     }
 }
@@ -353,12 +383,28 @@ mod tests {
     fn database_urls_are_recognised_or_explained() {
         assert_eq!(DatabaseUrl::parse("mem://").unwrap(), DatabaseUrl::Memory);
         assert_eq!(DatabaseUrl::parse("surrealkv:///tmp/x").unwrap(), DatabaseUrl::SurrealKv("/tmp/x".into()));
-        assert_eq!(DatabaseUrl::parse("ws://127.0.0.1:8000").unwrap(), DatabaseUrl::Remote("ws://127.0.0.1:8000".into()));
+        assert_eq!(DatabaseUrl::parse("ws://127.0.0.1:8000").unwrap(), DatabaseUrl::Remote("ws://127.0.0.1:8000".into(), None));
         let e = DatabaseUrl::parse("postgres://x").unwrap_err().to_string();
         assert!(e.contains("unsupported scheme \"postgres\"") && e.contains("surrealkv://PATH"), "{e}");
         let e = DatabaseUrl::parse("localhost").unwrap_err().to_string();
         assert!(e.contains("no scheme"), "{e}");
         assert!(DatabaseUrl::parse("ws://[bad").is_err());
+    }
+
+    #[test]
+    fn a_database_server_takes_a_root_login_and_only_a_server_does() {
+        let mut a = args(&[]);
+        a.storage.database = Some("ws://db:8000".into());
+        a.storage.database_user = Some("root".into());
+        a.storage.database_pass = Some("s3cret".into());
+        let url = a.storage.database_url().unwrap();
+        assert_eq!(url, DatabaseUrl::Remote("ws://db:8000".into(), Some(RootLogin { user: "root".into(), pass: "s3cret".into() })));
+        assert!(!format!("{url:?}").contains("s3cret"), "the password stays out of logs");
+        a.storage.database_pass = None;
+        assert!(a.storage.database_url().unwrap_err().to_string().contains("both --database-user and --database-pass"));
+        a.storage.database = Some("mem://".into());
+        a.storage.database_pass = Some("s3cret".into());
+        assert!(a.storage.database_url().unwrap_err().to_string().contains("for a SurrealDB server"));
     }
 
     #[test]

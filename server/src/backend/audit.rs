@@ -137,7 +137,7 @@ impl AuditLog {
 
     pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry> {
         let mut last = self.last.lock().await;
-        for _ in 0..5 {
+        for _ in 0..16 {
             let (seq, prev) = match last.as_ref() {
                 Some(l) => l.clone(),
                 None => self.read_last().await?,
@@ -162,9 +162,12 @@ impl AuditLog {
                     *last = Some((seq, hash));
                     return Ok(row.into());
                 }
-                Err(err) if super::error::violated_index(&err) == Some("audit_seq") => {
-                    // Another process appended first: re-read the tip and chain onto it.
+                Err(err) if super::error::violated_index(&err) == Some("audit_seq") || super::db::is_conflict(&err) => {
+                    // Another node appended first (its entry holds this sequence number, or
+                    // its write conflicted with ours): re-read the tip and chain onto it,
+                    // after a short random wait so that two nodes do not collide again.
                     *last = None;
+                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..=20))).await;
                 }
                 Err(err) => return Err(err.into()),
             }

@@ -7,7 +7,12 @@ use surrealdb::Surreal;
 use crate::config::DatabaseUrl;
 use crate::error::ServerError;
 
-pub type Db = Surreal<Any>;
+/// One SDK handle shared by the whole process. Behind an `Arc` because cloning a `Surreal`
+/// opens a new session on the server (SDK 3), set up asynchronously from its parent's: a query
+/// on a fresh clone can reach a SurrealDB server before the session has its sign-in and
+/// namespace, and is refused ("Method not allowed"). A request's copy of the backend must not
+/// open sessions; sharing one is what the embedded engine did all along.
+pub type Db = std::sync::Arc<Surreal<Any>>;
 
 pub const NAMESPACE: &str = "cipherfold";
 pub const DATABASE: &str = "main";
@@ -21,8 +26,12 @@ pub async fn connect(url: &DatabaseUrl) -> Result<Db, ServerError> {
         }
     }
     let db = surrealdb::engine::any::connect(endpoint.as_str()).await.map_err(|e| fail(e.to_string()))?;
+    if let DatabaseUrl::Remote(_, Some(login)) = url {
+        let root = surrealdb::opt::auth::Root { username: login.user.clone(), password: login.pass.clone() };
+        db.signin(root).await.map_err(|e| fail(format!("signing in as {} failed: {e}", login.user)))?;
+    }
     db.use_ns(NAMESPACE).use_db(DATABASE).await.map_err(|e| fail(e.to_string()))?;
-    Ok(db)
+    Ok(std::sync::Arc::new(db))
 }
 
 /// A write and a read: catches a read-only or full disk, which a ping would not.
@@ -54,6 +63,6 @@ where
 }
 
 /// The SDK has a typed kind for remote servers; the embedded store says so in its message.
-fn is_conflict(e: &surrealdb::Error) -> bool {
+pub fn is_conflict(e: &surrealdb::Error) -> bool {
     matches!(e.query_details(), Some(surrealdb::types::QueryError::TransactionConflict)) || e.to_string().contains("can be retried")
 }

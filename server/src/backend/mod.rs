@@ -57,7 +57,7 @@ impl Backend {
         let datasets =
             Arc::new(datasets::Datasets::new(db.clone(), store.clone(), audit.clone(), trainer_keys.clone(), config.max_dataset_bytes));
         let models = Arc::new(models::Models::new(db.clone(), store.clone(), trainer_keys.clone(), audit.clone()));
-        let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(_));
+        let embedded = !matches!(config.database, crate::config::DatabaseUrl::Remote(..));
         let metrics =
             Arc::new(metrics::Metrics::new(config.metrics_token.as_deref()).map_err(|e| ServerError::Config(format!("metrics: {e}")))?);
         let jobs =

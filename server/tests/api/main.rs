@@ -9,6 +9,8 @@ mod analytics;
 mod audit;
 mod auth;
 mod authz;
+#[cfg(feature = "surreal-node")]
+mod cluster;
 mod datasets;
 mod db;
 mod federate_cli;

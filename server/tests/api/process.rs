@@ -2,21 +2,10 @@
 //! non-zero exit, never a panic; SIGTERM shuts down cleanly.
 
 use crate::common;
+pub use crate::common::nodes::cipherfold;
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-pub fn cipherfold() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cipherfold"));
-    // Keep the developer's own settings out of the test.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CIPHERFOLD_") {
-            c.env_remove(k);
-        }
-    }
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    c
-}
 
 fn run_to_end(mut c: Command) -> (i32, String) {
     let out = c.output().expect("binary runs");

@@ -2,9 +2,6 @@
 //! scripts/test.sh next to CIPHERFOLD_PYTHON) on 127.0.0.1. One test per process, because the
 //! S3 client reads its endpoint and credentials from AWS_* environment variables.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use crate::common;
 use crate::common::TestServer;
 use app::table::Format;
@@ -12,50 +9,9 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use server::config::{Config, ObjectStoreUrl};
 
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn moto_server_bin() -> std::path::PathBuf {
-    let python = std::env::var("CIPHERFOLD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let bin = std::path::Path::new(&python).with_file_name("moto_server");
-    if bin.exists() {
-        bin
-    } else {
-        "moto_server".into()
-    }
-}
-
-async fn start_moto() -> (Moto, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(moto_server_bin())
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server runs (scripts/test.sh installs moto[server]; or pip install 'moto[server]')");
-    let moto = Moto(child);
-    let endpoint = format!("http://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("{endpoint}/moto-api/")).await.is_ok() {
-            return (moto, endpoint);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("moto_server did not start on {endpoint}");
-}
-
 #[tokio::test]
 async fn datasets_stream_into_s3_as_multipart_uploads() {
-    let (_moto, endpoint) = start_moto().await;
-    // CreateBucket is a PUT on the bucket's path.
-    let r = reqwest::Client::new().put(format!("{endpoint}/cipherfold-test")).send().await.unwrap();
-    assert!(r.status().is_success(), "create bucket: {}", r.status());
+    let (_moto, endpoint) = common::nodes::moto("cipherfold-test").await;
     for (k, v) in [
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),

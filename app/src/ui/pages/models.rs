@@ -107,7 +107,7 @@ fn ModelList(me: Me) -> impl IntoView {
                                 view! {
                                     <h2>{title.clone()}</h2>
                                     <div class="table-scroll"><table class="data" data-testid="model-table">
-                                        <caption>{format!("{} versions, newest first", versions.len())}</caption>
+                                        <caption>{format!("{}, newest first", crate::ui::form::count(versions.len() as u64, "version", "versions"))}</caption>
                                         <thead><tr>
                                             <th scope="col">"Version"</th><th scope="col">"Model"</th><th scope="col">"Score (cross-validated)"</th>
                                             <th scope="col">"Owner"</th><th scope="col">"Datasets"</th><th scope="col">"Created (UTC)"</th>

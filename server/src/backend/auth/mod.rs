@@ -239,13 +239,20 @@ impl Auth {
             return self.audit.refuse(&row.user_id, ACTION, &row.family, client, refresh_invalid()).await;
         }
         // Mark used only if nobody else did in the meantime (two racing refreshes: one wins).
-        let mut upd = self
-            .db
-            .query("UPDATE refresh_token SET used = true, used_at = $t, used_by = $c WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
-            .bind(("h", hash.clone()))
-            .bind(("t", now_unix()))
-            .bind(("c", client.to_owned()))
-            .await?;
+        // Nodes racing on one token conflict in the store: retried, the loser then finds it used.
+        let mut upd = crate::backend::db::retry_conflicts(|| {
+            let (h, c) = (hash.clone(), client.to_owned());
+            async move {
+                self.db
+                    .query("UPDATE refresh_token SET used = true, used_at = $t, used_by = $c WHERE token_hash = $h AND used = false AND revoked = false RETURN AFTER")
+                    .bind(("h", h))
+                    .bind(("t", now_unix()))
+                    .bind(("c", c))
+                    .await?
+                    .check()
+            }
+        })
+        .await?;
         let won: Vec<RefreshRow> = upd.take(0)?;
         if won.is_empty() {
             // Another renewal got there first: from this client just now, a race to honour.

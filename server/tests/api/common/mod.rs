@@ -10,6 +10,7 @@ use server::config::Config;
 use server::Server;
 use tokio::sync::oneshot;
 
+pub mod nodes;
 pub mod sealed;
 pub mod training;
 

@@ -1,0 +1,59 @@
+// Load for several nodes at once (autocannon, from npm), driven by server/benches/load.rs.
+// Reads one JSON argument: {duration, connections, token, model, row, accounts, password,
+// loginRate, nodes: ["http://127.0.0.1:PORT", …]}. Each node gets an equal share of the
+// connections, each connection cycling through: list datasets, get the model, predict one row.
+// A separate single connection logs in at `loginRate` per second (below the per-address limit
+// of 30 then one every 6 s, which is the point of the limit), cycling through `accounts`.
+// Prints one JSON line per node: {node, requests, rps, p50, p99, errors, non2xx, logins}.
+import autocannon from "autocannon";
+
+const cfg = JSON.parse(process.argv[2]);
+const auth = { authorization: `Bearer ${cfg.token}`, "content-type": "application/json" };
+const reads = [
+  { method: "GET", path: "/api/datasets", headers: auth },
+  { method: "GET", path: `/api/models/${cfg.model}`, headers: auth },
+  { method: "POST", path: `/api/models/${cfg.model}/predict`, headers: auth, body: JSON.stringify({ rows: [cfg.row] }) },
+];
+
+const run = (opts) =>
+  new Promise((resolve, reject) => autocannon(opts, (err, result) => (err ? reject(err) : resolve(result))));
+
+const perNode = Math.max(1, Math.floor(cfg.connections / cfg.nodes.length));
+const loads = cfg.nodes.map((url) =>
+  run({ url, connections: perNode, duration: cfg.duration, requests: reads, timeout: 10 }).then((r) => ({ url, r })),
+);
+let n = 0;
+const logins = cfg.loginRate > 0
+  ? run({
+      url: cfg.nodes[0],
+      connections: 1,
+      overallRate: cfg.loginRate,
+      duration: cfg.duration,
+      timeout: 10,
+      requests: [{
+        method: "POST",
+        path: "/api/auth/login",
+        headers: { "content-type": "application/json" },
+        setupRequest: (req) => {
+          const username = cfg.accounts[n++ % cfg.accounts.length];
+          return { ...req, body: JSON.stringify({ username, password: cfg.password }) };
+        },
+      }],
+    })
+  : Promise.resolve(null);
+const [done, login] = await Promise.all([Promise.all(loads), logins]);
+for (const { url, r } of done) {
+  console.log(JSON.stringify({
+    node: url,
+    requests: r.requests.total,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+  }));
+}
+if (login) {
+  console.log(JSON.stringify({ node: "logins", requests: login.requests.total, rps: login.requests.average, p50: login.latency.p50,
+    p99: login.latency.p99, errors: login.errors + login.timeouts, non2xx: login.non2xx }));
+}

@@ -1,0 +1,181 @@
+//! Load on one node and on two nodes sharing a real SurrealDB server and a real S3 API (moto),
+//! all on loopback: 64 connections for 30 s, each cycling through listing datasets, reading a
+//! model and predicting one row (autocannon, `end2end/bench/load.mjs`), with logins alongside
+//! at 0.5 a second. Reported per run: requests/s, p50 and p99 latency, errors and non-2xx
+//! answers, and the CPU seconds each process used (which names the bottleneck). The baseline
+//! is the one-node run, measured in the same run; two nodes are shown as a ratio of it. Then
+//! the failure run: two nodes under the same load, the second killed with SIGKILL a third of
+//! the way through while a training job runs; the first node's errors (expected: none), the
+//! job's end, and the audit chain checked by `cipherfold audit verify`.
+//!
+//! `cargo bench -p server --features surreal-node --bench load` (node and npm's autocannon
+//! in end2end/node_modules, as scripts/test.sh installs them; moto as for the S3 tests).
+
+#[path = "../tests/api/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use app::model::job::{JobInfo, JobStatus};
+use app::table::Format;
+use serde_json::{json, Value};
+
+use common::nodes::{cipherfold, moto, node, surreal, Proc, Shared};
+use common::{client, Remote};
+
+const SECONDS: u64 = 30;
+const CONNECTIONS: usize = 64;
+
+/// CPU seconds (user + system) a process has used so far, from /proc.
+fn cpu_seconds(p: &Proc) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", p.0.id())).unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    f.get(11).zip(f.get(12)).map_or(0.0, |(u, s)| (u + s) / 100.0)
+}
+
+#[derive(Debug, Default, Clone)]
+struct Line {
+    node: String,
+    requests: f64,
+    rps: f64,
+    p50: f64,
+    p99: f64,
+    errors: f64,
+    non2xx: f64,
+}
+
+/// Runs load.mjs against `nodes`; one line per node and one for the logins.
+fn load(nodes: &[&Remote], token: &str, model: &str, accounts: &[String]) -> Vec<Line> {
+    let cfg = json!({
+        "duration": SECONDS, "connections": CONNECTIONS, "token": token, "model": model,
+        "row": {"sepal_length_cm": 5.9, "sepal_width_cm": 3.0, "petal_length_cm": 5.1, "petal_width_cm": 1.8},
+        "accounts": accounts, "password": "correct horse battery", "loginRate": 0.5,
+        "nodes": nodes.iter().map(|n| format!("http://{}", n.addr)).collect::<Vec<_>>(),
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end/bench/load.mjs");
+    let out = std::process::Command::new("node")
+        .arg(script)
+        .arg(cfg.to_string())
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../end2end"))
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    assert!(out.status.success(), "load.mjs: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| Line {
+            node: v["node"].as_str().unwrap_or("").to_owned(),
+            requests: v["requests"].as_f64().unwrap_or(0.0),
+            rps: v["rps"].as_f64().unwrap_or(0.0),
+            p50: v["p50"].as_f64().unwrap_or(0.0),
+            p99: v["p99"].as_f64().unwrap_or(0.0),
+            errors: v["errors"].as_f64().unwrap_or(0.0),
+            non2xx: v["non2xx"].as_f64().unwrap_or(0.0),
+        })
+        .collect()
+}
+
+fn print(label: &str, lines: &[Line], cpu: &[(&str, f64)]) -> f64 {
+    let reads: Vec<&Line> = lines.iter().filter(|l| l.node != "logins").collect();
+    let total: f64 = reads.iter().map(|l| l.rps).sum();
+    println!("\n{label}");
+    for l in lines {
+        println!(
+            "  {:<24} {:>8.0} requests {:>8.1} req/s  p50 {:>5.1} ms  p99 {:>6.1} ms  errors {}  non-2xx {}",
+            l.node, l.requests, l.rps, l.p50, l.p99, l.errors, l.non2xx
+        );
+    }
+    println!("  reads in all: {total:.1} req/s");
+    let busiest = cpu.iter().copied().fold(("", 0.0), |a, b| if b.1 > a.1 { b } else { a });
+    let used: Vec<String> = cpu.iter().map(|(n, s)| format!("{n} {s:.1} s ({:.0} % of a core)", s / SECONDS as f64 * 100.0)).collect();
+    println!("  CPU over the run: {}; busiest: {}", used.join(", "), busiest.0);
+    total
+}
+
+async fn until_final(n: &Remote, token: &str, id: &str) -> JobInfo {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let j: JobInfo = n.get_as(token, &format!("/api/jobs/{id}")).await.json().await.unwrap();
+        if j.status.is_final() || Instant::now() > deadline {
+            return j;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let (db_proc, database) = surreal().await;
+    let (_moto, s3) = moto("load").await;
+    let shared = Shared::new(database, s3, "load");
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (a_proc, a) = node(&shared, 1, dirs[0].path()).await;
+
+    // A model to read and predict with, and ten accounts to log in as.
+    let owner = a.user("owner").await;
+    let iris = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
+    let sealed = a.seal(&iris, Format::Csv, None, 1 << 16).await;
+    a.store_dataset(&owner.access, &sealed).await;
+    let model = a.train(&owner.access, json!({"dataset_ids": [sealed.id], "target": "species", "model": {"kind": "logistic"}})).await;
+    let model = model.model_id.expect("a model");
+    let accounts: Vec<String> = (0..10).map(|i| format!("load{i}")).collect();
+    for u in &accounts {
+        assert_eq!(a.register(u, "healthcare", "oncology").await.status(), 201);
+    }
+    println!("load: {CONNECTIONS} connections for {SECONDS} s; reads cycle list datasets → get model → predict one row; logins at 0.5/s");
+
+    let cpu = |procs: &[(&'static str, &Proc)]| procs.iter().map(|(n, p)| (*n, cpu_seconds(p))).collect::<Vec<_>>();
+    let delta = |before: &[(&'static str, f64)], after: &[(&'static str, f64)]| {
+        before.iter().zip(after).map(|(b, a)| (b.0, a.1 - b.1)).collect::<Vec<_>>()
+    };
+
+    let before = cpu(&[("surreal", &db_proc), ("node A", &a_proc)]);
+    let one = load(&[&a], &owner.access, &model, &accounts);
+    let used = delta(&before, &cpu(&[("surreal", &db_proc), ("node A", &a_proc)]));
+    let base = print("one node (baseline)", &one, &used);
+
+    let (b_proc, b) = node(&shared, 1, dirs[1].path()).await;
+    let before = cpu(&[("surreal", &db_proc), ("node A", &a_proc), ("node B", &b_proc)]);
+    let two = load(&[&a, &b], &owner.access, &model, &accounts);
+    let used = delta(&before, &cpu(&[("surreal", &db_proc), ("node A", &a_proc), ("node B", &b_proc)]));
+    let both = print("two nodes, one SurrealDB server", &two, &used);
+    println!("  two nodes / one node: {:.2}× the reads per second", both / base);
+
+    // Failure: a job on B, B killed a third of the way through the load.
+    let job: JobInfo = client()
+        .post(b.url("/api/jobs"))
+        .bearer_auth(&owner.access)
+        .json(&json!({"dataset_ids": [sealed.id], "target": "species", "model": {"kind": "forest", "params": {"trees": 300}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(SECONDS / 3));
+        drop(b_proc);
+        Instant::now()
+    });
+    let failing = load(&[&a, &b], &owner.access, &model, &accounts);
+    let _killed_at = killer.join().unwrap();
+    println!("\nfailure: node B killed (SIGKILL) after {} s of {SECONDS} s", SECONDS / 3);
+    for l in &failing {
+        println!("  {:<24} {:>8.0} requests  errors {}  non-2xx {}", l.node, l.requests, l.errors, l.non2xx);
+    }
+    let ended = until_final(&a, &owner.access, &job.id).await;
+    println!("  the job B was running: {:?} after {} attempts", ended.status, ended.attempts);
+    let out = cipherfold()
+        .args(["audit", "verify", "--database", &shared.database, "--database-user", "root", "--database-pass", "root"])
+        .output()
+        .unwrap();
+    println!(
+        "  audit verify: {}{}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).lines().find(|l| l.starts_with("error")).unwrap_or("")
+    );
+    assert_eq!(ended.status, JobStatus::Succeeded);
+    drop(a_proc);
+}
