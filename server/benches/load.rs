@@ -166,7 +166,10 @@ async fn main() {
         println!("  {:<24} {:>8.0} requests  errors {}  non-2xx {}", l.node, l.requests, l.errors, l.non2xx);
     }
     let ended = until_final(&a, &owner.access, &job.id).await;
-    println!("  the job B was running: {:?} after {} attempts", ended.status, ended.attempts);
+    println!(
+        "  the forest job posted to B: {:?} after {} attempt(s) (2: B had claimed it and A took it over)",
+        ended.status, ended.attempts
+    );
     let out = cipherfold()
         .args(["audit", "verify", "--database", &shared.database, "--database-user", "root", "--database-pass", "root"])
         .output()

@@ -159,6 +159,17 @@ pub struct ServeArgs {
     /// (requests with `X-Forwarded-Proto: https` get it anyway).
     #[arg(long, env = "CIPHERFOLD_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1) with this PEM certificate chain; needs --tls-key.
+    /// Session cookies are `Secure` then, and a renewed file is picked up without a restart.
+    #[arg(long, env = "CIPHERFOLD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "CIPHERFOLD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (addresses or networks,
+    /// comma-separated); from anyone else the header is ignored.
+    #[arg(long, env = "CIPHERFOLD_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// A token (at least 16 characters) Prometheus must send to read `/metrics`, as
     /// `Authorization: Bearer TOKEN`; without one, `/metrics` is open to whoever reaches it.
     #[arg(long, env = "CIPHERFOLD_METRICS_TOKEN", hide_env_values = true)]
@@ -254,6 +265,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub secure_cookies: bool,
     pub metrics_token: Option<String>,
+    /// Serve HTTPS with these files (`None`: plain HTTP, for loopback or behind a proxy).
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// How the trainer runs jobs.
@@ -294,6 +309,13 @@ impl Config {
             max_dataset_bytes: args.max_dataset_bytes,
             jobs: JobsConfig { workers: args.workers, lease_secs: args.job_lease_secs, max_attempts: args.job_max_attempts },
             secure_cookies: args.secure_cookies,
+            trusted_proxies: crate::routes::client_ip::parse_trusted(args.trusted_proxies.as_deref().unwrap_or_default())
+                .map_err(ServerError::Config)?,
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert: cert.clone(), key: key.clone() }),
+                (None, None) => None,
+                _ => return Err(ServerError::Config("--tls-cert and --tls-key go together; give both or neither".into())),
+            },
             metrics_token: match &args.metrics_token {
                 Some(t) if t.trim().len() < 16 => {
                     return Err(ServerError::Config("the metrics token is shorter than 16 characters; use a long random one".into()))
@@ -318,6 +340,8 @@ impl Config {
             jobs: JobsConfig::default(),
             secure_cookies: false,
             metrics_token: None,
+            tls: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod he_predict;
 pub mod participant;
 pub mod remote;
 pub mod routes;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +27,8 @@ use routes::AppState;
 pub struct Server {
     listener: TcpListener,
     router: axum::Router,
+    /// HTTPS when the configuration names a certificate.
+    tls: Option<tls::Tls>,
     pub addr: SocketAddr,
     pub backend: Backend,
 }
@@ -34,6 +37,7 @@ impl Server {
     pub async fn bind(config: &Config) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(config.addr).await.map_err(|e| ServerError::listen(config.addr, &e))?;
         let addr = listener.local_addr()?;
+        let tls = config.tls.clone().map(tls::Tls::open).transpose()?;
         let backend = Backend::open(config).await?;
         let pkg = config.site_root.join("pkg");
         if !pkg.join(format!("{}.js", app::ui::OUTPUT_NAME)).exists() {
@@ -49,20 +53,36 @@ impl Server {
             .site_addr(addr)
             .env(Env::PROD)
             .build();
-        let router = routes::router(AppState { leptos_options, backend: backend.clone(), secure_cookies: config.secure_cookies });
-        Ok(Server { listener, router, addr, backend })
+        // Cookies a browser got over HTTPS must never travel over plain HTTP later.
+        let secure_cookies = config.secure_cookies || tls.is_some();
+        let trusted_proxies = config.trusted_proxies.clone().into();
+        let router = routes::router(AppState { leptos_options, backend: backend.clone(), secure_cookies, trusted_proxies });
+        Ok(Server { listener, router, tls, addr, backend })
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
-        tracing::info!(version = app::VERSION, "cipherfold listening on http://{}", self.addr);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(version = app::VERSION, "cipherfold listening on {scheme}://{}", self.addr);
         // Background work holds the backend; it ends with the server so the database closes.
         let sweeper = spawn_sweeper(self.backend.clone());
         let mut workers = self.backend.jobs.start();
         workers.push(self.backend.federations.start());
-        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = match self.tls {
+            None => axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await,
+            Some(tls) => {
+                workers.push(tls.spawn_reloader());
+                let handle = axum_server::Handle::new();
+                let stopping = handle.clone();
+                workers.push(tokio::spawn(async move {
+                    shutdown.await;
+                    // Requests in flight get as long as a proxy would usually wait.
+                    stopping.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+                }));
+                axum_server::from_tcp_rustls(self.listener.into_std()?, tls.config)?.handle(handle).serve(service).await
+            }
+        };
         sweeper.abort();
         let _ = sweeper.await;
         for w in workers {

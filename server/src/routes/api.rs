@@ -214,7 +214,11 @@ pub fn cookie_headers(cookies: Vec<String>) -> impl Iterator<Item = HeaderValue>
     cookies.into_iter().filter_map(|c| HeaderValue::from_str(&c).ok())
 }
 
-/// The client address from a request's parts (see `ClientAddr`).
+/// The client address from a request's parts (see `ClientAddr`): the one `client_ip::resolve`
+/// worked out behind trusted proxies, else the connection's peer.
 pub fn client_addr(parts: &Parts) -> String {
+    if let Some(super::client_ip::ClientIp(ip)) = parts.extensions.get() {
+        return ip.to_string();
+    }
     parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".to_owned())
 }

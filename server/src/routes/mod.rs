@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod api;
 pub mod auth;
+pub mod client_ip;
 pub mod datasets;
 pub mod docs;
 pub mod federations;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub backend: Backend,
     pub secure_cookies: bool,
+    pub trusted_proxies: client_ip::TrustedProxies,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), client_ip::resolve))
         .with_state(state)
 }
 

@@ -132,6 +132,40 @@ async fn login_is_rate_limited_per_account_with_retry_after() {
     assert_eq!(e["error"], "rate_limited");
 }
 
+/// Behind a trusted proxy each person's address has its own 30 tries; an address a client
+/// writes into `X-Forwarded-For` itself, to a node that does not trust it, changes nothing.
+#[tokio::test]
+async fn login_limits_count_the_forwarded_address_only_from_trusted_proxies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = server::config::Config::for_tests(dir.path());
+    config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    let proxied = TestServer::start(config).await;
+    let (_d, direct) = server().await;
+    let login_from = |srv: &TestServer, forwarded: &'static str, i: usize| {
+        let url = srv.url("/api/auth/login");
+        async move {
+            client()
+                .post(url)
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"username": format!("nobody{i}"), "password": "wrong password!!"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for i in 0..30 {
+        assert_eq!(login_from(&proxied, "203.0.113.1", i).await, 401);
+        assert_eq!(login_from(&direct, "203.0.113.1", i).await, 401);
+    }
+    // Through the trusted proxy: that person is limited, another one is not.
+    assert_eq!(login_from(&proxied, "203.0.113.1", 30).await, 429);
+    assert_eq!(login_from(&proxied, "1.2.3.4, 203.0.113.2", 31).await, 401, "the rightmost untrusted hop is the client");
+    // Straight to a node that trusts no proxy: every try counts against the connection's address.
+    assert_eq!(login_from(&direct, "203.0.113.2", 30).await, 429);
+    proxied.stop().await;
+}
+
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let (_d, srv) = server().await;

@@ -25,3 +25,4 @@ mod pages;
 mod privacy;
 mod process;
 mod s3;
+mod tls;
