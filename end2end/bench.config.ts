@@ -1,5 +1,17 @@
-import base from "./playwright.config";
+import base, { launchOptions } from "./playwright.config";
 import { defineConfig } from "@playwright/test";
 
-// The sealing benchmark (scripts/bench-seal.sh): same server and browser as the tests.
-export default defineConfig({ ...base, testDir: "./bench", timeout: 600_000 });
+// The browser benchmarks (scripts/bench-*.sh): the same servers (plain HTTP and HTTPS) and
+// browser as the tests, one project; the browser accepts the HTTPS server's self-signed
+// certificate as the "tls" test project does.
+export default defineConfig({
+  ...base,
+  testDir: "./bench",
+  timeout: 600_000,
+  projects: [
+    {
+      name: "bench",
+      use: { launchOptions: { ...launchOptions, args: [...launchOptions.args, "--ignore-certificate-errors"] } },
+    },
+  ],
+});

@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
-import { mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -10,6 +11,31 @@ const port = Number(process.env.CIPHERFOLD_E2E_PORT ?? 3457);
 // Made once by the runner; its workers inherit the variable, so tests can inspect the server's files.
 const dataDir = (process.env.CIPHERFOLD_E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "cipherfold-e2e-")));
 export const baseURL = `http://127.0.0.1:${port}`;
+
+// A second server on the next port speaks HTTPS itself (--tls-cert, HTTP/2) with a self-signed
+// certificate made here by Python's `cryptography`; the "tls" project runs the tests that
+// matter over it once (the walk-through, and the upload that streams over HTTP/2).
+const tlsPort = port + 1;
+export const tlsURL = `https://127.0.0.1:${tlsPort}`;
+const tlsDataDir = (process.env.CIPHERFOLD_E2E_TLS_DATA_DIR ??= mkdtempSync(join(tmpdir(), "cipherfold-e2e-tls-")));
+const tlsCert = join(tlsDataDir, "cert.pem");
+const tlsKey = join(tlsDataDir, "key.pem");
+if (!existsSync(tlsCert)) {
+  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [join(__dirname, "tests/self_signed.py"), tlsCert, tlsKey]);
+}
+
+export const launchOptions = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+};
 
 export default defineConfig({
   testDir: "./tests",
@@ -22,25 +48,39 @@ export default defineConfig({
   use: {
     baseURL,
     trace: "retain-on-failure",
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+    launchOptions,
+  },
+  projects: [
+    { name: "http", testIgnore: /tls\.spec\.ts/ },
+    {
+      name: "tls",
+      testMatch: /(walkthrough|tls)\.spec\.ts/,
+      // ignoreHTTPSErrors covers pages and fetches; a service worker's script is fetched
+      // outside it, so the browser itself is told to accept the self-signed certificate.
+      use: {
+        baseURL: tlsURL,
+        ignoreHTTPSErrors: true,
+        launchOptions: { ...launchOptions, args: [...launchOptions.args, "--ignore-certificate-errors"] },
+      },
     },
-  },
-  webServer: {
-    command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
-    url: `${baseURL}/api/health`,
-    timeout: 120_000,
-    reuseExistingServer: false,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  ],
+  webServer: [
+    {
+      command: `"${bin}" serve --addr 127.0.0.1:${port} --data-dir "${dataDir}"`,
+      url: `${baseURL}/api/health`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+    {
+      command: `"${bin}" serve --addr 127.0.0.1:${tlsPort} --data-dir "${tlsDataDir}" --tls-cert "${tlsCert}" --tls-key "${tlsKey}"`,
+      url: `${tlsURL}/api/health`,
+      ignoreHTTPSErrors: true,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

@@ -97,6 +97,7 @@ ensure_python_checkers() {
 run_browser_bench() {
     ensure_node
     ensure_chromium
+    ensure_python_checkers # the HTTPS server's self-signed certificate is made with `cryptography`
     # BENCH_PROFILE=release runs the server as it is deployed (a slower first build).
     local profile="${BENCH_PROFILE:-debug}"
     if [ "$profile" = release ]; then

@@ -6,7 +6,9 @@
 //! Two things use the browser's own machinery because nothing in wasm matches them: the bulk
 //! AES-GCM goes through WebCrypto (several times faster than the aes-gcm crate in wasm, with
 //! the nonces and associated data `app::crypto` computes, so the bytes are the same), and the
-//! upload goes through `XMLHttpRequest`, the one browser API that reports upload progress.
+//! upload goes through `fetch` with a `ReadableStream` body that seals each chunk as the
+//! network takes it (Chromium streams request bodies over HTTP/2 only, so over HTTPS), or else
+//! through `XMLHttpRequest`, the one browser API that reports the progress of a whole body.
 
 use std::cell::{Cell as Flag, RefCell};
 use std::rc::Rc;
@@ -23,7 +25,10 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, File, MessageEvent, ProgressEvent, XmlHttpRequest};
+use web_sys::{
+    AbortController, Blob, BlobPropertyBag, DedicatedWorkerGlobalScope, File, MessageEvent, ProgressEvent, QueuingStrategy, ReadableStream,
+    ReadableStreamDefaultController, XmlHttpRequest,
+};
 
 use crate::sealing::{self, SealSession};
 
@@ -74,6 +79,8 @@ type Result<T> = std::result::Result<T, Failure>;
 struct State {
     cancelled: Flag<bool>,
     upload: RefCell<Option<XmlHttpRequest>>,
+    /// The streaming upload in flight.
+    stream: RefCell<Option<AbortController>>,
 }
 
 impl State {
@@ -81,6 +88,9 @@ impl State {
         self.cancelled.set(true);
         if let Some(xhr) = self.upload.borrow().as_ref() {
             let _ = xhr.abort();
+        }
+        if let Some(controller) = self.stream.borrow().as_ref() {
+            controller.abort();
         }
     }
 
@@ -355,13 +365,25 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
 async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> Result<String> {
     let trainer: TrainerKey = json(ok(fetch("GET", "/api/keys/trainer", None).await?).await?).await?;
     let owner = owner_key(upload.passphrase.as_deref()).await?;
-    let mut session = SealSession::new(&trainer.public_key, Some(owner.public_key), CHUNK)?;
+    let session = SealSession::new(&trainer.public_key, Some(owner.public_key), CHUNK)?;
     let id = session.id();
     let declaration = serde_json::to_string(&session.declaration(upload, file.size() as u64)).map_err(|e| e.to_string())?;
     ok(fetch("POST", "/api/datasets", Some(&declaration)).await?).await?;
+    let url = format!("/api/datasets/{id}/blob");
     let result = async {
+        let mut session = session;
+        if can_stream_requests() {
+            match stream_put(state, session, file, &url).await? {
+                Streamed::Sent => return Ok(()),
+                // Over HTTP/1.1 (a proxy in between) Chromium refuses before taking a byte.
+                Streamed::Refused(back) => {
+                    status("This connection cannot stream; sealing the whole file first, then uploading it…");
+                    session = *back;
+                }
+            }
+        }
         let blob = seal(state, &mut session, file).await?;
-        put(state, &format!("/api/datasets/{id}/blob"), &blob).await
+        put(state, &url, &blob).await
     }
     .await;
     if result.is_err() {
@@ -417,6 +439,125 @@ async fn seal(state: &State, session: &mut SealSession, file: &File) -> Result<B
     let options = BlobPropertyBag::new();
     options.set_type("application/octet-stream");
     Ok(Blob::new_with_blob_sequence_and_options(&parts, &options)?)
+}
+
+/// Whether this browser sends a `ReadableStream` request body as a stream, and the page came
+/// over HTTPS (where Chromium's HTTP/2 can carry one). The check is the one the Fetch
+/// standard's authors suggest: a browser that knows `duplex` reads it and does not turn the
+/// stream into the text "[object ReadableStream]" (which would then be uploaded).
+fn can_stream_requests() -> bool {
+    if scope().location().protocol() != "https:" {
+        return false;
+    }
+    let check = || -> std::result::Result<bool, JsValue> {
+        let asked = Rc::new(Flag::new(false));
+        let seen = asked.clone();
+        let getter = Closure::<dyn Fn() -> JsValue>::new(move || {
+            seen.set(true);
+            JsValue::from_str("half")
+        });
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&ReadableStream::new()?.into());
+        let descriptor = js_sys::Object::new();
+        js_sys::Reflect::set(&descriptor, &"get".into(), getter.as_ref())?;
+        js_sys::Object::define_property(&init, &"duplex".into(), &descriptor);
+        let request = web_sys::Request::new_with_str_and_init("", &init)?;
+        Ok(asked.get() && !request.headers().has("content-type")?)
+    };
+    check().unwrap_or(false)
+}
+
+/// How a streaming upload ended, when it did not fail.
+enum Streamed {
+    Sent,
+    /// The browser refused to stream before it took any byte: upload the whole body with
+    /// this session instead.
+    Refused(Box<SealSession>),
+}
+
+/// Seals and sends the envelope chunk by chunk as one streaming PUT: each chunk is read and
+/// sealed only when the network asks for more (a high-water mark of 0), so the tab holds
+/// about one chunk whatever the file's size. Progress counts the bytes handed to the network.
+async fn stream_put(state: &State, session: SealSession, file: &File, url: &str) -> Result<Streamed> {
+    let size = file.size();
+    let chunk = f64::from(CHUNK);
+    let n = (size / chunk).ceil().max(1.0) as u32;
+    let header = session.header_bytes();
+    let total = header.len() as f64 + size + 16.0 * f64::from(n);
+    let webcrypto = Rc::new(WebCrypto::new(&session.raw_key()).await);
+    let session = Rc::new(RefCell::new(session));
+    let kept = session.clone();
+    // The next piece to send: 0 is the header, i + 1 is chunk i.
+    let next = Rc::new(Flag::new(0u32));
+    let sent = Rc::new(Flag::new(0f64));
+    let (file, taken, handed) = (file.clone(), next.clone(), sent.clone());
+    let pull = Closure::<dyn FnMut(ReadableStreamDefaultController) -> js_sys::Promise>::new(
+        move |controller: ReadableStreamDefaultController| {
+            let (file, session, webcrypto, header) = (file.clone(), session.clone(), webcrypto.clone(), header.clone());
+            let (next, sent) = (taken.clone(), handed.clone());
+            wasm_bindgen_futures::future_to_promise(async move {
+                let piece = next.get();
+                next.set(piece + 1);
+                let bytes = if piece == 0 {
+                    header.clone()
+                } else {
+                    let i = piece - 1;
+                    let last = i + 1 == n;
+                    let start = f64::from(i) * chunk;
+                    let plain = read(&file, start, size.min(start + chunk)).await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                    let nonce = session.borrow().nonce(i, last);
+                    let sealed = match webcrypto.as_ref() {
+                        Some(w) => w.seal(&plain, &nonce, &header).await,
+                        None => session.borrow_mut().seal_chunk(&plain, last).map_err(Failure::from),
+                    };
+                    progress(Phase::Seal, f64::from(i + 1), f64::from(n));
+                    sealed.map_err(|e| JsValue::from_str(&e.to_string()))?
+                };
+                sent.set(sent.get() + bytes.len() as f64);
+                controller.enqueue_with_chunk(&js_sys::Uint8Array::from(&bytes[..]))?;
+                progress(Phase::Upload, sent.get(), total);
+                if piece == n {
+                    controller.close()?;
+                }
+                Ok(JsValue::UNDEFINED)
+            })
+        },
+    );
+    let source = js_sys::Object::new();
+    js_sys::Reflect::set(&source, &"pull".into(), pull.as_ref())?;
+    let strategy = QueuingStrategy::new();
+    strategy.set_high_water_mark(0.0);
+    let body = ReadableStream::new_with_underlying_source_and_strategy(&source, &strategy)?;
+
+    let controller = AbortController::new()?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("PUT");
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    init.set_signal(Some(&controller.signal()));
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/octet-stream")?;
+    init.set_headers(&headers);
+    init.set_body(&body.into());
+    js_sys::Reflect::set(&init, &"duplex".into(), &"half".into())?;
+    state.stream.replace(Some(controller));
+    status("Sealing and uploading chunk by chunk…");
+    let answer = JsFuture::from(scope().fetch_with_str_and_init(url, &init)).await;
+    state.stream.replace(None);
+    // The stream is finished with once the request has settled: its pulls may go now.
+    drop(pull);
+    state.check()?;
+    let response: web_sys::Response = match answer {
+        Ok(r) => r.unchecked_into(),
+        // Refused before the first chunk: at most the header was taken, which no server saw.
+        Err(_) if next.get() <= 1 => {
+            let session = Rc::try_unwrap(kept).map_err(|_| Failure::from("the upload could not start again"))?;
+            return Ok(Streamed::Refused(Box::new(session.into_inner())));
+        }
+        Err(_) => return Err("the connection failed during the upload; check your network and try again".into()),
+    };
+    ok(response).await?;
+    Ok(Streamed::Sent)
 }
 
 /// AES-256-GCM through WebCrypto, with the key imported non-extractable.

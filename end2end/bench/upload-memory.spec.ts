@@ -1,0 +1,125 @@
+import { test, expect, type Browser } from "@playwright/test";
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { baseURL, tlsURL } from "../playwright.config";
+import { gotoHydrated } from "../tests/helpers";
+
+// A large CSV (1 GB by default, CIPHERFOLD_BENCH_UPLOAD_MB to change) picked in the upload page
+// and sealed and uploaded twice, each time by a new user: over HTTPS (HTTP/2: sealed chunk by
+// chunk into one streaming request) and over plain HTTP (HTTP/1.1: the whole ciphertext sealed
+// into a Blob first, then sent). While each runs, the resident memory of every Chromium
+// process is sampled every 200 ms. Prints the peak above the level before the upload began,
+// for the largest single process (the page and its worker) and for all of them together, with
+// the time and MB/s of each path.
+
+const mb = Number(process.env.CIPHERFOLD_BENCH_UPLOAD_MB ?? 1000);
+
+/** Resident set sizes (bytes) of every running Chromium process. */
+function chromiumRss(): number[] {
+  const sizes: number[] = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      if (!/^Name:\s+chrom/m.test(status)) continue;
+      const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+      if (rss) sizes.push(Number(rss[1]) * 1024);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return sizes;
+}
+
+function sampler() {
+  let peakOne = 0;
+  let peakAll = 0;
+  const timer = setInterval(() => {
+    const sizes = chromiumRss();
+    peakOne = Math.max(peakOne, ...sizes);
+    peakAll = Math.max(peakAll, sizes.reduce((a, b) => a + b, 0));
+  }, 200);
+  return () => {
+    clearInterval(timer);
+    return { peakOne, peakAll };
+  };
+}
+
+async function writeCsv(path: string, bytes: number) {
+  const out = createWriteStream(path);
+  out.write("a,b,c,d,e,f,g,h,label\n");
+  let written = 0;
+  let i = 0;
+  while (written < bytes) {
+    const rows: string[] = [];
+    for (let k = 0; k < 10_000; k++, i++) {
+      rows.push(`${i},${(i * 0.37) % 11},${(i * 7) % 13},${i % 101},${(i * 1.5) % 17},${i % 7},${(i * 3) % 29},${i % 5},${i % 3 === 0 ? "yes" : "no"}`);
+    }
+    const chunk = rows.join("\n") + "\n";
+    written += chunk.length;
+    if (!out.write(chunk)) await new Promise((r) => out.once("drain", r));
+  }
+  await new Promise((r) => out.end(r));
+}
+
+async function upload(browser: Browser, origin: string, user: string, file: string) {
+  const context = await browser.newContext({ baseURL: origin, ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await gotoHydrated(page, "/register");
+  await page.getByLabel("Username").fill(user);
+  await page.getByLabel("Email").fill(`${user}@example.org`);
+  await page.getByLabel("Password", { exact: true }).fill("a benchmark password");
+  await page.getByLabel("Domain", { exact: true }).selectOption("technology");
+  await page.getByLabel("Subdomain").selectOption({ index: 1 });
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText(`Welcome, ${user}`);
+  await gotoHydrated(page, "/datasets/new");
+  const parseStart = Date.now();
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(file);
+  await expect(page.getByRole("status").first()).toContainText("Nothing has left this browser", { timeout: 600_000 });
+  const parseSecs = (Date.now() - parseStart) / 1000;
+  await page.getByLabel("Dataset key passphrase (at least 10 characters)").fill("a benchmark passphrase");
+  await page.getByLabel("The same passphrase again").fill("a benchmark passphrase");
+  await new Promise((r) => setTimeout(r, 2000));
+  const before = chromiumRss();
+  const stop = sampler();
+  const start = Date.now();
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 1_200_000 });
+  const secs = (Date.now() - start) / 1000;
+  const { peakOne, peakAll } = stop();
+  await context.close();
+  return {
+    parseSecs,
+    secs,
+    beforeOne: Math.max(...before),
+    beforeAll: before.reduce((a, b) => a + b, 0),
+    peakOne,
+    peakAll,
+  };
+}
+
+test("a large upload's memory in the tab: streamed over HTTP/2 vs sealed whole over HTTP/1.1", async ({ browser }) => {
+  test.setTimeout(3_600_000);
+  const dir = mkdtempSync(join(tmpdir(), "cf-upload-bench-"));
+  const file = join(dir, "large.csv");
+  await writeCsv(file, mb * 1_000_000);
+  const size = statSync(file).size;
+  const runs = [
+    ["HTTPS, HTTP/2, streamed", tlsURL, "bench.stream"],
+    ["HTTP/1.1, sealed whole", baseURL, "bench.whole"],
+  ] as const;
+  const mib = (b: number) => (b / 1_048_576).toFixed(0);
+  const lines = [`upload of a ${(size / 1e6).toFixed(0)} MB CSV (${mib(size)} MiB) through the upload page:`];
+  for (const [name, origin, user] of runs) {
+    const r = await upload(browser, origin, user, file);
+    lines.push(
+      `  ${name.padEnd(26)} preview parse ${r.parseSecs.toFixed(1)} s; seal + upload ${r.secs.toFixed(1)} s = ${(size / 1e6 / r.secs).toFixed(0)} MB/s; ` +
+        `peak RSS above the start: largest process +${mib(r.peakOne - r.beforeOne)} MiB (peak ${mib(r.peakOne)}), ` +
+        `all Chromium processes +${mib(r.peakAll - r.beforeAll)} MiB (peak ${mib(r.peakAll)})`,
+    );
+  }
+  console.log(lines.join("\n"));
+  rmSync(dir, { recursive: true, force: true });
+});

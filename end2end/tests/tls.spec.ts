@@ -1,0 +1,70 @@
+import { test, expect, type Request } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
+
+// Run by the "tls" project only, against the server that speaks HTTPS itself (--tls-cert with
+// a self-signed certificate): the page comes over HTTP/2, the session cookie is Secure without
+// --secure-cookies, and an upload is sealed and sent chunk by chunk as one streaming request
+// (fetch with a ReadableStream body), which Python's independent reader then opens byte for
+// byte.
+
+test("over HTTPS an upload streams over HTTP/2 and arrives byte for byte", async ({ page, context }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  // Several envelope chunks (1 MiB each), so the stream is pulled more than once.
+  const dir = mkdtempSync(join(tmpdir(), "cf-tls-"));
+  const csv = join(dir, "streamed.csv");
+  const lines = ["a,b,c,label"];
+  for (let i = 0, size = 0; size < 3_500_000; i++) {
+    lines.push(`${i},${(i * 0.37) % 11},${(i * 7) % 13},${i % 3 === 0 ? "yes" : "no"}`);
+    size += lines[lines.length - 1].length + 1;
+  }
+  writeFileSync(csv, lines.join("\n") + "\n");
+
+  await gotoHydrated(page, "/register");
+  await page.getByLabel("Username").fill("tls.user");
+  await page.getByLabel("Email").fill("tls.user@example.org");
+  await page.getByLabel("Password", { exact: true }).fill("a password over TLS");
+  await page.getByLabel("Domain", { exact: true }).selectOption("finance");
+  await page.getByLabel("Subdomain").selectOption({ index: 1 });
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Welcome, tls.user");
+  const cookies = await context.cookies();
+  expect(cookies.length).toBeGreaterThan(0);
+  for (const c of cookies) expect(c.secure, `cookie ${c.name} is Secure over HTTPS`).toBe(true);
+
+  // Every request the page and its worker make is watched: Chromium reports HTTP/2's pseudo
+  // headers (":authority", ":path") among a request's raw headers, and a body sent as a stream
+  // has no Content-Length (XMLHttpRequest, the whole-body fallback, always sends one).
+  const requests: Request[] = [];
+  context.on("request", (r) => requests.push(r));
+  await uploadThroughPage(page, csv, "a passphrase over TLS");
+  const pageGets = requests.filter((r) => r.method() === "GET" && new URL(r.url()).pathname.startsWith("/api/"));
+  expect(pageGets.length).toBeGreaterThan(0);
+  for (const r of pageGets) expect(Object.keys(await r.allHeaders()), r.url()).toContain(":authority");
+  const puts = requests.filter((r) => r.method() === "PUT" && r.url().endsWith("/blob"));
+  expect(puts.length, "one upload request").toBe(1);
+  const put = await puts[0].allHeaders();
+  expect(Object.keys(put)).toContain(":authority");
+  expect(put["content-length"], "a streamed body has no length up front").toBeUndefined();
+  expect((await puts[0].response())?.status()).toBeLessThan(300);
+
+  // What arrived opens, with the independent reader of docs/envelope.md, to the very file.
+  const mine = await (await page.request.get("/api/datasets")).json();
+  const dataset = (mine.items ?? mine).find((d: any) => d.name === "streamed");
+  const info = await (await page.request.get(`/api/datasets/${dataset.id}`)).json();
+  const blob = await page.request.get(`/api/datasets/${dataset.id}/blob`);
+  writeFileSync(join(dir, "envelope.bin"), await blob.body());
+  writeFileSync(join(dir, "wrapped.json"), JSON.stringify(info.wrapped_keys.find((w: any) => w.recipient === "trainer")));
+  const secret = readFileSync(join(process.env.CIPHERFOLD_E2E_TLS_DATA_DIR!, "keys/trainer-x25519.hex"), "utf8").trim();
+  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
+    join(__dirname, "../../server/tests/independent/envelope.py"), "open", "--secret", secret,
+    "--wrapped", join(dir, "wrapped.json"), "--id", dataset.id, "--envelope", join(dir, "envelope.bin"),
+    "--out", join(dir, "opened.csv"),
+  ]);
+  expect(readFileSync(join(dir, "opened.csv")).equals(readFileSync(csv))).toBe(true);
+  expect(errors).toEqual([]);
+});
