@@ -22,6 +22,12 @@ DEFINE FIELD IF NOT EXISTS created_at ON account TYPE string;
 DEFINE INDEX IF NOT EXISTS account_uid ON account FIELDS uid UNIQUE;
 DEFINE INDEX IF NOT EXISTS account_username ON account FIELDS username UNIQUE;
 DEFINE INDEX IF NOT EXISTS account_email ON account FIELDS email UNIQUE;
+-- One row at most: the claim of the install's first account to be admin. The unique index makes
+-- "the first user is admin" hold when the first two registrations reach two nodes at once.
+DEFINE TABLE IF NOT EXISTS first_admin SCHEMAFULL;
+DEFINE FIELD IF NOT EXISTS slot ON first_admin TYPE int;
+DEFINE FIELD IF NOT EXISTS uid ON first_admin TYPE string;
+DEFINE INDEX IF NOT EXISTS first_admin_slot ON first_admin FIELDS slot UNIQUE;
 
 DEFINE TABLE IF NOT EXISTS refresh_token SCHEMAFULL;
 DEFINE FIELD IF NOT EXISTS token_hash ON refresh_token TYPE string;

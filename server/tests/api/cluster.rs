@@ -65,6 +65,19 @@ async fn two_nodes_share_sessions_limits_jobs_live_events_and_survive_a_kill() {
     let (_a_proc, a) = node(&shared, 0, &dirs[0]).await;
     let (b_proc, b) = node(&shared, 1, &dirs[1]).await;
 
+    // The install's first two registrations reach the two nodes at once: exactly one of the
+    // two people becomes the admin (the first_admin claim), the other a user.
+    let (rc, rd) = tokio::join!(a.register("carol", "healthcare", "oncology"), b.register("dave", "healthcare", "oncology"));
+    assert_eq!((rc.status().as_u16(), rd.status().as_u16()), (201, 201));
+    let mut roles = Vec::new();
+    for (n, who) in [(&a, "carol"), (&b, "dave")] {
+        let t: Value = n.login(who, "correct horse battery").await.json().await.unwrap();
+        let me: Value = n.get_as(t["access_token"].as_str().unwrap(), "/api/me").await.json().await.unwrap();
+        roles.push(me["role"].as_str().unwrap().to_owned());
+    }
+    roles.sort();
+    assert_eq!(roles, ["admin", "user"], "one first admin, not two");
+
     // One account, one session, on both nodes.
     let alice = a.user("alice").await;
     assert_eq!(b.get_as(&alice.access, "/api/me").await.status(), 200, "a token from A is good on B");

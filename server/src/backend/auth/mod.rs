@@ -101,7 +101,7 @@ pub struct Auth {
     limiter: LoginLimiter,
     /// A username that is made admin when it registers (configuration), besides the first user.
     admin_username: Option<String>,
-    /// Serialises registrations so that "the first user is admin" holds under concurrency.
+    /// Serialises this node's registrations; across nodes the `first_admin` claim decides.
     registering: Mutex<()>,
 }
 
@@ -123,6 +123,11 @@ impl Auth {
             admin_username: admin_username.map(|u| u.trim().to_lowercase()),
             registering: Mutex::new(()),
         }
+    }
+
+    async fn first_admin_claimed(&self) -> Result<bool> {
+        let mut r = self.db.query("SELECT count() AS n FROM first_admin GROUP ALL").await?;
+        Ok(r.take::<Option<i64>>((0, "n"))?.unwrap_or(0) > 0)
     }
 
     async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>> {
@@ -149,18 +154,36 @@ impl Auth {
         let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await?;
         let count: Option<i64> = r.take((0, "n"))?;
         let first = count.unwrap_or(0) == 0;
-        let role = if first || self.admin_username.as_deref() == Some(req.username.as_str()) { Role::Admin } else { Role::User };
-        let row = AccountRow {
+        let named_admin = self.admin_username.as_deref() == Some(req.username.as_str());
+        let mut row = AccountRow {
             uid: random_id(),
             username: req.username.clone(),
             email: req.email.clone(),
             password_hash: password::hash(req.password).await?,
             domain: req.domain,
             subdomain: req.subdomain,
-            role: role.as_str().to_owned(),
+            role: if first || named_admin { Role::Admin } else { Role::User }.as_str().to_owned(),
             created_at: now_rfc3339(),
         };
-        let created = self.db.query("CREATE account CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
+        const CREATE: &str = "CREATE account CONTENT $row";
+        // The first account claims the one `first_admin` row in the same transaction: when the
+        // first registrations reach two nodes at once, the claim's unique index (or the store's
+        // conflict check) lets one commit, and the other is created again as a user.
+        const CLAIM_AND_CREATE: &str = "BEGIN; CREATE first_admin CONTENT { slot: 1, uid: $row.uid }; CREATE account CONTENT $row; COMMIT;";
+        // A store that reports the race as a write conflict is asked again, and then answers
+        // with the claim's index.
+        let mut created = crate::backend::db::retry_conflicts(|| {
+            let row = row.clone();
+            async move { self.db.query(if first { CLAIM_AND_CREATE } else { CREATE }).bind(("row", row)).await.and_then(|r| r.check()) }
+        })
+        .await;
+        // A failed transaction's statements may all report just that it failed, so whether the
+        // claim was lost is read from the table, not from the error.
+        if first && created.is_err() && self.first_admin_claimed().await? {
+            row.role = if named_admin { Role::Admin } else { Role::User }.as_str().to_owned();
+            created = self.db.query(CREATE).bind(("row", row.clone())).await.and_then(|r| r.check());
+        }
+        let role = row.role();
         if let Err(e) = created {
             if matches!(violated_index(&e), Some("account_username" | "account_email")) {
                 let e = ApiError::Conflict { message: "this username or email is taken".into(), field: None };
