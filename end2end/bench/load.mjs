@@ -27,8 +27,10 @@ const logins = cfg.loginRate > 0
   ? run({
       url: cfg.nodes[0],
       connections: 1,
-      overallRate: cfg.loginRate,
-      duration: cfg.duration,
+      // autocannon's rate is whole requests per second, so a rate below one is spread as
+      // duration × rate logins at one a second (the first part of the run).
+      overallRate: Math.max(1, Math.ceil(cfg.loginRate)),
+      amount: Math.max(1, Math.round(cfg.duration * cfg.loginRate)),
       timeout: 10,
       requests: [{
         method: "POST",
