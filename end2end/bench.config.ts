@@ -1,4 +1,4 @@
-import base, { launchOptions } from "./playwright.config";
+import base, { tlsLaunchOptions } from "./playwright.config";
 import { defineConfig } from "@playwright/test";
 
 // The browser benchmarks (scripts/bench-*.sh): the same servers (plain HTTP and HTTPS) and
@@ -11,7 +11,7 @@ export default defineConfig({
   projects: [
     {
       name: "bench",
-      use: { launchOptions: { ...launchOptions, args: [...launchOptions.args, "--ignore-certificate-errors"] } },
+      use: { launchOptions: tlsLaunchOptions },
     },
   ],
 });

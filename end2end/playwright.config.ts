@@ -37,6 +37,10 @@ export const launchOptions = {
   ],
 };
 
+// ignoreHTTPSErrors covers pages and fetches; a service worker's script is fetched outside
+// it, so a browser that meets the self-signed certificate is told to accept it itself.
+export const tlsLaunchOptions = { ...launchOptions, args: [...launchOptions.args, "--ignore-certificate-errors"] };
+
 export default defineConfig({
   testDir: "./tests",
   timeout: 60_000,
@@ -55,12 +59,10 @@ export default defineConfig({
     {
       name: "tls",
       testMatch: /(walkthrough|tls)\.spec\.ts/,
-      // ignoreHTTPSErrors covers pages and fetches; a service worker's script is fetched
-      // outside it, so the browser itself is told to accept the self-signed certificate.
       use: {
         baseURL: tlsURL,
         ignoreHTTPSErrors: true,
-        launchOptions: { ...launchOptions, args: [...launchOptions.args, "--ignore-certificate-errors"] },
+        launchOptions: tlsLaunchOptions,
       },
     },
   ],

@@ -125,9 +125,11 @@ impl Auth {
         }
     }
 
-    async fn first_admin_claimed(&self) -> Result<bool> {
-        let mut r = self.db.query("SELECT count() AS n FROM first_admin GROUP ALL").await?;
-        Ok(r.take::<Option<i64>>((0, "n"))?.unwrap_or(0) > 0)
+    /// How many rows `table` holds (`account`: is this the first registration; `first_admin`:
+    /// has another node's first registration claimed the admin role).
+    async fn rows(&self, table: &'static str) -> Result<i64> {
+        let mut r = self.db.query(format!("SELECT count() AS n FROM {table} GROUP ALL")).await?;
+        Ok(r.take::<Option<i64>>((0, "n"))?.unwrap_or(0))
     }
 
     async fn find_by(&self, field: &'static str, value: &str) -> Result<Option<AccountRow>> {
@@ -151,9 +153,7 @@ impl Auth {
             let e = ApiError::Conflict { message: "an account with this email exists; log in instead".into(), field: Some("email".into()) };
             return self.audit.refuse(ANONYMOUS, ACTION, &req.username, client, e).await;
         }
-        let mut r = self.db.query("SELECT count() AS n FROM account GROUP ALL").await?;
-        let count: Option<i64> = r.take((0, "n"))?;
-        let first = count.unwrap_or(0) == 0;
+        let first = self.rows("account").await? == 0;
         let named_admin = self.admin_username.as_deref() == Some(req.username.as_str());
         let mut row = AccountRow {
             uid: random_id(),
@@ -179,7 +179,7 @@ impl Auth {
         .await;
         // A failed transaction's statements may all report just that it failed, so whether the
         // claim was lost is read from the table, not from the error.
-        if first && created.is_err() && self.first_admin_claimed().await? {
+        if first && created.is_err() && self.rows("first_admin").await? > 0 {
             row.role = if named_admin { Role::Admin } else { Role::User }.as_str().to_owned();
             created = self.db.query(CREATE).bind(("row", row.clone())).await.and_then(|r| r.check());
         }
