@@ -8,7 +8,7 @@
 use app::model::audit::{AuditEntry, AuditQuery};
 use app::model::ApiError;
 use surrealdb::types::SurrealValue;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
 
 use super::authz::{authorize, Action, Ctx};
 use super::db::Db;
@@ -73,22 +73,36 @@ pub fn entry_hash(prev_hash: &str, seq: u64, e: &Event<'_>, at: &str) -> String 
     sha256_hex(input.as_bytes())
 }
 
+/// An entry waiting to be written, owned (it waits in a queue past its caller's borrow), with
+/// the channel its caller waits on.
+struct Pending {
+    actor: String,
+    action: String,
+    target: String,
+    client: String,
+    outcome: String,
+    done: oneshot::Sender<Result<AuditEntry>>,
+}
+
+/// Entries per INSERT: the most one database round trip carries.
+const BATCH: usize = 256;
+
+/// Appends go through one writer task per process (group commit): it takes every entry queued
+/// while it was writing the previous batch and stores them in one INSERT. Under load one round
+/// trip then carries many entries instead of one each, and two nodes contend for the chain's
+/// tip once per batch, not once per entry. A task rather than a lock the callers share, so a
+/// request dropped half-way (its client gone) cannot leave other callers' entries unwritten.
 pub struct AuditLog {
     db: Db,
-    /// The last (seq, hash), so appends need not read it back; a Mutex also orders appends in
-    /// this process. Across processes, the unique index on `seq` rejects a fork and we retry.
-    last: Mutex<Option<(u64, String)>>,
+    queue: mpsc::Sender<Pending>,
 }
 
 impl AuditLog {
+    /// Starts the writer (needs the Tokio runtime); it stops when the log is dropped.
     pub fn new(db: Db) -> Self {
-        AuditLog { db, last: Mutex::new(None) }
-    }
-
-    async fn read_last(&self) -> Result<(u64, String)> {
-        let mut r = self.db.query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1").await?;
-        let row: Option<AuditRow> = r.take(0)?;
-        Ok(row.map(|r| (r.seq.max(0) as u64, r.hash)).unwrap_or((0, GENESIS.to_owned())))
+        let (queue, waiting) = mpsc::channel(4 * BATCH);
+        tokio::spawn(Writer { db: db.clone(), last: None }.run(waiting));
+        AuditLog { db, queue }
     }
 
     /// Appends an entry from its parts; what backend operations call after acting.
@@ -135,44 +149,20 @@ impl AuditLog {
         Ok(row)
     }
 
+    /// Appends `e` and returns it once it is stored.
     pub async fn append(&self, e: Event<'_>) -> Result<AuditEntry> {
-        let mut last = self.last.lock().await;
-        for _ in 0..16 {
-            let (seq, prev) = match last.as_ref() {
-                Some(l) => l.clone(),
-                None => self.read_last().await?,
-            };
-            let seq = seq + 1;
-            let at = now_rfc3339();
-            let hash = entry_hash(&prev, seq, &e, &at);
-            let row = AuditRow {
-                seq: seq as i64,
-                at,
-                actor: e.actor.to_owned(),
-                action: e.action.to_owned(),
-                target: e.target.to_owned(),
-                client: e.client.to_owned(),
-                outcome: e.outcome.to_owned(),
-                prev_hash: prev,
-                hash: hash.clone(),
-            };
-            let res = self.db.query("CREATE audit CONTENT $row").bind(("row", row.clone())).await.and_then(|r| r.check());
-            match res {
-                Ok(_) => {
-                    *last = Some((seq, hash));
-                    return Ok(row.into());
-                }
-                Err(err) if super::error::violated_index(&err) == Some("audit_seq") || super::db::is_conflict(&err) => {
-                    // Another node appended first (its entry holds this sequence number, or
-                    // its write conflicted with ours): re-read the tip and chain onto it,
-                    // after a short random wait so that two nodes do not collide again.
-                    *last = None;
-                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..=20))).await;
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
-        Err(Error::internal("the audit log stayed contended through every retry"))
+        let (done, answer) = oneshot::channel();
+        let p = Pending {
+            actor: e.actor.to_owned(),
+            action: e.action.to_owned(),
+            target: e.target.to_owned(),
+            client: e.client.to_owned(),
+            outcome: e.outcome.to_owned(),
+            done,
+        };
+        let stopped = || Error::internal("the audit writer has stopped");
+        self.queue.send(p).await.map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     pub async fn list(&self, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
@@ -236,6 +226,86 @@ impl AuditLog {
 pub struct ChainBreak {
     pub seq: u64,
     pub reason: String,
+}
+
+/// The one task that writes this process's audit entries (see [`AuditLog`]).
+struct Writer {
+    db: Db,
+    /// The last (seq, hash) written, so appends need not read it back. Across processes, the
+    /// unique index on `seq` rejects a fork and we retry.
+    last: Option<(u64, String)>,
+}
+
+impl Writer {
+    async fn run(mut self, mut waiting: mpsc::Receiver<Pending>) {
+        let mut part = Vec::with_capacity(BATCH);
+        while waiting.recv_many(&mut part, BATCH).await > 0 {
+            match self.write(&part).await {
+                Ok(rows) => {
+                    for (p, row) in part.drain(..).zip(rows) {
+                        let _ = p.done.send(Ok(row.into()));
+                    }
+                }
+                Err(err) => {
+                    let message = err.to_string();
+                    for p in part.drain(..) {
+                        let _ = p.done.send(Err(Error::internal(format!("writing the audit log: {message}"))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Chains `part` onto the tip and stores it in one statement (one transaction), re-reading
+    /// the tip and chaining again when another node appended first.
+    async fn write(&mut self, part: &[Pending]) -> Result<Vec<AuditRow>> {
+        for _ in 0..16 {
+            let (mut seq, mut prev) = match self.last.take() {
+                Some(l) => l,
+                None => read_last(&self.db).await?,
+            };
+            let mut rows = Vec::with_capacity(part.len());
+            for p in part {
+                seq += 1;
+                let at = now_rfc3339();
+                let e = Event { actor: &p.actor, action: &p.action, target: &p.target, client: &p.client, outcome: &p.outcome };
+                let hash = entry_hash(&prev, seq, &e, &at);
+                rows.push(AuditRow {
+                    seq: seq as i64,
+                    at,
+                    actor: p.actor.clone(),
+                    action: p.action.clone(),
+                    target: p.target.clone(),
+                    client: p.client.clone(),
+                    outcome: p.outcome.clone(),
+                    prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                });
+            }
+            let res = self.db.query("INSERT INTO audit $rows RETURN NONE").bind(("rows", rows.clone())).await.and_then(|r| r.check());
+            match res {
+                Ok(_) => {
+                    self.last = Some((seq, prev));
+                    return Ok(rows);
+                }
+                Err(err) if super::error::violated_index(&err) == Some("audit_seq") || super::db::is_conflict(&err) => {
+                    // Another node appended first (its entry holds one of these sequence
+                    // numbers, or its write conflicted with ours): after a short random wait,
+                    // so that two nodes do not collide again, re-read the tip and chain onto it.
+                    tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(1..=20))).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(Error::internal("the audit log stayed contended through every retry"))
+    }
+}
+
+/// The stored tip: the last (seq, hash), or (0, genesis) for an empty log.
+async fn read_last(db: &Db) -> Result<(u64, String)> {
+    let mut r = db.query("SELECT * OMIT id FROM audit ORDER BY seq DESC LIMIT 1").await?;
+    let row: Option<AuditRow> = r.take(0)?;
+    Ok(row.map(|r| (r.seq.max(0) as u64, r.hash)).unwrap_or((0, GENESIS.to_owned())))
 }
 
 /// Walks the whole log in order, page by page, and checks every link. Returns the number of

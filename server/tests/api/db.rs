@@ -1,6 +1,7 @@
 //! The embedded store under concurrent writes to one record, as a job's heartbeat, progress
-//! and cancel make them.
+//! and cancel make them; the audit log appended to by two writers (as two nodes) at once.
 
+use server::backend::audit::{self, AuditLog, Event};
 use server::backend::db::{connect, retry_conflicts, Db};
 use server::config::DatabaseUrl;
 
@@ -44,4 +45,40 @@ async fn concurrent_writes_to_one_record_all_land_when_conflicts_are_retried() {
     // ...and retried, every write lands exactly once.
     let (failed, n) = hammer(&db, true).await;
     assert_eq!((failed, n), (0, (TASKS * WRITES) as i64));
+}
+
+/// Two audit logs on one store, as two nodes have: many callers on each append at once (so
+/// each writer batches, and the two batch writers collide over the chain's tip), and the
+/// result is one chain with every entry once, no gap and no fork.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_audit_writers_appending_at_once_leave_one_unbroken_chain() {
+    const CALLERS: usize = 24;
+    const EACH: usize = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let db = connect(&DatabaseUrl::SurrealKv(dir.path().join("db"))).await.unwrap();
+    server::backend::schema::apply(&db).await.unwrap();
+    let logs = [std::sync::Arc::new(AuditLog::new(db.clone())), std::sync::Arc::new(AuditLog::new(db.clone()))];
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|i| {
+            let log = logs[i % 2].clone();
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for j in 0..EACH {
+                    let target = format!("{i}-{j}");
+                    let e = Event { actor: "u1", action: "test.append", target: &target, client: "127.0.0.1", outcome: "ok" };
+                    let entry = log.append(e).await.unwrap();
+                    assert_eq!(entry.target, target, "each caller is answered with its own entry");
+                    seqs.push(entry.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.extend(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=(CALLERS * EACH) as u64).collect::<Vec<_>>(), "every entry once, numbered without a gap");
+    assert_eq!(audit::verify(&db).await.unwrap().unwrap(), (CALLERS * EACH) as u64);
 }

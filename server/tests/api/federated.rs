@@ -413,13 +413,15 @@ async fn a_small_network_trains_by_fedavg_and_predicts_from_the_registry() {
     let owner = srv.user("owner").await;
     let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
     let mut body = iris_federation(4, 3, 2);
-    body["task"]["model"] = json!({"kind": "mlp", "hidden": [16], "epochs": 5, "learning_rate": 0.1, "batch_size": 16});
+    // The server draws the network's first weights at random: with 5 epochs a round, 5 of 300
+    // draws ended below 0.85 after four rounds; with 20 the lowest of 300 was 0.953.
+    body["task"]["model"] = json!({"kind": "mlp", "hidden": [16], "epochs": 20, "learning_rate": 0.1, "batch_size": 16});
     let (id, task) = federation(&srv, &owner, body, &users.iter().collect::<Vec<_>>()).await;
     let mut members = members(users.into(), &id, &task, 3, &[]);
     // `run` checks each round's aggregate against the plain mean of the true updates.
     let end = run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
     let accuracy = end.results.last().unwrap().metrics.as_ref().unwrap().score();
-    assert!(accuracy >= 0.85, "final accuracy {accuracy}");
+    assert!(accuracy >= 0.9, "final accuracy {accuracy}");
     let model_id = end.model_id.unwrap();
     let info: Value = srv.get_as(&owner.access, &format!("/api/models/{model_id}")).await.json().await.unwrap();
     assert_eq!((info["kind"].as_str(), info["federation"].as_str()), (Some("dqn"), Some(id.as_str())));
