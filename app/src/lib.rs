@@ -18,5 +18,15 @@ pub mod model;
 pub mod table;
 pub mod ui;
 
+/// Threads worth starting for work split in parts (the CSV reader, a forest's predictions):
+/// the machine's cores natively; one in the browser, where wasm has no threads.
+pub fn cores() -> usize {
+    if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 /// The version every build of the workspace reports (footer, `/api/health`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -26,37 +26,55 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
     s.trim().parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
-fn normalise(cell: RawCell) -> RawCell {
+/// A cell that inference treats as missing: no value, a spelling of "no value", or a
+/// non-finite number.
+fn is_blank(cell: &RawCell) -> bool {
     match cell {
-        RawCell::Text(s) if is_missing_text(&s) => RawCell::Missing,
-        RawCell::Number(n) if !n.is_finite() => RawCell::Missing,
-        other => other,
+        RawCell::Missing => true,
+        RawCell::Text(s) => is_missing_text(s),
+        RawCell::Number(n) => !n.is_finite(),
+        RawCell::Bool(_) => false,
     }
 }
 
-fn kind_of(rows: &[Vec<RawCell>], col: usize) -> ColumnKind {
-    let values = rows.iter().map(|r| &r[col]).filter(|c| !matches!(c, RawCell::Missing));
-    let (mut all_bool, mut all_num) = (true, true);
-    for v in values {
-        match v {
-            RawCell::Bool(_) => all_num = false,
-            RawCell::Number(_) => all_bool = false,
-            RawCell::Text(s) => {
-                all_bool &= parse_bool(s).is_some();
-                all_num &= parse_number(s).is_some();
+fn normalise(cell: RawCell) -> RawCell {
+    if is_blank(&cell) {
+        RawCell::Missing
+    } else {
+        cell
+    }
+}
+
+/// Every column's kind from all its values, in one pass over the rows in memory order (a
+/// pass per column strides across every row and was most of the time spent here).
+fn kinds_of(rows: &[Vec<RawCell>], width: usize) -> Vec<ColumnKind> {
+    let (mut all_num, mut all_bool) = (vec![true; width], vec![true; width]);
+    for row in rows {
+        for (j, v) in row.iter().enumerate() {
+            if !(all_num[j] || all_bool[j]) || is_blank(v) {
+                continue;
             }
-            RawCell::Missing => {}
-        }
-        if !all_bool && !all_num {
-            return ColumnKind::Categorical;
+            match v {
+                RawCell::Bool(_) => all_num[j] = false,
+                RawCell::Number(_) => all_bool[j] = false,
+                RawCell::Text(s) => {
+                    all_bool[j] &= parse_bool(s).is_some();
+                    all_num[j] &= parse_number(s).is_some();
+                }
+                RawCell::Missing => {}
+            }
         }
     }
     // A column with no values at all counts as numeric: it imputes cleanly and never becomes a category.
-    if all_num {
-        ColumnKind::Numeric
-    } else {
-        ColumnKind::Boolean
-    }
+    all_num
+        .into_iter()
+        .zip(all_bool)
+        .map(|kinds| match kinds {
+            (true, _) => ColumnKind::Numeric,
+            (false, true) => ColumnKind::Boolean,
+            (false, false) => ColumnKind::Categorical,
+        })
+        .collect()
 }
 
 pub(crate) fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
@@ -72,15 +90,24 @@ pub(crate) fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
     }
 }
 
-/// Whether every value of column `col` reads as `kind` (categorical takes anything).
-fn fits(rows: &[Vec<RawCell>], col: usize, kind: ColumnKind) -> bool {
-    rows.iter().map(|r| &r[col]).all(|v| match (v, kind) {
-        (RawCell::Missing, _) | (_, ColumnKind::Categorical) => true,
-        (RawCell::Number(_), ColumnKind::Numeric) | (RawCell::Bool(_), ColumnKind::Boolean) => true,
-        (RawCell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
-        (RawCell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
-        _ => false,
-    })
+/// Per column, whether every value reads as `kinds[j]` (categorical takes anything), in one
+/// pass in memory order like `kinds_of`.
+fn fitting(rows: &[Vec<RawCell>], kinds: &[ColumnKind]) -> Vec<bool> {
+    let mut fit = vec![true; kinds.len()];
+    for row in rows {
+        for ((v, kind), fit) in row.iter().zip(kinds).zip(fit.iter_mut()) {
+            *fit = *fit
+                && (is_blank(v)
+                    || match (v, kind) {
+                        (_, ColumnKind::Categorical) => true,
+                        (RawCell::Number(_), ColumnKind::Numeric) | (RawCell::Bool(_), ColumnKind::Boolean) => true,
+                        (RawCell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
+                        (RawCell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
+                        _ => false,
+                    });
+        }
+    }
+    fit
 }
 
 /// The kinds a declared schema gives, where the values allow them: a column declared
@@ -92,6 +119,9 @@ fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) 
     if declared.len() != names.len() {
         return Err(mismatch(format!("the file has {} columns but was declared with {}", names.len(), declared.len())));
     }
+    let wanted: Vec<ColumnKind> = declared.iter().map(|d| d.kind).collect();
+    let fit = fitting(rows, &wanted);
+    let mut found: Option<Vec<ColumnKind>> = None;
     names
         .iter()
         .zip(declared)
@@ -100,10 +130,10 @@ fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) 
             if *name != d.name {
                 return Err(mismatch(format!("a column is named “{name}” in the file but “{}” in the declaration", d.name)));
             }
-            if fits(rows, col, d.kind) {
+            if fit[col] {
                 Ok(d.kind)
             } else {
-                let found = kind_of(rows, col).as_str();
+                let found = found.get_or_insert_with(|| kinds_of(rows, names.len()))[col].as_str();
                 Err(mismatch(format!("column “{name}” was declared {} but its values read as {found}", d.kind.as_str())))
             }
         })
@@ -118,12 +148,12 @@ pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table
     if rows.is_empty() {
         return Err(TableError::Empty("there is a header but no rows under it".into()));
     }
-    let rows: Vec<Vec<RawCell>> = rows.into_iter().map(|r| r.into_iter().map(normalise).collect()).collect();
     let kinds: Vec<ColumnKind> = match declared {
         Some(declared) => declared_kinds(&names, &rows, declared)?,
-        None => (0..names.len()).map(|c| kind_of(&rows, c)).collect(),
+        None => kinds_of(&rows, names.len()),
     };
-    let rows = rows.into_iter().map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(cell, *k)).collect()).collect();
+    // Each row converted in its own allocation (`RawCell` and `Cell` are the same size).
+    let rows = rows.into_iter().map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(normalise(cell), *k)).collect()).collect();
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| Column { name, kind }).collect();
     Ok(Table { columns, rows })
 }
