@@ -12,6 +12,18 @@ test("home page is rendered on the server, before any script runs", async ({ bro
   await context.close();
 });
 
+test("pages arrive complete: no content waits in a template for a script to swap it in", async ({ request }) => {
+  // Streaming out of order sends a fallback when a resource is not ready at the instant the
+  // body is drawn, a race that once left a no-script visitor without the home page's heading.
+  for (const path of ["/", "/login", "/register"]) {
+    for (let i = 0; i < 10; i++) {
+      const html = await (await request.get(path)).text();
+      expect(html, path).toMatch(/<h1[^>]*>/);
+      expect(html, path).not.toContain("<template");
+    }
+  }
+});
+
 test("page hydrates: the domain picker updates the subdomains, with no console errors", async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto("/");

@@ -74,11 +74,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=HomePage/>
-                    <Route path=StaticSegment("register") view=RegisterPage/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
-                    // Protected pages render completely before answering, so that a logged-out
-                    // visitor gets a real redirect to the login page.
+                    // Every page renders completely before answering. Out-of-order streaming
+                    // would send a Suspense's fallback whenever its resource had not resolved
+                    // at the instant the body was drawn (a blocking resource only holds the
+                    // stream back, it does not put its content in place), leaving the content in
+                    // a template only a script swaps in: a page read without scripts, or the
+                    // navigation bar of any page, then depended on a race. Protected pages also
+                    // need it so that a logged-out visitor gets a real redirect to the login page.
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("register") view=RegisterPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("profile") view=ProfilePage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("datasets") view=DatasetsPage ssr=SsrMode::Async/>

@@ -38,8 +38,9 @@ async fn load_work() -> Result<Option<Work>, ApiError> {
 pub fn HomePage() -> impl IntoView {
     let session = use_session();
     // One resource at the page's level (a resource made inside another one's Suspend breaks
-    // hydration), loaded again when someone logs in or out on this page. Blocking: the server
-    // sends the page once it is known, so it reads without scripts (and without a flash).
+    // hydration), loaded again when someone logs in or out on this page. The route renders
+    // in `SsrMode::Async`, so the page arrives with the work in place: it reads without
+    // scripts (and without a flash).
     let work = Resource::new_blocking(
         move || (session.login.version().get(), session.logout.version().get(), session.register.version().get()),
         |_| load_work(),
