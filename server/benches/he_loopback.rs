@@ -20,17 +20,7 @@ use app::he::HeOffer;
 use app::table::Format;
 use serde_json::{json, Map, Value};
 
-use common::{client, TestServer};
-
-fn percentile(v: &[f64], p: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
+use common::{client, ms, percentile, TestServer};
 
 async fn bench(srv: &TestServer, token: &str, file: &str, target: &str, kind: &str) {
     let bytes = std::fs::read(format!("{}/../app/tests/data/{file}", env!("CARGO_MANIFEST_DIR"))).expect("the dataset");

@@ -3,7 +3,7 @@
 //! predictions averaged. Seeded, so a job's forest is reproducible.
 
 use linfa::ParamGuard;
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,9 @@ use super::model::{check_cancel, Monitor, Quiet};
 use super::task::Task;
 use super::tree::{check_depth, check_leaf_and_features, Tree, TreeParams};
 use super::MlError;
+
+/// Below this many rows a prediction stays on one thread: a second costs more than it saves.
+const PARALLEL_ROWS: usize = 2048;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -92,22 +95,72 @@ impl Forest {
             Task::Regression => 1,
         };
         let mut out = Array2::zeros((x.nrows(), width));
-        for (i, row) in x.outer_iter().enumerate() {
-            for t in &self.trees {
-                for (k, v) in t.leaf(row).iter().enumerate() {
-                    out[[i, k]] += v / self.trees.len() as f64;
+        let parts = if x.nrows() >= PARALLEL_ROWS { crate::cores() } else { 1 };
+        let per_part = x.nrows().div_ceil(parts).max(1);
+        let chunks = x.axis_chunks_iter(Axis(0), per_part).zip(out.axis_chunks_iter_mut(Axis(0), per_part));
+        if parts == 1 {
+            chunks.for_each(|(x, out)| self.add_leaves(x, out));
+        } else {
+            std::thread::scope(|s| {
+                for (x, out) in chunks {
+                    s.spawn(move || self.add_leaves(x, out));
                 }
-            }
+            });
         }
         out
     }
 
+    /// Adds every tree's leaf for each row of `x` to `out`, tree by tree: one tree's nodes stay
+    /// in cache while all the rows walk it (row by row, every tree's nodes were fetched again
+    /// for each row; 10,000 rows of a 100-tree forest took 0.9 s). Each cell still sums the
+    /// trees in their order, so the result is the same to the bit.
+    fn add_leaves(&self, x: ArrayView2<f64>, mut out: ArrayViewMut2<f64>) {
+        let n = self.trees.len() as f64;
+        for t in &self.trees {
+            for (row, mut o) in x.outer_iter().zip(out.outer_iter_mut()) {
+                for (o, v) in o.iter_mut().zip(t.leaf(row)) {
+                    *o += v / n;
+                }
+            }
+        }
+    }
+
     /// The most probable class index (as f64), or the regression value.
     pub fn predict(&self, x: &Array2<f64>) -> Vec<f64> {
-        let p = self.predict_proba(x);
+        self.read_off(&self.predict_proba(x))
+    }
+
+    /// `predict` from `predict_proba`'s answer.
+    pub fn read_off(&self, p: &Array2<f64>) -> Vec<f64> {
         match self.task {
             Task::Regression => p.column(0).to_vec(),
             Task::Classification { .. } => p.outer_iter().map(|r| super::argmax(r.iter().copied()) as f64).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many rows are predicted in parts on several threads, tree by tree; each row's answer
+    /// must be what it gets alone, to the bit, for classification and regression.
+    #[test]
+    fn many_rows_at_once_answer_as_each_row_alone() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let n = PARALLEL_ROWS * 2 + 17;
+        let x = Array2::from_shape_fn((n, 4), |_| rng.random_range(-1.0..1.0));
+        let classes: Vec<f64> = x.outer_iter().map(|r| if r[0] + r[1] * r[2] > 0.0 { 1.0 } else { 0.0 }).collect();
+        let values: Vec<f64> = x.outer_iter().map(|r| r[0] * 2.0 - r[3]).collect();
+        let params = ForestParams { trees: 7, ..ForestParams::default() };
+        for (y, task) in [(&classes, Task::Classification { classes: 2 }), (&values, Task::Regression)] {
+            let f = Forest::fit(&x, y, task, &params).unwrap();
+            let all = f.predict_proba(&x);
+            for (i, row) in x.outer_iter().enumerate() {
+                let alone = f.predict_proba(&row.to_owned().insert_axis(Axis(0)));
+                assert_eq!(all.row(i), alone.row(0), "row {i}");
+            }
+            assert_eq!(f.predict(&x), f.read_off(&all));
         }
     }
 }

@@ -46,6 +46,11 @@ pub trait Model {
     fn predict(&self, x: &Array2<f64>) -> Result<Vec<f64>, MlError>;
     /// Class probabilities (one column per class) for classifiers; `None` for regression.
     fn predict_proba(&self, x: &Array2<f64>) -> Result<Option<Array2<f64>>, MlError>;
+    /// Both at once. A kind whose prediction is read off its probabilities (a forest)
+    /// overrides it to walk the model once instead of twice.
+    fn predict_with_proba(&self, x: &Array2<f64>) -> Result<(Vec<f64>, Option<Array2<f64>>), MlError> {
+        Ok((self.predict(x)?, self.predict_proba(x)?))
+    }
     /// Hyperparameters and fitted parameters as JSON (the model artifact's `model` field).
     fn serialize(&self) -> Result<Value, MlError>;
 }
@@ -235,6 +240,9 @@ impl Model for AnyModel {
     }
     fn predict_proba(&self, x: &Array2<f64>) -> Result<Option<Array2<f64>>, MlError> {
         self.inner().predict_proba(x)
+    }
+    fn predict_with_proba(&self, x: &Array2<f64>) -> Result<(Vec<f64>, Option<Array2<f64>>), MlError> {
+        self.inner().predict_with_proba(x)
     }
     fn serialize(&self) -> Result<Value, MlError> {
         serde_json::to_value(self).map_err(|e| MlError::Shape(format!("cannot serialise the model: {e}")))
@@ -445,6 +453,12 @@ impl Model for ForestModel {
             Task::Regression => None,
             Task::Classification { .. } => Some(f.predict_proba(x)),
         })
+    }
+    fn predict_with_proba(&self, x: &Array2<f64>) -> Result<(Vec<f64>, Option<Array2<f64>>), MlError> {
+        let f = self.fitted.as_ref().ok_or_else(not_fitted)?;
+        let p = f.predict_proba(x);
+        let values = f.read_off(&p);
+        Ok((values, matches!(f.task, Task::Classification { .. }).then_some(p)))
     }
     fn serialize(&self) -> Result<Value, MlError> {
         Model::serialize(&AnyModel::Forest(self.clone()))

@@ -130,6 +130,11 @@ impl PredictionTable {
 /// Most rows one prediction request may carry.
 pub const MAX_PREDICT_ROWS: usize = 10_000;
 
+/// Largest prediction request body, in bytes: room for `MAX_PREDICT_ROWS` rows of about 3 KB
+/// of JSON each (some 150 numeric features), where the server's default JSON limit (2 MiB)
+/// refused 10,000 rows of 20 features.
+pub const MAX_PREDICT_BODY: usize = 32 << 20;
+
 /// The input columns a preprocessor needs, with their kinds.
 pub fn feature_schema(preprocessor: &Preprocessor) -> Vec<Column> {
     preprocessor
@@ -215,8 +220,7 @@ impl ModelArtifact {
         let all: Vec<usize> = (0..table.rows.len()).collect();
         let x = self.preprocessor.transform(&table, &all).map_err(|e| ApiError::Internal { message: e.to_string() })?;
         let internal = |e: crate::ml::MlError| ApiError::Internal { message: format!("prediction failed: {e}") };
-        let values = self.model.predict(&x).map_err(internal)?;
-        let proba = self.model.predict_proba(&x).map_err(internal)?;
+        let (values, proba) = self.model.predict_with_proba(&x).map_err(internal)?;
         Ok(values
             .iter()
             .enumerate()

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod models;
 pub mod schema;
 pub mod store;
+pub mod timing;
 pub mod util;
 
 use std::sync::Arc;

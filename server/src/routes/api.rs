@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -76,7 +76,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json {
             return Err(ApiError::field("body", "send the body as JSON, with Content-Type: application/json").into());
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rej| ApiError::field("body", rej.body_text()))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rej| match rej.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::TooLarge { message: "the body is larger than this request accepts (docs/api.md gives its limit)".into() }
+            }
+            _ => ApiError::field("body", rej.body_text()),
+        })?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         serde_path_to_error::deserialize(de).map(ApiJson).map_err(|e| body_error(&e).into())
     }
@@ -206,6 +211,14 @@ pub fn cleared_cookies(secure: bool) -> Vec<String> {
 pub fn set_cookies(res: &mut Response, cookies: Vec<String>) {
     for v in cookie_headers(cookies) {
         res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Adds `Server-Timing` entries (backend::timing) to an answer; several such headers are one
+/// list to a reader, so each layer appends its own.
+pub fn append_server_timing(res: &mut Response, entries: &str) {
+    if let Ok(v) = HeaderValue::from_str(entries) {
+        res.headers_mut().append(HeaderName::from_static("server-timing"), v);
     }
 }
 

@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use std::sync::Arc;
@@ -54,7 +55,14 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::routes())
         .merge(docs::routes())
         .route("/metrics", get(metrics))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+        // Server functions read their whole body with no limit of their own (server_fn
+        // collects it), so their routes get one: the largest any needs, a file's rows for
+        // prediction. Past it, 413.
+        .merge(
+            Router::new()
+                .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
+                .layer(RequestBodyLimitLayer::new(app::model::artifact::MAX_PREDICT_BODY)),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::session))
         .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))

@@ -1,7 +1,7 @@
 //! `/api/models*` (see docs/api.md): the model registry: list, read, predict, download the
 //! artifact (docs/model-format.md), delete.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/models", get(list))
         .route("/api/models/{id}", get(one).delete(remove))
-        .route("/api/models/{id}/predict", post(predict))
+        .route("/api/models/{id}/predict", post(predict).layer(DefaultBodyLimit::max(app::model::artifact::MAX_PREDICT_BODY)))
         .route("/api/models/{id}/artifact", get(artifact))
         .route("/api/models/{id}/he", get(he_offer))
         // The raw body, read by the handler up to its own limit (413 past it).
@@ -65,8 +65,10 @@ async fn predict(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PredictRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let predictions = b.models.predict(&ctx, &id, &req.rows).await?;
-    Ok(Json(serde_json::json!({ "predictions": predictions })))
+    let (predictions, watch) = b.models.predict(&ctx, &id, req.rows).await?;
+    let mut res = Json(serde_json::json!({ "predictions": predictions })).into_response();
+    super::api::append_server_timing(&mut res, &watch.header_value());
+    Ok(res)
 }
 
 async fn artifact(State(b): State<Backend>, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Response> {

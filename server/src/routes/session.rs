@@ -18,9 +18,13 @@ use axum::response::Response;
 use app::model::auth::{Actor, Caller};
 use app::model::ApiError;
 
-use super::api::{access_token, cleared_cookies, client_addr, cookie_value, session_cookies, set_cookies, wants_secure, REFRESH_COOKIE};
+use super::api::{
+    access_token, append_server_timing, cleared_cookies, client_addr, cookie_value, session_cookies, set_cookies, wants_secure,
+    REFRESH_COOKIE,
+};
 use super::AppState;
 use crate::backend::auth::Session;
+use crate::backend::timing::Stopwatch;
 use crate::backend::Backend;
 
 /// The UI's logout server function revokes the refresh token it was sent, unrotated.
@@ -30,10 +34,13 @@ pub async fn session(State(state): State<AppState>, req: Request, next: Next) ->
     let (mut parts, body) = req.into_parts();
     let secure_cookies = wants_secure(&parts.headers, state.secure_cookies);
     let client = client_addr(&parts);
+    let mut watch = Stopwatch::default();
     let (identity, cookies) = identify(&state.backend, &parts, &client, secure_cookies).await;
+    watch.lap("auth");
     parts.extensions.insert(Caller { client, secure_cookies, identity });
     let mut res = next.run(Request::from_parts(parts, body)).await;
     set_cookies(&mut res, cookies);
+    append_server_timing(&mut res, &watch.header_value());
     res
 }
 

@@ -133,7 +133,7 @@ impl UiBackend for Backend {
     }
 
     async fn predict(&self, ctx: &Ctx, id: String, rows: Rows) -> Result<Vec<Prediction>, ApiError> {
-        Ok(self.models.predict(ctx, &id, &rows).await?)
+        Ok(self.models.predict(ctx, &id, rows).await?.0)
     }
 
     async fn he_offer(&self, ctx: &Ctx, id: String) -> Result<app::he::HeOffer, ApiError> {

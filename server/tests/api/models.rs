@@ -65,6 +65,14 @@ async fn versions_predictions_artifacts_and_deletion() {
     )
     .await;
     assert_eq!(r.status(), 200, "a colleague in the area may predict");
+    // The server's split of its time (docs/api.md): the session layer's step, then the route's.
+    let timing: Vec<String> = r
+        .headers()
+        .get_all("server-timing")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap().split(", ").map(|e| e.split(";dur=").next().unwrap().to_owned()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(timing, ["authz", "open", "model", "audit", "auth"], "{:?}", r.headers());
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["predictions"][0]["label"], "a");
     assert_eq!(p["predictions"][1]["label"], "b");
@@ -142,5 +150,53 @@ async fn a_damaged_model_is_an_opaque_500() {
     for leak in ["tag", "decrypt", "chunk", "aead", "expected", "line"] {
         assert!(!message.to_lowercase().contains(leak), "the answer names the failure ({leak}): {message}");
     }
+    srv.stop().await;
+}
+
+/// 10,000 rows of 20 features (4.7 MB of JSON, past the 2 MiB JSON default) are one request;
+/// a body past the route's limit is a 413, through the REST route and the page's server
+/// function alike, and the server keeps answering.
+#[tokio::test]
+async fn the_largest_prediction_fits_and_a_larger_body_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let names: Vec<String> = (0..20).map(|j| format!("feature_{j:02}")).collect();
+    let mut csv = format!("{},label\n", names.join(","));
+    for i in 0..40 {
+        let cells: Vec<String> = (0..20).map(|j| format!("{:.6}", ((i * 7 + j * 3) % 11) as f64 / 11.0 + 0.123456)).collect();
+        csv.push_str(&format!("{},{}\n", cells.join(","), if i % 2 == 0 { "a" } else { "b" }));
+    }
+    let s = srv.seal(csv.as_bytes(), Format::Csv, None, 4096).await;
+    srv.store_dataset(&alice.access, &s).await;
+    let job = srv.train(&alice.access, json!({"dataset_ids": [s.id], "target": "label", "model": {"kind": "logistic"}})).await;
+    let id = job.model_id.expect("a model");
+    let row: serde_json::Map<String, Value> = names.iter().map(|n| (n.clone(), json!(0.123456789012))).collect();
+    let rows = vec![Value::Object(row); app::model::artifact::MAX_PREDICT_ROWS];
+    let body = serde_json::to_vec(&json!({ "rows": rows })).unwrap();
+    assert!(body.len() > 4 << 20, "{} bytes", body.len());
+    let r = predict(&srv, &alice.access, &id, Value::Array(rows)).await;
+    assert_eq!(r.status(), 200);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["predictions"].as_array().unwrap().len(), app::model::artifact::MAX_PREDICT_ROWS);
+
+    // Past the limit: one string longer than the whole allowance.
+    let huge = json!({"rows": [{"feature_00": "x".repeat(app::model::artifact::MAX_PREDICT_BODY)}]});
+    let r = predict(&srv, &alice.access, &id, huge["rows"].clone()).await;
+    assert_eq!(r.status(), 413);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "too_large", "{e}");
+    let r = client()
+        .post(srv.url("/api/ui/predict"))
+        .bearer_auth(&alice.access)
+        .json(&json!({"id": id, "rows": huge["rows"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        predict(&srv, &alice.access, &id, json!([Value::Object(names.iter().map(|n| (n.clone(), json!(0.5))).collect())])).await.status(),
+        200
+    );
     srv.stop().await;
 }
