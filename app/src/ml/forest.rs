@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::model::{check_cancel, Monitor, Quiet};
+use super::model::{each_monitored, Monitor, Quiet};
 use super::task::Task;
 use super::tree::{check_depth, check_leaf_and_features, Tree, TreeParams};
 use super::MlError;
@@ -63,6 +63,18 @@ impl Forest {
         params: &ForestParams,
         monitor: &mut dyn Monitor,
     ) -> Result<Forest, MlError> {
+        Forest::fit_on(x, y, task, params, monitor, crate::cores())
+    }
+
+    /// As `fit_monitored`, growing trees on up to `workers` threads (the same forest for any).
+    fn fit_on(
+        x: &Array2<f64>,
+        y: &[f64],
+        task: Task,
+        params: &ForestParams,
+        monitor: &mut dyn Monitor,
+        workers: usize,
+    ) -> Result<Forest, MlError> {
         params.check_ref()?;
         let d = x.ncols();
         let max_features = params.max_features.unwrap_or(match task {
@@ -76,15 +88,17 @@ impl Forest {
             max_features: Some(max_features),
             seed: params.seed,
         };
-        let mut rng = StdRng::seed_from_u64(params.seed);
-        let n = x.nrows();
-        let mut trees = Vec::with_capacity(params.trees);
-        for t in 0..params.trees {
-            check_cancel(monitor)?;
+        // Each tree draws from its own generator, seeded in order from the forest's seed: the
+        // forest is the same whichever thread grows which tree, and however many there are.
+        let mut seeds = StdRng::seed_from_u64(params.seed);
+        let seeds: Vec<u64> = (0..params.trees).map(|_| seeds.random()).collect();
+        let grow = |t: usize| {
+            let mut rng = StdRng::seed_from_u64(seeds[t]);
+            let n = x.nrows();
             let sample: Vec<usize> = (0..n).map(|_| rng.random_range(0..n)).collect();
-            trees.push(Tree::fit(x, y, sample, task, &tree_params, &mut rng)?);
-            monitor.step(t + 1, params.trees, None);
-        }
+            Tree::fit(x, y, sample, task, &tree_params, &mut rng)
+        };
+        let trees = each_monitored(params.trees, workers, grow, monitor)?;
         Ok(Forest { task, trees })
     }
 
@@ -161,6 +175,52 @@ mod tests {
                 assert_eq!(all.row(i), alone.row(0), "row {i}");
             }
             assert_eq!(f.predict(&x), f.read_off(&all));
+        }
+    }
+
+    /// Trees are grown on several threads, each from its own seed: the forest (every node of
+    /// every tree, in order) is the one a single thread grows, and progress counts every tree.
+    #[test]
+    fn a_forest_grown_on_two_threads_is_the_one_grown_on_one() {
+        struct Count(Vec<usize>);
+        impl Monitor for Count {
+            fn step(&mut self, done: usize, total: usize, _: Option<f64>) {
+                assert_eq!(total, 9);
+                self.0.push(done);
+            }
+        }
+        let mut rng = StdRng::seed_from_u64(5);
+        let x = Array2::from_shape_fn((300, 5), |_| rng.random_range(-1.0..1.0));
+        let y: Vec<f64> = x.outer_iter().map(|r| if r[0] - r[4] > 0.1 { 1.0 } else { 0.0 }).collect();
+        let params = ForestParams { trees: 9, seed: 11, ..ForestParams::default() };
+        let task = Task::Classification { classes: 2 };
+        let one = Forest::fit_on(&x, &y, task, &params, &mut Quiet, 1).unwrap();
+        let mut count = Count(Vec::new());
+        let two = Forest::fit_on(&x, &y, task, &params, &mut count, 2).unwrap();
+        assert_eq!(one, two);
+        assert_eq!(count.0, (1..=9).collect::<Vec<_>>());
+        // Different seeds give different trees (the seeds reach the trees).
+        assert_ne!(one.trees[0], one.trees[1]);
+    }
+
+    /// A cancelled fit stops between trees on any number of threads and says so.
+    #[test]
+    fn a_cancelled_forest_stops_with_cancelled() {
+        struct CancelAfter(usize);
+        impl Monitor for CancelAfter {
+            fn step(&mut self, done: usize, _: usize, _: Option<f64>) {
+                self.0 = self.0.saturating_sub(usize::from(done > 0));
+            }
+            fn cancelled(&self) -> bool {
+                self.0 == 0
+            }
+        }
+        let x = Array2::from_shape_fn((50, 2), |(i, j)| (i * (j + 1)) as f64);
+        let y: Vec<f64> = (0..50).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
+        let params = ForestParams { trees: 40, ..ForestParams::default() };
+        for workers in [1, 2] {
+            let err = Forest::fit_on(&x, &y, Task::Classification { classes: 2 }, &params, &mut CancelAfter(3), workers).unwrap_err();
+            assert!(matches!(err, MlError::Cancelled), "{workers} workers: {err:?}");
         }
     }
 }

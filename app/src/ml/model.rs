@@ -7,6 +7,8 @@ use linfa::ParamGuard;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use super::dqn::DqnModel;
 use super::ensemble::EnsembleModel;
@@ -37,6 +39,62 @@ pub fn check_cancel(monitor: &dyn Monitor) -> Result<(), MlError> {
     } else {
         Ok(())
     }
+}
+
+/// `job(0..count)` on up to `workers` threads, the results in order, reporting each finished
+/// one to `monitor` and stopping (between jobs) when it cancels or a job fails. The jobs must
+/// not depend on which thread runs them (a forest seeds each tree on its own), so the result
+/// is the same for any number of workers; one worker (always in wasm) starts no thread.
+pub fn each_monitored<T: Send>(
+    count: usize,
+    workers: usize,
+    job: impl Fn(usize) -> Result<T, MlError> + Sync,
+    monitor: &mut dyn Monitor,
+) -> Result<Vec<T>, MlError> {
+    let workers = workers.min(count);
+    if workers <= 1 {
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            check_cancel(monitor)?;
+            out.push(job(i)?);
+            monitor.step(i + 1, count, None);
+        }
+        return Ok(out);
+    }
+    // Workers take the next number until none is left or `stop` is set; this thread keeps the
+    // monitor (it is not `Send`) and puts the results in order.
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let mut slots: Vec<Option<T>> = (0..count).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel();
+        for _ in 0..workers {
+            let (tx, next, stop, job) = (tx.clone(), &next, &stop, &job);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count || stop.load(Ordering::Relaxed) || tx.send((i, job(i))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (done, (i, result)) in rx.into_iter().enumerate() {
+            match result.and_then(|v| check_cancel(monitor).map(|()| v)) {
+                Ok(v) => {
+                    slots[i] = Some(v);
+                    monitor.step(done + 1, count, None);
+                }
+                Err(e) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    // Every number was taken and sent unless a job failed or the fit was cancelled (both
+    // returned above), so every slot is full.
+    slots.into_iter().map(|v| v.ok_or(MlError::Cancelled)).collect()
 }
 
 pub trait Model {

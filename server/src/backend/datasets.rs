@@ -22,6 +22,7 @@ use super::audit::AuditLog;
 use super::authz::{authorize, Action, Actor, Ctx};
 use super::db::Db;
 use super::keys::{owner_key, TrainerKeys};
+use super::timing::Stopwatch;
 use super::util::{now_ms, now_rfc3339};
 use crate::backend::error::{violated_index, Error, Result};
 
@@ -488,22 +489,33 @@ impl Datasets {
     /// checks it against the recorded schema. The decrypted bytes are zeroized on return.
     /// `purpose` names the job (or test) on whose behalf this runs, for the audit log.
     pub async fn open_for_training(&self, id: &str, purpose: &str) -> Result<Table> {
+        Ok(self.open_timed(id, purpose).await?.0)
+    }
+
+    /// As `open_for_training`, with the time of each phase: `key` (the record and the data
+    /// key's unwrapping), `decrypt` (fetching and decrypting, which stream together), `parse`.
+    pub async fn open_timed(&self, id: &str, purpose: &str) -> Result<(Table, Stopwatch)> {
         const ACTION: &str = "dataset.open";
         let result = self.open_inner(id).await;
         let outcome = match &result {
-            Ok(t) => format!("ok ({purpose}; {} rows)", t.rows.len()),
+            Ok((t, _)) => format!("ok ({purpose}; {} rows)", t.rows.len()),
             Err(e) => format!("failed ({purpose}): {e}"),
         };
         self.audit.record("trainer", ACTION, id, "-", &outcome).await?;
+        if let Ok((_, watch)) = &result {
+            tracing::info!(dataset = id, phases = watch.header_value(), "opened for training");
+        }
         result
     }
 
-    async fn open_inner(&self, id: &str) -> Result<Table> {
+    async fn open_inner(&self, id: &str) -> Result<(Table, Stopwatch)> {
+        let mut watch = Stopwatch::default();
         let row = self.row(id).await?.filter(|r| r.status == "ready").ok_or(ApiError::NotFound)?;
         let dataset_id = dataset_id_bytes(id)?;
         let wrapped =
             row.wrapped_keys()?.into_iter().find(|w| w.recipient == Recipient::Trainer).ok_or_else(|| corrupt("no trainer key"))?;
         let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id)?;
+        watch.lap("key");
         let got = self.store.get(&blob_path(id)).await?;
         let mut opener = StreamOpener::new(key, dataset_id, got.meta.size);
         let mut plain = Zeroizing::new(Vec::with_capacity(row.plaintext_size.max(0) as usize));
@@ -512,6 +524,7 @@ impl Datasets {
             opener.feed(&piece?, &mut plain)?;
         }
         opener.finish()?;
+        watch.lap("decrypt");
         let table = match Table::parse_declared(&plain, row.format()?, &row.parse_options()?, &row.schema()?) {
             Ok(t) if t.rows.len() as i64 != row.rows => {
                 Err(format!("the dataset has {} rows but was declared with {}", t.rows.len(), row.rows))
@@ -520,7 +533,9 @@ impl Datasets {
             Err(e @ TableError::Declaration { .. }) => Err(e.to_string()),
             Err(e) => Err(format!("the dataset no longer parses as declared: {e}")),
         };
-        table.map_err(|problem| ApiError::field("schema", problem).into())
+        watch.lap("parse");
+        let table = table.map_err(|problem| ApiError::field("schema", problem))?;
+        Ok((table, watch))
     }
 
     /// The parsed header of a stored dataset, for tests and diagnostics.
