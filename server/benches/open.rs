@@ -23,7 +23,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use app::table::{Format, ParseOptions, Table};
 use rand::{Rng, SeedableRng};
 
-use common::TestServer;
+use common::{walk, TestServer};
 
 const FEATURES: usize = 20;
 /// The goals of issue 17 for the trainer's open, and for an upload end to end.
@@ -122,20 +122,4 @@ async fn main() {
         open / (read + decrypt),
         mb / upload,
     );
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }

@@ -56,6 +56,32 @@ async fn static_site_files_are_served_with_their_types() {
     srv.stop().await;
 }
 
+/// A signed-in page is drawn from one build of its body: every answer serialises the same
+/// resources, under the ids the browser's hydration reads (it builds the page once). Before,
+/// the server built a protected page two to four times per request, each build with new ids,
+/// and hydration sometimes found a placeholder where the page was and panicked.
+#[tokio::test]
+async fn a_signed_in_page_names_the_same_resources_on_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    srv.user("ana").await;
+    let r = srv.login("ana", "correct horse battery").await;
+    let cookie: Vec<String> =
+        r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned)).collect();
+    let cookie = cookie.join("; ");
+    for path in ["/models", "/datasets", "/jobs", "/analytics", "/profile", "/federations"] {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..12 {
+            let html = client().get(srv.url(path)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+            assert!(html.contains("data-testid=\"who\""), "{path}: not drawn for the signed-in user");
+            let pending = html.split("__PENDING_RESOURCES=").nth(1).and_then(|r| r.split(';').next()).unwrap_or("").to_owned();
+            seen.insert(pending);
+        }
+        assert_eq!(seen.len(), 1, "{path}: the serialised resources differ between requests: {seen:?}");
+    }
+    srv.stop().await;
+}
+
 /// The wire formats a page offers for download are described by the app itself.
 #[tokio::test]
 async fn the_format_documents_are_served_by_the_app() {

@@ -83,19 +83,28 @@ where
     V: IntoView + 'static,
 {
     let session = use_session();
+    let body = move || {
+        let child = child.clone();
+        Suspend::new(async move {
+            match session.user.await {
+                Ok(Some(me)) => child(me).into_any(),
+                // Offline is not signed out: no redirect to the login page.
+                Err(e @ ApiError::Transport { .. }) => load_failure(e),
+                _ => view! { <Redirect path=format!("/login?next={path}")/> }.into_any(),
+            }
+        })
+    };
+    // The server draws the page once, from one body. Given the closure, its rendering called
+    // it two to four times per request (measured on the models page), and each call built the
+    // page and its resources anew with new serialisation ids, while the browser hydrates once
+    // and reads the first call's: when that one's data was not in the page, hydration found a
+    // placeholder where the server had drawn the page, and panicked (flaky browser tests).
+    // The browser keeps the closure, so a page follows the user after a login or logout.
+    #[cfg(feature = "ssr")]
+    let body = body();
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                let child = child.clone();
-                Suspend::new(async move {
-                    match session.user.await {
-                        Ok(Some(me)) => child(me).into_any(),
-                        // Offline is not signed out: no redirect to the login page.
-                        Err(e @ ApiError::Transport { .. }) => load_failure(e),
-                        _ => view! { <Redirect path=format!("/login?next={path}")/> }.into_any(),
-                    }
-                })
-            }}
+            {body}
         </Suspense>
     }
 }
