@@ -64,9 +64,7 @@ fn line(label: &str, mb: f64, secs: f64) {
 async fn main() {
     let size: usize = std::env::var("CIPHERFOLD_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(100) * 1_000_000;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = server::config::Config::for_tests(dir.path());
-    config.database = server::config::DatabaseUrl::SurrealKv(dir.path().join("db"));
-    let srv = TestServer::start(config).await;
+    let srv = TestServer::on_disk(dir.path()).await;
     let owner = srv.remote.user("owner").await;
     let token = owner.access.as_str();
 

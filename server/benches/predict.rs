@@ -110,9 +110,7 @@ impl Figures {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = server::config::Config::for_tests(dir.path());
-    config.database = server::config::DatabaseUrl::SurrealKv(dir.path().join("db"));
-    let srv = TestServer::start(config).await;
+    let srv = TestServer::on_disk(dir.path()).await;
     let owner = srv.remote.user("owner").await;
     let token = owner.access.as_str();
 

@@ -55,6 +55,13 @@ impl TestServer {
         TestServer::start(Config::for_tests(dir)).await
     }
 
+    /// A node as deployed: the embedded database on disk (SurrealKV) under `dir`.
+    pub async fn on_disk(dir: &Path) -> TestServer {
+        let mut config = Config::for_tests(dir);
+        config.database = server::config::DatabaseUrl::SurrealKv(dir.join("db"));
+        TestServer::start(config).await
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
