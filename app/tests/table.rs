@@ -114,22 +114,26 @@ fn excel_sheets_by_name_and_unreadable_files() {
 #[test]
 fn the_streaming_csv_scanner_agrees_with_the_parser() {
     use app::table::scan::{CsvScanner, Scan};
+    // Columns that turn categorical after numbers (the scanner counts their numbers' spellings
+    // in a second pass), one of them past the first piece.
+    let mut mixed = String::from("zip,amount,code\n");
+    for i in 0..5_000 {
+        mixed.push_str(&format!("{:03},{}.5,{}\n", i % 40, i % 9, if i == 4_000 { "X1".to_owned() } else { format!("{}", i % 3) }));
+    }
+    mixed.push_str("AB12,1,007\n007,2,7\n");
     let dialect =
         "\u{feff}name;score;passed;note\n\"Smith; J\";1,5;TRUE;\"said \"\"hi\"\"\nover two lines\"\nLee;NA;false;\n\nKim;3;true;x\n";
     let mut big = String::from("a,b,flag,cat\n");
     for i in 0..20_000 {
         big.push_str(&format!("{i},{},{},{}\n", i as f64 / 7.0, i % 2 == 0, ["x", "y", "z"][i % 3]));
     }
-    let inputs: Vec<Vec<u8>> = vec![data("iris.csv"), data("diabetes.csv"), dialect.as_bytes().to_vec(), big.into_bytes()];
+    let inputs: Vec<Vec<u8>> =
+        vec![data("iris.csv"), data("diabetes.csv"), dialect.as_bytes().to_vec(), big.into_bytes(), mixed.into_bytes()];
     for bytes in &inputs {
         let table = parse(bytes, Format::Csv).unwrap();
         let expected = Scan::of_table(&table, Format::Csv, ParseOptions::default());
         for piece in [1, 7, 4096, 70_000, bytes.len()] {
-            let mut s = CsvScanner::new(ParseOptions::default());
-            for p in bytes.chunks(piece) {
-                s.push(p).unwrap();
-            }
-            assert_eq!(s.finish().unwrap(), expected, "piece {piece}");
+            assert_eq!(CsvScanner::scan(bytes, ParseOptions::default(), piece).unwrap(), expected, "piece {piece}");
         }
     }
     let ragged = b"a,b,c\n1,2,3\n4,5,6\n7,8\n";
@@ -164,6 +168,11 @@ fn a_column_that_turns_out_categorical_keeps_its_original_spelling() {
     let no_header = parse(b"1,x\n2,y\n", Format::Csv).unwrap();
     assert_eq!(no_header.rows.len(), 2);
     assert_eq!(no_header.rows[0], vec![Cell::Number(1.0), Cell::Text("x".into())]);
+    // A first line read as a row (header refused) whose text makes a column of numbers
+    // categorical: the numbers under it keep their spelling too.
+    let forced = Table::parse(b"id,v\n007,1\n", Format::Csv, &ParseOptions { header: Some(false), sheet: None }).unwrap();
+    assert_eq!((forced.columns[0].kind, forced.columns[1].kind), (ColumnKind::Categorical, ColumnKind::Categorical));
+    assert_eq!(forced.rows[1], vec![Cell::Text("007".into()), Cell::Text("1".into())]);
 }
 
 /// The trainer reads a dataset as it was declared: a column of codes declared categorical

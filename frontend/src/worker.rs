@@ -337,15 +337,21 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
     let size = file.size();
     if app::table::file::format_of(&name)? == Format::Csv {
         let mut scanner = CsvScanner::new(ParseOptions::default());
-        let mut offset = 0.0;
-        while offset < size {
-            state.check()?;
-            let end = size.min(offset + PIECE);
-            scanner.push(&read(file, offset, end).await?).map_err(|e| e.to_string())?;
-            progress(Phase::Parse, end, size);
-            offset = end;
+        loop {
+            let mut offset = 0.0;
+            while offset < size {
+                state.check()?;
+                let end = size.min(offset + PIECE);
+                scanner.push(&read(file, offset, end).await?).map_err(|e| e.to_string())?;
+                progress(Phase::Parse, end, size);
+                offset = end;
+            }
+            // A column of numbers that turned out to hold text is read again to count its categories.
+            match scanner.second_pass().map_err(|e| e.to_string())? {
+                Some(again) => scanner = again,
+                None => return Ok(scanner.finish().map_err(|e| e.to_string())?),
+            }
         }
-        return Ok(scanner.finish().map_err(|e| e.to_string())?);
     }
     if size > WHOLE_LIMIT {
         let mib = (size / 1_048_576.0).round();

@@ -1,7 +1,7 @@
 //! Delimited text: delimiter and header detection on top of the `csv` crate's reader.
 
 use super::infer::{is_missing_text, parse_number};
-use super::{Location, ParseOptions, RawCell, RawTable, TableError};
+use super::{Cell, Location, ParseOptions, RawTable, TableError};
 
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Enough lines to tell the delimiter apart, small enough to try four times.
@@ -54,20 +54,20 @@ impl Kinds {
     }
 
     /// Field `j` of a record as a cell; `Err` when it must be text and is not UTF-8.
-    fn cell(&mut self, j: usize, field: &[u8]) -> Result<RawCell, std::str::Utf8Error> {
+    fn cell(&mut self, j: usize, field: &[u8]) -> Result<Cell, std::str::Utf8Error> {
         if self.numeric[j] {
             if let Some(n) = parse_number_bytes(field) {
                 self.seen_number[j] = true;
-                return Ok(RawCell::Number(n));
+                return Ok(Cell::Number(n));
             }
             let text = std::str::from_utf8(field)?;
             if is_missing_text(text) {
-                return Ok(RawCell::Missing);
+                return Ok(Cell::Missing);
             }
             self.numeric[j] = false;
-            return Ok(RawCell::Text(text.to_owned()));
+            return Ok(Cell::Text(text.to_owned()));
         }
-        Ok(RawCell::Text(std::str::from_utf8(field)?.to_owned()))
+        Ok(Cell::Text(std::str::from_utf8(field)?.to_owned()))
     }
 
     /// The state after reading `other`'s rows after ours.
@@ -86,47 +86,57 @@ impl Kinds {
 
 /// A number from a field's bytes: plain decimals (`-12.5`, `3`) directly, anything else
 /// (exponents, surrounding spaces, long mantissas) through `parse_number`.
+fn parse_number_bytes(field: &[u8]) -> Option<f64> {
+    match plain_decimal(field) {
+        Some((value, len)) if len == field.len() => Some(value),
+        _ => std::str::from_utf8(field).ok().and_then(parse_number),
+    }
+}
+
+/// The plain decimal that `bytes` starts with (`-12.5`, `3`: a sign, at most 15 digits, one
+/// point) and the count of bytes it spans; `None` when `bytes` starts with anything else or
+/// with more digits. The caller decides whether what follows ends the field.
 ///
 /// Written here rather than taken from a crate because this is the whole hot loop of a
 /// numeric upload and std's parser (like `fast-float2`) first validates UTF-8 and scans the
-/// grammar in general: digits (at most 15) read into an integer `m` below 2^53 with `k` ≤ 15 decimals give
-/// `m / 10^k` correctly rounded (both are exact doubles: Clinger's fast path, which std takes
-/// too), so the result is bit-for-bit std's (a test compares them).
-fn parse_number_bytes(field: &[u8]) -> Option<f64> {
+/// grammar in general, and the reader needs the number's end to find the field's (one scan of
+/// the bytes, not two): digits (at most 15) read into an integer `m` below 2^53 with `k` ≤ 15
+/// decimals give `m / 10^k` correctly rounded (both are exact doubles: Clinger's fast path,
+/// which std takes too), so the result is bit-for-bit std's (a test compares them).
+pub(crate) fn plain_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     // Indexed by the count of decimals, which is at most the count of digits (15).
     const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    let (negative, digits) = match field.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        Some((b'+', rest)) => (false, rest),
-        _ => (false, field),
+    let (negative, mut i) = match bytes.first() {
+        Some(b'-') => (true, 1),
+        Some(b'+') => (false, 1),
+        _ => (false, 0),
     };
     let mut mantissa: u64 = 0;
-    let (mut count, mut decimals, mut point, mut plain) = (0usize, 0usize, false, true);
-    for &b in digits {
+    let (mut count, mut decimals, mut point) = (0usize, 0usize, false);
+    while let Some(&b) = bytes.get(i) {
         match b {
             b'0'..=b'9' if count < 15 => {
                 mantissa = mantissa * 10 + u64::from(b - b'0');
                 count += 1;
                 decimals += usize::from(point);
             }
+            b'0'..=b'9' => return None,
             b'.' if !point => point = true,
-            _ => {
-                plain = false;
-                break;
-            }
+            _ => break,
         }
+        i += 1;
     }
-    if !plain || count == 0 {
-        return std::str::from_utf8(field).ok().and_then(parse_number);
+    if count == 0 {
+        return None;
     }
     // At most 15 digits: mantissa < 10^15 < 2^53, exact as a double.
     let value = mantissa as f64 / POW10[decimals];
-    Some(if negative { -value } else { value })
+    Some((if negative { -value } else { value }, i))
 }
 
 /// Rows of a body read by `read` or `plain_rows`, with the column state they leave.
 struct Body {
-    rows: Vec<Vec<RawCell>>,
+    rows: Vec<Vec<Cell>>,
     kinds: Kinds,
 }
 
@@ -134,22 +144,24 @@ struct Body {
 pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool]) -> Result<RawTable, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let delimiter = detect_delimiter(bytes);
-    let (first, Body { mut rows, kinds }) = match plain(bytes, delimiter, text_columns) {
+    let (first, Body { mut rows, mut kinds }) = match plain(bytes, delimiter, text_columns) {
         Some(read) => read,
         None => read(bytes, delimiter, text_columns)?,
     };
-    let mixed = kinds.mixed();
-    if mixed.iter().any(|m| *m) {
-        respell(bytes, delimiter, &mixed, &mut rows)?;
-    }
     let header = options.header.unwrap_or_else(|| looks_like_header(&first));
     let names = if header {
         first
     } else {
-        rows.insert(0, first.iter().cloned().map(RawCell::Text).collect());
+        // The first line is a row: its cells read like every other row's.
+        let row = first.iter().enumerate().map(|(j, f)| kinds.cell(j, f.as_bytes()).unwrap_or_else(|_| Cell::Text(f.clone())));
+        rows.insert(0, row.collect());
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
-    Ok(RawTable { names: super::unique_names(names), rows })
+    let mixed = kinds.mixed();
+    if mixed.iter().any(|m| *m) {
+        respell(bytes, delimiter, &mixed, !header, &mut rows)?;
+    }
+    Ok(RawTable { names: super::unique_names(names), rows, numeric: kinds.numeric })
 }
 
 fn is_blank(record: &::csv::ByteRecord) -> bool {
@@ -246,18 +258,41 @@ fn plain_rows(part: &[u8], delimiter: u8, mut kinds: Kinds) -> Option<Body> {
             continue;
         }
         let mut row = Vec::with_capacity(width);
-        for (j, field) in line.split(|b| *b == delimiter).enumerate() {
-            if j == width {
-                return None;
-            }
-            row.push(kinds.cell(j, field).ok()?);
-        }
-        if row.len() != width {
-            return None;
-        }
+        plain_row(line, delimiter, &mut kinds, &mut row)?;
         rows.push(row);
     }
     Some(Body { rows, kinds })
+}
+
+/// One line's cells into `row`, or `None` when it does not have the width's count of fields
+/// (or a text field is not UTF-8). A number is parsed where it is found and its end taken as
+/// the field's, so a numeric field's bytes are read once.
+fn plain_row(line: &[u8], delimiter: u8, kinds: &mut Kinds, row: &mut Vec<Cell>) -> Option<()> {
+    let width = kinds.numeric.len();
+    let mut rest = line;
+    for j in 0..width {
+        let number =
+            if kinds.numeric[j] { plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)) } else { None };
+        let end = match number {
+            Some((value, len)) => {
+                kinds.seen_number[j] = true;
+                row.push(Cell::Number(value));
+                len
+            }
+            None => {
+                let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
+                row.push(kinds.cell(j, &rest[..len]).ok()?);
+                len
+            }
+        };
+        // The field ends the line exactly when it is the last one.
+        match (rest.get(end), j + 1 == width) {
+            (None, true) => return Some(()),
+            (Some(_), false) => rest = &rest[end + 1..],
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// Below this a second thread costs more than it saves.
@@ -279,25 +314,26 @@ fn chunks(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// Gives cells of `mixed` columns that were stored as numbers their text as written.
-fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], rows: &mut [Vec<RawCell>]) -> Result<(), TableError> {
+/// Gives cells of `mixed` columns that were stored as numbers their text as written; `rows`
+/// starts with the file's first record when it is a row (`first_is_row`), else with the second.
+fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], first_is_row: bool, rows: &mut [Vec<Cell>]) -> Result<(), TableError> {
     let mut rdr = reader(bytes, delimiter, false);
     let mut record = ::csv::ByteRecord::new();
     let mut i = 0;
-    let mut past_first = false;
+    let mut skip = !first_is_row;
     while rdr.read_byte_record(&mut record).map_err(describe)? {
         if is_blank(&record) {
             continue;
         }
-        if !past_first {
-            past_first = true;
+        if skip {
+            skip = false;
             continue;
         }
         for (j, field) in record.iter().enumerate() {
-            if mixed[j] {
-                if let RawCell::Number(_) = rows[i][j] {
+            if mixed.get(j).copied().unwrap_or(false) {
+                if let Some(cell @ Cell::Number(_)) = rows.get_mut(i).and_then(|r| r.get_mut(j)) {
                     let text = std::str::from_utf8(field).map_err(|_| not_utf8(&record, j))?;
-                    rows[i][j] = RawCell::Text(text.to_owned());
+                    *cell = Cell::Text(text.to_owned());
                 }
             }
         }
@@ -378,7 +414,7 @@ mod tests {
         }
     }
 
-    fn both(text: &str, text_columns: &[bool]) -> (Vec<String>, Vec<Vec<RawCell>>, Vec<bool>) {
+    fn both(text: &str, text_columns: &[bool]) -> (Vec<String>, Vec<Vec<Cell>>, Vec<bool>) {
         let bytes = text.as_bytes();
         let d = detect_delimiter(bytes);
         let (first, body) = read(bytes, d, text_columns).unwrap();
@@ -393,8 +429,10 @@ mod tests {
         both("\n\n  \na;b\r\n1;2\r\n\r\n  \r\n3;\r\n", &[]);
         both("a\tb\n1\t2\n-\t \n", &[false, true]);
         both("x\n1\n2\n\n", &[]);
+        both("a,b,c\n1,,\n,2,\n,,3.5\n-,+,.\n", &[]);
+        both("a;b\n1.5;2e3\n 1;1 \n", &[]);
         let (_, rows, mixed) = both("a,b\n007,1\nx,2\n", &[]);
-        assert_eq!((rows[0][0].clone(), mixed), (RawCell::Number(7.0), vec![true, false]));
+        assert_eq!((rows[0][0].clone(), mixed), (Cell::Number(7.0), vec![true, false]));
         // Two threads' parts: the second holds the text that makes column a mixed.
         let mut big = String::from("a,b\n");
         for i in 0..200_000 {
@@ -407,7 +445,7 @@ mod tests {
 
     #[test]
     fn files_the_plain_reader_leaves_to_the_csv_reader() {
-        for text in ["a,b\n\"1\",2\n", "a,b\r1,2\r", "a,b\n1,2,3\n", "a,b\n1\n"] {
+        for text in ["a,b\n\"1\",2\n", "a,b\r1,2\r", "a,b\n1,2,3\n", "a,b\n1\n", "a,b\n1,2,\n", "a,b\n1.5\n"] {
             assert!(plain(text.as_bytes(), b',', &[]).is_none(), "{text:?}");
         }
         let bytes = b"a,b\n\xff,1\n";

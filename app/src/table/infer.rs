@@ -1,6 +1,6 @@
 //! Deciding each column's kind from all its values, then converting the cells.
 
-use super::{Cell, Column, ColumnKind, RawCell, RawTable, Table, TableError};
+use super::{Cell, Column, ColumnKind, RawTable, Table, TableError};
 
 /// Spellings of "no value" seen in exported spreadsheets and R/pandas output.
 const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "null", "none", "?"];
@@ -28,26 +28,32 @@ pub(crate) fn parse_number(s: &str) -> Option<f64> {
 
 /// A cell that inference treats as missing: no value, a spelling of "no value", or a
 /// non-finite number.
-fn is_blank(cell: &RawCell) -> bool {
+fn is_blank(cell: &Cell) -> bool {
     match cell {
-        RawCell::Missing => true,
-        RawCell::Text(s) => is_missing_text(s),
-        RawCell::Number(n) => !n.is_finite(),
-        RawCell::Bool(_) => false,
+        Cell::Missing => true,
+        Cell::Text(s) => is_missing_text(s),
+        Cell::Number(n) => !n.is_finite(),
+        Cell::Bool(_) => false,
     }
 }
 
-fn normalise(cell: RawCell) -> RawCell {
+fn normalise(cell: Cell) -> Cell {
     if is_blank(&cell) {
-        RawCell::Missing
+        Cell::Missing
     } else {
         cell
     }
 }
 
 /// Every column's kind from all its values, in one pass over the rows in memory order (a
-/// pass per column strides across every row and was most of the time spent here).
-fn kinds_of(rows: &[Vec<RawCell>], width: usize) -> Vec<ColumnKind> {
+/// pass per column strides across every row and was most of the time spent here). Columns
+/// the reader already knows to be numeric (`known[j]`) are not looked at; when that is all
+/// of them there is no pass at all.
+fn kinds_of(rows: &[Vec<Cell>], width: usize, known: &[bool]) -> Vec<ColumnKind> {
+    let known = |j: usize| known.get(j).copied().unwrap_or(false);
+    if (0..width).all(known) {
+        return vec![ColumnKind::Numeric; width];
+    }
     let (mut all_num, mut all_bool) = (vec![true; width], vec![true; width]);
     for row in rows {
         for (j, v) in row.iter().enumerate() {
@@ -55,13 +61,13 @@ fn kinds_of(rows: &[Vec<RawCell>], width: usize) -> Vec<ColumnKind> {
                 continue;
             }
             match v {
-                RawCell::Bool(_) => all_num[j] = false,
-                RawCell::Number(_) => all_bool[j] = false,
-                RawCell::Text(s) => {
+                Cell::Bool(_) => all_num[j] = false,
+                Cell::Number(_) => all_bool[j] = false,
+                Cell::Text(s) => {
                     all_bool[j] &= parse_bool(s).is_some();
                     all_num[j] &= parse_number(s).is_some();
                 }
-                RawCell::Missing => {}
+                Cell::Missing => {}
             }
         }
     }
@@ -77,34 +83,45 @@ fn kinds_of(rows: &[Vec<RawCell>], width: usize) -> Vec<ColumnKind> {
         .collect()
 }
 
-pub(crate) fn convert(cell: RawCell, kind: ColumnKind) -> Cell {
+pub(crate) fn convert(cell: Cell, kind: ColumnKind) -> Cell {
     match (cell, kind) {
-        (RawCell::Missing, _) => Cell::Missing,
-        (RawCell::Number(n), ColumnKind::Numeric) => Cell::Number(n),
-        (RawCell::Text(s), ColumnKind::Numeric) => parse_number(&s).map_or(Cell::Missing, Cell::Number),
-        (RawCell::Bool(b), ColumnKind::Boolean) => Cell::Bool(b),
-        (RawCell::Text(s), ColumnKind::Boolean) => parse_bool(&s).map_or(Cell::Missing, Cell::Bool),
-        (RawCell::Text(s), _) => Cell::Text(s.trim().to_string()),
-        (RawCell::Number(n), _) => Cell::Text(n.to_string()),
-        (RawCell::Bool(b), _) => Cell::Text(b.to_string()),
+        (Cell::Missing, _) => Cell::Missing,
+        (Cell::Number(n), ColumnKind::Numeric) => Cell::Number(n),
+        (Cell::Text(s), ColumnKind::Numeric) => parse_number(&s).map_or(Cell::Missing, Cell::Number),
+        (Cell::Bool(b), ColumnKind::Boolean) => Cell::Bool(b),
+        (Cell::Text(s), ColumnKind::Boolean) => parse_bool(&s).map_or(Cell::Missing, Cell::Bool),
+        // Most text is already trimmed: keep its allocation.
+        (Cell::Text(s), _) if s.trim().len() == s.len() => Cell::Text(s),
+        (Cell::Text(s), _) => Cell::Text(s.trim().to_string()),
+        (Cell::Number(n), _) => Cell::Text(n.to_string()),
+        (Cell::Bool(b), _) => Cell::Text(b.to_string()),
     }
 }
 
 /// Per column, whether every value reads as `kinds[j]` (categorical takes anything), in one
-/// pass in memory order like `kinds_of`.
-fn fitting(rows: &[Vec<RawCell>], kinds: &[ColumnKind]) -> Vec<bool> {
+/// pass in memory order like `kinds_of`. Columns that fit whatever they hold (categorical, or
+/// numeric and known numeric) are not looked at.
+fn fitting(rows: &[Vec<Cell>], kinds: &[ColumnKind], known: &[bool]) -> Vec<bool> {
+    let settled: Vec<bool> = kinds
+        .iter()
+        .enumerate()
+        .map(|(j, k)| *k == ColumnKind::Categorical || (*k == ColumnKind::Numeric && known.get(j).copied().unwrap_or(false)))
+        .collect();
     let mut fit = vec![true; kinds.len()];
+    if settled.iter().all(|s| *s) {
+        return fit;
+    }
     for row in rows {
-        for ((v, kind), fit) in row.iter().zip(kinds).zip(fit.iter_mut()) {
-            *fit = *fit
-                && (is_blank(v)
-                    || match (v, kind) {
-                        (_, ColumnKind::Categorical) => true,
-                        (RawCell::Number(_), ColumnKind::Numeric) | (RawCell::Bool(_), ColumnKind::Boolean) => true,
-                        (RawCell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
-                        (RawCell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
-                        _ => false,
-                    });
+        for (((v, kind), fit), settled) in row.iter().zip(kinds).zip(fit.iter_mut()).zip(&settled) {
+            *fit = *settled
+                || *fit
+                    && (is_blank(v)
+                        || match (v, kind) {
+                            (Cell::Number(_), ColumnKind::Numeric) | (Cell::Bool(_), ColumnKind::Boolean) => true,
+                            (Cell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
+                            (Cell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
+                            _ => false,
+                        });
         }
     }
     fit
@@ -114,13 +131,13 @@ fn fitting(rows: &[Vec<RawCell>], kinds: &[ColumnKind]) -> Vec<bool> {
 /// categorical whose values read as numbers (a postcode, a code like `007`) is categorical,
 /// each value its text as written; a declaration the values do not fit is an error that names
 /// the column and both kinds.
-fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) -> Result<Vec<ColumnKind>, TableError> {
+fn declared_kinds(names: &[String], rows: &[Vec<Cell>], known: &[bool], declared: &[Column]) -> Result<Vec<ColumnKind>, TableError> {
     let mismatch = |message: String| TableError::Declaration { message };
     if declared.len() != names.len() {
         return Err(mismatch(format!("the file has {} columns but was declared with {}", names.len(), declared.len())));
     }
     let wanted: Vec<ColumnKind> = declared.iter().map(|d| d.kind).collect();
-    let fit = fitting(rows, &wanted);
+    let fit = fitting(rows, &wanted, known);
     let mut found: Option<Vec<ColumnKind>> = None;
     names
         .iter()
@@ -133,7 +150,7 @@ fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) 
             if fit[col] {
                 Ok(d.kind)
             } else {
-                let found = found.get_or_insert_with(|| kinds_of(rows, names.len()))[col].as_str();
+                let found = found.get_or_insert_with(|| kinds_of(rows, names.len(), known))[col].as_str();
                 Err(mismatch(format!("column “{name}” was declared {} but its values read as {found}", d.kind.as_str())))
             }
         })
@@ -141,7 +158,7 @@ fn declared_kinds(names: &[String], rows: &[Vec<RawCell>], declared: &[Column]) 
 }
 
 pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table, TableError> {
-    let RawTable { names, rows } = raw;
+    let RawTable { names, mut rows, numeric: known } = raw;
     if names.is_empty() {
         return Err(TableError::Empty("no columns were found".into()));
     }
@@ -149,11 +166,22 @@ pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table
         return Err(TableError::Empty("there is a header but no rows under it".into()));
     }
     let kinds: Vec<ColumnKind> = match declared {
-        Some(declared) => declared_kinds(&names, &rows, declared)?,
-        None => kinds_of(&rows, names.len()),
+        Some(declared) => declared_kinds(&names, &rows, &known, declared)?,
+        None => kinds_of(&rows, names.len(), &known),
     };
-    // Each row converted in its own allocation (`RawCell` and `Cell` are the same size).
-    let rows = rows.into_iter().map(|r| r.into_iter().zip(&kinds).map(|(cell, k)| convert(normalise(cell), *k)).collect()).collect();
+    // Cells are rewritten in place, and only in columns whose cells may change: a numeric
+    // column the reader parsed as it read (most of a training set) is left as it is.
+    let unsettled: Vec<usize> =
+        (0..kinds.len()).filter(|&j| !(kinds[j] == ColumnKind::Numeric && known.get(j).copied().unwrap_or(false))).collect();
+    if !unsettled.is_empty() {
+        for row in &mut rows {
+            for &j in &unsettled {
+                if let Some(cell) = row.get_mut(j) {
+                    *cell = convert(normalise(std::mem::replace(cell, Cell::Missing)), kinds[j]);
+                }
+            }
+        }
+    }
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| Column { name, kind }).collect();
     Ok(Table { columns, rows })
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Location, RawCell, RawTable, TableError};
+use super::{Cell, Location, RawTable, TableError};
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<RawTable, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -42,10 +42,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RawTable, TableError> {
         let mut row = Vec::with_capacity(names.len());
         for name in &names {
             row.push(match map.remove(name) {
-                None | Some(Value::Null) => RawCell::Missing,
-                Some(Value::Bool(b)) => RawCell::Bool(b),
-                Some(Value::Number(n)) => n.as_f64().map_or(RawCell::Missing, RawCell::Number),
-                Some(Value::String(s)) => RawCell::Text(s),
+                None | Some(Value::Null) => Cell::Missing,
+                Some(Value::Bool(b)) => Cell::Bool(b),
+                Some(Value::Number(n)) => n.as_f64().map_or(Cell::Missing, Cell::Number),
+                Some(Value::String(s)) => Cell::Text(s),
                 Some(other) => {
                     let at = match at {
                         Location::Record { record, .. } => Location::Record { record, key: Some(name.clone()) },
@@ -60,7 +60,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RawTable, TableError> {
         }
         rows.push(row);
     }
-    Ok(RawTable { names: super::unique_names(names), rows })
+    Ok(RawTable { names: super::unique_names(names), rows, numeric: Vec::new() })
 }
 
 fn lines(bytes: &[u8]) -> Result<Vec<(Location, Value)>, TableError> {

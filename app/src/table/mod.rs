@@ -222,19 +222,15 @@ impl Table {
     }
 }
 
-/// A value before the column's kind is known: CSV yields only text, JSON and Excel are typed.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum RawCell {
-    Missing,
-    Text(String),
-    Number(f64),
-    Bool(bool),
-}
-
-/// Names and raw rows, as each format's reader hands them over to inference.
+/// Names and rows as each format's reader hands them over to inference. A cell here is as
+/// read: CSV yields text (numbers already parsed where the reader could), JSON and Excel are
+/// typed; `infer::finish` settles each column's kind and rewrites only the cells that change.
 pub(crate) struct RawTable {
     pub names: Vec<String>,
-    pub rows: Vec<Vec<RawCell>>,
+    pub rows: Vec<Vec<Cell>>,
+    /// Per column: every cell is already a finite number or missing (the CSV reader knows this
+    /// as it reads), so inference need not look at the column again. Empty when unknown.
+    pub numeric: Vec<bool>,
 }
 
 /// Header names are what people select a target by, so they must be unique and non-empty.

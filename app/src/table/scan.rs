@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{describe, detect_delimiter, looks_like_header, reader, SAMPLE_BYTES};
+use super::csv::{describe, detect_delimiter, looks_like_header, plain_decimal, reader, SAMPLE_BYTES};
 use super::infer::{convert, is_missing_text, parse_bool, parse_number};
-use super::{Cell, Column, ColumnKind, ColumnStats, ColumnSummary, Format, Location, ParseOptions, RawCell, TableError};
+use super::{Cell, Column, ColumnKind, ColumnStats, ColumnSummary, Format, Location, ParseOptions, TableError};
 
 /// Rows kept for the preview.
 pub const PREVIEW_ROWS: usize = 20;
@@ -41,6 +41,12 @@ impl Scan {
     }
 }
 
+/// One column's running summary. Categories are counted by each value's text, but a number's
+/// text is only worth counting if the column turns out categorical, which is rare and known
+/// only at the end: so numbers are counted only once the column has shown text
+/// (`count_numbers`), and a column that showed numbers before its first text
+/// (`uncounted_numbers`) is counted again from the top in a second pass
+/// ([`CsvScanner::second_pass`]). Counting every number was most of a numeric file's scan.
 #[derive(Default)]
 struct ColumnAcc {
     missing: usize,
@@ -53,29 +59,67 @@ struct ColumnAcc {
     trues: usize,
     falses: usize,
     categories: HashMap<String, usize>,
+    count_numbers: bool,
+    uncounted_numbers: bool,
 }
 
 impl ColumnAcc {
-    fn add(&mut self, raw: &str) {
+    fn counting_numbers() -> Self {
+        ColumnAcc { count_numbers: true, ..ColumnAcc::default() }
+    }
+
+    /// One field's bytes; `Err` when it is not a plain number and not UTF-8.
+    fn add(&mut self, field: &[u8]) -> Result<(), std::str::Utf8Error> {
+        // A plain decimal filling the field is ASCII, trimmed and not a spelling of "missing".
+        if let Some((x, _)) = plain_decimal(field).filter(|(_, len)| *len == field.len()) {
+            self.number(x);
+            self.not_bool = true;
+            self.count_number(std::str::from_utf8(field)?);
+            return Ok(());
+        }
+        let raw = std::str::from_utf8(field)?;
         if is_missing_text(raw) {
             self.missing += 1;
-            return;
+            return Ok(());
         }
         let text = raw.trim();
         match parse_number(text) {
             Some(x) => {
-                self.min = if self.n == 0 { x } else { self.min.min(x) };
-                self.max = if self.n == 0 { x } else { self.max.max(x) };
-                self.sum += x;
-                self.n += 1;
+                self.number(x);
+                self.not_bool = true;
+                self.count_number(text);
+                return Ok(());
             }
-            None => self.not_num = true,
+            None => {
+                self.not_num = true;
+                self.count_numbers = true;
+            }
         }
         match parse_bool(text) {
             Some(true) => self.trues += 1,
             Some(false) => self.falses += 1,
             None => self.not_bool = true,
         }
+        self.count(text);
+        Ok(())
+    }
+
+    fn number(&mut self, x: f64) {
+        self.min = if self.n == 0 { x } else { self.min.min(x) };
+        self.max = if self.n == 0 { x } else { self.max.max(x) };
+        self.sum += x;
+        self.n += 1;
+    }
+
+    fn count_number(&mut self, text: &str) {
+        if self.count_numbers {
+            self.count(text);
+        } else {
+            self.uncounted_numbers = true;
+        }
+    }
+
+    fn count(&mut self, text: &str) {
         if let Some(c) = self.categories.get_mut(text) {
             *c += 1;
         } else if self.categories.len() < MAX_CATEGORIES {
@@ -130,6 +174,8 @@ pub struct CsvScanner {
     columns: Vec<ColumnAcc>,
     preview: Vec<Vec<String>>,
     rows: usize,
+    /// Columns whose numbers are counted as categories from the first row (a second pass).
+    count_numbers: Vec<bool>,
 }
 
 impl CsvScanner {
@@ -148,6 +194,22 @@ impl CsvScanner {
             columns: Vec::new(),
             preview: Vec::new(),
             rows: 0,
+            count_numbers: Vec::new(),
+        }
+    }
+
+    /// Scans bytes already in memory, pushed in pieces of `piece` bytes, with the second pass
+    /// when one is needed: what the worker does with a file, for tests and benchmarks.
+    pub fn scan(bytes: &[u8], options: ParseOptions, piece: usize) -> Result<Scan, TableError> {
+        let mut scanner = CsvScanner::new(options);
+        loop {
+            for p in bytes.chunks(piece.max(1)) {
+                scanner.push(p)?;
+            }
+            match scanner.second_pass()? {
+                Some(again) => scanner = again,
+                None => return scanner.finish(),
+            }
         }
     }
 
@@ -161,11 +223,18 @@ impl CsvScanner {
             self.begin();
         }
         // A newline outside quotes ends a record (a doubled quote toggles twice, so it cancels).
-        for (i, b) in self.buf[self.searched..].iter().enumerate() {
-            match b {
-                b'"' => self.in_quotes = !self.in_quotes,
-                b'\n' if !self.in_quotes => self.boundary = self.searched + i + 1,
-                _ => {}
+        let new = &self.buf[self.searched..];
+        if !self.in_quotes && memchr::memchr(b'"', new).is_none() {
+            if let Some(i) = memchr::memrchr(b'\n', new) {
+                self.boundary = self.searched + i + 1;
+            }
+        } else {
+            for (i, b) in new.iter().enumerate() {
+                match b {
+                    b'"' => self.in_quotes = !self.in_quotes,
+                    b'\n' if !self.in_quotes => self.boundary = self.searched + i + 1,
+                    _ => {}
+                }
             }
         }
         self.searched = self.buf.len();
@@ -189,15 +258,29 @@ impl CsvScanner {
 
     fn records(&mut self, block: &[u8]) -> Result<(), TableError> {
         let delimiter = self.delimiter.unwrap_or(b',');
-        for record in reader(block, delimiter, true).into_records() {
-            let record = record.map_err(|e| shift(describe(e), self.lines_before))?;
+        let mut rdr = reader(block, delimiter, true);
+        let mut record = ::csv::ByteRecord::new();
+        while rdr.read_byte_record(&mut record).map_err(|e| shift(describe(e), self.lines_before))? {
             let line = record.position().map_or(0, |p| p.line()) + self.lines_before;
+            let not_utf8 = |j: usize| TableError::Invalid {
+                at: Location::Line { line, field: Some(j as u64 + 1) },
+                message: "the text is not UTF-8; save the file as UTF-8 and try again".into(),
+            };
+            let text = |j: usize, f: &[u8]| std::str::from_utf8(f).map(str::to_owned).map_err(|_| not_utf8(j));
             if !self.started {
                 self.started = true;
                 self.width = record.len();
-                let first: Vec<String> = record.iter().map(str::to_owned).collect();
+                let first: Vec<String> = record.iter().enumerate().map(|(j, f)| text(j, f)).collect::<Result<_, _>>()?;
                 let header = self.options.header.unwrap_or_else(|| looks_like_header(&first));
-                self.columns = (0..self.width).map(|_| ColumnAcc::default()).collect();
+                self.columns = (0..self.width)
+                    .map(|j| {
+                        if self.count_numbers.get(j).copied().unwrap_or(false) {
+                            ColumnAcc::counting_numbers()
+                        } else {
+                            ColumnAcc::default()
+                        }
+                    })
+                    .collect();
                 if header {
                     self.names = super::unique_names(first);
                     continue;
@@ -209,26 +292,49 @@ impl CsvScanner {
                     message: format!("expected {} fields like the first line, found {}", self.width, record.len()),
                 });
             }
-            if record.len() == 1 && record[0].trim().is_empty() {
+            if record.len() == 1 && record[0].trim_ascii().is_empty() {
                 continue;
             }
-            for (acc, value) in self.columns.iter_mut().zip(record.iter()) {
-                acc.add(value);
+            for (j, (acc, value)) in self.columns.iter_mut().zip(record.iter()).enumerate() {
+                acc.add(value).map_err(|_| not_utf8(j))?;
             }
             if self.preview.len() < PREVIEW_ROWS {
-                self.preview.push(record.iter().map(str::to_owned).collect());
+                self.preview.push(record.iter().enumerate().map(|(j, f)| text(j, f)).collect::<Result<_, _>>()?);
             }
             self.rows += 1;
         }
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<Scan, TableError> {
+    /// After the whole file was pushed: `Some(scanner)` when a column turned out categorical
+    /// after numbers it did not count (see `ColumnAcc`); push the whole file into that scanner
+    /// again, which counts those columns' numbers from the top, and finish it instead. Rare:
+    /// a column that is mostly numbers with some text (codes, ids).
+    pub fn second_pass(&mut self) -> Result<Option<CsvScanner>, TableError> {
+        self.flush()?;
+        let recount: Vec<bool> = self.columns.iter().map(|c| c.kind() == ColumnKind::Categorical && c.uncounted_numbers).collect();
+        if !recount.iter().any(|r| *r) {
+            return Ok(None);
+        }
+        let mut again = CsvScanner::new(self.options.clone());
+        again.count_numbers = recount;
+        Ok(Some(again))
+    }
+
+    /// Reads what is left in the buffer (the last line may lack its newline).
+    fn flush(&mut self) -> Result<(), TableError> {
         if self.delimiter.is_none() {
             self.begin();
         }
         let rest = std::mem::take(&mut self.buf);
-        self.records(&rest)?;
+        self.searched = 0;
+        self.records(&rest)
+    }
+
+    /// The scan, once the whole file was pushed (and [`CsvScanner::second_pass`] said `None`:
+    /// otherwise a column's categories lack the numbers it did not count).
+    pub fn finish(mut self) -> Result<Scan, TableError> {
+        self.flush()?;
         if !self.started {
             return Err(TableError::Empty("the file is empty".into()));
         }
@@ -242,7 +348,7 @@ impl CsvScanner {
             .map(|row| {
                 row.into_iter()
                     .zip(&kinds)
-                    .map(|(v, k)| if is_missing_text(&v) { Cell::Missing } else { convert(RawCell::Text(v), *k) })
+                    .map(|(v, k)| if is_missing_text(&v) { Cell::Missing } else { convert(Cell::Text(v), *k) })
                     .collect()
             })
             .collect();

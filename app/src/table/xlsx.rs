@@ -4,7 +4,7 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 
-use super::{Location, ParseOptions, RawCell, RawTable, TableError};
+use super::{Cell, Location, ParseOptions, RawTable, TableError};
 
 /// A1-style address, so an error points at the cell a person would click.
 fn address(row: u32, col: u32) -> String {
@@ -48,12 +48,12 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, Ta
         let mut cells = Vec::with_capacity(row.len());
         for (j, cell) in row.iter().enumerate() {
             cells.push(match cell {
-                Data::Empty => RawCell::Missing,
-                Data::Int(n) => RawCell::Number(*n as f64),
-                Data::Float(f) => RawCell::Number(*f),
-                Data::Bool(b) => RawCell::Bool(*b),
-                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => RawCell::Text(s.clone()),
-                Data::DateTime(d) => RawCell::Text(d.to_string()),
+                Data::Empty => Cell::Missing,
+                Data::Int(n) => Cell::Number(*n as f64),
+                Data::Float(f) => Cell::Number(*f),
+                Data::Bool(b) => Cell::Bool(*b),
+                Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+                Data::DateTime(d) => Cell::Text(d.to_string()),
                 Data::Error(e) => {
                     return Err(TableError::Invalid {
                         at: Location::Cell { sheet, cell: address(row0 + 1 + i as u32, col0 + j as u32) },
@@ -64,7 +64,7 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, Ta
         }
         out.push(cells);
     }
-    Ok(RawTable { names: super::unique_names(names), rows: out })
+    Ok(RawTable { names: super::unique_names(names), rows: out, numeric: Vec::new() })
 }
 
 #[cfg(test)]
