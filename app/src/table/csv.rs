@@ -168,7 +168,7 @@ fn is_blank(record: &::csv::ByteRecord) -> bool {
     record.len() == 1 && record[0].trim_ascii().is_empty()
 }
 
-fn not_utf8(record: &::csv::ByteRecord, field: usize) -> TableError {
+pub(crate) fn not_utf8(record: &::csv::ByteRecord, field: usize) -> TableError {
     TableError::Invalid {
         at: Location::Line { line: record.position().map_or(0, |p| p.line()), field: Some(field as u64 + 1) },
         message: "the text is not UTF-8; save the file as UTF-8 and try again".into(),

@@ -50,8 +50,7 @@ fn normalise(cell: Cell) -> Cell {
 /// the reader already knows to be numeric (`known[j]`) are not looked at; when that is all
 /// of them there is no pass at all.
 fn kinds_of(rows: &[Vec<Cell>], width: usize, known: &[bool]) -> Vec<ColumnKind> {
-    let known = |j: usize| known.get(j).copied().unwrap_or(false);
-    if (0..width).all(known) {
+    if known.iter().all(|k| *k) {
         return vec![ColumnKind::Numeric; width];
     }
     let (mut all_num, mut all_bool) = (vec![true; width], vec![true; width]);
@@ -102,11 +101,8 @@ pub(crate) fn convert(cell: Cell, kind: ColumnKind) -> Cell {
 /// pass in memory order like `kinds_of`. Columns that fit whatever they hold (categorical, or
 /// numeric and known numeric) are not looked at.
 fn fitting(rows: &[Vec<Cell>], kinds: &[ColumnKind], known: &[bool]) -> Vec<bool> {
-    let settled: Vec<bool> = kinds
-        .iter()
-        .enumerate()
-        .map(|(j, k)| *k == ColumnKind::Categorical || (*k == ColumnKind::Numeric && known.get(j).copied().unwrap_or(false)))
-        .collect();
+    let settled: Vec<bool> =
+        kinds.iter().enumerate().map(|(j, k)| *k == ColumnKind::Categorical || (*k == ColumnKind::Numeric && known[j])).collect();
     let mut fit = vec![true; kinds.len()];
     if settled.iter().all(|s| *s) {
         return fit;
@@ -158,7 +154,9 @@ fn declared_kinds(names: &[String], rows: &[Vec<Cell>], known: &[bool], declared
 }
 
 pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table, TableError> {
-    let RawTable { names, mut rows, numeric: known } = raw;
+    let RawTable { names, mut rows, numeric } = raw;
+    // One flag per column (a reader that does not know says nothing: all false).
+    let known: Vec<bool> = (0..names.len()).map(|j| numeric.get(j).copied().unwrap_or(false)).collect();
     if names.is_empty() {
         return Err(TableError::Empty("no columns were found".into()));
     }
@@ -171,8 +169,7 @@ pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table
     };
     // Cells are rewritten in place, and only in columns whose cells may change: a numeric
     // column the reader parsed as it read (most of a training set) is left as it is.
-    let unsettled: Vec<usize> =
-        (0..kinds.len()).filter(|&j| !(kinds[j] == ColumnKind::Numeric && known.get(j).copied().unwrap_or(false))).collect();
+    let unsettled: Vec<usize> = (0..kinds.len()).filter(|&j| !(kinds[j] == ColumnKind::Numeric && known[j])).collect();
     if !unsettled.is_empty() {
         for row in &mut rows {
             for &j in &unsettled {

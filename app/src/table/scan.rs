@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{describe, detect_delimiter, looks_like_header, plain_decimal, reader, SAMPLE_BYTES};
+use super::csv::{describe, detect_delimiter, looks_like_header, not_utf8, plain_decimal, reader, SAMPLE_BYTES};
 use super::infer::{convert, is_missing_text, parse_bool, parse_number};
 use super::{Cell, Column, ColumnKind, ColumnStats, ColumnSummary, Format, Location, ParseOptions, TableError};
 
@@ -74,7 +74,7 @@ impl ColumnAcc {
         if let Some((x, _)) = plain_decimal(field).filter(|(_, len)| *len == field.len()) {
             self.number(x);
             self.not_bool = true;
-            self.count_number(std::str::from_utf8(field)?);
+            self.count_number(field);
             return Ok(());
         }
         let raw = std::str::from_utf8(field)?;
@@ -87,7 +87,7 @@ impl ColumnAcc {
             Some(x) => {
                 self.number(x);
                 self.not_bool = true;
-                self.count_number(text);
+                self.count_number(text.as_bytes());
                 return Ok(());
             }
             None => {
@@ -111,9 +111,12 @@ impl ColumnAcc {
         self.n += 1;
     }
 
-    fn count_number(&mut self, text: &str) {
+    /// `text` is a number's text (ASCII), read as `str` only when it is counted.
+    fn count_number(&mut self, text: &[u8]) {
         if self.count_numbers {
-            self.count(text);
+            if let Ok(text) = std::str::from_utf8(text) {
+                self.count(text);
+            }
         } else {
             self.uncounted_numbers = true;
         }
@@ -262,11 +265,8 @@ impl CsvScanner {
         let mut record = ::csv::ByteRecord::new();
         while rdr.read_byte_record(&mut record).map_err(|e| shift(describe(e), self.lines_before))? {
             let line = record.position().map_or(0, |p| p.line()) + self.lines_before;
-            let not_utf8 = |j: usize| TableError::Invalid {
-                at: Location::Line { line, field: Some(j as u64 + 1) },
-                message: "the text is not UTF-8; save the file as UTF-8 and try again".into(),
-            };
-            let text = |j: usize, f: &[u8]| std::str::from_utf8(f).map(str::to_owned).map_err(|_| not_utf8(j));
+            let bad_text = |j: usize| shift(not_utf8(&record, j), self.lines_before);
+            let text = |j: usize, f: &[u8]| std::str::from_utf8(f).map(str::to_owned).map_err(|_| bad_text(j));
             if !self.started {
                 self.started = true;
                 self.width = record.len();
@@ -296,7 +296,7 @@ impl CsvScanner {
                 continue;
             }
             for (j, (acc, value)) in self.columns.iter_mut().zip(record.iter()).enumerate() {
-                acc.add(value).map_err(|_| not_utf8(j))?;
+                acc.add(value).map_err(|_| bad_text(j))?;
             }
             if self.preview.len() < PREVIEW_ROWS {
                 self.preview.push(record.iter().enumerate().map(|(j, f)| text(j, f)).collect::<Result<_, _>>()?);
