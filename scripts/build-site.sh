@@ -4,10 +4,6 @@
 # Same layout as cargo-leptos (see [[workspace.metadata.leptos]]), without needing it installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ensure_wasm_toolchain
-ensure_wasm_bindgen
-ensure_wasm_opt
-
 PROFILE=wasm-release
 WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/frontend.wasm"
 NEW="$SITE_ROOT.new"
@@ -15,11 +11,18 @@ rm -rf "$NEW"
 mkdir -p "$NEW/pkg"
 cd "$REPO"
 
-# build_bundle NAME CARGO-FEATURE-ARGS...: one wasm bundle into $NEW/pkg/NAME.js and NAME_bg.wasm.
-build_bundle() {
+ensure_wasm_toolchain
+# The wasm-bindgen CLI is only needed once both bundles are compiled: it installs (its own
+# cargo build, in its own directory) while they compile.
+ensure_wasm_bindgen &
+bindgen_pid=$!
+ensure_wasm_opt
+
+# compile_bundle NAME CARGO-FEATURE-ARGS...: one wasm bundle's cargo build, kept as NAME.wasm.
+compile_bundle() {
     local name="$1"
     shift
-    log "building the $name bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
+    log "compiling the $name bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
     if [ "$WASM_MODE" = debian ]; then
         # Debian's 1.96 with the standard library compiled from source; /usr/bin first for this build only.
         PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo build -q -p frontend --lib --target wasm32-unknown-unknown \
@@ -27,16 +30,26 @@ build_bundle() {
     else
         cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "$@"
     fi
-    wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name "$name" "$WASM"
+    cp "$WASM" "$NEW/$name.wasm"
+}
+
+# bind_bundle NAME: the JS glue and the final wasm into $NEW/pkg/NAME.js and NAME_bg.wasm.
+bind_bundle() {
+    local name="$1"
+    wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name "$name" "$NEW/$name.wasm"
+    rm "$NEW/$name.wasm"
     if command -v wasm-opt >/dev/null; then
         wasm-opt -Oz "$NEW/pkg/${name}_bg.wasm" -o "$NEW/pkg/${name}_bg.wasm.opt"
         mv "$NEW/pkg/${name}_bg.wasm.opt" "$NEW/pkg/${name}_bg.wasm"
     fi
 }
 
-# The page's bundle (hydration), and the sealing worker's (parsers and crypto).
-build_bundle cipherfold
-build_bundle cipherfold_worker --no-default-features --features worker
+# The page's bundle (hydration), and the file worker's (parsers and crypto).
+compile_bundle cipherfold
+compile_bundle cipherfold_worker --no-default-features --features worker
+wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
+bind_bundle cipherfold
+bind_bundle cipherfold_worker
 
 cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
 cp -r "$REPO/public/." "$NEW/"

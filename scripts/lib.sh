@@ -54,7 +54,10 @@ ensure_wasm_bindgen() {
     if [ "$have" != "$want" ]; then
         log "installing wasm-bindgen-cli $want (once, into $TOOLS_DIR)"
         # Not --locked: its lock file names a webpki-roots release the registry here lacks.
-        cargo install -q wasm-bindgen-cli --version "=$want" --root "$TOOLS_DIR" --force
+        # In a directory of its own (not $CARGO_TARGET_DIR): it runs beside the site's and the
+        # server's builds and must not hold the lock on their profile's directory.
+        env -u CARGO_TARGET_DIR cargo install -q wasm-bindgen-cli --version "=$want" --root "$TOOLS_DIR" --force
+        log "wasm-bindgen-cli $want installed"
     fi
 }
 

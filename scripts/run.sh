@@ -13,7 +13,17 @@ case "$profile" in
     dev) dir=debug ;;
     *) die "CIPHERFOLD_PROFILE must be release or dev, not '$profile'" ;;
 esac
-scripts/build-site.sh
+
+# The site and the server build side by side: each has long single-threaded stretches (one big
+# crate, a link) that the other can fill, and their cargo profile directories differ, so
+# neither waits for the other's lock. The site's build is a process group of its own, stopped
+# with this script if the server's build fails or is interrupted.
+setsid scripts/build-site.sh &
+site_pid=$!
+trap 'kill -- "-$site_pid" 2>/dev/null || true' EXIT
 log "building the server (profile $profile; the first release build takes a while)"
 cargo build -q --profile "$profile" -p server --bin cipherfold
+log "server built (profile $profile)"
+wait "$site_pid" || die "the site did not build (its output is above)"
+trap - EXIT
 exec "$CARGO_TARGET_DIR/$dir/cipherfold" serve "$@"
