@@ -19,11 +19,11 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use app::api::Backend as UiBackend;
 use app::ui::{shell, App};
@@ -39,8 +39,17 @@ pub struct AppState {
     pub trusted_proxies: client_ip::TrustedProxies,
 }
 
+/// The app's page routes, listed once per process. Listing them runs the whole app with
+/// resource loading suppressed through a process-wide flag, and a resource first polled while
+/// the flag is up waits forever (leptos-rs/leptos#4773): a page being rendered by one server
+/// while another in the same process starts (the API tests run dozens) hung its request.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     let ui: Arc<dyn UiBackend> = Arc::new(state.backend.clone());
     let context = move || provide_context(ui.clone());
