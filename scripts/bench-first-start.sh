@@ -11,14 +11,16 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 GOAL=600
+ADDR=127.0.0.1:3997
 profiles=("$@")
 [ ${#profiles[@]} -gt 0 ] || profiles=(release)
 for p in "${profiles[@]}"; do
     case "$p" in release | dev) ;; *) die "profiles are release or dev, not '$p'" ;; esac
 done
 
+stop_server() { pkill -f "cipherfold serve --addr $ADDR" 2>/dev/null || true; }
 work="$(mktemp -d /tmp/cipherfold-first-start.XXXXXX)"
-trap 'pkill -f "cipherfold serve --addr 127.0.0.1:3997" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'stop_server; rm -rf "$work"' EXIT
 git clone -q "$REPO" "$work/repo"
 commit="$(git -C "$work/repo" rev-parse --short HEAD)"
 installed=""
@@ -36,20 +38,20 @@ first_start() {
         cd "$work/repo"
         CARGO_TARGET_DIR="$dir/target" CIPHERFOLD_TOOLS_DIR="$dir/tools" CARGO_HOME="$dir/cargo-home" \
             npm_config_cache="$dir/npm-cache" CIPHERFOLD_PROFILE="$profile" \
-            scripts/run.sh --addr 127.0.0.1:3997 --data-dir "$dir/data" 2>&1 |
+            scripts/run.sh --addr "$ADDR" --data-dir "$dir/data" 2>&1 |
             while IFS= read -r line; do
                 case "$line" in *'==>'*) printf '%6ds %s\n' "$(($(date +%s) - start))" "$line" ;; esac
                 printf '%s\n' "$line" >>"$dir/run.log"
             done
     ) &
     local pid=$!
-    until curl -sf -o /dev/null http://127.0.0.1:3997/; do
+    until curl -sf -o /dev/null "http://$ADDR/"; do
         kill -0 "$pid" 2>/dev/null || { tail -30 "$dir/run.log" >&2; die "scripts/run.sh stopped before serving"; }
         sleep 1
     done
     echo "$(($(date +%s) - start))" >"$dir/serving"
     printf '%6ds serving\n' "$(cat "$dir/serving")"
-    pkill -f "cipherfold serve --addr 127.0.0.1:3997" || true
+    stop_server
     wait "$pid" 2>/dev/null || true
     rm -rf "$dir/target" "$dir/cargo-home"
 }
