@@ -269,6 +269,8 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Login tries per account and per address (the defaults; not a flag).
+    pub login_limits: crate::backend::auth::ratelimit::LoginLimits,
 }
 
 /// How the trainer runs jobs.
@@ -311,6 +313,7 @@ impl Config {
             secure_cookies: args.secure_cookies,
             trusted_proxies: crate::routes::client_ip::parse_trusted(args.trusted_proxies.as_deref().unwrap_or_default())
                 .map_err(ServerError::Config)?,
+            login_limits: Default::default(),
             tls: match (&args.tls_cert, &args.tls_key) {
                 (Some(cert), Some(key)) => Some(crate::tls::TlsFiles { cert: cert.clone(), key: key.clone() }),
                 (None, None) => None,
@@ -342,6 +345,7 @@ impl Config {
             metrics_token: None,
             tls: None,
             trusted_proxies: Vec::new(),
+            login_limits: Default::default(),
         }
     }
 }

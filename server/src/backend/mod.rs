@@ -53,7 +53,7 @@ impl Backend {
         let store = store::open(&config.object_store)?;
         let keys = auth::tokens::TokenKeys::load(&config.data_dir, config.jwt_secret.as_deref())?;
         let audit = Arc::new(audit::AuditLog::new(db.clone()));
-        let auth = Arc::new(auth::Auth::new(db.clone(), keys, audit.clone(), config.admin.clone()));
+        let auth = Arc::new(auth::Auth::new(db.clone(), keys, audit.clone(), config.admin.clone(), config.login_limits));
         let trainer_keys = Arc::new(keys::TrainerKeys::load(&config.data_dir, config.trainer_key.as_deref())?);
         let datasets =
             Arc::new(datasets::Datasets::new(db.clone(), store.clone(), audit.clone(), trainer_keys.clone(), config.max_dataset_bytes));

@@ -114,9 +114,9 @@ fn refresh_invalid() -> ApiError {
 }
 
 impl Auth {
-    pub fn new(db: Db, keys: TokenKeys, audit: Arc<AuditLog>, admin_username: Option<String>) -> Self {
+    pub fn new(db: Db, keys: TokenKeys, audit: Arc<AuditLog>, admin_username: Option<String>, limits: ratelimit::LoginLimits) -> Self {
         Auth {
-            limiter: LoginLimiter::new(db.clone()),
+            limiter: LoginLimiter::new(db.clone(), limits),
             db,
             keys,
             audit,

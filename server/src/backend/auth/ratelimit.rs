@@ -24,6 +24,24 @@ pub struct Quota {
     pub period: Duration,
 }
 
+/// Both limits a node applies. The defaults are the product's; tests that count a burst give
+/// the address a long period, so that a slow machine cannot earn a try back mid-count.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginLimits {
+    pub per_account: Quota,
+    pub per_client: Quota,
+}
+
+impl Default for LoginLimits {
+    /// 5 tries per account, then one a minute; 30 per address, then one every 6 s.
+    fn default() -> Self {
+        LoginLimits {
+            per_account: Quota { burst: 5, period: Duration::from_secs(60) },
+            per_client: Quota { burst: 30, period: Duration::from_secs(6) },
+        }
+    }
+}
+
 pub struct LoginLimiter {
     db: Db,
     per_account: Quota,
@@ -40,17 +58,8 @@ struct LimitRow {
 const TRIES: usize = 8;
 
 impl LoginLimiter {
-    /// 5 tries per account, then one a minute; 30 per address, then one every 6 s.
-    pub fn new(db: Db) -> Self {
-        LoginLimiter::with_quotas(
-            db,
-            Quota { burst: 5, period: Duration::from_secs(60) },
-            Quota { burst: 30, period: Duration::from_secs(6) },
-        )
-    }
-
-    pub fn with_quotas(db: Db, per_account: Quota, per_client: Quota) -> Self {
-        LoginLimiter { db, per_account, per_client }
+    pub fn new(db: Db, limits: LoginLimits) -> Self {
+        LoginLimiter { db, per_account: limits.per_account, per_client: limits.per_client }
     }
 
     /// Counts one attempt against both keys; refused with the wait in seconds.
@@ -139,7 +148,7 @@ mod tests {
     #[tokio::test]
     async fn sixth_attempt_on_one_account_is_refused_with_a_wait() {
         let dir = tempfile::tempdir().unwrap();
-        let l = LoginLimiter::new(db(dir.path()).await);
+        let l = LoginLimiter::new(db(dir.path()).await, LoginLimits::default());
         for i in 0..5 {
             assert_eq!(limited(l.check("alice", &format!("10.0.0.{i}")).await), None);
         }
@@ -152,7 +161,7 @@ mod tests {
     #[tokio::test]
     async fn one_address_trying_many_accounts_is_limited() {
         let dir = tempfile::tempdir().unwrap();
-        let l = LoginLimiter::new(db(dir.path()).await);
+        let l = LoginLimiter::new(db(dir.path()).await, LoginLimits::default());
         for i in 0..30 {
             assert_eq!(limited(l.check(&format!("user{i}"), "192.0.2.1").await), None);
         }
@@ -165,7 +174,7 @@ mod tests {
     async fn nodes_sharing_a_database_share_the_limit_under_concurrent_attempts() {
         let dir = tempfile::tempdir().unwrap();
         let shared = db(dir.path()).await;
-        let (a, b) = (LoginLimiter::new(shared.clone()), LoginLimiter::new(shared));
+        let (a, b) = (LoginLimiter::new(shared.clone(), LoginLimits::default()), LoginLimiter::new(shared, LoginLimits::default()));
         let tries = (0..10).map(|i| {
             let node = if i % 2 == 0 { &a } else { &b };
             async move { limited(node.check("carol", &format!("198.51.100.{i}")).await) }
@@ -174,7 +183,7 @@ mod tests {
         assert_eq!(outcomes.iter().filter(|o| o.is_none()).count(), 5, "{outcomes:?}");
         // Tries come back with time: a quota of one a second allows the next after it.
         let quick = Quota { burst: 1, period: Duration::from_millis(300) };
-        let l = LoginLimiter::with_quotas(a.db.clone(), quick, quick);
+        let l = LoginLimiter::new(a.db.clone(), LoginLimits { per_account: quick, per_client: quick });
         assert_eq!(limited(l.check("dave", "203.0.113.1").await), None);
         assert!(limited(l.check("dave", "203.0.113.1").await).is_some());
         tokio::time::sleep(Duration::from_millis(350)).await;
