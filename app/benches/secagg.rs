@@ -40,7 +40,7 @@ fn synthetic(seed: u64) -> Table {
             row
         })
         .collect();
-    Table { columns, rows }
+    Table::from_rows(columns, rows)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

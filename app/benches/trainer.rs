@@ -86,7 +86,7 @@ fn main() {
     let table = Table::parse(&bytes, Format::Csv, &ParseOptions::default()).expect("parses");
     let mut x = Array2::zeros((ROWS, COLS - 1));
     let mut y = Vec::with_capacity(ROWS);
-    for (i, r) in table.rows.iter().enumerate() {
+    for (i, r) in table.rows().enumerate() {
         for j in 0..COLS - 1 {
             x[[i, j]] = r[j].as_f64().unwrap_or(0.0);
         }

@@ -17,7 +17,7 @@ fn table(name: &str) -> Table {
 }
 
 fn sub(t: &Table, rows: &[usize]) -> Table {
-    Table { columns: t.columns.clone(), rows: rows.iter().map(|&r| t.rows[r].clone()).collect() }
+    t.select(rows)
 }
 
 /// One secure-aggregation round over `inputs` (each a participant's values and rows): the
@@ -55,12 +55,12 @@ fn evaluate(task: &FlTask, data: &Table, pre: &Preprocessor, model: &GlobalModel
     let central = match &task.labels {
         Some(labels) => {
             let truth: Vec<usize> =
-                test.iter().map(|&r| labels.iter().position(|l| app::table::Cell::Text(l.clone()) == data.rows[r][t]).unwrap()).collect();
+                test.iter().map(|&r| labels.iter().position(|l| app::table::Cell::Text(l.clone()) == data.cell(r, t)).unwrap()).collect();
             let pred: Vec<usize> = model.predict(&x).iter().map(|p| *p as usize).collect();
             Metrics::Classification(metrics::classification(labels, &truth, &pred, None).unwrap())
         }
         None => {
-            let truth: Vec<f64> = test.iter().map(|&r| data.rows[r][t].as_f64().unwrap()).collect();
+            let truth: Vec<f64> = test.iter().map(|&r| data.cell(r, t).as_f64().unwrap()).collect();
             Metrics::Regression(metrics::regression(&truth, &model.predict(&x)).unwrap())
         }
     };
@@ -112,8 +112,7 @@ fn by_key(mut rows: Vec<usize>, parts: usize, key: impl Fn(usize) -> f64) -> Vec
 fn iris_classes(iris: &Table) -> (Vec<String>, Vec<usize>) {
     let labels = vec!["setosa".to_owned(), "versicolor".to_owned(), "virginica".to_owned()];
     let classes = iris
-        .rows
-        .iter()
+        .rows()
         .map(|row| match &row[4] {
             app::table::Cell::Text(s) => labels.iter().position(|l| l == s).unwrap(),
             other => panic!("{other:?}"),
@@ -132,7 +131,7 @@ fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
     let features: Vec<String> = iris.columns[..4].iter().map(|c| c.name.clone()).collect();
     let (labels, classes) = iris_classes(&iris);
     let label_of = |r: usize| classes[r];
-    let (train, test) = holdout(iris.rows.len(), 3);
+    let (train, test) = holdout(iris.len(), 3);
     let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
     let alpha = 1.0;
     // Central: the registry's logistic regression (linfa, L-BFGS) on all training rows.
@@ -168,8 +167,8 @@ fn federated_iris_matches_central_logistic_regression_iid_and_by_label() {
 fn federated_diabetes_linear_regression_is_central_least_squares_iid_and_by_bmi() {
     let diabetes = table("diabetes.csv");
     let features: Vec<String> = diabetes.columns[..10].iter().map(|c| c.name.clone()).collect();
-    let value = |r: usize, c: usize| diabetes.rows[r][c].as_f64().unwrap();
-    let (train, test) = holdout(diabetes.rows.len(), 4);
+    let value = |r: usize, c: usize| diabetes.cell(r, c).as_f64().unwrap();
+    let (train, test) = holdout(diabetes.len(), 4);
     let y_test: Vec<f64> = test.iter().map(|&r| value(r, 10)).collect();
     let pre = Preprocessor::fit(&diabetes, &train, &features).unwrap();
     let central = fit_linear(pre.transform(&diabetes, &train).unwrap(), train.iter().map(|&r| value(r, 10)).collect()).unwrap();
@@ -229,7 +228,7 @@ fn federated_iris_network_is_close_to_central_training() {
     let iris = table("iris.csv");
     let (labels, classes) = iris_classes(&iris);
     let label_of = |r: usize| classes[r];
-    let (train, test) = holdout(iris.rows.len(), 3);
+    let (train, test) = holdout(iris.len(), 3);
     let y_test: Vec<usize> = test.iter().map(|&r| label_of(r)).collect();
     let (epochs, rounds) = (5, 30);
     let task = FlTask {
@@ -276,7 +275,7 @@ fn private_federated_iris_accuracy_against_epsilon() {
     use app::model::federation::Phase;
     let iris = table("iris.csv");
     let (labels, classes) = iris_classes(&iris);
-    let (train, test) = holdout(iris.rows.len(), 3);
+    let (train, test) = holdout(iris.len(), 3);
     let parts = round_robin(&train, 30);
     let tables: Vec<Table> = parts.iter().map(|rows| sub(&iris, rows)).collect();
     let rounds = 20u32;

@@ -23,7 +23,7 @@ fn class_target(t: &Table, target: &str) -> (Vec<String>, Vec<usize>) {
     let c = t.column_index(target).unwrap();
     let labels = target_labels(&[t], c, true, target).unwrap().unwrap();
     match target_of(t, c, Some(&labels)) {
-        (rows, Target::Classes { y, .. }) if rows.len() == t.rows.len() => (labels, y),
+        (rows, Target::Classes { y, .. }) if rows.len() == t.len() => (labels, y),
         other => panic!("every row has a class: {other:?}"),
     }
 }
@@ -31,7 +31,7 @@ fn class_target(t: &Table, target: &str) -> (Vec<String>, Vec<usize>) {
 /// Each row's value of a numeric target, read as training reads it.
 fn numeric_target(t: &Table, target: &str) -> Vec<f64> {
     match target_of(t, t.column_index(target).unwrap(), None) {
-        (rows, Target::Values(y)) if rows.len() == t.rows.len() => y,
+        (rows, Target::Values(y)) if rows.len() == t.len() => y,
         other => panic!("every row has a value: {other:?}"),
     }
 }
@@ -94,7 +94,7 @@ fn diabetes_linear_regression_is_within_two_points_of_scikit_learn() {
     let y: Vec<f64> = numeric_target(&t, "progression");
     let feats = features(&t, "progression");
     let mut r2s = Vec::new();
-    for fold in k_fold(t.rows.len(), 5, 0).unwrap() {
+    for fold in k_fold(t.len(), 5, 0).unwrap() {
         let prep = Preprocessor::fit(&t, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| y[*i]).collect();
         let model = fit_linear(prep.transform(&t, &fold.train).unwrap(), ytr).unwrap();
@@ -125,7 +125,7 @@ fn a_categorical_target_is_refused_for_regression_and_a_one_class_target_for_cla
 fn logistic_regression_continues_from_given_weights() {
     let t = table("iris.csv");
     let (labels, y) = class_target(&t, "species");
-    let rows: Vec<usize> = (0..t.rows.len()).collect();
+    let rows: Vec<usize> = (0..t.len()).collect();
     let prep = Preprocessor::fit(&t, &rows, &features(&t, "species")).unwrap();
     let x = prep.transform(&t, &rows).unwrap();
     let converged = fit_logistic(x.clone(), &y, labels.len(), 1.0, 500, None).unwrap();
@@ -177,7 +177,7 @@ fn quantised_models_score_like_the_float_models() {
     let yd: Vec<f64> = numeric_target(&d, "progression");
     let feats = features(&d, "progression");
     let mut diabetes = vec![];
-    for fold in k_fold(d.rows.len(), 5, 0).unwrap() {
+    for fold in k_fold(d.len(), 5, 0).unwrap() {
         let prep = Preprocessor::fit(&d, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| yd[*i]).collect();
         let model = fit_linear(prep.transform(&d, &fold.train).unwrap(), ytr).unwrap();
@@ -230,7 +230,7 @@ fn random_forests_are_within_two_points_of_scikit_learn() {
     let yd: Vec<f64> = numeric_target(&d, "progression");
     let feats = features(&d, "progression");
     let mut r2 = Vec::new();
-    for fold in k_fold(d.rows.len(), 5, 0).unwrap() {
+    for fold in k_fold(d.len(), 5, 0).unwrap() {
         let prep = Preprocessor::fit(&d, &fold.train, &feats).unwrap();
         let ytr: Vec<f64> = fold.train.iter().map(|i| yd[*i]).collect();
         let forest = Forest::fit(&prep.transform(&d, &fold.train).unwrap(), &ytr, Task::Regression, &ForestParams::default()).unwrap();
@@ -252,7 +252,7 @@ fn run(tables: &[&Table], json: serde_json::Value) -> app::ml::train::Trained {
 
 /// Rows `parity` (0 = even, 1 = odd) of a table: one owner's half.
 fn half(t: &Table, parity: usize) -> Table {
-    Table { columns: t.columns.clone(), rows: t.rows.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, r)| r.clone()).collect() }
+    t.select(&(parity..t.len()).step_by(2).collect::<Vec<_>>())
 }
 
 /// Ensembles through the whole pipeline (cross-validated, seed 0): soft voting and stacking
@@ -302,16 +302,18 @@ fn joint_training_over_two_owners_scores_like_one_table() {
 fn dqn_on_an_imbalanced_set_against_logistic_regression() {
     let d = table("diabetes.csv");
     let p = d.column_index("progression").unwrap();
-    let mut values: Vec<f64> = d.rows.iter().map(|r| r[p].as_f64().unwrap()).collect();
+    let mut values: Vec<f64> = d.rows().map(|r| r[p].as_f64().unwrap()).collect();
     values.sort_by(f64::total_cmp);
     let cut = values[values.len() - 18];
-    let mut t = d.clone();
-    t.columns[p] = app::table::Column { name: "high".into(), kind: app::table::ColumnKind::Categorical };
-    for r in &mut t.rows {
+    let mut columns = d.columns.clone();
+    columns[p] = app::table::Column { name: "high".into(), kind: app::table::ColumnKind::Categorical };
+    let rows = d.rows().map(|mut r| {
         let v = r[p].as_f64().unwrap();
         r[p] = app::table::Cell::Text(if v >= cut { "yes" } else { "no" }.into());
-    }
-    let minority = t.rows.iter().filter(|r| r[p] == app::table::Cell::Text("yes".into())).count();
+        r
+    });
+    let t = Table::from_rows(columns, rows.collect());
+    let minority = t.rows().filter(|r| r[p] == app::table::Cell::Text("yes".into())).count();
     assert!((9..=22).contains(&minority), "{minority} minority rows: 2–5 % of 442");
     let mut report = Vec::new();
     for (name, model) in [

@@ -16,17 +16,19 @@ fn table(name: &str) -> Table {
 
 /// Diabetes with `progression` replaced by whether it is above the median.
 fn diabetes_binary() -> Table {
-    let mut t = table("diabetes.csv");
+    let t = table("diabetes.csv");
     let p = t.column_index("progression").unwrap();
-    let mut values: Vec<f64> = t.rows.iter().map(|r| r[p].as_f64().unwrap()).collect();
+    let mut values: Vec<f64> = t.rows().map(|r| r[p].as_f64().unwrap()).collect();
     values.sort_by(f64::total_cmp);
     let median = values[values.len() / 2];
-    t.columns[p] = Column { name: "high".into(), kind: ColumnKind::Categorical };
-    for r in &mut t.rows {
+    let mut columns = t.columns.clone();
+    columns[p] = Column { name: "high".into(), kind: ColumnKind::Categorical };
+    let rows = t.rows().map(|mut r| {
         let high = r[p].as_f64().unwrap() > median;
         r[p] = Cell::Text(if high { "yes" } else { "no" }.into());
-    }
-    t
+        r
+    });
+    Table::from_rows(columns, rows.collect())
 }
 
 fn run(t: &Table, target: &str, model: serde_json::Value, privacy: Option<serde_json::Value>) -> Trained {
@@ -98,7 +100,7 @@ fn a_given_noise_multiplier_is_used_as_is_and_bad_settings_name_their_field() {
 
     let field = |privacy: serde_json::Value, model: serde_json::Value| {
         let spec: TrainSpec = serde_json::from_value(serde_json::json!({"target": "species", "model": model, "privacy": privacy})).unwrap();
-        spec.check(&iris.columns, 1).and_then(|_| spec.check_rows(iris.rows.len())).unwrap_err().field
+        spec.check(&iris.columns, 1).and_then(|_| spec.check_rows(iris.len())).unwrap_err().field
     };
     let logistic = serde_json::json!({"kind": "logistic"});
     assert_eq!(field(serde_json::json!({"epsilon": 0}), logistic.clone()), "privacy.epsilon");

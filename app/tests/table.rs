@@ -15,13 +15,13 @@ fn iris_reads_the_same_from_csv_json_and_excel() {
     let csv = parse(&data("iris.csv"), Format::Csv).unwrap();
     let json = parse(&data("iris.json"), Format::Json).unwrap();
     let xlsx = parse(&data("iris.xlsx"), Format::Xlsx).unwrap();
-    assert_eq!(csv.rows.len(), 150);
+    assert_eq!(csv.len(), 150);
     let names: Vec<&str> = csv.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "species"]);
     let kinds: Vec<ColumnKind> = csv.columns.iter().map(|c| c.kind).collect();
     assert_eq!(kinds[..4], [ColumnKind::Numeric; 4]);
     assert_eq!(kinds[4], ColumnKind::Categorical);
-    assert_eq!(csv.rows[0], vec![Cell::Number(5.1), Cell::Number(3.5), Cell::Number(1.4), Cell::Number(0.2), Cell::Text("setosa".into())]);
+    assert_eq!(csv.row(0), vec![Cell::Number(5.1), Cell::Number(3.5), Cell::Number(1.4), Cell::Number(0.2), Cell::Text("setosa".into())]);
     assert_eq!(csv, json);
     assert_eq!(csv, xlsx);
     let s = csv.summaries();
@@ -39,7 +39,7 @@ fn iris_reads_the_same_from_csv_json_and_excel() {
 #[test]
 fn diabetes_has_442_numeric_rows() {
     let t = parse(&data("diabetes.csv"), Format::Csv).unwrap();
-    assert_eq!((t.rows.len(), t.columns.len()), (442, 11));
+    assert_eq!((t.len(), t.columns.len()), (442, 11));
     assert!(t.columns.iter().all(|c| c.kind == ColumnKind::Numeric));
     assert_eq!(t.columns[10].name, "progression");
 }
@@ -53,18 +53,18 @@ fn csv_dialects_bom_quotes_delimiters_missing_and_booleans() {
     // "1,5" is not a number in this file's dialect, so the column is categorical, as pandas would say.
     assert_eq!(t.columns[1].kind, ColumnKind::Categorical);
     assert_eq!(t.columns[2].kind, ColumnKind::Boolean);
-    assert_eq!(t.rows[0][0], Cell::Text("Smith; J".into()));
-    assert_eq!(t.rows[0][3], Cell::Text("said \"hi\"".into()));
-    assert_eq!(t.rows[1][1], Cell::Missing);
-    assert_eq!(t.rows[1][2], Cell::Bool(false));
-    assert_eq!(t.rows.len(), 3, "the blank line is not a row");
+    assert_eq!(t.cell(0, 0), Cell::Text("Smith; J".into()));
+    assert_eq!(t.cell(0, 3), Cell::Text("said \"hi\"".into()));
+    assert_eq!(t.cell(1, 1), Cell::Missing);
+    assert_eq!(t.cell(1, 2), Cell::Bool(false));
+    assert_eq!(t.len(), 3, "the blank line is not a row");
     assert_eq!(t.summaries()[1].missing, 1);
 
     let tsv = parse(b"1\t2\n3\t4\n", Format::Csv).unwrap();
     assert_eq!(tsv.columns[0].name, "column_1", "a numeric first row is data, not a header");
-    assert_eq!(tsv.rows.len(), 2);
+    assert_eq!(tsv.len(), 2);
     let forced = Table::parse(b"a,b\nc,d\n", Format::Csv, &ParseOptions { header: Some(false), sheet: None }).unwrap();
-    assert_eq!(forced.rows.len(), 2);
+    assert_eq!(forced.len(), 2);
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn json_lines_and_errors_with_places() {
     let t = parse(b"{\"a\":1,\"b\":\"x\"}\n{\"b\":\"y\",\"c\":true}\n", Format::Json).unwrap();
     let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "c"], "keys in first-seen order");
-    assert_eq!(t.rows[1], vec![Cell::Missing, Cell::Text("y".into()), Cell::Bool(true)]);
+    assert_eq!(t.row(1), vec![Cell::Missing, Cell::Text("y".into()), Cell::Bool(true)]);
 
     let err = parse(b"[{\"a\":1},\n {\"a\":2,}]", Format::Json).unwrap_err();
     assert!(matches!(err, TableError::Invalid { at: Location::Line { line: 2, .. }, .. }), "{err:?}");
@@ -161,18 +161,18 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
 fn a_column_that_turns_out_categorical_keeps_its_original_spelling() {
     let t = parse(b"zip,amount\n007,1.50\n\n0100,NA\nN/A,2\nabc,3e2\n", Format::Csv).unwrap();
     assert_eq!((t.columns[0].kind, t.columns[1].kind), (ColumnKind::Categorical, ColumnKind::Numeric));
-    let zips: Vec<&Cell> = t.rows.iter().map(|r| &r[0]).collect();
-    assert_eq!(zips, [&Cell::Text("007".into()), &Cell::Text("0100".into()), &Cell::Missing, &Cell::Text("abc".into())]);
-    let amounts: Vec<&Cell> = t.rows.iter().map(|r| &r[1]).collect();
-    assert_eq!(amounts, [&Cell::Number(1.5), &Cell::Missing, &Cell::Number(2.0), &Cell::Number(300.0)]);
+    let zips: Vec<Cell> = (0..t.len()).map(|r| t.cell(r, 0)).collect();
+    assert_eq!(zips, [Cell::Text("007".into()), Cell::Text("0100".into()), Cell::Missing, Cell::Text("abc".into())]);
+    let amounts: Vec<Cell> = (0..t.len()).map(|r| t.cell(r, 1)).collect();
+    assert_eq!(amounts, [Cell::Number(1.5), Cell::Missing, Cell::Number(2.0), Cell::Number(300.0)]);
     let no_header = parse(b"1,x\n2,y\n", Format::Csv).unwrap();
-    assert_eq!(no_header.rows.len(), 2);
-    assert_eq!(no_header.rows[0], vec![Cell::Number(1.0), Cell::Text("x".into())]);
+    assert_eq!(no_header.len(), 2);
+    assert_eq!(no_header.row(0), vec![Cell::Number(1.0), Cell::Text("x".into())]);
     // A first line read as a row (header refused) whose text makes a column of numbers
     // categorical: the numbers under it keep their spelling too.
     let forced = Table::parse(b"id,v\n007,1\n", Format::Csv, &ParseOptions { header: Some(false), sheet: None }).unwrap();
     assert_eq!((forced.columns[0].kind, forced.columns[1].kind), (ColumnKind::Categorical, ColumnKind::Categorical));
-    assert_eq!(forced.rows[1], vec![Cell::Text("007".into()), Cell::Text("1".into())]);
+    assert_eq!(forced.row(1), vec![Cell::Text("007".into()), Cell::Text("1".into())]);
 }
 
 /// The trainer reads a dataset as it was declared: a column of codes declared categorical
@@ -188,9 +188,9 @@ fn a_declared_schema_is_honoured_where_the_values_allow_it() {
     let declared = [col("code", ColumnKind::Categorical), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Categorical)];
     let t = Table::parse_declared(csv, Format::Csv, &ParseOptions::default(), &declared).unwrap();
     assert_eq!(t.columns, declared);
-    let codes: Vec<&Cell> = t.rows.iter().map(|r| &r[0]).collect();
-    assert_eq!(codes, [&Cell::Text("007".into()), &Cell::Text("010".into()), &Cell::Text("7".into())], "text as written");
-    assert_eq!(t.rows[2][1], Cell::Missing);
+    let codes: Vec<Cell> = (0..t.len()).map(|r| t.cell(r, 0)).collect();
+    assert_eq!(codes, [Cell::Text("007".into()), Cell::Text("010".into()), Cell::Text("7".into())], "text as written");
+    assert_eq!(t.cell(2, 1), Cell::Missing);
 
     let refused =
         |declared: &[Column]| Table::parse_declared(csv, Format::Csv, &ParseOptions::default(), declared).unwrap_err().to_string();
@@ -207,4 +207,41 @@ fn a_declared_schema_is_honoured_where_the_values_allow_it() {
         refused(&[col("kode", ColumnKind::Categorical), col("size", ColumnKind::Numeric), col("flag", ColumnKind::Categorical)]),
         "a column is named “code” in the file but “kode” in the declaration"
     );
+}
+
+/// Rows in, columns kept, the same rows out: each cell converted to its column's kind (a value
+/// that cannot be is missing, a short row is missing the rest), a selection keeps the order
+/// asked for, a column made categorical shows its values as text, and two missing numbers
+/// compare equal (a missing number is stored as NaN).
+#[test]
+fn a_table_keeps_its_rows_by_column() {
+    use app::table::{Column, Values};
+    let col = |name: &str, kind| Column { name: name.into(), kind };
+    let columns = vec![col("x", ColumnKind::Numeric), col("ok", ColumnKind::Boolean), col("c", ColumnKind::Categorical)];
+    let rows = vec![
+        vec![Cell::Number(1.5), Cell::Bool(true), Cell::Text("a".into())],
+        vec![Cell::Text("2".into()), Cell::Text("x".into()), Cell::Number(3.0)],
+        vec![Cell::Missing],
+    ];
+    let t = Table::from_rows(columns.clone(), rows);
+    assert_eq!(t.len(), 3);
+    assert_eq!(
+        t.clone().into_rows(),
+        vec![
+            vec![Cell::Number(1.5), Cell::Bool(true), Cell::Text("a".into())],
+            vec![Cell::Number(2.0), Cell::Missing, Cell::Text("3".into())],
+            vec![Cell::Missing, Cell::Missing, Cell::Missing],
+        ]
+    );
+    assert_eq!(t.rows().collect::<Vec<_>>(), t.clone().into_rows());
+    assert!(matches!(t.values(0), Values::Numbers(v) if v.len() == 3 && v[2].is_nan()));
+    assert_eq!(t.select(&[2, 0]).into_rows(), vec![t.row(2), t.row(0)]);
+    assert_eq!(t.select(&[2]), t.select(&[2]), "missing numbers are equal");
+    assert_ne!(t.select(&[0]), t.select(&[1]));
+    let mut c = t.clone();
+    c.make_categorical(0);
+    assert_eq!(c.columns[0].kind, ColumnKind::Categorical);
+    assert_eq!((c.cell(0, 0), c.cell(2, 0)), (Cell::Text("1.5".into()), Cell::Missing));
+    c.wipe();
+    assert!(c.is_empty());
 }

@@ -117,8 +117,7 @@ pub fn open_owned(envelope: &[u8], request: &OpenRequest, owner_key: &OwnerKey) 
     let key = wrap::unwrap(&request.wrapped, &pair, &id).map_err(err)?;
     let plain = open(&key, &id, envelope).map_err(err)?;
     let table = Table::parse(&plain, request.format, &request.parse_options).map_err(err)?;
-    let row_count = table.rows.len();
-    let mut rows = table.rows;
-    rows.truncate(OPEN_ROWS);
+    let row_count = table.len();
+    let rows = table.rows().take(OPEN_ROWS).collect();
     Ok(OpenedTable { columns: table.columns, row_count, rows })
 }

@@ -72,7 +72,7 @@ async fn main() {
     let mb = plain.len() as f64 / 1e6;
     println!("a {mb:.0} MB CSV ({FEATURES} numeric columns and a label) in and out of a node on loopback:");
     let (parse, table) = best_of_3(|| Table::parse(&plain, Format::Csv, &ParseOptions::default()).expect("parses"));
-    line(&format!("native parse ({} rows)", table.rows.len()), mb, parse);
+    line(&format!("native parse ({} rows)", table.len()), mb, parse);
     drop(table);
     // `seal` parses for the declaration too; the envelope alone is the difference.
     let t = Instant::now();

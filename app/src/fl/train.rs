@@ -136,15 +136,8 @@ impl FlTask {
     pub fn read_table(&self, bytes: &[u8], file_name: &str) -> Result<Table, FlError> {
         let mut table = crate::table::file::read_table(bytes, file_name).map_err(bad)?;
         for f in self.features.iter().filter(|f| f.kind == ColumnKind::Categorical) {
-            let Some(c) = table.column_index(&f.name) else { continue };
-            if table.columns[c].kind == ColumnKind::Categorical {
-                continue;
-            }
-            table.columns[c].kind = ColumnKind::Categorical;
-            for row in &mut table.rows {
-                if !row[c].is_missing() {
-                    row[c] = Cell::Text(row[c].to_string());
-                }
+            if let Some(c) = table.column_index(&f.name) {
+                table.make_categorical(c);
             }
         }
         Ok(table)
@@ -165,11 +158,12 @@ impl FlTask {
             }
         }
         let t = table.column_index(&self.target).ok_or_else(|| bad(format!("the file has no target column “{}”", self.target)))?;
-        let rows: Vec<usize> = (0..table.rows.len()).filter(|&r| !table.rows[r][t].is_missing()).collect();
+        let values = table.values(t);
+        let rows: Vec<usize> = (0..table.len()).filter(|&r| !values.is_missing(r)).collect();
         if rows.is_empty() {
             return Err(bad(format!("no row has a value in the target column “{}”", self.target)));
         }
-        let cells = rows.iter().map(|&r| &table.rows[r][t]);
+        let cells = rows.iter().map(|&r| values.get(r));
         let target = match &self.labels {
             Some(labels) => {
                 let y = cells
@@ -187,7 +181,7 @@ impl FlTask {
             }
             None => Target::Values(
                 cells
-                    .map(Cell::as_f64)
+                    .map(|c| c.as_f64())
                     .collect::<Option<Vec<f64>>>()
                     .ok_or_else(|| bad(format!("the target “{}” must be numeric for linear regression", self.target)))?,
             ),
@@ -213,15 +207,16 @@ impl FlTask {
         let mut out = Vec::with_capacity(self.moments_len());
         for f in &self.features {
             let c = data.table.column_index(&f.name).ok_or_else(|| bad(format!("the file has no column “{}”", f.name)))?;
-            let cells = data.rows.iter().map(|&r| &data.table.rows[r][c]);
+            let values = data.table.values(c);
             match f.kind {
                 ColumnKind::Numeric => {
-                    let (s, s2, k) = cells.filter_map(Cell::as_f64).fold((0.0, 0.0, 0.0), |(s, s2, k), v| (s + v, s2 + v * v, k + 1.0));
+                    let numbers = data.rows.iter().filter_map(|&r| values.number(r));
+                    let (s, s2, k) = numbers.fold((0.0, 0.0, 0.0), |(s, s2, k), v| (s + v, s2 + v * v, k + 1.0));
                     out.extend([s / n, s2 / n, k / n]);
                 }
                 ColumnKind::Boolean => {
-                    let (t, k) = cells.fold((0.0, 0.0), |(t, k), c| match c {
-                        Cell::Bool(b) => (t + f64::from(u8::from(*b)), k + 1.0),
+                    let (t, k) = data.rows.iter().fold((0.0, 0.0), |(t, k), &r| match values.get(r) {
+                        Cell::Bool(b) => (t + f64::from(u8::from(b)), k + 1.0),
                         _ => (t, k),
                     });
                     out.extend([t / n, k / n]);

@@ -126,7 +126,7 @@ impl HeOffer {
     ) -> Result<(Vec<Vec<i64>>, usize), crate::model::ApiError> {
         use crate::model::ApiError;
         let table = crate::model::artifact::rows_table(&self.preprocessor, rows)?;
-        let all: Vec<usize> = (0..table.rows.len()).collect();
+        let all: Vec<usize> = (0..table.len()).collect();
         let x = self.preprocessor.transform(&table, &all).map_err(|e| ApiError::field("rows", e.to_string()))?;
         let mut clipped = 0;
         let mut out = Vec::with_capacity(all.len());

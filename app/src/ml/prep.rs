@@ -6,7 +6,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::MlError;
-use crate::table::{Cell, ColumnKind, Table};
+use crate::table::{ColumnKind, Table, Values};
 
 /// How one input column becomes one or more features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,36 +73,37 @@ impl Preprocessor {
             let mut columns = Vec::with_capacity(parts.len());
             for (table, rows) in parts {
                 let c = table.column_index(name).ok_or_else(|| MlError::Parameter(format!("no column named “{name}”")))?;
-                columns.push((table.columns[c].kind, rows.iter().map(move |r| &table.rows[*r][c])));
+                columns.push((table.columns[c].kind, table.values(c), *rows));
             }
             let kind = columns[0].0;
-            if columns.iter().any(|(k, _)| *k != kind) {
+            if columns.iter().any(|(k, ..)| *k != kind) {
                 return Err(MlError::Parameter(format!("the column “{name}” has different kinds in different datasets")));
             }
+            // A column of a kind holds values of that kind (`Table`'s promise).
             codings.push(match kind {
                 ColumnKind::Numeric => {
                     let m = columns
-                        .into_iter()
-                        .map(|(_, cells)| Moments::of(cells.filter_map(Cell::as_f64)))
+                        .iter()
+                        .map(|(_, values, rows)| Moments::of(rows.iter().filter_map(|&r| values.number(r))))
                         .fold(Moments::default(), Moments::merge);
                     // Population standard deviation, as scikit-learn's StandardScaler.
                     let std = (m.m2 / m.n.max(1.0)).sqrt();
                     Coding::Standardised { column: name.clone(), mean: m.mean, std: if std > 0.0 { std } else { 1.0 } }
                 }
                 ColumnKind::Boolean => {
-                    let (t, n) = columns.into_iter().flat_map(|(_, cells)| cells).fold((0usize, 0usize), |(t, n), c| match c {
-                        Cell::Bool(b) => (t + usize::from(*b), n + 1),
-                        _ => (t, n),
+                    let bools = columns.iter().flat_map(|(_, values, rows)| match values {
+                        Values::Bools(v) => rows.iter().filter_map(|&r| v[r]).collect(),
+                        _ => Vec::new(),
                     });
+                    let (t, n) = bools.fold((0usize, 0usize), |(t, n), b| (t + usize::from(b), n + 1));
                     Coding::Boolean { column: name.clone(), share_true: t as f64 / n.max(1) as f64 }
                 }
                 ColumnKind::Categorical => {
                     let mut categories: Vec<String> = columns
-                        .into_iter()
-                        .flat_map(|(_, cells)| cells)
-                        .filter_map(|c| match c {
-                            Cell::Text(s) => Some(s.clone()),
-                            _ => None,
+                        .iter()
+                        .flat_map(|(_, values, rows)| match values {
+                            Values::Texts(v) => rows.iter().filter_map(|&r| v[r].clone()).collect(),
+                            _ => Vec::new(),
                         })
                         .collect();
                     categories.sort();
@@ -139,30 +140,36 @@ impl Preprocessor {
             .map(|name| table.column_index(name).ok_or_else(|| MlError::Parameter(format!("no column named “{name}”"))))
             .collect::<Result<Vec<_>, _>>()?;
         let mut x = Array2::zeros((rows.len(), self.width()));
-        for (i, r) in rows.iter().enumerate() {
-            let mut j = 0;
-            for (coding, c) in self.codings.iter().zip(&indices) {
-                let cell = &table.rows[*r][*c];
-                match coding {
-                    Coding::Standardised { mean, std, .. } => {
-                        x[[i, j]] = cell.as_f64().map_or(0.0, |v| (v - mean) / std);
-                        j += 1;
+        // Column by column, as the table stores them; a value of another kind than the
+        // coding's (a table of other columns under the same name) is coded as missing.
+        let mut j = 0;
+        for (coding, &c) in self.codings.iter().zip(&indices) {
+            let values = table.values(c);
+            match coding {
+                Coding::Standardised { mean, std, .. } => {
+                    for (i, &r) in rows.iter().enumerate() {
+                        x[[i, j]] = values.number(r).map_or(0.0, |v| (v - mean) / std);
                     }
-                    Coding::Boolean { share_true, .. } => {
-                        x[[i, j]] = match cell {
-                            Cell::Bool(b) => f64::from(u8::from(*b)),
+                    j += 1;
+                }
+                Coding::Boolean { share_true, .. } => {
+                    for (i, &r) in rows.iter().enumerate() {
+                        x[[i, j]] = match values {
+                            Values::Bools(v) => v[r].map_or(*share_true, |b| f64::from(u8::from(b))),
                             _ => *share_true,
                         };
-                        j += 1;
                     }
-                    Coding::OneHot { categories, .. } => {
-                        if let Cell::Text(s) = cell {
-                            if let Ok(k) = categories.binary_search(s) {
+                    j += 1;
+                }
+                Coding::OneHot { categories, .. } => {
+                    if let Values::Texts(v) = values {
+                        for (i, &r) in rows.iter().enumerate() {
+                            if let Some(k) = v[r].as_ref().and_then(|s| categories.binary_search(s).ok()) {
                                 x[[i, j + k]] = 1.0;
                             }
                         }
-                        j += categories.len();
                     }
+                    j += categories.len();
                 }
             }
         }

@@ -447,7 +447,7 @@ pub fn target_labels(tables: &[&Table], target_col: usize, classification: bool,
     if !classification {
         return Ok(None);
     }
-    let mut l: Vec<String> = tables.iter().flat_map(|t| t.rows.iter().filter_map(|r| label(&r[target_col]))).collect();
+    let mut l: Vec<String> = tables.iter().flat_map(|t| (0..t.len()).filter_map(|r| label(&t.cell(r, target_col)))).collect();
     l.sort();
     l.dedup();
     if l.len() < 2 {
@@ -461,17 +461,14 @@ pub fn target_labels(tables: &[&Table], target_col: usize, classification: bool,
 pub fn target_of(table: &Table, target_col: usize, labels: Option<&[String]>) -> (Vec<usize>, Target) {
     match labels {
         Some(l) => {
-            let (rows, y): (Vec<usize>, Vec<usize>) = table
-                .rows
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| label(&r[target_col]).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
+            let (rows, y): (Vec<usize>, Vec<usize>) = (0..table.len())
+                .filter_map(|i| label(&table.cell(i, target_col)).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
                 .unzip();
             (rows, Target::Classes { y, classes: l.len() })
         }
         None => {
-            let (rows, y): (Vec<usize>, Vec<f64>) =
-                table.rows.iter().enumerate().filter_map(|(i, r)| r[target_col].as_f64().map(|v| (i, v))).unzip();
+            let values = table.values(target_col);
+            let (rows, y): (Vec<usize>, Vec<f64>) = (0..table.len()).filter_map(|i| values.number(i).map(|v| (i, v))).unzip();
             (rows, Target::Values(y))
         }
     }

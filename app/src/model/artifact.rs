@@ -162,7 +162,7 @@ pub fn rows_table(preprocessor: &Preprocessor, rows: &[Map<String, Value>]) -> R
         return Err(ApiError::field("rows", format!("at most {MAX_PREDICT_ROWS} rows per request; split the file")));
     }
     let schema = feature_schema(preprocessor);
-    let mut table = Table { columns: schema.clone(), rows: Vec::with_capacity(rows.len()) };
+    let mut cells_of_rows = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
         let mut cells = Vec::with_capacity(schema.len());
         for (col, coding) in schema.iter().zip(&preprocessor.codings) {
@@ -203,9 +203,9 @@ pub fn rows_table(preprocessor: &Preprocessor, rows: &[Map<String, Value>]) -> R
                 }
             });
         }
-        table.rows.push(cells);
+        cells_of_rows.push(cells);
     }
-    Ok(table)
+    Ok(Table::from_rows(schema, cells_of_rows))
 }
 
 impl ModelArtifact {
@@ -217,7 +217,7 @@ impl ModelArtifact {
     /// Checks every row (`rows_table`), then predicts.
     pub fn predict_rows(&self, rows: &[Map<String, Value>]) -> Result<Vec<Prediction>, ApiError> {
         let table = rows_table(&self.preprocessor, rows)?;
-        let all: Vec<usize> = (0..table.rows.len()).collect();
+        let all: Vec<usize> = (0..table.len()).collect();
         let x = self.preprocessor.transform(&table, &all).map_err(|e| ApiError::Internal { message: e.to_string() })?;
         let internal = |e: crate::ml::MlError| ApiError::Internal { message: format!("prediction failed: {e}") };
         let (values, proba) = self.model.predict_with_proba(&x).map_err(internal)?;

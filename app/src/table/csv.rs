@@ -1,7 +1,7 @@
 //! Delimited text: delimiter and header detection on top of the `csv` crate's reader.
 
 use super::infer::{is_missing_text, parse_number};
-use super::{Cell, Location, ParseOptions, RawTable, TableError};
+use super::{Cell, Location, ParseOptions, RawColumn, RawTable, TableError};
 
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Enough lines to tell the delimiter apart, small enough to try four times.
@@ -134,17 +134,53 @@ pub(crate) fn plain_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     Some((if negative { -value } else { value }, i))
 }
 
-/// Rows of a body read by `read` or `plain_rows`, with the column state they leave.
+/// The columns of a body read by `read` or `plain_rows`, with the state they leave.
 struct Body {
-    rows: Vec<Vec<Cell>>,
+    columns: Vec<RawColumn>,
+    len: usize,
     kinds: Kinds,
+}
+
+impl Body {
+    fn new(kinds: Kinds, capacity: usize) -> Body {
+        let columns = kinds
+            .numeric
+            .iter()
+            .map(|n| if *n { RawColumn::Numbers(Vec::with_capacity(capacity)) } else { RawColumn::Cells(Vec::with_capacity(capacity)) })
+            .collect();
+        Body { columns, len: 0, kinds }
+    }
+
+    /// `next`'s rows after ours.
+    fn append(&mut self, next: Body) {
+        self.kinds.merge(&next.kinds);
+        for (column, more) in self.columns.iter_mut().zip(next.columns) {
+            column.append(more);
+        }
+        self.len += next.len;
+    }
+}
+
+/// Adds `cell` (a number, missing, or text) to the end of column `column`; a column of numbers
+/// given text becomes a column of cells.
+fn push(column: &mut RawColumn, cell: Cell) {
+    match (&mut *column, cell) {
+        (RawColumn::Numbers(v), Cell::Number(n)) => v.push(n),
+        (RawColumn::Numbers(v), Cell::Missing) => v.push(f64::NAN),
+        (RawColumn::Cells(v), cell) => v.push(cell),
+        (RawColumn::Numbers(_), cell) => {
+            let mut cells = std::mem::replace(column, RawColumn::Cells(Vec::new())).into_cells();
+            cells.push(cell);
+            *column = RawColumn::Cells(cells);
+        }
+    }
 }
 
 /// Reads every record: the header candidate and the rows under it.
 pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool]) -> Result<RawTable, TableError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let delimiter = detect_delimiter(bytes);
-    let (first, Body { mut rows, mut kinds }) = match plain(bytes, delimiter, text_columns) {
+    let (first, Body { mut columns, mut len, mut kinds }) = match plain(bytes, delimiter, text_columns) {
         Some(read) => read,
         None => read(bytes, delimiter, text_columns)?,
     };
@@ -153,15 +189,20 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool])
         first
     } else {
         // The first line is a row: its cells read like every other row's.
-        let row = first.iter().enumerate().map(|(j, f)| kinds.cell(j, f.as_bytes()).unwrap_or_else(|_| Cell::Text(f.clone())));
-        rows.insert(0, row.collect());
+        for (j, (f, column)) in first.iter().zip(&mut columns).enumerate() {
+            let mut head = RawColumn::Numbers(Vec::with_capacity(column.len() + 1));
+            push(&mut head, kinds.cell(j, f.as_bytes()).unwrap_or_else(|_| Cell::Text(f.clone())));
+            head.append(std::mem::replace(column, RawColumn::Numbers(Vec::new())));
+            *column = head;
+        }
+        len += 1;
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
     let mixed = kinds.mixed();
     if mixed.iter().any(|m| *m) {
-        respell(bytes, delimiter, &mixed, !header, &mut rows)?;
+        respell(bytes, delimiter, &mixed, !header, &mut columns)?;
     }
-    Ok(RawTable { names: super::unique_names(names), rows, numeric: kinds.numeric })
+    Ok(RawTable { names: super::unique_names(names), columns, len })
 }
 
 fn is_blank(record: &::csv::ByteRecord) -> bool {
@@ -180,7 +221,7 @@ fn read(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Result<(Vec<Strin
     let mut rdr = reader(bytes, delimiter, false);
     let mut record = ::csv::ByteRecord::new();
     let mut first: Option<Vec<String>> = None;
-    let mut body = Body { rows: Vec::new(), kinds: Kinds::new(0, text_columns) };
+    let mut body = Body::new(Kinds::new(0, text_columns), 0);
     while rdr.read_byte_record(&mut record).map_err(describe)? {
         if is_blank(&record) {
             continue;
@@ -188,11 +229,14 @@ fn read(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Result<(Vec<Strin
         if first.is_none() {
             let names = record.iter().enumerate().map(|(j, f)| std::str::from_utf8(f).map(str::to_owned).map_err(|_| not_utf8(&record, j)));
             first = Some(names.collect::<Result<_, _>>()?);
-            body.kinds = Kinds::new(record.len(), text_columns);
+            body = Body::new(Kinds::new(record.len(), text_columns), 0);
             continue;
         }
-        let row = record.iter().enumerate().map(|(j, f)| body.kinds.cell(j, f).map_err(|_| not_utf8(&record, j)));
-        body.rows.push(row.collect::<Result<_, _>>()?);
+        // The reader refuses a record of another width than the first's.
+        for (j, (f, column)) in record.iter().zip(&mut body.columns).enumerate() {
+            push(column, body.kinds.cell(j, f).map_err(|_| not_utf8(&record, j))?);
+        }
+        body.len += 1;
     }
     let first = first.ok_or_else(|| TableError::Empty("the file is empty".into()))?;
     Ok((first, body))
@@ -224,9 +268,7 @@ fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<Stri
     let mut bodies = bodies.into_iter();
     let mut body = bodies.next()??;
     for next in bodies {
-        let mut next = next?;
-        body.kinds.merge(&next.kinds);
-        body.rows.append(&mut next.rows);
+        body.append(next?);
     }
     Some((first, body))
 }
@@ -249,39 +291,41 @@ fn is_blank_line(line: &[u8], delimiter: u8) -> bool {
     line.trim_ascii().is_empty() && !line.contains(&delimiter)
 }
 
-fn plain_rows(part: &[u8], delimiter: u8, mut kinds: Kinds) -> Option<Body> {
-    let width = kinds.numeric.len();
-    let mut rows = Vec::new();
+fn plain_rows(part: &[u8], delimiter: u8, kinds: Kinds) -> Option<Body> {
+    // Every column sized once for the part's lines (a count at memchr's speed).
+    let mut body = Body::new(kinds, memchr::memchr_iter(b'\n', part).count() + 1);
     let mut rest = part;
     while let Some(line) = next_line(&mut rest) {
         if is_blank_line(line, delimiter) {
             continue;
         }
-        let mut row = Vec::with_capacity(width);
-        plain_row(line, delimiter, &mut kinds, &mut row)?;
-        rows.push(row);
+        plain_row(line, delimiter, &mut body)?;
+        body.len += 1;
     }
-    Some(Body { rows, kinds })
+    Some(body)
 }
 
-/// One line's cells into `row`, or `None` when it does not have the width's count of fields
-/// (or a text field is not UTF-8). A number is parsed where it is found and its end taken as
-/// the field's, so a numeric field's bytes are read once.
-fn plain_row(line: &[u8], delimiter: u8, kinds: &mut Kinds, row: &mut Vec<Cell>) -> Option<()> {
-    let width = kinds.numeric.len();
+/// One line's values onto `body`'s columns, or `None` when it does not have the width's count
+/// of fields (or a text field is not UTF-8). A number is parsed where it is found and its end
+/// taken as the field's, so a numeric field's bytes are read once.
+fn plain_row(line: &[u8], delimiter: u8, body: &mut Body) -> Option<()> {
+    let Body { columns, kinds, .. } = body;
+    let width = columns.len();
     let mut rest = line;
-    for j in 0..width {
-        let number =
-            if kinds.numeric[j] { plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)) } else { None };
-        let end = match number {
-            Some((value, len)) => {
+    for (j, column) in columns.iter_mut().enumerate() {
+        let number = match column {
+            RawColumn::Numbers(_) => plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)),
+            RawColumn::Cells(_) => None,
+        };
+        let end = match (number, &mut *column) {
+            (Some((value, len)), RawColumn::Numbers(values)) => {
                 kinds.seen_number[j] = true;
-                row.push(Cell::Number(value));
+                values.push(value);
                 len
             }
-            None => {
+            _ => {
                 let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
-                row.push(kinds.cell(j, &rest[..len]).ok()?);
+                push(column, kinds.cell(j, &rest[..len]).ok()?);
                 len
             }
         };
@@ -314,9 +358,10 @@ fn chunks(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// Gives cells of `mixed` columns that were stored as numbers their text as written; `rows`
-/// starts with the file's first record when it is a row (`first_is_row`), else with the second.
-fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], first_is_row: bool, rows: &mut [Vec<Cell>]) -> Result<(), TableError> {
+/// Gives cells of `mixed` columns that were stored as numbers their text as written; the
+/// columns start with the file's first record when it is a row (`first_is_row`), else with the
+/// second.
+fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], first_is_row: bool, columns: &mut [RawColumn]) -> Result<(), TableError> {
     let mut rdr = reader(bytes, delimiter, false);
     let mut record = ::csv::ByteRecord::new();
     let mut i = 0;
@@ -331,7 +376,11 @@ fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], first_is_row: bool, rows
         }
         for (j, field) in record.iter().enumerate() {
             if mixed.get(j).copied().unwrap_or(false) {
-                if let Some(cell @ Cell::Number(_)) = rows.get_mut(i).and_then(|r| r.get_mut(j)) {
+                let cell = match columns.get_mut(j) {
+                    Some(RawColumn::Cells(cells)) => cells.get_mut(i),
+                    _ => None,
+                };
+                if let Some(cell @ Cell::Number(_)) = cell {
                     let text = std::str::from_utf8(field).map_err(|_| not_utf8(&record, j))?;
                     *cell = Cell::Text(text.to_owned());
                 }
@@ -414,13 +463,15 @@ mod tests {
         }
     }
 
+    /// Both readers' header, columns (as cells) and mixed columns, checked equal.
     fn both(text: &str, text_columns: &[bool]) -> (Vec<String>, Vec<Vec<Cell>>, Vec<bool>) {
         let bytes = text.as_bytes();
         let d = detect_delimiter(bytes);
+        let cells = |b: &Body| b.columns.iter().cloned().map(RawColumn::into_cells).collect::<Vec<_>>();
         let (first, body) = read(bytes, d, text_columns).unwrap();
         let (pf, pb) = plain(bytes, d, text_columns).unwrap_or_else(|| panic!("the plain reader takes {text:?}"));
-        assert_eq!((&pf, &pb.rows, pb.kinds.mixed()), (&first, &body.rows, body.kinds.mixed()), "{text:?}");
-        (first, body.rows, body.kinds.mixed())
+        assert_eq!((&pf, cells(&pb), pb.len, pb.kinds.mixed()), (&first, cells(&body), body.len, body.kinds.mixed()), "{text:?}");
+        (first, cells(&body), body.kinds.mixed())
     }
 
     #[test]
@@ -431,16 +482,16 @@ mod tests {
         both("x\n1\n2\n\n", &[]);
         both("a,b,c\n1,,\n,2,\n,,3.5\n-,+,.\n", &[]);
         both("a;b\n1.5;2e3\n 1;1 \n", &[]);
-        let (_, rows, mixed) = both("a,b\n007,1\nx,2\n", &[]);
-        assert_eq!((rows[0][0].clone(), mixed), (Cell::Number(7.0), vec![true, false]));
+        let (_, columns, mixed) = both("a,b\n007,1\nx,2\n", &[]);
+        assert_eq!((columns[0][0].clone(), mixed), (Cell::Number(7.0), vec![true, false]));
         // Two threads' parts: the second holds the text that makes column a mixed.
         let mut big = String::from("a,b\n");
         for i in 0..200_000 {
             big.push_str(&format!("{i}.25,{}\n", i % 7));
         }
         big.push_str("text,1\n");
-        let (_, rows, mixed) = both(&big, &[]);
-        assert_eq!((rows.len(), mixed), (200_001, vec![true, false]));
+        let (_, columns, mixed) = both(&big, &[]);
+        assert_eq!((columns[0].len(), mixed), (200_001, vec![true, false]));
     }
 
     #[test]

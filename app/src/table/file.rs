@@ -19,17 +19,16 @@ pub fn read_table(bytes: &[u8], file_name: &str) -> Result<Table, String> {
 /// `limit` rows: the rows a prediction request carries.
 pub fn rows_for_prediction(bytes: &[u8], file_name: &str, limit: usize) -> Result<Vec<Map<String, Value>>, String> {
     let table = read_table(bytes, file_name)?;
-    if table.rows.len() > limit {
-        return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.rows.len()));
+    if table.len() > limit {
+        return Err(format!("the file has {} rows; predict at most {limit} at a time (split the file)", table.len()));
     }
     table
-        .rows
-        .iter()
+        .rows()
         .map(|r| {
             table
                 .columns
                 .iter()
-                .zip(r)
+                .zip(&r)
                 .map(|(c, cell)| Ok((c.name.clone(), serde_json::to_value(cell).map_err(|e| e.to_string())?)))
                 .collect()
         })

@@ -1,6 +1,6 @@
 //! Deciding each column's kind from all its values, then converting the cells.
 
-use super::{Cell, Column, ColumnKind, RawTable, Table, TableError};
+use super::{Cell, Column, ColumnKind, RawColumn, RawTable, Table, TableError, Values};
 
 /// Spellings of "no value" seen in exported spreadsheets and R/pandas output.
 const MISSING: [&str; 7] = ["", "na", "n/a", "nan", "null", "none", "?"];
@@ -37,7 +37,7 @@ fn is_blank(cell: &Cell) -> bool {
     }
 }
 
-fn normalise(cell: Cell) -> Cell {
+pub(crate) fn normalise(cell: Cell) -> Cell {
     if is_blank(&cell) {
         Cell::Missing
     } else {
@@ -45,41 +45,34 @@ fn normalise(cell: Cell) -> Cell {
     }
 }
 
-/// Every column's kind from all its values, in one pass over the rows in memory order (a
-/// pass per column strides across every row and was most of the time spent here). Columns
-/// the reader already knows to be numeric (`known[j]`) are not looked at; when that is all
-/// of them there is no pass at all.
-fn kinds_of(rows: &[Vec<Cell>], width: usize, known: &[bool]) -> Vec<ColumnKind> {
-    if known.iter().all(|k| *k) {
-        return vec![ColumnKind::Numeric; width];
-    }
-    let (mut all_num, mut all_bool) = (vec![true; width], vec![true; width]);
-    for row in rows {
-        for (j, v) in row.iter().enumerate() {
-            if !(all_num[j] || all_bool[j]) || is_blank(v) {
-                continue;
+/// A column's kind from all its values. A column of numbers the reader parsed as it read is
+/// numeric without another look.
+fn kind_of(column: &RawColumn) -> ColumnKind {
+    let RawColumn::Cells(cells) = column else { return ColumnKind::Numeric };
+    let (mut all_num, mut all_bool) = (true, true);
+    for v in cells {
+        if !(all_num || all_bool) {
+            break;
+        }
+        if is_blank(v) {
+            continue;
+        }
+        match v {
+            Cell::Bool(_) => all_num = false,
+            Cell::Number(_) => all_bool = false,
+            Cell::Text(s) => {
+                all_bool &= parse_bool(s).is_some();
+                all_num &= parse_number(s).is_some();
             }
-            match v {
-                Cell::Bool(_) => all_num[j] = false,
-                Cell::Number(_) => all_bool[j] = false,
-                Cell::Text(s) => {
-                    all_bool[j] &= parse_bool(s).is_some();
-                    all_num[j] &= parse_number(s).is_some();
-                }
-                Cell::Missing => {}
-            }
+            Cell::Missing => {}
         }
     }
     // A column with no values at all counts as numeric: it imputes cleanly and never becomes a category.
-    all_num
-        .into_iter()
-        .zip(all_bool)
-        .map(|kinds| match kinds {
-            (true, _) => ColumnKind::Numeric,
-            (false, true) => ColumnKind::Boolean,
-            (false, false) => ColumnKind::Categorical,
-        })
-        .collect()
+    match (all_num, all_bool) {
+        (true, _) => ColumnKind::Numeric,
+        (false, true) => ColumnKind::Boolean,
+        (false, false) => ColumnKind::Categorical,
+    }
 }
 
 pub(crate) fn convert(cell: Cell, kind: ColumnKind) -> Cell {
@@ -97,88 +90,75 @@ pub(crate) fn convert(cell: Cell, kind: ColumnKind) -> Cell {
     }
 }
 
-/// Per column, whether every value reads as `kinds[j]` (categorical takes anything), in one
-/// pass in memory order like `kinds_of`. Columns that fit whatever they hold (categorical, or
-/// numeric and known numeric) are not looked at.
-fn fitting(rows: &[Vec<Cell>], kinds: &[ColumnKind], known: &[bool]) -> Vec<bool> {
-    let settled: Vec<bool> =
-        kinds.iter().enumerate().map(|(j, k)| *k == ColumnKind::Categorical || (*k == ColumnKind::Numeric && known[j])).collect();
-    let mut fit = vec![true; kinds.len()];
-    if settled.iter().all(|s| *s) {
-        return fit;
+/// Whether every value of `column` reads as `kind` (categorical takes anything).
+fn fits(column: &RawColumn, kind: ColumnKind) -> bool {
+    match (column, kind) {
+        (_, ColumnKind::Categorical) | (RawColumn::Numbers(_), ColumnKind::Numeric) => true,
+        (RawColumn::Numbers(v), ColumnKind::Boolean) => v.iter().all(|n| n.is_nan()),
+        (RawColumn::Cells(cells), _) => cells.iter().all(|v| {
+            is_blank(v)
+                || match (v, kind) {
+                    (Cell::Number(_), ColumnKind::Numeric) | (Cell::Bool(_), ColumnKind::Boolean) => true,
+                    (Cell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
+                    (Cell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
+                    _ => false,
+                }
+        }),
     }
-    for row in rows {
-        for (((v, kind), fit), settled) in row.iter().zip(kinds).zip(fit.iter_mut()).zip(&settled) {
-            *fit = *settled
-                || *fit
-                    && (is_blank(v)
-                        || match (v, kind) {
-                            (Cell::Number(_), ColumnKind::Numeric) | (Cell::Bool(_), ColumnKind::Boolean) => true,
-                            (Cell::Text(s), ColumnKind::Numeric) => parse_number(s).is_some(),
-                            (Cell::Text(s), ColumnKind::Boolean) => parse_bool(s).is_some(),
-                            _ => false,
-                        });
-        }
-    }
-    fit
 }
 
 /// The kinds a declared schema gives, where the values allow them: a column declared
 /// categorical whose values read as numbers (a postcode, a code like `007`) is categorical,
 /// each value its text as written; a declaration the values do not fit is an error that names
 /// the column and both kinds.
-fn declared_kinds(names: &[String], rows: &[Vec<Cell>], known: &[bool], declared: &[Column]) -> Result<Vec<ColumnKind>, TableError> {
+fn declared_kinds(names: &[String], columns: &[RawColumn], declared: &[Column]) -> Result<Vec<ColumnKind>, TableError> {
     let mismatch = |message: String| TableError::Declaration { message };
     if declared.len() != names.len() {
         return Err(mismatch(format!("the file has {} columns but was declared with {}", names.len(), declared.len())));
     }
-    let wanted: Vec<ColumnKind> = declared.iter().map(|d| d.kind).collect();
-    let fit = fitting(rows, &wanted, known);
-    let mut found: Option<Vec<ColumnKind>> = None;
     names
         .iter()
+        .zip(columns)
         .zip(declared)
-        .enumerate()
-        .map(|(col, (name, d))| {
+        .map(|((name, column), d)| {
             if *name != d.name {
                 return Err(mismatch(format!("a column is named “{name}” in the file but “{}” in the declaration", d.name)));
             }
-            if fit[col] {
+            if fits(column, d.kind) {
                 Ok(d.kind)
             } else {
-                let found = found.get_or_insert_with(|| kinds_of(rows, names.len(), known))[col].as_str();
-                Err(mismatch(format!("column “{name}” was declared {} but its values read as {found}", d.kind.as_str())))
+                Err(mismatch(format!(
+                    "column “{name}” was declared {} but its values read as {}",
+                    d.kind.as_str(),
+                    kind_of(column).as_str()
+                )))
             }
         })
         .collect()
 }
 
+/// A column of `kind` from its values as read: a column of numbers parsed as read stays as it
+/// is (most of a training set); other cells are normalised and converted.
+fn settle(column: RawColumn, kind: ColumnKind) -> Values {
+    match (column, kind) {
+        (RawColumn::Numbers(v), ColumnKind::Numeric) => Values::Numbers(v),
+        (column, kind) => Values::from_cells(kind, column.into_cells().into_iter().map(|c| convert(normalise(c), kind))),
+    }
+}
+
 pub(crate) fn finish(raw: RawTable, declared: Option<&[Column]>) -> Result<Table, TableError> {
-    let RawTable { names, mut rows, numeric } = raw;
-    // One flag per column (a reader that does not know says nothing: all false).
-    let known: Vec<bool> = (0..names.len()).map(|j| numeric.get(j).copied().unwrap_or(false)).collect();
+    let RawTable { names, columns, len } = raw;
     if names.is_empty() {
         return Err(TableError::Empty("no columns were found".into()));
     }
-    if rows.is_empty() {
+    if len == 0 {
         return Err(TableError::Empty("there is a header but no rows under it".into()));
     }
     let kinds: Vec<ColumnKind> = match declared {
-        Some(declared) => declared_kinds(&names, &rows, &known, declared)?,
-        None => kinds_of(&rows, names.len(), &known),
+        Some(declared) => declared_kinds(&names, &columns, declared)?,
+        None => columns.iter().map(kind_of).collect(),
     };
-    // Cells are rewritten in place, and only in columns whose cells may change: a numeric
-    // column the reader parsed as it read (most of a training set) is left as it is.
-    let unsettled: Vec<usize> = (0..kinds.len()).filter(|&j| !(kinds[j] == ColumnKind::Numeric && known[j])).collect();
-    if !unsettled.is_empty() {
-        for row in &mut rows {
-            for &j in &unsettled {
-                if let Some(cell) = row.get_mut(j) {
-                    *cell = convert(normalise(std::mem::replace(cell, Cell::Missing)), kinds[j]);
-                }
-            }
-        }
-    }
+    let values = columns.into_iter().zip(&kinds).map(|(c, k)| settle(c, *k)).collect();
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| Column { name, kind }).collect();
-    Ok(Table { columns, rows })
+    Ok(Table::from_values(columns, values, len))
 }

@@ -60,7 +60,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<RawTable, TableError> {
         }
         rows.push(row);
     }
-    Ok(RawTable { names: super::unique_names(names), rows, numeric: Vec::new() })
+    Ok(RawTable::from_rows(super::unique_names(names), rows))
 }
 
 fn lines(bytes: &[u8]) -> Result<Vec<(Location, Value)>, TableError> {

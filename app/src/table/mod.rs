@@ -113,11 +113,107 @@ impl std::fmt::Display for Cell {
     }
 }
 
-/// A parsed file: every row has exactly one cell per column, of the column's kind or missing.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One column's values, stored together: a numeric column is one `Vec<f64>`, 8 bytes a value,
+/// where a row-major table of `Cell`s took 32 and an allocation per row (issue 17: parsing
+/// 200,000 × 20 numbers spent most of its time there, and training reads by column anyway).
+/// A missing number is NaN: every number a table holds is finite, so NaN is free to mean it.
+#[derive(Clone, Debug)]
+pub enum Values {
+    Numbers(Vec<f64>),
+    Bools(Vec<Option<bool>>),
+    Texts(Vec<Option<String>>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Numbers(v) => v.len(),
+            Values::Bools(v) => v.len(),
+            Values::Texts(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i` as a cell (text is copied).
+    pub fn get(&self, i: usize) -> Cell {
+        match self {
+            Values::Numbers(v) => v.get(i).copied().filter(|n| !n.is_nan()).map_or(Cell::Missing, Cell::Number),
+            Values::Bools(v) => v.get(i).copied().flatten().map_or(Cell::Missing, Cell::Bool),
+            Values::Texts(v) => v.get(i).and_then(|s| s.clone()).map_or(Cell::Missing, Cell::Text),
+        }
+    }
+
+    pub fn is_missing(&self, i: usize) -> bool {
+        match self {
+            Values::Numbers(v) => v.get(i).is_none_or(|n| n.is_nan()),
+            Values::Bools(v) => v.get(i).is_none_or(Option::is_none),
+            Values::Texts(v) => v.get(i).is_none_or(Option::is_none),
+        }
+    }
+
+    /// Value `i` when it is a number.
+    pub fn number(&self, i: usize) -> Option<f64> {
+        match self {
+            Values::Numbers(v) => v.get(i).copied().filter(|n| !n.is_nan()),
+            _ => None,
+        }
+    }
+
+    /// The values of `kind` from cells already of that kind or missing (`infer::convert`).
+    pub(crate) fn from_cells(kind: ColumnKind, cells: impl Iterator<Item = Cell>) -> Values {
+        match kind {
+            ColumnKind::Numeric => Values::Numbers(cells.map(|c| c.as_f64().unwrap_or(f64::NAN)).collect()),
+            ColumnKind::Boolean => Values::Bools(
+                cells
+                    .map(|c| match c {
+                        Cell::Bool(b) => Some(b),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            ColumnKind::Categorical => Values::Texts(
+                cells
+                    .map(|c| match c {
+                        Cell::Text(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn into_cells(self) -> Box<dyn Iterator<Item = Cell>> {
+        match self {
+            Values::Numbers(v) => Box::new(v.into_iter().map(|n| if n.is_nan() { Cell::Missing } else { Cell::Number(n) })),
+            Values::Bools(v) => Box::new(v.into_iter().map(|b| b.map_or(Cell::Missing, Cell::Bool))),
+            Values::Texts(v) => Box::new(v.into_iter().map(|s| s.map_or(Cell::Missing, Cell::Text))),
+        }
+    }
+}
+
+/// Equal values in equal places; two missing numbers are equal (NaN is not equal to itself).
+impl PartialEq for Values {
+    fn eq(&self, other: &Values) -> bool {
+        match (self, other) {
+            (Values::Numbers(a), Values::Numbers(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+            }
+            (Values::Bools(a), Values::Bools(b)) => a == b,
+            (Values::Texts(a), Values::Texts(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+/// A parsed file: columns of one length each, every value of its column's kind or missing.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub columns: Vec<Column>,
-    pub rows: Vec<Vec<Cell>>,
+    values: Vec<Values>,
+    len: usize,
 }
 
 /// Choices the person uploading can make; the defaults detect everything.
@@ -196,21 +292,103 @@ impl Table {
         }
     }
 
+    /// A table from rows of cells, each converted to its column's kind (a value that cannot
+    /// be is missing); a short row is missing the rest. For rows built in code (a prediction
+    /// request, tests); files go through `parse`.
+    pub fn from_rows(columns: Vec<Column>, rows: Vec<Vec<Cell>>) -> Table {
+        let len = rows.len();
+        let values = columns
+            .iter()
+            .zip(transpose(rows, columns.len()))
+            .map(|(c, cells)| Values::from_cells(c.kind, cells.into_iter().map(|v| infer::convert(infer::normalise(v), c.kind))))
+            .collect();
+        Table { columns, values, len }
+    }
+
+    /// Columns already of their kinds, each `len` long (the readers' `infer::finish`).
+    pub(crate) fn from_values(columns: Vec<Column>, values: Vec<Values>, len: usize) -> Table {
+        debug_assert!(values.len() == columns.len() && values.iter().all(|v| v.len() == len));
+        Table { columns, values, len }
+    }
+
+    /// Rows, the count of.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Column `col`'s values; panics when there is no such column, like indexing.
+    pub fn values(&self, col: usize) -> &Values {
+        &self.values[col]
+    }
+
+    /// The value at `row`, `col` (text is copied).
+    pub fn cell(&self, row: usize, col: usize) -> Cell {
+        self.values.get(col).map_or(Cell::Missing, |v| v.get(row))
+    }
+
+    /// Row `i` as cells, one per column (text is copied).
+    pub fn row(&self, i: usize) -> Vec<Cell> {
+        self.values.iter().map(|v| v.get(i)).collect()
+    }
+
+    /// The rows as cells, in order (text is copied).
+    pub fn rows(&self) -> impl Iterator<Item = Vec<Cell>> + '_ {
+        (0..self.len).map(|i| self.row(i))
+    }
+
+    /// The rows as cells, taking the table apart (text is moved, not copied).
+    pub fn into_rows(self) -> Vec<Vec<Cell>> {
+        let mut rows: Vec<Vec<Cell>> = (0..self.len).map(|_| Vec::with_capacity(self.values.len())).collect();
+        for values in self.values {
+            for (row, cell) in rows.iter_mut().zip(values.into_cells()) {
+                row.push(cell);
+            }
+        }
+        rows
+    }
+
+    /// The same columns with only `rows`, in that order.
+    pub fn select(&self, rows: &[usize]) -> Table {
+        let values = self
+            .values
+            .iter()
+            .map(|v| match v {
+                Values::Numbers(v) => Values::Numbers(rows.iter().map(|&r| v[r]).collect()),
+                Values::Bools(v) => Values::Bools(rows.iter().map(|&r| v[r]).collect()),
+                Values::Texts(v) => Values::Texts(rows.iter().map(|&r| v[r].clone()).collect()),
+            })
+            .collect();
+        Table { columns: self.columns.clone(), values, len: rows.len() }
+    }
+
+    /// Makes column `col` categorical, each value its text as shown (`Cell`'s `Display`): a
+    /// participant's column that a federation declares categorical.
+    pub fn make_categorical(&mut self, col: usize) {
+        if self.columns[col].kind == ColumnKind::Categorical {
+            return;
+        }
+        let old = std::mem::replace(&mut self.values[col], Values::Texts(Vec::new()));
+        self.values[col] = Values::Texts(old.into_cells().map(|c| (!c.is_missing()).then(|| c.to_string())).collect());
+        self.columns[col].kind = ColumnKind::Categorical;
+    }
+
     /// Overwrites every value in place (text with zeros) before the table is dropped: the
     /// trainer calls this when a job is done with decrypted rows.
     pub fn wipe(&mut self) {
         use zeroize::Zeroize;
-        for row in &mut self.rows {
-            for cell in row.iter_mut() {
-                match cell {
-                    Cell::Text(s) => s.zeroize(),
-                    Cell::Number(n) => n.zeroize(),
-                    Cell::Bool(b) => *b = false,
-                    Cell::Missing => {}
-                }
+        for values in &mut self.values {
+            match values {
+                Values::Numbers(v) => v.zeroize(),
+                Values::Bools(v) => v.iter_mut().for_each(|b| *b = None),
+                Values::Texts(v) => v.iter_mut().flatten().for_each(|s| s.zeroize()),
             }
         }
-        self.rows.clear();
+        self.values.clear();
+        self.len = 0;
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -222,15 +400,74 @@ impl Table {
     }
 }
 
-/// Names and rows as each format's reader hands them over to inference. A cell here is as
-/// read: CSV yields text (numbers already parsed where the reader could), JSON and Excel are
-/// typed; `infer::finish` settles each column's kind and rewrites only the cells that change.
+/// Names and columns as each format's reader hands them over to inference, every column of
+/// `len` values. `infer::finish` settles each column's kind.
 pub(crate) struct RawTable {
     pub names: Vec<String>,
-    pub rows: Vec<Vec<Cell>>,
-    /// Per column: every cell is already a finite number or missing (the CSV reader knows this
-    /// as it reads), so inference need not look at the column again. Empty when unknown.
-    pub numeric: Vec<bool>,
+    pub columns: Vec<RawColumn>,
+    pub len: usize,
+}
+
+/// One column as read.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum RawColumn {
+    /// Every value a finite number or missing (NaN): the CSV reader knows this as it reads, so
+    /// inference need not look at the column again.
+    Numbers(Vec<f64>),
+    /// Cells as read: CSV yields text (numbers already parsed where the reader could), JSON and
+    /// Excel are typed.
+    Cells(Vec<Cell>),
+}
+
+impl RawColumn {
+    pub fn len(&self) -> usize {
+        match self {
+            RawColumn::Numbers(v) => v.len(),
+            RawColumn::Cells(v) => v.len(),
+        }
+    }
+
+    /// As cells (numbers where a value is one), for a column whose kind is still open.
+    pub fn into_cells(self) -> Vec<Cell> {
+        match self {
+            RawColumn::Numbers(v) => v.into_iter().map(|n| if n.is_nan() { Cell::Missing } else { Cell::Number(n) }).collect(),
+            RawColumn::Cells(v) => v,
+        }
+    }
+
+    /// `other`'s values after ours.
+    pub fn append(&mut self, other: RawColumn) {
+        match (&mut *self, other) {
+            (RawColumn::Numbers(a), RawColumn::Numbers(b)) => a.extend_from_slice(&b),
+            (RawColumn::Cells(a), other) => a.extend(other.into_cells()),
+            (RawColumn::Numbers(_), RawColumn::Cells(b)) => {
+                let mut cells = std::mem::replace(self, RawColumn::Cells(Vec::new())).into_cells();
+                cells.extend(b);
+                *self = RawColumn::Cells(cells);
+            }
+        }
+    }
+}
+
+impl RawTable {
+    /// Columns from rows of typed cells (JSON, Excel); a short row is missing the rest.
+    pub fn from_rows(names: Vec<String>, rows: Vec<Vec<Cell>>) -> RawTable {
+        let len = rows.len();
+        let columns = transpose(rows, names.len()).into_iter().map(RawColumn::Cells).collect();
+        RawTable { names, columns, len }
+    }
+}
+
+/// `width` columns from rows of cells, each cell moved; a short row is missing the rest.
+fn transpose(rows: Vec<Vec<Cell>>, width: usize) -> Vec<Vec<Cell>> {
+    let mut columns: Vec<Vec<Cell>> = (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
+    for row in rows {
+        let mut row = row.into_iter();
+        for column in &mut columns {
+            column.push(row.next().unwrap_or(Cell::Missing));
+        }
+    }
+    columns
 }
 
 /// Header names are what people select a target by, so they must be unique and non-empty.

@@ -34,8 +34,8 @@ impl Scan {
             format,
             parse_options,
             columns: table.columns.clone(),
-            rows: table.rows.len(),
-            preview: table.rows.iter().take(PREVIEW_ROWS).cloned().collect(),
+            rows: table.len(),
+            preview: table.rows().take(PREVIEW_ROWS).collect(),
             summaries: table.summaries(),
         }
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cell, ColumnKind, Table};
+use super::{ColumnKind, Table, Values};
 
 /// How many categories a summary lists; the rest are counted in `distinct`.
 const TOP: usize = 5;
@@ -58,37 +58,35 @@ pub(crate) fn summarise(table: &Table) -> Vec<ColumnSummary> {
         .iter()
         .enumerate()
         .map(|(i, col)| {
-            let cells = table.rows.iter().map(|r| &r[i]);
-            let missing = cells.clone().filter(|c| c.is_missing()).count();
-            let stats = match col.kind {
-                ColumnKind::Numeric => {
+            let (missing, stats) = match table.values(i) {
+                Values::Numbers(v) => {
                     let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
-                    for v in cells.filter_map(Cell::as_f64) {
+                    for &v in v.iter().filter(|v| !v.is_nan()) {
                         min = min.min(v);
                         max = max.max(v);
                         sum += v;
                         n += 1;
                     }
                     let some = |x: f64| (n > 0).then_some(x);
-                    ColumnStats::Numeric { min: some(min), max: some(max), mean: some(sum / n.max(1) as f64) }
+                    (v.len() - n, ColumnStats::Numeric { min: some(min), max: some(max), mean: some(sum / n.max(1) as f64) })
                 }
-                ColumnKind::Boolean => ColumnStats::Boolean {
-                    true_count: cells.clone().filter(|c| **c == Cell::Bool(true)).count(),
-                    false_count: cells.filter(|c| **c == Cell::Bool(false)).count(),
-                },
-                ColumnKind::Categorical => {
+                Values::Bools(v) => {
+                    let true_count = v.iter().filter(|b| **b == Some(true)).count();
+                    let false_count = v.iter().filter(|b| **b == Some(false)).count();
+                    (v.len() - true_count - false_count, ColumnStats::Boolean { true_count, false_count })
+                }
+                Values::Texts(v) => {
                     let mut counts: HashMap<&str, usize> = HashMap::new();
-                    for c in cells {
-                        if let Cell::Text(s) = c {
-                            *counts.entry(s.as_str()).or_default() += 1;
-                        }
+                    for s in v.iter().flatten() {
+                        *counts.entry(s.as_str()).or_default() += 1;
                     }
+                    let missing = v.len() - counts.values().sum::<usize>();
                     let distinct = counts.len();
                     let mut top: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
                     // Most frequent first; ties by name so the preview is stable.
                     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                     top.truncate(TOP);
-                    ColumnStats::Categorical { distinct, top }
+                    (missing, ColumnStats::Categorical { distinct, top })
                 }
             };
             ColumnSummary { name: col.name.clone(), kind: col.kind, missing, stats }

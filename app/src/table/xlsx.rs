@@ -64,7 +64,7 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions) -> Result<RawTable, Ta
         }
         out.push(cells);
     }
-    Ok(RawTable { names: super::unique_names(names), rows: out, numeric: Vec::new() })
+    Ok(RawTable::from_rows(super::unique_names(names), out))
 }
 
 #[cfg(test)]

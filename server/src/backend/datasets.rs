@@ -499,7 +499,7 @@ impl Datasets {
         const ACTION: &str = "dataset.open";
         let result = self.open_inner(id).await;
         let outcome = match &result {
-            Ok((t, _)) => format!("ok ({purpose}; {} rows)", t.rows.len()),
+            Ok((t, _)) => format!("ok ({purpose}; {} rows)", t.len()),
             Err(e) => format!("failed ({purpose}): {e}"),
         };
         self.audit.record("trainer", ACTION, id, "-", &outcome).await?;
@@ -551,9 +551,7 @@ impl Datasets {
         opener.finish()?;
         watch.lap("decrypt");
         let table = match Table::parse_declared(&plain, row.format()?, &row.parse_options()?, &row.schema()?) {
-            Ok(t) if t.rows.len() as i64 != row.rows => {
-                Err(format!("the dataset has {} rows but was declared with {}", t.rows.len(), row.rows))
-            }
+            Ok(t) if t.len() as i64 != row.rows => Err(format!("the dataset has {} rows but was declared with {}", t.len(), row.rows)),
             Ok(t) => Ok(t),
             Err(e @ TableError::Declaration { .. }) => Err(e.to_string()),
             Err(e) => Err(format!("the dataset no longer parses as declared: {e}")),

@@ -40,7 +40,7 @@ pub fn iris_federation(rounds: u32, min: u16, threshold: u16) -> Value {
 }
 
 fn part(t: &Table, of: usize, n: usize) -> Table {
-    Table { columns: t.columns.clone(), rows: t.rows.iter().enumerate().filter(|(i, _)| i % n == of).map(|(_, r)| r.clone()).collect() }
+    t.select(&(of..t.len()).step_by(n).collect::<Vec<_>>())
 }
 
 pub async fn post(srv: &TestServer, token: &str, path: &str, body: Value) -> reqwest::Response {
@@ -223,7 +223,7 @@ async fn three_participants_train_a_model_from_updates_the_server_never_saw() {
     let rows: Vec<Value> = (0..150)
         .step_by(10)
         .map(|r| {
-            let row = &iris.rows[r];
+            let row = &iris.row(r);
             json!({"sepal_length_cm": row[0].to_string(), "sepal_width_cm": row[1].to_string(),
                    "petal_length_cm": row[2].to_string(), "petal_width_cm": row[3].to_string()})
         })
@@ -234,7 +234,7 @@ async fn three_participants_train_a_model_from_updates_the_server_never_saw() {
     let right = (0..150)
         .step_by(10)
         .zip(predicted["predictions"].as_array().unwrap())
-        .filter(|(r, p)| p["label"] == iris.rows[*r][4].to_string())
+        .filter(|(r, p)| p["label"] == iris.cell(*r, 4).to_string())
         .count();
     assert!(right >= 13, "{right} of 15 right");
 

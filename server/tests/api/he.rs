@@ -215,10 +215,10 @@ async fn the_cli_predicts_a_file_it_encrypted_and_keeps_its_key_private() {
     let rows: Vec<serde_json::Map<String, Value>> =
         app::table::file::rows_for_prediction(&data("diabetes.csv"), "d.csv", usize::MAX).unwrap();
     let plain = plain_predictions(&srv, &alice.access, &model_id, &rows).await;
-    assert_eq!(printed.rows.len(), 442);
+    assert_eq!(printed.len(), 442);
     // 8-bit inputs move a prediction by a few units at most (progression spans 25 to 346);
     // the fit is the plaintext model's to 0.01 of R².
-    let encrypted: Vec<f64> = printed.rows.iter().map(|r| r[at].as_f64().unwrap()).collect();
+    let encrypted: Vec<f64> = printed.rows().map(|r| r[at].as_f64().unwrap()).collect();
     let plain: Vec<f64> = plain.iter().map(|p| p["value"].as_f64().unwrap()).collect();
     let worst = encrypted.iter().zip(&plain).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 8.0, "the encrypted predictions are within {worst} of the plaintext ones");

@@ -114,7 +114,7 @@ async fn the_trainer_opens_an_envelope_python_sealed() {
     s.envelope = envelope;
     srv.store_dataset(&alice.access, &s).await;
     let table = srv.backend.datasets.open_for_training(&s.id, "python interop").await.unwrap();
-    assert_eq!(table.rows.len(), 150);
+    assert_eq!(table.len(), 150);
     assert_eq!(table, app::table::Table::parse(&plain, app::table::Format::Csv, &Default::default()).unwrap());
     srv.stop().await;
 }
@@ -268,10 +268,7 @@ async fn with_python(
         assert_eq!(post(srv, &u.access, &format!("/api/federations/{id}/join"), json!({})).await.status(), 200);
     }
     let whole = iris();
-    let part = |of: usize| app::table::Table {
-        columns: whole.columns.clone(),
-        rows: whole.rows.iter().enumerate().filter(|(i, _)| i % 3 == of).map(|(_, r)| r.clone()).collect(),
-    };
+    let part = |of: usize| whole.select(&(of..whole.len()).step_by(3).collect::<Vec<_>>());
     let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../app/tests/data/iris.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
@@ -345,9 +342,9 @@ async fn python_written_from_the_docs_takes_part_in_a_federation() {
     // the coefficients but not a least-squares fit's predictions).
     let whole = crate::federated::iris();
     let pre = task.preprocessor(end.means.as_ref().unwrap()).unwrap();
-    let rows: Vec<usize> = (0..whole.rows.len()).collect();
+    let rows: Vec<usize> = (0..whole.len()).collect();
     let x = pre.transform(&whole, &rows).unwrap();
-    let y: Vec<f64> = whole.rows.iter().map(|r| r[3].as_f64().unwrap()).collect();
+    let y: Vec<f64> = whole.rows().map(|r| r[3].as_f64().unwrap()).collect();
     let app::ml::linear::Fitted::Linear { intercept, coef } = app::ml::linear::fit_linear(x.clone(), y.clone()).unwrap() else {
         panic!("linear")
     };

@@ -127,7 +127,7 @@ async fn a_forest_on_iris_streams_its_progress_and_stores_an_encrypted_model() {
     let pred = artifact.model.predict(&x).unwrap();
     let labels = artifact.labels.clone().unwrap();
     let species = table.column_index("species").unwrap();
-    let right = (0..150).filter(|i| labels[pred[*i] as usize] == table.rows[*i][species].to_string()).count();
+    let right = (0..150).filter(|i| labels[pred[*i] as usize] == table.cell(*i, species).to_string()).count();
     assert!(right >= 145, "a forest fits its own training rows: {right}/150");
 
     // A late subscriber replays from Last-Event-ID and the stream still ends at the end.

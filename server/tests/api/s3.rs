@@ -51,7 +51,7 @@ async fn datasets_stream_into_s3_as_multipart_uploads() {
     }
     assert_eq!(bytes, s.envelope);
     let table = srv.backend.datasets.open_for_training(&s.id, "s3 test").await.unwrap();
-    assert_eq!(table.rows.len() as u64, i);
+    assert_eq!(table.len() as u64, i);
 
     // An upload that ends short is aborted: no object appears in the bucket.
     let short = srv.seal(csv.as_bytes(), Format::Csv, None, 1 << 20).await;

@@ -60,7 +60,7 @@ impl Remote {
             format,
             parse_options: ParseOptions::default(),
             schema: table.columns.clone(),
-            rows: table.rows.len() as u64,
+            rows: table.len() as u64,
             plaintext_size: plaintext.len() as u64,
             wrapped_keys,
             envelope_header: b64(&header_bytes),
