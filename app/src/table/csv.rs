@@ -167,12 +167,7 @@ fn push(column: &mut RawColumn, cell: Cell) {
     match (&mut *column, cell) {
         (RawColumn::Numbers(v), Cell::Number(n)) => v.push(n),
         (RawColumn::Numbers(v), Cell::Missing) => v.push(f64::NAN),
-        (RawColumn::Cells(v), cell) => v.push(cell),
-        (RawColumn::Numbers(_), cell) => {
-            let mut cells = std::mem::replace(column, RawColumn::Cells(Vec::new())).into_cells();
-            cells.push(cell);
-            *column = RawColumn::Cells(cells);
-        }
+        (_, cell) => column.cells_mut().push(cell),
     }
 }
 

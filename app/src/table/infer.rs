@@ -37,7 +37,7 @@ fn is_blank(cell: &Cell) -> bool {
     }
 }
 
-pub(crate) fn normalise(cell: Cell) -> Cell {
+fn normalise(cell: Cell) -> Cell {
     if is_blank(&cell) {
         Cell::Missing
     } else {
@@ -139,7 +139,7 @@ fn declared_kinds(names: &[String], columns: &[RawColumn], declared: &[Column]) 
 
 /// A column of `kind` from its values as read: a column of numbers parsed as read stays as it
 /// is (most of a training set); other cells are normalised and converted.
-fn settle(column: RawColumn, kind: ColumnKind) -> Values {
+pub(crate) fn settle(column: RawColumn, kind: ColumnKind) -> Values {
     match (column, kind) {
         (RawColumn::Numbers(v), ColumnKind::Numeric) => Values::Numbers(v),
         (column, kind) => Values::from_cells(kind, column.into_cells().into_iter().map(|c| convert(normalise(c), kind))),

@@ -140,7 +140,7 @@ impl Values {
     /// Value `i` as a cell (text is copied).
     pub fn get(&self, i: usize) -> Cell {
         match self {
-            Values::Numbers(v) => v.get(i).copied().filter(|n| !n.is_nan()).map_or(Cell::Missing, Cell::Number),
+            Values::Numbers(v) => v.get(i).map_or(Cell::Missing, |n| number_cell(*n)),
             Values::Bools(v) => v.get(i).copied().flatten().map_or(Cell::Missing, Cell::Bool),
             Values::Texts(v) => v.get(i).and_then(|s| s.clone()).map_or(Cell::Missing, Cell::Text),
         }
@@ -187,10 +187,19 @@ impl Values {
 
     fn into_cells(self) -> Box<dyn Iterator<Item = Cell>> {
         match self {
-            Values::Numbers(v) => Box::new(v.into_iter().map(|n| if n.is_nan() { Cell::Missing } else { Cell::Number(n) })),
+            Values::Numbers(v) => Box::new(v.into_iter().map(number_cell)),
             Values::Bools(v) => Box::new(v.into_iter().map(|b| b.map_or(Cell::Missing, Cell::Bool))),
             Values::Texts(v) => Box::new(v.into_iter().map(|s| s.map_or(Cell::Missing, Cell::Text))),
         }
+    }
+}
+
+/// A stored number as a cell: NaN is a missing value.
+fn number_cell(n: f64) -> Cell {
+    if n.is_nan() {
+        Cell::Missing
+    } else {
+        Cell::Number(n)
     }
 }
 
@@ -297,11 +306,8 @@ impl Table {
     /// request, tests); files go through `parse`.
     pub fn from_rows(columns: Vec<Column>, rows: Vec<Vec<Cell>>) -> Table {
         let len = rows.len();
-        let values = columns
-            .iter()
-            .zip(transpose(rows, columns.len()))
-            .map(|(c, cells)| Values::from_cells(c.kind, cells.into_iter().map(|v| infer::convert(infer::normalise(v), c.kind))))
-            .collect();
+        let values =
+            columns.iter().zip(transpose(rows, columns.len())).map(|(c, cells)| infer::settle(RawColumn::Cells(cells), c.kind)).collect();
         Table { columns, values, len }
     }
 
@@ -430,8 +436,20 @@ impl RawColumn {
     /// As cells (numbers where a value is one), for a column whose kind is still open.
     pub fn into_cells(self) -> Vec<Cell> {
         match self {
-            RawColumn::Numbers(v) => v.into_iter().map(|n| if n.is_nan() { Cell::Missing } else { Cell::Number(n) }).collect(),
+            RawColumn::Numbers(v) => v.into_iter().map(number_cell).collect(),
             RawColumn::Cells(v) => v,
+        }
+    }
+
+    /// The column's cells, a column of numbers turned into one of cells first (it is about
+    /// to hold something else).
+    pub fn cells_mut(&mut self) -> &mut Vec<Cell> {
+        if let RawColumn::Numbers(_) = self {
+            *self = RawColumn::Cells(std::mem::replace(self, RawColumn::Cells(Vec::new())).into_cells());
+        }
+        match self {
+            RawColumn::Cells(cells) => cells,
+            RawColumn::Numbers(_) => unreachable!("turned into cells above"),
         }
     }
 
@@ -439,12 +457,7 @@ impl RawColumn {
     pub fn append(&mut self, other: RawColumn) {
         match (&mut *self, other) {
             (RawColumn::Numbers(a), RawColumn::Numbers(b)) => a.extend_from_slice(&b),
-            (RawColumn::Cells(a), other) => a.extend(other.into_cells()),
-            (RawColumn::Numbers(_), RawColumn::Cells(b)) => {
-                let mut cells = std::mem::replace(self, RawColumn::Cells(Vec::new())).into_cells();
-                cells.extend(b);
-                *self = RawColumn::Cells(cells);
-            }
+            (_, other) => self.cells_mut().extend(other.into_cells()),
         }
     }
 }
