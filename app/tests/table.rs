@@ -127,8 +127,21 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     for i in 0..20_000 {
         big.push_str(&format!("{i},{},{},{}\n", i as f64 / 7.0, i % 2 == 0, ["x", "y", "z"][i % 3]));
     }
-    let inputs: Vec<Vec<u8>> =
-        vec![data("iris.csv"), data("diabetes.csv"), dialect.as_bytes().to_vec(), big.into_bytes(), mixed.into_bytes()];
+    // Files the scanner reads line by line (no quotes): Windows line ends, empty lines and a
+    // line of spaces (skipped when the file has one column), empty and padded fields.
+    let crlf = b"a,b\r\n1,2\r\n\r\n3, 4 \r\n,NA\r\n5,x\r\n".to_vec();
+    let one_column = b"x\n1\n   \n2\n\n\n3.25\n".to_vec();
+    let blank_first = b"\n\nh,i,j\n1,,3\n,NA,x\n-0.5,+2,\n".to_vec();
+    let inputs: Vec<Vec<u8>> = vec![
+        data("iris.csv"),
+        data("diabetes.csv"),
+        dialect.as_bytes().to_vec(),
+        big.into_bytes(),
+        mixed.into_bytes(),
+        crlf,
+        one_column,
+        blank_first,
+    ];
     for bytes in &inputs {
         let table = parse(bytes, Format::Csv).unwrap();
         let expected = Scan::of_table(&table, Format::Csv, ParseOptions::default());
@@ -136,10 +149,20 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
             assert_eq!(CsvScanner::scan(bytes, ParseOptions::default(), piece).unwrap(), expected, "piece {piece}");
         }
     }
-    let ragged = b"a,b,c\n1,2,3\n4,5,6\n7,8\n";
-    let mut s = CsvScanner::new(ParseOptions::default());
-    let err = s.push(ragged).and_then(|()| s.finish().map(|_| ())).unwrap_err();
-    assert_eq!(err, parse(ragged, Format::Csv).unwrap_err());
+    // Errors name the same line and field as the parser's, in a line read line by line too.
+    let scan_error = |bytes: &[u8]| {
+        let mut s = CsvScanner::new(ParseOptions::default());
+        s.push(bytes).and_then(|()| s.finish().map(|_| ())).unwrap_err()
+    };
+    for bytes in [&b"a,b,c\n1,2,3\n4,5,6\n7,8\n"[..], b"a,b\n1,2\n3,4,5\n"] {
+        assert_eq!(scan_error(bytes), parse(bytes, Format::Csv).unwrap_err(), "{}", String::from_utf8_lossy(bytes));
+    }
+    // After an empty line the scanner names the right line, where the `csv` crate's reader
+    // (the parser's, for this file) names the empty one (BurntSushi/rust-csv#208).
+    assert_eq!(
+        scan_error(b"a,b\n1,2\n\n3,\xff\n").to_string(),
+        "line 4, field 2: the text is not UTF-8; save the file as UTF-8 and try again"
+    );
     // Far into a file pushed in pieces, the line number still counts from the top.
     let mut long = String::from("a,b\n");
     for i in 0..100_000 {

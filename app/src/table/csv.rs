@@ -243,7 +243,7 @@ fn read(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Result<(Vec<Strin
 /// boundary without quotes). `None` when the file is not that simple or has an error, so
 /// `read` handles it and reports the error with its line.
 fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<String>, Body)> {
-    if memchr::memchr(b'"', bytes).is_some() || memchr::memchr_iter(b'\r', bytes).any(|i| bytes.get(i + 1) != Some(&b'\n')) {
+    if !is_plain(bytes) {
         return None;
     }
     let mut rest = bytes;
@@ -268,8 +268,14 @@ fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<Stri
     Some((first, body))
 }
 
+/// Whether `bytes` has no quote character and no lone `\r`: then its records are its lines
+/// split at the delimiter, exactly as the `csv` reader reads them.
+pub(crate) fn is_plain(bytes: &[u8]) -> bool {
+    memchr::memchr(b'"', bytes).is_none() && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'))
+}
+
 /// The next line of `rest` without its `\n` or `\r\n`, advancing past it.
-fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+pub(crate) fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
     if rest.is_empty() {
         return None;
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{describe, detect_delimiter, looks_like_header, not_utf8, plain_decimal, reader, SAMPLE_BYTES};
+use super::csv::{describe, detect_delimiter, is_plain, looks_like_header, next_line, not_utf8, plain_decimal, reader, SAMPLE_BYTES};
 use super::infer::{convert, is_missing_text, parse_bool, parse_number};
 use super::{Cell, Column, ColumnKind, ColumnStats, ColumnSummary, Format, Location, ParseOptions, TableError};
 
@@ -72,9 +72,7 @@ impl ColumnAcc {
     fn add(&mut self, field: &[u8]) -> Result<(), std::str::Utf8Error> {
         // A plain decimal filling the field is ASCII, trimmed and not a spelling of "missing".
         if let Some((x, _)) = plain_decimal(field).filter(|(_, len)| *len == field.len()) {
-            self.number(x);
-            self.not_bool = true;
-            self.count_number(field);
+            self.plain_number(x, field);
             return Ok(());
         }
         let raw = std::str::from_utf8(field)?;
@@ -102,6 +100,26 @@ impl ColumnAcc {
         }
         self.count(text);
         Ok(())
+    }
+
+    /// The field at the start of `rest` (up to `delimiter` or the end), as [`ColumnAcc::add`]
+    /// takes it; returns the field's length. A plain number is read in the same pass that
+    /// finds its end, so a numeric field's bytes are read once.
+    fn add_first(&mut self, rest: &[u8], delimiter: u8) -> Result<usize, std::str::Utf8Error> {
+        if let Some((x, len)) = plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)) {
+            self.plain_number(x, &rest[..len]);
+            return Ok(len);
+        }
+        let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
+        self.add(&rest[..len])?;
+        Ok(len)
+    }
+
+    /// A plain decimal `x` spelled `text`.
+    fn plain_number(&mut self, x: f64, text: &[u8]) {
+        self.number(x);
+        self.not_bool = true;
+        self.count_number(text);
     }
 
     fn number(&mut self, x: f64) {
@@ -242,11 +260,13 @@ impl CsvScanner {
         }
         self.searched = self.buf.len();
         if self.boundary > 0 {
-            let block: Vec<u8> = self.buf.drain(..self.boundary).collect();
-            self.searched -= self.boundary;
-            self.boundary = 0;
-            self.records(&block)?;
-            self.lines_before += block.iter().filter(|b| **b == b'\n').count() as u64;
+            let boundary = std::mem::take(&mut self.boundary);
+            let mut buf = std::mem::take(&mut self.buf);
+            self.searched -= boundary;
+            self.lines_before += self.records(&buf[..boundary])?;
+            // Only the partial line after the boundary moves; the buffer keeps its capacity.
+            buf.drain(..boundary);
+            self.buf = buf;
         }
         Ok(())
     }
@@ -259,13 +279,85 @@ impl CsvScanner {
         self.delimiter = Some(detect_delimiter(&self.buf));
     }
 
-    fn records(&mut self, block: &[u8]) -> Result<(), TableError> {
+    /// The records of `block` (whole lines, `lines_before` lines into the file), and its count
+    /// of lines. A plain block (no quotes, see [`is_plain`]) is read line by line after its
+    /// header, the way the whole-file parser reads one: about twice as fast as the `csv` reader
+    /// natively, and most of a numeric file's preview in the browser. Anything else goes to the
+    /// `csv` reader.
+    fn records(&mut self, block: &[u8]) -> Result<u64, TableError> {
+        let newlines = |bytes: &[u8]| memchr::memchr_iter(b'\n', bytes).count() as u64;
+        let mut lines = self.lines_before;
+        if !is_plain(block) {
+            self.general_records(block, lines)?;
+            return Ok(newlines(block));
+        }
+        let mut rest = block;
+        // The first record (the header, or the width) through the general reader, line by line
+        // (it skips empty lines).
+        while !self.started && !rest.is_empty() {
+            let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            self.general_records(&rest[..end], lines)?;
+            lines += 1;
+            rest = &rest[end..];
+        }
+        let (done, read) = if self.started { self.plain_records(rest) } else { (0, 0) };
+        lines += read;
+        let rest = &rest[done..];
+        self.general_records(rest, lines)?;
+        Ok(lines + newlines(rest) - self.lines_before)
+    }
+
+    /// Reads the lines of a plain block until one the general reader must see, and returns the
+    /// bytes and lines read (whole lines). Such a line (a wrong count of fields, text that is not UTF-8)
+    /// is an error there, with its line number, so what this line already added to the
+    /// summaries does not matter: the scan ends with that error.
+    fn plain_records(&mut self, block: &[u8]) -> (usize, u64) {
+        let delimiter = self.delimiter.unwrap_or(b',');
+        let mut rest = block;
+        let mut lines = 0;
+        loop {
+            let start = rest;
+            let Some(line) = next_line(&mut rest) else { return (block.len(), lines) };
+            // The `csv` reader yields no record for an empty line; the general reader skips a
+            // one-field record of spaces.
+            let blank = line.is_empty() || (self.width == 1 && line.trim_ascii().is_empty());
+            if !blank && !self.plain_record(line, delimiter) {
+                return (block.len() - start.len(), lines);
+            }
+            lines += 1;
+        }
+    }
+
+    /// One line's fields onto the summaries (and the preview); `false` when the general
+    /// reader must read it (see [`CsvScanner::plain_records`]).
+    fn plain_record(&mut self, line: &[u8], delimiter: u8) -> bool {
+        let width = self.columns.len();
+        let mut rest = line;
+        for (j, acc) in self.columns.iter_mut().enumerate() {
+            let Ok(len) = acc.add_first(rest, delimiter) else { return false };
+            // The field ends the line exactly when it is the last one.
+            match (rest.get(len), j + 1 == width) {
+                (None, true) => break,
+                (Some(_), false) => rest = &rest[len + 1..],
+                _ => return false,
+            }
+        }
+        if self.preview.len() < PREVIEW_ROWS {
+            // Every field was read as UTF-8 (or ASCII digits) above.
+            self.preview.push(line.split(|b| *b == delimiter).map(|f| String::from_utf8_lossy(f).into_owned()).collect());
+        }
+        self.rows += 1;
+        true
+    }
+
+    /// The records of `block` through the `csv` reader (quotes, and every error with its line).
+    fn general_records(&mut self, block: &[u8], lines_before: u64) -> Result<(), TableError> {
         let delimiter = self.delimiter.unwrap_or(b',');
         let mut rdr = reader(block, delimiter, true);
         let mut record = ::csv::ByteRecord::new();
-        while rdr.read_byte_record(&mut record).map_err(|e| shift(describe(e), self.lines_before))? {
-            let line = record.position().map_or(0, |p| p.line()) + self.lines_before;
-            let bad_text = |j: usize| shift(not_utf8(&record, j), self.lines_before);
+        while rdr.read_byte_record(&mut record).map_err(|e| shift(describe(e), lines_before))? {
+            let line = record.position().map_or(0, |p| p.line()) + lines_before;
+            let bad_text = |j: usize| shift(not_utf8(&record, j), lines_before);
             let text = |j: usize, f: &[u8]| std::str::from_utf8(f).map(str::to_owned).map_err(|_| bad_text(j));
             if !self.started {
                 self.started = true;
@@ -328,7 +420,7 @@ impl CsvScanner {
         }
         let rest = std::mem::take(&mut self.buf);
         self.searched = 0;
-        self.records(&rest)
+        self.records(&rest).map(|_| ())
     }
 
     /// The scan, once the whole file was pushed (and [`CsvScanner::second_pass`] said `None`:
