@@ -5,27 +5,18 @@
 //! `scripts/bench-trainer.sh` (installs pandas and scikit-learn into the tools venv), or
 //! `cargo bench -p app --bench trainer` with `CIPHERFOLD_PYTHON` naming a Python that has them.
 
-use std::time::Instant;
+mod common;
 
 use app::ml::linear::fit_linear;
 use app::table::scan::CsvScanner;
 use app::table::{Format, ParseOptions, Table};
+use common::best_of_3;
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 const ROWS: usize = 200_000;
 const COLS: usize = 20;
-
-fn best_of_3(mut f: impl FnMut()) -> f64 {
-    (0..3)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64()
-        })
-        .fold(f64::MAX, f64::min)
-}
 
 /// Columns c0..c18 uniform in [-1, 1), y = Σ (j+1)·cj + noise.
 fn write_csv(path: &std::path::Path) {
