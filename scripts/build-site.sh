@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PROFILE=wasm-release
-WASM="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$PROFILE/frontend.wasm"
+WORKER_PROFILE="${WORKER_PROFILE:-wasm-worker}"
 NEW="$SITE_ROOT.new"
 rm -rf "$NEW"
 mkdir -p "$NEW/pkg"
@@ -18,38 +18,38 @@ ensure_wasm_bindgen &
 bindgen_pid=$!
 ensure_wasm_opt
 
-# compile_bundle NAME CARGO-FEATURE-ARGS...: one wasm bundle's cargo build, kept as NAME.wasm.
+# compile_bundle NAME PROFILE CARGO-FEATURE-ARGS...: one wasm bundle's cargo build, kept as NAME.wasm.
 compile_bundle() {
-    local name="$1"
-    shift
-    log "compiling the $name bundle (wasm32, profile $PROFILE, toolchain: $WASM_MODE)"
+    local name="$1" profile="$2"
+    shift 2
+    log "compiling the $name bundle (wasm32, profile $profile, toolchain: $WASM_MODE)"
     if [ "$WASM_MODE" = debian ]; then
         # Debian's 1.96 with the standard library compiled from source; /usr/bin first for this build only.
         PATH="/usr/bin:$PATH" RUSTC_BOOTSTRAP=1 cargo build -q -p frontend --lib --target wasm32-unknown-unknown \
-            --profile "$PROFILE" -Zbuild-std=std,panic_abort "$@"
+            --profile "$profile" -Zbuild-std=std,panic_abort "$@"
     else
-        cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$PROFILE" "$@"
+        cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$profile" "$@"
     fi
-    cp "$WASM" "$NEW/$name.wasm"
+    cp "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/frontend.wasm" "$NEW/$name.wasm"
 }
 
-# bind_bundle NAME: the JS glue and the final wasm into $NEW/pkg/NAME.js and NAME_bg.wasm.
+# bind_bundle NAME WASM-OPT-LEVEL: the JS glue and the final wasm into $NEW/pkg/NAME.js and NAME_bg.wasm.
 bind_bundle() {
-    local name="$1"
+    local name="$1" level="$2"
     wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name "$name" "$NEW/$name.wasm"
     rm "$NEW/$name.wasm"
     if command -v wasm-opt >/dev/null; then
-        wasm-opt -Oz "$NEW/pkg/${name}_bg.wasm" -o "$NEW/pkg/${name}_bg.wasm.opt"
+        wasm-opt "$level" "$NEW/pkg/${name}_bg.wasm" -o "$NEW/pkg/${name}_bg.wasm.opt"
         mv "$NEW/pkg/${name}_bg.wasm.opt" "$NEW/pkg/${name}_bg.wasm"
     fi
 }
 
 # The page's bundle (hydration), and the file worker's (parsers and crypto).
-compile_bundle cipherfold
-compile_bundle cipherfold_worker --no-default-features --features worker
+compile_bundle cipherfold "$PROFILE"
+compile_bundle cipherfold_worker "$WORKER_PROFILE" --no-default-features --features worker
 wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
-bind_bundle cipherfold
-bind_bundle cipherfold_worker
+bind_bundle cipherfold -Oz
+bind_bundle cipherfold_worker "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
 
 cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
 cp -r "$REPO/public/." "$NEW/"
