@@ -388,7 +388,7 @@ async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> R
                 }
             }
         }
-        let blob = seal(state, &mut session, file).await?;
+        let blob = seal(state, &RefCell::new(session), file).await?;
         put(state, &url, &blob).await
     }
     .await;
@@ -420,27 +420,56 @@ async fn owner_key(passphrase: Option<&str>) -> Result<OwnerKey> {
     Ok(key)
 }
 
-/// The sealed file as a Blob whose parts are the header and each sealed chunk; Blob parts may
-/// live on disk, so a large file does not need its size in memory.
-async fn seal(state: &State, session: &mut SealSession, file: &File) -> Result<Blob> {
-    let size = file.size();
-    let chunk = f64::from(CHUNK);
-    let n = (size / chunk).ceil().max(1.0) as u32;
-    let header = session.header_bytes();
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
-    let webcrypto = WebCrypto::new(&session.raw_key()).await;
-    for i in 0..n {
-        state.check()?;
+/// Chunks read from the file and sealed at a time: one read of the file and one Blob (or
+/// stream piece) per 8 MiB rather than per 1 MiB chunk. Each read and each Blob is a round trip
+/// to the browser process; per chunk they held sealing a 100 MB file to about 48 MB/s.
+const CHUNKS_PER_READ: u32 = 8;
+
+/// The file's `n` chunks in groups of [`CHUNKS_PER_READ`].
+fn chunk_groups(n: u32) -> impl Iterator<Item = std::ops::Range<u32>> {
+    (0..n).step_by(CHUNKS_PER_READ as usize).map(move |first| first..n.min(first + CHUNKS_PER_READ))
+}
+
+/// Chunks `range` of the file's `n` sealed (WebCrypto where there is one, else the aes-gcm
+/// crate, which must see every chunk in order), their ciphertexts one after the other.
+async fn seal_chunks(
+    file: &File,
+    range: std::ops::Range<u32>,
+    n: u32,
+    header: &[u8],
+    webcrypto: Option<&WebCrypto>,
+    session: &RefCell<SealSession>,
+) -> Result<Vec<u8>> {
+    let (size, chunk) = (file.size(), f64::from(CHUNK));
+    let start = f64::from(range.start) * chunk;
+    let plain = read(file, start, size.min(f64::from(range.end) * chunk)).await?;
+    let mut sealed = Vec::with_capacity(plain.len() + 16 * range.len());
+    for (i, part) in range.zip(plain.chunks(CHUNK as usize)) {
         let last = i + 1 == n;
-        let start = f64::from(i) * chunk;
-        let plain = read(file, start, size.min(start + chunk)).await?;
-        let sealed = match &webcrypto {
-            Some(w) => w.seal(&plain, &session.nonce(i, last), &header).await?,
-            None => session.seal_chunk(&plain, last)?,
-        };
+        let nonce = session.borrow().nonce(i, last);
+        sealed.extend_from_slice(&match webcrypto {
+            Some(w) => w.seal(part, &nonce, header).await?,
+            None => session.borrow_mut().seal_chunk(part, last)?,
+        });
+    }
+    Ok(sealed)
+}
+
+/// The sealed file as a Blob whose parts are the header and each group of sealed chunks; Blob
+/// parts may live on disk, so a large file does not need its size in memory.
+async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
+    let n = (file.size() / f64::from(CHUNK)).ceil().max(1.0) as u32;
+    let header = session.borrow().header_bytes();
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
+    let raw_key = session.borrow().raw_key();
+    let webcrypto = WebCrypto::new(&raw_key).await;
+    for range in chunk_groups(n) {
+        state.check()?;
+        let end = range.end;
+        let sealed = seal_chunks(file, range, n, &header, webcrypto.as_ref(), session).await?;
         let piece = Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(&sealed[..])))?;
         parts.push(&piece);
-        progress(Phase::Seal, f64::from(i + 1), f64::from(n));
+        progress(Phase::Seal, f64::from(end), f64::from(n));
     }
     let options = BlobPropertyBag::new();
     options.set_type("application/octet-stream");
@@ -482,9 +511,9 @@ enum Streamed {
     Refused(Box<SealSession>),
 }
 
-/// Seals and sends the envelope chunk by chunk as one streaming PUT: each chunk is read and
-/// sealed only when the network asks for more (a high-water mark of 0), so the tab holds
-/// about one chunk whatever the file's size. Progress counts the bytes handed to the network.
+/// Seals and sends the envelope as one streaming PUT: each group of chunks is read and sealed
+/// only when the network asks for more (a high-water mark of 0), so the tab holds about one
+/// group (8 MiB) whatever the file's size. Progress counts the bytes handed to the network.
 async fn stream_put(state: &State, session: SealSession, file: &File, url: &str) -> Result<Streamed> {
     let size = file.size();
     let chunk = f64::from(CHUNK);
@@ -494,36 +523,31 @@ async fn stream_put(state: &State, session: SealSession, file: &File, url: &str)
     let webcrypto = Rc::new(WebCrypto::new(&session.raw_key()).await);
     let session = Rc::new(RefCell::new(session));
     let kept = session.clone();
-    // The next piece to send: 0 is the header, i + 1 is chunk i.
+    // The next piece to send: 0 is the header, g + 1 is group g of chunks.
+    let groups: Rc<Vec<std::ops::Range<u32>>> = Rc::new(chunk_groups(n).collect());
     let next = Rc::new(Flag::new(0u32));
     let sent = Rc::new(Flag::new(0f64));
     let (file, taken, handed) = (file.clone(), next.clone(), sent.clone());
     let pull = Closure::<dyn FnMut(ReadableStreamDefaultController) -> js_sys::Promise>::new(
         move |controller: ReadableStreamDefaultController| {
             let (file, session, webcrypto, header) = (file.clone(), session.clone(), webcrypto.clone(), header.clone());
-            let (next, sent) = (taken.clone(), handed.clone());
+            let (next, sent, groups) = (taken.clone(), handed.clone(), groups.clone());
             wasm_bindgen_futures::future_to_promise(async move {
                 let piece = next.get();
                 next.set(piece + 1);
-                let bytes = if piece == 0 {
-                    header.clone()
-                } else {
-                    let i = piece - 1;
-                    let last = i + 1 == n;
-                    let start = f64::from(i) * chunk;
-                    let plain = read(&file, start, size.min(start + chunk)).await.map_err(|e| JsValue::from_str(&e.to_string()))?;
-                    let nonce = session.borrow().nonce(i, last);
-                    let sealed = match webcrypto.as_ref() {
-                        Some(w) => w.seal(&plain, &nonce, &header).await,
-                        None => session.borrow_mut().seal_chunk(&plain, last).map_err(Failure::from),
-                    };
-                    progress(Phase::Seal, f64::from(i + 1), f64::from(n));
-                    sealed.map_err(|e| JsValue::from_str(&e.to_string()))?
+                let bytes = match piece.checked_sub(1).and_then(|g| groups.get(g as usize)) {
+                    None => header.clone(),
+                    Some(range) => {
+                        let end = range.end;
+                        let sealed = seal_chunks(&file, range.clone(), n, &header, webcrypto.as_ref().as_ref(), &session).await;
+                        progress(Phase::Seal, f64::from(end), f64::from(n));
+                        sealed.map_err(|e| JsValue::from_str(&e.to_string()))?
+                    }
                 };
                 sent.set(sent.get() + bytes.len() as f64);
                 controller.enqueue_with_chunk(&js_sys::Uint8Array::from(&bytes[..]))?;
                 progress(Phase::Upload, sent.get(), total);
-                if piece == n {
+                if piece as usize == groups.len() {
                     controller.close()?;
                 }
                 Ok(JsValue::UNDEFINED)

@@ -61,6 +61,13 @@ impl FileWorker {
         }
     }
 
+    /// Starts the worker now, so its bundle loads and compiles while the person looks for
+    /// their file (about a second on a fast machine, more on a phone) rather than after they
+    /// pick it. A failure here is reported by the first `send`, which tries again.
+    pub fn start_early(&self) {
+        let _ = self.start();
+    }
+
     fn start(&self) -> Result<(), String> {
         if self.running.with_value(Option::is_some) {
             return Ok(());

@@ -179,6 +179,9 @@ fn UploadForm(me: Me) -> impl IntoView {
         // Replies to other pages' requests.
         _ => {}
     });
+    // In the browser only (effects do not run on the server): the worker is ready by the time
+    // a file is picked.
+    Effect::new(move |_| worker.start_early());
 
     let read_file = move || {
         scan.set(None);
