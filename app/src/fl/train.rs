@@ -163,12 +163,12 @@ impl FlTask {
         if rows.is_empty() {
             return Err(bad(format!("no row has a value in the target column “{}”", self.target)));
         }
-        let cells = rows.iter().map(|&r| values.get(r));
         let target = match &self.labels {
             Some(labels) => {
-                let y = cells
-                    .map(|c| {
-                        let label = c.to_string();
+                let y = rows
+                    .iter()
+                    .map(|&r| {
+                        let label = values.label(r).unwrap_or_default();
                         labels.iter().position(|l| *l == label).ok_or_else(|| {
                             bad(format!(
                                 "the target “{}” has the value “{label}”, which is not one of the federation's classes",
@@ -180,8 +180,8 @@ impl FlTask {
                 Target::Classes { y, classes: labels.len() }
             }
             None => Target::Values(
-                cells
-                    .map(|c| c.as_f64())
+                rows.iter()
+                    .map(|&r| values.number(r))
                     .collect::<Option<Vec<f64>>>()
                     .ok_or_else(|| bad(format!("the target “{}” must be numeric for linear regression", self.target)))?,
             ),

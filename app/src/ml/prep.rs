@@ -91,23 +91,27 @@ impl Preprocessor {
                     Coding::Standardised { column: name.clone(), mean: m.mean, std: if std > 0.0 { std } else { 1.0 } }
                 }
                 ColumnKind::Boolean => {
-                    let bools = columns.iter().flat_map(|(_, values, rows)| match values {
-                        Values::Bools(v) => rows.iter().filter_map(|&r| v[r]).collect(),
-                        _ => Vec::new(),
-                    });
-                    let (t, n) = bools.fold((0usize, 0usize), |(t, n), b| (t + usize::from(b), n + 1));
+                    let (t, n) = columns
+                        .iter()
+                        .filter_map(|(_, values, rows)| match values {
+                            Values::Bools(v) => Some((v, rows)),
+                            _ => None,
+                        })
+                        .flat_map(|(v, rows)| rows.iter().filter_map(move |&r| v[r]))
+                        .fold((0usize, 0usize), |(t, n), b| (t + usize::from(b), n + 1));
                     Coding::Boolean { column: name.clone(), share_true: t as f64 / n.max(1) as f64 }
                 }
                 ColumnKind::Categorical => {
-                    let mut categories: Vec<String> = columns
+                    // Borrowed while counted: one copy per category, not per row.
+                    let distinct: std::collections::BTreeSet<&str> = columns
                         .iter()
-                        .flat_map(|(_, values, rows)| match values {
-                            Values::Texts(v) => rows.iter().filter_map(|&r| v[r].clone()).collect(),
-                            _ => Vec::new(),
+                        .filter_map(|(_, values, rows)| match values {
+                            Values::Texts(v) => Some((v, rows)),
+                            _ => None,
                         })
+                        .flat_map(|(v, rows)| rows.iter().filter_map(move |&r| v[r].as_deref()))
                         .collect();
-                    categories.sort();
-                    categories.dedup();
+                    let categories = distinct.into_iter().map(str::to_owned).collect();
                     Coding::OneHot { column: name.clone(), categories }
                 }
             });

@@ -19,7 +19,7 @@ use super::task::{Target, Task};
 use super::MlError;
 use crate::dp::sgd::{self as dp_sgd, DpSgd};
 use crate::dp::{PrivacySpec, PrivacySpent};
-use crate::table::{Cell, Column, ColumnKind, Table};
+use crate::table::{Column, ColumnKind, Table};
 
 pub const DEFAULT_FOLDS: usize = 5;
 pub const MAX_FOLDS: usize = 20;
@@ -447,9 +447,9 @@ pub fn target_labels(tables: &[&Table], target_col: usize, classification: bool,
     if !classification {
         return Ok(None);
     }
-    let mut l: Vec<String> = tables.iter().flat_map(|t| (0..t.len()).filter_map(|r| label(&t.cell(r, target_col)))).collect();
-    l.sort();
-    l.dedup();
+    let distinct: std::collections::BTreeSet<std::borrow::Cow<'_, str>> =
+        tables.iter().flat_map(|t| (0..t.len()).filter_map(|r| t.values(target_col).label(r))).collect();
+    let l: Vec<String> = distinct.into_iter().map(|c| c.into_owned()).collect();
     if l.len() < 2 {
         return Err(MlError::Parameter(format!("the target “{name}” needs at least two classes")));
     }
@@ -461,8 +461,9 @@ pub fn target_labels(tables: &[&Table], target_col: usize, classification: bool,
 pub fn target_of(table: &Table, target_col: usize, labels: Option<&[String]>) -> (Vec<usize>, Target) {
     match labels {
         Some(l) => {
+            let values = table.values(target_col);
             let (rows, y): (Vec<usize>, Vec<usize>) = (0..table.len())
-                .filter_map(|i| label(&table.cell(i, target_col)).and_then(|v| l.binary_search(&v).ok()).map(|c| (i, c)))
+                .filter_map(|i| values.label(i).and_then(|v| l.binary_search_by(|x| x.as_str().cmp(&v)).ok()).map(|c| (i, c)))
                 .unzip();
             (rows, Target::Classes { y, classes: l.len() })
         }
@@ -471,14 +472,6 @@ pub fn target_of(table: &Table, target_col: usize, labels: Option<&[String]>) ->
             let (rows, y): (Vec<usize>, Vec<f64>) = (0..table.len()).filter_map(|i| values.number(i).map(|v| (i, v))).unzip();
             (rows, Target::Values(y))
         }
-    }
-}
-
-fn label(c: &Cell) -> Option<String> {
-    if c.is_missing() {
-        None
-    } else {
-        Some(c.to_string())
     }
 }
 

@@ -154,6 +154,17 @@ impl Values {
         }
     }
 
+    /// Value `i` as a class label (a cell's text, see `Display for Cell`), `None` when missing:
+    /// borrowed from a column of text, so labelling a target copies nothing per row.
+    pub fn label(&self, i: usize) -> Option<std::borrow::Cow<'_, str>> {
+        use std::borrow::Cow;
+        match self {
+            Values::Numbers(_) => self.number(i).map(|n| Cow::Owned(n.to_string())),
+            Values::Bools(v) => v.get(i).copied().flatten().map(|b| Cow::Borrowed(if b { "true" } else { "false" })),
+            Values::Texts(v) => v.get(i).and_then(|s| s.as_deref()).map(Cow::Borrowed),
+        }
+    }
+
     /// Value `i` when it is a number.
     pub fn number(&self, i: usize) -> Option<f64> {
         match self {

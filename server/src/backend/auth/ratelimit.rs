@@ -44,8 +44,7 @@ impl Default for LoginLimits {
 
 pub struct LoginLimiter {
     db: Db,
-    per_account: Quota,
-    per_client: Quota,
+    limits: LoginLimits,
 }
 
 #[derive(Debug, Clone, SurrealValue)]
@@ -59,14 +58,14 @@ const TRIES: usize = 8;
 
 impl LoginLimiter {
     pub fn new(db: Db, limits: LoginLimits) -> Self {
-        LoginLimiter { db, per_account: limits.per_account, per_client: limits.per_client }
+        LoginLimiter { db, limits }
     }
 
     /// Counts one attempt against both keys; refused with the wait in seconds.
     pub async fn check(&self, account: &str, client: &str) -> Result<()> {
         let waits = [
-            self.spend(&format!("client:{client}"), self.per_client).await?,
-            self.spend(&format!("account:{account}"), self.per_account).await?,
+            self.spend(&format!("client:{client}"), self.limits.per_client).await?,
+            self.spend(&format!("account:{account}"), self.limits.per_account).await?,
         ];
         match waits.into_iter().flatten().max() {
             None => Ok(()),
