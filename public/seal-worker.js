@@ -8,8 +8,11 @@ self.onmessage = (e) => queued.push(e.data);
 init({ module_or_path: '/pkg/cipherfold_worker_bg.wasm' }).then(
   () => start(queued),
   (e) => {
-    self.onmessage = null;
+    // Every request, queued or still to come, is answered with the reason: the page starts
+    // this worker before it sends anything (so nothing may be queued yet), and a request
+    // left unanswered would leave its page waiting.
     const message = `the file reader could not start (${e?.message || e}); reload the page`;
-    for (let i = 0; i < Math.max(1, queued.length); i++) self.postMessage({ type: 'failed', message });
+    self.onmessage = () => self.postMessage({ type: 'failed', message });
+    for (let i = 0; i < queued.length; i++) self.postMessage({ type: 'failed', message });
   },
 );
