@@ -6,8 +6,8 @@
 //! Two things use the browser's own machinery because nothing in wasm matches them: the bulk
 //! AES-GCM goes through WebCrypto (several times faster than the aes-gcm crate in wasm, with
 //! the nonces and associated data `app::crypto` computes, so the bytes are the same), and the
-//! upload goes through `fetch` with a `ReadableStream` body that seals each chunk as the
-//! network takes it (Chromium streams request bodies over HTTP/2 only, so over HTTPS), or else
+//! upload goes through `fetch` with a `ReadableStream` body that seals each group of chunks as
+//! the network takes it (Chromium streams request bodies over HTTP/2 only, so over HTTPS), or else
 //! through `XMLHttpRequest`, the one browser API that reports the progress of a whole body.
 
 use std::cell::{Cell as Flag, RefCell};
@@ -425,6 +425,11 @@ async fn owner_key(passphrase: Option<&str>) -> Result<OwnerKey> {
 /// to the browser process; per chunk they held sealing a 100 MB file to about 48 MB/s.
 const CHUNKS_PER_READ: u32 = 8;
 
+/// How many chunks a file of `size` bytes is sealed in (an empty file is one empty chunk).
+fn chunk_count(size: f64) -> u32 {
+    (size / f64::from(CHUNK)).ceil().max(1.0) as u32
+}
+
 /// The file's `n` chunks in groups of [`CHUNKS_PER_READ`].
 fn chunk_groups(n: u32) -> impl Iterator<Item = std::ops::Range<u32>> {
     (0..n).step_by(CHUNKS_PER_READ as usize).map(move |first| first..n.min(first + CHUNKS_PER_READ))
@@ -458,7 +463,7 @@ async fn seal_chunks(
 /// The sealed file as a Blob whose parts are the header and each group of sealed chunks; Blob
 /// parts may live on disk, so a large file does not need its size in memory.
 async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
-    let n = (file.size() / f64::from(CHUNK)).ceil().max(1.0) as u32;
+    let n = chunk_count(file.size());
     let header = session.borrow().header_bytes();
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
     let raw_key = session.borrow().raw_key();
@@ -516,30 +521,29 @@ enum Streamed {
 /// group (8 MiB) whatever the file's size. Progress counts the bytes handed to the network.
 async fn stream_put(state: &State, session: SealSession, file: &File, url: &str) -> Result<Streamed> {
     let size = file.size();
-    let chunk = f64::from(CHUNK);
-    let n = (size / chunk).ceil().max(1.0) as u32;
+    let n = chunk_count(size);
     let header = session.header_bytes();
     let total = header.len() as f64 + size + 16.0 * f64::from(n);
     let webcrypto = Rc::new(WebCrypto::new(&session.raw_key()).await);
     let session = Rc::new(RefCell::new(session));
     let kept = session.clone();
     // The next piece to send: 0 is the header, g + 1 is group g of chunks.
-    let groups: Rc<Vec<std::ops::Range<u32>>> = Rc::new(chunk_groups(n).collect());
+    let groups = n.div_ceil(CHUNKS_PER_READ);
     let next = Rc::new(Flag::new(0u32));
     let sent = Rc::new(Flag::new(0f64));
     let (file, taken, handed) = (file.clone(), next.clone(), sent.clone());
     let pull = Closure::<dyn FnMut(ReadableStreamDefaultController) -> js_sys::Promise>::new(
         move |controller: ReadableStreamDefaultController| {
             let (file, session, webcrypto, header) = (file.clone(), session.clone(), webcrypto.clone(), header.clone());
-            let (next, sent, groups) = (taken.clone(), handed.clone(), groups.clone());
+            let (next, sent) = (taken.clone(), handed.clone());
             wasm_bindgen_futures::future_to_promise(async move {
                 let piece = next.get();
                 next.set(piece + 1);
-                let bytes = match piece.checked_sub(1).and_then(|g| groups.get(g as usize)) {
+                let bytes = match piece.checked_sub(1).and_then(|g| chunk_groups(n).nth(g as usize)) {
                     None => header.clone(),
                     Some(range) => {
                         let end = range.end;
-                        let sealed = seal_chunks(&file, range.clone(), n, &header, webcrypto.as_ref().as_ref(), &session).await;
+                        let sealed = seal_chunks(&file, range, n, &header, webcrypto.as_ref().as_ref(), &session).await;
                         progress(Phase::Seal, f64::from(end), f64::from(n));
                         sealed.map_err(|e| JsValue::from_str(&e.to_string()))?
                     }
@@ -547,7 +551,7 @@ async fn stream_put(state: &State, session: SealSession, file: &File, url: &str)
                 sent.set(sent.get() + bytes.len() as f64);
                 controller.enqueue_with_chunk(&js_sys::Uint8Array::from(&bytes[..]))?;
                 progress(Phase::Upload, sent.get(), total);
-                if piece as usize == groups.len() {
+                if piece == groups {
                     controller.close()?;
                 }
                 Ok(JsValue::UNDEFINED)
