@@ -1,4 +1,7 @@
 import { test, expect } from "@playwright/test";
+import { get, type IncomingHttpHeaders } from "node:http";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import { baseURL } from "../playwright.config";
 import { watchErrors } from "./helpers";
 
 test("home page is rendered on the server, before any script runs", async ({ browser }) => {
@@ -41,6 +44,34 @@ test("page hydrates: the domain picker updates the subdomains, with no console e
   await expect(picker).toHaveValue("technology");
   await expect(subdomains).toContainText("Cybersecurity");
   expect(errors).toEqual([]);
+});
+
+/** GET `path` as a browser that accepts only `encoding` would, with the body as sent. */
+function getRaw(path: string, encoding: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(`${baseURL}${path}`, { headers: { "Accept-Encoding": encoding } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (d: Buffer) => parts.push(d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+    }).on("error", reject);
+  });
+}
+
+test("the bundles go compressed to a browser that takes brotli or gzip, and whole to one that takes neither", async () => {
+  for (const path of ["/pkg/cipherfold_bg.wasm", "/pkg/cipherfold_worker_bg.wasm", "/pkg/cipherfold.js", "/pkg/cipherfold.css"]) {
+    const whole = await getRaw(path, "identity");
+    expect(whole.status, path).toBe(200);
+    expect(whole.headers["content-encoding"], path).toBeUndefined();
+    for (const [encoding, inflate] of [["br", brotliDecompressSync], ["gzip", gunzipSync]] as const) {
+      const sent = await getRaw(path, encoding);
+      expect(sent.headers["content-encoding"], `${path} ${encoding}`).toBe(encoding);
+      expect(sent.headers["content-type"], `${path} ${encoding}`).toBe(whole.headers["content-type"]);
+      // The compressed copy is this build's file, not a stale one, and a fraction of its size.
+      expect(inflate(sent.body).equals(whole.body), `${path} ${encoding} decodes to the file`).toBe(true);
+      expect(sent.body.length, `${path} ${encoding}`).toBeLessThan(whole.body.length / 2);
+    }
+  }
+  expect((await getRaw("/pkg/cipherfold_bg.wasm", "gzip")).headers["content-type"]).toBe("application/wasm");
 });
 
 test("manifest is valid and its icons are the sizes it claims", async ({ request }) => {

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod analytics;
+pub mod codec;
 mod datasets;
 mod federations;
 mod jobs;

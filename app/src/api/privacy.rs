@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::dp::EpsilonPreview;
 use crate::model::ApiError;
 
-#[server(prefix = "/api/ui", endpoint = "privacy_preview")]
+#[server(prefix = "/api/ui", endpoint = "privacy_preview", output = crate::api::codec::JsonText)]
 pub async fn privacy_preview(
     sampling_rate: f64,
     noise_multiplier: Option<f64>,
@@ -28,7 +28,7 @@ pub async fn privacy_preview(
 }
 
 /// The caller's privacy ledger in every private federation they joined (the profile page).
-#[server(prefix = "/api/ui", endpoint = "my_privacy")]
+#[server(prefix = "/api/ui", endpoint = "my_privacy", output = crate::api::codec::JsonText)]
 pub async fn my_privacy() -> Result<Vec<crate::model::federation::PrivacyLedger>, ApiError> {
     super::with_ctx(|b, ctx| async move { b.privacy_ledgers(&ctx).await }).await
 }

@@ -78,7 +78,7 @@ impl ApiError {
 }
 
 impl leptos::server_fn::error::FromServerFnError for ApiError {
-    type Encoder = leptos::server_fn::codec::JsonEncoding;
+    type Encoder = crate::api::codec::JsonTextEncoding;
 
     /// The framework's own failures: arguments that did not decode are the caller's mistake
     /// (422), a request or answer that did not travel is a transport failure, the rest are

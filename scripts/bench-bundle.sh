@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Issue 17's bundle figures, in one run: each bundle's size (raw, gzip, brotli) beside its
+# budget, where its bytes go (twiggy, grouped by crate), and the upload page's time to
+# interactive on a Fast 3G profile, compressed against uncompressed (end2end/bench/bundle.spec.ts).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# twiggy reads the names section, which only the wasm before wasm-bindgen and wasm-opt keeps:
+# its figures are that wasm's, larger than what ships, but the shares are the ones to cut.
+if ! command -v twiggy >/dev/null; then
+    log "installing twiggy (once, into $TOOLS_DIR)"
+    env -u CARGO_TARGET_DIR cargo install -q twiggy --locked --root "$TOOLS_DIR"
+fi
+# The browser figures first: run_browser_bench builds the server and the site.
+run_browser_bench bench/bundle.spec.ts
+
+# by_crate NAME WASM BUDGET-KB: the shipped sizes against the budget, then the top crates.
+by_crate() {
+    local name="$1" wasm="$2" budget="$3" shipped="$SITE_ROOT/pkg/$1_bg.wasm"
+    awk -v n="$name" -v raw="$(stat -c %s "$shipped")" -v gz="$(stat -c %s "$shipped.gz")" -v br="$(stat -c %s "$shipped.br")" -v b="$budget" \
+        'BEGIN { printf "%s bundle: %d bytes, %d gzipped, %d brotli (budget %d kB gzipped: %.2fx)\n", n, raw, gz, br, b, gz / (b * 1000) }'
+    twiggy top -n 1000000 -f csv "$wasm" | "$CIPHERFOLD_PYTHON" -c '
+import csv, re, sys, collections
+# A monomorphised function is counted under the first crate its name mentions (tachys for a
+# view of ours, for instance): the crates that generate the code, not only who asked for it.
+by = collections.Counter()
+for row in csv.DictReader(sys.stdin):
+    name, size = row["Name"], int(row["ShallowSize"])
+    # Sections (names, the bindings custom section) and the descriptors wasm-bindgen removes.
+    if "section" in name or "__wbindgen_describe" in name:
+        continue
+    m = re.search(r"([A-Za-z_0-9]+)\[[0-9a-f]{16}\]", name)
+    by[m.group(1) if m else ("data" if name.startswith("data") else "other (glue, tables)")] += size
+total = sum(by.values())
+print(f"  code and data before wasm-bindgen and wasm-opt: {total} bytes; largest crates:")
+for crate, size in by.most_common(12):
+    print(f"  {size:>9} {100 * size / total:5.1f}%  {crate}")
+'
+}
+by_crate cipherfold "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/frontend.wasm" 400
+by_crate cipherfold_worker "$CARGO_TARGET_DIR/wasm32-unknown-unknown/${WORKER_PROFILE:-wasm-worker}/frontend.wasm" 300
