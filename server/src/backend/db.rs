@@ -43,17 +43,21 @@ pub async fn check(db: &Db) -> Result<(), ServerError> {
 
 /// Runs a write again when the store reports a transaction conflict: SurrealKV refuses the
 /// second of two transactions that touch one record at once (a job's heartbeat and its cancel,
-/// say) and leaves the retry to the caller. Short, jittered waits; the eighth failure stands.
+/// say) and leaves the retry to the caller. Short, jittered waits (up to about 256 ms each)
+/// for as long as `CONFLICT_BUDGET` lasts: a budget in time rather than a count of attempts,
+/// because how many conflicts in a row a write meets depends on how many writers share the
+/// record and how busy the cores are, and a count tuned on a quiet machine runs out on a busy
+/// one. The conflict that outlasts the budget stands.
 pub async fn retry_conflicts<T, Fut>(mut op: impl FnMut() -> Fut) -> Result<T, surrealdb::Error>
 where
     Fut: std::future::Future<Output = Result<T, surrealdb::Error>>,
 {
-    const ATTEMPTS: u32 = 8;
-    let mut attempt = 0;
+    let deadline = tokio::time::Instant::now() + CONFLICT_BUDGET;
+    let mut attempt = 0u32;
     loop {
         attempt += 1;
         match op().await {
-            Err(e) if attempt < ATTEMPTS && is_conflict(&e) => {
+            Err(e) if is_conflict(&e) && tokio::time::Instant::now() < deadline => {
                 let wait = 2u64 << attempt.min(7);
                 tokio::time::sleep(std::time::Duration::from_millis(wait / 2 + rand::random_range(0..=wait / 2))).await;
             }
@@ -61,6 +65,9 @@ where
         }
     }
 }
+
+/// How long `retry_conflicts` keeps trying one write.
+pub const CONFLICT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The SDK has a typed kind for remote servers; the embedded store says so in its message.
 pub fn is_conflict(e: &surrealdb::Error) -> bool {
