@@ -293,6 +293,54 @@ async fn dropouts_before_the_input_and_before_the_reveal_leave_a_correct_aggrega
     srv.stop().await;
 }
 
+/// A view is one state of the federation: taken while rounds close, it never pairs a result
+/// with the means or parameters from before it, nor shows a round that has already ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_view_taken_while_rounds_close_shows_one_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let owner = srv.user("owner").await;
+    let users = [srv.user("ana").await, srv.user("ben").await, srv.user("cho").await];
+    let (id, task) = federation(&srv, &owner, iris_federation(3, 3, 2), &users.iter().collect::<Vec<_>>()).await;
+    let mut members = members(users.into(), &id, &task, 3, &[]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Four watchers, so that views are being taken whenever a round closes.
+    let watchers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, token, stop) = (srv.url(&format!("/api/federations/{id}/round")), owner.access.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut views: Vec<RoundView> = vec![];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let r = client().get(&url).bearer_auth(&token).send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    views.push(r.json().await.unwrap());
+                }
+                views
+            })
+        })
+        .collect();
+    run(&srv, &id, &task, &mut members, |v| v.status == FederationStatus::Finished).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut views = vec![];
+    for w in watchers {
+        views.extend(w.await.unwrap());
+    }
+    assert!(views.len() >= 20, "only {} views taken", views.len());
+    // The state after k results is one state: every view with k results shows the same means
+    // and parameters, and any open round comes after the last result.
+    let mut after = std::collections::BTreeMap::new();
+    for v in &views {
+        let state = after.entry(v.results.len()).or_insert((&v.means, &v.params));
+        assert_eq!(*state, (&v.means, &v.params), "{} results: views disagree: {v:?}", v.results.len());
+        assert_eq!(v.means.is_some(), v.results.iter().any(|r| r.phase == Phase::Statistics), "{v:?}");
+        if let (Some(r), Some(last)) = (&v.round, v.results.last()) {
+            assert!(r.round > last.round, "round {} is open beside the result of round {}", r.round, last.round);
+        }
+    }
+    assert!(after.len() >= 4, "the views saw only {:?} result counts", after.keys().collect::<Vec<_>>());
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_late_repeated_and_foreign_messages_are_refused_and_the_round_stays_correct() {
     let dir = tempfile::tempdir().unwrap();

@@ -34,9 +34,14 @@ use crate::backend::models::ModelOwner;
 use crate::backend::util::{now_ms, now_rfc3339, random_id};
 
 /// A round's end (`$state` `done` or `abandoned`): its messages go, since nothing needs them
-/// once the round is over (the masked vectors least of all).
+/// once the round is over (the masked vectors least of all). Callers run it inside
+/// `BEGIN; … COMMIT;` with the rest of the change it belongs to: statements sent together are
+/// otherwise separate transactions, and a view taken between them would show half the change.
 const END_ROUND: &str = "UPDATE fl_round SET state = $state WHERE federation = $id AND round = $r;
     DELETE fl_message WHERE federation = $id AND round = $r;";
+
+/// The federation `$id`'s open round, if any.
+const OPEN_ROUND: &str = "SELECT * OMIT id FROM fl_round WHERE federation = $id AND state = 'open' ORDER BY round DESC LIMIT 1;";
 
 /// Consecutive abandoned rounds after which a federation fails instead of trying again.
 const MAX_ABANDONED: i64 = 5;
@@ -246,11 +251,7 @@ impl Federations {
     }
 
     async fn current_round(&self, id: &str) -> Result<Option<RoundRow>> {
-        let mut r = self
-            .db
-            .query("SELECT * OMIT id FROM fl_round WHERE federation = $id AND state = 'open' ORDER BY round DESC LIMIT 1")
-            .bind(("id", id.to_owned()))
-            .await?;
+        let mut r = self.db.query(OPEN_ROUND).bind(("id", id.to_owned())).await?;
         Ok(r.take::<Option<RoundRow>>(0)?)
     }
 
@@ -292,13 +293,13 @@ impl Federations {
 
     /// What `ctx`'s participant sees of the federation's rounds.
     pub async fn round_view(&self, ctx: &Ctx, id: &str) -> Result<RoundView> {
-        let fed = self.readable(ctx, "federation.round", id).await?;
+        let (fed, round, results) = self.snapshot(id).await?;
+        let fed = self.audit.authorized(ctx, "federation.round", id, fed, FederationRow::read_action, FederationRow::read_action).await?;
         let you = self.member_number(id, &ctx.actor.user_id).await?;
-        let round = match self.current_round(id).await? {
+        let round = match round {
             Some(r) => Some(self.active(&fed, &r, you).await?),
             None => None,
         };
-        let results = self.results(id).await?;
         let privacy = match you {
             Some(me) => self.ledger(&fed, me).await?,
             None => None,
@@ -381,22 +382,27 @@ impl Federations {
         })
     }
 
-    async fn results(&self, id: &str) -> Result<Vec<RoundResult>> {
-        let mut r =
-            self.db.query("SELECT * OMIT id FROM fl_result WHERE federation = $id ORDER BY round").bind(("id", id.to_owned())).await?;
-        let rows: Vec<ResultRow> = r.take(0)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(RoundResult {
-                    round: u32::try_from(r.round).map_err(|_| corrupt("result round"))?,
-                    phase: Phase::deserialize(&r.phase).map_err(|_| corrupt("result phase"))?,
-                    participants: r.participants.max(0) as u32,
-                    rows: r.rows.max(0) as u64,
-                    metrics: r.metrics.as_ref().map(Deserialize::deserialize).transpose().map_err(|_| corrupt("result metrics"))?,
-                    epsilon: r.epsilon,
-                })
-            })
-            .collect()
+    /// The federation, its open round and its results as one state: read in one transaction,
+    /// because a round's end writes its result and the federation's means together (and a
+    /// view that paired a result with the means from before it would have a participant
+    /// compute its next update on the old ones).
+    async fn snapshot(&self, id: &str) -> Result<(Option<FederationRow>, Option<RoundRow>, Vec<RoundResult>)> {
+        let mut r = self
+            .db
+            .query(format!(
+                "BEGIN;
+                SELECT * OMIT id FROM federation WHERE uid = $id LIMIT 1;
+                {OPEN_ROUND}
+                SELECT * OMIT id FROM fl_result WHERE federation = $id ORDER BY round;
+                COMMIT;"
+            ))
+            .bind(("id", id.to_owned()))
+            .await?;
+        // `BEGIN` and `COMMIT` have a (empty) response each: the selects are 1 to 3.
+        let fed: Option<FederationRow> = r.take(1)?;
+        let round: Option<RoundRow> = r.take(2)?;
+        let results: Vec<ResultRow> = r.take(3)?;
+        Ok((fed, round, results_of(results)?))
     }
 
     /// A participant's message for round `round`'s current stage. Refusals say what is wrong
@@ -563,8 +569,10 @@ impl Federations {
                 }
                 self.db
                     .query(
-                        "UPDATE fl_round SET stage = 'shares', roster = $roster, deadline_ms = $d WHERE federation = $id AND round = $r;
-                            UPDATE federation SET status = 'running' WHERE uid = $id AND status = 'open'",
+                        "BEGIN;
+                            UPDATE fl_round SET stage = 'shares', roster = $roster, deadline_ms = $d WHERE federation = $id AND round = $r;
+                            UPDATE federation SET status = 'running' WHERE uid = $id AND status = 'open';
+                            COMMIT;",
                     )
                     .bind(("roster", serde_json::to_value(&roster)?))
                     .bind(("d", deadline))
@@ -687,12 +695,15 @@ impl Federations {
             Outcome::Params { params, .. } => (fed.means.clone(), Some(params.clone())),
             Outcome::Evaluated(_) => (fed.means.clone(), fed.params.clone()),
         };
-        // One request with the round's end: the result and the round's state go together.
+        // One transaction with the round's end: the result, the means it yields and the
+        // round's state are seen together or not at all (`snapshot`).
         self.db
             .query(format!(
-                "CREATE fl_result CONTENT $row;
+                "BEGIN;
+                    CREATE fl_result CONTENT $row;
                     UPDATE federation SET means = $means, params = $params, abandoned = 0, dp_rounds = $counted WHERE uid = $id;
-                    {END_ROUND}"
+                    {END_ROUND}
+                    COMMIT;"
             ))
             .bind(("row", row))
             .bind(("id", id.to_owned()))
@@ -717,7 +728,13 @@ impl Federations {
 
     /// Ends a round on its own (`END_ROUND`).
     async fn end_round(&self, id: &str, r: &RoundRow, state: &'static str) -> Result<()> {
-        self.db.query(END_ROUND).bind(("state", state)).bind(("id", id.to_owned())).bind(("r", r.round)).await?.check()?;
+        self.db
+            .query(format!("BEGIN; {END_ROUND} COMMIT;"))
+            .bind(("state", state))
+            .bind(("id", id.to_owned()))
+            .bind(("r", r.round))
+            .await?
+            .check()?;
         Ok(())
     }
 
@@ -726,12 +743,12 @@ impl Federations {
         let round = r.number()?;
         let mut q = self
             .db
-            .query(format!("{END_ROUND} UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned"))
+            .query(format!("BEGIN; {END_ROUND} UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned; COMMIT;"))
             .bind(("state", "abandoned"))
             .bind(("id", id.to_owned()))
             .bind(("r", r.round))
             .await?;
-        let abandoned: Option<i64> = q.take(2)?;
+        let abandoned: Option<i64> = q.take(3)?; // after `BEGIN` and `END_ROUND`'s two
         tracing::info!(federation = id, round, "round abandoned: {reason}");
         self.publish(id, FederationEvent::Abandoned { round, reason: reason.clone() }).await?;
         if abandoned.unwrap_or(0) >= MAX_ABANDONED {
@@ -822,4 +839,20 @@ impl Federations {
         self.audit.record(&fed.owner_id, "federation.finish", id, "server", &format!("ok: model {}", info.id)).await?;
         self.publish(id, FederationEvent::Finished { model_id: info.id }).await
     }
+}
+
+/// Stored results as the API shows them.
+fn results_of(rows: Vec<ResultRow>) -> Result<Vec<RoundResult>> {
+    rows.into_iter()
+        .map(|r| {
+            Ok(RoundResult {
+                round: u32::try_from(r.round).map_err(|_| corrupt("result round"))?,
+                phase: Phase::deserialize(&r.phase).map_err(|_| corrupt("result phase"))?,
+                participants: r.participants.max(0) as u32,
+                rows: r.rows.max(0) as u64,
+                metrics: r.metrics.as_ref().map(Deserialize::deserialize).transpose().map_err(|_| corrupt("result metrics"))?,
+                epsilon: r.epsilon,
+            })
+        })
+        .collect()
 }
