@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Training cost as rows grow (10k, 100k, 1M × 20): linear and logistic regression and a 100-tree
 # forest, time and peak memory on one core and two, beside scikit-learn in the same run (see
-# app/benches/scaling.rs). The 1M-row forests take most of the time (tens of minutes on 2 cores).
+# app/benches/scaling.rs). The 1M-row forests take most of the time (about 40 minutes on 2 cores;
+# CIPHERFOLD_SCALING_MODELS=linear,logistic leaves them out).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
 ensure_python_checkers

@@ -6,7 +6,8 @@
 //! `scripts/bench-scaling.sh` (installs scikit-learn into the tools venv), or
 //! `cargo bench -p app --bench scaling` with `CIPHERFOLD_PYTHON` naming a Python that has it.
 //! `CIPHERFOLD_SCALING_ROWS=10000,100000` runs fewer sizes, `CIPHERFOLD_SCALING_THREADS=2`
-//! only two threads.
+//! only two threads, `CIPHERFOLD_SCALING_MODELS=logistic` one model (the 1M-row forests take
+//! about 40 of the full run's 45 minutes on 2 cores).
 //!
 //! The data: 20 features uniform in [-1, 1), a regression target Σ (j+1)·xj + noise and a class
 //! (that sum + noise > 0), written once as little-endian f64 rows of 22 numbers that both sides
@@ -142,6 +143,10 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).filter(|n| [1, 2].contains(n)).collect())
         .unwrap_or_else(|| vec![1, 2]);
+    let models: Vec<&str> = match std::env::var("CIPHERFOLD_SCALING_MODELS") {
+        Ok(list) => MODELS.into_iter().filter(|m| list.split(',').any(|n| n.trim() == *m)).collect(),
+        Err(_) => MODELS.to_vec(),
+    };
     let largest = sizes.iter().copied().max().unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("cipherfold-scaling-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -153,7 +158,7 @@ fn main() {
     println!("model      rows       threads   cipherfold (peak MB)   scikit-learn (peak MB)   time ratio (ours / sklearn)");
     let mut series: Vec<(Series, Vec<Point>)> = Vec::new();
     for &rows in &sizes {
-        for model in MODELS {
+        for &model in &models {
             for &threads in &thread_counts {
                 let mut ours = pinned(threads, me.to_str().expect("a UTF-8 path"));
                 ours.args(["--fit", model]).arg(&data).arg(rows.to_string());

@@ -110,7 +110,7 @@ pub fn fit_logistic(
         Some(start) => initial_params(start, features, classes)?,
         None => Array2::zeros((features + 1, classes)),
     };
-    let problem = Softmax { x: &x, y, classes, alpha, last: RefCell::new(None) };
+    let problem = Softmax { x: &x, y, classes, alpha, workers: crate::cores(), last: RefCell::new(None) };
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10)
         .with_tolerance_grad(GRADIENT_TOLERANCE)
         .map_err(|e| MlError::Parameter(format!("logistic regression: {e}")))?;
@@ -138,13 +138,26 @@ struct Softmax<'a> {
     y: &'a [usize],
     classes: usize,
     alpha: f64,
-    /// The last parameters evaluated, with their mean log-loss and residual: the line search
-    /// asks for the cost and then the gradient at the same point, and both need them.
-    last: RefCell<Option<Evaluated>>,
+    /// Threads for the pass over the rows (`crate::cores()`; tests vary it).
+    workers: usize,
+    /// The last parameters evaluated, with what they gave: the line search asks for the cost
+    /// and then the gradient at the same point, and both come from one pass over the rows.
+    last: RefCell<Option<(Array1<f64>, Evaluated)>>,
 }
 
-/// Parameters, their mean log-loss, and the residual (probabilities minus the one-hot truth).
-type Evaluated = (Array1<f64>, f64, Array2<f64>);
+/// At some parameters: the summed log-loss, and the sums over rows of `x_iᵀ r_i` and of `r_i`
+/// (the residual `r_i`: row i's class probabilities minus its one-hot truth), from which the
+/// gradient follows.
+struct Evaluated {
+    loss: f64,
+    xtr: Array2<f64>,
+    r: Array1<f64>,
+}
+
+/// Rows per block of the objective's pass. The rows are cut into blocks of this size whatever
+/// the cores, the blocks spread over the cores, and their sums added in block order: so the
+/// fitted model is the same to the bit on one core or many.
+const BLOCK_ROWS: usize = 16_384;
 
 /// The weights (features × classes) and intercepts of a flat parameter vector.
 fn split(p: ArrayView1<'_, f64>, features: usize, classes: usize) -> (ArrayView2<'_, f64>, ArrayView1<'_, f64>) {
@@ -155,35 +168,85 @@ fn split(p: ArrayView1<'_, f64>, features: usize, classes: usize) -> (ArrayView2
 }
 
 impl Softmax<'_> {
-    /// Mean log-loss and, per row, the class probabilities minus the one-hot truth.
-    fn residual(&self, p: &Array1<f64>) -> (f64, Array2<f64>) {
+    /// The objective's sums at `p`: every block of rows, on all cores once there are several.
+    fn evaluate(&self, p: &Array1<f64>) -> Evaluated {
         let (w, b) = split(p.view(), self.x.ncols(), self.classes);
-        let mut h = self.x.dot(&w) + b;
-        let mut loss = 0.0;
-        for (mut row, &truth) in h.outer_iter_mut().zip(self.y) {
-            let max = row.fold(f64::NEG_INFINITY, |m, v| m.max(*v));
-            let picked = row[truth];
-            row.mapv_inplace(|v| (v - max).exp());
-            let sum = row.sum();
-            loss += max + sum.ln() - picked;
-            row /= sum;
-            row[truth] -= 1.0;
+        let blocks = self.x.nrows().div_ceil(BLOCK_ROWS);
+        let workers = self.workers.min(blocks).max(1);
+        // Not a method: `self` holds a `RefCell`, which threads cannot share.
+        let (x, y, classes) = (self.x.view(), self.y, self.classes);
+        let block = move |i: usize| {
+            let rows = i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(x.nrows());
+            block(x.slice_axis(Axis(0), rows.clone().into()), &y[rows], classes, w, b)
+        };
+        let parts: Vec<Evaluated> = if workers == 1 {
+            (0..blocks).map(block).collect()
+        } else {
+            // Worker k takes blocks k, k + workers, …; the sums are then put back in block order.
+            let mut by_worker: Vec<Vec<Evaluated>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..workers).map(|k| s.spawn(move || (k..blocks).step_by(workers).map(block).collect())).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            });
+            let mut iters: Vec<_> = by_worker.iter_mut().map(|v| v.drain(..)).collect();
+            (0..blocks).filter_map(|i| iters[i % workers].next()).collect()
+        };
+        let mut parts = parts.into_iter();
+        let mut total = parts.next().unwrap_or_else(|| Evaluated {
+            loss: 0.0,
+            xtr: Array2::zeros((self.x.ncols(), self.classes)),
+            r: Array1::zeros(self.classes),
+        });
+        for part in parts {
+            total.loss += part.loss;
+            total.xtr += &part.xtr;
+            total.r += &part.r;
         }
-        (loss / self.x.nrows() as f64, h)
+        total
     }
 
-    /// `use_it(loss, residual)` at `p`, computed once per point.
-    fn with_residual<T>(&self, p: &Array1<f64>, use_it: impl FnOnce(f64, &Array2<f64>) -> T) -> T {
+    /// `use_it` on the sums at `p`, computed once per point.
+    fn with_evaluated<T>(&self, p: &Array1<f64>, use_it: impl FnOnce(&Evaluated) -> T) -> T {
         let mut last = self.last.borrow_mut();
-        if last.as_ref().is_some_and(|(seen, _, _)| seen != p) {
+        if last.as_ref().is_some_and(|(seen, _)| seen != p) {
             *last = None;
         }
-        let (_, loss, r) = last.get_or_insert_with(|| {
-            let (loss, r) = self.residual(p);
-            (p.clone(), loss, r)
-        });
-        use_it(*loss, r)
+        let (_, e) = last.get_or_insert_with(|| (p.clone(), self.evaluate(p)));
+        use_it(e)
     }
+}
+
+/// The objective's sums over the rows `x` with classes `y`.
+fn block(x: ArrayView2<f64>, y: &[usize], classes: usize, w: ArrayView2<f64>, b: ArrayView1<f64>) -> Evaluated {
+    // Scores written into an array of ours, row-major, so each row is a plain slice: the
+    // loop then costs a few nanoseconds a row, where ndarray's per-row views and whole-row
+    // operations cost more than the row's arithmetic (two classes).
+    let mut h = Array2::zeros((x.nrows(), classes));
+    ndarray::linalg::general_mat_mul(1.0, &x, &w, 0.0, &mut h);
+    let mut loss = 0.0;
+    let mut r = Array1::zeros(classes);
+    let scores = h.as_slice_mut().expect("a new array is contiguous");
+    for (row, &truth) in scores.chunks_exact_mut(classes).zip(y) {
+        let mut max = f64::NEG_INFINITY;
+        for (v, b) in row.iter_mut().zip(&b) {
+            *v += b;
+            max = max.max(*v);
+        }
+        let picked = row[truth];
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        loss += max + sum.ln() - picked;
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
+        row[truth] -= 1.0;
+        for (t, v) in r.iter_mut().zip(row.iter()) {
+            *t += v;
+        }
+    }
+    Evaluated { loss, xtr: x.t().dot(&h), r }
 }
 
 impl CostFunction for Softmax<'_> {
@@ -191,9 +254,10 @@ impl CostFunction for Softmax<'_> {
     type Output = f64;
 
     fn cost(&self, p: &Array1<f64>) -> Result<f64, argmin::core::Error> {
-        let loss = self.with_residual(p, |loss, _| loss);
+        let n = self.x.nrows() as f64;
+        let loss = self.with_evaluated(p, |e| e.loss) / n;
         let (w, _) = split(p.view(), self.x.ncols(), self.classes);
-        Ok(loss + 0.5 * self.alpha / self.x.nrows() as f64 * w.iter().map(|v| v * v).sum::<f64>())
+        Ok(loss + 0.5 * self.alpha / n * w.iter().map(|v| v * v).sum::<f64>())
     }
 }
 
@@ -204,7 +268,7 @@ impl Gradient for Softmax<'_> {
     fn gradient(&self, p: &Array1<f64>) -> Result<Array1<f64>, argmin::core::Error> {
         let n = self.x.nrows() as f64;
         let (w, _) = split(p.view(), self.x.ncols(), self.classes);
-        let (gw, gb) = self.with_residual(p, |_, r| ((self.x.t().dot(r) + &w * self.alpha) / n, r.sum_axis(Axis(0)) / n));
+        let (gw, gb) = self.with_evaluated(p, |e| ((&e.xtr + &(&w * self.alpha)) / n, &e.r / n));
         Ok(gw.iter().chain(gb.iter()).copied().collect())
     }
 }
@@ -225,5 +289,51 @@ fn initial_params(start: &Fitted, features: usize, classes: usize) -> Result<Arr
             Ok(w)
         }
         _ => Err(MlError::Shape(format!("the starting model does not fit {features} features and {classes} classes"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// The pass over the rows gives the same sums to the bit on one thread or several (the
+    /// blocks are fixed, their sums added in order), and they are the objective's: the loss
+    /// and gradient match a direct row-by-row computation.
+    #[test]
+    fn the_logistic_objective_is_the_same_on_any_number_of_threads() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let (rows, features, classes) = (3 * BLOCK_ROWS + 123, 4, 3);
+        let x = Array2::from_shape_fn((rows, features), |_| rng.random_range(-2.0..2.0));
+        let y: Vec<usize> = (0..rows).map(|_| rng.random_range(0..classes)).collect();
+        let p = Array1::from_shape_fn((features + 1) * classes, |_| rng.random_range(-1.0..1.0));
+        let at = |workers| {
+            let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers, last: RefCell::new(None) }.evaluate(&p);
+            (e.loss.to_bits(), e.xtr.mapv(f64::to_bits), e.r.mapv(f64::to_bits))
+        };
+        let one = at(1);
+        assert_eq!(one, at(2));
+        assert_eq!(one, at(3));
+
+        let (w, b) = split(p.view(), features, classes);
+        let (mut loss, mut xtr, mut r) = (0.0, Array2::<f64>::zeros((features, classes)), Array1::<f64>::zeros(classes));
+        for (row, &truth) in x.outer_iter().zip(&y) {
+            let scores = row.dot(&w) + b;
+            let z: f64 = scores.iter().map(|s| s.exp()).sum();
+            loss += z.ln() - scores[truth];
+            let mut residual = scores.mapv(|s| s.exp() / z);
+            residual[truth] -= 1.0;
+            r += &residual;
+            for j in 0..features {
+                for c in 0..classes {
+                    xtr[[j, c]] += row[j] * residual[c];
+                }
+            }
+        }
+        let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers: 2, last: RefCell::new(None) }.evaluate(&p);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
+        assert!(close(e.loss, loss), "{} against {loss}", e.loss);
+        assert!(e.xtr.iter().zip(&xtr).all(|(a, b)| close(*a, *b)), "{} against {xtr}", e.xtr);
+        assert!(e.r.iter().zip(&r).all(|(a, b)| close(*a, *b)), "{} against {r}", e.r);
     }
 }
