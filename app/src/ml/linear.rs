@@ -182,26 +182,24 @@ impl Softmax<'_> {
         let parts: Vec<Evaluated> = if workers == 1 {
             (0..blocks).map(block).collect()
         } else {
-            // Worker k takes blocks k, k + workers, …; the sums are then put back in block order.
-            let mut by_worker: Vec<Vec<Evaluated>> = std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers).map(|k| s.spawn(move || (k..blocks).step_by(workers).map(block).collect())).collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-            });
-            let mut iters: Vec<_> = by_worker.iter_mut().map(|v| v.drain(..)).collect();
-            (0..blocks).filter_map(|i| iters[i % workers].next()).collect()
+            // Each worker takes a run of consecutive blocks, so the runs joined in order are
+            // the blocks in order.
+            let per = blocks.div_ceil(workers);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..blocks)
+                    .step_by(per)
+                    .map(|start| s.spawn(move || (start..(start + per).min(blocks)).map(block).collect::<Vec<_>>()))
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+            })
         };
-        let mut parts = parts.into_iter();
-        let mut total = parts.next().unwrap_or_else(|| Evaluated {
-            loss: 0.0,
-            xtr: Array2::zeros((self.x.ncols(), self.classes)),
-            r: Array1::zeros(self.classes),
-        });
-        for part in parts {
+        let zero = Evaluated { loss: 0.0, xtr: Array2::zeros((self.x.ncols(), self.classes)), r: Array1::zeros(self.classes) };
+        parts.into_iter().fold(zero, |mut total, part| {
             total.loss += part.loss;
             total.xtr += &part.xtr;
             total.r += &part.r;
-        }
-        total
+            total
+        })
     }
 
     /// `use_it` on the sums at `p`, computed once per point.
