@@ -66,6 +66,20 @@ where
     }
 }
 
+/// A `BEGIN; … COMMIT;` query's response, or its error: the conflict if the commit met one.
+/// `Response::check` returns the first statement's error, and when a transaction fails every
+/// statement before the `COMMIT` says only that it "was not executed due to a failed
+/// transaction", which `is_conflict` (and so `retry_conflicts`) cannot recognise.
+pub fn committed(mut r: surrealdb::IndexedResults) -> Result<surrealdb::IndexedResults, surrealdb::Error> {
+    let mut errors: Vec<(usize, surrealdb::Error)> = r.take_errors().into_iter().collect();
+    if errors.is_empty() {
+        return Ok(r);
+    }
+    errors.sort_by_key(|(i, _)| *i);
+    let at = errors.iter().position(|(_, e)| is_conflict(e)).unwrap_or(0);
+    Err(errors.swap_remove(at).1)
+}
+
 /// How long `retry_conflicts` keeps trying one write.
 pub const CONFLICT_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -284,6 +284,11 @@ async fn forged_expired_and_orphaned_tokens_are_rejected() {
     let r = srv.get_as(&u.access, "/api/me").await;
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("no longer exists"));
+    // Its sessions ended with it, and a second delete finds nothing.
+    let r = client().post(srv.url("/api/auth/refresh")).json(&json!({"refresh_token": u.refresh})).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client().delete(srv.url(&format!("/api/users/{}", u.id))).bearer_auth(&admin.access).send().await.unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 fn b64(s: &str) -> String {

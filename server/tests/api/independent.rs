@@ -283,15 +283,23 @@ async fn with_python(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("python runs (set CIPHERFOLD_PYTHON or pip install cryptography)");
-    let py = tokio::task::spawn_blocking(move || py.wait_with_output().unwrap());
+    let mut py = tokio::task::spawn_blocking(move || py.wait_with_output().unwrap());
 
     let tables = [part(0), part(1)];
     let datas: Vec<_> = tables.iter().map(|t| task.local(t).unwrap()).collect();
     let mut clients: Vec<Client> = (0..2).map(|_| Client::new(id.clone(), task.clone()).unwrap()).collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut last: Option<app::model::federation::RoundView> = None;
+    let mut said = None;
     let end = loop {
-        assert!(std::time::Instant::now() < deadline, "the federation did not finish");
-        let mut last = None;
+        // Say what stopped it: the federation's state, and participant.py's output if it quit.
+        assert!(std::time::Instant::now() < deadline, "the federation did not finish in 120 s; last view: {last:?}");
+        if said.is_none() && py.is_finished() {
+            let out = (&mut py).await.unwrap();
+            let state = last.as_ref().map(|v| (&v.status, &v.round, &v.failure));
+            assert!(out.status.success(), "participant.py failed (federation {state:?}):\n{}", String::from_utf8_lossy(&out.stderr));
+            said = Some(out);
+        }
         for (i, u) in rust.iter().enumerate() {
             let v = view(srv, &u.access, &id).await;
             if let Some(out) = clients[i].next(&v, &datas[i]).unwrap() {
@@ -300,13 +308,17 @@ async fn with_python(
             }
             last = Some(v);
         }
-        let v = last.unwrap();
+        let v = last.clone().unwrap();
+        assert_ne!(v.status, FederationStatus::Failed, "the federation failed: {:?}", v.failure);
         if v.status == FederationStatus::Finished {
             break v;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    let out = py.await.unwrap();
+    let out = match said {
+        Some(out) => out,
+        None => py.await.unwrap(),
+    };
     assert!(out.status.success(), "participant.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     let said: Value = serde_json::from_slice(&out.stdout).unwrap();
     (task, end, said)

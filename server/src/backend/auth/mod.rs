@@ -174,7 +174,13 @@ impl Auth {
         // with the claim's index.
         let mut created = crate::backend::db::retry_conflicts(|| {
             let row = row.clone();
-            async move { self.db.query(if first { CLAIM_AND_CREATE } else { CREATE }).bind(("row", row)).await.and_then(|r| r.check()) }
+            async move {
+                self.db
+                    .query(if first { CLAIM_AND_CREATE } else { CREATE })
+                    .bind(("row", row))
+                    .await
+                    .and_then(crate::backend::db::committed)
+            }
         })
         .await;
         // A failed transaction's statements may all report just that it failed, so whether the
@@ -423,12 +429,20 @@ impl Auth {
             return self.audit.refuse(&owner, ACTION, &owner, client, e).await;
         }
         let hash = password::hash(change.new_password).await?;
-        self.db
-            .query("UPDATE account SET password_hash = $p WHERE uid = $u; UPDATE refresh_token SET revoked = true WHERE user_id = $u;")
-            .bind(("p", hash))
-            .bind(("u", owner.clone()))
-            .await
-            .and_then(|r| r.check())?;
+        // One transaction: a new password with the old sessions still valid, or sessions
+        // ended with the old password still set, would both be worse than either state.
+        crate::backend::db::retry_conflicts(|| {
+            let (hash, owner) = (hash.clone(), owner.clone());
+            async move {
+                self.db
+                    .query("BEGIN; UPDATE account SET password_hash = $p WHERE uid = $u; UPDATE refresh_token SET revoked = true WHERE user_id = $u; COMMIT;")
+                    .bind(("p", hash))
+                    .bind(("u", owner))
+                    .await
+                    .and_then(crate::backend::db::committed)
+            }
+        })
+        .await?;
         self.audit.record(&owner, ACTION, &owner, client, "ok (other sessions ended)").await
     }
 
@@ -438,12 +452,17 @@ impl Auth {
         if let Err(e) = authorize(actor, Action::DeleteAccount { owner }) {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, e).await;
         }
-        let mut r = self
-            .db
-            .query("DELETE account WHERE uid = $u RETURN BEFORE; UPDATE refresh_token SET revoked = true WHERE user_id = $u;")
-            .bind(("u", owner.to_owned()))
-            .await?;
-        let gone: Vec<AccountRow> = r.take(0)?;
+        // One transaction, so an account is never gone with its sessions still valid.
+        let mut r = crate::backend::db::retry_conflicts(|| async move {
+            self.db
+                .query("BEGIN; DELETE account WHERE uid = $u RETURN BEFORE; UPDATE refresh_token SET revoked = true WHERE user_id = $u; COMMIT;")
+                .bind(("u", owner.to_owned()))
+                .await
+                .and_then(crate::backend::db::committed)
+        })
+        .await?;
+        // `BEGIN` has a response of its own: the delete is statement 1.
+        let gone: Vec<AccountRow> = r.take(1)?;
         if gone.is_empty() {
             return self.audit.refuse(&actor.user_id, ACTION, owner, client, ApiError::NotFound).await;
         }

@@ -53,7 +53,7 @@ pub(super) struct FederationRow {
 }
 
 #[derive(Debug, Clone, SurrealValue)]
-struct MemberRow {
+pub(super) struct MemberRow {
     federation: String,
     user_id: String,
     /// The participant's number in every round (1, 2, … in the order of joining).

@@ -29,6 +29,7 @@ use app::model::{ApiError, FieldErrors};
 
 use super::{corrupt, FederationRow, Federations};
 use crate::backend::authz::Ctx;
+use crate::backend::db::{committed, retry_conflicts};
 use crate::backend::error::{violated_index, Error, Result};
 use crate::backend::models::ModelOwner;
 use crate::backend::util::{now_ms, now_rfc3339, random_id};
@@ -37,6 +38,9 @@ use crate::backend::util::{now_ms, now_rfc3339, random_id};
 /// once the round is over (the masked vectors least of all). Callers run it inside
 /// `BEGIN; … COMMIT;` with the rest of the change it belongs to: statements sent together are
 /// otherwise separate transactions, and a view taken between them would show half the change.
+/// Each such write goes through `retry_conflicts` and `committed`: nodes sharing a SurrealDB
+/// server each run their own deadline sweep, and a transaction the store refuses must not
+/// leave a round waiting for its deadline.
 const END_ROUND: &str = "UPDATE fl_round SET state = $state WHERE federation = $id AND round = $r;
     DELETE fl_message WHERE federation = $id AND round = $r;";
 
@@ -280,30 +284,27 @@ impl Federations {
 
     /// Who may send in the round's current stage.
     async fn expected(&self, fed: &FederationRow, round: &RoundRow) -> Result<BTreeSet<u16>> {
-        Ok(match round.stage()? {
-            Stage::Keys => match &round.sampled {
-                Some(s) => numbers(s),
-                None => self.member_numbers(&fed.uid).await?.into_iter().collect(),
-            },
-            Stage::Shares => round.roster()?.iter().map(|e| e.number).collect(),
-            Stage::Input => numbers(&round.sharers),
-            Stage::Reveal => numbers(&round.survivors),
-        })
+        let members = match (round.stage()?, &round.sampled) {
+            (Stage::Keys, None) => self.member_numbers(&fed.uid).await?,
+            _ => vec![],
+        };
+        expected_of(round, &members)
     }
 
-    /// What `ctx`'s participant sees of the federation's rounds.
+    /// What `ctx`'s participant sees of the federation's rounds, all from one `snapshot`.
     pub async fn round_view(&self, ctx: &Ctx, id: &str) -> Result<RoundView> {
-        let (fed, round, results) = self.snapshot(id).await?;
-        let fed = self.audit.authorized(ctx, "federation.round", id, fed, FederationRow::read_action, FederationRow::read_action).await?;
-        let you = self.member_number(id, &ctx.actor.user_id).await?;
-        let round = match round {
-            Some(r) => Some(self.active(&fed, &r, you).await?),
-            None => None,
-        };
+        let snap = self.snapshot(id).await?;
+        let fed = self
+            .audit
+            .authorized(ctx, "federation.round", id, snap.fed.clone(), FederationRow::read_action, FederationRow::read_action)
+            .await?;
+        let you = snap.members.iter().find(|m| m.user_id == ctx.actor.user_id).map(|m| fed.small(m.number, "member number")).transpose()?;
+        let round = snap.round.as_ref().map(|r| active(&fed, r, you, &snap)).transpose()?;
         let privacy = match you {
-            Some(me) => self.ledger(&fed, me).await?,
+            Some(me) => ledger_of(&fed, me, &snap.results)?,
             None => None,
         };
+        let results = results_of(snap.results)?;
         Ok(RoundView {
             status: fed.status()?,
             you,
@@ -319,74 +320,20 @@ impl Federations {
 
     /// Participant `me`'s ledger in a private federation (`None` without privacy).
     pub(super) async fn ledger(&self, fed: &FederationRow, me: u16) -> Result<Option<PrivacyLedger>> {
-        let Some(privacy) = fed.task()?.privacy else { return Ok(None) };
-        let mut r = self
-            .db
-            .query("SELECT VALUE round FROM fl_result WHERE federation = $id AND epsilon != NONE AND $me IN contributors ORDER BY round")
-            .bind(("id", fed.uid.clone()))
-            .bind(("me", i64::from(me)))
-            .await?;
-        let contributed: Vec<i64> = r.take(0)?;
-        let contributed: Vec<u32> = contributed.into_iter().filter_map(|n| u32::try_from(n).ok()).collect();
-        Ok(Some(PrivacyLedger {
-            federation: fed.uid.clone(),
-            name: fed.name.clone(),
-            status: fed.status()?,
-            budget: privacy.epsilon,
-            delta: privacy.delta,
-            rounds: fed.dp_rounds() as u32,
-            epsilon: privacy.epsilon_after(fed.dp_rounds())?,
-            epsilon_if_known: privacy.epsilon_known_sampled(contributed.len() as u64)?,
-            contributed,
-        }))
-    }
-
-    async fn active(&self, fed: &FederationRow, r: &RoundRow, you: Option<u16>) -> Result<ActiveRound> {
-        let stage = r.stage()?;
-        let phase = r.phase()?;
-        let sent = self.senders(&fed.uid, r.round, stage).await?;
-        let mut envelopes = vec![];
-        if let (Stage::Input, Some(me)) = (stage, you) {
-            let sharers = numbers(&r.sharers);
-            if sharers.contains(&me) {
-                for m in self.messages(&fed.uid, r.round, Stage::Shares).await? {
-                    let Ok(from) = u16::try_from(m.sender) else { continue };
-                    if !sharers.contains(&from) {
-                        continue;
-                    }
-                    let msg: SharesMessage = serde_json::from_str(&m.body).map_err(|_| corrupt("stored shares"))?;
-                    envelopes.extend(msg.envelopes.into_iter().filter(|e| e.peer == me).map(|e| Envelope { peer: from, sealed: e.sealed }));
-                }
-            }
+        if fed.task()?.privacy.is_none() {
+            return Ok(None);
         }
-        let (survivors, dropped) = if stage == Stage::Reveal {
-            (numbers(&r.survivors).into_iter().collect(), numbers(&r.dropped).into_iter().collect())
-        } else {
-            (vec![], vec![])
-        };
-        Ok(ActiveRound {
-            round: r.number()?,
-            phase,
-            stage,
-            deadline_ms: r.deadline_ms.max(0) as u64,
-            threshold: fed.small(fed.threshold, "threshold")?,
-            vector_len: plan::vector_len(&fed.task()?, phase, &fed.known()).map_err(|e| Error::internal(e.to_string()))? as u32,
-            received: sent.len() as u32,
-            expected: self.expected(fed, r).await?.len() as u32,
-            sent: you.is_some_and(|me| sent.contains(&me)),
-            roster: if stage == Stage::Keys { vec![] } else { r.roster()? },
-            envelopes,
-            survivors,
-            dropped,
-            sampled: r.sampled.as_deref().map(|s| numbers(s).into_iter().collect()),
-        })
+        let mut r =
+            self.db.query("SELECT * OMIT id FROM fl_result WHERE federation = $id ORDER BY round").bind(("id", fed.uid.clone())).await?;
+        ledger_of(fed, me, &r.take::<Vec<ResultRow>>(0)?)
     }
 
-    /// The federation, its open round and its results as one state: read in one transaction,
-    /// because a round's end writes its result and the federation's means together (and a
-    /// view that paired a result with the means from before it would have a participant
-    /// compute its next update on the old ones).
-    async fn snapshot(&self, id: &str) -> Result<(Option<FederationRow>, Option<RoundRow>, Vec<RoundResult>)> {
+    /// Everything a round view shows, read in one transaction. A round's end writes its
+    /// result and the federation's means together and deletes the round's messages, so a
+    /// view read in parts could pair a result with the means from before it, or show an open
+    /// round with nothing sent (its messages just deleted): a participant would then compute
+    /// on old means, or send again into a round that has closed.
+    async fn snapshot(&self, id: &str) -> Result<Snapshot> {
         let mut r = self
             .db
             .query(format!(
@@ -394,15 +341,17 @@ impl Federations {
                 SELECT * OMIT id FROM federation WHERE uid = $id LIMIT 1;
                 {OPEN_ROUND}
                 SELECT * OMIT id FROM fl_result WHERE federation = $id ORDER BY round;
+                SELECT * OMIT id FROM federation_member WHERE federation = $id ORDER BY number;
+                SELECT round, stage, sender FROM fl_message WHERE federation = $id;
+                SELECT * OMIT id FROM fl_message WHERE federation = $id AND stage = 'shares'
+                    AND round IN (SELECT VALUE round FROM fl_round WHERE federation = $id AND state = 'open' AND stage = 'input')
+                    ORDER BY sender;
                 COMMIT;"
             ))
             .bind(("id", id.to_owned()))
             .await?;
-        // `BEGIN` and `COMMIT` have a (empty) response each: the selects are 1 to 3.
-        let fed: Option<FederationRow> = r.take(1)?;
-        let round: Option<RoundRow> = r.take(2)?;
-        let results: Vec<ResultRow> = r.take(3)?;
-        Ok((fed, round, results_of(results)?))
+        // `BEGIN` and `COMMIT` have a (empty) response each: the selects are 1 to 6.
+        Ok(Snapshot { fed: r.take(1)?, round: r.take(2)?, results: r.take(3)?, members: r.take(4)?, sent: r.take(5)?, shares: r.take(6)? })
     }
 
     /// A participant's message for round `round`'s current stage. Refusals say what is wrong
@@ -567,19 +516,26 @@ impl Federations {
                     let keys: KeysMessage = serde_json::from_str(&m.body).map_err(|_| corrupt("stored keys"))?;
                     roster.push(RosterEntry { number: u16::try_from(m.sender).map_err(|_| corrupt("sender"))?, keys });
                 }
-                self.db
-                    .query(
-                        "BEGIN;
+                let roster = serde_json::to_value(&roster)?;
+                retry_conflicts(|| {
+                    let roster = roster.clone();
+                    async move {
+                        self.db
+                            .query(
+                                "BEGIN;
                             UPDATE fl_round SET stage = 'shares', roster = $roster, deadline_ms = $d WHERE federation = $id AND round = $r;
                             UPDATE federation SET status = 'running' WHERE uid = $id AND status = 'open';
                             COMMIT;",
-                    )
-                    .bind(("roster", serde_json::to_value(&roster)?))
-                    .bind(("d", deadline))
-                    .bind(("id", id.to_owned()))
-                    .bind(("r", r.round))
-                    .await?
-                    .check()?;
+                            )
+                            .bind(("roster", roster))
+                            .bind(("d", deadline))
+                            .bind(("id", id.to_owned()))
+                            .bind(("r", r.round))
+                            .await
+                            .and_then(committed)
+                    }
+                })
+                .await?;
                 self.publish(id, FederationEvent::StageClosed { round, stage, participants: sent.len() as u32, dropped: 0 }).await
             }
             Stage::Shares => {
@@ -697,23 +653,29 @@ impl Federations {
         };
         // One transaction with the round's end: the result, the means it yields and the
         // round's state are seen together or not at all (`snapshot`).
-        self.db
-            .query(format!(
-                "BEGIN;
+        retry_conflicts(|| {
+            let (row, means, params) = (row.clone(), means.clone(), params.clone());
+            async move {
+                self.db
+                    .query(format!(
+                        "BEGIN;
                     CREATE fl_result CONTENT $row;
                     UPDATE federation SET means = $means, params = $params, abandoned = 0, dp_rounds = $counted WHERE uid = $id;
                     {END_ROUND}
                     COMMIT;"
-            ))
-            .bind(("row", row))
-            .bind(("id", id.to_owned()))
-            .bind(("r", r.round))
-            .bind(("state", "done"))
-            .bind(("means", means.clone()))
-            .bind(("params", params.clone()))
-            .bind(("counted", counted as i64))
-            .await?
-            .check()?;
+                    ))
+                    .bind(("row", row))
+                    .bind(("id", id.to_owned()))
+                    .bind(("r", r.round))
+                    .bind(("state", "done"))
+                    .bind(("means", means))
+                    .bind(("params", params))
+                    .bind(("counted", counted as i64))
+                    .await
+                    .and_then(committed)
+            }
+        })
+        .await?;
         self.publish(id, FederationEvent::Aggregated { result }).await?;
         let mut fed = fed.clone();
         fed.means = means;
@@ -728,26 +690,32 @@ impl Federations {
 
     /// Ends a round on its own (`END_ROUND`).
     async fn end_round(&self, id: &str, r: &RoundRow, state: &'static str) -> Result<()> {
-        self.db
-            .query(format!("BEGIN; {END_ROUND} COMMIT;"))
-            .bind(("state", state))
-            .bind(("id", id.to_owned()))
-            .bind(("r", r.round))
-            .await?
-            .check()?;
+        retry_conflicts(|| async move {
+            self.db
+                .query(format!("BEGIN; {END_ROUND} COMMIT;"))
+                .bind(("state", state))
+                .bind(("id", id.to_owned()))
+                .bind(("r", r.round))
+                .await
+                .and_then(committed)
+        })
+        .await?;
         Ok(())
     }
 
     async fn abandon(&self, fed: &FederationRow, r: &RoundRow, reason: String) -> Result<()> {
         let id = fed.uid.as_str();
         let round = r.number()?;
-        let mut q = self
-            .db
-            .query(format!("BEGIN; {END_ROUND} UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned; COMMIT;"))
-            .bind(("state", "abandoned"))
-            .bind(("id", id.to_owned()))
-            .bind(("r", r.round))
-            .await?;
+        let mut q = retry_conflicts(|| async move {
+            self.db
+                .query(format!("BEGIN; {END_ROUND} UPDATE federation SET abandoned += 1 WHERE uid = $id RETURN VALUE abandoned; COMMIT;"))
+                .bind(("state", "abandoned"))
+                .bind(("id", id.to_owned()))
+                .bind(("r", r.round))
+                .await
+                .and_then(committed)
+        })
+        .await?;
         let abandoned: Option<i64> = q.take(3)?; // after `BEGIN` and `END_ROUND`'s two
         tracing::info!(federation = id, round, "round abandoned: {reason}");
         self.publish(id, FederationEvent::Abandoned { round, reason: reason.clone() }).await?;
@@ -842,6 +810,106 @@ impl Federations {
 }
 
 /// Stored results as the API shows them.
+/// One state of a federation (`Federations::snapshot`).
+struct Snapshot {
+    fed: Option<FederationRow>,
+    /// The open round, if any.
+    round: Option<RoundRow>,
+    results: Vec<ResultRow>,
+    members: Vec<super::MemberRow>,
+    /// Who has sent what: the messages of the open round (an ended round's are deleted with
+    /// its end).
+    sent: Vec<SentRow>,
+    /// The shares stage's messages, when the open round is at its input stage.
+    shares: Vec<MessageRow>,
+}
+
+#[derive(Debug, Clone, SurrealValue)]
+struct SentRow {
+    round: i64,
+    stage: String,
+    sender: i64,
+}
+
+/// Who may send in `round`'s current stage, given every member's number (only read for an
+/// unsampled keys stage).
+fn expected_of(round: &RoundRow, members: &[u16]) -> Result<BTreeSet<u16>> {
+    Ok(match round.stage()? {
+        Stage::Keys => match &round.sampled {
+            Some(s) => numbers(s),
+            None => members.iter().copied().collect(),
+        },
+        Stage::Shares => round.roster()?.iter().map(|e| e.number).collect(),
+        Stage::Input => numbers(&round.sharers),
+        Stage::Reveal => numbers(&round.survivors),
+    })
+}
+
+/// The open round `r` as participant `you` sees it in `snap`.
+fn active(fed: &FederationRow, r: &RoundRow, you: Option<u16>, snap: &Snapshot) -> Result<ActiveRound> {
+    let stage = r.stage()?;
+    let phase = r.phase()?;
+    let sent = numbers(&snap.sent.iter().filter(|m| m.round == r.round && m.stage == stage.as_str()).map(|m| m.sender).collect::<Vec<_>>());
+    let mut envelopes = vec![];
+    if let (Stage::Input, Some(me)) = (stage, you) {
+        let sharers = numbers(&r.sharers);
+        if sharers.contains(&me) {
+            for m in snap.shares.iter().filter(|m| m.round == r.round) {
+                let Ok(from) = u16::try_from(m.sender) else { continue };
+                if !sharers.contains(&from) {
+                    continue;
+                }
+                let msg: SharesMessage = serde_json::from_str(&m.body).map_err(|_| corrupt("stored shares"))?;
+                envelopes.extend(msg.envelopes.into_iter().filter(|e| e.peer == me).map(|e| Envelope { peer: from, sealed: e.sealed }));
+            }
+        }
+    }
+    let (survivors, dropped) = if stage == Stage::Reveal {
+        (numbers(&r.survivors).into_iter().collect(), numbers(&r.dropped).into_iter().collect())
+    } else {
+        (vec![], vec![])
+    };
+    let members: Vec<u16> = snap.members.iter().filter_map(|m| u16::try_from(m.number).ok()).collect();
+    Ok(ActiveRound {
+        round: r.number()?,
+        phase,
+        stage,
+        deadline_ms: r.deadline_ms.max(0) as u64,
+        threshold: fed.small(fed.threshold, "threshold")?,
+        vector_len: plan::vector_len(&fed.task()?, phase, &fed.known()).map_err(|e| Error::internal(e.to_string()))? as u32,
+        received: sent.len() as u32,
+        expected: expected_of(r, &members)?.len() as u32,
+        sent: you.is_some_and(|me| sent.contains(&me)),
+        roster: if stage == Stage::Keys { vec![] } else { r.roster()? },
+        envelopes,
+        survivors,
+        dropped,
+        sampled: r.sampled.as_deref().map(|s| numbers(s).into_iter().collect()),
+    })
+}
+
+/// Participant `me`'s ledger in a private federation (`None` without privacy), from the
+/// federation's results: the counted training rounds whose sum holds `me`'s input.
+fn ledger_of(fed: &FederationRow, me: u16, results: &[ResultRow]) -> Result<Option<PrivacyLedger>> {
+    let Some(privacy) = fed.task()?.privacy else { return Ok(None) };
+    let contributed: Vec<u32> = results
+        .iter()
+        .filter(|r| r.epsilon.is_some() && r.contributors.as_ref().is_some_and(|c| c.contains(&i64::from(me))))
+        .filter_map(|r| u32::try_from(r.round).ok())
+        .collect();
+    Ok(Some(PrivacyLedger {
+        federation: fed.uid.clone(),
+        name: fed.name.clone(),
+        status: fed.status()?,
+        budget: privacy.epsilon,
+        delta: privacy.delta,
+        rounds: fed.dp_rounds() as u32,
+        epsilon: privacy.epsilon_after(fed.dp_rounds())?,
+        epsilon_if_known: privacy.epsilon_known_sampled(contributed.len() as u64)?,
+        contributed,
+    }))
+}
+
 fn results_of(rows: Vec<ResultRow>) -> Result<Vec<RoundResult>> {
     rows.into_iter()
         .map(|r| {
