@@ -1,14 +1,21 @@
 //! Delimited text: delimiter and header detection on top of the `csv` crate's reader.
 
+use std::io::Read;
+
+use zeroize::Zeroizing;
+
 use super::infer::{is_missing_text, parse_number};
 use super::{Cell, Location, ParseOptions, RawColumn, RawTable, TableError};
+
+/// The byte-order mark some editors put before UTF-8 text.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 const DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
 /// Enough lines to tell the delimiter apart, small enough to try four times.
 pub(crate) const SAMPLE_BYTES: usize = 64 * 1024;
 
-pub(crate) fn reader(bytes: &[u8], delimiter: u8, flexible: bool) -> ::csv::Reader<&[u8]> {
-    ::csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(flexible).from_reader(bytes)
+pub(crate) fn reader<R: Read>(input: R, delimiter: u8, flexible: bool) -> ::csv::Reader<R> {
+    ::csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(flexible).from_reader(input)
 }
 
 /// The delimiter that splits the sample into the most fields, the same number on every line.
@@ -188,12 +195,148 @@ fn push(column: &mut RawColumn, cell: Cell) {
 
 /// Reads every record: the header candidate and the rows under it.
 pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool]) -> Result<RawTable, TableError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let delimiter = detect_delimiter(bytes);
-    let (first, Body { mut columns, mut len, mut kinds }) = match plain(bytes, delimiter, text_columns) {
+    let (first, body) = match plain(bytes, delimiter, text_columns) {
         Some(read) => read,
         None => read(bytes, delimiter, text_columns)?,
     };
+    let (mut raw, header, mixed) = assemble(first, body, options);
+    if mixed.iter().any(|m| *m) {
+        respell(bytes, delimiter, &mixed, !header, &mut raw.columns)?;
+    }
+    Ok(raw)
+}
+
+/// How much of a streamed file `parse_stream` parses at a time: enough for each core's part
+/// to outweigh starting its thread, little beside a dataset (only this much of the file is
+/// held at once).
+pub(crate) const WINDOW: usize = 8 << 20;
+
+/// `parse` for a file read from `input` as it arrives (the trainer's decrypting reader), for
+/// `Table::read_declared`: whole lines are parsed a window at a time (`window` bytes, as
+/// `plain` reads a file) and dropped, so memory holds the columns and one window, not the
+/// file as well; from the first window with a quote, a lone `\r` or an error on, the general
+/// reader reads the rest as it arrives. `rows`, the declared count, sizes the columns once.
+///
+/// Columns holding both text and numbers keep the numbers as numbers (their spelling went
+/// with the window): such a column fits no declaration (one declared categorical is text from
+/// the start), so `parse_declared` refuses it either way, with the same message.
+pub(crate) fn parse_stream(
+    mut input: impl Read,
+    options: &ParseOptions,
+    text_columns: &[bool],
+    rows: usize,
+    window: usize,
+) -> Result<RawTable, TableError> {
+    let mut buf = Zeroizing::new(Vec::new());
+    // More than the delimiter's sample, so it is cut at a line end as in a whole file.
+    let mut eof = fill(&mut input, &mut buf, window.max(SAMPLE_BYTES + 1))?;
+    if eof {
+        return parse(&buf, options, text_columns);
+    }
+    if buf.starts_with(BOM) {
+        buf.drain(..BOM.len());
+    }
+    let delimiter = detect_delimiter(&buf);
+    let mut first: Option<Vec<String>> = None;
+    let mut body = Body::new(Kinds::new(0, text_columns), 0);
+    // Lines already parsed: the general reader counts from where it starts.
+    let mut lines = 0u64;
+    loop {
+        let end = match (eof, memchr::memrchr(b'\n', &buf)) {
+            (true, _) => buf.len(),
+            (false, Some(last)) => last + 1,
+            // One line longer than the window: read on to its end (doubling, so a file of one
+            // long line is copied a few times, not once per window).
+            (false, None) => {
+                let more = buf.len() + window.max(buf.len());
+                eof = fill(&mut input, &mut buf, more)?;
+                continue;
+            }
+        };
+        if !plain_window(&buf[..end], delimiter, text_columns, rows, &mut first, &mut body) {
+            let rest = buf.as_slice().chain(&mut input);
+            let (first, body) =
+                read_records(reader(rest, delimiter, false), first, body, text_columns, rows).map_err(|e| e.lines_later(lines))?;
+            return Ok(assemble(first, body, options).0);
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+        buf.drain(..end);
+        if eof {
+            break;
+        }
+        eof = fill(&mut input, &mut buf, window)?;
+    }
+    let first = first.ok_or_else(|| TableError::Empty("the file is empty".into()))?;
+    Ok(assemble(first, body, options).0)
+}
+
+/// Reads from `input` until `buf` holds `target` bytes (or more, as it did) or the input ends
+/// (`true`). A larger buffer is a new zeroized one, so no copy of the text is left behind in
+/// freed memory.
+fn fill(input: &mut impl Read, buf: &mut Zeroizing<Vec<u8>>, target: usize) -> Result<bool, TableError> {
+    let target = target.max(buf.len());
+    if buf.capacity() < target {
+        let mut larger = Zeroizing::new(Vec::with_capacity(target));
+        larger.extend_from_slice(buf);
+        *buf = larger;
+    }
+    let mut filled = buf.len();
+    buf.resize(target, 0);
+    let eof = loop {
+        if filled == target {
+            break false;
+        }
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break true,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(filled);
+                return Err(TableError::Unreadable { format: "CSV".into(), message: format!("reading stopped: {e}") });
+            }
+        }
+    };
+    buf.truncate(filled);
+    Ok(eof)
+}
+
+/// One window of whole lines read as `plain` reads a file, added to `first` (the header,
+/// once found) and `body`; `false`, with nothing added, when the window has a quote or a lone
+/// `\r`, or a line that is not a record of the header's width.
+fn plain_window(part: &[u8], delimiter: u8, text_columns: &[bool], rows: usize, first: &mut Option<Vec<String>>, body: &mut Body) -> bool {
+    if !is_plain(part) {
+        return false;
+    }
+    let mut rest = part;
+    let mut header = None;
+    if first.is_none() {
+        let Some(line) = std::iter::from_fn(|| next_line(&mut rest)).find(|l| !is_blank_line(l, delimiter)) else {
+            return true;
+        };
+        match header_of(line, delimiter) {
+            Some(names) => header = Some(names),
+            None => return false,
+        }
+    }
+    let width = header.as_ref().or(first.as_ref()).map_or(0, Vec::len);
+    let kinds = Kinds::new(width, text_columns);
+    let Some(parts) = plain_parts(rest, delimiter, &kinds) else { return false };
+    if let Some(names) = header {
+        *first = Some(names);
+        *body = Body::new(kinds, rows);
+    }
+    for part in parts {
+        body.append(part);
+    }
+    true
+}
+
+/// The header candidate and the rows under it as `RawTable`, with whether the first line was
+/// a header and which columns hold both text and numbers (`respell`'s input).
+fn assemble(first: Vec<String>, body: Body, options: &ParseOptions) -> (RawTable, bool, Vec<bool>) {
+    let Body { mut columns, mut len, mut kinds } = body;
     let header = options.header.unwrap_or_else(|| looks_like_header(&first));
     let names = if header {
         first
@@ -208,11 +351,7 @@ pub(crate) fn parse(bytes: &[u8], options: &ParseOptions, text_columns: &[bool])
         len += 1;
         (1..=first.len()).map(|i| format!("column_{i}")).collect()
     };
-    let mixed = kinds.mixed();
-    if mixed.iter().any(|m| *m) {
-        respell(bytes, delimiter, &mixed, !header, &mut columns)?;
-    }
-    Ok(RawTable { names: super::unique_names(names), columns, len })
+    (RawTable { names: super::unique_names(names), columns, len }, header, kinds.mixed())
 }
 
 fn is_blank(record: &::csv::ByteRecord) -> bool {
@@ -228,21 +367,34 @@ pub(crate) fn not_utf8(record: &::csv::ByteRecord, field: usize) -> TableError {
 
 /// The general reader (quotes, lone `\r` line ends, and every error with its line).
 fn read(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Result<(Vec<String>, Body), TableError> {
-    let mut rdr = reader(bytes, delimiter, false);
+    read_records(reader(bytes, delimiter, false), None, Body::new(Kinds::new(0, text_columns), 0), text_columns, 0)
+}
+
+/// `read` from wherever `rdr` starts: at the file's start (`first` is `None`), or at a line
+/// after the header `first` and the rows in `body` (`parse_stream`). `rows` sizes the columns.
+fn read_records<R: Read>(
+    mut rdr: ::csv::Reader<R>,
+    mut first: Option<Vec<String>>,
+    mut body: Body,
+    text_columns: &[bool],
+    rows: usize,
+) -> Result<(Vec<String>, Body), TableError> {
     let mut record = ::csv::ByteRecord::new();
-    let mut first: Option<Vec<String>> = None;
-    let mut body = Body::new(Kinds::new(0, text_columns), 0);
     while rdr.read_byte_record(&mut record).map_err(describe)? {
         if is_blank(&record) {
             continue;
         }
-        if first.is_none() {
+        let Some(names) = &first else {
             let names = record.iter().enumerate().map(|(j, f)| std::str::from_utf8(f).map(str::to_owned).map_err(|_| not_utf8(&record, j)));
             first = Some(names.collect::<Result<_, _>>()?);
-            body = Body::new(Kinds::new(record.len(), text_columns), 0);
+            body = Body::new(Kinds::new(record.len(), text_columns), rows);
             continue;
+        };
+        // The reader refuses a record of another width than the first it read, which is a
+        // row when it started after the header.
+        if record.len() != names.len() {
+            return Err(unequal(record.position().map_or(0, |p| p.line()), names.len(), record.len()));
         }
-        // The reader refuses a record of another width than the first's.
         for (j, (f, column)) in record.iter().zip(&mut body.columns).enumerate() {
             push(column, body.kinds.cell(j, f).map_err(|_| not_utf8(&record, j))?);
         }
@@ -263,24 +415,31 @@ fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<Stri
     }
     let mut rest = bytes;
     let header = std::iter::from_fn(|| next_line(&mut rest)).find(|l| !is_blank_line(l, delimiter))?;
-    let first: Vec<String> =
-        header.split(|b| *b == delimiter).map(|f| std::str::from_utf8(f).ok().map(str::to_owned)).collect::<Option<_>>()?;
-    let kinds = Kinds::new(first.len(), text_columns);
-    let parts = chunks(rest, crate::cores());
-    let bodies: Vec<Option<Body>> = if parts.len() == 1 {
-        vec![plain_rows(parts[0], delimiter, kinds)]
-    } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = parts.iter().map(|part| s.spawn(|| plain_rows(part, delimiter, kinds.clone()))).collect();
-            handles.into_iter().map(|h| h.join().ok().flatten()).collect()
-        })
-    };
-    let mut bodies = bodies.into_iter();
-    let mut body = bodies.next()??;
+    let first = header_of(header, delimiter)?;
+    let mut bodies = plain_parts(rest, delimiter, &Kinds::new(first.len(), text_columns))?.into_iter();
+    let mut body = bodies.next()?;
     for next in bodies {
-        body.append(next?);
+        body.append(next);
     }
     Some((first, body))
+}
+
+/// A plain header line's names; `None` when one is not UTF-8.
+fn header_of(line: &[u8], delimiter: u8) -> Option<Vec<String>> {
+    line.split(|b| *b == delimiter).map(|f| std::str::from_utf8(f).ok().map(str::to_owned)).collect()
+}
+
+/// The rows of `rest` (plain lines), cut into a part per core and read in parallel, each part
+/// starting from `kinds`; `None` when a line is not a record of the width.
+fn plain_parts(rest: &[u8], delimiter: u8, kinds: &Kinds) -> Option<Vec<Body>> {
+    let parts = chunks(rest, crate::cores());
+    if parts.len() == 1 {
+        return Some(vec![plain_rows(parts[0], delimiter, kinds.clone())?]);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts.iter().map(|part| s.spawn(|| plain_rows(part, delimiter, kinds.clone()))).collect();
+        handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+    })
 }
 
 /// Whether `bytes` has no quote character and no lone `\r`: then its records are its lines
@@ -407,13 +566,18 @@ fn respell(bytes: &[u8], delimiter: u8, mixed: &[bool], first_is_row: bool, colu
     Ok(())
 }
 
+/// A record at `line` with `len` fields under a first line of `expected`.
+fn unequal(line: u64, expected: usize, len: usize) -> TableError {
+    TableError::Invalid {
+        at: Location::Line { line, field: None },
+        message: format!("expected {expected} fields like the first line, found {len}"),
+    }
+}
+
 pub(crate) fn describe(err: ::csv::Error) -> TableError {
     use ::csv::ErrorKind;
     match err.into_kind() {
-        ErrorKind::UnequalLengths { pos, expected_len, len } => TableError::Invalid {
-            at: Location::Line { line: pos.map_or(0, |p| p.line()), field: None },
-            message: format!("expected {expected_len} fields like the first line, found {len}"),
-        },
+        ErrorKind::UnequalLengths { pos, expected_len, len } => unequal(pos.map_or(0, |p| p.line()), expected_len as usize, len as usize),
         ErrorKind::Utf8 { pos, err } => TableError::Invalid {
             at: Location::Line { line: pos.map_or(0, |p| p.line()), field: Some(err.field() as u64 + 1) },
             message: "the text is not UTF-8; save the file as UTF-8 and try again".into(),
@@ -540,5 +704,107 @@ mod tests {
         assert!(plain(bytes, b',', &[]).is_none());
         let err = read(bytes, b',', &[]).err().unwrap();
         assert_eq!(err.to_string(), "line 2, field 1: the text is not UTF-8; save the file as UTF-8 and try again");
+    }
+
+    /// A reader handing out at most `step` bytes a call, as a decrypting reader does.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.step).min(self.rest.len());
+            out[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+
+    /// `parse_stream` in windows of several sizes gives what `Table::parse_declared` gives the
+    /// whole file: the same table, or the same error.
+    fn streams_as_whole(text: &[u8], options: &ParseOptions, declared: &[super::super::Column]) -> Result<super::super::Table, TableError> {
+        use super::super::{ColumnKind, Format, Table};
+        let whole = Table::parse_declared(text, Format::Csv, options, declared);
+        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
+        for (window, step) in [(1000, 777), (4096, 1 << 20), (70_000, 13)] {
+            let input = Trickle { rest: text, step };
+            let streamed =
+                parse_stream(input, options, &text_columns, 10, window).and_then(|raw| super::super::infer::finish(raw, Some(declared)));
+            assert_eq!(streamed, whole, "window {window}, reads of {step}");
+        }
+        whole
+    }
+
+    /// A file over the first window (64 KiB): `rows` rows of a count, a measure and a code,
+    /// `row(i)` replacing row i where it gives one.
+    fn file(header: &str, rows: usize, row: impl Fn(usize) -> Option<String>, end: &str) -> Vec<u8> {
+        let mut s = String::from(header);
+        for i in 0..rows {
+            s.push_str(&row(i).unwrap_or_else(|| format!("{i},{}.5,{:03}", i % 97, i % 11)));
+            s.push_str(end);
+        }
+        s.into_bytes()
+    }
+
+    #[test]
+    fn a_file_read_a_window_at_a_time_parses_as_the_whole_file() {
+        use super::super::{Format, Table};
+        let options = ParseOptions::default();
+        let base = file("n,x,code\n", 12_000, |_| None, "\n");
+        assert!(base.len() > 2 * SAMPLE_BYTES);
+        let declared = Table::parse(&base, Format::Csv, &options).unwrap().columns;
+        let table = streams_as_whole(&base, &options, &declared).unwrap();
+        assert_eq!(table.len(), 12_000);
+        // Codes declared categorical keep their spelling ("007") in every window.
+        let mut codes = declared.clone();
+        codes[2].kind = super::super::ColumnKind::Categorical;
+        streams_as_whole(&base, &options, &codes).unwrap();
+
+        let late = |at: usize, text: &'static str| move |i: usize| (i == at).then(|| text.to_owned());
+        let ok = [
+            // A quote, a lone \r, a line longer than any window, all after the first window.
+            file("n,x,code\n", 12_000, late(10_000, "\"7,000\",1.5,\"a \"\"quoted\"\" code\""), "\n"),
+            file("n,x,code\n", 12_000, late(10_000, "1,2,3\r4,5,6"), "\n"),
+            file("n,x,code\n", 12_000, |i| (i == 9_000).then(|| format!("1,2,{}", "long ".repeat(3_000))), "\n"),
+            file("n,x,code\r\n", 12_000, |_| None, "\r\n"),
+            // Blank lines between rows and at the end, and no line end after the last row.
+            file("\n\nn,x,code\n", 12_000, |i| (i % 1_000 == 0).then(|| format!("{i},1,2\n\n ,, ")), "\n"),
+            [b"\xEF\xBB\xBF".as_slice(), &base].concat(),
+            base[..base.len() - 1].to_vec(),
+            // No header: the first line is a row.
+            file("", 12_000, |_| None, "\n"),
+            // Semicolons, found from the first window.
+            file("n;x;code\n", 12_000, |i| Some(format!("{i};{i}.25;c{}", i % 3)), "\n"),
+        ];
+        for text in &ok {
+            let declared = Table::parse(text, Format::Csv, &options).unwrap().columns;
+            streams_as_whole(text, &options, &declared).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let header = ParseOptions { header: Some(false), ..ParseOptions::default() };
+        let declared = Table::parse(&base, Format::Csv, &header).unwrap().columns;
+        assert_eq!(streams_as_whole(&base, &header, &declared).unwrap().len(), 12_001);
+
+        // Errors name the same line as the whole file's.
+        let bad = [
+            (file("n,x,code\n", 12_000, late(11_500, "1,2"), "\n"), "line 11502: expected 3 fields like the first line, found 2"),
+            (file("n,x,code\n", 12_000, late(11_500, "\"1,2,3"), "\n"), ""),
+            ([file("n,x,code\n", 12_000, |_| None, "\n"), b"1,\xff,3\n".to_vec()].concat(), "line 12002, field 2"),
+            (
+                file("n,x,code\n", 12_000, late(11_900, "1,two,3"), "\n"),
+                "column “x” was declared numeric but its values read as categorical",
+            ),
+        ];
+        for (text, message) in &bad {
+            let err = streams_as_whole(text, &options, &declared_of(&base)).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
+        }
+        // Shorter than a window: the whole file at once.
+        streams_as_whole(b"a,b\n1,2\n", &options, &Table::parse(b"a,b\n1,2\n", Format::Csv, &options).unwrap().columns).unwrap();
+        assert!(streams_as_whole(b"", &options, &declared).is_err());
+    }
+
+    fn declared_of(text: &[u8]) -> Vec<super::super::Column> {
+        super::super::Table::parse(text, super::super::Format::Csv, &ParseOptions::default()).unwrap().columns
     }
 }

@@ -288,6 +288,18 @@ pub enum TableError {
     Declaration { message: String },
 }
 
+impl TableError {
+    /// The error as seen from `lines` lines earlier in the file (a reader that started there).
+    pub(crate) fn lines_later(self, lines: u64) -> TableError {
+        match self {
+            TableError::Invalid { at: Location::Line { line, field }, message } => {
+                TableError::Invalid { at: Location::Line { line: line + lines, field }, message }
+            }
+            other => other,
+        }
+    }
+}
+
 impl Table {
     /// Parses a whole file. The trainer calls this on the opened envelope; the browser on the picked file.
     pub fn parse(bytes: &[u8], format: Format, options: &ParseOptions) -> Result<Table, TableError> {
@@ -301,6 +313,39 @@ impl Table {
     pub fn parse_declared(bytes: &[u8], format: Format, options: &ParseOptions, declared: &[Column]) -> Result<Table, TableError> {
         let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
         infer::finish(Self::raw(bytes, format, options, &text_columns)?, Some(declared))
+    }
+
+    /// `parse_declared` for a file read from `input` as it arrives: the trainer's way to a
+    /// dataset it decrypts as it reads, so a large one is not held twice (as text, then as
+    /// columns). CSV is parsed a window of lines at a time; JSON and Excel, whose readers need
+    /// the whole file, are read whole first. `rows` and `bytes` are the declared row count and
+    /// size, to allocate once.
+    pub fn read_declared(
+        mut input: impl std::io::Read,
+        format: Format,
+        options: &ParseOptions,
+        declared: &[Column],
+        rows: usize,
+        bytes: usize,
+    ) -> Result<Table, TableError> {
+        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
+        // Every row after the first takes at least two bytes (a value and its line end): a
+        // declared count no file of `bytes` could hold does not size an allocation.
+        let rows = rows.min(bytes / 2 + 1);
+        let raw = match format {
+            Format::Csv => csv::parse_stream(input, options, &text_columns, rows, csv::WINDOW)?,
+            Format::Json | Format::Xlsx => {
+                // A declared size one more than the file's: `read_to_end` does not grow the
+                // buffer (which would leave a copy behind) just to find the end.
+                let mut whole = zeroize::Zeroizing::new(Vec::with_capacity(bytes.saturating_add(1)));
+                input.read_to_end(&mut whole).map_err(|e| TableError::Unreadable {
+                    format: format.as_str().to_uppercase(),
+                    message: format!("reading stopped: {e}"),
+                })?;
+                Self::raw(&whole, format, options, &text_columns)?
+            }
+        };
+        infer::finish(raw, Some(declared))
     }
 
     /// `text_columns[j]`: keep column j's CSV text as written (declared categorical).

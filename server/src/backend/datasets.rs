@@ -13,7 +13,7 @@ use serde::Deserialize;
 use surrealdb::types::SurrealValue;
 use zeroize::Zeroizing;
 
-use app::crypto::envelope::{Header, StreamOpener, HEADER_LEN};
+use app::crypto::envelope::{Header, StreamOpener, HEADER_LEN, MAX_CHUNK_SIZE};
 use app::crypto::{dataset_id_bytes, unb64, wrap, Recipient, WrappedKey};
 use app::model::dataset::{DatasetInfo, DatasetStatus, NewDataset};
 use app::model::ApiError;
@@ -486,15 +486,18 @@ impl Datasets {
     }
 
     /// The trainer's door to plaintext: unwraps the data key with the trainer's private key,
-    /// verifies and decrypts the envelope as it streams in, parses it with `app::table`, and
-    /// checks it against the recorded schema. The decrypted bytes are zeroized on return.
+    /// verifies and decrypts the envelope as it streams in, parses it with `app::table` as it
+    /// is decrypted (a CSV a window of lines at a time, so memory holds the table, not the file
+    /// as well), and checks it against the recorded schema. Decrypted bytes are zeroized once
+    /// parsed; a chunk that fails authentication, or a stream that ends early, fails the open
+    /// whatever the parser made of the bytes before it.
     /// `purpose` names the job (or test) on whose behalf this runs, for the audit log.
     pub async fn open_for_training(&self, id: &str, purpose: &str) -> Result<Table> {
         Ok(self.open_timed(id, purpose).await?.0)
     }
 
     /// As `open_for_training`, with the time of each phase: `key` (the record and the data
-    /// key's unwrapping), `decrypt` (fetching and decrypting, which stream together), `parse`.
+    /// key's unwrapping) and `read` (fetching, decrypting and parsing, which stream together).
     pub async fn open_timed(&self, id: &str, purpose: &str) -> Result<(Table, Stopwatch)> {
         const ACTION: &str = "dataset.open";
         let result = self.open_inner(id).await;
@@ -518,45 +521,51 @@ impl Datasets {
         let key = wrap::unwrap(&wrapped, self.trainer.pair(), &dataset_id)?;
         watch.lap("key");
         let got = self.store.get(&blob_path(id)).await?;
-        let mut opener = StreamOpener::new(key, dataset_id, got.meta.size);
-        let mut plain = Zeroizing::new(Vec::with_capacity(row.plaintext_size.max(0) as usize));
-        match got.payload {
-            // A local file is read and decrypted in 1 MiB pieces on one blocking thread: the
-            // store's own stream reads 8 KiB per trip to the blocking pool, 12,800 trips for
-            // 100 MB, which made decryption 3.7× slower than reading and decrypting alone
+        let opener = StreamOpener::new(key, dataset_id, got.meta.size);
+        let (format, options, schema) = (row.format()?, row.parse_options()?, row.schema()?);
+        let (rows, bytes) = (row.rows.max(0) as usize, row.plaintext_size.max(0) as usize);
+        let parse = move |cipher: Box<dyn Read + Send>| {
+            let mut plain = Plaintext::new(cipher, opener, bytes);
+            let table = Table::read_declared(&mut plain, format, &options, &schema, rows, bytes);
+            plain.finish().map(|()| table)
+        };
+        let table = match got.payload {
+            // A local file is read in 1 MiB pieces on the parsing thread: the store's own
+            // stream reads 8 KiB per trip to the blocking pool, 12,800 trips for 100 MB, which
+            // made decryption 3.7× slower than reading and decrypting alone
             // (`scripts/bench-open.sh`).
             GetResultPayload::File(mut file, _) => {
                 let start = got.range.start;
-                (opener, plain) = tokio::task::spawn_blocking(move || -> Result<_> {
-                    let unreadable = |e: std::io::Error| Error::internal(format!("reading the stored dataset: {e}"));
-                    file.seek(SeekFrom::Start(start)).map_err(unreadable)?;
-                    let mut piece = vec![0u8; 1 << 20];
-                    loop {
-                        let n = file.read(&mut piece).map_err(unreadable)?;
-                        if n == 0 {
-                            return Ok((opener, plain));
-                        }
-                        opener.feed(&piece[..n], &mut plain)?;
-                    }
+                tokio::task::spawn_blocking(move || {
+                    file.seek(SeekFrom::Start(start)).map_err(|e| Error::internal(format!("reading the stored dataset: {e}")))?;
+                    parse(Box::new(file))
                 })
                 .await
-                .map_err(|e| Error::internal(format!("the dataset's reader stopped: {e}")))??;
             }
+            // Another store's stream is read on this task and handed to the parsing thread
+            // through a short queue, so at most a few pieces wait in memory.
             GetResultPayload::Stream(mut stream) => {
+                let (tx, rx) = tokio::sync::mpsc::channel(4);
+                let reader = tokio::task::spawn_blocking(move || parse(Box::new(Received::new(rx))));
                 while let Some(piece) = stream.next().await {
-                    opener.feed(&piece?, &mut plain)?;
+                    let failed = piece.is_err();
+                    // The reader stopped (it failed, or it has all it needs): stop fetching.
+                    if tx.send(piece.map_err(std::io::Error::other)).await.is_err() || failed {
+                        break;
+                    }
                 }
+                drop(tx);
+                reader.await
             }
         }
-        opener.finish()?;
-        watch.lap("decrypt");
-        let table = match Table::parse_declared(&plain, row.format()?, &row.parse_options()?, &row.schema()?) {
+        .map_err(|e| Error::internal(format!("the dataset's reader stopped: {e}")))??;
+        watch.lap("read");
+        let table = match table {
             Ok(t) if t.len() as i64 != row.rows => Err(format!("the dataset has {} rows but was declared with {}", t.len(), row.rows)),
             Ok(t) => Ok(t),
             Err(e @ TableError::Declaration { .. }) => Err(e.to_string()),
             Err(e) => Err(format!("the dataset no longer parses as declared: {e}")),
         };
-        watch.lap("parse");
         let table = table.map_err(|problem| ApiError::field("schema", problem))?;
         Ok((table, watch))
     }
@@ -567,6 +576,107 @@ impl Datasets {
         let bytes =
             unb64("envelope header", &row.envelope_header).map_err(|e| Error::internal(format!("the stored envelope header: {e}")))?;
         Ok(Header::parse(&bytes)?)
+    }
+}
+
+/// The plaintext of a stored envelope as a `Read`: ciphertext is read from `cipher` in 1 MiB
+/// pieces and decrypted as the parser asks for more. A failure (a read, a chunk's
+/// authentication, an early end) is kept to be reported by `finish` in its own words: the
+/// parser only sees an I/O error.
+struct Plaintext {
+    cipher: Box<dyn Read + Send>,
+    piece: Vec<u8>,
+    /// `None` once the ciphertext ended and the envelope was found whole.
+    opener: Option<StreamOpener>,
+    plain: Zeroizing<Vec<u8>>,
+    at: usize,
+    failure: Option<Error>,
+}
+
+impl Plaintext {
+    /// `size`: the declared plaintext size. A piece completes at most one chunk more than
+    /// itself, so `plain` never grows past its first allocation (a grown vector would leave
+    /// plaintext behind in freed memory).
+    fn new(cipher: Box<dyn Read + Send>, opener: StreamOpener, size: usize) -> Self {
+        const PIECE: usize = 1 << 20;
+        let plain = Zeroizing::new(Vec::with_capacity(size.min(PIECE + MAX_CHUNK_SIZE as usize)));
+        Plaintext { cipher, piece: vec![0; PIECE], opener: Some(opener), plain, at: 0, failure: None }
+    }
+
+    /// Decrypts the next piece into `plain`; `Ok(false)` at the envelope's verified end.
+    fn refill(&mut self) -> Result<bool> {
+        let Some(opener) = self.opener.as_mut() else { return Ok(false) };
+        self.plain.clear();
+        self.at = 0;
+        let n = loop {
+            match self.cipher.read(&mut self.piece) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::internal(format!("reading the stored dataset: {e}"))),
+            }
+        };
+        if n == 0 {
+            self.opener.take().map(StreamOpener::finish).transpose()?;
+            return Ok(false);
+        }
+        opener.feed(&self.piece[..n], &mut self.plain)?;
+        Ok(true)
+    }
+
+    /// Reads what the parser left (a parser that stopped at an error), then reports a failure
+    /// of the envelope, which comes before anything the parser found.
+    fn finish(mut self) -> Result<()> {
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        while self.refill()? {}
+        Ok(())
+    }
+}
+
+impl Read for Plaintext {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.plain.len() {
+            if self.failure.is_some() {
+                return Err(std::io::Error::other("the stored dataset could not be read"));
+            }
+            match self.refill() {
+                Ok(true) => {}
+                Ok(false) => return Ok(0),
+                Err(e) => self.failure = Some(e),
+            }
+        }
+        let n = out.len().min(self.plain.len() - self.at);
+        out[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// The pieces of a store's stream, sent by the fetching task, as a `Read` for the parsing
+/// thread (which may block).
+struct Received {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    piece: Bytes,
+}
+
+impl Received {
+    fn new(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Self {
+        Received { rx, piece: Bytes::new() }
+    }
+}
+
+impl Read for Received {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.piece.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(piece) => self.piece = piece?,
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.piece.len());
+        out[..n].copy_from_slice(&self.piece.split_to(n));
+        Ok(n)
     }
 }
 

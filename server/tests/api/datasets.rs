@@ -206,6 +206,40 @@ async fn a_changed_ciphertext_fails_to_open_and_the_failure_is_audited() {
     srv.stop().await;
 }
 
+/// A CSV over the trainer's parsing window (8 MiB) is parsed as it is decrypted, and gives the
+/// table the whole file gives; a chunk changed or cut off past the first window still fails
+/// the open, in the envelope's words, whatever the parser made of the bytes before it.
+#[tokio::test]
+async fn a_large_csv_opens_as_it_decrypts_and_a_late_change_still_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::in_memory(dir.path()).await;
+    let alice = srv.user("alice").await;
+    let mut csv = String::from("n,x,code,label\n");
+    let mut i = 0u64;
+    while csv.len() < 10 * 1024 * 1024 {
+        csv.push_str(&format!("{i},{}.25,{:03},{}\n", i % 1000, i % 17, if i % 3 == 0 { "yes" } else { "no" }));
+        i += 1;
+    }
+    let s = srv.seal(csv.as_bytes(), Format::Csv, None, 1 << 20).await;
+    srv.store_dataset(&alice.access, &s).await;
+    let whole = Table::parse_declared(csv.as_bytes(), Format::Csv, &s.declared.parse_options, &s.declared.schema).unwrap();
+    let opened = srv.backend.datasets.open_for_training(&s.id, "test").await.unwrap();
+    assert_eq!((opened.len() as u64, &opened), (i, &whole));
+
+    let path = server::backend::datasets::blob_path(&s.id);
+    let chunk = |n: usize| 40 + n * ((1 << 20) + 16);
+    let mut changed = s.envelope.clone();
+    changed[chunk(9) + 100] ^= 1;
+    srv.backend.store.put(&path, changed.into()).await.unwrap();
+    let err = srv.backend.datasets.open_for_training(&s.id, "test").await.unwrap_err();
+    assert!(err.to_string().contains("chunk 9 failed authentication"), "{err}");
+    // Cut after chunk 8: the parser saw well-formed rows up to there; the open still fails.
+    srv.backend.store.put(&path, s.envelope[..chunk(9)].to_vec().into()).await.unwrap();
+    let err = srv.backend.datasets.open_for_training(&s.id, "test").await.unwrap_err();
+    assert!(err.to_string().contains("chunk 8 failed authentication"), "{err}");
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn shared_datasets_are_listed_in_their_area_only() {
     let dir = tempfile::tempdir().unwrap();

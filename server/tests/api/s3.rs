@@ -50,8 +50,17 @@ async fn datasets_stream_into_s3_as_multipart_uploads() {
         bytes.extend_from_slice(&piece.unwrap());
     }
     assert_eq!(bytes, s.envelope);
+    // Opened as it streams from the bucket, window by window: the table of the whole file.
     let table = srv.backend.datasets.open_for_training(&s.id, "s3 test").await.unwrap();
-    assert_eq!(table.len() as u64, i);
+    let whole = app::table::Table::parse_declared(csv.as_bytes(), Format::Csv, &s.declared.parse_options, &s.declared.schema).unwrap();
+    assert_eq!((table.len() as u64, &table), (i, &whole));
+    // A chunk past the first window changed in the bucket fails the open.
+    let path = server::backend::datasets::blob_path(&s.id);
+    let mut changed = s.envelope.clone();
+    changed[40 + 10 * ((1 << 20) + 16) + 5] ^= 1;
+    srv.backend.store.put(&path, changed.into()).await.unwrap();
+    let err = srv.backend.datasets.open_for_training(&s.id, "s3 test").await.unwrap_err();
+    assert!(err.to_string().contains("chunk 10 failed authentication"), "{err}");
 
     // An upload that ends short is aborted: no object appears in the bucket.
     let short = srv.seal(csv.as_bytes(), Format::Csv, None, 1 << 20).await;
