@@ -724,9 +724,9 @@ mod tests {
     /// `parse_stream` in windows of several sizes gives what `Table::parse_declared` gives the
     /// whole file: the same table, or the same error.
     fn streams_as_whole(text: &[u8], options: &ParseOptions, declared: &[super::super::Column]) -> Result<super::super::Table, TableError> {
-        use super::super::{ColumnKind, Format, Table};
+        use super::super::{Format, Table};
         let whole = Table::parse_declared(text, Format::Csv, options, declared);
-        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
+        let text_columns = super::super::text_columns(declared);
         for (window, step) in [(1000, 777), (4096, 1 << 20), (70_000, 13)] {
             let input = Trickle { rest: text, step };
             let streamed =

@@ -300,6 +300,11 @@ impl TableError {
     }
 }
 
+/// Which columns the readers keep as text as written: those declared categorical.
+fn text_columns(declared: &[Column]) -> Vec<bool> {
+    declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect()
+}
+
 impl Table {
     /// Parses a whole file. The trainer calls this on the opened envelope; the browser on the picked file.
     pub fn parse(bytes: &[u8], format: Format, options: &ParseOptions) -> Result<Table, TableError> {
@@ -311,8 +316,7 @@ impl Table {
     /// each value's text as written); otherwise `TableError::Declaration` names the column and
     /// both kinds. The trainer reads datasets this way.
     pub fn parse_declared(bytes: &[u8], format: Format, options: &ParseOptions, declared: &[Column]) -> Result<Table, TableError> {
-        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
-        infer::finish(Self::raw(bytes, format, options, &text_columns)?, Some(declared))
+        infer::finish(Self::raw(bytes, format, options, &text_columns(declared))?, Some(declared))
     }
 
     /// `parse_declared` for a file read from `input` as it arrives: the trainer's way to a
@@ -328,7 +332,7 @@ impl Table {
         rows: usize,
         bytes: usize,
     ) -> Result<Table, TableError> {
-        let text_columns: Vec<bool> = declared.iter().map(|c| c.kind == ColumnKind::Categorical).collect();
+        let text_columns = text_columns(declared);
         // Every row after the first takes at least two bytes (a value and its line end): a
         // declared count no file of `bytes` could hold does not size an allocation.
         let rows = rows.min(bytes / 2 + 1);
