@@ -5,7 +5,7 @@ use std::io::Read;
 use zeroize::Zeroizing;
 
 use super::infer::{is_missing_text, parse_number};
-use super::{Cell, Location, ParseOptions, RawColumn, RawTable, TableError};
+use super::{Cell, Format, Location, ParseOptions, RawColumn, RawTable, TableError};
 
 /// The byte-order mark some editors put before UTF-8 text.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -294,7 +294,7 @@ fn fill(input: &mut impl Read, buf: &mut Zeroizing<Vec<u8>>, target: usize) -> R
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 buf.truncate(filled);
-                return Err(TableError::Unreadable { format: "CSV".into(), message: format!("reading stopped: {e}") });
+                return Err(TableError::stopped(Format::Csv, e));
             }
         }
     };
@@ -323,9 +323,19 @@ fn plain_window(part: &[u8], delimiter: u8, text_columns: &[bool], rows: usize, 
     let width = header.as_ref().or(first.as_ref()).map_or(0, Vec::len);
     let kinds = Kinds::new(width, text_columns);
     let Some(parts) = plain_parts(rest, delimiter, &kinds) else { return false };
+    let mut parts = parts.into_iter();
     if let Some(names) = header {
         *first = Some(names);
-        *body = Body::new(kinds, rows);
+        // A whole file's first part is moved in, not copied; a stream's first window starts
+        // columns sized for every declared row, so later windows append without regrowing.
+        *body = match parts.next() {
+            Some(part) if part.len >= rows => part,
+            part => {
+                let mut sized = Body::new(kinds, rows);
+                part.into_iter().for_each(|p| sized.append(p));
+                sized
+            }
+        };
     }
     for part in parts {
         body.append(part);
@@ -410,18 +420,11 @@ fn read_records<R: Read>(
 /// boundary without quotes). `None` when the file is not that simple or has an error, so
 /// `read` handles it and reports the error with its line.
 fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<String>, Body)> {
-    if !is_plain(bytes) {
+    let (mut first, mut body) = (None, Body::new(Kinds::new(0, text_columns), 0));
+    if !plain_window(bytes, delimiter, text_columns, 0, &mut first, &mut body) {
         return None;
     }
-    let mut rest = bytes;
-    let header = std::iter::from_fn(|| next_line(&mut rest)).find(|l| !is_blank_line(l, delimiter))?;
-    let first = header_of(header, delimiter)?;
-    let mut bodies = plain_parts(rest, delimiter, &Kinds::new(first.len(), text_columns))?.into_iter();
-    let mut body = bodies.next()?;
-    for next in bodies {
-        body.append(next);
-    }
-    Some((first, body))
+    Some((first?, body))
 }
 
 /// A plain header line's names; `None` when one is not UTF-8.
@@ -576,13 +579,15 @@ fn unequal(line: u64, expected: usize, len: usize) -> TableError {
 
 pub(crate) fn describe(err: ::csv::Error) -> TableError {
     use ::csv::ErrorKind;
-    match err.into_kind() {
-        ErrorKind::UnequalLengths { pos, expected_len, len } => unequal(pos.map_or(0, |p| p.line()), expected_len as usize, len as usize),
-        ErrorKind::Utf8 { pos, err } => TableError::Invalid {
-            at: Location::Line { line: pos.map_or(0, |p| p.line()), field: Some(err.field() as u64 + 1) },
+    match err.kind() {
+        ErrorKind::UnequalLengths { pos, expected_len, len } => {
+            unequal(pos.as_ref().map_or(0, |p| p.line()), *expected_len as usize, *len as usize)
+        }
+        ErrorKind::Utf8 { pos, err: bad } => TableError::Invalid {
+            at: Location::Line { line: pos.as_ref().map_or(0, |p| p.line()), field: Some(bad.field() as u64 + 1) },
             message: "the text is not UTF-8; save the file as UTF-8 and try again".into(),
         },
-        other => TableError::Unreadable { format: "CSV".into(), message: format!("{other:?}") },
+        _ => TableError::Unreadable { format: "CSV".into(), message: err.to_string() },
     }
 }
 

@@ -298,6 +298,11 @@ impl TableError {
             other => other,
         }
     }
+
+    /// A read of a `format` file that failed part way (the reader under the parser gave up).
+    pub(crate) fn stopped(format: Format, e: std::io::Error) -> TableError {
+        TableError::Unreadable { format: format.as_str().to_uppercase(), message: format!("reading stopped: {e}") }
+    }
 }
 
 /// Which columns the readers keep as text as written: those declared categorical.
@@ -342,10 +347,7 @@ impl Table {
                 // A declared size one more than the file's: `read_to_end` does not grow the
                 // buffer (which would leave a copy behind) just to find the end.
                 let mut whole = zeroize::Zeroizing::new(Vec::with_capacity(bytes.saturating_add(1)));
-                input.read_to_end(&mut whole).map_err(|e| TableError::Unreadable {
-                    format: format.as_str().to_uppercase(),
-                    message: format!("reading stopped: {e}"),
-                })?;
+                input.read_to_end(&mut whole).map_err(|e| TableError::stopped(format, e))?;
                 Self::raw(&whole, format, options, &text_columns)?
             }
         };

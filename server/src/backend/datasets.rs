@@ -11,6 +11,7 @@ use object_store::path::Path as StorePath;
 use object_store::{GetResultPayload, ObjectStore, ObjectStoreExt, WriteMultipart};
 use serde::Deserialize;
 use surrealdb::types::SurrealValue;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 use zeroize::Zeroizing;
 
 use app::crypto::envelope::{Header, StreamOpener, HEADER_LEN, MAX_CHUNK_SIZE};
@@ -542,20 +543,11 @@ impl Datasets {
                 })
                 .await
             }
-            // Another store's stream is read on this task and handed to the parsing thread
-            // through a short queue, so at most a few pieces wait in memory.
-            GetResultPayload::Stream(mut stream) => {
-                let (tx, rx) = tokio::sync::mpsc::channel(4);
-                let reader = tokio::task::spawn_blocking(move || parse(Box::new(Received::new(rx))));
-                while let Some(piece) = stream.next().await {
-                    let failed = piece.is_err();
-                    // The reader stopped (it failed, or it has all it needs): stop fetching.
-                    if tx.send(piece.map_err(std::io::Error::other)).await.is_err() || failed {
-                        break;
-                    }
-                }
-                drop(tx);
-                reader.await
+            // Another store's stream is pulled by the parsing thread itself, one piece per
+            // read, so nothing waits in memory and a reader that stops stops the fetch.
+            GetResultPayload::Stream(stream) => {
+                let reader = SyncIoBridge::new(StreamReader::new(stream.map(|piece| piece.map_err(std::io::Error::other))));
+                tokio::task::spawn_blocking(move || parse(Box::new(reader))).await
             }
         }
         .map_err(|e| Error::internal(format!("the dataset's reader stopped: {e}")))??;
@@ -649,33 +641,6 @@ impl Read for Plaintext {
         let n = out.len().min(self.plain.len() - self.at);
         out[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
         self.at += n;
-        Ok(n)
-    }
-}
-
-/// The pieces of a store's stream, sent by the fetching task, as a `Read` for the parsing
-/// thread (which may block).
-struct Received {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    piece: Bytes,
-}
-
-impl Received {
-    fn new(rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) -> Self {
-        Received { rx, piece: Bytes::new() }
-    }
-}
-
-impl Read for Received {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.piece.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(piece) => self.piece = piece?,
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.piece.len());
-        out[..n].copy_from_slice(&self.piece.split_to(n));
         Ok(n)
     }
 }
