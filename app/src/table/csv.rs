@@ -120,28 +120,40 @@ fn parse_number_bytes(field: &[u8]) -> Option<f64> {
 pub(crate) fn plain_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     // Indexed by the count of decimals, which is at most the count of digits (15).
     const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
-    let (negative, mut i) = match bytes.first() {
+    let (negative, start) = match bytes.first() {
         Some(b'-') => (true, 1),
         Some(b'+') => (false, 1),
         _ => (false, 0),
     };
+    // The digits before and after the point, each run in a loop whose only test is "is this
+    // a digit", folded with wrapping arithmetic: more than 15 digits go to `long_decimal`,
+    // which reads the number again, so an overflowed mantissa is never used. One loop with a
+    // point flag and a count test per digit ran 169 instructions a field on bench-parse's
+    // numbers (callgrind), these two 123.
+    let digit = |i: usize| bytes.get(i).map(|b| b.wrapping_sub(b'0')).filter(|d| *d < 10);
     let mut mantissa: u64 = 0;
-    let (mut count, mut decimals, mut point) = (0usize, 0usize, false);
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'0'..=b'9' if count < 15 => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                count += 1;
-                decimals += usize::from(point);
-            }
-            b'0'..=b'9' => return long_decimal(bytes),
-            b'.' if !point => point = true,
-            _ => break,
-        }
+    let mut i = start;
+    while let Some(d) = digit(i) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
+    }
+    let mut count = i - start;
+    let mut decimals = 0;
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        let after_point = i;
+        while let Some(d) = digit(i) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        decimals = i - after_point;
+        count += decimals;
     }
     if count == 0 {
         return None;
+    }
+    if count > 15 {
+        return long_decimal(bytes);
     }
     // At most 15 digits: mantissa < 10^15 < 2^53, exact as a double.
     let value = mantissa as f64 / POW10[decimals];
