@@ -79,6 +79,13 @@ pub struct Column {
     pub kind: ColumnKind,
 }
 
+impl Column {
+    /// How the pages name a column to a person: "age (numeric)".
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, self.kind.as_str())
+    }
+}
+
 /// One value. Serialised untagged (null, number, boolean, string) so previews read naturally.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]

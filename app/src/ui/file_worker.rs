@@ -117,7 +117,7 @@ pub fn CellTable(columns: Vec<Column>, rows: Vec<Vec<Cell>>, caption: String) ->
         <table class="data">
             <caption>{caption}</caption>
             <thead><tr>
-                {columns.iter().map(|c| view! { <th scope="col">{format!("{} ({})", c.name, c.kind.as_str())}</th> }).collect_view()}
+                {columns.iter().map(|c| view! { <th scope="col">{c.label()}</th> }).collect_view()}
             </tr></thead>
             <tbody>
                 {rows.iter().map(|r| view! { <tr>{r.iter().map(|c| view! { <td>{c.to_string()}</td> }).collect_view()}</tr> }).collect_view()}

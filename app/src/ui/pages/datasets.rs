@@ -326,7 +326,7 @@ fn UploadForm(me: Me) -> impl IntoView {
                     <select id="u-target" prop:value=target on:change=move |ev| target.set(event_target_value(&ev))>
                         <option value="">"Choose later"</option>
                         {move || scan.with(|s| s.iter().flat_map(|s| &s.columns).map(|c| {
-                            let label = format!("{} ({})", c.name, c.kind.as_str());
+                            let label = c.label();
                             view! { <option value=c.name.clone() selected=target.get_untracked() == c.name>{label}</option> }
                         }).collect_view())}
                     </select>

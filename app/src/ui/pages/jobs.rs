@@ -281,7 +281,7 @@ fn JobForm(datasets: Vec<DatasetInfo>) -> impl IntoView {
                         let chosen = default_target();
                         columns.get().into_iter().map(|c| {
                             let selected = chosen.as_deref() == Some(c.name.as_str());
-                            view! { <option value=c.name.clone() selected=selected>{format!("{} ({})", c.name, c.kind.as_str())}</option> }
+                            view! { <option value=c.name.clone() selected=selected>{c.label()}</option> }
                         }).collect_view()
                     }}
                 </select>
