@@ -166,7 +166,12 @@ fn long_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     fast_float2::parse_partial::<f64, _>(bytes).ok().filter(|(x, _)| x.is_finite())
 }
 
-/// The columns of a body read by `read` or `plain_rows`, with the state they leave.
+/// The columns of a body read by `read` or `plain_parts`, with the state they leave.
+///
+/// `plain_parts` fills a numeric column in place, each core writing its part's rows into its
+/// own stretch of one allocation, so such a column may hold unused slots past `len` (zeros,
+/// or values of a window that was then refused); `trim` drops them before rows are pushed on
+/// or the body is assembled.
 struct Body {
     columns: Vec<RawColumn>,
     len: usize,
@@ -183,13 +188,13 @@ impl Body {
         Body { columns, len: 0, kinds }
     }
 
-    /// `next`'s rows after ours.
-    fn append(&mut self, next: Body) {
-        self.kinds.merge(&next.kinds);
-        for (column, more) in self.columns.iter_mut().zip(next.columns) {
-            column.append(more);
+    /// Drops the unused slots `plain_parts` leaves past the rows.
+    fn trim(&mut self) {
+        for column in &mut self.columns {
+            if let RawColumn::Numbers(v) = column {
+                v.truncate(self.len);
+            }
         }
-        self.len += next.len;
     }
 }
 
@@ -316,46 +321,39 @@ fn fill(input: &mut impl Read, buf: &mut Zeroizing<Vec<u8>>, target: usize) -> R
 /// once found) and `body`; `false`, with nothing added, when the window has a quote or a lone
 /// `\r`, or a line that is not a record of the header's width.
 fn plain_window(part: &[u8], delimiter: u8, text_columns: &[bool], rows: usize, first: &mut Option<Vec<String>>, body: &mut Body) -> bool {
-    if !is_plain(part) {
-        return false;
-    }
     let mut rest = part;
     let mut header = None;
     if first.is_none() {
-        let Some(line) = std::iter::from_fn(|| next_line(&mut rest)).find(|l| !is_blank_line(l, delimiter)) else {
-            return true;
-        };
+        let line = std::iter::from_fn(|| next_line(&mut rest)).find(|l| !is_blank_line(l, delimiter));
+        // The lines up to the header must be plain too (`plain_parts` checks the rest).
+        if !is_plain(&part[..part.len() - rest.len()]) {
+            return false;
+        }
+        let Some(line) = line else { return true };
         match header_of(line, delimiter) {
             Some(names) => header = Some(names),
             None => return false,
         }
     }
-    let width = header.as_ref().or(first.as_ref()).map_or(0, Vec::len);
-    let kinds = Kinds::new(width, text_columns);
-    let Some(parts) = plain_parts(rest, delimiter, &kinds) else { return false };
-    let mut parts = parts.into_iter();
-    if let Some(names) = header {
-        *first = Some(names);
-        // A whole file's first part is moved in, not copied; a stream's first window starts
-        // columns sized for every declared row, so later windows append without regrowing.
-        *body = match parts.next() {
-            Some(part) if part.len >= rows => part,
-            part => {
-                let mut sized = Body::new(kinds, rows);
-                part.into_iter().for_each(|p| sized.append(p));
-                sized
+    match header {
+        // The first window's rows go into a body of their own, which is the file's only once
+        // they are read, so a refused window leaves `first` and `body` as they were.
+        Some(names) => {
+            let mut fresh = Body::new(Kinds::new(names.len(), text_columns), 0);
+            if plain_parts(rest, delimiter, rows, &mut fresh).is_none() {
+                return false;
             }
-        };
+            (*first, *body) = (Some(names), fresh);
+            true
+        }
+        None => plain_parts(rest, delimiter, rows, body).is_some(),
     }
-    for part in parts {
-        body.append(part);
-    }
-    true
 }
 
 /// The header candidate and the rows under it as `RawTable`, with whether the first line was
 /// a header and which columns hold both text and numbers (`respell`'s input).
-fn assemble(first: Vec<String>, body: Body, options: &ParseOptions) -> (RawTable, bool, Vec<bool>) {
+fn assemble(first: Vec<String>, mut body: Body, options: &ParseOptions) -> (RawTable, bool, Vec<bool>) {
+    body.trim();
     let Body { mut columns, mut len, mut kinds } = body;
     let header = options.header.unwrap_or_else(|| looks_like_header(&first));
     let names = if header {
@@ -399,6 +397,7 @@ fn read_records<R: Read>(
     text_columns: &[bool],
     rows: usize,
 ) -> Result<(Vec<String>, Body), TableError> {
+    body.trim();
     let mut record = ::csv::ByteRecord::new();
     while rdr.read_byte_record(&mut record).map_err(describe)? {
         if is_blank(&record) {
@@ -434,6 +433,7 @@ fn plain(bytes: &[u8], delimiter: u8, text_columns: &[bool]) -> Option<(Vec<Stri
     if !plain_window(bytes, delimiter, text_columns, 0, &mut first, &mut body) {
         return None;
     }
+    body.trim();
     Some((first?, body))
 }
 
@@ -442,17 +442,145 @@ fn header_of(line: &[u8], delimiter: u8) -> Option<Vec<String>> {
     line.split(|b| *b == delimiter).map(|f| std::str::from_utf8(f).ok().map(str::to_owned)).collect()
 }
 
-/// The rows of `rest` (plain lines), cut into a part per core and read in parallel, each part
-/// starting from `kinds`; `None` when a line is not a record of the width.
-fn plain_parts(rest: &[u8], delimiter: u8, kinds: &Kinds) -> Option<Vec<Body>> {
+/// The rows of `rest` after `body`'s, cut into a part per core and read in parallel, each
+/// part starting from `body`'s kinds; `None` when a part is not plain (`is_plain`) or a line
+/// is not a record of the width (the rows are then not added). `rows`, a declared count,
+/// sizes fresh columns.
+///
+/// Each numeric column gets a slot for every line first, as one allocation split into a
+/// stretch per part, and the parts write their numbers into it in place: gathering parts
+/// read into columns of their own copied every value again (a sixth of the whole parse), and
+/// the pages of the new memory are first touched by the cores in parallel, not by that copy.
+/// A fresh column is zeroed by the allocator (`vec![0.0; n]`, pages the kernel maps as they
+/// are written), so sizing it for a declared count costs nothing until rows arrive.
+fn plain_parts(rest: &[u8], delimiter: u8, rows: usize, body: &mut Body) -> Option<()> {
     let parts = chunks(rest, crate::cores());
-    if parts.len() == 1 {
-        return Some(vec![plain_rows(parts[0], delimiter, kinds.clone())?]);
+    // Lines, not rows: blank lines leave their slots unused. Both passes over the bytes run
+    // on every core too.
+    let lines =
+        in_parallel(parts.clone(), |p| is_plain(p).then(|| memchr::memchr_iter(b'\n', p).count() + usize::from(!p.ends_with(b"\n"))));
+    let lines: Vec<usize> = lines.into_iter().collect::<Option<_>>()?;
+    let (start, total) = (body.len, lines.iter().sum::<usize>());
+    let mut fills: Vec<Vec<Fill>> = parts.iter().map(|_| Vec::with_capacity(body.columns.len())).collect();
+    for column in &mut body.columns {
+        match column {
+            RawColumn::Numbers(v) => {
+                if v.len() < start + total {
+                    if v.is_empty() {
+                        *v = vec![0.0; total.max(rows)];
+                    } else {
+                        v.resize(start + total, 0.0);
+                    }
+                }
+                let mut free = &mut v[start..start + total];
+                for (fill, n) in fills.iter_mut().zip(&lines) {
+                    let (slots, later) = std::mem::take(&mut free).split_at_mut(*n);
+                    fill.push(Fill::Slots { slots, len: 0 });
+                    free = later;
+                }
+            }
+            RawColumn::Cells(_) => fills.iter_mut().zip(&lines).for_each(|(fill, n)| fill.push(Fill::Cells(Vec::with_capacity(*n)))),
+        }
     }
+    let kinds = &body.kinds;
+    let read = in_parallel(parts.into_iter().zip(fills).collect(), |(part, fill)| plain_rows(part, delimiter, kinds.clone(), fill));
+    let mut read: Vec<(Vec<Filled>, Kinds, usize)> = read.into_iter().collect::<Option<_>>()?;
+    // Each part's rows where the rows before them end: in place unless blank lines left slots
+    // unused before them; a column a part found text in becomes cells throughout.
+    let offsets: Vec<usize> = lines.iter().scan(start, |at, n| Some(std::mem::replace(at, *at + n))).collect();
+    for (j, column) in body.columns.iter_mut().enumerate() {
+        let all_numbers = read.iter().all(|(filled, ..)| matches!(filled[j], Filled::Numbers(_)));
+        match column {
+            RawColumn::Numbers(v) if all_numbers => {
+                let mut at = start;
+                for ((filled, ..), from) in read.iter().zip(&offsets) {
+                    let Filled::Numbers(len) = filled[j] else { continue };
+                    if at != *from {
+                        v.copy_within(*from..from + len, at);
+                    }
+                    at += len;
+                }
+            }
+            _ => {
+                let numbers = match column {
+                    RawColumn::Numbers(v) => std::mem::take(v),
+                    RawColumn::Cells(_) => Vec::new(),
+                };
+                let as_cells =
+                    |range: std::ops::Range<usize>| numbers.get(range).unwrap_or_default().iter().copied().map(super::number_cell);
+                let cells = column.cells_mut();
+                cells.extend(as_cells(0..start));
+                for ((filled, ..), from) in read.iter_mut().zip(&offsets) {
+                    match &mut filled[j] {
+                        Filled::Numbers(len) => cells.extend(as_cells(*from..*from + *len)),
+                        Filled::Cells(more) => cells.append(more),
+                    }
+                }
+            }
+        }
+    }
+    for (_, kinds, len) in &read {
+        body.kinds.merge(kinds);
+        body.len += len;
+    }
+    Some(())
+}
+
+/// `f` of each item, each on a thread of its own when there are several (`chunks` makes one
+/// part per core); a thread that panicked gives `None`.
+fn in_parallel<I: Send, T: Send>(items: Vec<I>, f: impl Fn(I) -> Option<T> + Sync) -> Vec<Option<T>> {
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let f = &f;
     std::thread::scope(|s| {
-        let handles: Vec<_> = parts.iter().map(|part| s.spawn(|| plain_rows(part, delimiter, kinds.clone()))).collect();
+        let handles: Vec<_> = items.into_iter().map(|item| s.spawn(move || f(item))).collect();
         handles.into_iter().map(|h| h.join().ok().flatten()).collect()
     })
+}
+
+/// Where one part's values of a column go as it is read: its stretch of the column's slots
+/// (`len` of them filled), or cells once the column is not (or no longer) all numbers.
+enum Fill<'a> {
+    Slots { slots: &'a mut [f64], len: usize },
+    Cells(Vec<Cell>),
+}
+
+impl Fill<'_> {
+    /// Adds `cell` after the values before it; a stretch of numbers given text becomes cells.
+    fn push(&mut self, cell: Cell) -> Option<()> {
+        match (&mut *self, cell) {
+            (Fill::Slots { slots, len }, Cell::Number(n)) => put(slots, len, n)?,
+            (Fill::Slots { slots, len }, Cell::Missing) => put(slots, len, f64::NAN)?,
+            (Fill::Slots { slots, len }, cell) => {
+                let mut cells: Vec<Cell> = slots[..*len].iter().copied().map(super::number_cell).collect();
+                cells.push(cell);
+                *self = Fill::Cells(cells);
+            }
+            (Fill::Cells(cells), cell) => cells.push(cell),
+        }
+        Some(())
+    }
+
+    fn done(self) -> Filled {
+        match self {
+            Fill::Slots { len, .. } => Filled::Numbers(len),
+            Fill::Cells(cells) => Filled::Cells(cells),
+        }
+    }
+}
+
+/// `n` into the next slot; `None` past the last (a part has a slot for each of its lines).
+fn put(slots: &mut [f64], len: &mut usize, n: f64) -> Option<()> {
+    *slots.get_mut(*len)? = n;
+    *len += 1;
+    Some(())
+}
+
+/// What a part read into a column: `Numbers(len)` in its stretch of slots, or cells.
+enum Filled {
+    Numbers(usize),
+    Cells(Vec<Cell>),
 }
 
 /// Whether `bytes` has no quote character and no lone `\r`: then its records are its lines
@@ -479,41 +607,41 @@ fn is_blank_line(line: &[u8], delimiter: u8) -> bool {
     line.trim_ascii().is_empty() && !line.contains(&delimiter)
 }
 
-fn plain_rows(part: &[u8], delimiter: u8, kinds: Kinds) -> Option<Body> {
-    // Every column sized once for the part's lines (a count at memchr's speed).
-    let mut body = Body::new(kinds, memchr::memchr_iter(b'\n', part).count() + 1);
+/// One part's rows into `fill`, its stretch of each column: what it filled, the kinds after
+/// it and its count of rows.
+fn plain_rows(part: &[u8], delimiter: u8, mut kinds: Kinds, mut fill: Vec<Fill>) -> Option<(Vec<Filled>, Kinds, usize)> {
     let mut rest = part;
+    let mut len = 0;
     while let Some(line) = next_line(&mut rest) {
         if is_blank_line(line, delimiter) {
             continue;
         }
-        plain_row(line, delimiter, &mut body)?;
-        body.len += 1;
+        plain_row(line, delimiter, &mut fill, &mut kinds)?;
+        len += 1;
     }
-    Some(body)
+    Some((fill.into_iter().map(Fill::done).collect(), kinds, len))
 }
 
-/// One line's values onto `body`'s columns, or `None` when it does not have the width's count
+/// One line's values onto `fill`'s columns, or `None` when it does not have the width's count
 /// of fields (or a text field is not UTF-8). A number is parsed where it is found and its end
 /// taken as the field's, so a numeric field's bytes are read once.
-fn plain_row(line: &[u8], delimiter: u8, body: &mut Body) -> Option<()> {
-    let Body { columns, kinds, .. } = body;
-    let width = columns.len();
+fn plain_row(line: &[u8], delimiter: u8, fill: &mut [Fill], kinds: &mut Kinds) -> Option<()> {
+    let width = fill.len();
     let mut rest = line;
-    for (j, column) in columns.iter_mut().enumerate() {
+    for (j, column) in fill.iter_mut().enumerate() {
         let number = match column {
-            RawColumn::Numbers(_) => plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)),
-            RawColumn::Cells(_) => None,
+            Fill::Slots { .. } => plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)),
+            Fill::Cells(_) => None,
         };
         let end = match (number, &mut *column) {
-            (Some((value, len)), RawColumn::Numbers(values)) => {
+            (Some((value, len)), Fill::Slots { slots, len: filled }) => {
                 kinds.seen_number[j] = true;
-                values.push(value);
+                put(slots, filled, value)?;
                 len
             }
             _ => {
                 let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
-                push(column, kinds.cell(j, &rest[..len]).ok()?);
+                column.push(kinds.cell(j, &rest[..len]).ok()?)?;
                 len
             }
         };
@@ -638,6 +766,11 @@ mod tests {
             "9007199254740993",
             "1.0000000000000002",
             "٣",
+            "1٣",
+            "1234567٣",
+            "1.2345678é",
+            "12345678/9",
+            "1234567:89",
             // Past 15 digits (fast-float2's part): exponents, over- and underflow, odd ends.
             "-0.12345678901234567",
             "+12345678901234567",
@@ -675,6 +808,10 @@ mod tests {
             let std = parse_number(f);
             let fast = parse_number_bytes(f.as_bytes());
             assert_eq!(fast.map(f64::to_bits), std.map(f64::to_bits), "{f:?}");
+            // Inside a line, where the eight-byte reads run past the field's end.
+            let within = format!("{f},12345678,-9.5");
+            let alone = plain_decimal(f.as_bytes()).map(|(x, len)| (x.to_bits(), len));
+            assert_eq!(plain_decimal(within.as_bytes()).map(|(x, len)| (x.to_bits(), len)), alone, "{within:?}");
         }
     }
 
@@ -691,6 +828,7 @@ mod tests {
 
     #[test]
     fn the_plain_reader_yields_the_csv_readers_records() {
+        use super::super::{Format, Table};
         both("a,b\n1,2\n3,x\n", &[]);
         both("\n\n  \na;b\r\n1;2\r\n\r\n  \r\n3;\r\n", &[]);
         both("a\tb\n1\t2\n-\t \n", &[false, true]);
@@ -708,6 +846,27 @@ mod tests {
         big.push_str("text,1\n");
         let (_, columns, mixed) = both(&big, &[]);
         assert_eq!((columns[0].len(), mixed), (200_001, vec![true, false]));
+        // Blank lines throughout (their slots closed up behind each part), text early in
+        // column b (the first part's stretch turns to cells, the second's numbers follow), a
+        // column c declared text: the table is the general reader's (a quote sends the file
+        // there), the numbers the second part read before it knew of the text respelled.
+        let mut big = String::from("a,b,c\n");
+        for i in 0..200_000 {
+            if i % 1_000 == 0 {
+                big.push('\n');
+            }
+            let b = if i == 5 { "x".to_owned() } else { format!("{}.0", i % 7) };
+            big.push_str(&format!("{i}.5,{b},{i}\n"));
+        }
+        let quoted = big.replacen("0.5,", "\"0.5\",", 1);
+        let mut declared = Table::parse(big.as_bytes(), Format::Csv, &ParseOptions::default()).unwrap().columns;
+        declared[2].kind = super::super::ColumnKind::Categorical;
+        let (plain_table, general) = [&big, &quoted]
+            .map(|text| Table::parse_declared(text.as_bytes(), Format::Csv, &ParseOptions::default(), &declared).unwrap())
+            .into();
+        assert!(plain(big.as_bytes(), b',', &[false, false, true]).is_some() && plain(quoted.as_bytes(), b',', &[]).is_none());
+        assert_eq!(plain_table, general);
+        assert_eq!((plain_table.len(), plain_table.columns[1].kind), (200_000, super::super::ColumnKind::Categorical));
     }
 
     #[test]
