@@ -332,20 +332,22 @@ impl Tree {
         loop {
             let node = self.nodes[i];
             if node.feature == LEAF {
-                let w = width(self.task);
-                return &self.values[node.next as usize * w..][..w];
+                return self.leaf_values(node.next);
             }
             i = if row[node.feature as usize] <= node.threshold { i + 1 } else { node.next as usize };
         }
     }
 
+    /// Row `row` of the leaf values table.
+    fn leaf_values(&self, row: u32) -> &[f64] {
+        let w = width(self.task);
+        &self.values[row as usize * w..][..w]
+    }
+
     /// The nodes in the model format's form.
     pub fn nodes(&self) -> impl Iterator<Item = Node> + '_ {
         self.nodes.iter().enumerate().map(|(i, node)| match node.feature {
-            LEAF => {
-                let w = width(self.task);
-                Node::Leaf { value: self.values[node.next as usize * w..][..w].to_vec() }
-            }
+            LEAF => Node::Leaf { value: self.leaf_values(node.next).to_vec() },
             feature => Node::Split { feature: feature as usize, threshold: node.threshold, left: i + 1, right: node.next as usize },
         })
     }
