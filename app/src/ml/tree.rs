@@ -73,30 +73,39 @@ pub enum Node {
 
 /// A fitted tree, held compactly: a fully grown forest's trees, not its data, are most of its
 /// memory (100 trees on 1M rows held 8.4 times the rows' 160 MB as `Node`s: 40 bytes a node,
-/// and a leaf's own allocation for its values). Here a node is 16 bytes, in depth-first order
-/// so that a split's left child is the next node, and a leaf points at its values in one
-/// table where equal values are kept once (a fully grown classification tree's leaves are
-/// mostly pure: a handful of distinct rows). Read and written as the model format's `Node`s.
+/// and a leaf's own allocation for its values). Only splits are nodes here, 20 bytes each in
+/// depth-first order; a child is a split's index or, tagged with `LEAF`, a row of one table of
+/// leaf values in which equal values are kept once (a fully grown classification tree's
+/// leaves are mostly pure: a handful of distinct rows). A fully grown tree has one leaf more
+/// than it has splits, so this is 10 bytes per model-format node where 16-byte nodes with
+/// leaves among them took 16. Read and written as the model format's `Node`s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(into = "TreeNodes", try_from = "TreeNodes")]
 pub struct Tree {
     pub task: Task,
-    nodes: Vec<Packed>,
+    /// The root: a split's index, or a leaf (a tree of one leaf).
+    root: u32,
+    splits: Vec<Split>,
     /// Leaf values, `width` (classes, or 1) each.
     values: Vec<f64>,
 }
 
-/// One node: a split on `feature` at `threshold` whose left child is the next node and right
-/// child node `next`; or, with `feature` `LEAF`, a leaf whose values are row `next` of the
-/// tree's `values`.
+/// One split: rows with `x[feature] <= threshold` go to `left`, the others to `right`. Packed
+/// to 4-byte alignment, 20 bytes rather than 24: the threshold is read by value (an unaligned
+/// load costs nothing on x86-64 or wasm), never by reference.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Packed {
+#[repr(C, packed(4))]
+struct Split {
     threshold: f64,
     feature: u32,
-    next: u32,
+    left: u32,
+    right: u32,
 }
 
-const LEAF: u32 = u32::MAX;
+const _: () = assert!(std::mem::size_of::<Split>() == 20);
+
+/// The tag of a child that is a leaf; the other bits are its row of leaf values.
+const LEAF: u32 = 1 << 31;
 
 /// The model format's form of a tree.
 #[derive(Serialize, Deserialize)]
@@ -113,34 +122,54 @@ fn width(task: Task) -> usize {
     }
 }
 
-/// A tree being built: nodes appended depth-first, leaf values kept once each.
+/// A tree being built: splits appended depth-first, leaf values kept once each.
 struct Builder {
     width: usize,
-    nodes: Vec<Packed>,
+    splits: Vec<Split>,
     values: Vec<f64>,
     seen: HashMap<Vec<u64>, u32>,
 }
 
+/// Which child of a split a node is.
+#[derive(Clone, Copy)]
+enum Side {
+    Left,
+    Right,
+}
+
 impl Builder {
     fn new(task: Task) -> Builder {
-        Builder { width: width(task), nodes: Vec::new(), values: Vec::new(), seen: HashMap::new() }
+        Builder { width: width(task), splits: Vec::new(), values: Vec::new(), seen: HashMap::new() }
     }
 
-    /// Appends a split (its right child set later by `right`) and gives its index.
-    fn split(&mut self, feature: usize, threshold: f64) -> Result<usize, MlError> {
-        let feature = u32::try_from(feature).ok().filter(|f| *f != LEAF).ok_or_else(|| MlError::Shape(format!("feature {feature}")))?;
-        self.nodes.push(Packed { threshold, feature, next: 0 });
-        Ok(self.nodes.len() - 1)
+    /// Appends a split (its children set later by `link`) and gives its reference.
+    fn split(&mut self, feature: usize, threshold: f64) -> Result<u32, MlError> {
+        let feature = u32::try_from(feature).map_err(|_| MlError::Shape(format!("feature {feature}")))?;
+        let at = u32::try_from(self.splits.len())
+            .ok()
+            .filter(|at| at & LEAF == 0)
+            .ok_or_else(|| MlError::Shape("more than 2^31 splits in one tree".into()))?;
+        self.splits.push(Split { threshold, feature, left: 0, right: 0 });
+        Ok(at)
     }
 
-    /// Sets split `at`'s right child to the node appended next.
-    fn right(&mut self, at: usize) -> Result<(), MlError> {
-        let next = u32::try_from(self.nodes.len()).map_err(|_| MlError::Shape("more than 2^32 nodes in one tree".into()))?;
-        self.nodes[at].next = next;
+    /// Makes `child` (a reference from `split` or `leaf`) the `side` child of split `at`. A
+    /// left child that is a split must be the split appended right after `at` (depth-first,
+    /// left first), as `Tree::leaf` relies on.
+    fn link(&mut self, at: u32, side: Side, child: u32) -> Result<(), MlError> {
+        let split = &mut self.splits[at as usize];
+        match side {
+            Side::Left if child & LEAF == 0 && child != at + 1 => {
+                return Err(MlError::Shape(format!("split {at}'s left child is split {child}, not the next one")))
+            }
+            Side::Left => split.left = child,
+            Side::Right => split.right = child,
+        }
         Ok(())
     }
 
-    fn leaf(&mut self, value: &[f64]) -> Result<(), MlError> {
+    /// The reference of a leaf holding `value`, its values stored once per distinct value.
+    fn leaf(&mut self, value: &[f64]) -> Result<u32, MlError> {
         if value.len() != self.width {
             return Err(MlError::Shape(format!("a leaf of {} values in a tree of {}", value.len(), self.width)));
         }
@@ -149,26 +178,27 @@ impl Builder {
             Some(row) => *row,
             None => {
                 let row = u32::try_from(self.values.len() / self.width.max(1))
-                    .map_err(|_| MlError::Shape("more than 2^32 leaves in one tree".into()))?;
+                    .ok()
+                    .filter(|row| row & LEAF == 0)
+                    .ok_or_else(|| MlError::Shape("more than 2^31 distinct leaves in one tree".into()))?;
                 self.values.extend_from_slice(value);
                 self.seen.insert(key, row);
                 row
             }
         };
-        self.nodes.push(Packed { threshold: 0.0, feature: LEAF, next: row });
-        Ok(())
+        Ok(row | LEAF)
     }
 
-    fn finish(mut self, task: Task) -> Tree {
-        self.nodes.shrink_to_fit();
+    fn finish(mut self, task: Task, root: u32) -> Tree {
+        self.splits.shrink_to_fit();
         self.values.shrink_to_fit();
-        Tree { task, nodes: self.nodes, values: self.values }
+        Tree { task, root, splits: self.splits, values: self.values }
     }
 }
 
 impl From<Tree> for TreeNodes {
     fn from(tree: Tree) -> TreeNodes {
-        let nodes = tree.nodes().collect();
+        let nodes = tree.nodes();
         TreeNodes { task: tree.task, nodes }
     }
 }
@@ -178,30 +208,35 @@ impl TryFrom<TreeNodes> for Tree {
 
     /// The nodes reached from node 0, depth-first (a tree this trainer wrote is already in
     /// that order); an index past the end, a node reached twice or a leaf of the wrong width
-    /// is an error, not a tree that loops or panics when it predicts.
+    /// is an error, not a tree that loops or panics when it predicts. A stack, not recursion:
+    /// a model file's tree may be as deep as it has nodes.
     fn try_from(wire: TreeNodes) -> Result<Tree, MlError> {
         let mut tree = Builder::new(wire.task);
         let mut seen = vec![false; wire.nodes.len()];
-        // (node, the split whose right child it is)
+        let mut root = None;
+        // (node, the split it is a child of and which child)
         let mut stack = vec![(0, None)];
-        while let Some((i, right_of)) = stack.pop() {
+        while let Some((i, parent)) = stack.pop() {
             let node = wire.nodes.get(i).ok_or_else(|| MlError::Shape(format!("tree node {i} does not exist")))?;
             if std::mem::replace(&mut seen[i], true) {
                 return Err(MlError::Shape(format!("tree node {i} is reached twice")));
             }
-            if let Some(split) = right_of {
-                tree.right(split)?;
-            }
-            match node {
+            let this = match node {
                 Node::Leaf { value } => tree.leaf(value)?,
                 Node::Split { feature, threshold, left, right } => {
                     let at = tree.split(*feature, *threshold)?;
-                    stack.push((*right, Some(at)));
-                    stack.push((*left, None));
+                    stack.push((*right, Some((at, Side::Right))));
+                    stack.push((*left, Some((at, Side::Left))));
+                    at
                 }
+            };
+            match parent {
+                Some((at, side)) => tree.link(at, side, this)?,
+                None => root = Some(this),
             }
         }
-        Ok(tree.finish(wire.task))
+        let root = root.ok_or_else(|| MlError::Shape("tree node 0 does not exist".into()))?;
+        Ok(tree.finish(wire.task, root))
     }
 }
 
@@ -285,8 +320,8 @@ impl Fit<'_> {
         best
     }
 
-    /// The node for `rows` and, after it, its subtree.
-    fn grow(&mut self, rows: Vec<usize>, depth: usize, rng: &mut StdRng) -> Result<(), MlError> {
+    /// The node for `rows` and, after it, its subtree; gives the node's reference.
+    fn grow(&mut self, rows: Vec<usize>, depth: usize, rng: &mut StdRng) -> Result<u32, MlError> {
         let pure = rows.iter().all(|r| self.y[*r] == self.y[rows[0]]);
         if pure || rows.len() < self.params.min_samples_split.max(2) || self.params.max_depth.is_some_and(|d| depth >= d) {
             return self.tree.leaf(&self.leaf_value(&rows));
@@ -299,9 +334,11 @@ impl Fit<'_> {
         let Some((feature, threshold, _)) = self.best_split(&rows, &features) else { return self.tree.leaf(&self.leaf_value(&rows)) };
         let (l, r): (Vec<usize>, Vec<usize>) = rows.into_iter().partition(|i| self.x[[*i, feature]] <= threshold);
         let at = self.tree.split(feature, threshold)?;
-        self.grow(l, depth + 1, rng)?;
-        self.tree.right(at)?;
-        self.grow(r, depth + 1, rng)
+        let left = self.grow(l, depth + 1, rng)?;
+        self.tree.link(at, Side::Left, left)?;
+        let right = self.grow(r, depth + 1, rng)?;
+        self.tree.link(at, Side::Right, right)?;
+        Ok(at)
     }
 }
 
@@ -322,20 +359,26 @@ impl Tree {
             }
         }
         let mut fit = Fit { x, y, task, params, tree: Builder::new(task) };
-        fit.grow(rows, 0, rng)?;
-        Ok(fit.tree.finish(task))
+        let root = fit.grow(rows, 0, rng)?;
+        Ok(fit.tree.finish(task, root))
     }
 
     /// The leaf value for one row: class probabilities, or `[mean]`.
     pub fn leaf(&self, row: ndarray::ArrayView1<f64>) -> &[f64] {
-        let mut i = 0;
-        loop {
-            let node = self.nodes[i];
-            if node.feature == LEAF {
-                return self.leaf_values(node.next);
-            }
-            i = if row[node.feature as usize] <= node.threshold { i + 1 } else { node.next as usize };
+        let mut at = self.root;
+        while at & LEAF == 0 {
+            let split = self.splits[at as usize];
+            // A left child that is a split is the next split: going left, the walk knows where
+            // it goes before the node's `left` is read, and the processor fetches ahead.
+            at = if row[split.feature as usize] > split.threshold {
+                split.right
+            } else if split.left & LEAF == 0 {
+                at + 1
+            } else {
+                split.left
+            };
         }
+        self.leaf_values(at & !LEAF)
     }
 
     /// Row `row` of the leaf values table.
@@ -344,12 +387,26 @@ impl Tree {
         &self.values[row as usize * w..][..w]
     }
 
-    /// The nodes in the model format's form.
-    pub fn nodes(&self) -> impl Iterator<Item = Node> + '_ {
-        self.nodes.iter().enumerate().map(|(i, node)| match node.feature {
-            LEAF => Node::Leaf { value: self.leaf_values(node.next).to_vec() },
-            feature => Node::Split { feature: feature as usize, threshold: node.threshold, left: i + 1, right: node.next as usize },
-        })
+    /// The nodes in the model format's form: depth-first, a split's left child the next node.
+    pub fn nodes(&self) -> Vec<Node> {
+        let mut nodes = Vec::with_capacity(self.splits.len() * 2 + 1);
+        // (reference, the split node whose right child it is)
+        let mut stack = vec![(self.root, None)];
+        while let Some((at, right_of)) = stack.pop() {
+            let i = nodes.len();
+            if let Some(Node::Split { right, .. }) = right_of.and_then(|s: usize| nodes.get_mut(s)) {
+                *right = i;
+            }
+            if at & LEAF != 0 {
+                nodes.push(Node::Leaf { value: self.leaf_values(at & !LEAF).to_vec() });
+            } else {
+                let split = self.splits[at as usize];
+                nodes.push(Node::Split { feature: split.feature as usize, threshold: split.threshold, left: i + 1, right: 0 });
+                stack.push((split.right, Some(i)));
+                stack.push((split.left, None));
+            }
+        }
+        nodes
     }
 }
 
@@ -366,7 +423,7 @@ mod tests {
         let t =
             Tree::fit(&x, &y, (0..5).collect(), Task::Classification { classes: 2 }, &TreeParams::default(), &mut StdRng::seed_from_u64(0))
                 .unwrap();
-        let nodes: Vec<Node> = t.nodes().collect();
+        let nodes = t.nodes();
         assert_eq!(nodes.len(), 3);
         assert_eq!(nodes[0], Node::Split { feature: 0, threshold: 6.5, left: 1, right: 2 });
         assert_eq!(t.leaf(array![2.5, 0.0].view()), &[1.0, 0.0]);
@@ -388,7 +445,7 @@ mod tests {
         assert_eq!(t.leaf(array![0.0, 0.0].view()), &[1.0, 0.0]);
         assert_eq!(t.leaf(array![1.0, 1.0].view()), &[0.25, 0.75]);
         assert_eq!(t.leaf(array![3.0, 1.0].view()), &[1.0, 0.0]);
-        assert_eq!((t.nodes.len(), t.values.len()), (5, 4), "the equal leaves share their values");
+        assert_eq!((t.splits.len(), t.values.len()), (2, 4), "splits are the only nodes; the equal leaves share their values");
         let written =
             serde_json::json!({"task": task, "nodes": [split(1, 0.5, 1, 2), leaf(1.0), split(0, 2.0, 3, 4), leaf(0.25), leaf(1.0)]});
         assert_eq!(serde_json::to_value(&t).unwrap(), written);
