@@ -255,7 +255,7 @@ fn block(x: ArrayView2<f64>, y: &[usize], classes: usize, w: ArrayView2<f64>, b:
 /// softmax depends only on the difference of their scores `d = z₁ - z₀`: row i's loss is
 /// `softplus(±d)`, its residuals are `(-r, r)` with `r = σ(d) - [y = 1]`, and the sums of
 /// `x_iᵀ r_i` are one column and its negative. So a row costs one dot product, one `exp`, one
-/// `ln_1p` and one scaled add, where the general pass makes two matrix products (copying the
+/// multiply and one scaled add, where the general pass makes two matrix products (copying the
 /// block into the library's packed layout for each) and a softmax over a row of two: at 1M
 /// rows × 20 features it took 60 ms a pass on one core (`scripts/bench-scaling.sh`).
 fn binary_block(x: ArrayView2<f64>, y: &[usize], w: ArrayView2<f64>, b: ArrayView1<f64>) -> Evaluated {
@@ -263,6 +263,12 @@ fn binary_block(x: ArrayView2<f64>, y: &[usize], w: ArrayView2<f64>, b: ArrayVie
     let v: Vec<f64> = w.outer_iter().map(|wj| wj[1] - wj[0]).collect();
     let c = b[1] - b[0];
     let (mut loss, mut sum_r) = (0.0, 0.0);
+    // softplus(s) = max(s, 0) + ln(1 + e): the logarithms are taken of products of up to
+    // `LN_ROWS` factors 1 + e, each in (1, 2], so the product stays below 2^256. One `ln` per
+    // 256 rows instead of an `ln_1p` per row, which was a third of a pass (1M × 20, one core:
+    // 32 ms a pass against 21 without it). Each product's rounding adds at most one ulp a
+    // factor, as summing the rows' logarithms would.
+    let (mut product, mut factors) = (1.0f64, 0);
     let mut g = vec![0.0; features];
     // The rows as one slice: `fit_logistic`'s rows are in standard layout, another is copied.
     let standard = x.as_standard_layout();
@@ -274,19 +280,29 @@ fn binary_block(x: ArrayView2<f64>, y: &[usize], w: ArrayView2<f64>, b: ArrayVie
         let e = (-d.abs()).exp();
         let p = if d >= 0.0 { 1.0 / (1.0 + e) } else { e / (1.0 + e) };
         let s = if truth == 1 { -d } else { d };
-        loss += s.max(0.0) + e.ln_1p();
+        loss += s.max(0.0);
+        product *= 1.0 + e;
+        factors += 1;
+        if factors == LN_ROWS {
+            loss += product.ln();
+            (product, factors) = (1.0, 0);
+        }
         let r = p - if truth == 1 { 1.0 } else { 0.0 };
         sum_r += r;
         for (gj, xj) in g.iter_mut().zip(row) {
             *gj += xj * r;
         }
     }
+    loss += product.ln();
     Evaluated {
         loss,
         xtr: Array2::from_shape_fn((features, 2), |(j, k)| if k == 1 { g[j] } else { -g[j] }),
         r: Array1::from(vec![-sum_r, sum_r]),
     }
 }
+
+/// Rows whose factors `1 + e` (each at most 2) `binary_block` multiplies before one logarithm.
+const LN_ROWS: usize = 256;
 
 impl CostFunction for Softmax<'_> {
     type Param = Array1<f64>;
