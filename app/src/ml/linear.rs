@@ -8,11 +8,12 @@ use std::cell::RefCell;
 use argmin::core::{CostFunction, Executor, Gradient, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use linfa::prelude::*;
-use linfa_linear::LinearRegression;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use linfa_linalg::qr::{LeastSquaresQrInto, QRInto};
+use linfa_linalg::LinalgError;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::model::{each_monitored, Quiet};
 use super::MlError;
 
 /// A fitted model's parameters.
@@ -67,15 +68,41 @@ impl Fitted {
     }
 }
 
-/// Ordinary least squares.
+/// Ordinary least squares with an intercept, by Householder QR as linfa-linear does, but in
+/// blocks (tall-skinny QR): each block of `BLOCK_ROWS` rows `[x 1 y]` is reduced to its
+/// triangular R, on all cores, and the stacked Rs (a few rows per block) are solved as one
+/// small least-squares problem. Since `[x 1 y] = Q·R` with Q's columns orthonormal, a block's
+/// residual `‖x·β + c - y‖` is `‖R·[β; c; -1]‖`, so the small problem has the same solution.
+/// On one core through linfa-linear the fit did not speed up with a second one, and a
+/// 200,000 × 19 fit took 1.75× scikit-learn's time.
 pub fn fit_linear(x: Array2<f64>, y: Vec<f64>) -> Result<Fitted, MlError> {
     if x.nrows() != y.len() || x.nrows() == 0 {
         return Err(MlError::Shape(format!("{} rows of features, {} targets", x.nrows(), y.len())));
     }
-    let fitted = LinearRegression::new()
-        .fit(&Dataset::new(x, Array1::from(y)))
-        .map_err(|e| MlError::Parameter(format!("linear regression failed: {e}")))?;
-    Ok(Fitted::Linear { intercept: fitted.intercept(), coef: fitted.params().to_vec() })
+    let (rows, features) = x.dim();
+    let failed = |e: LinalgError| MlError::Parameter(format!("linear regression failed: {e}"));
+    let reduce = |i: usize| {
+        let block = i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(rows);
+        let mut a = Array2::ones((block.len(), features + 2).f());
+        a.slice_axis_mut(Axis(1), (..features).into()).assign(&x.slice_axis(Axis(0), block.clone().into()));
+        a.column_mut(features + 1).assign(&ArrayView1::from(&y[block]));
+        // A block no taller than it is wide is its own R.
+        if a.nrows() <= a.ncols() {
+            return Ok(a);
+        }
+        // `into_r` is a slice of the block's own buffer: copied out, the block is freed.
+        Ok(a.qr_into().map_err(failed)?.into_r().to_owned())
+    };
+    let parts = each_monitored(rows.div_ceil(BLOCK_ROWS), crate::cores(), reduce, &mut Quiet)?;
+    let views: Vec<_> = parts.iter().map(Array2::view).collect();
+    let stacked = ndarray::concatenate(Axis(0), &views).map_err(|e| MlError::Shape(e.to_string()))?;
+    let (a, b) = stacked.view().split_at(Axis(1), features + 1);
+    let solution = a.to_owned().least_squares_into(b.to_owned()).map_err(failed)?;
+    let (coef, intercept) = solution.column(0).split_at(Axis(0), features);
+    if solution.iter().any(|v| !v.is_finite()) {
+        return Err(MlError::Parameter("linear regression failed: a coefficient is not finite (are two features the same?)".into()));
+    }
+    Ok(Fitted::Linear { intercept: intercept[0], coef: coef.to_vec() })
 }
 
 /// Logistic regression (multinomial, also for two classes) with L2 penalty `alpha`, by L-BFGS,
@@ -351,6 +378,27 @@ fn initial_params(start: &Fitted, features: usize, classes: usize) -> Result<Arr
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    /// The blocked least squares (two full blocks and a last one shorter than it is wide) is
+    /// the least-squares solution of the whole matrix at once, to rounding.
+    #[test]
+    fn linear_regression_in_blocks_is_the_least_squares_of_all_rows() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        let (rows, features) = (2 * BLOCK_ROWS + 3, 5);
+        let x = Array2::from_shape_fn((rows, features), |_| rng.random_range(-3.0..3.0) + 100.0);
+        let y: Vec<f64> = x
+            .outer_iter()
+            .map(|r| 7.0 + r.iter().enumerate().map(|(j, v)| (j as f64 - 2.0) * v).sum::<f64>() + rng.random_range(-1.0..1.0))
+            .collect();
+        let Fitted::Linear { intercept, coef } = fit_linear(x.clone(), y.clone()).unwrap() else { panic!("a linear model") };
+        let mut whole = Array2::ones((rows, features + 1));
+        whole.slice_axis_mut(Axis(1), (..features).into()).assign(&x);
+        let direct = whole.least_squares_into(Array2::from_shape_vec((rows, 1), y).unwrap()).unwrap();
+        for (ours, direct) in coef.iter().chain([&intercept]).zip(direct.column(0)) {
+            assert!((ours - direct).abs() <= 1e-9 * (1.0 + direct.abs()), "{ours} against {direct}");
+        }
+        assert!((coef[4] - 2.0).abs() < 0.01, "{coef:?}");
+    }
 
     /// The pass over the rows gives the same sums to the bit on one thread or several (the
     /// blocks are fixed, their sums added in order), and they are the objective's: the loss
