@@ -370,12 +370,15 @@ impl Tree {
             let split = self.splits[at as usize];
             // A left child that is a split is the next split: going left, the walk knows where
             // it goes before the node's `left` is read, and the processor fetches ahead.
-            at = if row[split.feature as usize] > split.threshold {
-                split.right
-            } else if split.left & LEAF == 0 {
-                at + 1
+            // Written as `<=`, not `>`: a missing value (NaN) goes right, as it always has.
+            at = if row[split.feature as usize] <= split.threshold {
+                if split.left & LEAF == 0 {
+                    at + 1
+                } else {
+                    split.left
+                }
             } else {
-                split.left
+                split.right
             };
         }
         self.leaf_values(at & !LEAF)
@@ -428,6 +431,7 @@ mod tests {
         assert_eq!(nodes[0], Node::Split { feature: 0, threshold: 6.5, left: 1, right: 2 });
         assert_eq!(t.leaf(array![2.5, 0.0].view()), &[1.0, 0.0]);
         assert_eq!(t.leaf(array![7.0, 0.0].view()), &[0.0, 1.0]);
+        assert_eq!(t.leaf(array![f64::NAN, 0.0].view()), &[0.0, 1.0], "a missing value goes right");
     }
 
     /// The model format's nodes in any order are read depth-first (the order this trainer
