@@ -123,17 +123,19 @@ async function upload(browser: Browser, origin: string, user: string, file: stri
   const first = (f: (m: Message) => boolean) => log.find(f)?.t ?? NaN;
   const last = (f: (m: Message) => boolean) => log.filter(f).pop()?.t ?? NaN;
   const isSeal = (m: Message) => m.type === "progress" && m.phase === "seal";
+  const at = (type: string) => first((m) => m.type === type);
+  const firstParse = first((m) => m.type === "progress" && m.phase === "parse");
   const phases = {
-    workerParse: (first((m) => m.type === "parsed") - first((m) => m.type === "progress" && m.phase === "parse")) / 1000,
+    workerParse: (at("parsed") - firstParse) / 1000,
     // Picked to the worker's first progress (the request, the worker's start, the first piece),
     // and its `parsed` to the preview on the page.
-    toWorker: (first((m) => m.type === "progress" && m.phase === "parse") - first((m) => m.type === "picked")) / 1000,
-    render: (first((m) => m.type === "shown") - first((m) => m.type === "parsed")) / 1000,
-    preview: (first((m) => m.type === "shown") - first((m) => m.type === "picked")) / 1000,
+    toWorker: (firstParse - at("picked")) / 1000,
+    render: (at("shown") - at("parsed")) / 1000,
+    preview: (at("shown") - at("picked")) / 1000,
     key: (first(isSeal) - clicked) / 1000,
     seal: (last(isSeal) - first(isSeal)) / 1000,
-    rest: (first((m) => m.type === "uploaded") - last(isSeal)) / 1000,
-    sealUpload: (first((m) => m.type === "uploaded") - clicked) / 1000,
+    rest: (at("uploaded") - last(isSeal)) / 1000,
+    sealUpload: (at("uploaded") - clicked) / 1000,
   };
   return {
     parseSecs,

@@ -82,7 +82,7 @@ pub fn fit_linear(x: Array2<f64>, y: Vec<f64>) -> Result<Fitted, MlError> {
     let (rows, features) = x.dim();
     let failed = |e: LinalgError| MlError::Parameter(format!("linear regression failed: {e}"));
     let reduce = |i: usize| {
-        let block = i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(rows);
+        let block = block_rows(i, rows);
         let mut a = Array2::ones((block.len(), features + 2).f());
         a.slice_axis_mut(Axis(1), (..features).into()).assign(&x.slice_axis(Axis(0), block.clone().into()));
         a.column_mut(features + 1).assign(&ArrayView1::from(&y[block]));
@@ -181,10 +181,16 @@ struct Evaluated {
     r: Array1<f64>,
 }
 
-/// Rows per block of the objective's pass. The rows are cut into blocks of this size whatever
-/// the cores, the blocks spread over the cores, and their sums added in block order: so the
-/// fitted model is the same to the bit on one core or many.
+/// Rows per block of the logistic objective's pass and of the linear fit's QR. The rows are cut
+/// into blocks of this size whatever the cores, the blocks spread over the cores, and their
+/// results combined in block order: so the fitted model is the same to the bit on one core or
+/// many.
 const BLOCK_ROWS: usize = 16_384;
+
+/// Block `i`'s rows of `rows` in all.
+fn block_rows(i: usize, rows: usize) -> std::ops::Range<usize> {
+    i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(rows)
+}
 
 /// The weights (features × classes) and intercepts of a flat parameter vector.
 fn split(p: ArrayView1<'_, f64>, features: usize, classes: usize) -> (ArrayView2<'_, f64>, ArrayView1<'_, f64>) {
@@ -203,7 +209,7 @@ impl Softmax<'_> {
         // Not a method: `self` holds a `RefCell`, which threads cannot share.
         let (x, y, classes) = (self.x.view(), self.y, self.classes);
         let block = move |i: usize| {
-            let rows = i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(x.nrows());
+            let rows = block_rows(i, x.nrows());
             let x = x.slice_axis(Axis(0), rows.clone().into());
             match classes {
                 2 if x.ncols() > 0 => binary_block(x, &y[rows], w, b),
