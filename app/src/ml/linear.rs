@@ -201,52 +201,39 @@ fn split(p: ArrayView1<'_, f64>, features: usize, classes: usize) -> (ArrayView2
 }
 
 impl Softmax<'_> {
-    /// The objective's sums at `p`: every block of rows, on all cores once there are several.
-    fn evaluate(&self, p: &Array1<f64>) -> Evaluated {
+    /// The objective's sums at `p`: every block of rows, on all cores once there are several
+    /// (`each_monitored`, which gives the blocks' sums in order, so the total is the same
+    /// for any number of workers).
+    fn evaluate(&self, p: &Array1<f64>) -> Result<Evaluated, MlError> {
         let (w, b) = split(p.view(), self.x.ncols(), self.classes);
-        let blocks = self.x.nrows().div_ceil(BLOCK_ROWS);
-        let workers = self.workers.min(blocks).max(1);
         // Not a method: `self` holds a `RefCell`, which threads cannot share.
         let (x, y, classes) = (self.x.view(), self.y, self.classes);
         let block = move |i: usize| {
             let rows = block_rows(i, x.nrows());
             let x = x.slice_axis(Axis(0), rows.clone().into());
-            match classes {
+            Ok(match classes {
                 2 if x.ncols() > 0 => binary_block(x, &y[rows], w, b),
                 _ => block(x, &y[rows], classes, w, b),
-            }
-        };
-        let parts: Vec<Evaluated> = if workers == 1 {
-            (0..blocks).map(block).collect()
-        } else {
-            // Each worker takes a run of consecutive blocks, so the runs joined in order are
-            // the blocks in order.
-            let per = blocks.div_ceil(workers);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..blocks)
-                    .step_by(per)
-                    .map(|start| s.spawn(move || (start..(start + per).min(blocks)).map(block).collect::<Vec<_>>()))
-                    .collect();
-                handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
             })
         };
+        let parts = each_monitored(self.x.nrows().div_ceil(BLOCK_ROWS), self.workers, block, &mut Quiet)?;
         let zero = Evaluated { loss: 0.0, xtr: Array2::zeros((self.x.ncols(), self.classes)), r: Array1::zeros(self.classes) };
-        parts.into_iter().fold(zero, |mut total, part| {
+        Ok(parts.into_iter().fold(zero, |mut total, part| {
             total.loss += part.loss;
             total.xtr += &part.xtr;
             total.r += &part.r;
             total
-        })
+        }))
     }
 
     /// `use_it` on the sums at `p`, computed once per point.
-    fn with_evaluated<T>(&self, p: &Array1<f64>, use_it: impl FnOnce(&Evaluated) -> T) -> T {
+    fn with_evaluated<T>(&self, p: &Array1<f64>, use_it: impl FnOnce(&Evaluated) -> T) -> Result<T, MlError> {
         let mut last = self.last.borrow_mut();
-        if last.as_ref().is_some_and(|(seen, _)| seen != p) {
-            *last = None;
+        if let Some((_, e)) = last.as_ref().filter(|(seen, _)| seen == p) {
+            return Ok(use_it(e));
         }
-        let (_, e) = last.get_or_insert_with(|| (p.clone(), self.evaluate(p)));
-        use_it(e)
+        let e = self.evaluate(p)?;
+        Ok(use_it(&last.insert((p.clone(), e)).1))
     }
 }
 
@@ -343,7 +330,7 @@ impl CostFunction for Softmax<'_> {
 
     fn cost(&self, p: &Array1<f64>) -> Result<f64, argmin::core::Error> {
         let n = self.x.nrows() as f64;
-        let loss = self.with_evaluated(p, |e| e.loss) / n;
+        let loss = self.with_evaluated(p, |e| e.loss)? / n;
         let (w, _) = split(p.view(), self.x.ncols(), self.classes);
         Ok(loss + 0.5 * self.alpha / n * w.iter().map(|v| v * v).sum::<f64>())
     }
@@ -356,7 +343,7 @@ impl Gradient for Softmax<'_> {
     fn gradient(&self, p: &Array1<f64>) -> Result<Array1<f64>, argmin::core::Error> {
         let n = self.x.nrows() as f64;
         let (w, _) = split(p.view(), self.x.ncols(), self.classes);
-        let (gw, gb) = self.with_evaluated(p, |e| ((&e.xtr + &(&w * self.alpha)) / n, &e.r / n));
+        let (gw, gb) = self.with_evaluated(p, |e| ((&e.xtr + &(&w * self.alpha)) / n, &e.r / n))?;
         Ok(gw.iter().chain(gb.iter()).copied().collect())
     }
 }
@@ -423,7 +410,7 @@ mod tests {
         let y: Vec<usize> = (0..rows).map(|_| rng.random_range(0..classes)).collect();
         let p = Array1::from_shape_fn((features + 1) * classes, |_| rng.random_range(-1.0..1.0));
         let at = |workers| {
-            let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers, last: RefCell::new(None) }.evaluate(&p);
+            let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers, last: RefCell::new(None) }.evaluate(&p).unwrap();
             (e.loss.to_bits(), e.xtr.mapv(f64::to_bits), e.r.mapv(f64::to_bits))
         };
         let one = at(1);
@@ -445,7 +432,7 @@ mod tests {
                 }
             }
         }
-        let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers: 2, last: RefCell::new(None) }.evaluate(&p);
+        let e = Softmax { x: &x, y: &y, classes, alpha: 0.5, workers: 2, last: RefCell::new(None) }.evaluate(&p).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + b.abs());
         assert!(close(e.loss, loss), "{} against {loss}", e.loss);
         assert!(e.xtr.iter().zip(&xtr).all(|(a, b)| close(*a, *b)), "{} against {xtr}", e.xtr);
