@@ -81,8 +81,7 @@ pub fn fit_linear(x: Array2<f64>, y: Vec<f64>) -> Result<Fitted, MlError> {
     }
     let (rows, features) = x.dim();
     let failed = |e: LinalgError| MlError::Parameter(format!("linear regression failed: {e}"));
-    let reduce = |i: usize| {
-        let block = block_rows(i, rows);
+    let reduce = |block: std::ops::Range<usize>| {
         let mut a = Array2::ones((block.len(), features + 2).f());
         a.slice_axis_mut(Axis(1), (..features).into()).assign(&x.slice_axis(Axis(0), block.clone().into()));
         a.column_mut(features + 1).assign(&ArrayView1::from(&y[block]));
@@ -93,7 +92,7 @@ pub fn fit_linear(x: Array2<f64>, y: Vec<f64>) -> Result<Fitted, MlError> {
         // `into_r` is a slice of the block's own buffer: copied out, the block is freed.
         Ok(a.qr_into().map_err(failed)?.into_r().to_owned())
     };
-    let parts = each_monitored(rows.div_ceil(BLOCK_ROWS), crate::cores(), reduce, &mut Quiet)?;
+    let parts = each_block(rows, crate::cores(), reduce)?;
     let views: Vec<_> = parts.iter().map(Array2::view).collect();
     let stacked = ndarray::concatenate(Axis(0), &views).map_err(|e| MlError::Shape(e.to_string()))?;
     let (a, b) = stacked.view().split_at(Axis(1), features + 1);
@@ -187,9 +186,14 @@ struct Evaluated {
 /// many.
 const BLOCK_ROWS: usize = 16_384;
 
-/// Block `i`'s rows of `rows` in all.
-fn block_rows(i: usize, rows: usize) -> std::ops::Range<usize> {
-    i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(rows)
+/// `job` of each block of `rows` rows (its range of rows) on up to `workers` threads, the
+/// results in block order (`each_monitored`).
+fn each_block<T: Send>(
+    rows: usize,
+    workers: usize,
+    job: impl Fn(std::ops::Range<usize>) -> Result<T, MlError> + Sync,
+) -> Result<Vec<T>, MlError> {
+    each_monitored(rows.div_ceil(BLOCK_ROWS), workers, |i| job(i * BLOCK_ROWS..((i + 1) * BLOCK_ROWS).min(rows)), &mut Quiet)
 }
 
 /// The weights (features × classes) and intercepts of a flat parameter vector.
@@ -202,21 +206,20 @@ fn split(p: ArrayView1<'_, f64>, features: usize, classes: usize) -> (ArrayView2
 
 impl Softmax<'_> {
     /// The objective's sums at `p`: every block of rows, on all cores once there are several
-    /// (`each_monitored`, which gives the blocks' sums in order, so the total is the same
-    /// for any number of workers).
+    /// (`each_block`, which gives the blocks' sums in order, so the total is the same for any
+    /// number of workers).
     fn evaluate(&self, p: &Array1<f64>) -> Result<Evaluated, MlError> {
         let (w, b) = split(p.view(), self.x.ncols(), self.classes);
         // Not a method: `self` holds a `RefCell`, which threads cannot share.
         let (x, y, classes) = (self.x.view(), self.y, self.classes);
-        let block = move |i: usize| {
-            let rows = block_rows(i, x.nrows());
+        let block = move |rows: std::ops::Range<usize>| {
             let x = x.slice_axis(Axis(0), rows.clone().into());
             Ok(match classes {
                 2 if x.ncols() > 0 => binary_block(x, &y[rows], w, b),
                 _ => block(x, &y[rows], classes, w, b),
             })
         };
-        let parts = each_monitored(self.x.nrows().div_ceil(BLOCK_ROWS), self.workers, block, &mut Quiet)?;
+        let parts = each_block(self.x.nrows(), self.workers, block)?;
         let zero = Evaluated { loss: 0.0, xtr: Array2::zeros((self.x.ncols(), self.classes)), r: Array1::zeros(self.classes) };
         Ok(parts.into_iter().fold(zero, |mut total, part| {
             total.loss += part.loss;
