@@ -1,18 +1,26 @@
-// The file worker. Its work is Rust (frontend's `worker` bundle: app::table, app::crypto and
-// the message loop); this only loads the bundle, which a module worker must do in script, and
-// keeps the messages that arrive meanwhile so the Rust loop answers them in order.
-import init, { start } from '/pkg/cipherfold_worker.js';
+// The file worker. Its work is Rust (one of frontend's worker bundles: app::table, app::crypto
+// and the message loop); this only loads the bundle the page named (`?bundle=`, see
+// app::file_worker::WorkerBundle), which a module worker must do in script, and keeps the
+// messages that arrive meanwhile so the Rust loop answers them in order.
+const BUNDLES = { files: 'cipherfold_worker', federate: 'cipherfold_worker_federate', he: 'cipherfold_worker_he' };
 
 const queued = [];
 self.onmessage = (e) => queued.push(e.data);
-init({ module_or_path: '/pkg/cipherfold_worker_bg.wasm' }).then(
-  () => start(queued),
-  (e) => {
-    // Every request, queued or still to come, is answered with the reason: the page starts
-    // this worker before it sends anything (so nothing may be queued yet), and a request
-    // left unanswered would leave its page waiting.
-    const message = `the file reader could not start (${e?.message || e}); reload the page`;
-    self.onmessage = () => self.postMessage({ type: 'failed', message });
-    for (let i = 0; i < queued.length; i++) self.postMessage({ type: 'failed', message });
-  },
-);
+
+// Every request, queued or still to come, is answered with the reason: the page starts this
+// worker before it sends anything (so nothing may be queued yet), and a request left
+// unanswered would leave its page waiting.
+function fail(e) {
+  const message = `the file reader could not start (${e?.message || e}); reload the page`;
+  self.onmessage = () => self.postMessage({ type: 'failed', message });
+  for (let i = 0; i < queued.length; i++) self.postMessage({ type: 'failed', message });
+}
+
+const name = BUNDLES[new URLSearchParams(self.location.search).get('bundle') ?? 'files'];
+if (name === undefined) {
+  fail('this page asked for a file reader that does not exist');
+} else {
+  import(`/pkg/${name}.js`)
+    .then(({ default: init, start }) => init({ module_or_path: `/pkg/${name}_bg.wasm` }).then(() => start(queued)))
+    .catch(fail);
+}

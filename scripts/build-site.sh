@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser bundle and assembles the site the server serves:
-#   $CARGO_TARGET_DIR/site/{pkg/cipherfold{,_worker}.js, pkg/cipherfold{,_worker}_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
+#   $CARGO_TARGET_DIR/site/{pkg/cipherfold{,_worker{,_federate,_he}}.js, pkg/…_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
 # Same layout as cargo-leptos (see [[workspace.metadata.leptos]]), without needing it installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -31,7 +31,10 @@ compile_bundle() {
     else
         cargo build -q -p frontend --lib --target wasm32-unknown-unknown --profile "$profile" "$@"
     fi
-    cp "$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile/frontend.wasm" "$NEW/$name.wasm"
+    local out="$CARGO_TARGET_DIR/wasm32-unknown-unknown/$profile"
+    cp "$out/frontend.wasm" "$NEW/$name.wasm"
+    # Kept with its names (wasm-bindgen and wasm-opt drop them) for bench-bundle.sh's twiggy.
+    cp "$out/frontend.wasm" "$out/$name.wasm"
 }
 
 # bind_bundle NAME WASM-OPT-LEVEL: the JS glue and the final wasm into $NEW/pkg/NAME.js and NAME_bg.wasm.
@@ -45,12 +48,18 @@ bind_bundle() {
     fi
 }
 
-# The page's bundle (hydration), and the file worker's (parsers and crypto).
+# The page's bundle (hydration), and the file worker's three (app::file_worker::WorkerBundle):
+# parsers and crypto; with the federated trainer; with encrypted prediction.
+WORKERS="cipherfold_worker:worker cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
 compile_bundle cipherfold "$PROFILE"
-compile_bundle cipherfold_worker "$WORKER_PROFILE" --no-default-features --features worker
+for w in $WORKERS; do
+    compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
+done
 wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
 bind_bundle cipherfold -Oz
-bind_bundle cipherfold_worker "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
+for w in $WORKERS; do
+    bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
+done
 
 cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"
 cp -r "$REPO/public/." "$NEW/"
@@ -73,7 +82,8 @@ rm -rf "$SITE_ROOT.old"
 mv "$NEW" "$SITE_ROOT"
 rm -rf "$SITE_ROOT.old"
 sizes=""
-for name in cipherfold cipherfold_worker; do
+for w in cipherfold:page $WORKERS; do
+    name="${w%%:*}"
     raw=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm")
     gz=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm.gz")
     br=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm.br")

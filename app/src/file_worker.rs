@@ -50,6 +50,44 @@ pub enum WorkerRequest {
     Cancel,
 }
 
+/// Which build of the file worker a page starts: `scripts/build-site.sh` makes one bundle each,
+/// so a page downloads the code for its own requests only (the upload page neither the
+/// federated trainer nor tfhe). `public/seal-worker.js?bundle=…` loads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerBundle {
+    /// Reading, sealing, uploading and opening files, and rows to predict
+    /// (`pkg/cipherfold_worker.js`).
+    Files,
+    /// `Files` and a federation's participant (`pkg/cipherfold_worker_federate.js`).
+    Federate,
+    /// `Files` and encrypted prediction (`pkg/cipherfold_worker_he.js`).
+    He,
+}
+
+impl WorkerBundle {
+    /// The loader's `bundle` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerBundle::Files => "files",
+            WorkerBundle::Federate => "federate",
+            WorkerBundle::He => "he",
+        }
+    }
+
+    /// Whether this bundle answers `request` (every one answers the files' requests).
+    pub fn serves(self, request: &WorkerRequest) -> bool {
+        match request {
+            WorkerRequest::Parse { .. }
+            | WorkerRequest::Upload(_)
+            | WorkerRequest::Open(_)
+            | WorkerRequest::Rows { .. }
+            | WorkerRequest::Cancel => true,
+            WorkerRequest::CheckTask { .. } | WorkerRequest::Federate { .. } => self == WorkerBundle::Federate,
+            WorkerRequest::HePredict { .. } | WorkerRequest::HeUseKey | WorkerRequest::HeExportKey => self == WorkerBundle::He,
+        }
+    }
+}
+
 /// What the upload page chose, with the scan the worker returned for the same file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UploadRequest {
@@ -222,5 +260,21 @@ mod tests {
         assert_eq!((json["type"].as_str(), json["phase"].as_str()), (Some("progress"), Some("seal")));
         assert!(!reply.is_final());
         assert!(WorkerReply::Cancelled.is_final());
+    }
+
+    #[test]
+    fn only_the_federations_and_he_bundles_take_their_requests() {
+        let task =
+            || FlTask { features: vec![], target: "y".into(), labels: None, model: crate::fl::train::FlModel::Linear, privacy: None };
+        let federate = WorkerRequest::Federate { federation: "f".into(), task: task() };
+        let check = WorkerRequest::CheckTask { task: task() };
+        for bundle in [WorkerBundle::Files, WorkerBundle::Federate, WorkerBundle::He] {
+            assert!(bundle.serves(&WorkerRequest::Parse { sheet: None }) && bundle.serves(&WorkerRequest::Rows { limit: 1 }));
+            assert!(bundle.serves(&WorkerRequest::Cancel));
+            assert_eq!(bundle.serves(&federate), bundle == WorkerBundle::Federate);
+            assert_eq!(bundle.serves(&check), bundle == WorkerBundle::Federate);
+            assert_eq!(bundle.serves(&WorkerRequest::HeUseKey), bundle == WorkerBundle::He);
+            assert_eq!(bundle.serves(&WorkerRequest::HeExportKey), bundle == WorkerBundle::He);
+        }
     }
 }

@@ -74,6 +74,24 @@ test("a malformed CSV names its line and uploads nothing", async ({ page }) => {
   expect((await datasets(page)).length).toBe(before);
 });
 
+test("the upload page loads only the files' worker bundle, and says so when it cannot", async ({ page }) => {
+  await login(page);
+  const wasm: string[] = [];
+  // The context's, not the page's: a dedicated worker's requests are the context's.
+  page.context().on("request", (r) => {
+    if (r.url().endsWith(".wasm")) wasm.push(new URL(r.url()).pathname);
+  });
+  await page.context().route("**/pkg/cipherfold_worker_bg.wasm", (route) => route.abort());
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles({
+    name: "small.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n"),
+  });
+  await expect(page.getByRole("alert")).toContainText("the file reader could not start");
+  await expect(page.getByRole("alert")).toContainText("reload the page");
+  // The federated trainer's and tfhe's builds stay on the server.
+  expect(wasm.filter((p) => p.includes("worker"))).toEqual(["/pkg/cipherfold_worker_bg.wasm"]);
+});
+
 test("reading a large CSV shows progress and can be cancelled", async ({ page }) => {
   await login(page);
   const before = (await datasets(page)).length;

@@ -73,9 +73,9 @@ test("the browser's pair masks equal the native known answer", async ({ page }) 
   await page.goto("/");
   const words = await page.evaluate(async () => {
     const source = `
-      import init, { secagg_pair_mask } from '${location.origin}/pkg/cipherfold_worker.js';
+      import init, { secagg_pair_mask } from '${location.origin}/pkg/cipherfold_worker_federate.js';
       self.onmessage = async () => {
-        await init({ module_or_path: '${location.origin}/pkg/cipherfold_worker_bg.wasm' });
+        await init({ module_or_path: '${location.origin}/pkg/cipherfold_worker_federate_bg.wasm' });
         // X25519's public key of the secret [2; 32] (RFC 7748; Python's cryptography agrees).
         const peer = Uint8Array.from('ce8d3ad1ccb633ec7b70c17814a5c76ecd029685050d344745ba05870e587d59'.match(/../g).map((h) => parseInt(h, 16)));
         self.postMessage(Array.from(secagg_pair_mask(new Uint8Array(32).fill(1), peer, 'kat', 1, 4), (w) => w.toString()));

@@ -14,10 +14,7 @@ use std::cell::{Cell as Flag, RefCell};
 use std::rc::Rc;
 
 use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
-use app::fl::client::Client;
-use app::fl::train::FlTask;
 use app::model::dataset::{OwnerKey, TrainerKey};
-use app::model::federation::{FederationStatus, RoundView};
 use app::model::ApiError;
 use app::table::scan::{CsvScanner, Scan};
 use app::table::{Format, ParseOptions};
@@ -31,6 +28,11 @@ use web_sys::{
 };
 
 use crate::sealing::{self, SealSession};
+
+#[cfg(feature = "worker-federate")]
+mod federate;
+#[cfg(feature = "worker-he")]
+mod he;
 
 /// Plaintext bytes per sealed chunk (the envelope's chunk size).
 const CHUNK: u32 = 1 << 20;
@@ -129,22 +131,6 @@ fn status(message: &str) {
     post(&WorkerReply::Status { message: message.to_owned() });
 }
 
-/// The secure-aggregation pair mask of `n` words between `secret` and `peer_public` in round
-/// `round` of `federation` (`app::fl::masks::pair_mask`), for checking this wasm build's masks
-/// against the native build's known answer.
-#[wasm_bindgen]
-pub fn secagg_pair_mask(
-    secret: &[u8],
-    peer_public: &[u8],
-    federation: &str,
-    round: u32,
-    n: usize,
-) -> std::result::Result<Vec<u64>, JsError> {
-    let key = |b: &[u8]| <[u8; 32]>::try_from(b).map_err(|_| JsError::new("keys are 32 bytes"));
-    let context = app::fl::masks::RoundContext { federation: federation.to_owned(), round };
-    app::fl::masks::pair_mask(key(secret)?, key(peer_public)?, &context, n).map_err(|e| JsError::new(&e.to_string()))
-}
-
 /// Takes over from `seal-worker.js`: answers every message from now on, starting with those
 /// that arrived while the bundle loaded (`queued`, in order).
 #[wasm_bindgen]
@@ -192,124 +178,35 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
         WorkerRequest::Parse { sheet } => WorkerReply::Parsed { scan: parse(state, &file()?, sheet).await? },
         WorkerRequest::Upload(upload) => WorkerReply::Uploaded { id: seal_and_upload(state, &file()?, *upload).await? },
         WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
-        WorkerRequest::Rows { limit } => {
-            let file = file()?;
-            let bytes = read_whole(&file, "; split it into smaller files").await?;
-            WorkerReply::Rows { rows: app::table::file::rows_for_prediction(&bytes, &file.name(), limit)? }
-        }
-        WorkerRequest::CheckTask { task } => {
-            let file = file()?;
-            let table = task.read_table(&read_whole(&file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
-            WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() }
-        }
-        WorkerRequest::Federate { federation, task } => federate(state, &file()?, federation, task).await?,
+        WorkerRequest::Rows { limit } => WorkerReply::Rows { rows: prediction_rows(&file()?, limit).await? },
+        #[cfg(feature = "worker-federate")]
+        WorkerRequest::CheckTask { task } => federate::check_task(&file()?, &task).await?,
+        #[cfg(feature = "worker-federate")]
+        WorkerRequest::Federate { federation, task } => federate::federate(state, &file()?, federation, task).await?,
+        #[cfg(feature = "worker-he")]
         WorkerRequest::HePredict { offer, rows } => {
             let rows = match rows {
                 Some(rows) => rows,
-                None => {
-                    let file = file()?;
-                    let bytes = read_whole(&file, "; split it into smaller files").await?;
-                    app::table::file::rows_for_prediction(&bytes, &file.name(), app::model::artifact::MAX_PREDICT_ROWS)?
-                }
+                None => prediction_rows(&file()?, app::model::artifact::MAX_PREDICT_ROWS).await?,
             };
-            WorkerReply::HePredicted(Box::new(he_predict(&offer, rows).await?))
+            he::predict(&offer, rows).await?
         }
-        WorkerRequest::HeUseKey => {
-            let file = file()?;
-            let bytes = read_whole(&file, "").await?;
-            let key = app::he::lwe::ClientKey::from_bytes(&bytes).map_err(|_| {
-                format!("{} is not a key file (a key file is exactly 256 bytes; this one has {})", file.name(), bytes.len())
-            })?;
-            HE_KEY.with(|k| *k.borrow_mut() = Some(key));
-            WorkerReply::HeKeyInUse { name: file.name() }
-        }
-        WorkerRequest::HeExportKey => WorkerReply::HeKeyExported { bytes: he_key()?.to_bytes() },
+        #[cfg(feature = "worker-he")]
+        WorkerRequest::HeUseKey => he::use_key(&file()?).await?,
+        #[cfg(feature = "worker-he")]
+        WorkerRequest::HeExportKey => he::export_key()?,
         WorkerRequest::Cancel => WorkerReply::Cancelled,
+        // A request for another page's bundle (`WorkerBundle::serves`): the page checks before
+        // it sends, so only a stale page meets this.
+        #[allow(unreachable_patterns)]
+        _ => return Err("this page's file reader does not do that; reload the page".into()),
     })
 }
 
-/// How often a participant asks for the round's state.
-const POLL_MS: i32 = 250;
-/// How long a participant keeps trying an unreachable server before it gives up.
-const OFFLINE_MS: f64 = 120_000.0;
-
-/// Takes part in a federation's rounds with `file` (read here, never sent) until the
-/// federation ends or the page cancels: the same loop as `cipherfold federate`, on
-/// `app::fl::client`. Each change of the round and each message sent is reported.
-async fn federate(state: &State, file: &File, federation: String, task: FlTask) -> Result<WorkerReply> {
-    let table = task.read_table(&read_whole(file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
-    let data = task.local(&table).map_err(|e| e.to_string())?;
-    let mut client = Client::new(federation.clone(), task).map_err(|e| e.to_string())?;
-    let round_url = format!("/api/federations/{federation}/round");
-    let mut last: Option<RoundView> = None;
-    let mut sat_out = None;
-    let mut offline_since: Option<f64> = None;
-    loop {
-        state.check()?;
-        let view: RoundView = match fetch("GET", &round_url, None).await {
-            Ok(res) => {
-                offline_since = None;
-                json(ok(res).await?).await?
-            }
-            Err(e) => {
-                let now = js_sys::Date::now();
-                if now - *offline_since.get_or_insert(now) > OFFLINE_MS {
-                    return Err(e);
-                }
-                sleep(1000).await;
-                continue;
-            }
-        };
-        let mut shown = view.clone();
-        if let Some(r) = shown.round.as_mut() {
-            r.roster.clear();
-            r.envelopes.clear();
-        }
-        if last.as_ref() != Some(&shown) {
-            post(&WorkerReply::Round { view: Box::new(shown.clone()) });
-            last = Some(shown);
-        }
-        match view.status {
-            FederationStatus::Finished | FederationStatus::Failed => {
-                return Ok(WorkerReply::FederationEnded { model_id: view.model_id, failure: view.failure });
-            }
-            _ => {}
-        }
-        match client.next(&view, &data) {
-            Ok(Some(out)) => {
-                let url = format!("/api/federations/{federation}/rounds/{}/{}", out.round, out.stage.as_str());
-                let res = fetch("POST", &url, Some(&out.body().map_err(|e| e.to_string())?)).await?;
-                // 409: the stage moved on meanwhile (a deadline); the next view says where to.
-                if res.status() != 409 {
-                    ok(res).await?;
-                    post(&WorkerReply::Sent {
-                        round: out.round,
-                        phase: out.phase,
-                        stage: out.stage,
-                        clipped: out.clipped,
-                        local: out.local,
-                    });
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let round = view.round.as_ref().map_or(0, |r| r.round);
-                if sat_out != Some(round) {
-                    sat_out = Some(round);
-                    post(&WorkerReply::SatOut { round, reason: e.to_string() });
-                }
-            }
-        }
-        sleep(POLL_MS).await;
-    }
-}
-
-/// Resolves after `ms` milliseconds (the worker's `setTimeout`).
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = scope().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = JsFuture::from(promise).await;
+/// The picked file's rows to predict (batch or encrypted prediction), at most `limit`.
+async fn prediction_rows(file: &File, limit: usize) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+    let bytes = read_whole(file, "; split it into smaller files").await?;
+    Ok(app::table::file::rows_for_prediction(&bytes, &file.name(), limit)?)
 }
 
 /// A whole file, refused with the reason beyond `WHOLE_LIMIT` (the wasm memory would run out
@@ -321,9 +218,6 @@ async fn read_whole(file: &File, instead: &str) -> Result<Vec<u8>> {
     }
     read(file, 0.0, file.size()).await
 }
-
-/// What a participant with a larger file can do.
-const USE_THE_CLI: &str = "; take part with `cipherfold federate` on your own machine instead";
 
 /// Bytes `start..end` of a file (or any blob).
 async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
@@ -661,74 +555,6 @@ async fn open(request: &OpenRequest) -> Result<OpenedTable> {
     let key: OwnerKey = json(key).await?;
     status("Unlocking your key and opening the envelope…");
     Ok(sealing::open_owned(&envelope, request, &key)?)
-}
-
-thread_local! {
-    /// Encrypted prediction's secret key: made on first use (or read from a key file the person
-    /// picked) and kept in this worker's memory only, so for as long as the page is open; it is
-    /// never stored or sent, and leaves the worker only when the person asks to save it.
-    static HE_KEY: RefCell<Option<app::he::lwe::ClientKey>> = const { RefCell::new(None) };
-}
-
-/// Milliseconds from the worker's clock, finer than `Date.now()`'s whole milliseconds (a
-/// prediction's encryption takes less than one).
-fn now_ms() -> f64 {
-    scope().performance().map_or_else(js_sys::Date::now, |p| p.now())
-}
-
-/// The worker's key: the one in use, or a new one made now.
-fn he_key() -> Result<app::he::lwe::ClientKey> {
-    if let Some(key) = HE_KEY.with(|k| k.borrow().clone()) {
-        return Ok(key);
-    }
-    status("Making your key in this browser…");
-    let key = app::he::lwe::ClientKey::generate().map_err(|e| e.to_string())?;
-    HE_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
-    Ok(key)
-}
-
-/// Encrypts `rows` for `offer`'s model, has the server score them, and decrypts the answers
-/// here (docs/he.md): only seeded ciphertexts leave the browser.
-async fn he_predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<String, serde_json::Value>>) -> Result<app::he::HeResult> {
-    let key = he_key()?;
-    status("Encrypting in this browser…");
-    let started = now_ms();
-    let (quantised, clipped) = offer.quantise_rows(&rows).map_err(|e| e.detail())?;
-    let body = key.request(offer, &quantised).map_err(|e| e.to_string())?;
-    let encrypt_ms = now_ms() - started;
-    status("The server is scoring the ciphertexts…");
-    let started = now_ms();
-    let url = format!("/api/models/{}/predict-encrypted", offer.model_id);
-    let answer = ok(fetch_bytes("POST", &url, &body).await?).await?;
-    let answer = js_sys::Uint8Array::new(&JsFuture::from(answer.array_buffer()?).await?).to_vec();
-    let round_trip_ms = now_ms() - started;
-    let started = now_ms();
-    let predictions = key.predictions(offer, &answer).map_err(|e| e.to_string())?;
-    Ok(app::he::HeResult {
-        rows,
-        predictions,
-        upload_bytes: body.len(),
-        answer_bytes: answer.len(),
-        encrypt_ms,
-        round_trip_ms,
-        decrypt_ms: now_ms() - started,
-        clipped,
-    })
-}
-
-/// A same-origin POST of bytes (docs/he.md's request).
-async fn fetch_bytes(method: &str, url: &str, body: &[u8]) -> Result<web_sys::Response> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-    let headers = web_sys::Headers::new()?;
-    headers.set("content-type", "application/octet-stream")?;
-    init.set_headers(&headers);
-    init.set_body(&js_sys::Uint8Array::from(body).into());
-    let response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|_| Failure::from("the server could not be reached; check your connection and try again"))?;
-    Ok(response.unchecked_into())
 }
 
 /// A same-origin request (the session cookie goes with it), JSON body if any.

@@ -13,10 +13,11 @@ use leptos::wasm_bindgen::JsCast;
 use leptos::web_sys;
 use send_wrapper::SendWrapper;
 
-use crate::file_worker::{reply_from_js, to_message, WorkerReply, WorkerRequest};
+use crate::file_worker::{reply_from_js, to_message, WorkerBundle, WorkerReply, WorkerRequest};
 use crate::table::{Cell, Column};
 
-/// The bundle `scripts/build-site.sh` ships; it loads the Rust message loop.
+/// The loader `scripts/build-site.sh` ships; it loads the Rust message loop of the bundle
+/// named by its `bundle` parameter.
 const SCRIPT: &str = "/seal-worker.js";
 
 struct Running {
@@ -34,21 +35,29 @@ impl Drop for Running {
 /// One page's worker and what it does with the replies.
 #[derive(Clone, Copy)]
 pub struct FileWorker {
+    bundle: WorkerBundle,
     running: StoredValue<Option<SendWrapper<Running>>>,
     on_reply: StoredValue<Arc<dyn Fn(WorkerReply) + Send + Sync>>,
 }
 
 impl FileWorker {
-    /// A handle whose replies go to `on_reply` (browser only; nothing starts yet).
-    pub fn new(on_reply: impl Fn(WorkerReply) + Send + Sync + 'static) -> Self {
+    /// A handle on `bundle`'s worker whose replies go to `on_reply` (browser only; nothing
+    /// starts yet).
+    pub fn new(bundle: WorkerBundle, on_reply: impl Fn(WorkerReply) + Send + Sync + 'static) -> Self {
         let on_reply: Arc<dyn Fn(WorkerReply) + Send + Sync> = Arc::new(on_reply);
-        FileWorker { running: StoredValue::new(None), on_reply: StoredValue::new(on_reply) }
+        FileWorker { bundle, running: StoredValue::new(None), on_reply: StoredValue::new(on_reply) }
     }
 
     /// Sends a request (with the file it reads), starting the worker first if need be. A
     /// worker that cannot start answers `Failed` through the same callback.
     pub fn send(&self, request: &WorkerRequest, file: Option<&web_sys::File>) {
         let on_reply = self.on_reply.get_value();
+        if !self.bundle.serves(request) {
+            on_reply(WorkerReply::Failed {
+                message: format!("this page's file reader ({}) does not take that request", self.bundle.as_str()),
+            });
+            return;
+        }
         let sent = self.start().and_then(|()| {
             let message = to_message(request, file)?;
             self.running.with_value(|r| match r {
@@ -74,7 +83,7 @@ impl FileWorker {
         }
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(SCRIPT, &options)
+        let worker = web_sys::Worker::new_with_options(&format!("{SCRIPT}?bundle={}", self.bundle.as_str()), &options)
             .map_err(|_| "this browser cannot start the file reader (a module Web Worker); use a current browser".to_owned())?;
         let on_reply = self.on_reply.get_value();
         let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {

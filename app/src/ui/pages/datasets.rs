@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{delete_dataset, get_dataset, list_datasets, my_owner_key, set_consent};
-use crate::file_worker::{OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
+use crate::file_worker::{OpenRequest, OpenedTable, Phase, UploadRequest, WorkerBundle, WorkerReply, WorkerRequest};
 use crate::model::auth::Me;
 use crate::model::catalog::area_name;
 use crate::model::dataset::{human_bytes, DatasetInfo};
@@ -129,7 +129,7 @@ fn UploadForm(me: Me) -> impl IntoView {
     let warning = RwSignal::new(None::<(String, String)>);
     let needs_key = move || matches!(key.get_untracked(), Some(Ok(None)));
 
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Files, move |reply| match reply {
         WorkerReply::Progress { phase, done, total } => {
             let pct = (100.0 * done / total.max(1.0)).round();
             match phase {
@@ -472,7 +472,7 @@ fn OpenInBrowser(request: OpenRequest) -> impl IntoView {
     let opening = RwSignal::new(false);
     let opened = RwSignal::new(None::<OpenedTable>);
     let page = RwSignal::new(0usize);
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Files, move |reply| match reply {
         WorkerReply::Status { message } => status.set(message),
         WorkerReply::Opened { table } => {
             opening.set(false);

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::create_federation;
-use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::file_worker::{WorkerBundle, WorkerReply, WorkerRequest};
 use crate::fl::privacy::{FlPrivacy, NoiseMode};
 use crate::fl::train::{Feature, FlModel, FlTask};
 use crate::model::auth::Me;
@@ -93,7 +93,7 @@ fn NewFederationForm() -> impl IntoView {
         });
         target.set(t);
     };
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Files, move |reply| match reply {
         WorkerReply::Parsed { scan } => {
             let drafts: Vec<Draft> = scan
                 .summaries

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{federation_round, get_federation, join_federation, list_federations};
-use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::file_worker::{WorkerBundle, WorkerReply, WorkerRequest};
 use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
@@ -38,7 +38,7 @@ fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(
             }
         })
     };
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Federate, move |reply| match reply {
         WorkerReply::TaskChecked { rows } => {
             fits.set(true);
             status.set(format!(

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::Rows;
 use crate::api::{delete_model, get_model, he_offer, list_datasets, list_models, predict_rows};
-use crate::file_worker::{WorkerReply, WorkerRequest};
+use crate::file_worker::{WorkerBundle, WorkerReply, WorkerRequest};
 use crate::he::{HeOffer, HeResult};
 use crate::ml::model::ModelKind;
 use crate::model::artifact::{InputField, ModelInfo, Prediction, PredictionTable, MAX_PREDICT_ROWS};
@@ -227,7 +227,7 @@ fn PredictFile(id: String, columns: Vec<String>) -> impl IntoView {
     let download = RwSignal::new(None::<String>);
     let columns = StoredValue::new(columns);
     let predict = Action::new(move |rows: &Rows| predict_rows(id.clone(), rows.clone()));
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Files, move |reply| match reply {
         WorkerReply::Rows { rows: read } => {
             status.set(format!("Predicting {} rows…", read.len()));
             rows.set_value(read.clone());
@@ -301,7 +301,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
     // What a failure interrupted, for its message; and how many inputs of a typed row were empty.
     let doing = RwSignal::new("The encrypted prediction failed");
     let typed_empty = RwSignal::new(0usize);
-    let worker = FileWorker::new(move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::He, move |reply| match reply {
         WorkerReply::Status { message } => status.set(message),
         WorkerReply::HePredicted(r) => {
             busy.set(false);
