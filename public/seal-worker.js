@@ -2,7 +2,12 @@
 // and the message loop); this only loads the bundle the page named (`?bundle=`, see
 // app::file_worker::WorkerBundle), which a module worker must do in script, and keeps the
 // messages that arrive meanwhile so the Rust loop answers them in order.
-const BUNDLES = { files: 'cipherfold_worker', federate: 'cipherfold_worker_federate', he: 'cipherfold_worker_he' };
+const BUNDLES = {
+  files: 'cipherfold_worker',
+  excel: 'cipherfold_worker_excel',
+  federate: 'cipherfold_worker_federate',
+  he: 'cipherfold_worker_he',
+};
 
 const queued = [];
 self.onmessage = (e) => queued.push(e.data);

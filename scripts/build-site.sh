@@ -48,9 +48,9 @@ bind_bundle() {
     fi
 }
 
-# The page's bundle (hydration), and the file worker's three (app::file_worker::WorkerBundle):
-# parsers and crypto; with the federated trainer; with encrypted prediction.
-WORKERS="cipherfold_worker:worker cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
+# The page's bundle (hydration), and the file worker's four (app::file_worker::WorkerBundle):
+# CSV and JSON parsers and crypto; with Excel; with the federated trainer; with encrypted prediction.
+WORKERS="cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
 compile_bundle cipherfold "$PROFILE"
 for w in $WORKERS; do
     compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"

@@ -19,7 +19,7 @@ cargo fmt --all --check || die "cargo fmt --check failed: run cargo fmt --all"
 cargo clippy -q -p app -p server --all-targets --features server/surreal-node -- -D warnings
 # The browser crate with app's hydrate side, checked natively (the same source as the wasm build).
 cargo clippy -q -p frontend --all-targets -- -D warnings
-for worker in worker worker-federate worker-he; do
+for worker in worker worker-excel worker-federate worker-he; do
     cargo clippy -q -p frontend --no-default-features --features "$worker" -- -D warnings
 done
 

@@ -52,12 +52,16 @@ pub enum WorkerRequest {
 
 /// Which build of the file worker a page starts: `scripts/build-site.sh` makes one bundle each,
 /// so a page downloads the code for its own requests only (the upload page neither the
-/// federated trainer nor tfhe). `public/seal-worker.js?bundle=…` loads it.
+/// federated trainer nor tfhe, nor the Excel reader until an .xlsx file is picked).
+/// `public/seal-worker.js?bundle=…` loads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerBundle {
-    /// Reading, sealing, uploading and opening files, and rows to predict
+    /// Reading, sealing, uploading and opening CSV and JSON files, and rows to predict
     /// (`pkg/cipherfold_worker.js`).
     Files,
+    /// `Files` for Excel files as well (`pkg/cipherfold_worker_excel.js`): a `Files` page's
+    /// worker for a request that reads one (`WorkerRequest::reads_excel`).
+    Excel,
     /// `Files` and a federation's participant (`pkg/cipherfold_worker_federate.js`).
     Federate,
     /// `Files` and encrypted prediction (`pkg/cipherfold_worker_he.js`).
@@ -69,12 +73,24 @@ impl WorkerBundle {
     pub fn as_str(self) -> &'static str {
         match self {
             WorkerBundle::Files => "files",
+            WorkerBundle::Excel => "excel",
             WorkerBundle::Federate => "federate",
             WorkerBundle::He => "he",
         }
     }
 
-    /// Whether this bundle answers `request` (every one answers the files' requests).
+    /// The bundle that runs `request` for a page of this bundle: the Excel one for a `Files`
+    /// page's request that reads an Excel file (picked as `file_name`, or opened), else this.
+    pub fn for_request(self, request: &WorkerRequest, file_name: Option<&str>) -> WorkerBundle {
+        if self == WorkerBundle::Files && request.reads_excel(file_name) {
+            WorkerBundle::Excel
+        } else {
+            self
+        }
+    }
+
+    /// Whether this bundle answers `request` (every one answers the files' requests; only
+    /// `Files` leaves Excel files to another).
     pub fn serves(self, request: &WorkerRequest) -> bool {
         match request {
             WorkerRequest::Parse { .. }
@@ -84,6 +100,20 @@ impl WorkerBundle {
             | WorkerRequest::Cancel => true,
             WorkerRequest::CheckTask { .. } | WorkerRequest::Federate { .. } => self == WorkerBundle::Federate,
             WorkerRequest::HePredict { .. } | WorkerRequest::HeUseKey | WorkerRequest::HeExportKey => self == WorkerBundle::He,
+        }
+    }
+}
+
+impl WorkerRequest {
+    /// Whether the request reads an Excel file: the picked file (`file_name`) for `Parse` and
+    /// `Rows`, the scanned one for `Upload`, the stored dataset's format for `Open`.
+    pub fn reads_excel(&self, file_name: Option<&str>) -> bool {
+        let picked = || file_name.and_then(Format::from_file_name) == Some(Format::Xlsx);
+        match self {
+            WorkerRequest::Parse { .. } | WorkerRequest::Rows { .. } => picked(),
+            WorkerRequest::Upload(upload) => upload.scan.format == Format::Xlsx,
+            WorkerRequest::Open(open) => open.format == Format::Xlsx,
+            _ => false,
         }
     }
 }
@@ -268,7 +298,7 @@ mod tests {
             || FlTask { features: vec![], target: "y".into(), labels: None, model: crate::fl::train::FlModel::Linear, privacy: None };
         let federate = WorkerRequest::Federate { federation: "f".into(), task: task() };
         let check = WorkerRequest::CheckTask { task: task() };
-        for bundle in [WorkerBundle::Files, WorkerBundle::Federate, WorkerBundle::He] {
+        for bundle in [WorkerBundle::Files, WorkerBundle::Excel, WorkerBundle::Federate, WorkerBundle::He] {
             assert!(bundle.serves(&WorkerRequest::Parse { sheet: None }) && bundle.serves(&WorkerRequest::Rows { limit: 1 }));
             assert!(bundle.serves(&WorkerRequest::Cancel));
             assert_eq!(bundle.serves(&federate), bundle == WorkerBundle::Federate);
@@ -276,5 +306,17 @@ mod tests {
             assert_eq!(bundle.serves(&WorkerRequest::HeUseKey), bundle == WorkerBundle::He);
             assert_eq!(bundle.serves(&WorkerRequest::HeExportKey), bundle == WorkerBundle::He);
         }
+    }
+
+    #[test]
+    fn a_files_pages_excel_requests_go_to_the_excel_bundle() {
+        let parse = WorkerRequest::Parse { sheet: None };
+        assert_eq!(WorkerBundle::Files.for_request(&parse, Some("Iris.XLSX")), WorkerBundle::Excel);
+        assert_eq!(WorkerBundle::Files.for_request(&parse, Some("iris.csv")), WorkerBundle::Files);
+        assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::Rows { limit: 5 }, Some("rows.xlsx")), WorkerBundle::Excel);
+        assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::Cancel, Some("rows.xlsx")), WorkerBundle::Files);
+        // The other bundles read Excel themselves.
+        assert_eq!(WorkerBundle::He.for_request(&WorkerRequest::Rows { limit: 5 }, Some("rows.xlsx")), WorkerBundle::He);
+        assert_eq!(WorkerBundle::Federate.for_request(&parse, Some("mine.xlsx")), WorkerBundle::Federate);
     }
 }

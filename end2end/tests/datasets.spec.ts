@@ -74,7 +74,7 @@ test("a malformed CSV names its line and uploads nothing", async ({ page }) => {
   expect((await datasets(page)).length).toBe(before);
 });
 
-test("the upload page loads only the files' worker bundle, and says so when it cannot", async ({ page }) => {
+test("the upload page loads only the files' worker bundle (the Excel one for an .xlsx), and says so when it cannot", async ({ page }) => {
   await login(page);
   // A set: once the service worker controls the page, one load is seen twice (the worker's
   // request and the service worker's own fetch of it).
@@ -90,8 +90,12 @@ test("the upload page loads only the files' worker bundle, and says so when it c
   });
   await expect(page.getByRole("alert")).toContainText("the file reader could not start");
   await expect(page.getByRole("alert")).toContainText("reload the page");
-  // The federated trainer's and tfhe's builds stay on the server.
+  // The federated trainer's, tfhe's and the Excel reader's builds stay on the server...
   expect([...wasm].filter((p) => p.includes("worker"))).toEqual(["/pkg/cipherfold_worker_bg.wasm"]);
+  // ... until an Excel file is picked: the Excel build reads it.
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(data("iris.xlsx"));
+  await expect(page.getByRole("status").first()).toContainText("read from iris.xlsx");
+  expect([...wasm].filter((p) => p.includes("worker"))).toEqual(["/pkg/cipherfold_worker_bg.wasm", "/pkg/cipherfold_worker_excel_bg.wasm"]);
 });
 
 test("reading a large CSV shows progress and can be cancelled", async ({ page }) => {

@@ -21,6 +21,7 @@ use crate::table::{Cell, Column};
 const SCRIPT: &str = "/seal-worker.js";
 
 struct Running {
+    bundle: WorkerBundle,
     worker: web_sys::Worker,
     _on_message: Closure<dyn Fn(web_sys::MessageEvent)>,
     _on_error: Closure<dyn Fn(web_sys::Event)>,
@@ -32,7 +33,9 @@ impl Drop for Running {
     }
 }
 
-/// One page's worker and what it does with the replies.
+/// One page's worker and what it does with the replies. A `Files` page's worker is replaced by
+/// the Excel bundle's for a request that reads an Excel file, and back (no state lives in a
+/// worker between two of a `Files` page's requests: an upload reads the file again).
 #[derive(Clone, Copy)]
 pub struct FileWorker {
     bundle: WorkerBundle,
@@ -48,20 +51,23 @@ impl FileWorker {
         FileWorker { bundle, running: StoredValue::new(None), on_reply: StoredValue::new(on_reply) }
     }
 
-    /// Sends a request (with the file it reads), starting the worker first if need be. A
-    /// worker that cannot start answers `Failed` through the same callback.
+    /// Sends a request (with the file it reads), starting the worker that runs it first if
+    /// need be; a cancel goes to the worker running. A worker that cannot start answers
+    /// `Failed` through the same callback.
     pub fn send(&self, request: &WorkerRequest, file: Option<&web_sys::File>) {
         let on_reply = self.on_reply.get_value();
-        if !self.bundle.serves(request) {
-            on_reply(WorkerReply::Failed {
-                message: format!("this page's file reader ({}) does not take that request", self.bundle.as_str()),
-            });
+        let bundle = self.bundle.for_request(request, file.map(|f| f.name()).as_deref());
+        if !bundle.serves(request) {
+            on_reply(WorkerReply::Failed { message: format!("this page's file reader ({}) does not take that request", bundle.as_str()) });
             return;
         }
-        let sent = self.start().and_then(|()| {
+        let started = if *request == WorkerRequest::Cancel { Ok(()) } else { self.start(bundle) };
+        let sent = started.and_then(|()| {
             let message = to_message(request, file)?;
             self.running.with_value(|r| match r {
                 Some(r) => r.worker.post_message(&message).map_err(|_| "the file reader did not take the request".to_owned()),
+                // Nothing running has nothing to cancel.
+                None if *request == WorkerRequest::Cancel => Ok(()),
                 None => Err("the file reader is not running".to_owned()),
             })
         });
@@ -70,20 +76,22 @@ impl FileWorker {
         }
     }
 
-    /// Starts the worker now, so its bundle loads and compiles while the person looks for
-    /// their file (about a second on a fast machine, more on a phone) rather than after they
-    /// pick it. A failure here is reported by the first `send`, which tries again.
+    /// Starts the page's worker now, so its bundle loads and compiles while the person looks
+    /// for their file (about a second on a fast machine, more on a phone) rather than after
+    /// they pick it. A failure here is reported by the first `send`, which tries again.
     pub fn start_early(&self) {
-        let _ = self.start();
+        let _ = self.start(self.bundle);
     }
 
-    fn start(&self) -> Result<(), String> {
-        if self.running.with_value(Option::is_some) {
+    /// Starts `bundle`'s worker unless it is the one running (another one is stopped).
+    fn start(&self, bundle: WorkerBundle) -> Result<(), String> {
+        if self.running.with_value(|r| r.as_ref().is_some_and(|r| r.bundle == bundle)) {
             return Ok(());
         }
+        self.running.set_value(None);
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(&format!("{SCRIPT}?bundle={}", self.bundle.as_str()), &options)
+        let worker = web_sys::Worker::new_with_options(&format!("{SCRIPT}?bundle={}", bundle.as_str()), &options)
             .map_err(|_| "this browser cannot start the file reader (a module Web Worker); use a current browser".to_owned())?;
         let on_reply = self.on_reply.get_value();
         let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
@@ -95,7 +103,7 @@ impl FileWorker {
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        self.running.set_value(Some(SendWrapper::new(Running { worker, _on_message: on_message, _on_error: on_error })));
+        self.running.set_value(Some(SendWrapper::new(Running { bundle, worker, _on_message: on_message, _on_error: on_error })));
         Ok(())
     }
 }
