@@ -1,14 +1,7 @@
 // The file worker. Its work is Rust (one of frontend's worker bundles: app::table, app::crypto
-// and the message loop); this only loads the bundle the page named (`?bundle=`, see
-// app::file_worker::WorkerBundle), which a module worker must do in script, and keeps the
-// messages that arrive meanwhile so the Rust loop answers them in order.
-const BUNDLES = {
-  files: 'cipherfold_worker',
-  excel: 'cipherfold_worker_excel',
-  federate: 'cipherfold_worker_federate',
-  he: 'cipherfold_worker_he',
-};
-
+// and the message loop); this only loads the bundle the page named (`?bundle=<module>`, see
+// app::file_worker::WorkerBundle::module), which a module worker must do in script, and keeps
+// the messages that arrive meanwhile so the Rust loop answers them in order.
 const queued = [];
 self.onmessage = (e) => queued.push(e.data);
 
@@ -21,8 +14,9 @@ function fail(e) {
   for (let i = 0; i < queued.length; i++) self.postMessage({ type: 'failed', message });
 }
 
-const name = BUNDLES[new URLSearchParams(self.location.search).get('bundle') ?? 'files'];
-if (name === undefined) {
+const name = new URLSearchParams(self.location.search).get('bundle') ?? 'cipherfold_worker';
+// Only a bundle's name: nothing else from the address reaches import().
+if (!/^cipherfold_worker(_[a-z]+)?$/.test(name)) {
   fail('this page asked for a file reader that does not exist');
 } else {
   import(`/pkg/${name}.js`)

@@ -40,6 +40,7 @@ by_crate cipherfold "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/ciphe
 # Each page starts one of the worker's builds (app::file_worker::WorkerBundle): the files' (upload,
 # dataset, batch prediction pages; the Excel one when such a page reads an .xlsx), the
 # federations page's and the models page's.
-for name in cipherfold_worker cipherfold_worker_excel cipherfold_worker_federate cipherfold_worker_he; do
+for w in $WORKER_BUNDLES; do
+    name="${w%%:*}"
     by_crate "$name" "$CARGO_TARGET_DIR/wasm32-unknown-unknown/${WORKER_PROFILE:-wasm-worker}/$name.wasm" 300
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the browser bundle and assembles the site the server serves:
-#   $CARGO_TARGET_DIR/site/{pkg/cipherfold{,_worker{,_federate,_he}}.js, pkg/…_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
+#   $CARGO_TARGET_DIR/site/{pkg/cipherfold{,_worker{,_excel,_federate,_he}}.js, pkg/…_bg.wasm, pkg/cipherfold.css, public/*, sw.js}
 # Same layout as cargo-leptos (see [[workspace.metadata.leptos]]), without needing it installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -48,9 +48,8 @@ bind_bundle() {
     fi
 }
 
-# The page's bundle (hydration), and the file worker's four (app::file_worker::WorkerBundle):
-# CSV and JSON parsers and crypto; with Excel; with the federated trainer; with encrypted prediction.
-WORKERS="cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
+# The page's bundle (hydration), and the file worker's (WORKER_BUNDLES, from lib.sh).
+WORKERS="$WORKER_BUNDLES"
 compile_bundle cipherfold "$PROFILE"
 for w in $WORKERS; do
     compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"

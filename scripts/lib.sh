@@ -8,6 +8,10 @@ TOOLS_DIR="${CIPHERFOLD_TOOLS_DIR:-$HOME/.cache/cipherfold/tools}"
 SITE_ROOT="$CARGO_TARGET_DIR/site"
 export CIPHERFOLD_SITE_ROOT="${CIPHERFOLD_SITE_ROOT:-$SITE_ROOT}"
 mkdir -p "$TOOLS_DIR"
+# The file worker's bundles, module:frontend-feature, one per app::file_worker::WorkerBundle
+# (its `module()`): CSV and JSON, sealing and upload; with the Excel reader; with a federation's
+# participant; with encrypted prediction. Built by build-site.sh, linted by test.sh.
+WORKER_BUNDLES="cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
 export PATH="$TOOLS_DIR/bin:$TOOLS_DIR/npm/node_modules/.bin:$PATH"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -19,8 +19,8 @@ cargo fmt --all --check || die "cargo fmt --check failed: run cargo fmt --all"
 cargo clippy -q -p app -p server --all-targets --features server/surreal-node -- -D warnings
 # The browser crate with app's hydrate side, checked natively (the same source as the wasm build).
 cargo clippy -q -p frontend --all-targets -- -D warnings
-for worker in worker worker-excel worker-federate worker-he; do
-    cargo clippy -q -p frontend --no-default-features --features "$worker" -- -D warnings
+for w in $WORKER_BUNDLES; do
+    cargo clippy -q -p frontend --no-default-features --features "${w#*:}" -- -D warnings
 done
 
 log "cargo tests"

@@ -50,10 +50,10 @@ pub enum WorkerRequest {
     Cancel,
 }
 
-/// Which build of the file worker a page starts: `scripts/build-site.sh` makes one bundle each,
-/// so a page downloads the code for its own requests only (the upload page neither the
-/// federated trainer nor tfhe, nor the Excel reader until an .xlsx file is picked).
-/// `public/seal-worker.js?bundle=…` loads it.
+/// Which build of the file worker a page starts: `scripts/build-site.sh` makes one bundle each
+/// (`WORKER_BUNDLES` in `scripts/lib.sh`), so a page downloads the code for its own requests
+/// only (the upload page neither the federated trainer nor tfhe, nor the Excel reader until an
+/// .xlsx file is picked). `public/seal-worker.js?bundle=<module>` loads `pkg/<module>.js`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerBundle {
     /// Reading, sealing, uploading and opening CSV and JSON files, and rows to predict
@@ -69,13 +69,13 @@ pub enum WorkerBundle {
 }
 
 impl WorkerBundle {
-    /// The loader's `bundle` parameter.
-    pub fn as_str(self) -> &'static str {
+    /// The bundle's module in `pkg/` (the loader's `bundle` parameter), also its name in messages.
+    pub fn module(self) -> &'static str {
         match self {
-            WorkerBundle::Files => "files",
-            WorkerBundle::Excel => "excel",
-            WorkerBundle::Federate => "federate",
-            WorkerBundle::He => "he",
+            WorkerBundle::Files => "cipherfold_worker",
+            WorkerBundle::Excel => "cipherfold_worker_excel",
+            WorkerBundle::Federate => "cipherfold_worker_federate",
+            WorkerBundle::He => "cipherfold_worker_he",
         }
     }
 

@@ -1,7 +1,10 @@
-//! The file worker's message loop (`pkg/cipherfold_worker.js`, built with `--features
-//! worker`): it answers the pages' `app::file_worker::WorkerRequest`s with `WorkerReply`s.
-//! `public/seal-worker.js` only loads the bundle and hands over the messages that arrived
-//! while it loaded; everything else is here, in Rust.
+//! The file worker's message loop: it answers the pages' `app::file_worker::WorkerRequest`s
+//! with `WorkerReply`s. One loop, four bundles (`app::file_worker::WorkerBundle`):
+//! `pkg/cipherfold_worker.js` (`--features worker`: CSV and JSON, sealing, upload, open),
+//! `_excel` (with app's Excel reader), `_federate` (with `federate`, a federation's
+//! participant) and `_he` (with `he`, encrypted prediction); a request a bundle was built
+//! without is refused with a message. `public/seal-worker.js` only loads the bundle the page
+//! named and hands over the messages that arrived while it loaded; everything else is here.
 //!
 //! Two things use the browser's own machinery because nothing in wasm matches them: the bulk
 //! AES-GCM goes through WebCrypto (several times faster than the aes-gcm crate in wasm, with
@@ -559,14 +562,20 @@ async fn open(request: &OpenRequest) -> Result<OpenedTable> {
 
 /// A same-origin request (the session cookie goes with it), JSON body if any.
 async fn fetch(method: &str, url: &str, body: Option<&str>) -> Result<web_sys::Response> {
+    let body = body.map(JsValue::from_str);
+    fetch_with(method, url, body.as_ref().map(|b| ("application/json", b))).await
+}
+
+/// A same-origin request with a body of the given content type (bytes for docs/he.md's).
+async fn fetch_with(method: &str, url: &str, body: Option<(&str, &JsValue)>) -> Result<web_sys::Response> {
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-    if let Some(body) = body {
+    if let Some((content_type, body)) = body {
         let headers = web_sys::Headers::new()?;
-        headers.set("content-type", "application/json")?;
+        headers.set("content-type", content_type)?;
         init.set_headers(&headers);
-        init.set_body(&JsValue::from_str(body));
+        init.set_body(body);
     }
     let response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
         .await

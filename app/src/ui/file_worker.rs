@@ -58,7 +58,7 @@ impl FileWorker {
         let on_reply = self.on_reply.get_value();
         let bundle = self.bundle.for_request(request, file.map(|f| f.name()).as_deref());
         if !bundle.serves(request) {
-            on_reply(WorkerReply::Failed { message: format!("this page's file reader ({}) does not take that request", bundle.as_str()) });
+            on_reply(WorkerReply::Failed { message: format!("this page's file reader ({}) does not take that request", bundle.module()) });
             return;
         }
         let started = if *request == WorkerRequest::Cancel { Ok(()) } else { self.start(bundle) };
@@ -91,7 +91,7 @@ impl FileWorker {
         self.running.set_value(None);
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options(&format!("{SCRIPT}?bundle={}", bundle.as_str()), &options)
+        let worker = web_sys::Worker::new_with_options(&format!("{SCRIPT}?bundle={}", bundle.module()), &options)
             .map_err(|_| "this browser cannot start the file reader (a module Web Worker); use a current browser".to_owned())?;
         let on_reply = self.on_reply.get_value();
         let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {

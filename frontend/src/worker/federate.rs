@@ -6,6 +6,7 @@ use app::file_worker::WorkerReply;
 use app::fl::client::Client;
 use app::fl::train::FlTask;
 use app::model::federation::{FederationStatus, RoundView};
+use app::table::Table;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
@@ -18,8 +19,13 @@ const USE_THE_CLI: &str = "; take part with `cipherfold federate` on your own ma
 /// Checks the picked file against the federation's task (the participant's first step): the
 /// rows it would train on.
 pub(super) async fn check_task(file: &File, task: &FlTask) -> Result<WorkerReply> {
-    let table = task.read_table(&read_whole(file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
+    let table = task_table(file, task).await?;
     Ok(WorkerReply::TaskChecked { rows: task.local(&table).map_err(|e| e.to_string())?.rows() })
+}
+
+/// `file` read whole, as the task reads it (here, in the tab: the rows never leave it).
+async fn task_table(file: &File, task: &FlTask) -> Result<Table> {
+    Ok(task.read_table(&read_whole(file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?)
 }
 
 /// The secure-aggregation pair mask of `n` words between `secret` and `peer_public` in round
@@ -47,7 +53,7 @@ const OFFLINE_MS: f64 = 120_000.0;
 /// federation ends or the page cancels: the same loop as `cipherfold federate`, on
 /// `app::fl::client`. Each change of the round and each message sent is reported.
 pub(super) async fn federate(state: &State, file: &File, federation: String, task: FlTask) -> Result<WorkerReply> {
-    let table = task.read_table(&read_whole(file, USE_THE_CLI).await?, &file.name()).map_err(|e| e.to_string())?;
+    let table = task_table(file, &task).await?;
     let data = task.local(&table).map_err(|e| e.to_string())?;
     let mut client = Client::new(federation.clone(), task).map_err(|e| e.to_string())?;
     let round_url = format!("/api/federations/{federation}/round");

@@ -5,11 +5,11 @@
 use std::cell::RefCell;
 
 use app::file_worker::WorkerReply;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::File;
 
-use super::{ok, read_whole, scope, status, Failure, Result};
+use super::{fetch_with, ok, read_whole, scope, status, Result};
 
 thread_local! {
     /// Encrypted prediction's secret key: made on first use (or read from a key file the person
@@ -47,7 +47,8 @@ pub(super) async fn predict(offer: &app::he::HeOffer, rows: Vec<serde_json::Map<
     status("The server is scoring the ciphertexts…");
     let started = now_ms();
     let url = format!("/api/models/{}/predict-encrypted", offer.model_id);
-    let answer = ok(fetch_bytes("POST", &url, &body).await?).await?;
+    let bytes: JsValue = js_sys::Uint8Array::from(body.as_slice()).into();
+    let answer = ok(fetch_with("POST", &url, Some(("application/octet-stream", &bytes))).await?).await?;
     let answer = js_sys::Uint8Array::new(&JsFuture::from(answer.array_buffer()?).await?).to_vec();
     let round_trip_ms = now_ms() - started;
     let started = now_ms();
@@ -76,19 +77,4 @@ pub(super) async fn use_key(file: &File) -> Result<WorkerReply> {
 /// The key in use (made now if there is none yet), for the person to save.
 pub(super) fn export_key() -> Result<WorkerReply> {
     Ok(WorkerReply::HeKeyExported { bytes: he_key()?.to_bytes() })
-}
-
-/// A same-origin POST of bytes (docs/he.md's request).
-async fn fetch_bytes(method: &str, url: &str, body: &[u8]) -> Result<web_sys::Response> {
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-    let headers = web_sys::Headers::new()?;
-    headers.set("content-type", "application/octet-stream")?;
-    init.set_headers(&headers);
-    init.set_body(&js_sys::Uint8Array::from(body).into());
-    let response = JsFuture::from(scope().fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|_| Failure::from("the server could not be reached; check your connection and try again"))?;
-    Ok(response.unchecked_into())
 }
