@@ -49,14 +49,13 @@ bind_bundle() {
 }
 
 # The page's bundle (hydration), and the file worker's (WORKER_BUNDLES, from lib.sh).
-WORKERS="$WORKER_BUNDLES"
 compile_bundle cipherfold "$PROFILE"
-for w in $WORKERS; do
+for w in $WORKER_BUNDLES; do
     compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
 done
 wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
 bind_bundle cipherfold -Oz
-for w in $WORKERS; do
+for w in $WORKER_BUNDLES; do
     bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
 done
 
@@ -81,7 +80,7 @@ rm -rf "$SITE_ROOT.old"
 mv "$NEW" "$SITE_ROOT"
 rm -rf "$SITE_ROOT.old"
 sizes=""
-for w in cipherfold:page $WORKERS; do
+for w in cipherfold:page $WORKER_BUNDLES; do
     name="${w%%:*}"
     raw=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm")
     gz=$(stat -c %s "$SITE_ROOT/pkg/${name}_bg.wasm.gz")
