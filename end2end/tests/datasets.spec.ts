@@ -143,6 +143,23 @@ test("the owner downloads and opens a dataset and sees the same rows", async ({ 
   expect(errors).toEqual([]);
 });
 
+test("an Excel dataset opens through the Excel worker bundle", async ({ page }) => {
+  const errors = watchErrors(page);
+  await login(page);
+  const wasm = new Set<string>();
+  page.context().on("request", (r) => {
+    if (r.url().endsWith(".wasm")) wasm.add(new URL(r.url()).pathname);
+  });
+  const xlsx = (await datasets(page)).find((d) => d.format === "xlsx");
+  await gotoHydrated(page, `/datasets/${xlsx.id}`);
+  await page.getByLabel("Dataset key passphrase").fill(user.passphrase);
+  await page.getByRole("button", { name: "Download and open" }).click();
+  await expect(page.locator("#o-status")).toContainText("Opened in this browser: 150 rows.");
+  await expect(page.locator("#o-table tbody tr").first().locator("td")).toHaveText(["5.1", "3.5", "1.4", "0.2", "setosa"]);
+  expect([...wasm]).toContain("/pkg/cipherfold_worker_excel_bg.wasm");
+  expect(errors).toEqual([]);
+});
+
 test("Python's independent reader opens what the browser sealed, following docs/envelope.md", async ({ page }) => {
   await login(page);
   const diabetes = (await datasets(page)).find((d) => d.format === "csv");
