@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
+import { gotoHydrated, uploadThroughPage, watchErrors, watchWasm } from "./helpers";
 import { compareSealing } from "./sealing";
 
 test.describe.configure({ mode: "serial" });
@@ -76,13 +76,7 @@ test("a malformed CSV names its line and uploads nothing", async ({ page }) => {
 
 test("the upload page loads only the files' worker bundle (the Excel one for an .xlsx), and says so when it cannot", async ({ page }) => {
   await login(page);
-  // A set: once the service worker controls the page, one load is seen twice (the worker's
-  // request and the service worker's own fetch of it).
-  const wasm = new Set<string>();
-  // The context's, not the page's: a dedicated worker's requests are the context's.
-  page.context().on("request", (r) => {
-    if (r.url().endsWith(".wasm")) wasm.add(new URL(r.url()).pathname);
-  });
+  const wasm = watchWasm(page);
   await page.context().route("**/pkg/cipherfold_worker_bg.wasm", (route) => route.abort());
   await gotoHydrated(page, "/datasets/new");
   await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles({
@@ -146,10 +140,7 @@ test("the owner downloads and opens a dataset and sees the same rows", async ({ 
 test("an Excel dataset opens through the Excel worker bundle", async ({ page }) => {
   const errors = watchErrors(page);
   await login(page);
-  const wasm = new Set<string>();
-  page.context().on("request", (r) => {
-    if (r.url().endsWith(".wasm")) wasm.add(new URL(r.url()).pathname);
-  });
+  const wasm = watchWasm(page);
   const xlsx = (await datasets(page)).find((d) => d.format === "xlsx");
   await gotoHydrated(page, `/datasets/${xlsx.id}`);
   await page.getByLabel("Dataset key passphrase").fill(user.passphrase);
