@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 pub type FieldErrors = BTreeMap<String, String>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "error", rename_all = "snake_case")]
+#[serde(tag = "error", rename_all = "snake_case", try_from = "ErrorBody")]
 pub enum ApiError {
     #[error("some fields are invalid")]
     Validation { fields: FieldErrors },
@@ -33,6 +33,40 @@ pub enum ApiError {
     /// dropped connection, an answer that could not be read). Never sent by the server.
     #[error("the server could not be reached ({message}); check your connection and try again")]
     Transport { message: String },
+}
+
+/// docs/api.md's error body read field by field, for [`ApiError`]'s `Deserialize` (its
+/// `Serialize` stays derived): the derived reader of an internally tagged enum buffers the
+/// body through serde's `Content` first, which put about 35 kB of code into every browser
+/// worker that reads an error.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    message: Option<String>,
+    field: Option<String>,
+    fields: Option<FieldErrors>,
+    retry_after: Option<u64>,
+}
+
+impl TryFrom<ErrorBody> for ApiError {
+    type Error = String;
+
+    fn try_from(body: ErrorBody) -> Result<Self, String> {
+        let missing = |name: &str| format!("a `{}` error needs `{name}`", body.error);
+        let message = || body.message.clone().ok_or_else(|| missing("message"));
+        Ok(match body.error.as_str() {
+            "validation" => ApiError::Validation { fields: body.fields.clone().ok_or_else(|| missing("fields"))? },
+            "conflict" => ApiError::Conflict { message: message()?, field: body.field.clone() },
+            "unauthorized" => ApiError::Unauthorized { message: message()? },
+            "forbidden" => ApiError::Forbidden,
+            "not_found" => ApiError::NotFound,
+            "rate_limited" => ApiError::RateLimited { retry_after: body.retry_after.ok_or_else(|| missing("retry_after"))? },
+            "too_large" => ApiError::TooLarge { message: message()? },
+            "internal" => ApiError::Internal { message: message()? },
+            "transport" => ApiError::Transport { message: message()? },
+            other => return Err(format!("unknown error `{other}`")),
+        })
+    }
 }
 
 impl ApiError {
@@ -110,5 +144,30 @@ mod tests {
         assert_eq!(ApiError::RateLimited { retry_after: 3 }.status(), 429);
         let back: ApiError = serde_json::from_value(json).unwrap();
         assert_eq!(back.field_message("email"), Some("not an email address"));
+    }
+
+    #[test]
+    fn every_error_reads_back_as_itself_and_a_malformed_one_is_refused() {
+        let all = [
+            ApiError::field("email", "not an email address"),
+            ApiError::Conflict { message: "taken".into(), field: Some("name".into()) },
+            ApiError::Conflict { message: "taken".into(), field: None },
+            ApiError::unauthorized("sign in"),
+            ApiError::Forbidden,
+            ApiError::NotFound,
+            ApiError::RateLimited { retry_after: 7 },
+            ApiError::TooLarge { message: "over 1 GB".into() },
+            ApiError::Internal { message: "disk".into() },
+            ApiError::Transport { message: "offline".into() },
+        ];
+        for e in all {
+            let text = serde_json::to_string(&e).unwrap();
+            assert_eq!(serde_json::from_str::<ApiError>(&text).unwrap(), e, "{text}");
+        }
+        let refused = |text: &str| serde_json::from_str::<ApiError>(text).unwrap_err().to_string();
+        assert!(refused(r#"{"error":"conflict"}"#).contains("a `conflict` error needs `message`"));
+        assert!(refused(r#"{"error":"rate_limited"}"#).contains("needs `retry_after`"));
+        assert!(refused(r#"{"error":"teapot","message":"no"}"#).contains("unknown error `teapot`"));
+        assert!(serde_json::from_str::<ApiError>(r#"{"message":"no tag"}"#).is_err());
     }
 }
