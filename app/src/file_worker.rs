@@ -36,14 +36,14 @@ pub enum WorkerRequest {
     /// Read the file as rows to predict (batch prediction), at most `limit`.
     Rows { limit: usize },
     /// Read the file and check it against a federation's task (the participant's first step).
-    CheckTask { task: FlTask },
+    CheckTask { task: Deferred<FlTask> },
     /// Take part in a federation's rounds with the file until it ends or `Cancel` (leaving is
     /// a dropout, not an error for the others). Only keys, sealed shares and masked vectors
     /// are sent.
-    Federate { federation: String, task: FlTask },
+    Federate { federation: String, task: Deferred<FlTask> },
     /// Predict rows with a model without the server seeing them (docs/he.md): the rows given,
     /// or (without them) the picked file's. The worker keeps its key for the page's life.
-    HePredict { offer: Box<crate::he::HeOffer>, rows: Option<Vec<serde_json::Map<String, serde_json::Value>>> },
+    HePredict { offer: Deferred<crate::he::HeOffer>, rows: Option<Vec<serde_json::Map<String, serde_json::Value>>> },
     /// Use the picked key file (docs/he.md's 256 bytes, as `cipherfold he predict` keeps it)
     /// instead of a key made here, for the page's life: one key for the CLI and the browser.
     HeUseKey,
@@ -51,6 +51,71 @@ pub enum WorkerRequest {
     HeExportKey,
     /// Stop the request in progress (reading or uploading); nothing stays on the server.
     Cancel,
+}
+
+/// A request's payload that only some worker bundles read (a federation's task, a model's
+/// encryption offer). In the worker (wasm) it is kept as the posted JS value and decoded by
+/// [`Deferred::get`] in the bundle that serves the request, so the other bundles do not carry
+/// its deserializer (the files worker's were about 90 kB before wasm-opt). Natively, and on
+/// the page that builds the request, it holds the value itself; the wire form is the value's.
+#[derive(Clone, Debug)]
+pub struct Deferred<T>(DeferredInner<T>);
+
+#[derive(Clone, Debug)]
+enum DeferredInner<T> {
+    Value(T),
+    /// Only the worker (wasm) receives one.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    Posted(JsValue),
+}
+
+impl<T> Deferred<T> {
+    pub fn new(value: T) -> Self {
+        Deferred(DeferredInner::Value(value))
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> Deferred<T> {
+    /// The payload, decoded now if it was posted.
+    pub fn get(self) -> Result<T, String> {
+        match self.0 {
+            DeferredInner::Value(value) => Ok(value),
+            DeferredInner::Posted(js) => {
+                serde_wasm_bindgen::from_value(js).map_err(|e| format!("the page's request could not be read: {e}"))
+            }
+        }
+    }
+}
+
+/// Equal when both hold values that are equal; a posted value is compared by identity (only
+/// the worker holds one, and it never compares them).
+impl<T: PartialEq> PartialEq for Deferred<T> {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (DeferredInner::Value(a), DeferredInner::Value(b)) => a == b,
+            (DeferredInner::Posted(a), DeferredInner::Posted(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Deferred<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            DeferredInner::Value(value) => value.serialize(serializer),
+            DeferredInner::Posted(js) => serde_wasm_bindgen::preserve::serialize(js, serializer),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Deferred<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[cfg(target_arch = "wasm32")]
+        let inner = DeferredInner::Posted(serde_wasm_bindgen::preserve::deserialize(deserializer)?);
+        #[cfg(not(target_arch = "wasm32"))]
+        let inner = DeferredInner::Value(T::deserialize(deserializer)?);
+        Ok(Deferred(inner))
+    }
 }
 
 /// Which build of the file worker a page starts: `scripts/build-site.sh` makes one bundle each
@@ -300,8 +365,8 @@ mod tests {
     fn only_the_federations_and_he_bundles_take_their_requests() {
         let task =
             || FlTask { features: vec![], target: "y".into(), labels: None, model: crate::fl::train::FlModel::Linear, privacy: None };
-        let federate = WorkerRequest::Federate { federation: "f".into(), task: task() };
-        let check = WorkerRequest::CheckTask { task: task() };
+        let federate = WorkerRequest::Federate { federation: "f".into(), task: Deferred::new(task()) };
+        let check = WorkerRequest::CheckTask { task: Deferred::new(task()) };
         for bundle in [WorkerBundle::Files, WorkerBundle::Excel, WorkerBundle::Federate, WorkerBundle::He] {
             assert!(bundle.serves(&WorkerRequest::Parse { sheet: None }) && bundle.serves(&WorkerRequest::Rows { limit: 1 }));
             assert!(bundle.serves(&WorkerRequest::Cancel));

@@ -183,16 +183,16 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
         WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
         WorkerRequest::Rows { limit } => WorkerReply::Rows { rows: prediction_rows(&file()?, limit).await? },
         #[cfg(feature = "worker-federate")]
-        WorkerRequest::CheckTask { task } => federate::check_task(&file()?, &task).await?,
+        WorkerRequest::CheckTask { task } => federate::check_task(&file()?, &task.get()?).await?,
         #[cfg(feature = "worker-federate")]
-        WorkerRequest::Federate { federation, task } => federate::federate(state, &file()?, federation, task).await?,
+        WorkerRequest::Federate { federation, task } => federate::federate(state, &file()?, federation, task.get()?).await?,
         #[cfg(feature = "worker-he")]
         WorkerRequest::HePredict { offer, rows } => {
             let rows = match rows {
                 Some(rows) => rows,
                 None => prediction_rows(&file()?, app::model::artifact::MAX_PREDICT_ROWS).await?,
             };
-            he::predict(&offer, rows).await?
+            he::predict(&offer.get()?, rows).await?
         }
         #[cfg(feature = "worker-he")]
         WorkerRequest::HeUseKey => he::use_key(&file()?).await?,

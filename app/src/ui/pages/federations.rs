@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{federation_round, get_federation, join_federation, list_federations};
-use crate::file_worker::{WorkerBundle, WorkerReply, WorkerRequest};
+use crate::file_worker::{Deferred, WorkerBundle, WorkerReply, WorkerRequest};
 use crate::fl::train::{FlModel, FlTask};
 use crate::model::auth::Me;
 use crate::model::federation::{FederationInfo, FederationStatus, RoundResult, RoundView, Stage};
@@ -104,14 +104,14 @@ fn TakePart(federation: String, task: FlTask, rounds: u32, local: RwSignal<Vec<(
         fits.set(false);
         let Some(file) = picked_file(input) else { return };
         status.set(format!("Reading {} in this browser…", file.name()));
-        worker.send(&WorkerRequest::CheckTask { task: task.get_value() }, Some(&file));
+        worker.send(&WorkerRequest::CheckTask { task: Deferred::new(task.get_value()) }, Some(&file));
     };
     let start = move |_| {
         let Some(file) = picked_file(input) else { return };
         error.set(None);
         running.set(true);
         status.set("Waiting for the round…".into());
-        worker.send(&WorkerRequest::Federate { federation: federation.get_value(), task: task.get_value() }, Some(&file));
+        worker.send(&WorkerRequest::Federate { federation: federation.get_value(), task: Deferred::new(task.get_value()) }, Some(&file));
     };
     let leave = move |_| worker.send(&WorkerRequest::Cancel, None);
     view! {

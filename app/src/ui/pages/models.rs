@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::Rows;
 use crate::api::{delete_model, get_model, he_offer, list_datasets, list_models, predict_rows};
-use crate::file_worker::{WorkerBundle, WorkerReply, WorkerRequest};
+use crate::file_worker::{Deferred, WorkerBundle, WorkerReply, WorkerRequest};
 use crate::he::{HeOffer, HeResult};
 use crate::ml::model::ModelKind;
 use crate::model::artifact::{InputField, ModelInfo, Prediction, PredictionTable, MAX_PREDICT_ROWS};
@@ -357,7 +357,7 @@ fn EncryptedPrediction(offer: Result<HeOffer, String>, inputs: Vec<InputField>, 
         doing.set("The encrypted prediction failed");
         result.set(None);
         busy.set(true);
-        worker.with_value(|w| w.send(&WorkerRequest::HePredict { offer: Box::new(offer), rows }, file.as_ref()));
+        worker.with_value(|w| w.send(&WorkerRequest::HePredict { offer: Deferred::new(offer), rows }, file.as_ref()));
     };
     let answer = move || {
         result.get().map(|r| {
