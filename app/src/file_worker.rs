@@ -378,6 +378,22 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_payload_travels_as_the_value_itself() {
+        let task = FlTask {
+            features: vec![crate::fl::train::Feature { name: "x".into(), kind: crate::table::ColumnKind::Numeric, categories: vec![] }],
+            target: "y".into(),
+            labels: None,
+            model: crate::fl::train::FlModel::Linear,
+            privacy: None,
+        };
+        let request = WorkerRequest::CheckTask { task: Deferred::new(task.clone()) };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json, serde_json::json!({ "check_task": { "task": serde_json::to_value(&task).unwrap() } }));
+        let WorkerRequest::CheckTask { task: back } = serde_json::from_value(json).unwrap() else { panic!("not a check_task") };
+        assert_eq!(back.get().unwrap(), task);
+    }
+
+    #[test]
     fn a_files_pages_excel_requests_go_to_the_excel_bundle() {
         let parse = WorkerRequest::Parse { sheet: None };
         assert_eq!(WorkerBundle::Files.for_request(&parse, Some("Iris.XLSX")), WorkerBundle::Excel);
