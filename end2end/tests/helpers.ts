@@ -10,7 +10,6 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-/** Navigates and waits until the wasm has hydrated the page (App sets the marker). */
 /** The paths of the .wasm files the page's context loads from now on (a worker's requests are
  * the context's, not the page's). A set: once the service worker controls the page, one load
  * is seen twice (the worker's request and the service worker's own fetch of it). */
@@ -22,6 +21,7 @@ export function watchWasm(page: Page): Set<string> {
   return wasm;
 }
 
+/** Navigates and waits until the wasm has hydrated the page (App sets the marker). */
 export async function gotoHydrated(page: Page, path: string) {
   await page.goto(path);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true", { timeout: 30_000 });
