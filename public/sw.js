@@ -6,16 +6,22 @@ const SHELL = [
   "/offline.html",
   "/pkg/cipherfold.js",
   "/pkg/cipherfold_bg.wasm",
+  // The page's module imports the loader of its lazily loaded routes (scripts/wasm-split).
+  "/pkg/__wasm_split.______________________.js",
   "/pkg/cipherfold.css",
   "/manifest.webmanifest",
   "/sw-register.js",
   "/icons/icon-192.png",
   "/icons/icon-512.png",
 ];
+// Every lazily loaded page's modules (pkg/split_*.wasm, pkg/chunk_*.wasm), listed here by
+// scripts/build-site.sh: cached with the shell, so a page followed by a link offline still
+// renders (and says it needs the server) instead of failing to load its code.
+const PAGE_MODULES = [/* __PAGE_MODULES__ */];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
-    caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting())
+    caches.open(CACHE).then((cache) => cache.addAll(SHELL.concat(PAGE_MODULES))).then(() => self.skipWaiting())
   );
 });
 

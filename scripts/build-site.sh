@@ -14,7 +14,7 @@ cd "$REPO"
 ensure_wasm_toolchain
 # The wasm-bindgen CLI is only needed once both bundles are compiled: it installs (its own
 # cargo build, in its own directory) while they compile.
-ensure_wasm_bindgen &
+{ ensure_wasm_bindgen && ensure_wasm_split; } &
 bindgen_pid=$!
 ensure_wasm_opt
 ensure_apt brotli
@@ -37,24 +37,44 @@ compile_bundle() {
     cp "$out/frontend.wasm" "$out/$name.wasm"
 }
 
-# bind_bundle NAME WASM-OPT-LEVEL: the JS glue and the final wasm into $NEW/pkg/NAME.js and NAME_bg.wasm.
-bind_bundle() {
-    local name="$1" level="$2"
-    wasm-bindgen --target web --no-typescript --out-dir "$NEW/pkg" --out-name "$name" "$NEW/$name.wasm"
-    rm "$NEW/$name.wasm"
-    if command -v wasm-opt >/dev/null; then
-        wasm-opt "$level" "$NEW/pkg/${name}_bg.wasm" -o "$NEW/pkg/${name}_bg.wasm.opt"
-        mv "$NEW/pkg/${name}_bg.wasm.opt" "$NEW/pkg/${name}_bg.wasm"
-    fi
+# optimize WASM-OPT-LEVEL FILE: wasm-opt in place, where it is installed.
+optimize() {
+    command -v wasm-opt >/dev/null || return 0
+    # The split modules carry a names subsection binaryen does not know (it drops it), and
+    # it warns once per module.
+    wasm-opt "$1" "$2" -o "$2.opt" 2>&1 | { grep -v "unknown name subsection" || true; } >&2
+    mv "$2.opt" "$2"
 }
 
-# The page's bundle (hydration), and the file worker's (WORKER_BUNDLES, from lib.sh).
-compile_bundle cipherfold "$PROFILE"
+# bind_bundle NAME WASM-OPT-LEVEL [WASM-BINDGEN-ARGS...]: the JS glue and the final wasm into
+# $NEW/pkg/NAME.js and NAME_bg.wasm.
+bind_bundle() {
+    local name="$1" level="$2"
+    shift 2
+    wasm-bindgen --target web --no-typescript "$@" --out-dir "$NEW/pkg" --out-name "$name" "$NEW/$name.wasm"
+    rm "$NEW/$name.wasm"
+    optimize "$level" "$NEW/pkg/${name}_bg.wasm"
+}
+
+# The page's bundle (hydration), and the file worker's (WORKER_BUNDLES, from lib.sh). The
+# page is linked with its relocations kept, which the splitter needs to cut it at its lazy
+# routes (app::ui's lazy_page!). These flags replace .cargo/config.toml's for this build, so
+# they repeat them.
+RUSTFLAGS='--cfg getrandom_backend="wasm_js" --cfg erase_components -Clink-args=--emit-relocs' \
+    compile_bundle cipherfold "$PROFILE"
 for w in $WORKER_BUNDLES; do
     compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
 done
 wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
-bind_bundle cipherfold -Oz
+# The page: its main module, one module per lazy route (and modules they share), the loader
+# and the manifest HydrationScripts reads to preload a rendered route's modules.
+split_modules="$(cipherfold-wasm-split "$NEW/cipherfold.wasm" "$NEW/pkg" "$NEW/cipherfold.split.wasm" cipherfold)" \
+    || die "splitting the page bundle failed (its output is above)"
+mv "$NEW/cipherfold.split.wasm" "$NEW/cipherfold.wasm"
+bind_bundle cipherfold -Oz --keep-lld-exports --no-demangle
+while IFS= read -r m; do
+    [ -n "$m" ] && optimize -Oz "$m"
+done <<< "$split_modules"
 for w in $WORKER_BUNDLES; do
     bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
 done
@@ -65,6 +85,9 @@ cp -r "$REPO/public/." "$NEW/"
 # The service worker's cache is named after the build's content, so a new build replaces it.
 BUILD_ID="$(cat "$NEW"/pkg/* "$REPO/public/sw.js" "$REPO/public/offline.html" | sha256sum | cut -c1-16)"
 sed -i "s/__BUILD_ID__/$BUILD_ID/g" "$NEW/sw.js"
+# ... and it caches the lazily loaded pages' modules with the shell.
+page_modules="$(cd "$NEW/pkg" && ls split_*.wasm chunk_*.wasm 2>/dev/null | sed 's|.*|"/pkg/&"|' | paste -sd, -)"
+sed -i "s|/\* __PAGE_MODULES__ \*/|$page_modules|" "$NEW/sw.js"
 
 # Compressed copies beside the bundles, made once here: the server's static-file handler
 # (leptos_axum's, over tower-http's ServeDir) sends `name.br` or `name.gz` to a browser that

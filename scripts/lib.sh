@@ -65,6 +65,20 @@ ensure_wasm_bindgen() {
     fi
 }
 
+# The page bundle's splitter (scripts/wasm-split), reinstalled when its sources change.
+ensure_wasm_split() {
+    local src="$REPO/scripts/wasm-split" stamp="$TOOLS_DIR/.wasm-split" want
+    want="$(cat "$src/Cargo.toml" "$src/Cargo.lock" "$src/src/main.rs" | sha256sum | cut -c1-16)"
+    if [ ! -x "$TOOLS_DIR/bin/cipherfold-wasm-split" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        log "installing the page bundle's splitter (scripts/wasm-split) into $TOOLS_DIR"
+        # Its own target directory, as for wasm-bindgen (it builds beside the bundles), kept out
+        # of the checkout.
+        env -u CARGO_TARGET_DIR cargo install -q --locked --path "$src" --root "$TOOLS_DIR" \
+            --target-dir "$TOOLS_DIR/wasm-split-target" --force
+        echo "$want" > "$stamp"
+    fi
+}
+
 # wasm-opt is optional: it shrinks the bundle; without it the site still builds.
 ensure_wasm_opt() {
     command -v wasm-opt >/dev/null && return 0

@@ -12,5 +12,18 @@ pub mod worker;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::ui::App);
+    // Asynchronously (what `leptos::mount::hydrate_lazy` does), not `hydrate_body`: a lazily
+    // loaded route (`app::ui`'s `lazy_page!`) is hydrated once its module has arrived. The page
+    // counts as hydrated only after that.
+    let hydrated = app::ui::file_worker::Hydrated::pending();
+    wasm_bindgen_futures::spawn_local(async move {
+        let Some(body) = leptos::prelude::document().body() else { return };
+        let mounted = leptos::mount::hydrate_from_async(body, move || {
+            leptos::prelude::provide_context(hydrated);
+            app::ui::App()
+        })
+        .await;
+        mounted.forget();
+        hydrated.done();
+    });
 }

@@ -110,8 +110,28 @@ impl FileWorker {
 
 /// Whether the page has hydrated. A file input is disabled until then: a file picked into the
 /// server's HTML before the page's code runs would show its name and never be read.
+///
+/// The browser's entry point (frontend's `hydrate`) sets it once hydration has ended, which
+/// for a lazily loaded route is after its module arrived; an effect would run as soon as
+/// `App` is hydrated, while the route is still the server's HTML.
 #[derive(Clone, Copy)]
-pub struct Hydrated(pub ReadSignal<bool>);
+pub struct Hydrated(RwSignal<bool>);
+
+impl Hydrated {
+    /// Not hydrated: the server's answer, and the browser's until [`Hydrated::done`].
+    pub fn pending() -> Self {
+        Self(RwSignal::new(false))
+    }
+
+    /// Every part of the page is hydrated: inputs waiting for it are enabled, and
+    /// `<body data-hydrated="true">` is a marker tests (and curious people) can wait for.
+    pub fn done(self) {
+        self.0.set(true);
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    }
+}
 
 /// True once the page's code runs (always true for a component made in the browser).
 pub fn use_hydrated() -> Signal<bool> {
