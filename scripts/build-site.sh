@@ -12,8 +12,8 @@ mkdir -p "$NEW/pkg"
 cd "$REPO"
 
 ensure_wasm_toolchain
-# The wasm-bindgen CLI is only needed once both bundles are compiled: it installs (its own
-# cargo build, in its own directory) while they compile.
+# The wasm-bindgen CLI and the page's splitter are only needed once the bundles are compiled:
+# they install (their own cargo builds, in their own directories) while the bundles compile.
 { ensure_wasm_bindgen && ensure_wasm_split; } &
 bindgen_pid=$!
 ensure_wasm_opt
@@ -65,7 +65,7 @@ RUSTFLAGS='--cfg getrandom_backend="wasm_js" --cfg erase_components -Clink-args=
 for w in $WORKER_BUNDLES; do
     compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
 done
-wait "$bindgen_pid" || die "installing the wasm-bindgen CLI failed (its output is above)"
+wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter failed (the output is above)"
 # The page: its main module, one module per lazy route (and modules they share), the loader
 # and the manifest HydrationScripts reads to preload a rendered route's modules.
 split_modules="$(cipherfold-wasm-split "$NEW/cipherfold.wasm" "$NEW/pkg" "$NEW/cipherfold.split.wasm" cipherfold)" \
