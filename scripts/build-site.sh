@@ -85,8 +85,8 @@ cp -r "$REPO/public/." "$NEW/"
 # The service worker's cache is named after the build's content, so a new build replaces it.
 BUILD_ID="$(cat "$NEW"/pkg/* "$REPO/public/sw.js" "$REPO/public/offline.html" | sha256sum | cut -c1-16)"
 sed -i "s/__BUILD_ID__/$BUILD_ID/g" "$NEW/sw.js"
-# ... and it caches the lazily loaded pages' modules with the shell.
-page_modules="$(cd "$NEW/pkg" && ls split_*.wasm chunk_*.wasm 2>/dev/null | sed 's|.*|"/pkg/&"|' | paste -sd, -)"
+# ... and it caches the lazily loaded pages' modules (the splitter's list) with the shell.
+page_modules="$(sed -n 's|.*/\([^/]*\.wasm\)$|"/pkg/\1"|p' <<< "$split_modules" | paste -sd, -)"
 sed -i "s|/\* __PAGE_MODULES__ \*/|$page_modules|" "$NEW/sw.js"
 
 # Compressed copies beside the bundles, made once here: the server's static-file handler
