@@ -10,12 +10,14 @@ export function watchErrors(page: Page): string[] {
   return errors;
 }
 
-/** The paths of the .wasm files the page's context loads from now on (a worker's requests are
- * the context's, not the page's). A set: once the service worker controls the page, one load
- * is seen twice (the worker's request and the service worker's own fetch of it). */
+/** The paths of the .wasm files the page and its workers load from now on (a worker's requests
+ * are the context's, not the page's). The service worker's own fetches are left out: on
+ * install it fetches every route's module into its cache, which says nothing about what the
+ * page needed; a load the service worker passes on is still seen as the page's request. */
 export function watchWasm(page: Page): Set<string> {
   const wasm = new Set<string>();
   page.context().on("request", (r) => {
+    if (r.serviceWorker()) return;
     if (r.url().endsWith(".wasm")) wasm.add(new URL(r.url()).pathname);
   });
   return wasm;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod jobs;
 pub mod models;
 pub mod privacy;
+pub mod render_owner;
 pub mod session;
 pub mod ui;
 
@@ -75,6 +76,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::session))
         .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
+        // Pages and the fallback's error pages render with Leptos; this keeps each render's
+        // owner with its request across threads (render_owner's doc says what broke without).
+        .layer(axum::middleware::from_fn(render_owner::scope))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), client_ip::resolve))
         .with_state(state)
