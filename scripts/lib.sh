@@ -45,9 +45,10 @@ ensure_wasm_toolchain() {
     fi
 }
 
+# lock_version CRATE [LOCK-FILE]: the version a lock file (the workspace's by default) pins.
 # The wasm-bindgen CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 lock_version() {
-    awk -v n="$1" '$0=="name = \""n"\"" {getline; gsub(/version = |"/,""); print; exit}' "$REPO/Cargo.lock"
+    awk -v n="$1" '$0=="name = \""n"\"" {getline; gsub(/version = |"/,""); print; exit}' "${2:-$REPO/Cargo.lock}"
 }
 
 ensure_wasm_bindgen() {
@@ -65,16 +66,34 @@ ensure_wasm_bindgen() {
     fi
 }
 
-# The page bundle's splitter (scripts/wasm-split), reinstalled when its sources change.
+# The page bundle's splitter (scripts/wasm-split), reinstalled when its sources change. It is
+# built against wasm_split_cli_support with merge-chunks.patch (the patch says why): cargo
+# fetches the crate (checked against the tool's Cargo.lock), a copy of it is patched, and the
+# tool's copy builds offline with its lock file, so every other dependency stays as locked.
 ensure_wasm_split() {
-    local src="$REPO/scripts/wasm-split" stamp="$TOOLS_DIR/.wasm-split" want
-    want="$(cat "$src/Cargo.toml" "$src/Cargo.lock" "$src/src/main.rs" | sha256sum | cut -c1-16)"
+    local src="$REPO/scripts/wasm-split" stamp="$TOOLS_DIR/.wasm-split" want crate
+    local build="$TOOLS_DIR/wasm-split-src" lib="$TOOLS_DIR/wasm-split-lib"
+    want="$(cat "$src/Cargo.toml" "$src/Cargo.lock" "$src/src/main.rs" "$src/merge-chunks.patch" | sha256sum | cut -c1-16)"
     if [ ! -x "$TOOLS_DIR/bin/cipherfold-wasm-split" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         log "installing the page bundle's splitter (scripts/wasm-split) into $TOOLS_DIR"
-        # Its own target directory, as for wasm-bindgen (it builds beside the bundles), kept out
-        # of the checkout.
-        env -u CARGO_TARGET_DIR cargo install -q --locked --path "$src" --root "$TOOLS_DIR" \
-            --target-dir "$TOOLS_DIR/wasm-split-target" --force
+        env -u CARGO_TARGET_DIR cargo fetch -q --locked --manifest-path "$src/Cargo.toml"
+        crate="$(find "${CARGO_HOME:-$HOME/.cargo}/registry/cache" \
+            -name "wasm_split_cli_support-$(lock_version wasm_split_cli_support "$src/Cargo.lock").crate" | head -n1)"
+        [ -n "$crate" ] || die "cargo fetched no wasm_split_cli_support archive for scripts/wasm-split"
+        rm -rf "$build" "$lib"
+        mkdir -p "$build" "$lib"
+        cp -r "$src/Cargo.toml" "$src/Cargo.lock" "$src/src" "$build/"
+        tar -xzf "$crate" -C "$lib" --strip-components=1
+        # git apply outside any repository (the ceiling stops it looking above the copy).
+        GIT_CEILING_DIRECTORIES="$TOOLS_DIR" git -C "$lib" apply "$src/merge-chunks.patch" \
+            || die "scripts/wasm-split/merge-chunks.patch does not apply to $crate"
+        # Outside the tool's directory, so the copy is a patched dependency, not a workspace member.
+        printf '\n[patch.crates-io]\nwasm_split_cli_support = { path = "%s" }\n' "$lib" >> "$build/Cargo.toml"
+        # Its own target directory, as for wasm-bindgen (it builds beside the bundles).
+        env -u CARGO_TARGET_DIR cargo build -q --release --offline --manifest-path "$build/Cargo.toml" \
+            --target-dir "$TOOLS_DIR/wasm-split-target"
+        mkdir -p "$TOOLS_DIR/bin"
+        install -m 755 "$TOOLS_DIR/wasm-split-target/release/cipherfold-wasm-split" "$TOOLS_DIR/bin/"
         echo "$want" > "$stamp"
     fi
 }

@@ -1,4 +1,4 @@
-//! `cipherfold-wasm-split INPUT.wasm PKG-DIR MAIN-OUT.wasm OUTPUT-NAME`
+//! `cipherfold-wasm-split INPUT.wasm PKG-DIR MAIN-OUT.wasm OUTPUT-NAME MERGE-BYTES`
 //!
 //! Splits a page bundle linked with `--emit-relocs` at its `#[lazy]` functions, as
 //! cargo-leptos' `--split` does: the main module goes to MAIN-OUT (for wasm-bindgen, with
@@ -6,6 +6,10 @@
 //! `__wasm_split.______________________.js` to PKG-DIR, and `__wasm_split_manifest.json`
 //! (split name → the modules it needs) beside them, which `leptos::HydrationScripts` reads
 //! to preload the modules of the route a page was rendered for. Prints each module's path.
+//!
+//! MERGE-BYTES: shared modules are merged while a merge makes routes download at most that
+//! many bytes of code they do not run per module fetch it saves them (merge-chunks.patch, on
+//! the library; 0 keeps one module per set of routes that share code).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,11 +21,15 @@ const MANIFEST: &str = "__wasm_split_manifest.json";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, pkg_dir, main_out, output_name] = args.as_slice() else {
-        eprintln!("usage: cipherfold-wasm-split INPUT.wasm PKG-DIR MAIN-OUT.wasm OUTPUT-NAME");
+    let [input, pkg_dir, main_out, output_name, merge] = args.as_slice() else {
+        eprintln!("usage: cipherfold-wasm-split INPUT.wasm PKG-DIR MAIN-OUT.wasm OUTPUT-NAME MERGE-BYTES");
         return ExitCode::from(2);
     };
-    match split(Path::new(input), Path::new(pkg_dir), Path::new(main_out), output_name) {
+    let Ok(merge) = merge.parse::<usize>() else {
+        eprintln!("cipherfold-wasm-split: MERGE-BYTES must be a whole number of bytes, not {merge:?}");
+        return ExitCode::from(2);
+    };
+    match split(Path::new(input), Path::new(pkg_dir), Path::new(main_out), output_name, merge) {
         Ok(modules) => {
             for m in modules {
                 println!("{}", m.display());
@@ -35,7 +43,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn split(input: &Path, pkg_dir: &Path, main_out: &Path, output_name: &str) -> Result<Vec<std::path::PathBuf>, String> {
+fn split(input: &Path, pkg_dir: &Path, main_out: &Path, output_name: &str, merge: usize) -> Result<Vec<std::path::PathBuf>, String> {
     let wasm = std::fs::read(input).map_err(|e| format!("reading {}: {e}", input.display()))?;
     // The loader imports `initSync` and the memory from the page's wasm-bindgen module.
     let main_module = format!("./{output_name}.js");
@@ -44,6 +52,7 @@ fn split(input: &Path, pkg_dir: &Path, main_out: &Path, output_name: &str) -> Re
     opts.main_out_path = main_out;
     opts.main_module = &main_module;
     opts.link_name = LINK_NAME;
+    opts.merge_chunks_bytes_per_fetch = merge;
     let out = wasm_split_cli_support::transform(opts).map_err(|e| format!("splitting {}: {e:?}", input.display()))?;
     let manifest = serde_json::to_string_pretty(&out.prefetch_map).map_err(|e| e.to_string())?;
     let manifest_path = pkg_dir.join(MANIFEST);
