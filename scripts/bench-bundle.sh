@@ -37,6 +37,21 @@ for crate, size in by.most_common(12):
 '
 }
 by_crate cipherfold "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/cipherfold.wasm" 400
+# What each lazily loaded page downloads: the main module and its route's modules, as the
+# splitter's manifest lists them (the HTML preloads the same list).
+"$CIPHERFOLD_PYTHON" - "$SITE_ROOT/pkg" <<'PY'
+import json, os, re, sys
+pkg = sys.argv[1]
+gz = lambda name: os.path.getsize(os.path.join(pkg, name + ".wasm.gz"))
+main = gz("cipherfold_bg")
+routes = json.load(open(os.path.join(pkg, "__wasm_split_manifest.json")))
+print(f"  each route (gzipped, with the {main}-byte main module):")
+for key, modules in sorted(routes.items()):
+    name = re.sub(r"^__(.*)_route_view_\d+$", r"\1", key)
+    print(f"  {name:>16}: {len(modules):3} modules, {main + sum(map(gz, modules)):>8} bytes")
+every = [f for f in os.listdir(pkg) if re.fullmatch(r"(split|chunk)_.*\.wasm", f)]
+print(f"  all {len(every)} route modules and the main one: {main + sum(gz(f[:-5]) for f in every)} bytes")
+PY
 # Each page starts one of the worker's builds (app::file_worker::WorkerBundle): the files' (upload,
 # dataset, batch prediction pages; the Excel one when such a page reads an .xlsx), the
 # federations page's and the models page's.
