@@ -26,6 +26,13 @@ test("a page downloads its own route's module, preloaded with the page, and a li
   const upload = routes();
   expect(upload).toEqual([preloads[0]]);
   expect(wasm.has("/pkg/cipherfold_bg.wasm")).toBe(true);
+  // With the code it shares with other routes: all preloaded, and few (the site build merges
+  // shared modules; unmerged, this page fetched 64, which over HTTP/1.1 was slower than one
+  // module).
+  const shared = [...wasm].filter((p) => p.startsWith("/pkg/chunk_")).sort();
+  const preloadedShared = await page.locator('link[rel="preload"][href*="/pkg/chunk_"]').evaluateAll((ls) => ls.map((l) => l.getAttribute("href")));
+  expect(shared).toEqual([...preloadedShared].sort());
+  expect(shared.length).toBeLessThanOrEqual(15);
   // The page works: its file input is enabled once its module is hydrated.
   await expect(page.getByLabel("Data file (CSV, JSON or Excel .xlsx)")).toBeEnabled();
 
