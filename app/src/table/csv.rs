@@ -648,15 +648,9 @@ fn number_lines(rest: &mut &[u8], delimiter: u8, fill: &mut [Fill], kinds: &mut 
         return 0;
     }
     let first = *len;
-    loop {
-        let before = *rest;
-        match next_line(rest) {
-            Some(line) if number_line(line, delimiter, fill, *len) => *len += 1,
-            _ => {
-                *rest = before;
-                break;
-            }
-        }
+    while let Some(taken) = number_line(rest, delimiter, fill, *len) {
+        *rest = &rest[taken..];
+        *len += 1;
     }
     if *len > first {
         for (column, seen) in fill.iter_mut().zip(&mut kinds.seen_number) {
@@ -673,22 +667,27 @@ fn number_lines(rest: &mut &[u8], delimiter: u8, fill: &mut [Fill], kinds: &mut 
 /// numbers only.
 const NUMBER_LINES_WAIT: usize = 64;
 
-/// One line of plain decimals, one a column, into row `row` of the slots; `false` when the
-/// line is not that (its numbers so far are then in slots `plain_row` writes again).
-fn number_line(line: &[u8], delimiter: u8, fill: &mut [Fill], row: usize) -> bool {
-    let mut rest = line;
+/// The line `text` starts with, when it is plain decimals, one a column, into row `row` of the
+/// slots: the count of bytes it spans with its `\n` or `\r\n`. `None` when it is not that (its
+/// numbers so far are then in slots `plain_row` writes again). The line's end is where its
+/// last number ends, so it is not looked for first: `next_line`'s scan of the bytes was a
+/// second pass over them (the parse of bench-parse's file on one core: 0.0748 s → 0.0703 s).
+fn number_line(text: &[u8], delimiter: u8, fill: &mut [Fill], row: usize) -> Option<usize> {
+    let mut rest = text;
     let last = fill.len().wrapping_sub(1);
     for (j, column) in fill.iter_mut().enumerate() {
-        let Fill::Slots { slots, .. } = column else { return false };
-        let (Some((value, len)), Some(slot)) = (plain_decimal(rest), slots.get_mut(row)) else { return false };
+        let Fill::Slots { slots, .. } = column else { return None };
+        let (Some((value, len)), Some(slot)) = (plain_decimal(rest), slots.get_mut(row)) else { return None };
         *slot = value;
         match rest.get(len) {
-            None => return j == last,
             Some(b) if *b == delimiter && j != last => rest = &rest[len + 1..],
-            _ => return false,
+            Some(b'\n') if j == last => return Some(text.len() - rest.len() + len + 1),
+            None if j == last => return Some(text.len()),
+            Some(b'\r') if j == last && rest.get(len + 1) == Some(&b'\n') => return Some(text.len() - rest.len() + len + 2),
+            _ => return None,
         }
     }
-    false
+    None
 }
 
 /// One line's values onto `fill`'s columns, or `None` when it does not have the width's count
