@@ -69,7 +69,7 @@ wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter fail
 # The page: its main module, one module per lazy route (and modules they share), the loader
 # and the manifest HydrationScripts reads to preload a rendered route's modules. Shared
 # modules are merged while a merge costs a route at most 4,000 bytes of code it does not run
-# per fetch it saves (merge-chunks.patch): the upload page fetches 10 modules, not 64, and
+# per fetch it saves (merge-chunks.patch): the upload page fetches 9 modules, not 64, and
 # every route's download is smaller too (less per-module overhead; docs/building.md).
 split_modules="$(cipherfold-wasm-split "$NEW/cipherfold.wasm" "$NEW/pkg" "$NEW/cipherfold.split.wasm" cipherfold 4000)" \
     || die "splitting the page bundle failed (its output is above)"
