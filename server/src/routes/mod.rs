@@ -71,14 +71,16 @@ pub fn router(state: AppState) -> Router {
         .merge(
             Router::new()
                 .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
-                .layer(RequestBodyLimitLayer::new(app::model::artifact::MAX_PREDICT_BODY)),
+                .layer(RequestBodyLimitLayer::new(app::model::artifact::MAX_PREDICT_BODY))
+                // Each page render's reactive owner stays with its request across threads, or
+                // a lazy route's preload links go missing (render_owner says why). Only here:
+                // the REST routes and the fallback (static files, the 404 page, which is not
+                // lazy) render no lazy route.
+                .layer(axum::middleware::from_fn(render_owner::scope)),
         )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::session))
         .route_layer(axum::middleware::from_fn_with_state(state.backend.clone(), track))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell))
-        // Pages and the fallback's error pages render with Leptos; this keeps each render's
-        // owner with its request across threads (render_owner's doc says what broke without).
-        .layer(axum::middleware::from_fn(render_owner::scope))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(state.trusted_proxies.clone(), client_ip::resolve))
         .with_state(state)
