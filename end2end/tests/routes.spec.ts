@@ -7,12 +7,16 @@ import { gotoHydrated, watchErrors, watchWasm } from "./helpers";
 
 const user = { username: "rosa.routes", password: "rosa's long password" };
 
-test("a page downloads its own route's module, preloaded with the page, and a link fetches the next page's", async ({ page }) => {
+// Each test signs in itself (registering on first use), so either runs alone.
+test.beforeEach(async ({ page }) => {
   const r = await page.request.post("/api/auth/register", {
     data: { username: user.username, email: "rosa@example.org", password: user.password, domain: "retail", subdomain: "pricing" },
   });
   expect([201, 409]).toContain(r.status());
   expect((await page.request.post("/api/auth/login", { data: user })).status()).toBe(200);
+});
+
+test("a page downloads its own route's module, preloaded with the page, and a link fetches the next page's", async ({ page }) => {
   const errors = watchErrors(page);
   const wasm = watchWasm(page);
   const routes = () => [...wasm].filter((p) => p.startsWith("/pkg/split_")).sort();
@@ -54,7 +58,6 @@ test("every page rendered at once still preloads its route's module", async ({ p
   // Rendered concurrently, pages used to lose their preload links: Leptos looked the manifest
   // up through a thread's current owner after the render had moved threads (the server's
   // routes::render_owner keeps it with the request). 6 of 30 had them before the fix.
-  expect((await page.request.post("/api/auth/login", { data: user })).status()).toBe(200);
   const pages = await Promise.all(
     Array.from({ length: 24 }, () => page.request.get("/datasets/new").then((res) => res.text())),
   );
