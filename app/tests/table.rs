@@ -132,6 +132,12 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     let crlf = b"a,b\r\n1,2\r\n\r\n3, 4 \r\n,NA\r\n5,x\r\n".to_vec();
     let one_column = b"x\n1\n   \n2\n\n\n3.25\n".to_vec();
     let blank_first = b"\n\nh,i,j\n1,,3\n,NA,x\n-0.5,+2,\n".to_vec();
+    // Past the first 64 KiB (which the scanner reads only once it has them all): a lone `\r`
+    // (a line end to the `csv` reader) and a last line without its newline; quotes in lines
+    // that end in a later piece than the quote's.
+    let plain_lines = |n: usize| (0..n).map(|i| format!("{i},{}\n", i % 7)).collect::<String>();
+    let lone_cr = format!("a,b\n{}3,4\r5,x\n6,7", plain_lines(10_000)).into_bytes();
+    let quoted_later = format!("a,b\n{}5,\"x,y\"\n6,\"z\"\n{}8,9\r\n", plain_lines(10_000), plain_lines(10)).into_bytes();
     let inputs: Vec<Vec<u8>> = vec![
         data("iris.csv"),
         data("diabetes.csv"),
@@ -141,6 +147,8 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
         crlf,
         one_column,
         blank_first,
+        lone_cr,
+        quoted_later,
     ];
     for bytes in &inputs {
         let table = parse(bytes, Format::Csv).unwrap();
@@ -149,6 +157,14 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
             assert_eq!(CsvScanner::scan(bytes, ParseOptions::default(), piece).unwrap(), expected, "piece {piece}");
         }
     }
+    // A quote in the partial line one piece leaves, closed before the piece that ends the line:
+    // that line is still read as quoted (a plain read would keep `"5"` as text).
+    let text = format!("a,b\n{}6,\"5\"\n7,8\n", plain_lines(10_000)).into_bytes();
+    let cut = text.len() - "\n7,8\n".len();
+    let mut s = CsvScanner::new(ParseOptions::default());
+    s.push(&text[..cut]).unwrap();
+    s.push(&text[cut..]).unwrap();
+    assert_eq!(s.finish().unwrap(), Scan::of_table(&parse(&text, Format::Csv).unwrap(), Format::Csv, ParseOptions::default()));
     // Errors name the same line and field as the parser's, in a line read line by line too.
     let scan_error = |bytes: &[u8]| {
         let mut s = CsvScanner::new(ParseOptions::default());

@@ -592,7 +592,12 @@ enum Filled {
 /// Whether `bytes` has no quote character and no lone `\r`: then its records are its lines
 /// split at the delimiter, exactly as the `csv` reader reads them.
 pub(crate) fn is_plain(bytes: &[u8]) -> bool {
-    memchr::memchr(b'"', bytes).is_none() && memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'))
+    memchr::memchr(b'"', bytes).is_none() && no_lone_cr(bytes)
+}
+
+/// Whether every `\r` in `bytes` starts a `\r\n`: `is_plain` for bytes known to hold no quote.
+pub(crate) fn no_lone_cr(bytes: &[u8]) -> bool {
+    memchr::memchr_iter(b'\r', bytes).all(|i| bytes.get(i + 1) == Some(&b'\n'))
 }
 
 /// The next line of `rest` without its `\n` or `\r\n`, advancing past it.

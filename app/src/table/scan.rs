@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::csv::{describe, detect_delimiter, is_plain, looks_like_header, next_line, not_utf8, plain_decimal, reader, SAMPLE_BYTES};
+use super::csv::{describe, detect_delimiter, is_plain, looks_like_header, no_lone_cr, not_utf8, plain_decimal, reader, SAMPLE_BYTES};
 use super::infer::{convert, is_missing_text, parse_bool, parse_number};
 use super::{Cell, Column, ColumnKind, ColumnStats, ColumnSummary, Format, Location, ParseOptions, TableError};
 
@@ -102,15 +102,18 @@ impl ColumnAcc {
         Ok(())
     }
 
-    /// The field at the start of `rest` (up to `delimiter` or the end), as [`ColumnAcc::add`]
-    /// takes it; returns the field's length. A plain number is read in the same pass that
-    /// finds its end, so a numeric field's bytes are read once.
+    /// The field at the start of `rest`, as [`ColumnAcc::add`] takes it; returns the field's
+    /// length. The field ends at `delimiter`, a line end (`\n`, or the `\r` of a `\r\n`: the
+    /// caller's block is plain, so a `\r` is never anything else) or the end of `rest`, so the
+    /// line's end is found as its fields are read. A plain number is read in the same pass
+    /// that finds its end, so a numeric field's bytes are read once.
     fn add_first(&mut self, rest: &[u8], delimiter: u8) -> Result<usize, std::str::Utf8Error> {
-        if let Some((x, len)) = plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(|b| *b == delimiter)) {
+        let ends = |b: &u8| *b == delimiter || *b == b'\n' || *b == b'\r';
+        if let Some((x, len)) = plain_decimal(rest).filter(|(_, len)| rest.get(*len).is_none_or(ends)) {
             self.plain_number(x, &rest[..len]);
             return Ok(len);
         }
-        let len = memchr::memchr(delimiter, rest).unwrap_or(rest.len());
+        let len = memchr::memchr3(delimiter, b'\n', b'\r', rest).unwrap_or(rest.len());
         self.add(&rest[..len])?;
         Ok(len)
     }
@@ -187,6 +190,8 @@ pub struct CsvScanner {
     in_quotes: bool,
     /// The last record boundary found in `buf` (just after a newline outside quotes).
     boundary: usize,
+    /// Whether `buf[..searched]` may hold a quote (a block from it then needs `is_plain`).
+    quoted_tail: bool,
     delimiter: Option<u8>,
     lines_before: u64,
     started: bool,
@@ -207,6 +212,7 @@ impl CsvScanner {
             searched: 0,
             in_quotes: false,
             boundary: 0,
+            quoted_tail: false,
             delimiter: None,
             lines_before: 0,
             started: false,
@@ -245,7 +251,8 @@ impl CsvScanner {
         }
         // A newline outside quotes ends a record (a doubled quote toggles twice, so it cancels).
         let new = &self.buf[self.searched..];
-        if !self.in_quotes && memchr::memchr(b'"', new).is_none() {
+        let unquoted = !self.in_quotes && memchr::memchr(b'"', new).is_none();
+        if unquoted {
             if let Some(i) = memchr::memrchr(b'\n', new) {
                 self.boundary = self.searched + i + 1;
             }
@@ -259,13 +266,17 @@ impl CsvScanner {
             }
         }
         self.searched = self.buf.len();
+        // Whether the block read below has no quote is then known without a pass of its own.
+        let block_unquoted = unquoted && !self.quoted_tail;
+        self.quoted_tail |= !unquoted;
         if self.boundary > 0 {
             let boundary = std::mem::take(&mut self.boundary);
             let mut buf = std::mem::take(&mut self.buf);
             self.searched -= boundary;
-            self.lines_before += self.records(&buf[..boundary])?;
+            self.lines_before += self.records(&buf[..boundary], block_unquoted)?;
             // Only the partial line after the boundary moves; the buffer keeps its capacity.
             buf.drain(..boundary);
+            self.quoted_tail = self.quoted_tail && memchr::memchr(b'"', &buf).is_some();
             self.buf = buf;
         }
         Ok(())
@@ -284,10 +295,10 @@ impl CsvScanner {
     /// header, the way the whole-file parser reads one: about twice as fast as the `csv` reader
     /// natively, and most of a numeric file's preview in the browser. Anything else goes to the
     /// `csv` reader.
-    fn records(&mut self, block: &[u8]) -> Result<u64, TableError> {
+    fn records(&mut self, block: &[u8], unquoted: bool) -> Result<u64, TableError> {
         let newlines = |bytes: &[u8]| memchr::memchr_iter(b'\n', bytes).count() as u64;
         let mut lines = self.lines_before;
-        if !is_plain(block) {
+        if !(if unquoted { no_lone_cr(block) } else { is_plain(block) }) {
             self.general_records(block, lines)?;
             return Ok(newlines(block));
         }
@@ -313,41 +324,52 @@ impl CsvScanner {
     /// summaries does not matter: the scan ends with that error.
     fn plain_records(&mut self, block: &[u8]) -> (usize, u64) {
         let delimiter = self.delimiter.unwrap_or(b',');
-        let mut rest = block;
+        let mut done = 0;
         let mut lines = 0;
-        loop {
-            let start = rest;
-            let Some(line) = next_line(&mut rest) else { return (block.len(), lines) };
-            // The `csv` reader yields no record for an empty line; the general reader skips a
-            // one-field record of spaces.
-            let blank = line.is_empty() || (self.width == 1 && line.trim_ascii().is_empty());
-            if !blank && !self.plain_record(line, delimiter) {
-                return (block.len() - start.len(), lines);
-            }
+        while done < block.len() {
+            let Some(taken) = self.plain_record(&block[done..], delimiter) else { break };
+            done += taken;
             lines += 1;
         }
+        (done, lines)
     }
 
-    /// One line's fields onto the summaries (and the preview); `false` when the general
-    /// reader must read it (see [`CsvScanner::plain_records`]).
-    fn plain_record(&mut self, line: &[u8], delimiter: u8) -> bool {
+    /// The line `text` starts with onto the summaries (and the preview): the count of bytes
+    /// it spans with its `\n` or `\r\n`. `None` when the general reader must read it (see
+    /// [`CsvScanner::plain_records`]). The line's end is where its last field ends, not looked
+    /// for first: `next_line`'s scan for it was a second pass over the bytes.
+    fn plain_record(&mut self, text: &[u8], delimiter: u8) -> Option<usize> {
         let width = self.columns.len();
-        let mut rest = line;
+        // The `csv` reader yields no record for an empty line; the general reader skips a
+        // one-field record of spaces.
+        match text {
+            [b'\n', ..] => return Some(1),
+            [b'\r', b'\n', ..] => return Some(2),
+            _ if width == 1 => {
+                let end = memchr::memchr(b'\n', text).map_or(text.len(), |i| i + 1);
+                if text[..end].trim_ascii().is_empty() {
+                    return Some(end);
+                }
+            }
+            _ => {}
+        }
+        let mut at = 0;
         for (j, acc) in self.columns.iter_mut().enumerate() {
-            let Ok(len) = acc.add_first(rest, delimiter) else { return false };
+            let len = at + acc.add_first(&text[at..], delimiter).ok()?;
             // The field ends the line exactly when it is the last one.
-            match (rest.get(len), j + 1 == width) {
-                (None, true) => break,
-                (Some(_), false) => rest = &rest[len + 1..],
-                _ => return false,
+            match (text.get(len), j + 1 == width) {
+                (Some(b), false) if *b == delimiter => at = len + 1,
+                (Some(b'\n' | b'\r') | None, true) => at = len,
+                _ => return None,
             }
         }
         if self.preview.len() < PREVIEW_ROWS {
             // Every field was read as UTF-8 (or ASCII digits) above.
-            self.preview.push(line.split(|b| *b == delimiter).map(|f| String::from_utf8_lossy(f).into_owned()).collect());
+            self.preview.push(text[..at].split(|b| *b == delimiter).map(|f| String::from_utf8_lossy(f).into_owned()).collect());
         }
         self.rows += 1;
-        true
+        // Past the `\n`, or the `\r\n` (a `\r` is one's start in a plain block).
+        Some(if text.get(at) == Some(&b'\r') { at + 2 } else { at + 1 }.min(text.len()))
     }
 
     /// The records of `block` through the `csv` reader (quotes, and every error with its line).
@@ -420,7 +442,8 @@ impl CsvScanner {
         }
         let rest = std::mem::take(&mut self.buf);
         self.searched = 0;
-        self.records(&rest).map(|_| ())
+        self.quoted_tail = false;
+        self.records(&rest, false).map(|_| ())
     }
 
     /// The scan, once the whole file was pushed (and [`CsvScanner::second_pass`] said `None`:
