@@ -71,7 +71,9 @@ test("a bad parameter is shown next to its field and starts nothing", async ({ p
 test("a random forest on iris: the chart and the progress bar follow the job to the end", async ({ page }) => {
   const errors = watchErrors(page);
   await login(page);
-  await startJob(page, "forest", { Trees: "300" });
+  // Enough trees that the job outlasts the job page's load and hydration, so its live events
+  // are seen: with 300 the job once finished first (the page then shows all five folds at once).
+  await startJob(page, "forest", { Trees: "2000" });
   const chart = page.getByTestId("score-chart");
   const progress = page.locator("#job-progress");
   // Live: fold points appear one by one while the job runs.
