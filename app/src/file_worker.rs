@@ -29,14 +29,7 @@ use crate::table::{Cell, Column, Format, ParseOptions};
 pub enum WorkerRequest {
     /// Read the file for the upload page's preview (CSV in pieces, JSON and Excel whole).
     Parse { sheet: Option<String> },
-    /// Seal the picked file while the person reads its preview, so that `Upload` of the same
-    /// file only declares and sends it. Sent once `Parse` has answered, to a second worker of
-    /// the page (the one that will upload). Nothing leaves the browser, and the data key stays in the worker: it is wrapped only
-    /// when `Upload` comes. Answered `SealedAhead` whatever happened; a failure shows at `Upload`,
-    /// which then seals the file itself.
-    SealAhead,
-    /// Seal the file already parsed (or use what `SealAhead` sealed of it) and upload the
-    /// ciphertext.
+    /// Seal the file already parsed and upload the ciphertext.
     Upload(Box<UploadRequest>),
     /// Download one of the owner's datasets, open it with their key, and parse it.
     Open(OpenRequest),
@@ -169,7 +162,6 @@ impl WorkerBundle {
     pub fn serves(self, request: &WorkerRequest) -> bool {
         match request {
             WorkerRequest::Parse { .. }
-            | WorkerRequest::SealAhead
             | WorkerRequest::Upload(_)
             | WorkerRequest::Open(_)
             | WorkerRequest::Rows { .. }
@@ -182,12 +174,12 @@ impl WorkerBundle {
 
 impl WorkerRequest {
     /// Whether the request reads an Excel file: the picked file (`file_name`) for `Parse` and
-    /// `Rows`, the stored dataset's format for `Open`. Sealing and uploading read bytes only,
-    /// whatever the format, so the worker that sealed a workbook ahead also uploads it.
+    /// `Rows`, the scanned one for `Upload`, the stored dataset's format for `Open`.
     pub fn reads_excel(&self, file_name: Option<&str>) -> bool {
         let picked = || file_name.and_then(Format::from_file_name) == Some(Format::Xlsx);
         match self {
             WorkerRequest::Parse { .. } | WorkerRequest::Rows { .. } => picked(),
+            WorkerRequest::Upload(upload) => upload.scan.format == Format::Xlsx,
             WorkerRequest::Open(open) => open.format == Format::Xlsx,
             _ => false,
         }
@@ -244,8 +236,6 @@ pub enum WorkerReply {
     Parsed {
         scan: Scan,
     },
-    /// `SealAhead` ended (sealed, superseded by another file, or failed: `Upload` finds out).
-    SealedAhead,
     Uploaded {
         id: String,
     },
@@ -410,26 +400,6 @@ mod tests {
         assert_eq!(WorkerBundle::Files.for_request(&parse, Some("iris.csv")), WorkerBundle::Files);
         assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::Rows { limit: 5 }, Some("rows.xlsx")), WorkerBundle::Excel);
         assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::Cancel, Some("rows.xlsx")), WorkerBundle::Files);
-        // Sealing reads bytes only: the worker that sealed a workbook ahead uploads it.
-        assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::SealAhead, Some("rows.xlsx")), WorkerBundle::Files);
-        let scan = Scan {
-            format: Format::Xlsx,
-            parse_options: ParseOptions::default(),
-            columns: vec![],
-            rows: 0,
-            preview: vec![],
-            summaries: vec![],
-        };
-        let upload = WorkerRequest::Upload(Box::new(UploadRequest {
-            scan,
-            name: "rows".into(),
-            domain: "d".into(),
-            subdomain: "s".into(),
-            shared: false,
-            target: None,
-            passphrase: None,
-        }));
-        assert_eq!(WorkerBundle::Files.for_request(&upload, Some("rows.xlsx")), WorkerBundle::Files);
         // The other bundles read Excel themselves.
         assert_eq!(WorkerBundle::He.for_request(&WorkerRequest::Rows { limit: 5 }, Some("rows.xlsx")), WorkerBundle::He);
         assert_eq!(WorkerBundle::Federate.for_request(&parse, Some("mine.xlsx")), WorkerBundle::Federate);

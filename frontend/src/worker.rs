@@ -43,10 +43,6 @@ const CHUNK: u32 = 1 << 20;
 const PIECE: f64 = (8 << 20) as f64;
 /// JSON and Excel are parsed whole; beyond this size we ask for CSV instead.
 const WHOLE_LIMIT: f64 = (256 << 20) as f64;
-/// Files up to this size are sealed ahead (`WorkerRequest::SealAhead`) into a Blob held until
-/// the upload; a larger one is sealed as it is sent, which over HTTP/2 keeps the tab's memory
-/// flat (docs/deploy.md measured 78 MiB streamed against 897 MiB sealed whole for 1 GB).
-const AHEAD_LIMIT: f64 = (256 << 20) as f64;
 
 /// Why a request ended without its answer.
 #[derive(Debug, thiserror::Error)]
@@ -90,26 +86,6 @@ struct State {
     upload: RefCell<Option<XmlHttpRequest>>,
     /// The streaming upload in flight.
     stream: RefCell<Option<AbortController>>,
-    /// The picked file being (or already) sealed ahead of its upload.
-    ahead: RefCell<Option<Ahead>>,
-}
-
-/// A file sealed ahead of its upload (`WorkerRequest::SealAhead`).
-struct Ahead {
-    /// The picked file, to recognise the upload's (or the same file picked again).
-    file: File,
-    session: Rc<RefCell<SealSession>>,
-    /// Resolves to the sealed `Blob` once sealing ends, or to a string saying why there is
-    /// none (it never rejects, so nothing is reported as an unhandled rejection).
-    sealed: js_sys::Promise,
-    /// Set when another file is picked: the sealing stops at its next group.
-    superseded: Rc<Flag<bool>>,
-}
-
-/// The same picked file, as far as the browser can tell (a file changed on disk since it was
-/// picked cannot be read any more, so a stale sealed copy cannot be uploaded as this one).
-fn same_file(a: &File, b: &File) -> bool {
-    a.name() == b.name() && a.size() == b.size() && a.last_modified() == b.last_modified()
 }
 
 impl State {
@@ -203,10 +179,6 @@ async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Re
     let file = move || file.ok_or(Failure::from("no file came with the request; pick the file again"));
     Ok(match request {
         WorkerRequest::Parse { sheet } => WorkerReply::Parsed { scan: parse(state, &file()?, sheet).await? },
-        WorkerRequest::SealAhead => {
-            seal_ahead(state, file()?).await;
-            WorkerReply::SealedAhead
-        }
         WorkerRequest::Upload(upload) => WorkerReply::Uploaded { id: seal_and_upload(state, &file()?, *upload).await? },
         WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
         WorkerRequest::Rows { limit } => WorkerReply::Rows { rows: prediction_rows(&file()?, limit).await? },
@@ -291,75 +263,17 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
     Ok(scan)
 }
 
-/// Seals `file` while the person reads its preview, unless it is the file already sealed ahead
-/// (the sheet field changed, so the page parsed it again). Any earlier file's sealing stops.
-async fn seal_ahead(state: &State, file: File) {
-    if state.ahead.borrow().as_ref().is_some_and(|a| same_file(&a.file, &file)) {
-        return;
-    }
-    if let Some(earlier) = state.ahead.take() {
-        earlier.superseded.set(true);
-    }
-    if file.size() > AHEAD_LIMIT {
-        return;
-    }
-    let Ok(session) = SealSession::unwrapped(CHUNK) else { return };
-    let session = Rc::new(RefCell::new(session));
-    let mut settle = None;
-    let sealed = js_sys::Promise::new(&mut |resolve, _| settle = Some(resolve));
-    let Some(settle) = settle else { return };
-    let superseded = Rc::new(Flag::new(false));
-    state.ahead.replace(Some(Ahead { file: file.clone(), session: session.clone(), sealed, superseded: superseded.clone() }));
-    let check = || if superseded.get() { Err(Failure::Cancelled) } else { state.check() };
-    let outcome = seal(&check, &session, &file).await;
-    drop(session);
-    let _ = match outcome {
-        Ok(blob) => settle.call1(&JsValue::UNDEFINED, &blob),
-        Err(e) => {
-            // Not kept: picking the same file again seals it again.
-            if state.ahead.borrow().as_ref().is_some_and(|a| Rc::ptr_eq(&a.superseded, &superseded)) {
-                state.ahead.replace(None);
-            }
-            settle.call1(&JsValue::UNDEFINED, &JsValue::from_str(&e.to_string()))
-        }
-    };
-}
-
-/// What `SealAhead` sealed of `file` (waiting for it to finish): the session and the sealed
-/// Blob; `None` when it sealed another file, none at all, or failed, and the upload seals the
-/// file itself.
-async fn sealed_ahead(state: &State, file: &File) -> Result<Option<(SealSession, Blob)>> {
-    let Some(ahead) = state.ahead.take() else { return Ok(None) };
-    if !same_file(&ahead.file, file) {
-        ahead.superseded.set(true);
-        return Ok(None);
-    }
-    let outcome = JsFuture::from(ahead.sealed).await?;
-    state.check()?;
-    let Ok(blob) = outcome.dyn_into::<Blob>() else { return Ok(None) };
-    // The sealing task dropped its handle before it settled the promise.
-    Ok(Rc::try_unwrap(ahead.session).ok().map(|session| (session.into_inner(), blob)))
-}
-
-/// Declares the dataset, seals the file (or takes what was sealed ahead) and uploads the
-/// ciphertext. On any failure after the declaration the dataset is deleted again (the server
-/// also sweeps what a closed tab leaves).
+/// Declares the dataset, seals the file and uploads the ciphertext. On any failure after the
+/// declaration the dataset is deleted again (the server also sweeps what a closed tab leaves).
 async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> Result<String> {
-    let (mut session, ahead) = match sealed_ahead(state, file).await? {
-        Some((session, blob)) => (session, Some(blob)),
-        None => (SealSession::unwrapped(CHUNK)?, None),
-    };
     let trainer: TrainerKey = json(ok(fetch("GET", "/api/keys/trainer", None).await?).await?).await?;
     let owner = owner_key(upload.passphrase.as_deref()).await?;
-    session.wrap_for(&trainer.public_key, Some(&owner.public_key))?;
+    let session = SealSession::new(&trainer.public_key, Some(owner.public_key), CHUNK)?;
     let id = session.id();
     let declaration = serde_json::to_string(&session.declaration(upload, file.size() as u64)).map_err(|e| e.to_string())?;
     ok(fetch("POST", "/api/datasets", Some(&declaration)).await?).await?;
     let url = format!("/api/datasets/{id}/blob");
     let result = async {
-        if let Some(blob) = ahead {
-            return put(state, &url, &blob).await;
-        }
         let mut session = session;
         if can_stream_requests() {
             match stream_put(state, session, file, &url).await? {
@@ -371,7 +285,7 @@ async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> R
                 }
             }
         }
-        let blob = seal(&|| state.check(), &RefCell::new(session), file).await?;
+        let blob = seal(state, &RefCell::new(session), file).await?;
         put(state, &url, &blob).await
     }
     .await;
@@ -444,16 +358,15 @@ async fn seal_chunks(
 }
 
 /// The sealed file as a Blob whose parts are the header and each group of sealed chunks; Blob
-/// parts may live on disk, so a large file does not need its size in memory. `check` says
-/// between groups whether to go on.
-async fn seal(check: &dyn Fn() -> Result<()>, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
+/// parts may live on disk, so a large file does not need its size in memory.
+async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
     let n = chunk_count(file.size());
     let header = session.borrow().header_bytes();
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
     let raw_key = session.borrow().raw_key();
     let webcrypto = WebCrypto::new(&raw_key).await;
     for range in chunk_groups(n) {
-        check()?;
+        state.check()?;
         let end = range.end;
         let sealed = seal_chunks(file, range, n, &header, webcrypto.as_ref(), session).await?;
         let piece = Blob::new_with_u8_array_sequence(&js_sys::Array::of1(&js_sys::Uint8Array::from(&sealed[..])))?;

@@ -129,7 +129,7 @@ fn UploadForm(me: Me) -> impl IntoView {
     let warning = RwSignal::new(None::<(String, String)>);
     let needs_key = move || matches!(key.get_untracked(), Some(Ok(None)));
 
-    let on_reply = move |reply| match reply {
+    let worker = FileWorker::new(WorkerBundle::Files, move |reply| match reply {
         WorkerReply::Progress { phase, done, total } => {
             let pct = (100.0 * done / total.max(1.0)).round();
             match phase {
@@ -176,35 +176,12 @@ fn UploadForm(me: Me) -> impl IntoView {
                 format!("This file cannot be used: {message}. Fix it and pick it again; nothing was uploaded.")
             }));
         }
-        // `SealedAhead` (the upload finds out how it went), and replies to other pages' requests.
+        // Replies to other pages' requests.
         _ => {}
-    };
-    // Two workers: one parses the picked file; the other seals it once the preview shows, while
-    // the person reads it and fills in the details, and uploads it when they press the button.
-    // Sealing during the parse was tried: on two cores it slowed the preview from about 1.0 s
-    // to 1.5 s for 100 MB, as much as it saved after the press.
-    let worker = FileWorker::new(WorkerBundle::Files, on_reply);
-    // Until the upload starts the sealer only reports the sealing's progress; a sealing cut
-    // short (another file picked, or a cancel) is the upload's business, not an error to show.
-    let sealer = FileWorker::new(WorkerBundle::Files, move |reply| {
-        if uploading.get_untracked() || matches!(reply, WorkerReply::Progress { .. }) {
-            on_reply(reply);
-        }
     });
-    // In the browser only (effects do not run on the server): the parser is ready by the time
-    // a file is picked (the sealer starts with the first preview, from the cached bundle).
+    // In the browser only (effects do not run on the server): the worker is ready by the time
+    // a file is picked.
     Effect::new(move |_| worker.start_early());
-    // A file that parsed is sealed ahead (again after the sheet changed: the worker sees it is
-    // the same file and keeps what it sealed).
-    Effect::new(move |_| {
-        if scan.with(Option::is_some) {
-            file.with_value(|f| {
-                if let Some(f) = f.as_deref() {
-                    sealer.send(&WorkerRequest::SealAhead, Some(f));
-                }
-            });
-        }
-    });
 
     let read_file = move || {
         scan.set(None);
@@ -219,7 +196,6 @@ fn UploadForm(me: Me) -> impl IntoView {
         let file_name = picked.name();
         name.set(file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem).to_owned());
         parse_pct.set(0.0);
-        seal_pct.set(0.0);
         parsing.set(true);
         let sheet = Some(sheet.get_untracked()).filter(|s| !s.trim().is_empty());
         worker.send(&WorkerRequest::Parse { sheet }, Some(&picked));
@@ -269,7 +245,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         }
         warning.set(None);
         uploading.set(true);
-        // The seal bar keeps what was sealed ahead.
+        seal_pct.set(0.0);
         upload_pct.set(0.0);
         upload_bytes.set((0.0, 0.0));
         status.set("Sealing in this browser, then uploading the ciphertext…".into());
@@ -282,7 +258,7 @@ fn UploadForm(me: Me) -> impl IntoView {
             target: Some(target.get_untracked()).filter(|t| !t.is_empty()),
             passphrase,
         };
-        file.with_value(|f| sealer.send(&WorkerRequest::Upload(Box::new(request)), f.as_deref()));
+        file.with_value(|f| worker.send(&WorkerRequest::Upload(Box::new(request)), f.as_deref()));
     };
 
     // Back to an empty form for the next file (the finished one is not sent again).
@@ -388,10 +364,7 @@ fn UploadForm(me: Me) -> impl IntoView {
                 </Suspense>
                 <button type="submit" id="u-submit">"Seal and upload"</button>
             </fieldset>
-            <button type="button" id="u-cancel" hidden=move || !busy() on:click=move |_| {
-                worker.send(&WorkerRequest::Cancel, None);
-                sealer.send(&WorkerRequest::Cancel, None);
-            }>
+            <button type="button" id="u-cancel" hidden=move || !busy() on:click=move |_| worker.send(&WorkerRequest::Cancel, None)>
                 "Cancel"
             </button>
             <div id="u-progress" hidden=move || !uploading.get()>
