@@ -1,9 +1,8 @@
 import { test, expect, type Page } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gotoHydrated, uploadThroughPage, watchErrors, watchWasm } from "./helpers";
+import { gotoHydrated, openWithPython, uploadThroughPage, watchErrors, watchWasm, writeNumberedCsv } from "./helpers";
 import { compareSealing } from "./sealing";
 
 test.describe.configure({ mode: "serial" });
@@ -154,19 +153,8 @@ test("an Excel dataset opens through the Excel worker bundle", async ({ page }) 
 test("Python's independent reader opens what the browser sealed, following docs/envelope.md", async ({ page }) => {
   await login(page);
   const diabetes = (await datasets(page)).find((d) => d.format === "csv");
-  const info = await (await page.request.get(`/api/datasets/${diabetes.id}`)).json();
-  const blob = await page.request.get(`/api/datasets/${diabetes.id}/blob`);
-  const dir = mkdtempSync(join(tmpdir(), "cf-interop-"));
-  writeFileSync(join(dir, "envelope.bin"), await blob.body());
-  writeFileSync(join(dir, "wrapped.json"), JSON.stringify(info.wrapped_keys.find((w: any) => w.recipient === "trainer")));
-  const dataDir = process.env.CIPHERFOLD_E2E_DATA_DIR!;
-  const secret = readFileSync(join(dataDir, "keys/trainer-x25519.hex"), "utf8").trim();
-  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
-    join(__dirname, "../../server/tests/independent/envelope.py"), "open", "--secret", secret,
-    "--wrapped", join(dir, "wrapped.json"), "--id", diabetes.id, "--envelope", join(dir, "envelope.bin"),
-    "--out", join(dir, "opened.csv"),
-  ]);
-  expect(readFileSync(join(dir, "opened.csv")).equals(readFileSync(data("diabetes.csv")))).toBe(true);
+  const opened = await openWithPython(page, diabetes.id, process.env.CIPHERFOLD_E2E_DATA_DIR!);
+  expect(opened.equals(readFileSync(data("diabetes.csv")))).toBe(true);
 });
 
 test("no plaintext row is in the server's data directory", async () => {
@@ -231,4 +219,17 @@ test("the upload page with a preview fits a 390 px phone without sideways scroll
   const label = await page.locator("label[for=u-shared]").boundingBox();
   expect(label!.width, "the checkbox's label takes the row, not a sliver of it").toBeGreaterThan(200);
   expect(box!.width).toBeLessThan(40);
+});
+
+test("a file of several 8 MiB reads, sealed whole (HTTP/1.1), is stored byte for byte", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  await login(page);
+  // Three groups of eight 1 MiB chunks: each group's read starts while the one before is sealed.
+  const csv = join(mkdtempSync(join(tmpdir(), "cf-groups-")), "groups.csv");
+  writeNumberedCsv(csv, 18_000_000);
+  await upload(page, csv, false);
+  const stored = (await datasets(page)).find((d) => d.name === "groups");
+  expect((await openWithPython(page, stored.id, process.env.CIPHERFOLD_E2E_DATA_DIR!)).equals(readFileSync(csv))).toBe(true);
+  expect(errors).toEqual([]);
 });

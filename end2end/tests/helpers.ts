@@ -1,4 +1,8 @@
 import { expect, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Collects console errors and uncaught exceptions so a test can assert there were none. */
 export function watchErrors(page: Page): string[] {
@@ -48,4 +52,32 @@ export async function uploadThroughPage(page: Page, file: string, passphrase?: s
   await page.getByRole("button", { name: "Seal and upload" }).click();
   await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
   await expect(page.getByRole("link", { name: "View the dataset" })).toBeVisible();
+}
+
+/** Writes a CSV of at least `bytes` bytes whose every line differs (a row number, numbers and a
+ * yes/no label), so a piece of it sealed or sent out of order cannot go unnoticed. */
+export function writeNumberedCsv(path: string, bytes: number) {
+  const lines = ["a,b,c,label"];
+  for (let i = 0, size = 0; size < bytes; i++) {
+    lines.push(`${i},${(i * 0.37) % 11},${(i * 7) % 13},${i % 3 === 0 ? "yes" : "no"}`);
+    size += lines[lines.length - 1].length + 1;
+  }
+  writeFileSync(path, lines.join("\n") + "\n");
+}
+
+/** Opens stored dataset `id` with Python's independent reader (docs/envelope.md) and the
+ * trainer's key from the server's data directory `dataDir`: the plaintext bytes. */
+export async function openWithPython(page: Page, id: string, dataDir: string): Promise<Buffer> {
+  const info = await (await page.request.get(`/api/datasets/${id}`)).json();
+  const blob = await page.request.get(`/api/datasets/${id}/blob`);
+  const dir = mkdtempSync(join(tmpdir(), "cf-interop-"));
+  writeFileSync(join(dir, "envelope.bin"), await blob.body());
+  writeFileSync(join(dir, "wrapped.json"), JSON.stringify(info.wrapped_keys.find((w: any) => w.recipient === "trainer")));
+  const secret = readFileSync(join(dataDir, "keys/trainer-x25519.hex"), "utf8").trim();
+  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
+    join(__dirname, "../../server/tests/independent/envelope.py"), "open", "--secret", secret,
+    "--wrapped", join(dir, "wrapped.json"), "--id", id, "--envelope", join(dir, "envelope.bin"),
+    "--out", join(dir, "opened.csv"),
+  ]);
+  return readFileSync(join(dir, "opened.csv"));
 }

@@ -1,9 +1,8 @@
 import { test, expect, type Request } from "@playwright/test";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
+import { gotoHydrated, openWithPython, uploadThroughPage, watchErrors, writeNumberedCsv } from "./helpers";
 
 // Run by the "tls" project only, against the server that speaks HTTPS itself (--tls-cert with
 // a self-signed certificate): the page comes over HTTP/2, the session cookie is Secure without
@@ -14,15 +13,11 @@ import { gotoHydrated, uploadThroughPage, watchErrors } from "./helpers";
 test("over HTTPS an upload streams over HTTP/2 and arrives byte for byte", async ({ page, context }) => {
   test.setTimeout(120_000);
   const errors = watchErrors(page);
-  // Several envelope chunks (1 MiB each), so the stream is pulled more than once.
+  // Three groups of eight envelope chunks (1 MiB each), so the stream is pulled several times
+  // and each group is read while the one before is sealed.
   const dir = mkdtempSync(join(tmpdir(), "cf-tls-"));
   const csv = join(dir, "streamed.csv");
-  const lines = ["a,b,c,label"];
-  for (let i = 0, size = 0; size < 3_500_000; i++) {
-    lines.push(`${i},${(i * 0.37) % 11},${(i * 7) % 13},${i % 3 === 0 ? "yes" : "no"}`);
-    size += lines[lines.length - 1].length + 1;
-  }
-  writeFileSync(csv, lines.join("\n") + "\n");
+  writeNumberedCsv(csv, 18_000_000);
 
   await gotoHydrated(page, "/register");
   await page.getByLabel("Username").fill("tls.user");
@@ -55,16 +50,7 @@ test("over HTTPS an upload streams over HTTP/2 and arrives byte for byte", async
   // What arrived opens, with the independent reader of docs/envelope.md, to the very file.
   const mine = await (await page.request.get("/api/datasets")).json();
   const dataset = (mine.items ?? mine).find((d: any) => d.name === "streamed");
-  const info = await (await page.request.get(`/api/datasets/${dataset.id}`)).json();
-  const blob = await page.request.get(`/api/datasets/${dataset.id}/blob`);
-  writeFileSync(join(dir, "envelope.bin"), await blob.body());
-  writeFileSync(join(dir, "wrapped.json"), JSON.stringify(info.wrapped_keys.find((w: any) => w.recipient === "trainer")));
-  const secret = readFileSync(join(process.env.CIPHERFOLD_E2E_TLS_DATA_DIR!, "keys/trainer-x25519.hex"), "utf8").trim();
-  execFileSync(process.env.CIPHERFOLD_PYTHON ?? "python3", [
-    join(__dirname, "../../server/tests/independent/envelope.py"), "open", "--secret", secret,
-    "--wrapped", join(dir, "wrapped.json"), "--id", dataset.id, "--envelope", join(dir, "envelope.bin"),
-    "--out", join(dir, "opened.csv"),
-  ]);
-  expect(readFileSync(join(dir, "opened.csv")).equals(readFileSync(csv))).toBe(true);
+  const opened = await openWithPython(page, dataset.id, process.env.CIPHERFOLD_E2E_TLS_DATA_DIR!);
+  expect(opened.equals(readFileSync(csv))).toBe(true);
   expect(errors).toEqual([]);
 });
