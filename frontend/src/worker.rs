@@ -231,11 +231,15 @@ async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
 /// file while this worker parses or seals the piece before, instead of the two taking turns.
 /// In Chromium a worker reads a file at about 220-430 MB/s, no faster than it parses or seals,
 /// so waiting for each read held a 100 MB file's preview and sealing to their sum.
-struct Reading(js_sys::Promise);
+struct Reading {
+    promise: js_sys::Promise,
+    /// Where the part ends in the blob.
+    end: f64,
+}
 
 impl Reading {
     fn start(blob: &Blob, start: f64, end: f64) -> Result<Reading> {
-        Ok(Reading(blob.slice_with_f64_and_f64(start, end)?.array_buffer()))
+        Ok(Reading { promise: blob.slice_with_f64_and_f64(start, end)?.array_buffer(), end })
     }
 
     /// The piece of a file of `size` bytes that starts at `from` (`PIECE` bytes or the rest),
@@ -244,17 +248,21 @@ impl Reading {
         (from < size).then(|| Reading::start(file, from, size.min(from + PIECE))).transpose()
     }
 
-    /// The plain bytes of chunks `range` of `file`.
-    fn chunks(file: &File, range: &std::ops::Range<u32>) -> Result<Reading> {
+    /// The plain bytes of chunks `range` of `file`, with the range.
+    fn chunks(file: &File, range: std::ops::Range<u32>) -> Result<GroupRead> {
         let chunk = f64::from(CHUNK);
-        Reading::start(file, f64::from(range.start) * chunk, file.size().min(f64::from(range.end) * chunk))
+        let reading = Reading::start(file, f64::from(range.start) * chunk, file.size().min(f64::from(range.end) * chunk))?;
+        Ok((range, reading))
     }
 
     async fn bytes(self) -> Result<Vec<u8>> {
-        let buffer = JsFuture::from(self.0).await?;
+        let buffer = JsFuture::from(self.promise).await?;
         Ok(js_sys::Uint8Array::new(&buffer).to_vec())
     }
 }
+
+/// A group of chunks (`chunk_groups`) and the read of its plain bytes.
+type GroupRead = (std::ops::Range<u32>, Reading);
 
 /// Reads a picked file for the preview: CSV in pieces with progress, JSON and Excel whole.
 async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan> {
@@ -263,15 +271,14 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
     if app::table::file::format_of(&name)? == Format::Csv {
         let mut scanner = CsvScanner::new(ParseOptions::default());
         loop {
-            let (mut offset, mut ahead) = (0.0, Reading::piece(file, 0.0, size)?);
+            let mut ahead = Reading::piece(file, 0.0, size)?;
             while let Some(reading) = ahead.take() {
                 state.check()?;
-                let end = size.min(offset + PIECE);
+                let end = reading.end;
                 let piece = reading.bytes().await?;
                 ahead = Reading::piece(file, end, size)?;
                 scanner.push(&piece).map_err(|e| e.to_string())?;
                 progress(Phase::Parse, end, size);
-                offset = end;
             }
             // A column of numbers that turned out to hold text is read again to count its categories.
             match scanner.second_pass().map_err(|e| e.to_string())? {
@@ -364,9 +371,9 @@ fn chunk_groups(n: u32) -> impl Iterator<Item = std::ops::Range<u32>> {
 
 /// Chunks `range` of the file's `n`, their bytes `plain`, sealed (WebCrypto where there is
 /// one, else the aes-gcm crate, which must see every chunk in order): the ciphertexts in
-/// order, as the `ArrayBuffer`s or `Uint8Array`s a Blob or a stream takes, without a copy
-/// into this worker's memory. WebCrypto is handed every chunk of the group at once, so its
-/// thread seals one while the answer for the one before comes back.
+/// order, as the `Uint8Array`s a Blob or a stream takes (views of WebCrypto's answers, which
+/// are not copied into this worker's memory). WebCrypto is handed every chunk of the group at
+/// once, so its thread seals one while the answer for the one before comes back.
 async fn seal_chunks(
     plain: &[u8],
     range: std::ops::Range<u32>,
@@ -398,18 +405,18 @@ async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Res
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
     let raw_key = session.borrow().raw_key();
     let webcrypto = WebCrypto::new(&raw_key).await;
-    let groups: Vec<_> = chunk_groups(n).collect();
-    let mut ahead = groups.first().map(|range| Reading::chunks(file, range)).transpose()?;
-    for (g, range) in groups.iter().enumerate() {
+    let mut groups = chunk_groups(n);
+    let mut ahead = groups.next().map(|range| Reading::chunks(file, range)).transpose()?;
+    while let Some((range, reading)) = ahead.take() {
         state.check()?;
-        let Some(reading) = ahead.take() else { break };
         let plain = reading.bytes().await?;
-        ahead = groups.get(g + 1).map(|next| Reading::chunks(file, next)).transpose()?;
-        let sealed = seal_chunks(&plain, range.clone(), n, &header, webcrypto.as_ref(), session).await?;
+        ahead = groups.next().map(|next| Reading::chunks(file, next)).transpose()?;
+        let end = range.end;
+        let sealed = seal_chunks(&plain, range, n, &header, webcrypto.as_ref(), session).await?;
         // A Blob a group: its bytes go to the browser process now, not at the end.
         let group = Blob::new_with_buffer_source_sequence(&sealed.into_iter().collect::<js_sys::Array>())?;
         parts.push(&group);
-        progress(Phase::Seal, f64::from(range.end), f64::from(n));
+        progress(Phase::Seal, f64::from(end), f64::from(n));
     }
     let options = BlobPropertyBag::new();
     options.set_type("application/octet-stream");
@@ -466,8 +473,9 @@ async fn stream_put(state: &State, session: SealSession, file: &File, url: &str)
     let groups = n.div_ceil(CHUNKS_PER_READ);
     let next = Rc::new(Flag::new(0u32));
     let sent = Rc::new(Flag::new(0f64));
-    // The read of the group the next pull seals, started by this one.
-    let ahead: Rc<RefCell<Option<Reading>>> = Rc::default();
+    // The group the next pull seals, its read started by this one; none before the first
+    // group, whose pull sends the header.
+    let ahead: Rc<RefCell<Option<GroupRead>>> = Rc::default();
     let (file, taken, handed) = (file.clone(), next.clone(), sent.clone());
     let pull = Closure::<dyn FnMut(ReadableStreamDefaultController) -> js_sys::Promise>::new(
         move |controller: ReadableStreamDefaultController| {
@@ -477,21 +485,15 @@ async fn stream_put(state: &State, session: SealSession, file: &File, url: &str)
                 let as_js = |e: Failure| JsValue::from_str(&e.to_string());
                 let piece = next.get();
                 next.set(piece + 1);
-                let group = |g: u32| chunk_groups(n).nth(g as usize);
                 // Piece `piece` + 1 is group `piece`: its read starts now.
-                let reading = ahead.replace(group(piece).map(|r| Reading::chunks(&file, &r)).transpose().map_err(as_js)?);
-                let parts = match piece.checked_sub(1).and_then(group) {
+                let after = chunk_groups(n).nth(piece as usize).map(|r| Reading::chunks(&file, r)).transpose().map_err(as_js)?;
+                let parts = match ahead.replace(after) {
                     None => vec![js_sys::Uint8Array::from(&header[..])],
-                    Some(range) => {
+                    Some((range, reading)) => {
                         let end = range.end;
-                        let sealed = async {
-                            let plain = match reading {
-                                Some(reading) => reading,
-                                None => Reading::chunks(&file, &range)?,
-                            };
-                            seal_chunks(&plain.bytes().await?, range, n, &header, webcrypto.as_ref().as_ref(), &session).await
-                        }
-                        .await;
+                        let sealed =
+                            async { seal_chunks(&reading.bytes().await?, range, n, &header, webcrypto.as_ref().as_ref(), &session).await }
+                                .await;
                         progress(Phase::Seal, f64::from(end), f64::from(n));
                         sealed.map_err(as_js)?
                     }
