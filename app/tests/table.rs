@@ -138,6 +138,17 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     let plain_lines = |n: usize| (0..n).map(|i| format!("{i},{}\n", i % 7)).collect::<String>();
     let lone_cr = format!("a,b\n{}3,4\r5,x\n6,7", plain_lines(10_000)).into_bytes();
     let quoted_later = format!("a,b\n{}5,\"x,y\"\n6,\"z\"\n{}8,9\r\n", plain_lines(10_000), plain_lines(10)).into_bytes();
+    // A column that shows text first, then numbers that only std's reader reads (padded, an
+    // exponent, a plus) and booleans: the scanner no longer reads them once the column is text.
+    let text_first = b"k,v,f
+x,1,true
+ 7 ,2,false
+1e3,3,maybe
+true,4,TRUE
++2,5,2
+7,6,x
+"
+    .to_vec();
     let inputs: Vec<Vec<u8>> = vec![
         data("iris.csv"),
         data("diabetes.csv"),
@@ -149,6 +160,7 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
         blank_first,
         lone_cr,
         quoted_later,
+        text_first,
     ];
     for bytes in &inputs {
         let table = parse(bytes, Format::Csv).unwrap();
