@@ -91,6 +91,25 @@ test("the upload page loads only the files' worker bundle (the Excel one for an 
   expect([...wasm].filter((p) => p.includes("worker"))).toEqual(["/pkg/cipherfold_worker_bg.wasm", "/pkg/cipherfold_worker_excel_bg.wasm"]);
 });
 
+test("a browser without WebAssembly SIMD is told to update it, not to reload", async ({ page }) => {
+  await login(page);
+  // The worker's bundles need SIMD, which the loader checks by validating a one-instruction
+  // module: here that check fails, as in a browser without it.
+  await page.context().route("**/seal-worker.js*", async (route) => {
+    const response = await route.fetch();
+    await route.fulfill({ response, body: "WebAssembly.validate = () => false;\n" + (await response.text()) });
+  });
+  const wasm = watchWasm(page);
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles({
+    name: "small.csv", mimeType: "text/csv", buffer: Buffer.from("a,b\n1,2\n"),
+  });
+  await expect(page.getByRole("alert")).toContainText("this browser is too old to read files here (it lacks WebAssembly SIMD)");
+  await expect(page.getByRole("alert")).toContainText("Safari 16.4 or later");
+  await expect(page.getByRole("alert")).not.toContainText("reload the page");
+  expect([...wasm].filter((p) => p.includes("worker"))).toEqual([]);
+});
+
 test("reading a large CSV shows progress and can be cancelled", async ({ page }) => {
   await login(page);
   const before = (await datasets(page)).length;
