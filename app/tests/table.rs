@@ -140,15 +140,7 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     let quoted_later = format!("a,b\n{}5,\"x,y\"\n6,\"z\"\n{}8,9\r\n", plain_lines(10_000), plain_lines(10)).into_bytes();
     // A column that shows text first, then numbers that only std's reader reads (padded, an
     // exponent, a plus) and booleans: the scanner no longer reads them once the column is text.
-    let text_first = b"k,v,f
-x,1,true
- 7 ,2,false
-1e3,3,maybe
-true,4,TRUE
-+2,5,2
-7,6,x
-"
-    .to_vec();
+    let text_first = b"k,v,f\nx,1,true\n 7 ,2,false\n1e3,3,maybe\ntrue,4,TRUE\n+2,5,2\n7,6,x\n".to_vec();
     let inputs: Vec<Vec<u8>> = vec![
         data("iris.csv"),
         data("diabetes.csv"),
