@@ -60,14 +60,13 @@ bind_bundle() {
 # page is linked with its relocations kept, which the splitter needs to cut it at its lazy
 # routes (app::ui's lazy_page!). These flags replace .cargo/config.toml's for this build, so
 # they repeat them.
-RUSTFLAGS='--cfg getrandom_backend="wasm_js" --cfg erase_components -Clink-args=--emit-relocs' \
-    compile_bundle cipherfold "$PROFILE"
+WASM_CFG='--cfg getrandom_backend="wasm_js" --cfg erase_components'
+RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE"
 # The file worker's bundles use wasm's 128-bit SIMD (Chrome and Edge 91, Firefox 89, Safari
 # 16.4 and later; public/seal-worker.js tells an older browser so): memchr then searches a
 # piece for quotes and line ends 16 bytes a step instead of 4 (docs/building.md, "Parsing a CSV").
 for w in $WORKER_BUNDLES; do
-    RUSTFLAGS='--cfg getrandom_backend="wasm_js" --cfg erase_components -Ctarget-feature=+simd128' \
-        compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
+    RUSTFLAGS="$WASM_CFG -Ctarget-feature=+simd128" compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
 done
 wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter failed (the output is above)"
 # The page: its main module, one module per lazy route (and modules they share), the loader

@@ -239,7 +239,7 @@ async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
 /// so waiting for each read held a 100 MB file's preview and sealing to their sum.
 struct Reading {
     promise: js_sys::Promise,
-    /// Where the part ends in the blob.
+    /// Where the read ends in the blob.
     end: f64,
 }
 
