@@ -14,7 +14,13 @@ mkdir -p "$TOOLS_DIR"
 WORKER_BUNDLES="cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
 export PATH="$TOOLS_DIR/bin:$TOOLS_DIR/npm/node_modules/.bin:$PATH"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line says how long the outermost script has run (minutes:seconds), so a CI log shows
+# where a cold run's time went.
+export CIPHERFOLD_T0="${CIPHERFOLD_T0:-$(date +%s)}"
+log() {
+    local t=$(($(date +%s) - CIPHERFOLD_T0))
+    printf '\033[1m==> [%d:%02d] %s\033[0m\n' $((t / 60)) $((t % 60)) "$*" >&2
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {

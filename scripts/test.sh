@@ -14,22 +14,36 @@ log "checking that app stays free of server-only crates (DESIGN §1)"
 forbidden="$(cargo tree -q -p app -e normal --prefix none | awk '{print $1}' | grep -Ex 'surrealdb|tfhe|object_store' || true)"
 [ -z "$forbidden" ] || die "crate app depends on: $forbidden (keep these in server; tfhe only behind app's he feature)"
 
-log "formatting and lints (rustfmt.toml; clippy with warnings as errors, server and browser crates)"
+log "formatting (rustfmt.toml)"
 cargo fmt --all --check || die "cargo fmt --check failed: run cargo fmt --all"
+
+results="$(mktemp -d)"
+# The site (for the browser tests) builds beside the lints and the tests' build, as in run.sh:
+# each has long single-threaded stretches (one big crate, an LTO link) the other fills, and
+# their cargo profile directories differ, so neither waits for the other's lock. It is a
+# process group of its own, stopped with this script if anything before the wait fails.
+setsid scripts/build-site.sh &
+site_pid=$!
+trap 'kill -- "-$site_pid" 2>/dev/null || true; rm -rf "$results"' EXIT
+
+log "clippy with warnings as errors: app and the server"
 cargo clippy -q -p app -p server --all-targets --features server/surreal-node -- -D warnings
+log "clippy: the browser crate, as the page and as each file worker"
 # The browser crate with app's hydrate side, checked natively (the same source as the wasm build).
 cargo clippy -q -p frontend --all-targets -- -D warnings
 for w in $WORKER_BUNDLES; do
     cargo clippy -q -p frontend --no-default-features --features "${w#*:}" -- -D warnings
 done
 
-log "cargo tests"
-results="$(mktemp -d)"
-trap 'rm -rf "$results"' EXIT
+log "cargo tests: compiling"
 # `surreal-node` builds the real SurrealDB server the several-node tests start (tests/api/cluster.rs).
+# Compiled first on its own only so the log shows the build's time apart from the tests'.
+cargo test -q -p app -p server --features server/surreal-node --no-run
+# The tests run alone: some start servers and wait on them, and should not share the cores
+# with an LTO link.
+wait "$site_pid" || die "the site did not build (its output is above)"
+log "cargo tests: running"
 cargo test -p app -p server --features server/surreal-node --no-fail-fast 2>&1 | tee "$results/cargo.log"
-
-scripts/build-site.sh
 
 log "browser tests (Playwright + Chromium)"
 cd "$REPO/end2end"
