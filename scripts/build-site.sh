@@ -60,15 +60,37 @@ bind_bundle() {
 # page is linked with its relocations kept, which the splitter needs to cut it at its lazy
 # routes (app::ui's lazy_page!). These flags replace .cargo/config.toml's for this build, so
 # they repeat them.
+#
+# The page compiles beside the workers, and each worker is bound and optimised while the next
+# compiles: the two profiles have directories (and cargo locks) of their own, and much of each
+# build is one thread (a big crate such as tfhe, an LTO link, wasm-opt) that the other fills.
+# Run one after the other, the site's build ended with 15 minutes on one core (a cold CI run,
+# docs/building.md). Callers run this script as a process group of its own (test.sh, run.sh),
+# so stopping it stops these jobs too.
 WASM_CFG='--cfg getrandom_backend="wasm_js" --cfg erase_components'
-RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE"
+page_pid=""
+if [ "$WORKER_PROFILE" = "$PROFILE" ]; then
+    # One profile directory: both builds would link its frontend.wasm, so one after the other.
+    RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE"
+else
+    RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE" &
+    page_pid=$!
+fi
 # The file worker's bundles use wasm's 128-bit SIMD (Chrome and Edge 91, Firefox 89, Safari
 # 16.4 and later; public/seal-worker.js tells an older browser so): memchr then searches a
 # piece for quotes and line ends 16 bytes a step instead of 4 (docs/building.md, "Parsing a CSV").
+binds=()
+tools_ready=0
 for w in $WORKER_BUNDLES; do
     RUSTFLAGS="$WASM_CFG -Ctarget-feature=+simd128" compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
+    if [ $tools_ready = 0 ]; then
+        wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter failed (the output is above)"
+        tools_ready=1
+    fi
+    bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)" &
+    binds+=($!)
 done
-wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter failed (the output is above)"
+[ -z "$page_pid" ] || wait "$page_pid" || die "compiling the page bundle failed (the output is above)"
 # The page: its main module, one module per lazy route (and modules they share), the loader
 # and the manifest HydrationScripts reads to preload a rendered route's modules. Shared
 # modules are merged while a merge costs a route at most 4,000 bytes of code it does not run
@@ -81,8 +103,8 @@ bind_bundle cipherfold -Oz --keep-lld-exports --no-demangle
 while IFS= read -r m; do
     [ -n "$m" ] && optimize -Oz "$m"
 done <<< "$split_modules"
-for w in $WORKER_BUNDLES; do
-    bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)"
+for pid in "${binds[@]}"; do
+    wait "$pid" || die "binding or optimising a worker bundle failed (the output is above)"
 done
 
 cp "$REPO/style/main.css" "$NEW/pkg/cipherfold.css"

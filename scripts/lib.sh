@@ -9,9 +9,11 @@ SITE_ROOT="$CARGO_TARGET_DIR/site"
 export CIPHERFOLD_SITE_ROOT="${CIPHERFOLD_SITE_ROOT:-$SITE_ROOT}"
 mkdir -p "$TOOLS_DIR"
 # The file worker's bundles, module:frontend-feature, one per app::file_worker::WorkerBundle
-# (its `module()`): CSV and JSON, sealing and upload; with the Excel reader; with a federation's
-# participant; with encrypted prediction. Built by build-site.sh, linted by test.sh.
-WORKER_BUNDLES="cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate cipherfold_worker_he:worker-he"
+# (its `module()`): with encrypted prediction; CSV and JSON, sealing and upload; with the Excel
+# reader; with a federation's participant. Built by build-site.sh, linted by test.sh. The one
+# with encrypted prediction comes first: tfhe's crate is the longest single-threaded stretch of
+# the site's build, so it starts while other builds can use the second core.
+WORKER_BUNDLES="cipherfold_worker_he:worker-he cipherfold_worker:worker cipherfold_worker_excel:worker-excel cipherfold_worker_federate:worker-federate"
 export PATH="$TOOLS_DIR/bin:$TOOLS_DIR/npm/node_modules/.bin:$PATH"
 
 # Each line says how long the outermost script has run (minutes:seconds), so a CI log shows
