@@ -68,24 +68,25 @@ bind_bundle() {
 # docs/building.md). Callers run this script as a process group of its own (test.sh, run.sh),
 # so stopping it stops these jobs too.
 WASM_CFG='--cfg getrandom_backend="wasm_js" --cfg erase_components'
+compile_page() { RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE"; }
 page_pid=""
 if [ "$WORKER_PROFILE" = "$PROFILE" ]; then
     # One profile directory: both builds would link its frontend.wasm, so one after the other.
-    RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE"
+    compile_page
 else
-    RUSTFLAGS="$WASM_CFG -Clink-args=--emit-relocs" compile_bundle cipherfold "$PROFILE" &
+    compile_page &
     page_pid=$!
 fi
 # The file worker's bundles use wasm's 128-bit SIMD (Chrome and Edge 91, Firefox 89, Safari
 # 16.4 and later; public/seal-worker.js tells an older browser so): memchr then searches a
 # piece for quotes and line ends 16 bytes a step instead of 4 (docs/building.md, "Parsing a CSV").
 binds=()
-tools_ready=0
 for w in $WORKER_BUNDLES; do
     RUSTFLAGS="$WASM_CFG -Ctarget-feature=+simd128" compile_bundle "${w%%:*}" "$WORKER_PROFILE" --no-default-features --features "${w#*:}"
-    if [ $tools_ready = 0 ]; then
+    # The tools are waited for once, after the first compile (a job is waited for only once).
+    if [ -n "$bindgen_pid" ]; then
         wait "$bindgen_pid" || die "installing the wasm-bindgen CLI or the splitter failed (the output is above)"
-        tools_ready=1
+        bindgen_pid=""
     fi
     bind_bundle "${w%%:*}" "$([ "$WORKER_PROFILE" = wasm-release ] && echo -Oz || echo -O3)" &
     binds+=($!)
