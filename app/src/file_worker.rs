@@ -27,8 +27,11 @@ use crate::table::{Cell, Column, Format, ParseOptions};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkerRequest {
-    /// Read the file for the upload page's preview (CSV in pieces, JSON and Excel whole).
-    Parse { sheet: Option<String> },
+    /// Read the file for the upload page's preview (CSV in pieces, JSON and Excel whole). With
+    /// `seal_ahead`, the worker then seals the file (up to `SEAL_AHEAD_LIMIT` bytes) in the
+    /// background while the person looks at the preview, with a fresh key wrapped to no one
+    /// yet and nothing sent, so that an `Upload` of the same file only declares and sends.
+    Parse { sheet: Option<String>, seal_ahead: bool },
     /// Seal the file already parsed and upload the ciphertext.
     Upload(Box<UploadRequest>),
     /// Download one of the owner's datasets, open it with their key, and parse it.
@@ -185,6 +188,12 @@ impl WorkerRequest {
         }
     }
 }
+
+/// The largest file a `Parse` with `seal_ahead` seals in the background. The sealed copy is
+/// a Blob the browser keeps until the upload (in memory, or on disk when large), as large as
+/// the file: beyond this the upload seals as it sends instead (streamed over HTTP/2), so a
+/// large file's ciphertext is never held whole before the person asked for an upload.
+pub const SEAL_AHEAD_LIMIT: f64 = (128 << 20) as f64;
 
 /// What the upload page chose, with the scan the worker returned for the same file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -349,9 +358,9 @@ mod tests {
 
     #[test]
     fn requests_and_replies_round_trip_with_their_tags() {
-        let req = WorkerRequest::Parse { sheet: Some("Sheet2".into()) };
+        let req = WorkerRequest::Parse { sheet: Some("Sheet2".into()), seal_ahead: true };
         let json = serde_json::to_value(&req).unwrap();
-        assert_eq!(json, serde_json::json!({ "parse": { "sheet": "Sheet2" } }));
+        assert_eq!(json, serde_json::json!({ "parse": { "sheet": "Sheet2", "seal_ahead": true } }));
         assert_eq!(serde_json::from_value::<WorkerRequest>(json).unwrap(), req);
         assert_eq!(serde_json::to_value(WorkerRequest::Cancel).unwrap(), "cancel");
         let reply = WorkerReply::Progress { phase: Phase::Seal, done: 3.0, total: 4.0 };
@@ -368,7 +377,9 @@ mod tests {
         let federate = WorkerRequest::Federate { federation: "f".into(), task: Deferred::new(task()) };
         let check = WorkerRequest::CheckTask { task: Deferred::new(task()) };
         for bundle in [WorkerBundle::Files, WorkerBundle::Excel, WorkerBundle::Federate, WorkerBundle::He] {
-            assert!(bundle.serves(&WorkerRequest::Parse { sheet: None }) && bundle.serves(&WorkerRequest::Rows { limit: 1 }));
+            assert!(
+                bundle.serves(&WorkerRequest::Parse { sheet: None, seal_ahead: false }) && bundle.serves(&WorkerRequest::Rows { limit: 1 })
+            );
             assert!(bundle.serves(&WorkerRequest::Cancel));
             assert_eq!(bundle.serves(&federate), bundle == WorkerBundle::Federate);
             assert_eq!(bundle.serves(&check), bundle == WorkerBundle::Federate);
@@ -395,7 +406,7 @@ mod tests {
 
     #[test]
     fn a_files_pages_excel_requests_go_to_the_excel_bundle() {
-        let parse = WorkerRequest::Parse { sheet: None };
+        let parse = WorkerRequest::Parse { sheet: None, seal_ahead: false };
         assert_eq!(WorkerBundle::Files.for_request(&parse, Some("Iris.XLSX")), WorkerBundle::Excel);
         assert_eq!(WorkerBundle::Files.for_request(&parse, Some("iris.csv")), WorkerBundle::Files);
         assert_eq!(WorkerBundle::Files.for_request(&WorkerRequest::Rows { limit: 5 }, Some("rows.xlsx")), WorkerBundle::Excel);

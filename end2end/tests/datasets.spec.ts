@@ -240,15 +240,30 @@ test("the upload page with a preview fits a 390 px phone without sideways scroll
   expect(box!.width).toBeLessThan(40);
 });
 
-test("a file of several 8 MiB reads, sealed whole (HTTP/1.1), is stored byte for byte", async ({ page }) => {
+test("a file of several 8 MiB reads, sealed ahead while its preview shows, is stored byte for byte, not the file picked before it", async ({ page }) => {
   test.setTimeout(120_000);
   const errors = watchErrors(page);
   await login(page);
-  // Three groups of eight 1 MiB chunks: each group's read starts while the one before is sealed.
-  const csv = join(mkdtempSync(join(tmpdir(), "cf-groups-")), "groups.csv");
+  // Three groups of eight 1 MiB chunks: each group's read starts while the one before is
+  // sealed. Another file is picked first, in the same page (the same worker): what was sealed
+  // ahead for it must be dropped, and the second file sealed and sent.
+  const dir = mkdtempSync(join(tmpdir(), "cf-groups-"));
+  const first = join(dir, "picked-first.csv");
+  writeNumberedCsv(first, 2_000_000);
+  const csv = join(dir, "groups.csv");
   writeNumberedCsv(csv, 18_000_000);
-  await upload(page, csv, false);
-  const stored = (await datasets(page)).find((d) => d.name === "groups");
+  await gotoHydrated(page, "/datasets/new");
+  const input = page.getByLabel("Data file (CSV, JSON or Excel .xlsx)");
+  await input.setInputFiles(first);
+  await expect(page.getByRole("status").first()).toContainText("read from picked-first.csv. Nothing has left this browser");
+  await input.setInputFiles(csv);
+  await expect(page.getByRole("status").first()).toContainText("read from groups.csv. Nothing has left this browser");
+  await expect(page.getByLabel("Dataset name")).toHaveValue("groups");
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
+  const mine = await datasets(page);
+  expect(mine.filter((d) => d.name === "picked-first")).toEqual([]);
+  const stored = mine.find((d) => d.name === "groups");
   expect((await openWithPython(page, stored.id, process.env.CIPHERFOLD_E2E_DATA_DIR!)).equals(readFileSync(csv))).toBe(true);
   expect(errors).toEqual([]);
 });

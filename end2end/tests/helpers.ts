@@ -1,6 +1,6 @@
 import { expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -57,12 +57,20 @@ export async function uploadThroughPage(page: Page, file: string, passphrase?: s
 /** Writes a CSV of at least `bytes` bytes whose every line differs (a row number, numbers and a
  * yes/no label), so a piece of it sealed or sent out of order cannot go unnoticed. */
 export function writeNumberedCsv(path: string, bytes: number) {
-  const lines = ["a,b,c,label"];
+  // Written 10,000 lines at a time: a file over 100 MB as one string would hold every line in
+  // memory at once.
+  const fd = openSync(path, "w");
+  let lines = ["a,b,c,label"];
   for (let i = 0, size = 0; size < bytes; i++) {
     lines.push(`${i},${(i * 0.37) % 11},${(i * 7) % 13},${i % 3 === 0 ? "yes" : "no"}`);
     size += lines[lines.length - 1].length + 1;
+    if (lines.length === 10_000) {
+      writeSync(fd, lines.join("\n") + "\n");
+      lines = [];
+    }
   }
-  writeFileSync(path, lines.join("\n") + "\n");
+  if (lines.length > 0) writeSync(fd, lines.join("\n") + "\n");
+  closeSync(fd);
 }
 
 /** Opens stored dataset `id` with Python's independent reader (docs/envelope.md) and the

@@ -1,5 +1,5 @@
 import { test, expect, type Request } from "@playwright/test";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gotoHydrated, openWithPython, uploadThroughPage, watchErrors, writeNumberedCsv } from "./helpers";
@@ -11,13 +11,14 @@ import { gotoHydrated, openWithPython, uploadThroughPage, watchErrors, writeNumb
 // byte.
 
 test("over HTTPS an upload streams over HTTP/2 and arrives byte for byte", async ({ page, context }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(180_000);
   const errors = watchErrors(page);
-  // Three groups of eight envelope chunks (1 MiB each), so the stream is pulled several times
-  // and each group is read while the one before is sealed.
+  // Over the 128 MiB a preview seals ahead (app::file_worker::SEAL_AHEAD_LIMIT), so it is
+  // sealed after the click as the network takes it: 17 groups of eight envelope chunks (1 MiB
+  // each), the stream pulled for each, each group read while the one before is sealed.
   const dir = mkdtempSync(join(tmpdir(), "cf-tls-"));
   const csv = join(dir, "streamed.csv");
-  writeNumberedCsv(csv, 18_000_000);
+  writeNumberedCsv(csv, 136_000_000);
 
   await gotoHydrated(page, "/register");
   await page.getByLabel("Username").fill("tls.user");
@@ -53,4 +54,5 @@ test("over HTTPS an upload streams over HTTP/2 and arrives byte for byte", async
   const opened = await openWithPython(page, dataset.id, process.env.CIPHERFOLD_E2E_TLS_DATA_DIR!);
   expect(opened.equals(readFileSync(csv))).toBe(true);
   expect(errors).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -41,18 +41,9 @@ impl SealSession {
     /// A fresh dataset id and data key, wrapped to the trainer and (if given) the owner.
     #[wasm_bindgen(constructor)]
     pub fn new(trainer_public_b64: &str, owner_public_b64: Option<String>, chunk_size: u32) -> Result<SealSession, String> {
-        let id = new_dataset_id().map_err(err)?;
-        let id_bytes = dataset_id_bytes(&id).map_err(err)?;
-        let key = DataKey::generate().map_err(err)?;
-        let header = Header::new(id_bytes, chunk_size).map_err(err)?;
-        let trainer = unb64("trainer public key", trainer_public_b64).map_err(err)?;
-        let mut wrapped = vec![wrap::wrap(&key, &trainer, &id_bytes, Recipient::Trainer).map_err(err)?];
-        if let Some(owner) = owner_public_b64 {
-            let owner = unb64("owner public key", &owner).map_err(err)?;
-            wrapped.push(wrap::wrap(&key, &owner, &id_bytes, Recipient::Owner).map_err(err)?);
-        }
-        let sealer = Sealer::new(&key, header.clone());
-        Ok(SealSession { id, key, header, sealer, wrapped })
+        let mut session = SealSession::unwrapped(chunk_size)?;
+        session.wrap_for(trainer_public_b64, owner_public_b64.as_deref())?;
+        Ok(session)
     }
 
     pub fn id(&self) -> String {
@@ -80,6 +71,31 @@ impl SealSession {
 }
 
 impl SealSession {
+    /// A fresh dataset id and data key, not yet wrapped to anyone: the file can be sealed
+    /// while its preview is looked at, before the keys it is wrapped to are fetched.
+    pub fn unwrapped(chunk_size: u32) -> Result<SealSession, String> {
+        let id = new_dataset_id().map_err(err)?;
+        let id_bytes = dataset_id_bytes(&id).map_err(err)?;
+        let key = DataKey::generate().map_err(err)?;
+        let header = Header::new(id_bytes, chunk_size).map_err(err)?;
+        let sealer = Sealer::new(&key, header.clone());
+        Ok(SealSession { id, key, header, sealer, wrapped: Vec::new() })
+    }
+
+    /// Wraps the data key to the trainer and (if given) the owner, in place of any wrappings
+    /// before.
+    pub fn wrap_for(&mut self, trainer_public_b64: &str, owner_public_b64: Option<&str>) -> Result<(), String> {
+        let id_bytes = dataset_id_bytes(&self.id).map_err(err)?;
+        let trainer = unb64("trainer public key", trainer_public_b64).map_err(err)?;
+        let mut wrapped = vec![wrap::wrap(&self.key, &trainer, &id_bytes, Recipient::Trainer).map_err(err)?];
+        if let Some(owner) = owner_public_b64 {
+            let owner = unb64("owner public key", owner).map_err(err)?;
+            wrapped.push(wrap::wrap(&self.key, &owner, &id_bytes, Recipient::Owner).map_err(err)?);
+        }
+        self.wrapped = wrapped;
+        Ok(())
+    }
+
     /// The dataset's declaration (`POST /api/datasets`): the scanned file's schema, the page's
     /// choices, and this session's id, envelope header and wrapped keys.
     pub fn declaration(&self, upload: UploadRequest, plaintext_size: u64) -> NewDataset {

@@ -16,7 +16,7 @@
 use std::cell::{Cell as Flag, RefCell};
 use std::rc::Rc;
 
-use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest};
+use app::file_worker::{self, OpenRequest, OpenedTable, Phase, UploadRequest, WorkerReply, WorkerRequest, SEAL_AHEAD_LIMIT};
 use app::model::dataset::{OwnerKey, TrainerKey};
 use app::model::ApiError;
 use app::table::scan::{CsvScanner, Scan};
@@ -92,11 +92,18 @@ struct State {
     upload: RefCell<Option<XmlHttpRequest>>,
     /// The streaming upload in flight.
     stream: RefCell<Option<AbortController>>,
+    /// The file last previewed, being (or already) sealed in the background.
+    ahead: RefCell<Option<SealedAhead>>,
+    /// Whether an upload waits for the sealing ahead: it then reports its progress, and a
+    /// cancel stops it.
+    waiting: Flag<bool>,
 }
 
 impl State {
     fn cancel(&self) {
         self.cancelled.set(true);
+        // Dropping it stops it.
+        self.ahead.take();
         if let Some(xhr) = self.upload.borrow().as_ref() {
             let _ = xhr.abort();
         }
@@ -112,6 +119,72 @@ impl State {
             Ok(())
         }
     }
+}
+
+/// A file sealed in the background after its preview (`WorkerRequest::Parse`'s `seal_ahead`):
+/// the person reads the preview and types a name while this runs, so the upload they then ask
+/// for only declares the dataset and sends. Its key is fresh and wrapped to no one until the
+/// upload, and a session seals one file once: a failed or stopped sealing ahead is never
+/// resumed, the upload seals again with a new key.
+struct SealedAhead {
+    /// The file it seals, by name, size and last change (the page sends the file again with
+    /// the upload, as a new handle on the same file).
+    file: (String, f64, f64),
+    session: Rc<RefCell<SealSession>>,
+    /// Settles when the sealing ends, `outcome` then holding the sealed Blob or why not.
+    done: js_sys::Promise,
+    outcome: Rc<RefCell<Option<Result<Blob>>>>,
+    stop: Rc<Flag<bool>>,
+}
+
+impl Drop for SealedAhead {
+    /// Stops the sealing, if it still runs, between two groups of chunks.
+    fn drop(&mut self) {
+        self.stop.set(true);
+    }
+}
+
+fn file_key(file: &File) -> (String, f64, f64) {
+    (file.name(), file.size(), file.last_modified())
+}
+
+/// Starts sealing `file` in the background in place of any file sealed ahead before.
+fn seal_ahead(state: &Rc<State>, file: &File) -> Result<()> {
+    state.ahead.take();
+    let session = Rc::new(RefCell::new(SealSession::unwrapped(CHUNK)?));
+    let (outcome, stop) = (Rc::new(RefCell::new(None)), Rc::new(Flag::new(false)));
+    let done = {
+        let (state, session, outcome, stop, file) = (state.clone(), session.clone(), outcome.clone(), stop.clone(), file.clone());
+        wasm_bindgen_futures::future_to_promise(async move {
+            let check = || if stop.get() || (state.waiting.get() && state.cancelled.get()) { Err(Failure::Cancelled) } else { Ok(()) };
+            let sealed = seal(&check, &|| state.waiting.get(), &session, &file).await;
+            outcome.replace(Some(sealed));
+            Ok(JsValue::UNDEFINED)
+        })
+    };
+    state.ahead.replace(Some(SealedAhead { file: file_key(file), session, done, outcome, stop }));
+    Ok(())
+}
+
+/// The session and sealed Blob of `file` if it was sealed ahead (waiting for the sealing to
+/// end, with its progress shown); `None` when it was not, or its sealing failed (the upload
+/// then seals again, with a new key). A cancel while waiting is `Cancelled`.
+async fn take_sealed_ahead(state: &State, file: &File) -> Result<Option<(Rc<RefCell<SealSession>>, Blob)>> {
+    state.check()?;
+    let Some(ahead) = state.ahead.take().filter(|a| a.file == file_key(file)) else { return Ok(None) };
+    state.waiting.set(true);
+    let waited = JsFuture::from(ahead.done.clone()).await;
+    state.waiting.set(false);
+    state.check()?;
+    let outcome = ahead.outcome.take();
+    Ok(match (waited, outcome) {
+        (Ok(_), Some(Ok(blob))) => {
+            let n = chunk_count(file.size());
+            progress(Phase::Seal, f64::from(n), f64::from(n));
+            Some((ahead.session.clone(), blob))
+        }
+        _ => None,
+    })
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -181,10 +254,19 @@ fn receive(state: &Rc<State>, message: JsValue) {
     });
 }
 
-async fn handle(state: &State, request: WorkerRequest, file: Option<File>) -> Result<WorkerReply> {
+async fn handle(state: &Rc<State>, request: WorkerRequest, file: Option<File>) -> Result<WorkerReply> {
     let file = move || file.ok_or(Failure::from("no file came with the request; pick the file again"));
     Ok(match request {
-        WorkerRequest::Parse { sheet } => WorkerReply::Parsed { scan: parse(state, &file()?, sheet).await? },
+        WorkerRequest::Parse { sheet, seal_ahead: ahead } => {
+            // Whatever was sealed ahead is of another file, or of this one read again.
+            state.ahead.take();
+            let file = file()?;
+            let scan = parse(state, &file, sheet).await?;
+            if ahead && file.size() <= SEAL_AHEAD_LIMIT {
+                seal_ahead(state, &file)?;
+            }
+            WorkerReply::Parsed { scan }
+        }
         WorkerRequest::Upload(upload) => WorkerReply::Uploaded { id: seal_and_upload(state, &file()?, *upload).await? },
         WorkerRequest::Open(request) => WorkerReply::Opened { table: open(&request).await? },
         WorkerRequest::Rows { limit } => WorkerReply::Rows { rows: prediction_rows(&file()?, limit).await? },
@@ -308,18 +390,23 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
     Ok(scan)
 }
 
-/// Declares the dataset, seals the file and uploads the ciphertext. On any failure after the
-/// declaration the dataset is deleted again (the server also sweeps what a closed tab leaves).
+/// Declares the dataset, seals the file (or takes it sealed ahead) and uploads the ciphertext.
+/// On any failure after the declaration the dataset is deleted again (the server also sweeps
+/// what a closed tab leaves).
 async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> Result<String> {
     let trainer: TrainerKey = json(ok(fetch("GET", "/api/keys/trainer", None).await?).await?).await?;
     let owner = owner_key(upload.passphrase.as_deref()).await?;
-    let session = SealSession::new(&trainer.public_key, Some(owner.public_key), CHUNK)?;
-    let id = session.id();
-    let declaration = serde_json::to_string(&session.declaration(upload, file.size() as u64)).map_err(|e| e.to_string())?;
-    ok(fetch("POST", "/api/datasets", Some(&declaration)).await?).await?;
+    let keys = (trainer.public_key.as_str(), owner.public_key.as_str());
+    if let Some((session, blob)) = take_sealed_ahead(state, file).await? {
+        let id = declare(&session, keys, upload, file.size()).await?;
+        let url = format!("/api/datasets/{id}/blob");
+        return undeclare_on_failure(id, put(state, &url, &blob).await);
+    }
+    let session = RefCell::new(SealSession::unwrapped(CHUNK)?);
+    let id = declare(&session, keys, upload, file.size()).await?;
     let url = format!("/api/datasets/{id}/blob");
     let result = async {
-        let mut session = session;
+        let mut session = session.into_inner();
         if can_stream_requests() {
             match stream_put(state, session, file, &url).await? {
                 Streamed::Sent => return Ok(()),
@@ -330,10 +417,27 @@ async fn seal_and_upload(state: &State, file: &File, upload: UploadRequest) -> R
                 }
             }
         }
-        let blob = seal(state, &RefCell::new(session), file).await?;
+        let blob = seal(&|| state.check(), &|| true, &RefCell::new(session), file).await?;
         put(state, &url, &blob).await
     }
     .await;
+    undeclare_on_failure(id, result)
+}
+
+/// Wraps the session's key to `keys` (the trainer's and the owner's public keys) and declares
+/// the dataset: its id.
+async fn declare(session: &RefCell<SealSession>, keys: (&str, &str), upload: UploadRequest, size: f64) -> Result<String> {
+    let (id, declaration) = {
+        let mut session = session.borrow_mut();
+        session.wrap_for(keys.0, Some(keys.1))?;
+        (session.id(), serde_json::to_string(&session.declaration(upload, size as u64)).map_err(|e| e.to_string())?)
+    };
+    ok(fetch("POST", "/api/datasets", Some(&declaration)).await?).await?;
+    Ok(id)
+}
+
+/// The dataset's id, or the upload's failure after the dataset `id` was deleted again.
+fn undeclare_on_failure(id: String, result: Result<()>) -> Result<String> {
     if result.is_err() {
         // Best effort: the server removes a failed upload itself; this also covers a cancel
         // before the upload began.
@@ -406,8 +510,9 @@ async fn seal_chunks(
 }
 
 /// The sealed file as a Blob whose parts are the header and each group of sealed chunks; Blob
-/// parts may live on disk, so a large file does not need its size in memory.
-async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
+/// parts may live on disk, so a large file does not need its size in memory. `check` is asked
+/// between groups whether to go on, `report` whether to show progress.
+async fn seal(check: &dyn Fn() -> Result<()>, report: &dyn Fn() -> bool, session: &RefCell<SealSession>, file: &File) -> Result<Blob> {
     let n = chunk_count(file.size());
     let header = session.borrow().header_bytes();
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&header[..]));
@@ -416,7 +521,7 @@ async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Res
     let mut groups = chunk_groups(n);
     let mut ahead = groups.next().map(|range| Reading::chunks(file, range)).transpose()?;
     while let Some((range, reading)) = ahead.take() {
-        state.check()?;
+        check()?;
         let plain = reading.bytes().await?;
         ahead = groups.next().map(|next| Reading::chunks(file, next)).transpose()?;
         let end = range.end;
@@ -424,7 +529,9 @@ async fn seal(state: &State, session: &RefCell<SealSession>, file: &File) -> Res
         // A Blob a group: its bytes go to the browser process now, not at the end.
         let group = Blob::new_with_buffer_source_sequence(&sealed.into_iter().collect::<js_sys::Array>())?;
         parts.push(&group);
-        progress(Phase::Seal, f64::from(end), f64::from(n));
+        if report() {
+            progress(Phase::Seal, f64::from(end), f64::from(n));
+        }
     }
     let options = BlobPropertyBag::new();
     options.set_type("application/octet-stream");

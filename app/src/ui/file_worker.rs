@@ -34,8 +34,9 @@ impl Drop for Running {
 }
 
 /// One page's worker and what it does with the replies. A `Files` page's worker is replaced by
-/// the Excel bundle's for a request that reads an Excel file, and back (no state lives in a
-/// worker between two of a `Files` page's requests: an upload reads the file again).
+/// the Excel bundle's for a request that reads an Excel file, and back. The one state a worker
+/// keeps between two of a `Files` page's requests is the file it sealed ahead after a preview;
+/// a replaced worker loses it, and the upload then reads and seals the file again.
 #[derive(Clone, Copy)]
 pub struct FileWorker {
     bundle: WorkerBundle,

@@ -198,7 +198,7 @@ fn UploadForm(me: Me) -> impl IntoView {
         parse_pct.set(0.0);
         parsing.set(true);
         let sheet = Some(sheet.get_untracked()).filter(|s| !s.trim().is_empty());
-        worker.send(&WorkerRequest::Parse { sheet }, Some(&picked));
+        worker.send(&WorkerRequest::Parse { sheet, seal_ahead: true }, Some(&picked));
     };
 
     let submit = move |ev: leptos::ev::SubmitEvent| {

@@ -123,7 +123,7 @@ fn NewFederationForm() -> impl IntoView {
         file_error.set(None);
         let Some(file) = picked_file(input) else { return };
         status.set(format!("Reading {} in this browser…", file.name()));
-        worker.send(&WorkerRequest::Parse { sheet: None }, Some(&file));
+        worker.send(&WorkerRequest::Parse { sheet: None, seal_ahead: false }, Some(&file));
     };
 
     let build = move || -> Result<NewFederation, ApiError> {
