@@ -1,5 +1,5 @@
 import { test, expect, type Page } from "@playwright/test";
-import { mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gotoHydrated, openWithPython, uploadThroughPage, watchErrors, watchWasm, writeNumberedCsv } from "./helpers";
@@ -266,4 +266,34 @@ test("a file of several 8 MiB reads, sealed ahead while its preview shows, is st
   const stored = mine.find((d) => d.name === "groups");
   expect((await openWithPython(page, stored.id, process.env.CIPHERFOLD_E2E_DATA_DIR!)).equals(readFileSync(csv))).toBe(true);
   expect(errors).toEqual([]);
+});
+
+test("an upload clicked while its file is still being sealed ahead waits for it, can be cancelled, and the next click sends the file byte for byte", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  await login(page);
+  const before = (await datasets(page)).length;
+  // 64 MB: sealed ahead (under 128 MiB), in about half a second here, so the click and the
+  // cancel right after the preview find it still running (on a faster machine, maybe the
+  // upload under way: the cancel then aborts it and deletes the declaration).
+  const dir = mkdtempSync(join(tmpdir(), "cf-hurried-"));
+  const csv = join(dir, "hurried.csv");
+  writeNumberedCsv(csv, 64_000_000);
+  await gotoHydrated(page, "/datasets/new");
+  await page.getByLabel("Data file (CSV, JSON or Excel .xlsx)").setInputFiles(csv);
+  await expect(page.getByRole("status").first()).toContainText("read from hurried.csv. Nothing has left this browser", { timeout: 30_000 });
+  // The cancel once the keys are fetched, when the worker waits for the sealing ahead.
+  const keysFetched = page.waitForResponse((r) => r.url().endsWith("/api/keys/me"));
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await keysFetched;
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page.getByRole("status").first()).toContainText("Cancelled; nothing was kept on the server");
+  await expect.poll(async () => (await datasets(page)).length).toBe(before);
+  // Sealed again under a new key (a stopped sealing ahead is never resumed), and sent.
+  await page.getByRole("button", { name: "Seal and upload" }).click();
+  await expect(page.getByRole("status").first()).toContainText("only ciphertext left this browser", { timeout: 30_000 });
+  const stored = (await datasets(page)).find((d) => d.name === "hurried");
+  expect((await openWithPython(page, stored.id, process.env.CIPHERFOLD_E2E_DATA_DIR!)).equals(readFileSync(csv))).toBe(true);
+  expect(errors).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
 });
