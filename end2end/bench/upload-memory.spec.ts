@@ -167,13 +167,15 @@ test("a large upload's time and memory in the tab, over HTTP/2 and HTTP/1.1", as
   await writeCsv(file, mb * 1_000_000);
   const size = statSync(file).size;
   const ahead = size <= 128 * 1_048_576;
-  // [name, origin, user, pause before the click, seal ahead]; the baselines only where the
-  // file is sealed ahead at all.
-  const runs: [string, string, string, number, boolean][] = [
+  // Name, origin, user, pause before the click, whether the page seals ahead. Each baseline
+  // right after its run, and only where the file is sealed ahead at all.
+  type Run = [string, string, string, number, boolean];
+  const baseline = (run: Run): Run[] => (ahead ? [run] : []);
+  const runs: Run[] = [
     [`HTTPS, HTTP/2, ${ahead ? "sealed ahead" : "streamed"}`, tlsURL, "bench.stream", 2000, true],
-    ...(ahead ? [["HTTPS, HTTP/2, streamed (baseline)", tlsURL, "bench.stream0", 2000, false] as [string, string, string, number, boolean]] : []),
+    ...baseline(["HTTPS, HTTP/2, streamed (baseline)", tlsURL, "bench.stream0", 2000, false]),
     [`HTTP/1.1, ${ahead ? "sealed ahead" : "sealed whole"}`, baseURL, "bench.whole", 2000, true],
-    ...(ahead ? [["HTTP/1.1, sealed whole (baseline)", baseURL, "bench.whole0", 2000, false] as [string, string, string, number, boolean]] : []),
+    ...baseline(["HTTP/1.1, sealed whole (baseline)", baseURL, "bench.whole0", 2000, false]),
     ["HTTP/1.1, clicked at once", baseURL, "bench.hurry", 0, true],
   ];
   const mib = (b: number) => (b / 1_048_576).toFixed(0);

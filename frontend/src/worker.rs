@@ -257,13 +257,15 @@ fn receive(state: &Rc<State>, message: JsValue) {
 async fn handle(state: &Rc<State>, request: WorkerRequest, file: Option<File>) -> Result<WorkerReply> {
     let file = move || file.ok_or(Failure::from("no file came with the request; pick the file again"));
     Ok(match request {
-        WorkerRequest::Parse { sheet, seal_ahead: ahead } => {
+        WorkerRequest::Parse { sheet, seal_ahead: wanted } => {
             // Whatever was sealed ahead is of another file, or of this one read again.
             state.ahead.take();
             let file = file()?;
             let scan = parse(state, &file, sheet).await?;
-            if ahead && file.size() <= SEAL_AHEAD_LIMIT {
-                seal_ahead(state, &file)?;
+            if wanted && file.size() <= SEAL_AHEAD_LIMIT {
+                // The preview stands even if this cannot start (no randomness for a key): the
+                // upload then seals after the click, and says why if it fails again.
+                let _ = seal_ahead(state, &file);
             }
             WorkerReply::Parsed { scan }
         }
