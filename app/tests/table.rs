@@ -141,6 +141,9 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
     // A column that shows text first, then numbers that only std's reader reads (padded, an
     // exponent, a plus) and booleans: the scanner no longer reads them once the column is text.
     let text_first = b"k,v,f\nx,1,true\n 7 ,2,false\n1e3,3,maybe\ntrue,4,TRUE\n+2,5,2\n7,6,x\n".to_vec();
+    // A text column whose values come again, as they are (counted by their bytes) and padded,
+    // quoted, missing, in another case, and as numbers.
+    let repeated = b"id,colour\n1,red\n2, red\n3,red \n4,NA\n5,red\n6,7\n7,blue\n8,\"red\"\n9,\n10,na\n11,Red\n12,7\n13,red\n".to_vec();
     let inputs: Vec<Vec<u8>> = vec![
         data("iris.csv"),
         data("diabetes.csv"),
@@ -153,6 +156,7 @@ fn the_streaming_csv_scanner_agrees_with_the_parser() {
         lone_cr,
         quoted_later,
         text_first,
+        repeated,
     ];
     for bytes in &inputs {
         let table = parse(bytes, Format::Csv).unwrap();

@@ -117,6 +117,11 @@ fn parse_number_bytes(field: &[u8]) -> Option<f64> {
 /// correctly rounded like std (Eisel-Lemire, with a big-number fallback): before it, such a
 /// file went through the field's end, UTF-8 validation and std's parser, at less than half
 /// the speed.
+///
+/// Always inlined: the scanner (another module, so natively another codegen unit) called it,
+/// and so did the worker's build, where LLVM judged it too large for its callers. Inlined, the
+/// preview's scan of the upload benchmark's file took 0.41 s instead of 0.46 s on one core.
+#[inline(always)]
 pub(crate) fn plain_decimal(bytes: &[u8]) -> Option<(f64, usize)> {
     // Indexed by the sign and the count of decimals (at most the count of digits, 15): the
     // quotient by a negative power is the negated quotient (round-to-nearest is symmetric),
