@@ -266,6 +266,7 @@ test("a file of several 8 MiB reads, sealed ahead while its preview shows, is st
   const stored = mine.find((d) => d.name === "groups");
   expect((await openWithPython(page, stored.id, process.env.CIPHERFOLD_E2E_DATA_DIR!)).equals(readFileSync(csv))).toBe(true);
   expect(errors).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("an upload clicked while its file is still being sealed ahead waits for it, can be cancelled, and the next click sends the file byte for byte", async ({ page }) => {
