@@ -117,7 +117,7 @@ impl ColumnAcc {
                 None => self.not_bool = true,
             }
         }
-        self.count(text);
+        self.count(text.as_bytes());
         Ok(())
     }
 
@@ -151,22 +151,21 @@ impl ColumnAcc {
         self.n += 1;
     }
 
-    /// `text` is a number's text (ASCII), read as `str` only when it is counted.
+    /// `text` is a number's text (ASCII, so UTF-8 as `count` needs).
     fn count_number(&mut self, text: &[u8]) {
         if self.count_numbers {
-            if let Ok(text) = std::str::from_utf8(text) {
-                self.count(text);
-            }
+            self.count(text);
         } else {
             self.uncounted_numbers = true;
         }
     }
 
-    fn count(&mut self, text: &str) {
-        if let Some(c) = self.categories.get_mut(text.as_bytes()) {
+    /// Counts a value by its bytes, which are UTF-8 text (`summary` reads them back as such).
+    fn count(&mut self, text: &[u8]) {
+        if let Some(c) = self.categories.get_mut(text) {
             *c += 1;
         } else if self.categories.len() < MAX_CATEGORIES {
-            self.categories.insert(text.as_bytes().to_vec(), 1);
+            self.categories.insert(text.to_vec(), 1);
         }
     }
 
@@ -190,7 +189,7 @@ impl ColumnAcc {
             ColumnKind::Boolean => ColumnStats::Boolean { true_count: self.trues, false_count: self.falses },
             ColumnKind::Categorical => {
                 let distinct = self.categories.len();
-                // Every key was a `str` (`count`).
+                // Every key is UTF-8 (`count`).
                 let mut top: Vec<(String, usize)> =
                     self.categories.into_iter().map(|(k, c)| (String::from_utf8_lossy(&k).into_owned(), c)).collect();
                 top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
