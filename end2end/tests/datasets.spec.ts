@@ -240,6 +240,51 @@ test("the upload page with a preview fits a 390 px phone without sideways scroll
   expect(box!.width).toBeLessThan(40);
 });
 
+test("a CSV's preview is read in pieces by the reader worker, and without it the same by the file worker; a file picked over another still being read shows only its own", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = watchErrors(page);
+  await login(page);
+  // 1 MiB, then 8 MiB pieces: three of them, one line cut at each seam.
+  const dir = mkdtempSync(join(tmpdir(), "cf-reader-"));
+  const csv = join(dir, "pieces.csv");
+  writeNumberedCsv(csv, 12_000_000);
+  const rows = readFileSync(csv, "utf8").split("\n").length - 2;
+  const scripts: string[] = [];
+  page.context().on("request", (r) => {
+    if (r.url().endsWith("/file-reader.js")) scripts.push(r.url());
+  });
+  const input = page.getByLabel("Data file (CSV, JSON or Excel .xlsx)");
+  const preview = async () => {
+    await expect(page.getByRole("status").first()).toContainText(`${rows} rows and 4 columns read from pieces.csv`, { timeout: 30_000 });
+    return page.locator("main").innerText();
+  };
+  await gotoHydrated(page, "/datasets/new");
+  await input.setInputFiles(csv);
+  const read = await preview();
+  expect(scripts.length).toBeGreaterThan(0);
+
+  // A large file, then this one before the first is read: only this one's preview shows, and
+  // no error for the file left unread.
+  const large = join(dir, "large.csv");
+  writeNumberedCsv(large, 60_000_000);
+  await gotoHydrated(page, "/datasets/new");
+  await input.setInputFiles(large);
+  await expect(page.getByLabel("Reading and checking the file")).toBeVisible();
+  await input.setInputFiles(csv);
+  expect(await preview()).toEqual(read);
+  await page.waitForTimeout(1_000);
+  await expect(page.getByRole("status").first()).toContainText("read from pieces.csv");
+  await expect(page.getByRole("alert")).toHaveCount(0);
+
+  // Where the reader's script does not load, the file worker reads the file itself.
+  await page.context().route("**/file-reader.js", (route) => route.abort());
+  await gotoHydrated(page, "/datasets/new");
+  await input.setInputFiles(csv);
+  expect(await preview()).toEqual(read);
+  expect(errors.filter((e) => !e.includes("file-reader.js") && !e.includes("net::ERR_FAILED"))).toEqual([]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
 test("a file of several 8 MiB reads, sealed ahead while its preview shows, is stored byte for byte, not the file picked before it", async ({ page }) => {
   test.setTimeout(120_000);
   const errors = watchErrors(page);

@@ -34,6 +34,7 @@ use crate::sealing::{self, SealSession};
 
 #[cfg(feature = "worker-federate")]
 mod federate;
+mod file_reader;
 #[cfg(feature = "worker-he")]
 mod he;
 
@@ -57,6 +58,9 @@ enum Failure {
     Message(String),
     #[error("cancelled")]
     Cancelled,
+    /// Another file was picked while this one was read: only that one's answer is wanted.
+    #[error("another file is being read")]
+    Replaced,
 }
 
 impl From<String> for Failure {
@@ -88,6 +92,8 @@ type Result<T> = std::result::Result<T, Failure>;
 /// What a cancel reaches: the flag the loops check between pieces, and the upload in flight.
 #[derive(Default)]
 struct State {
+    /// Reads the CSV preview's pieces on another thread; `None` where it could not start.
+    reader: Option<file_reader::FileReader>,
     cancelled: Flag<bool>,
     upload: RefCell<Option<XmlHttpRequest>>,
     /// The streaming upload in flight.
@@ -218,7 +224,7 @@ fn status(message: &str) {
 #[wasm_bindgen]
 pub fn start(queued: js_sys::Array) {
     console_error_panic_hook::set_once();
-    let state = Rc::new(State::default());
+    let state = Rc::new(State { reader: file_reader::FileReader::start(), ..State::default() });
     let on_message = {
         let state = state.clone();
         Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| receive(&state, e.data()))
@@ -249,6 +255,8 @@ fn receive(state: &Rc<State>, message: JsValue) {
             Ok(reply) => reply,
             Err(Failure::Cancelled) => WorkerReply::Cancelled,
             Err(Failure::Message(message)) => WorkerReply::Failed { message },
+            // The page waits for the answer about the file picked since.
+            Err(Failure::Replaced) => return,
         };
         post(&reply);
     });
@@ -317,12 +325,12 @@ async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>> {
     Reading::start(blob, start, end)?.bytes().await
 }
 
-/// A read of part of a blob, under way from when it is made: the browser process reads the
-/// file while this worker parses or seals the piece before, instead of the two taking turns.
-/// Waiting for each read held a 100 MB file's preview and sealing to their sum: a worker read
-/// a file at 220-430 MB/s when this was written, no faster than it parses or seals. Read from
-/// the page cache in 8 MiB slices it now takes 0.79-0.94 GB/s (docs/deploy.md), so reading ahead
-/// hides about 0.1 s of a 100 MB file, the whole of its read.
+/// A read of part of a blob, under way from when it is made, so the browser process reads
+/// the file while this worker seals the group before (WebCrypto seals on threads of its own).
+/// Chromium copies what was read into the ArrayBuffer on this worker's thread, between its
+/// tasks, so a read ahead does not overlap work this thread does itself: the CSV preview's
+/// parse gets its pieces from the reader worker (`file_reader`) instead, and uses this only
+/// where that could not start.
 struct Reading {
     promise: js_sys::Promise,
     /// Where the read ends in the blob.
@@ -334,9 +342,9 @@ impl Reading {
         Ok(Reading { promise: blob.slice_with_f64_and_f64(start, end)?.array_buffer(), end })
     }
 
-    /// The piece of a file of `size` bytes that starts at `from` (`PIECE` bytes or the rest),
-    /// `None` past the end.
-    fn piece(file: &File, from: f64, size: f64) -> Result<Option<Reading>> {
+    /// The piece of `file` that starts at `from` (`PIECE` bytes or the rest), `None` past the end.
+    fn piece(file: &File, from: f64) -> Result<Option<Reading>> {
+        let size = file.size();
         (from < size).then(|| Reading::start(file, from, size.min(from + PIECE))).transpose()
     }
 
@@ -356,6 +364,53 @@ impl Reading {
 /// A group of chunks (`chunk_groups`) and the read of its plain bytes.
 type GroupRead = (std::ops::Range<u32>, Reading);
 
+/// A picked file's pieces for the preview, in order: sent by the reader worker
+/// (`file_reader`), or read here, one ahead, where it could not start or failed.
+enum Pieces<'a> {
+    /// `end`: where the last piece sent ended.
+    Sent {
+        pieces: file_reader::Pieces<'a>,
+        file: &'a File,
+        end: f64,
+    },
+    Read {
+        file: &'a File,
+        ahead: Option<Reading>,
+    },
+}
+
+impl<'a> Pieces<'a> {
+    fn of(state: &'a State, file: &'a File) -> Result<Pieces<'a>> {
+        Ok(match state.reader.as_ref().filter(|r| r.works()) {
+            Some(reader) => Pieces::Sent { pieces: reader.read(file, PIECE)?, file, end: 0.0 },
+            None => Pieces::Read { file, ahead: Reading::piece(file, 0.0)? },
+        })
+    }
+
+    /// The next piece and where it ends in the file; `None` after the last.
+    async fn next(&mut self) -> Result<Option<(Vec<u8>, f64)>> {
+        loop {
+            match self {
+                Pieces::Sent { pieces, file, end } => match pieces.next().await? {
+                    file_reader::Next::Piece(bytes, to) => {
+                        *end = to;
+                        return Ok(Some((bytes, to)));
+                    }
+                    file_reader::Next::End => return Ok(None),
+                    file_reader::Next::Stopped => *self = Pieces::Read { file, ahead: Reading::piece(file, *end)? },
+                },
+                Pieces::Read { file, ahead } => {
+                    let Some(reading) = ahead.take() else { return Ok(None) };
+                    let end = reading.end;
+                    let piece = reading.bytes().await?;
+                    *ahead = Reading::piece(file, end)?;
+                    return Ok(Some((piece, end)));
+                }
+            }
+        }
+    }
+}
+
 /// Reads a picked file for the preview: CSV in pieces with progress, JSON and Excel whole.
 async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan> {
     let name = file.name();
@@ -363,12 +418,10 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
     if app::table::file::format_of(&name)? == Format::Csv {
         let mut scanner = CsvScanner::new(ParseOptions::default());
         loop {
-            let mut ahead = Reading::piece(file, 0.0, size)?;
-            while let Some(reading) = ahead.take() {
+            let mut pieces = Pieces::of(state, file)?;
+            loop {
                 state.check()?;
-                let end = reading.end;
-                let piece = reading.bytes().await?;
-                ahead = Reading::piece(file, end, size)?;
+                let Some((piece, end)) = pieces.next().await? else { break };
                 for part in piece.chunks(PART) {
                     scanner.push(part).map_err(|e| e.to_string())?;
                 }
