@@ -1,16 +1,17 @@
-// The file worker's reader (frontend/src/file_reader.rs): reads a picked file in pieces and
-// hands each to the file worker, transferred, not copied. Chromium copies a Blob read into its
-// ArrayBuffer on the thread that asked for it, between that thread's tasks, so the file worker
-// reading ahead for itself still did every copy between two pieces of its parse: 40 % of a
-// numeric CSV's preview. Read here, the copies run on another thread while the file worker
-// parses. Script, not wasm: it is a few browser calls, and a second wasm instance would cost a
-// second load of the bundle.
+// The file worker's reader (frontend/src/worker/file_reader.rs): reads a picked file in pieces
+// and hands each to the file worker, transferred, not copied. Chromium copies a Blob read into
+// its ArrayBuffer on the thread that asked for it, between that thread's tasks, so the file
+// worker reading ahead for itself still did every copy between two pieces of its parse: over a
+// third of a numeric CSV's preview. Read here, the copies run on another thread while the file
+// worker parses. Script, not wasm: it is a few browser calls, and a second wasm instance would
+// cost a second load of the bundle.
 //
 // Messages in: `{ job, file, first, piece, ahead }` starts reading `file` in pieces of `piece`
-// bytes (the first one `first` bytes) with `ahead` of them sent before the file worker takes one (it sends `{ job, more: 1 }` per
-// piece it takes); `{ job, stop: true }` ends that job, and a new job the one before. Messages out:
-// `{ job, piece: ArrayBuffer, end }` (`end`: where the piece ends in the file), then
-// `{ job, done: true }`, or `{ job, error }` with the browser's reason.
+// bytes (the first one `first` bytes), sending `ahead` of them before the file worker takes one;
+// it then sends `{ job, more: 1 }` for each piece it takes. `{ job, stop: true }` ends that job,
+// and a new job ends the one before. Messages out: `{ job, piece: ArrayBuffer, end }` (`end`:
+// where the piece ends in the file), then `{ job, done: true }`; or `{ job, error }` with the
+// browser's reason.
 let job = null;
 let credits = 0;
 let wake = null;

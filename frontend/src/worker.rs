@@ -246,7 +246,7 @@ pub fn start(queued: js_sys::Array) {
 /// Runs a preview's code once on a small made-up file while no request waits, so the first
 /// pick does not wait for it. V8 compiles a wasm function on its first call, at its baseline
 /// tier, and optimises the hot ones after they have run a while: timed in a fresh worker, the
-/// first preview took 12-50 ms from the request to the start of its parse and 27-60 ms for
+/// first preview took 11-51 ms from the request to the start of its parse and 26-60 ms for
 /// its first 1 MiB piece, which takes about 6 ms once compiled.
 fn warm_up() {
     use std::fmt::Write;

@@ -4,7 +4,7 @@
 //! Why: Chromium copies a Blob read into its ArrayBuffer on the thread that asked for it,
 //! between that thread's tasks. Reading ahead for itself, the file worker still made every
 //! copy between two pieces of its parse: timed inside the worker, a 38 MB numeric CSV's
-//! preview waited 50-60 ms of its 130-140 ms for reads. The reader transfers each piece (no
+//! preview waited 33-61 ms of its 94-144 ms for reads. The reader transfers each piece (no
 //! copy) and reads the next ones on another thread meanwhile.
 
 use std::cell::{Cell, RefCell};
@@ -19,7 +19,7 @@ use web_sys::{Event, File, MessageEvent, Worker};
 use super::{Failure, Result};
 
 /// Pieces the reader sends before the parse takes one: one being read while another waits.
-/// Measured with 38 MB: 2 of 8 MiB waited 16-18 ms in all, against 50-70 ms reading in place,
+/// Measured with 38 MB: 2 of 8 MiB waited 16-18 ms in all, against 41-69 ms reading in place,
 /// and smaller pieces waited longer (each read has its own cost in the browser process).
 const AHEAD: u32 = 2;
 
