@@ -6,12 +6,11 @@
 // worker parses. Script, not wasm: it is a few browser calls, and a second wasm instance would
 // cost a second load of the bundle.
 //
-// Messages in: `{ job, file, first, piece, ahead }` starts reading `file` in pieces of `piece`
+// Messages in: `[job, file, first, piece, ahead]` starts reading `file` in pieces of `piece`
 // bytes (the first one `first` bytes), sending `ahead` of them before the file worker takes one;
-// it then sends `{ job, more: 1 }` for each piece it takes. `{ job, stop: true }` ends that job,
-// and a new job ends the one before. Messages out: `{ job, piece: ArrayBuffer, end }` (`end`:
-// where the piece ends in the file), then `{ job, done: true }`; or `{ job, error }` with the
-// browser's reason.
+// it then sends `[job, "more"]` for each piece it takes. `[job, "stop"]` ends that job, and a new
+// job ends the one before. Messages out: `[job, piece, end]` (an ArrayBuffer, and where it ends
+// in the file), then `[job, null]`; or `[job, why]` with the browser's reason a read failed.
 let job = null;
 let credits = 0;
 let wake = null;
@@ -32,30 +31,33 @@ async function read(me, file, piece, first) {
     try {
       buffer = await file.slice(from, end).arrayBuffer();
     } catch (e) {
-      if (job === me) self.postMessage({ job: me, error: String((e && e.message) || e) });
+      if (job === me) self.postMessage([me, String((e && e.message) || e)]);
       return;
     }
     if (job !== me) return;
-    self.postMessage({ job: me, piece: buffer, end }, [buffer]);
+    self.postMessage([me, buffer, end], [buffer]);
     from = end;
   }
-  if (job === me) self.postMessage({ job: me, done: true });
+  if (job === me) self.postMessage([me, null]);
 }
 
 self.onmessage = (e) => {
-  const m = e.data;
-  if (m.more) {
-    if (m.job === job) {
-      credits += m.more;
+  const [id, what, first, piece, ahead] = e.data;
+  if (what === "more") {
+    if (id === job) {
+      credits += 1;
       rouse();
     }
     return;
   }
   // A stop of a job already replaced changes nothing.
-  if (m.stop && m.job !== job) return;
+  if (what === "stop" && id !== job) return;
   // A new job or a stop: the read under way (if any) ends at its next step.
-  job = m.stop ? null : m.job;
-  credits = m.stop ? 0 : m.ahead;
+  job = what === "stop" ? null : id;
+  credits = what === "stop" ? 0 : ahead;
   rouse();
-  if (!m.stop) read(m.job, m.file, m.piece, m.first);
+  // Whatever goes wrong is the file worker's to hear: it would otherwise wait for a piece.
+  if (what !== "stop") {
+    read(id, what, piece, first).catch((e) => self.postMessage([id, String((e && e.message) || e)]));
+  }
 };

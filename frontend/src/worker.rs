@@ -48,9 +48,6 @@ const PIECE: f64 = (8 << 20) as f64;
 /// 100 MB preview took 0.15-0.3 s longer than the next one, and no longer with every function
 /// optimised up front (`--js-flags=--no-liftoff`). In 1 MiB parts about 0.1 s of it is left.
 const PART: usize = 1 << 20;
-/// Rows of the made-up file `warm_up` reads: enough for V8 to optimise the scanner's hot
-/// functions (about 0.8 MB).
-const WARM_UP_ROWS: u32 = 20_000;
 /// JSON and Excel are parsed whole; beyond this size we ask for CSV instead.
 const WHOLE_LIMIT: f64 = (256 << 20) as f64;
 
@@ -235,42 +232,9 @@ pub fn start(queued: js_sys::Array) {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
     on_message.forget();
-    if queued.length() == 0 {
-        warm_up();
-    }
     for message in queued.iter() {
         receive(&state, message);
     }
-}
-
-/// Runs a preview's code once on a small made-up file while no request waits, so the first
-/// pick does not wait for it. V8 compiles a wasm function on its first call, at its baseline
-/// tier, and optimises the hot ones after they have run a while: timed in a fresh worker, the
-/// first preview took 11-51 ms from the request to the start of its parse and 26-60 ms for
-/// its first 1 MiB piece, which takes about 6 ms once compiled.
-fn warm_up() {
-    use std::fmt::Write;
-    // The plain path (numbers short and long, a boolean, categories, a missing value), then a
-    // quoted field, which goes through the `csv` reader.
-    let mut plain = String::from("id,x,y,flag,label,note\n");
-    for i in 0..WARM_UP_ROWS {
-        let x = f64::from(i) * 0.37 - 1.0;
-        let _ = writeln!(
-            plain,
-            "{i},{x:.6},{},{},{},{}",
-            x / 3.0,
-            i % 2 == 0,
-            ["a", "b", "c"][i as usize % 3],
-            if i % 7 == 0 { "" } else { "n" }
-        );
-    }
-    let _ = CsvScanner::scan(plain.as_bytes(), ParseOptions::default(), PART);
-    let _ = CsvScanner::scan(b"a,b\n\"x, y\",1\n", ParseOptions::default(), PART);
-    // The request's way in and the replies' way out.
-    if let Ok(message) = file_worker::to_message(&WorkerRequest::Parse { sheet: None, seal_ahead: true }, None) {
-        let _ = file_worker::from_message(&message);
-    }
-    let _ = file_worker::to_js(&WorkerReply::Progress { phase: Phase::Parse, done: 0.0, total: 1.0 });
 }
 
 fn receive(state: &Rc<State>, message: JsValue) {
@@ -305,7 +269,9 @@ async fn handle(state: &Rc<State>, request: WorkerRequest, file: Option<File>) -
             // Whatever was sealed ahead is of another file, or of this one read again.
             state.ahead.take();
             let file = file()?;
-            let scan = parse(state, &file, sheet).await?;
+            // Boxed, here and for each piece, so the preview's states are not laid into this
+            // function's: 0.3 kB less of the files' worker gzipped, which is at its budget.
+            let scan = Box::pin(parse(state, &file, sheet)).await?;
             if wanted && file.size() <= SEAL_AHEAD_LIMIT {
                 // The preview stands even if this cannot start (no randomness for a key): the
                 // upload then seals after the click, and says why if it fails again.
@@ -457,7 +423,7 @@ async fn parse(state: &State, file: &File, sheet: Option<String>) -> Result<Scan
             let mut pieces = Pieces::of(state, file)?;
             loop {
                 state.check()?;
-                let Some((piece, end)) = pieces.next().await? else { break };
+                let Some((piece, end)) = Box::pin(pieces.next()).await? else { break };
                 for part in piece.chunks(PART) {
                     scanner.push(part).map_err(|e| e.to_string())?;
                 }

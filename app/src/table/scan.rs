@@ -190,11 +190,8 @@ impl ColumnAcc {
             ColumnKind::Categorical => {
                 let distinct = self.categories.len();
                 // Every key is UTF-8 (`count`).
-                let mut top: Vec<(String, usize)> =
-                    self.categories.into_iter().map(|(k, c)| (String::from_utf8_lossy(&k).into_owned(), c)).collect();
-                top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                top.truncate(5);
-                ColumnStats::Categorical { distinct, top }
+                let counts = self.categories.into_iter().map(|(k, c)| (String::from_utf8_lossy(&k).into_owned(), c)).collect();
+                ColumnStats::Categorical { distinct, top: super::summary::top_categories(counts) }
             }
         };
         ColumnSummary { name, kind, missing: self.missing, stats }

@@ -85,14 +85,20 @@ pub(crate) fn summarise(table: &Table) -> Vec<ColumnSummary> {
                     }
                     let missing = v.len() - counts.values().sum::<usize>();
                     let distinct = counts.len();
-                    let mut top: Vec<(String, usize)> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                    // Most frequent first; ties by name so the preview is stable.
-                    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                    top.truncate(TOP);
+                    let top = top_categories(counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
                     (missing, ColumnStats::Categorical { distinct, top })
                 }
             };
             ColumnSummary { name: col.name.clone(), kind: col.kind, missing, stats }
         })
         .collect()
+}
+
+/// The `TOP` most frequent of a column's categories and their counts, most frequent first and
+/// ties by name, so the preview is stable: for the whole-file summary and the browser's scan
+/// alike (one sort, which the worker's bundle then carries once).
+pub(crate) fn top_categories(mut counts: Vec<(String, usize)>) -> Vec<(String, usize)> {
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    counts.truncate(TOP);
+    counts
 }

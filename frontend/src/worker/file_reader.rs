@@ -8,7 +8,6 @@
 //! copy) and reads the next ones on another thread meanwhile.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
@@ -38,7 +37,8 @@ pub(super) struct FileReader {
 
 #[derive(Default)]
 struct Inbox {
-    messages: VecDeque<JsValue>,
+    /// Oldest first; at most `AHEAD` pieces and an end.
+    messages: Vec<JsValue>,
     /// Resolves the promise a read waits on when the inbox was empty.
     wake: Option<js_sys::Function>,
     /// The reader's script failed (did not load, or threw): nothing more will come.
@@ -67,7 +67,7 @@ impl FileReader {
         let inbox = Rc::new(RefCell::new(Inbox::default()));
         let on_message = {
             let inbox = inbox.clone();
-            Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| Inbox::rouse(&inbox, |i| i.messages.push_back(e.data())))
+            Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| Inbox::rouse(&inbox, |i| i.messages.push(e.data())))
         };
         // A script that is missing (`Worker::new` succeeds before it is fetched) or throws.
         let on_error = {
@@ -91,36 +91,32 @@ impl FileReader {
         // A read this one replaces, waiting for a message, wakes to find it is replaced.
         Inbox::rouse(&self.inbox, |i| i.messages.clear());
         let first = FIRST.min(piece);
-        self.send(&[
-            ("job", job.into()),
-            ("file", file.into()),
-            ("first", first.into()),
-            ("piece", piece.into()),
-            ("ahead", AHEAD.into()),
-        ])?;
+        self.send(&js_sys::Array::of5(&job.into(), file, &first.into(), &piece.into(), &AHEAD.into()))?;
         Ok(Pieces { reader: self, job, done: false })
     }
 
-    fn send(&self, fields: &[(&str, JsValue)]) -> Result<()> {
-        let message = js_sys::Object::new();
-        for (key, value) in fields {
-            js_sys::Reflect::set(&message, &JsValue::from_str(key), value)?;
-        }
-        Ok(self.worker.post_message(&message)?)
+    /// `[job, "more"]` or `[job, "stop"]`.
+    fn tell(&self, job: u32, what: &str) -> Result<()> {
+        self.send(&js_sys::Array::of2(&job.into(), &what.into()))
+    }
+
+    fn send(&self, message: &js_sys::Array) -> Result<()> {
+        Ok(self.worker.post_message(message)?)
     }
 
     /// The next message of read `job`, waiting for one when none came yet; `None` once another
     /// read replaced it or the reader failed.
     async fn message(&self, job: u32) -> Result<Option<JsValue>> {
         loop {
-            if self.job.get() != job {
+            if self.job.get() != job || !self.works() {
                 return Ok(None);
             }
-            if !self.works() {
-                return Ok(None);
-            }
-            if let Some(message) = self.inbox.borrow_mut().messages.pop_front() {
-                return Ok(Some(message));
+            let next = {
+                let mut inbox = self.inbox.borrow_mut();
+                (!inbox.messages.is_empty()).then(|| inbox.messages.remove(0))
+            };
+            if next.is_some() {
+                return Ok(next);
             }
             let inbox = self.inbox.clone();
             let arrived = js_sys::Promise::new(&mut |resolve, _| inbox.borrow_mut().wake = Some(resolve));
@@ -155,22 +151,24 @@ impl Pieces<'_> {
                 self.done = true;
                 return if self.reader.works() { Err(Failure::Replaced) } else { Ok(Next::Stopped) };
             };
-            let field = |key: &str| js_sys::Reflect::get(&message, &JsValue::from_str(key));
-            if field("job")?.as_f64() != Some(f64::from(self.job)) {
+            // `[job, piece, end]`, `[job, null]` at the end, `[job, "why"]` on a failed read.
+            let message: js_sys::Array = message.unchecked_into();
+            if message.get(0).as_f64() != Some(f64::from(self.job)) {
                 continue;
             }
-            if let Some(error) = field("error")?.as_string() {
+            let piece = message.get(1);
+            if let Some(error) = piece.as_string() {
                 self.done = true;
                 return Err(Failure::Message(error));
             }
-            if field("done")?.is_truthy() {
+            if piece.is_null() {
                 self.done = true;
                 break;
             }
-            let bytes = js_sys::Uint8Array::new(&field("piece")?).to_vec();
-            let end = field("end")?.as_f64().unwrap_or(0.0);
+            let bytes = js_sys::Uint8Array::new(&piece).to_vec();
+            let end = message.get(2).as_f64().unwrap_or(0.0);
             // The reader may read one more while this one is parsed.
-            self.reader.send(&[("job", self.job.into()), ("more", 1.into())])?;
+            self.reader.tell(self.job, "more")?;
             return Ok(Next::Piece(bytes, end));
         }
         Ok(Next::End)
@@ -180,7 +178,7 @@ impl Pieces<'_> {
 impl Drop for Pieces<'_> {
     fn drop(&mut self) {
         if !self.done {
-            let _ = self.reader.send(&[("job", self.job.into()), ("stop", true.into())]);
+            let _ = self.reader.tell(self.job, "stop");
         }
     }
 }
